@@ -1,0 +1,345 @@
+//! `#[derive(Message)]` and `#[derive(Grouped)]`.
+
+use proc_macro2::TokenStream;
+use quote::{format_ident, quote, quote_spanned};
+use syn::spanned::Spanned;
+use syn::{Data, DeriveInput, Fields, GenericArgument, PathArguments, Type};
+
+use crate::attr::{field_attrs, struct_attrs, FieldAttrs};
+
+pub enum Kind {
+    Message,
+    Grouped,
+}
+
+enum Shape {
+    One,
+    Optional,
+    Repeated,
+}
+
+struct Field<'a> {
+    ident: &'a syn::Ident,
+    ty: &'a Type,
+    inner: &'a Type,
+    shape: Shape,
+    attrs: FieldAttrs,
+}
+
+/// `Option<T>` → (Optional, T); `Vec<T>` → (Repeated, T); else (One, ty).
+fn shape_of(ty: &Type) -> (Shape, &Type) {
+    if let Type::Path(p) = ty {
+        if p.qself.is_none() {
+            if let Some(seg) = p.path.segments.last() {
+                if let PathArguments::AngleBracketed(args) = &seg.arguments {
+                    if let (1, Some(GenericArgument::Type(inner))) =
+                        (args.args.len(), args.args.first())
+                    {
+                        if seg.ident == "Option" {
+                            return (Shape::Optional, inner);
+                        }
+                        if seg.ident == "Vec" {
+                            return (Shape::Repeated, inner);
+                        }
+                    }
+                }
+            }
+        }
+    }
+    (Shape::One, ty)
+}
+
+pub fn expand(input: &DeriveInput, kind: Kind) -> syn::Result<TokenStream> {
+    let name = &input.ident;
+    let rt = quote!(::diameter_runtime::codegen);
+    let sattrs = struct_attrs(&input.attrs)?;
+    let fields = match &input.data {
+        Data::Struct(s) => match &s.fields {
+            Fields::Named(n) => &n.named,
+            _ => {
+                return Err(syn::Error::new(
+                    input.span(),
+                    "Diameter messages and grouped AVPs need named fields",
+                ))
+            }
+        },
+        _ => {
+            return Err(syn::Error::new(
+                input.span(),
+                "this derive applies to structs with named fields",
+            ))
+        }
+    };
+    if !input.generics.params.is_empty() {
+        return Err(syn::Error::new(
+            input.generics.span(),
+            "Diameter types cannot be generic",
+        ));
+    }
+
+    let mut parsed = Vec::new();
+    let mut extra: Option<&syn::Ident> = None;
+    let mut seen_codes: Vec<(u32, u32)> = Vec::new();
+    for f in fields {
+        let attrs = field_attrs(f)?;
+        let ident = f.ident.as_ref().expect("named field");
+        if attrs.extra {
+            let (shape, _) = shape_of(&f.ty);
+            if !matches!(shape, Shape::Repeated) {
+                return Err(syn::Error::new(
+                    f.ty.span(),
+                    "an `extra` field must be a Vec<RawAvp>",
+                ));
+            }
+            if extra.is_some() {
+                return Err(syn::Error::new(
+                    f.span(),
+                    "only one `extra` field is allowed",
+                ));
+            }
+            extra = Some(ident);
+            continue;
+        }
+        let code = attrs.avp.unwrap_or_default();
+        if seen_codes.contains(&(code, attrs.vendor)) {
+            return Err(syn::Error::new(
+                f.span(),
+                format!("AVP {code} (vendor {}) appears in two fields", attrs.vendor),
+            ));
+        }
+        seen_codes.push((code, attrs.vendor));
+        let (shape, inner) = shape_of(&f.ty);
+        match shape {
+            Shape::One | Shape::Optional if attrs.min.is_some() || attrs.max.is_some() => {
+                return Err(syn::Error::new(
+                    f.span(),
+                    "`min`/`max` apply to Vec fields; a plain field is exactly one and an Option at most one",
+                ))
+            }
+            _ => {}
+        }
+        parsed.push(Field {
+            ident,
+            ty: &f.ty,
+            inner,
+            shape,
+            attrs,
+        });
+    }
+    for fb in &sattrs.forbid {
+        if seen_codes.contains(&(fb.avp, fb.vendor)) {
+            return Err(syn::Error::new(
+                input.span(),
+                format!("AVP {} is both a field and forbidden", fb.avp),
+            ));
+        }
+    }
+
+    // Decoding.
+    let mut locals = Vec::new();
+    let mut arms = Vec::new();
+    let mut finish = Vec::new();
+    let mut inits = Vec::new();
+    let mut encodes = Vec::new();
+    for (i, f) in parsed.iter().enumerate() {
+        let local = format_ident!("__f{}", i);
+        let code = f.attrs.avp.unwrap_or_default();
+        let vendor = f.attrs.vendor;
+        let fname = f
+            .attrs
+            .name
+            .clone()
+            .unwrap_or_else(|| format!("AVP {code}"));
+        let inner = f.inner;
+        let ty = f.ty;
+        let ident = f.ident;
+        let mut flags = quote!(#rt::AvpFlags::NONE);
+        if f.attrs.must {
+            flags = quote!(#flags.with(#rt::AvpFlags::MANDATORY));
+        }
+        if f.attrs.protected {
+            flags = quote!(#flags.with(#rt::AvpFlags::PROTECTED));
+        }
+        if vendor != 0 {
+            flags = quote!(#flags.with(#rt::AvpFlags::VENDOR));
+        }
+        let span = f.ty.span();
+        match f.shape {
+            Shape::One | Shape::Optional => {
+                locals.push(quote!(let mut #local: #rt::Option<#inner> = #rt::None;));
+                arms.push(quote_spanned! {span=>
+                    (#code, #vendor) => {
+                        if #local.is_some() {
+                            return #rt::Err(#rt::too_many(&__avp, #fname, 1));
+                        }
+                        #local = #rt::Some(#rt::decode_field::<#inner>(&__avp, #fname)?);
+                    }
+                });
+            }
+            Shape::Repeated => {
+                locals.push(quote!(let mut #local: #ty = #rt::Vec::new();));
+                let check = f.attrs.max.map(|max| {
+                    let m = max as usize;
+                    quote! {
+                        if #local.len() >= #m {
+                            return #rt::Err(#rt::too_many(&__avp, #fname, #max));
+                        }
+                    }
+                });
+                arms.push(quote_spanned! {span=>
+                    (#code, #vendor) => {
+                        #check
+                        #local.push(#rt::decode_field::<#inner>(&__avp, #fname)?);
+                    }
+                });
+            }
+        }
+        match f.shape {
+            Shape::One => {
+                finish.push(quote_spanned! {span=>
+                    let #local = match #local {
+                        #rt::Some(v) => v,
+                        #rt::None => return #rt::Err(#rt::DecodeError::missing(
+                            #code, #vendor, #fname, <#inner as #rt::AvpValue>::MIN_LEN)),
+                    };
+                });
+                encodes.push(quote_spanned! {span=>
+                    #rt::encode_field(__out, #code, #flags, #vendor, &self.#ident);
+                });
+            }
+            Shape::Optional => {
+                encodes.push(quote_spanned! {span=>
+                    if let #rt::Some(v) = &self.#ident {
+                        #rt::encode_field(__out, #code, #flags, #vendor, v);
+                    }
+                });
+            }
+            Shape::Repeated => {
+                if let Some(min) = f.attrs.min.filter(|m| *m > 0) {
+                    let m = min as usize;
+                    finish.push(quote_spanned! {span=>
+                        if #local.len() < #m {
+                            return #rt::Err(#rt::too_few(#code, #vendor, #fname,
+                                <#inner as #rt::AvpValue>::MIN_LEN, #min, #local.len()));
+                        }
+                    });
+                }
+                encodes.push(quote_spanned! {span=>
+                    for v in &self.#ident {
+                        #rt::encode_field(__out, #code, #flags, #vendor, v);
+                    }
+                });
+            }
+        }
+        inits.push(quote!(#ident: #local));
+    }
+    for fb in &sattrs.forbid {
+        let (c, v, n) = (fb.avp, fb.vendor, &fb.name);
+        arms.push(quote! {
+            (#c, #v) => return #rt::Err(#rt::not_allowed(&__avp, #n)),
+        });
+    }
+    let fallback = match extra {
+        Some(x) => {
+            locals.push(quote!(let mut __extra: #rt::Vec<#rt::RawAvp> = #rt::Vec::new();));
+            inits.push(quote!(#x: __extra));
+            encodes.push(quote! {
+                for a in &self.#x {
+                    a.encode(__out);
+                }
+            });
+            quote!(_ => __extra.push(__avp),)
+        }
+        None => quote! {
+            _ if __avp.flags.is_mandatory() => return #rt::Err(#rt::unsupported(&__avp)),
+            _ => {}
+        },
+    };
+
+    let avpset = quote! {
+        impl #rt::AvpSet for #name {
+            fn decode_avps(__body: &#rt::Bytes) -> #rt::Result<Self, #rt::DecodeError> {
+                #(#locals)*
+                for __avp in #rt::AvpReader::new(__body) {
+                    let __avp = __avp?;
+                    match (__avp.code, __avp.vendor_id) {
+                        #(#arms)*
+                        #fallback
+                    }
+                }
+                #(#finish)*
+                #rt::Ok(#name { #(#inits),* })
+            }
+
+            fn encode_avps(&self, __out: &mut #rt::BytesMut) {
+                #(#encodes)*
+            }
+        }
+    };
+
+    let rest = match kind {
+        Kind::Grouped => quote! {
+            impl #rt::Grouped for #name {}
+            impl #rt::AvpValue for #name {
+                fn decode_value(data: #rt::Bytes) -> #rt::Result<Self, #rt::DecodeError> {
+                    <Self as #rt::AvpSet>::decode_avps(&data)
+                }
+                fn encode_value(&self, out: &mut #rt::BytesMut) {
+                    <Self as #rt::AvpSet>::encode_avps(self, out)
+                }
+            }
+        },
+        Kind::Message => {
+            let display = sattrs.name.clone().unwrap_or_else(|| name.to_string());
+            let app = sattrs.application.unwrap_or(0);
+            let (code, mut flags) = if sattrs.answer_message {
+                (0u32, quote!(#rt::CommandFlags::ERROR))
+            } else {
+                let Some(code) = sattrs.command else {
+                    return Err(syn::Error::new(
+                        input.ident.span(),
+                        "a Message needs #[diameter(command = CODE, request|answer)] or #[diameter(answer_message)]",
+                    ));
+                };
+                if code > 0x00ff_ffff {
+                    return Err(syn::Error::new(
+                        input.ident.span(),
+                        "command codes are 24 bits",
+                    ));
+                }
+                if sattrs.request == sattrs.answer {
+                    return Err(syn::Error::new(
+                        input.ident.span(),
+                        "say exactly one of `request` or `answer`",
+                    ));
+                }
+                let f = if sattrs.request {
+                    quote!(#rt::CommandFlags::REQUEST)
+                } else {
+                    quote!(#rt::CommandFlags::NONE)
+                };
+                (code, f)
+            };
+            if sattrs.proxiable {
+                flags = quote!(#flags.with(#rt::CommandFlags::PROXIABLE));
+            }
+            if sattrs.error && !sattrs.answer_message {
+                flags = quote!(#flags.with(#rt::CommandFlags::ERROR));
+            }
+            quote! {
+                impl #rt::Message for #name {
+                    const NAME: &'static str = #display;
+                    const COMMAND_CODE: u32 = #code;
+                    const APPLICATION_ID: u32 = #app;
+                    const FLAGS: #rt::CommandFlags = #flags;
+                }
+            }
+        }
+    };
+    Ok(quote! {
+        #[automatically_derived]
+        #avpset
+        #[automatically_derived]
+        #rest
+    })
+}

@@ -1,0 +1,619 @@
+//! Rust from the resolved model: one module per application, structs for commands and Grouped
+//! AVPs, enums for Enumerated AVPs, constants for codes. Encoding is left to the derives.
+
+use std::collections::HashMap;
+
+use heck::{ToShoutySnakeCase, ToSnakeCase, ToUpperCamelCase};
+use proc_macro2::{Ident, Span, TokenStream};
+use quote::{format_ident, quote};
+
+use crate::error::{Diagnostic, ErrorKind};
+use crate::model::{Application, Avp, AvpId, BaseType, Dictionary, Position, Rule, Target};
+
+/// Extra attributes to put on generated items, by dictionary name ("." for all).
+#[derive(Debug, Clone, Default)]
+pub struct Attributes {
+    /// (matcher, attribute text) for structs and enums.
+    pub types: Vec<(String, String)>,
+    /// (matcher, attribute text) for fields; the matcher is `Type-Name.AVP-Name` or `.`.
+    pub fields: Vec<(String, String)>,
+}
+
+const STRICT: &[&str] = &["self", "Self", "super", "crate"];
+
+/// An identifier from an arbitrary word: keywords become raw identifiers, a leading digit
+/// gets `prefix`.
+fn make_ident(s: &str, prefix: &str) -> Ident {
+    let mut s: String = s
+        .chars()
+        .map(|c| {
+            if c.is_ascii_alphanumeric() || c == '_' {
+                c
+            } else {
+                '_'
+            }
+        })
+        .collect();
+    if s.is_empty() || s.starts_with(|c: char| c.is_ascii_digit()) {
+        s = format!("{prefix}{s}");
+    }
+    if STRICT.contains(&s.as_str()) {
+        return format_ident!("{}_", s);
+    }
+    if syn::parse_str::<Ident>(&s).is_err() {
+        return Ident::new_raw(&s, Span::call_site());
+    }
+    Ident::new(&s, Span::call_site())
+}
+
+fn camel(s: &str) -> String {
+    s.to_upper_camel_case()
+}
+
+fn doc(text: &str) -> TokenStream {
+    let lines: Vec<TokenStream> = text
+        .lines()
+        .map(|l| {
+            let l = format!(" {}", l.trim());
+            quote!(#[doc = #l])
+        })
+        .collect();
+    quote!(#(#lines)*)
+}
+
+fn grammar_notation(name: &str, r: &Rule) -> String {
+    let inner = if r.target == Target::Wildcard {
+        "AVP"
+    } else {
+        name
+    };
+    let bracket = |s: &str| {
+        if r.position.is_some() {
+            format!("< {s} >")
+        } else if r.min > 0 {
+            format!("{{ {s} }}")
+        } else {
+            format!("[ {s} ]")
+        }
+    };
+    let qual = match (r.min, r.max) {
+        (_, Some(1)) => String::new(),
+        (0, None) => "*".into(),
+        (1, None) if r.min == 1 => "1*".into(),
+        (m, None) => format!("{m}*"),
+        (0, Some(x)) => format!("*{x}"),
+        (m, Some(x)) => format!("{m}*{x}"),
+    };
+    format!("{qual}{}", bracket(inner))
+}
+
+/// Rust names for every application module and generated type.
+pub struct Names {
+    modules: HashMap<u32, String>,
+    types: HashMap<AvpId, String>,
+    /// Paths of external applications.
+    external: HashMap<u32, String>,
+}
+
+/// Whether an AVP gets a generated type.
+fn has_type(a: &Avp) -> bool {
+    a.ty == BaseType::Grouped
+        || (!a.items.is_empty()
+            && matches!(
+                a.ty,
+                BaseType::Enumerated | BaseType::Integer32 | BaseType::Unsigned32
+            ))
+}
+
+impl Names {
+    /// Assigns names and reports collisions.
+    pub fn new(dict: &Dictionary) -> Result<Names, Vec<Diagnostic>> {
+        let mut diags = Vec::new();
+        let mut modules = HashMap::new();
+        let mut used_mods: HashMap<String, u32> = HashMap::new();
+        let mut external = HashMap::new();
+        for app in &dict.applications {
+            let m = app
+                .rust_name
+                .clone()
+                .unwrap_or_else(|| make_ident(&app.name.to_snake_case(), "app_").to_string());
+            if let Some(ext) = &app.external {
+                external.insert(app.id, ext.clone());
+            }
+            if let Some(other) = used_mods.insert(m.clone(), app.id) {
+                diags.push(Diagnostic::new(
+                    ErrorKind::RustNameCollision,
+                    app.loc,
+                    format!(
+                        "applications {other} and {} both become module `{m}`; set rust-name",
+                        app.id
+                    ),
+                ));
+            }
+            modules.insert(app.id, m);
+        }
+        let mut types = HashMap::new();
+        for app in &dict.applications {
+            let mut used: HashMap<String, String> = HashMap::new();
+            for c in &app.commands {
+                let stem = c.rust_name.clone().unwrap_or_else(|| camel(&c.name));
+                for suffix in ["Request", "Answer"] {
+                    used.insert(format!("{stem}{suffix}"), format!("command {}", c.name));
+                }
+            }
+            if app.answer_message.is_some() {
+                used.insert("AnswerMessage".into(), "the answer-message".into());
+            }
+            for &id in &app.avps {
+                let a = &dict.avps[id];
+                if !has_type(a) {
+                    continue;
+                }
+                let n = a
+                    .rust_name
+                    .clone()
+                    .unwrap_or_else(|| make_ident(&camel(&a.name), "Avp").to_string());
+                if let Some(other) = used.insert(n.clone(), format!("AVP {}", a.name)) {
+                    diags.push(Diagnostic::new(
+                        ErrorKind::RustNameCollision,
+                        a.loc,
+                        format!(
+                            "AVP {} and {other} both become `{n}`; set rust-name",
+                            a.name
+                        ),
+                    ));
+                }
+                types.insert(id, n);
+            }
+        }
+        for d in &mut diags {
+            d.file = dict.files.get(d.loc.file).cloned().unwrap_or_default();
+        }
+        if diags.is_empty() {
+            Ok(Names {
+                modules,
+                types,
+                external,
+            })
+        } else {
+            Err(diags)
+        }
+    }
+
+    fn type_path(&self, dict: &Dictionary, from_app: u32, id: AvpId) -> TokenStream {
+        let a = &dict.avps[id];
+        let ty = make_ident(&self.types[&id], "Avp");
+        if let Some(ext) = self.external.get(&a.app) {
+            let path: syn::Path = syn::parse_str(ext).unwrap_or_else(|_| syn::parse_quote!(crate));
+            quote!(#path::#ty)
+        } else if a.app == from_app {
+            quote!(#ty)
+        } else {
+            let m = make_ident(&self.modules[&a.app], "app_");
+            quote!(super::#m::#ty)
+        }
+    }
+}
+
+struct Emitter<'a> {
+    dict: &'a Dictionary,
+    names: &'a Names,
+    attrs: &'a Attributes,
+}
+
+impl Emitter<'_> {
+    fn value_type(&self, app: u32, id: AvpId) -> TokenStream {
+        let a = &self.dict.avps[id];
+        if has_type(a) {
+            return self.names.type_path(self.dict, app, id);
+        }
+        match a.ty {
+            BaseType::OctetString => quote!(__rt::Bytes),
+            BaseType::Integer32 | BaseType::Enumerated => quote!(i32),
+            BaseType::Integer64 => quote!(i64),
+            BaseType::Unsigned32 => quote!(u32),
+            BaseType::Unsigned64 => quote!(u64),
+            BaseType::Float32 => quote!(f32),
+            BaseType::Float64 => quote!(f64),
+            BaseType::Address => quote!(__rt::Address),
+            BaseType::Time => quote!(__rt::Time),
+            BaseType::Utf8String => quote!(__rt::Utf8String),
+            BaseType::DiameterIdentity => quote!(__rt::DiameterIdentity),
+            BaseType::DiameterUri => quote!(__rt::DiameterUri),
+            BaseType::IpFilterRule => quote!(__rt::IpFilterRule),
+            BaseType::QosFilterRule => quote!(__rt::QosFilterRule),
+            BaseType::Grouped => unreachable!("Grouped AVPs always have a type"),
+        }
+    }
+
+    fn type_attrs(&self, name: &str) -> TokenStream {
+        let list: Vec<TokenStream> = self
+            .attrs
+            .types
+            .iter()
+            .filter(|(m, _)| m == "." || m == name)
+            .filter_map(|(_, a)| a.parse().ok())
+            .collect();
+        quote!(#(#list)*)
+    }
+
+    fn field_attrs(&self, owner: &str, field: &str) -> TokenStream {
+        let key = format!("{owner}.{field}");
+        let list: Vec<TokenStream> = self
+            .attrs
+            .fields
+            .iter()
+            .filter(|(m, _)| m == "." || *m == key)
+            .filter_map(|(_, a)| a.parse().ok())
+            .collect();
+        quote!(#(#list)*)
+    }
+
+    /// The fields of a grammar, fixed-position ones moved to their place.
+    fn fields(
+        &self,
+        app: u32,
+        owner: &str,
+        rules: &[Rule],
+    ) -> (Vec<TokenStream>, Vec<TokenStream>) {
+        let mut ordered: Vec<&Rule> = rules
+            .iter()
+            .filter(|r| r.position == Some(Position::First))
+            .collect();
+        ordered.extend(rules.iter().filter(|r| r.position.is_none()));
+        ordered.extend(rules.iter().filter(|r| r.position == Some(Position::Last)));
+        // The wildcard goes after every named AVP, whatever its place in the grammar.
+        ordered.sort_by_key(|r| r.target == Target::Wildcard);
+        let mut fields = Vec::new();
+        let mut forbid = Vec::new();
+        let mut used: Vec<String> = Vec::new();
+        for r in ordered {
+            let (name, field_name) = match r.target {
+                Target::Wildcard => ("AVP".to_string(), "avps".to_string()),
+                Target::Avp(id) => {
+                    let a = &self.dict.avps[id];
+                    (
+                        a.name.clone(),
+                        make_ident(&a.name.to_snake_case(), "avp_").to_string(),
+                    )
+                }
+            };
+            let mut fname = field_name.clone();
+            let mut n = 2;
+            while used.contains(&fname) {
+                fname = format!("{field_name}_{n}");
+                n += 1;
+            }
+            used.push(fname.clone());
+            let ident = make_ident(&fname, "avp_");
+            let notation = doc(&grammar_notation(&name, r));
+            let extra = self.field_attrs(owner, &name);
+            let Target::Avp(id) = r.target else {
+                fields.push(quote! {
+                    #notation
+                    #extra
+                    #[diameter(extra)]
+                    pub #ident: __rt::Vec<__rt::RawAvp>,
+                });
+                continue;
+            };
+            let a = &self.dict.avps[id];
+            let code = proc_macro2::Literal::u32_unsuffixed(a.code);
+            let lit_name = a.name.as_str();
+            if r.max == Some(0) {
+                let v = proc_macro2::Literal::u32_unsuffixed(a.vendor_id);
+                forbid
+                    .push(quote!(#[diameter(forbid(avp = #code, vendor = #v, name = #lit_name))]));
+                continue;
+            }
+            let ty = self.value_type(app, id);
+            let mut opts = vec![quote!(avp = #code)];
+            if a.vendor_id != 0 {
+                let v = proc_macro2::Literal::u32_unsuffixed(a.vendor_id);
+                opts.push(quote!(vendor = #v));
+            }
+            if a.flags.must_m {
+                opts.push(quote!(must));
+            }
+            if a.flags.must_p {
+                opts.push(quote!(protected));
+            }
+            if r.position == Some(Position::First) {
+                opts.push(quote!(first));
+            }
+            if r.position == Some(Position::Last) {
+                opts.push(quote!(last));
+            }
+            let full_ty = match (r.min, r.max) {
+                (m, Some(1)) if m >= 1 => ty,
+                (0, Some(1)) => quote!(__rt::Option<#ty>),
+                (min, max) => {
+                    if min > 0 {
+                        let min = proc_macro2::Literal::u32_unsuffixed(min);
+                        opts.push(quote!(min = #min));
+                    }
+                    if let Some(max) = max {
+                        let max = proc_macro2::Literal::u32_unsuffixed(max);
+                        opts.push(quote!(max = #max));
+                    }
+                    quote!(__rt::Vec<#ty>)
+                }
+            };
+            opts.push(quote!(name = #lit_name));
+            fields.push(quote! {
+                #notation
+                #extra
+                #[diameter(#(#opts),*)]
+                pub #ident: #full_ty,
+            });
+        }
+        (fields, forbid)
+    }
+
+    fn avp_type(&self, app: &Application, id: AvpId) -> TokenStream {
+        let a = &self.dict.avps[id];
+        let ident = make_ident(&self.names.types[&id], "Avp");
+        let vendor = if a.vendor_id != 0 {
+            format!(", vendor {}", a.vendor_id)
+        } else {
+            String::new()
+        };
+        let head = format!(
+            "`{}` AVP (code {}{vendor}, {}).",
+            a.name, a.code, a.type_name
+        );
+        let docs = doc(&match &a.description {
+            Some(d) => format!("{d}\n\n{head}"),
+            None => head,
+        });
+        let extra = self.type_attrs(&a.name);
+        match a.ty {
+            BaseType::Grouped => {
+                let (fields, forbid) = self.fields(app.id, &a.name, &a.rules);
+                quote! {
+                    #docs
+                    #[derive(Debug, Clone, PartialEq, __rt::Grouped)]
+                    #(#forbid)*
+                    #extra
+                    pub struct #ident {
+                        #(#fields)*
+                    }
+                }
+            }
+            BaseType::Unsigned32 => {
+                let mut consts = Vec::new();
+                let mut names = Vec::new();
+                let mut used: Vec<String> = Vec::new();
+                for it in &a.items {
+                    let mut c = make_ident(&it.name.to_shouty_snake_case(), "_").to_string();
+                    if used.contains(&c) {
+                        c = format!("{c}_{}", it.code);
+                    }
+                    used.push(c.clone());
+                    let ci = make_ident(&c, "_");
+                    let v = it.code as u32;
+                    let n = it.name.as_str();
+                    let d = doc(&format!(
+                        "{}{} ({v}).",
+                        it.description
+                            .as_deref()
+                            .map(|d| format!("{d} "))
+                            .unwrap_or_default(),
+                        it.name
+                    ));
+                    consts.push(quote!(#d pub const #ci: Self = Self(#v);));
+                    names.push(quote!((#v, #n)));
+                }
+                quote! {
+                    #docs
+                    #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Default, __rt::Enumerated)]
+                    #[diameter(names)]
+                    #extra
+                    pub struct #ident(pub u32);
+
+                    impl #ident {
+                        #(#consts)*
+                        /// Every named value with its dictionary name.
+                        pub const NAMES: &'static [(u32, &'static str)] = &[#(#names),*];
+                    }
+                }
+            }
+            _ => {
+                let mut variants = Vec::new();
+                let mut used: Vec<String> = Vec::new();
+                for it in &a.items {
+                    let mut v = make_ident(&camel(&it.name), "V").to_string();
+                    if used.contains(&v) || v == "Unknown" {
+                        v = format!("{v}{}", it.code.unsigned_abs());
+                    }
+                    used.push(v.clone());
+                    let vi = make_ident(&v, "V");
+                    let code = proc_macro2::Literal::i64_unsuffixed(it.code);
+                    let n = it.name.as_str();
+                    let d = doc(&format!(
+                        "{}{} ({}).",
+                        it.description
+                            .as_deref()
+                            .map(|d| format!("{d} "))
+                            .unwrap_or_default(),
+                        it.name,
+                        it.code
+                    ));
+                    variants.push(quote!(#d #[diameter(value = #code, name = #n)] #vi,));
+                }
+                quote! {
+                    #docs
+                    #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, __rt::Enumerated)]
+                    #extra
+                    pub enum #ident {
+                        #(#variants)*
+                        /// A value the dictionary does not name, kept as received.
+                        #[diameter(unknown)]
+                        Unknown(i32),
+                    }
+                }
+            }
+        }
+    }
+
+    fn message(
+        &self,
+        app: &Application,
+        name: &str,
+        stem: &str,
+        kind: &str,
+        code: u32,
+        proxiable: bool,
+        error: bool,
+        rules: &[Rule],
+        description: Option<&str>,
+    ) -> TokenStream {
+        let ident = make_ident(&format!("{stem}{kind}"), "Cmd");
+        let full = format!("{name}-{kind}");
+        let (fields, forbid) = self.fields(app.id, &full, rules);
+        let head = format!("`{full}` (command {code}, application {}).", app.id);
+        let docs = doc(&match description {
+            Some(d) => format!("{d}\n\n{head}"),
+            None => head,
+        });
+        let app_id = proc_macro2::Literal::u32_unsuffixed(app.id);
+        let code = proc_macro2::Literal::u32_unsuffixed(code);
+        let mut opts = vec![quote!(command = #code)];
+        opts.push(if kind == "Request" {
+            quote!(request)
+        } else {
+            quote!(answer)
+        });
+        if proxiable {
+            opts.push(quote!(proxiable));
+        }
+        if error {
+            opts.push(quote!(error));
+        }
+        opts.push(quote!(application = #app_id));
+        opts.push(quote!(name = #full));
+        let extra = self.type_attrs(&full);
+        quote! {
+            #docs
+            #[derive(Debug, Clone, PartialEq, __rt::Message)]
+            #[diameter(#(#opts),*)]
+            #(#forbid)*
+            #extra
+            pub struct #ident {
+                #(#fields)*
+            }
+        }
+    }
+
+    fn application(&self, app: &Application) -> TokenStream {
+        let m = make_ident(&self.names.modules[&app.id], "app_");
+        let id = app.id;
+        let head = format!("{} (application {}).", app.name, app.id);
+        let docs = doc(&match &app.description {
+            Some(d) => format!("{head}\n\n{d}"),
+            None => head,
+        });
+        let mut avp_consts = Vec::new();
+        let mut used = Vec::new();
+        for &aid in &app.avps {
+            let a = &self.dict.avps[aid];
+            let mut c = make_ident(&a.name.to_shouty_snake_case(), "_").to_string();
+            if used.contains(&c) {
+                c = format!("{c}_{}", a.code);
+            }
+            used.push(c.clone());
+            let ci = make_ident(&c, "_");
+            let code = a.code;
+            let d = doc(&format!("`{}`.", a.name));
+            avp_consts.push(quote!(#d pub const #ci: u32 = #code;));
+        }
+        let mut cmd_consts = Vec::new();
+        let mut items = Vec::new();
+        for c in &app.commands {
+            let ci = make_ident(&c.name.to_shouty_snake_case(), "_");
+            let code = c.code;
+            let d = doc(&format!("`{}`.", c.name));
+            cmd_consts.push(quote!(#d pub const #ci: u32 = #code;));
+            let stem = c.rust_name.clone().unwrap_or_else(|| camel(&c.name));
+            let desc = c.description.as_deref();
+            items.push(self.message(
+                app,
+                &c.name,
+                &stem,
+                "Request",
+                c.code,
+                c.proxiable,
+                false,
+                &c.request,
+                desc,
+            ));
+            items.push(self.message(
+                app,
+                &c.name,
+                &stem,
+                "Answer",
+                c.code,
+                c.proxiable,
+                c.error,
+                &c.answer,
+                desc,
+            ));
+        }
+        if let Some(rules) = &app.answer_message {
+            let (fields, forbid) = self.fields(app.id, "Answer-Message", rules);
+            items.push(quote! {
+                /// The generic error answer (RFC 6733 §7.2): any command code, `E` bit set.
+                #[derive(Debug, Clone, PartialEq, __rt::Message)]
+                #[diameter(answer_message, application = 0, name = "Answer-Message")]
+                #(#forbid)*
+                pub struct AnswerMessage {
+                    #(#fields)*
+                }
+            });
+        }
+        for &aid in &app.avps {
+            if has_type(&self.dict.avps[aid]) {
+                items.push(self.avp_type(app, aid));
+            }
+        }
+        quote! {
+            #docs
+            pub mod #m {
+                #![allow(clippy::all, clippy::pedantic, non_camel_case_types, unused_imports)]
+                use ::diameter_runtime::codegen as __rt;
+
+                /// The Application-ID.
+                pub const APPLICATION_ID: u32 = #id;
+
+                /// Codes of the AVPs this application defines.
+                pub mod avp {
+                    #(#avp_consts)*
+                }
+
+                /// Codes of this application's commands.
+                pub mod command {
+                    #(#cmd_consts)*
+                }
+
+                #(#items)*
+            }
+        }
+    }
+}
+
+/// Emits the modules of the applications that `keep` selects (external ones never).
+pub fn emit(
+    dict: &Dictionary,
+    names: &Names,
+    attrs: &Attributes,
+    keep: impl Fn(&Application) -> bool,
+) -> TokenStream {
+    let e = Emitter { dict, names, attrs };
+    let mods: Vec<TokenStream> = dict
+        .applications
+        .iter()
+        .filter(|a| a.external.is_none() && keep(a))
+        .map(|a| e.application(a))
+        .collect();
+    quote!(#(#mods)*)
+}

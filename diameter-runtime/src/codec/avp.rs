@@ -1,0 +1,302 @@
+//! AVP headers, raw AVPs and the reader that walks a sequence of them (RFC 6733 §4.1).
+
+use std::fmt;
+
+use bytes::{BufMut, Bytes, BytesMut};
+
+use super::error::{rc, DecodeError};
+
+/// AVP flags: `V`, `M` and `P` (RFC 6733 §4.1).
+#[derive(Clone, Copy, PartialEq, Eq, Hash, Default)]
+pub struct AvpFlags(u8);
+
+impl AvpFlags {
+    /// `V`: a Vendor-ID field follows the length.
+    pub const VENDOR: Self = Self(0x80);
+    /// `M`: the receiver must understand the AVP or reject the message.
+    pub const MANDATORY: Self = Self(0x40);
+    /// `P`: end-to-end security (deprecated by RFC 6733, still carried).
+    pub const PROTECTED: Self = Self(0x20);
+    /// No flag set.
+    pub const NONE: Self = Self(0);
+    /// Bits RFC 6733 reserves; they must be zero.
+    pub const RESERVED_MASK: u8 = 0x1f;
+
+    /// The flags from their wire byte.
+    pub const fn from_bits(bits: u8) -> Self {
+        Self(bits)
+    }
+    /// The wire byte.
+    pub const fn bits(self) -> u8 {
+        self.0
+    }
+    /// Whether every flag of `other` is set here.
+    pub const fn contains(self, other: Self) -> bool {
+        self.0 & other.0 == other.0
+    }
+    /// These flags with `other` set too.
+    pub const fn with(self, other: Self) -> Self {
+        Self(self.0 | other.0)
+    }
+    /// These flags with `other` cleared.
+    pub const fn without(self, other: Self) -> Self {
+        Self(self.0 & !other.0)
+    }
+    /// `V` is set.
+    pub const fn is_vendor(self) -> bool {
+        self.contains(Self::VENDOR)
+    }
+    /// `M` is set.
+    pub const fn is_mandatory(self) -> bool {
+        self.contains(Self::MANDATORY)
+    }
+}
+
+impl std::ops::BitOr for AvpFlags {
+    type Output = Self;
+    fn bitor(self, rhs: Self) -> Self {
+        self.with(rhs)
+    }
+}
+
+impl fmt::Debug for AvpFlags {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let mut s = String::new();
+        for (flag, c) in [
+            (Self::VENDOR, 'V'),
+            (Self::MANDATORY, 'M'),
+            (Self::PROTECTED, 'P'),
+        ] {
+            if self.contains(flag) {
+                s.push(c);
+            }
+        }
+        if self.0 & Self::RESERVED_MASK != 0 {
+            s.push_str(&format!("+{:#x}", self.0 & Self::RESERVED_MASK));
+        }
+        if s.is_empty() {
+            s.push('-');
+        }
+        f.write_str(&s)
+    }
+}
+
+/// Length of an AVP header without a Vendor-ID.
+pub const AVP_HEADER_LEN: usize = 8;
+/// Length of an AVP header with a Vendor-ID.
+pub const AVP_VENDOR_HEADER_LEN: usize = 12;
+
+/// The padding that brings `len` to a multiple of four.
+#[inline]
+pub const fn padding(len: usize) -> usize {
+    (4 - (len & 3)) & 3
+}
+
+/// An AVP kept as it came: code, flags, vendor and the undecoded data.
+///
+/// Encoding it again gives the same bytes (padding is written as zeros, as RFC 6733 requires).
+/// Used for `*[ AVP ]` in generated types, for Failed-AVP, and by relays.
+#[derive(Clone, PartialEq, Eq, Hash)]
+pub struct RawAvp {
+    /// AVP code.
+    pub code: u32,
+    /// `V`, `M`, `P` and any reserved bits as received.
+    pub flags: AvpFlags,
+    /// Vendor-ID; 0 when the `V` flag is clear.
+    pub vendor_id: u32,
+    /// The data, without padding.
+    pub data: Bytes,
+}
+
+impl RawAvp {
+    /// A raw AVP; the `V` flag is set when `vendor_id` is not 0.
+    pub fn new(code: u32, flags: AvpFlags, vendor_id: u32, data: impl Into<Bytes>) -> Self {
+        let flags = if vendor_id != 0 {
+            flags.with(AvpFlags::VENDOR)
+        } else {
+            flags
+        };
+        RawAvp {
+            code,
+            flags,
+            vendor_id,
+            data: data.into(),
+        }
+    }
+
+    /// Header length: 12 with the `V` flag, else 8.
+    pub fn header_len(&self) -> usize {
+        if self.flags.is_vendor() {
+            AVP_VENDOR_HEADER_LEN
+        } else {
+            AVP_HEADER_LEN
+        }
+    }
+
+    /// Encoded length including padding.
+    pub fn encoded_len(&self) -> usize {
+        let len = self.header_len() + self.data.len();
+        len + padding(len)
+    }
+
+    /// Appends the AVP, padded.
+    pub fn encode(&self, out: &mut BytesMut) {
+        let len = self.header_len() + self.data.len();
+        out.reserve(len + 3);
+        out.put_u32(self.code);
+        out.put_u32(((self.flags.bits() as u32) << 24) | (len as u32 & 0x00ff_ffff));
+        if self.flags.is_vendor() {
+            out.put_u32(self.vendor_id);
+        }
+        out.put_slice(&self.data);
+        out.put_bytes(0, padding(len));
+    }
+
+    /// The AVP as one `Bytes`, padded.
+    pub fn to_bytes(&self) -> Bytes {
+        let mut b = BytesMut::with_capacity(self.encoded_len());
+        self.encode(&mut b);
+        b.freeze()
+    }
+}
+
+impl fmt::Debug for RawAvp {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "RawAvp({}", self.code)?;
+        if self.flags.is_vendor() {
+            write!(f, "/{}", self.vendor_id)?;
+        }
+        write!(f, " {:?} ", self.flags)?;
+        for b in self.data.iter().take(64) {
+            write!(f, "{b:02x}")?;
+        }
+        if self.data.len() > 64 {
+            write!(f, "..")?;
+        }
+        f.write_str(")")
+    }
+}
+
+/// Walks the AVPs of a message body or a Grouped AVP's data.
+///
+/// Each item is a [`RawAvp`] sharing the input's memory. Errors: 5014 for a length that is too
+/// short for the header or runs past the end, 3009 for reserved flag bits.
+pub struct AvpReader<'a> {
+    buf: &'a Bytes,
+    pos: usize,
+}
+
+impl<'a> AvpReader<'a> {
+    /// A reader over `buf`, which holds whole AVPs back to back.
+    pub fn new(buf: &'a Bytes) -> Self {
+        AvpReader { buf, pos: 0 }
+    }
+
+    fn fail(
+        &mut self,
+        code: u32,
+        avp: RawAvp,
+        detail: String,
+    ) -> Option<Result<RawAvp, DecodeError>> {
+        self.pos = self.buf.len();
+        Some(Err(DecodeError::with_avp(code, avp, detail)))
+    }
+}
+
+impl Iterator for AvpReader<'_> {
+    type Item = Result<RawAvp, DecodeError>;
+
+    #[inline]
+    fn next(&mut self) -> Option<Self::Item> {
+        let buf = &self.buf[..];
+        let rest = buf.len() - self.pos;
+        if rest == 0 {
+            return None;
+        }
+        let p = self.pos;
+        if rest < AVP_HEADER_LEN {
+            let avp = RawAvp::new(0, AvpFlags::NONE, 0, self.buf.slice(p..));
+            return self.fail(
+                rc::INVALID_AVP_LENGTH,
+                avp,
+                format!("{rest} trailing bytes cannot hold an AVP header"),
+            );
+        }
+        let code = u32::from_be_bytes([buf[p], buf[p + 1], buf[p + 2], buf[p + 3]]);
+        let flags = AvpFlags(buf[p + 4]);
+        let len = u32::from_be_bytes([0, buf[p + 5], buf[p + 6], buf[p + 7]]) as usize;
+        let (hlen, vendor_id) = if flags.is_vendor() {
+            if rest < AVP_VENDOR_HEADER_LEN {
+                let avp = RawAvp {
+                    code,
+                    flags,
+                    vendor_id: 0,
+                    data: Bytes::new(),
+                };
+                return self.fail(
+                    rc::INVALID_AVP_LENGTH,
+                    avp,
+                    "V flag set but no room for the Vendor-ID".into(),
+                );
+            }
+            let v = u32::from_be_bytes([buf[p + 8], buf[p + 9], buf[p + 10], buf[p + 11]]);
+            (AVP_VENDOR_HEADER_LEN, v)
+        } else {
+            (AVP_HEADER_LEN, 0)
+        };
+        if len < hlen || len > rest {
+            let end = (p + len.max(hlen)).min(buf.len());
+            let avp = RawAvp {
+                code,
+                flags,
+                vendor_id,
+                data: self.buf.slice(p + hlen..end.max(p + hlen)),
+            };
+            return self.fail(
+                rc::INVALID_AVP_LENGTH,
+                avp,
+                format!("AVP {code} length {len} with {rest} bytes left"),
+            );
+        }
+        let data = self.buf.slice(p + hlen..p + len);
+        let avp = RawAvp {
+            code,
+            flags,
+            vendor_id,
+            data,
+        };
+        if flags.bits() & AvpFlags::RESERVED_MASK != 0 {
+            return self.fail(
+                rc::INVALID_AVP_BITS,
+                avp,
+                format!("reserved AVP flag bits set on AVP {code}"),
+            );
+        }
+        // Padding of the last AVP may be missing only where the container length said so;
+        // the message length check (multiple of four) has already caught a short message.
+        self.pos = (p + len + padding(len)).min(buf.len());
+        Some(Ok(avp))
+    }
+}
+
+/// Appends one AVP whose data `write` produces, filling in the length afterwards.
+#[inline]
+pub fn encode_avp_with(
+    out: &mut BytesMut,
+    code: u32,
+    flags: AvpFlags,
+    vendor_id: u32,
+    write: impl FnOnce(&mut BytesMut),
+) {
+    let start = out.len();
+    out.put_u32(code);
+    out.put_u32((flags.bits() as u32) << 24);
+    if flags.is_vendor() {
+        out.put_u32(vendor_id);
+    }
+    write(out);
+    let len = out.len() - start;
+    let word = ((flags.bits() as u32) << 24) | (len as u32 & 0x00ff_ffff);
+    out[start + 4..start + 8].copy_from_slice(&word.to_be_bytes());
+    out.put_bytes(0, padding(len));
+}

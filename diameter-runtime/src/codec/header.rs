@@ -1,0 +1,225 @@
+//! The 20-byte Diameter message header (RFC 6733 §3).
+
+use bytes::{BufMut, BytesMut};
+
+use super::error::{rc, DecodeError};
+
+/// Length of the fixed message header in bytes.
+pub const HEADER_LEN: usize = 20;
+
+/// The only Diameter version there is.
+pub const VERSION: u8 = 1;
+
+/// Command flags of a message header: `R`, `P`, `E` and `T` (RFC 6733 §3).
+#[derive(Clone, Copy, PartialEq, Eq, Hash, Default)]
+pub struct CommandFlags(u8);
+
+impl CommandFlags {
+    /// `R`: the message is a request.
+    pub const REQUEST: Self = Self(0x80);
+    /// `P`: the message may be proxied, relayed or redirected.
+    pub const PROXIABLE: Self = Self(0x40);
+    /// `E`: the answer carries a protocol error (3xxx) and follows the answer-message grammar.
+    pub const ERROR: Self = Self(0x20);
+    /// `T`: the request may be a retransmission after a link failover.
+    pub const RETRANSMIT: Self = Self(0x10);
+    /// No flag set.
+    pub const NONE: Self = Self(0);
+    /// Bits RFC 6733 reserves; they must be zero.
+    pub const RESERVED_MASK: u8 = 0x0f;
+
+    /// The flags from their wire byte, reserved bits included.
+    pub const fn from_bits(bits: u8) -> Self {
+        Self(bits)
+    }
+    /// The wire byte.
+    pub const fn bits(self) -> u8 {
+        self.0
+    }
+    /// Whether every flag of `other` is set here.
+    pub const fn contains(self, other: Self) -> bool {
+        self.0 & other.0 == other.0
+    }
+    /// These flags with `other` set too.
+    pub const fn with(self, other: Self) -> Self {
+        Self(self.0 | other.0)
+    }
+    /// These flags with `other` cleared.
+    pub const fn without(self, other: Self) -> Self {
+        Self(self.0 & !other.0)
+    }
+    /// `R` is set.
+    pub const fn is_request(self) -> bool {
+        self.contains(Self::REQUEST)
+    }
+    /// `P` is set.
+    pub const fn is_proxiable(self) -> bool {
+        self.contains(Self::PROXIABLE)
+    }
+    /// `E` is set.
+    pub const fn is_error(self) -> bool {
+        self.contains(Self::ERROR)
+    }
+    /// `T` is set.
+    pub const fn is_retransmit(self) -> bool {
+        self.contains(Self::RETRANSMIT)
+    }
+}
+
+impl std::ops::BitOr for CommandFlags {
+    type Output = Self;
+    fn bitor(self, rhs: Self) -> Self {
+        self.with(rhs)
+    }
+}
+
+impl std::fmt::Debug for CommandFlags {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let mut s = String::new();
+        for (flag, c) in [
+            (Self::REQUEST, 'R'),
+            (Self::PROXIABLE, 'P'),
+            (Self::ERROR, 'E'),
+            (Self::RETRANSMIT, 'T'),
+        ] {
+            if self.contains(flag) {
+                s.push(c);
+            }
+        }
+        if self.0 & Self::RESERVED_MASK != 0 {
+            s.push_str(&format!("+{:#x}", self.0 & Self::RESERVED_MASK));
+        }
+        if s.is_empty() {
+            s.push('-');
+        }
+        f.write_str(&s)
+    }
+}
+
+/// A decoded message header.
+#[derive(Clone, Copy, PartialEq, Eq, Hash, Debug)]
+pub struct Header {
+    /// Protocol version; always 1 on a valid message.
+    pub version: u8,
+    /// Message length in bytes, header included.
+    pub length: u32,
+    /// `R`, `P`, `E`, `T`.
+    pub flags: CommandFlags,
+    /// 24-bit command code.
+    pub command_code: u32,
+    /// Application-ID.
+    pub application_id: u32,
+    /// Hop-by-Hop Identifier: matches an answer to its request on one connection.
+    pub hop_by_hop: u32,
+    /// End-to-End Identifier: detects duplicate requests.
+    pub end_to_end: u32,
+}
+
+impl Header {
+    /// A header for a new message; `length` is filled in when the message is encoded.
+    pub const fn new(
+        flags: CommandFlags,
+        command_code: u32,
+        application_id: u32,
+        hop_by_hop: u32,
+        end_to_end: u32,
+    ) -> Self {
+        Header {
+            version: VERSION,
+            length: 0,
+            flags,
+            command_code,
+            application_id,
+            hop_by_hop,
+            end_to_end,
+        }
+    }
+
+    /// The message length announced by the first four bytes of `buf`, if there are four.
+    pub fn peek_length(buf: &[u8]) -> Option<u32> {
+        if buf.len() < 4 {
+            return None;
+        }
+        Some(u32::from_be_bytes([0, buf[1], buf[2], buf[3]]))
+    }
+
+    /// Parses and checks the header at the start of `buf`, which must hold exactly one message.
+    ///
+    /// Errors: 5011 for a version other than 1, 5015 for a length that is short, not a multiple
+    /// of four or different from `buf.len()`, and 3008 for reserved bits, `E` on a request or
+    /// `T` on an answer.
+    pub fn parse(buf: &[u8]) -> Result<Header, DecodeError> {
+        if buf.len() < HEADER_LEN {
+            return Err(DecodeError::new(
+                rc::INVALID_MESSAGE_LENGTH,
+                format!("{} bytes cannot hold a 20-byte header", buf.len()),
+            ));
+        }
+        let word = |i: usize| u32::from_be_bytes([buf[i], buf[i + 1], buf[i + 2], buf[i + 3]]);
+        let version = buf[0];
+        let length = word(0) & 0x00ff_ffff;
+        let flags = CommandFlags(buf[4]);
+        let header = Header {
+            version,
+            length,
+            flags,
+            command_code: word(4) & 0x00ff_ffff,
+            application_id: word(8),
+            hop_by_hop: word(12),
+            end_to_end: word(16),
+        };
+        if version != VERSION {
+            return Err(DecodeError::new(
+                rc::UNSUPPORTED_VERSION,
+                format!("version {version}, expected 1"),
+            ));
+        }
+        if (length as usize) < HEADER_LEN || length % 4 != 0 || length as usize != buf.len() {
+            return Err(DecodeError::new(
+                rc::INVALID_MESSAGE_LENGTH,
+                format!(
+                    "message length field {length} does not fit a {}-byte message",
+                    buf.len()
+                ),
+            ));
+        }
+        if flags.0 & CommandFlags::RESERVED_MASK != 0 {
+            return Err(DecodeError::new(
+                rc::INVALID_HDR_BITS,
+                format!("reserved command flag bits set: {flags:?}"),
+            ));
+        }
+        if flags.is_request() && flags.is_error() {
+            return Err(DecodeError::new(
+                rc::INVALID_HDR_BITS,
+                "E bit set on a request",
+            ));
+        }
+        if !flags.is_request() && flags.is_retransmit() {
+            return Err(DecodeError::new(
+                rc::INVALID_HDR_BITS,
+                "T bit set on an answer",
+            ));
+        }
+        Ok(header)
+    }
+
+    /// Appends the 20 header bytes, with `self.length` as the length.
+    pub fn write(&self, out: &mut BytesMut) {
+        out.put_u32(((self.version as u32) << 24) | (self.length & 0x00ff_ffff));
+        out.put_u32(((self.flags.0 as u32) << 24) | (self.command_code & 0x00ff_ffff));
+        out.put_u32(self.application_id);
+        out.put_u32(self.hop_by_hop);
+        out.put_u32(self.end_to_end);
+    }
+
+    /// The header of the answer to a request with this header: same command, application and
+    /// identifiers, `P` kept, `R` and `T` cleared.
+    pub fn answer(&self) -> Header {
+        Header {
+            flags: CommandFlags(self.flags.0 & CommandFlags::PROXIABLE.0),
+            length: 0,
+            ..*self
+        }
+    }
+}

@@ -1,0 +1,172 @@
+//! Traits the derives implement: a set of AVPs (message body or Grouped data) and a message.
+
+use bytes::{Bytes, BytesMut};
+
+use super::avp::{encode_avp_with, AvpFlags, RawAvp};
+use super::error::{rc, DecodeError};
+use super::header::{CommandFlags, Header, HEADER_LEN};
+use super::types::AvpValue;
+
+/// Default upper bound on a message's length when decoding: 1 MiB.
+pub const DEFAULT_MAX_MESSAGE_LEN: usize = 1 << 20;
+
+/// A typed set of AVPs following a grammar: a message body or the data of a Grouped AVP.
+pub trait AvpSet: Sized {
+    /// Decodes the AVPs of `body` (whole AVPs back to back), checking the grammar.
+    fn decode_avps(body: &Bytes) -> Result<Self, DecodeError>;
+
+    /// Appends the AVPs in grammar order.
+    fn encode_avps(&self, out: &mut BytesMut);
+}
+
+/// A Grouped AVP's typed data. Implemented by `#[derive(Grouped)]`, which also implements
+/// [`AvpValue`] for it.
+pub trait Grouped: AvpSet {}
+
+/// A typed command: a request, an answer, or the generic answer-message.
+pub trait Message: AvpSet {
+    /// The command name from the dictionary, e.g. `Credit-Control-Request`.
+    const NAME: &'static str;
+    /// The command code; 0 for the answer-message, which answers any command.
+    const COMMAND_CODE: u32;
+    /// The application the command belongs to.
+    const APPLICATION_ID: u32;
+    /// Flags every instance carries: `R` for requests, `P` when proxiable, `E` for the
+    /// answer-message.
+    const FLAGS: CommandFlags;
+
+    /// The header this message gets when encoded with [`Message::encode`].
+    fn header(&self, hop_by_hop: u32, end_to_end: u32) -> Header {
+        Header::new(
+            Self::FLAGS,
+            Self::COMMAND_CODE,
+            Self::APPLICATION_ID,
+            hop_by_hop,
+            end_to_end,
+        )
+    }
+
+    /// Encodes the message with the given identifiers.
+    fn encode(&self, hop_by_hop: u32, end_to_end: u32) -> Bytes {
+        let mut out = BytesMut::with_capacity(256);
+        self.encode_with_header(&self.header(hop_by_hop, end_to_end), &mut out);
+        out.freeze()
+    }
+
+    /// Appends the message under `header` (its `length` is computed), e.g. to answer with the
+    /// identifiers of a request or to set `T` on a retransmission.
+    fn encode_with_header(&self, header: &Header, out: &mut BytesMut) {
+        let start = out.len();
+        header.write(out);
+        self.encode_avps(out);
+        let len = (out.len() - start) as u32;
+        let word = (1u32 << 24) | (len & 0x00ff_ffff);
+        out[start..start + 4].copy_from_slice(&word.to_be_bytes());
+    }
+
+    /// Decodes one whole message, checking the header against this command.
+    ///
+    /// A different command code or `R` bit gives 3001 (DIAMETER_COMMAND_UNSUPPORTED); see
+    /// [`Header::parse`] for the header checks.
+    fn decode(buf: Bytes) -> Result<(Header, Self), DecodeError> {
+        let header = Header::parse(&buf)?;
+        Self::decode_body(&header, &buf.slice(HEADER_LEN..)).map(|m| (header, m))
+    }
+
+    /// Decodes a message body whose header has already been parsed.
+    fn decode_body(header: &Header, body: &Bytes) -> Result<Self, DecodeError> {
+        let expect_request = Self::FLAGS.is_request();
+        if Self::COMMAND_CODE != 0
+            && (header.command_code != Self::COMMAND_CODE
+                || header.flags.is_request() != expect_request)
+        {
+            return Err(DecodeError::new(
+                rc::COMMAND_UNSUPPORTED,
+                format!(
+                    "expected {} (command {}), got command {} with flags {:?}",
+                    Self::NAME,
+                    Self::COMMAND_CODE,
+                    header.command_code,
+                    header.flags
+                ),
+            ));
+        }
+        Self::decode_avps(body).map_err(|e| e.in_context(Self::NAME))
+    }
+}
+
+/// Decodes the value of a matched AVP, attaching the AVP and its name to any error.
+#[inline]
+pub fn decode_field<T: AvpValue>(avp: &RawAvp, name: &'static str) -> Result<T, DecodeError> {
+    T::decode_value(avp.data.clone()).map_err(|e| e.within(name, avp))
+}
+
+/// Appends one AVP holding `value`.
+#[inline]
+pub fn encode_field<T: AvpValue>(
+    out: &mut BytesMut,
+    code: u32,
+    flags: AvpFlags,
+    vendor_id: u32,
+    value: &T,
+) {
+    encode_avp_with(out, code, flags, vendor_id, |out| value.encode_value(out));
+}
+
+/// 5009: the AVP occurred more often than the grammar allows; it is the Failed-AVP.
+#[cold]
+pub fn too_many(avp: &RawAvp, name: &'static str, max: u32) -> DecodeError {
+    DecodeError::with_avp(
+        rc::AVP_OCCURS_TOO_MANY_TIMES,
+        avp.clone(),
+        format!("more than {max} allowed"),
+    )
+    .in_context(name)
+}
+
+/// 5005 for a repeated AVP with fewer occurrences than the grammar's minimum.
+#[cold]
+pub fn too_few(
+    code: u32,
+    vendor_id: u32,
+    name: &'static str,
+    min_len: usize,
+    min: u32,
+    got: usize,
+) -> DecodeError {
+    let mut e = DecodeError::missing(code, vendor_id, name, min_len);
+    if got > 0 {
+        e = DecodeError::with_avp(
+            rc::MISSING_AVP,
+            RawAvp::new(code, AvpFlags::NONE, vendor_id, vec![0u8; min_len]),
+            format!("at least {min} required, got {got}"),
+        )
+        .in_context(name);
+    }
+    e
+}
+
+/// 5008: an AVP the grammar forbids (a rule with max 0).
+#[cold]
+pub fn not_allowed(avp: &RawAvp, name: &'static str) -> DecodeError {
+    DecodeError::with_avp(rc::AVP_NOT_ALLOWED, avp.clone(), "AVP must not be present")
+        .in_context(name)
+}
+
+/// 5001: an AVP with the `M` bit that the grammar does not know and has no `*[ AVP ]` for.
+#[cold]
+pub fn unsupported(avp: &RawAvp) -> DecodeError {
+    DecodeError::with_avp(
+        rc::AVP_UNSUPPORTED,
+        avp.clone(),
+        format!(
+            "AVP {}{} with the M bit is not in the grammar",
+            avp.code,
+            if avp.vendor_id != 0 {
+                format!(" (vendor {})", avp.vendor_id)
+            } else {
+                String::new()
+            }
+        ),
+    )
+}

@@ -1,0 +1,14 @@
+//! The lossless codec: headers, AVPs, data types, typed and dynamic messages. No I/O here.
+
+pub mod avp;
+pub mod dynamic;
+pub mod error;
+pub mod header;
+pub mod message;
+pub mod types;
+
+pub use avp::{AvpFlags, AvpReader, RawAvp};
+pub use error::DecodeError;
+pub use header::{CommandFlags, Header, HEADER_LEN};
+pub use message::{AvpSet, Grouped, Message};
+pub use types::*;

@@ -1,0 +1,601 @@
+//! The RFC 6733 basic and derived AVP data types (§4.2, §4.3) and how each is encoded.
+
+use std::fmt;
+use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+use bytes::{BufMut, Bytes, BytesMut};
+
+use super::error::{rc, DecodeError};
+
+/// A type that can be the data of an AVP.
+pub trait AvpValue: Sized {
+    /// The smallest valid data length: the zero-filled Failed-AVP of a missing AVP has it.
+    const MIN_LEN: usize = 0;
+
+    /// Decodes the AVP data (padding excluded). Errors carry 5014 for a wrong length and 5004
+    /// for an invalid value; the caller attaches the AVP.
+    fn decode_value(data: Bytes) -> Result<Self, DecodeError>;
+
+    /// Appends the data, without padding.
+    fn encode_value(&self, out: &mut BytesMut);
+}
+
+/// OctetString: arbitrary bytes.
+pub type OctetString = Bytes;
+
+impl AvpValue for Bytes {
+    #[inline]
+    fn decode_value(data: Bytes) -> Result<Self, DecodeError> {
+        Ok(data)
+    }
+    #[inline]
+    fn encode_value(&self, out: &mut BytesMut) {
+        out.put_slice(self);
+    }
+}
+
+fn fixed<const N: usize>(data: &Bytes, ty: &'static str) -> Result<[u8; N], DecodeError> {
+    <[u8; N]>::try_from(&data[..]).map_err(|_| {
+        DecodeError::new(
+            rc::INVALID_AVP_LENGTH,
+            format!("{ty} needs {N} bytes, got {}", data.len()),
+        )
+    })
+}
+
+macro_rules! numeric {
+    ($($t:ty, $n:literal, $name:literal);* $(;)?) => {$(
+        impl AvpValue for $t {
+            const MIN_LEN: usize = $n;
+            #[inline]
+            fn decode_value(data: Bytes) -> Result<Self, DecodeError> {
+                Ok(<$t>::from_be_bytes(fixed::<$n>(&data, $name)?))
+            }
+            #[inline]
+            fn encode_value(&self, out: &mut BytesMut) {
+                out.put_slice(&self.to_be_bytes());
+            }
+        }
+    )*};
+}
+
+numeric! {
+    i32, 4, "Integer32";
+    i64, 8, "Integer64";
+    u32, 4, "Unsigned32";
+    u64, 8, "Unsigned64";
+    f32, 4, "Float32";
+    f64, 8, "Float64";
+}
+
+/// Integer32.
+pub type Integer32 = i32;
+/// Integer64.
+pub type Integer64 = i64;
+/// Unsigned32.
+pub type Unsigned32 = u32;
+/// Unsigned64.
+pub type Unsigned64 = u64;
+/// Float32.
+pub type Float32 = f32;
+/// Float64.
+pub type Float64 = f64;
+
+macro_rules! text_type {
+    ($(#[$doc:meta])* $name:ident, $label:literal) => {
+        $(#[$doc])*
+        #[derive(Clone, PartialEq, Eq, Hash, PartialOrd, Ord, Default)]
+        pub struct $name(Bytes);
+
+        impl $name {
+            /// Wraps text.
+            pub fn new(s: impl Into<String>) -> Self {
+                Self(Bytes::from(s.into()))
+            }
+            /// Wraps static text without copying.
+            pub const fn from_static(s: &'static str) -> Self {
+                Self(Bytes::from_static(s.as_bytes()))
+            }
+            /// Checks that `b` is UTF-8 and wraps it without copying.
+            pub fn from_utf8(b: Bytes) -> Result<Self, std::str::Utf8Error> {
+                std::str::from_utf8(&b)?;
+                Ok(Self(b))
+            }
+            /// The text.
+            pub fn as_str(&self) -> &str {
+                // Every constructor checks UTF-8; the fallback is never taken.
+                std::str::from_utf8(&self.0).unwrap_or_default()
+            }
+            /// The encoded bytes.
+            pub fn as_bytes(&self) -> &Bytes {
+                &self.0
+            }
+        }
+
+        impl AvpValue for $name {
+            #[inline]
+            fn decode_value(data: Bytes) -> Result<Self, DecodeError> {
+                Self::from_utf8(data).map_err(|e| {
+                    DecodeError::new(rc::INVALID_AVP_VALUE, format!(concat!($label, " is not valid UTF-8: {}"), e))
+                })
+            }
+            #[inline]
+            fn encode_value(&self, out: &mut BytesMut) {
+                out.put_slice(&self.0);
+            }
+        }
+
+        impl fmt::Debug for $name {
+            fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                fmt::Debug::fmt(self.as_str(), f)
+            }
+        }
+        impl fmt::Display for $name {
+            fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str(self.as_str())
+            }
+        }
+        impl From<&str> for $name {
+            fn from(s: &str) -> Self {
+                Self(Bytes::copy_from_slice(s.as_bytes()))
+            }
+        }
+        impl From<String> for $name {
+            fn from(s: String) -> Self {
+                Self(Bytes::from(s))
+            }
+        }
+        impl PartialEq<str> for $name {
+            fn eq(&self, other: &str) -> bool {
+                self.0 == other.as_bytes()
+            }
+        }
+        impl PartialEq<&str> for $name {
+            fn eq(&self, other: &&str) -> bool {
+                self.0 == other.as_bytes()
+            }
+        }
+        impl std::ops::Deref for $name {
+            type Target = str;
+            fn deref(&self) -> &str {
+                self.as_str()
+            }
+        }
+    };
+}
+
+text_type!(
+    /// UTF8String: text, checked to be UTF-8 when decoded (invalid → 5004).
+    Utf8String,
+    "UTF8String"
+);
+text_type!(
+    /// DiameterIdentity: the FQDN of a node or a realm name.
+    DiameterIdentity,
+    "DiameterIdentity"
+);
+text_type!(
+    /// IPFilterRule (RFC 6733 §4.3.1): a packet filter in the ipfw-like text form; see
+    /// [`IpFilterRule::parse`].
+    IpFilterRule,
+    "IPFilterRule"
+);
+text_type!(
+    /// QoSFilterRule (RFC 4005 §4.3): a QoS filter in its text form.
+    QosFilterRule,
+    "QoSFilterRule"
+);
+
+/// The parts of an [`IpFilterRule`]: `action dir proto from src to dst [options]`.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct IpFilter<'a> {
+    /// `permit` or `deny`.
+    pub action: &'a str,
+    /// `in` or `out`.
+    pub direction: &'a str,
+    /// `ip` or a protocol number.
+    pub protocol: &'a str,
+    /// Source address part (`any`, `assigned`, an address, optional `!`, mask and ports).
+    pub source: Vec<&'a str>,
+    /// Destination address part.
+    pub destination: Vec<&'a str>,
+    /// Options after the destination (`frag`, `ipoptions`, `tcpflags` …).
+    pub options: Vec<&'a str>,
+}
+
+impl IpFilterRule {
+    /// Splits the rule into its parts, or says what is wrong with it.
+    pub fn parse(&self) -> Result<IpFilter<'_>, String> {
+        let mut words = self.as_str().split_ascii_whitespace();
+        let action = words.next().ok_or("empty rule")?;
+        if action != "permit" && action != "deny" {
+            return Err(format!("action `{action}` is neither permit nor deny"));
+        }
+        let direction = words.next().ok_or("no direction")?;
+        if direction != "in" && direction != "out" {
+            return Err(format!("direction `{direction}` is neither in nor out"));
+        }
+        let protocol = words.next().ok_or("no protocol")?;
+        if words.next() != Some("from") {
+            return Err("`from` expected after the protocol".into());
+        }
+        let mut source = Vec::new();
+        for w in words.by_ref() {
+            if w == "to" {
+                break;
+            }
+            source.push(w);
+        }
+        if source.is_empty() {
+            return Err("no source address".into());
+        }
+        let rest: Vec<&str> = words.collect();
+        if rest.is_empty() {
+            return Err("no destination after `to`".into());
+        }
+        // The destination is the address plus any port list; options start at a known keyword.
+        let opt_start = rest
+            .iter()
+            .position(|w| {
+                matches!(
+                    *w,
+                    "frag"
+                        | "ipoptions"
+                        | "tcpoptions"
+                        | "established"
+                        | "setup"
+                        | "tcpflags"
+                        | "icmptypes"
+                )
+            })
+            .unwrap_or(rest.len());
+        Ok(IpFilter {
+            action,
+            direction,
+            protocol,
+            source,
+            destination: rest[..opt_start].to_vec(),
+            options: rest[opt_start..].to_vec(),
+        })
+    }
+}
+
+/// Address (RFC 6733 §4.3.1): an address family (IANA "Address Family Numbers") and its bytes.
+#[derive(Clone, PartialEq, Eq, Hash)]
+pub enum Address {
+    /// Family 1.
+    V4(Ipv4Addr),
+    /// Family 2.
+    V6(Ipv6Addr),
+    /// Family 8, E.164 number as ASCII digits.
+    E164(Bytes),
+    /// Any other family, kept as it came.
+    Other {
+        /// The address family number.
+        family: u16,
+        /// The address bytes.
+        data: Bytes,
+    },
+}
+
+impl Address {
+    /// The address family number.
+    pub fn family(&self) -> u16 {
+        match self {
+            Address::V4(_) => 1,
+            Address::V6(_) => 2,
+            Address::E164(_) => 8,
+            Address::Other { family, .. } => *family,
+        }
+    }
+    /// The IP address, for families 1 and 2.
+    pub fn ip(&self) -> Option<IpAddr> {
+        match self {
+            Address::V4(a) => Some(IpAddr::V4(*a)),
+            Address::V6(a) => Some(IpAddr::V6(*a)),
+            _ => None,
+        }
+    }
+}
+
+impl From<IpAddr> for Address {
+    fn from(ip: IpAddr) -> Self {
+        match ip {
+            IpAddr::V4(a) => Address::V4(a),
+            IpAddr::V6(a) => Address::V6(a),
+        }
+    }
+}
+impl From<Ipv4Addr> for Address {
+    fn from(ip: Ipv4Addr) -> Self {
+        Address::V4(ip)
+    }
+}
+impl From<Ipv6Addr> for Address {
+    fn from(ip: Ipv6Addr) -> Self {
+        Address::V6(ip)
+    }
+}
+
+impl fmt::Debug for Address {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Address::V4(a) => write!(f, "{a}"),
+            Address::V6(a) => write!(f, "{a}"),
+            Address::E164(d) => write!(f, "E.164:{}", String::from_utf8_lossy(d)),
+            Address::Other { family, data } => write!(f, "family {family}:{data:02x?}"),
+        }
+    }
+}
+
+impl AvpValue for Address {
+    const MIN_LEN: usize = 2;
+    fn decode_value(data: Bytes) -> Result<Self, DecodeError> {
+        if data.len() < 2 {
+            return Err(DecodeError::new(
+                rc::INVALID_AVP_LENGTH,
+                format!("Address needs at least 2 bytes, got {}", data.len()),
+            ));
+        }
+        let family = u16::from_be_bytes([data[0], data[1]]);
+        let body = data.slice(2..);
+        let bad = |n: usize| {
+            DecodeError::new(
+                rc::INVALID_AVP_VALUE,
+                format!(
+                    "address family {family} needs {n} bytes, got {}",
+                    body.len()
+                ),
+            )
+        };
+        Ok(match family {
+            1 => Address::V4(Ipv4Addr::from(
+                <[u8; 4]>::try_from(&body[..]).map_err(|_| bad(4))?,
+            )),
+            2 => Address::V6(Ipv6Addr::from(
+                <[u8; 16]>::try_from(&body[..]).map_err(|_| bad(16))?,
+            )),
+            8 => {
+                if !body.iter().all(|b| b.is_ascii_digit()) {
+                    return Err(DecodeError::new(
+                        rc::INVALID_AVP_VALUE,
+                        "E.164 address holds a non-digit",
+                    ));
+                }
+                Address::E164(body)
+            }
+            _ => Address::Other { family, data: body },
+        })
+    }
+    fn encode_value(&self, out: &mut BytesMut) {
+        out.put_u16(self.family());
+        match self {
+            Address::V4(a) => out.put_slice(&a.octets()),
+            Address::V6(a) => out.put_slice(&a.octets()),
+            Address::E164(d) | Address::Other { data: d, .. } => out.put_slice(d),
+        }
+    }
+}
+
+/// Time (RFC 6733 §4.3.1): seconds since 1900-01-01 UTC as NTP counts them, 32 bits.
+///
+/// The counter wraps on 2036-02-07 06:28:16 UTC. As RFC 6733 says (after RFC 2030), a value
+/// with the top bit clear is read as counting from that date, so times from 1968 to 2104 are
+/// representable.
+#[derive(Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Default)]
+pub struct Time(pub u32);
+
+/// Seconds from 1900-01-01 to 1970-01-01.
+const NTP_UNIX_OFFSET: u64 = 2_208_988_800;
+/// The Unix time of the NTP era-1 start, 2036-02-07 06:28:16 UTC.
+const ERA1_UNIX: u64 = (1u64 << 32) - NTP_UNIX_OFFSET;
+
+impl Time {
+    /// Seconds since the Unix epoch that this value stands for.
+    pub fn unix_seconds(self) -> u64 {
+        if self.0 & 0x8000_0000 != 0 {
+            // Era 0: 1968-01-20 .. 2036-02-07.
+            (self.0 as u64).saturating_sub(NTP_UNIX_OFFSET)
+        } else {
+            ERA1_UNIX + self.0 as u64
+        }
+    }
+
+    /// The value for a Unix time, or `None` outside 1968-01-20 .. 2104-02-26.
+    pub fn from_unix_seconds(secs: u64) -> Option<Time> {
+        let ntp = secs + NTP_UNIX_OFFSET;
+        if ntp >= 1 << 32 {
+            let era1 = secs - ERA1_UNIX;
+            (era1 < 0x8000_0000).then_some(Time(era1 as u32))
+        } else if ntp >= 0x8000_0000 {
+            Some(Time(ntp as u32))
+        } else {
+            None
+        }
+    }
+
+    /// As a `SystemTime`.
+    pub fn to_system_time(self) -> SystemTime {
+        UNIX_EPOCH + Duration::from_secs(self.unix_seconds())
+    }
+
+    /// From a `SystemTime`, or `None` outside the representable range.
+    pub fn from_system_time(t: SystemTime) -> Option<Time> {
+        Self::from_unix_seconds(t.duration_since(UNIX_EPOCH).ok()?.as_secs())
+    }
+
+    /// The current time.
+    pub fn now() -> Time {
+        Self::from_system_time(SystemTime::now()).unwrap_or_default()
+    }
+}
+
+impl fmt::Debug for Time {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "Time(unix {})", self.unix_seconds())
+    }
+}
+
+impl AvpValue for Time {
+    const MIN_LEN: usize = 4;
+    #[inline]
+    fn decode_value(data: Bytes) -> Result<Self, DecodeError> {
+        Ok(Time(u32::from_be_bytes(fixed::<4>(&data, "Time")?)))
+    }
+    #[inline]
+    fn encode_value(&self, out: &mut BytesMut) {
+        out.put_u32(self.0);
+    }
+}
+
+/// Transport of a [`DiameterUri`].
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum Transport {
+    /// `tcp`.
+    Tcp,
+    /// `sctp`.
+    Sctp,
+    /// `udp` (RADIUS and TACACS+ only).
+    Udp,
+}
+
+/// Protocol of a [`DiameterUri`].
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum AaaProtocol {
+    /// `diameter`.
+    Diameter,
+    /// `radius`.
+    Radius,
+    /// `tacacs+`.
+    TacacsPlus,
+}
+
+/// DiameterURI (RFC 6733 §4.3.1): `aaa://host[:port][;transport=…][;protocol=…]` or `aaas://…`.
+///
+/// Parsed when decoded (invalid → 5004); the text is kept so it re-encodes byte-exact. Absent
+/// parts take RFC 6733's defaults: port 3868 (`aaa`) or 5658 (`aaas`), transport TCP,
+/// protocol diameter.
+#[derive(Clone, PartialEq, Eq, Hash)]
+pub struct DiameterUri {
+    text: Bytes,
+    /// `true` for `aaas://` (TLS/DTLS).
+    pub secure: bool,
+    /// The FQDN or address of the node.
+    pub host: String,
+    /// The port.
+    pub port: u16,
+    /// The transport.
+    pub transport: Transport,
+    /// The protocol.
+    pub protocol: AaaProtocol,
+}
+
+impl DiameterUri {
+    /// Parses a URI.
+    pub fn parse(s: &str) -> Result<DiameterUri, String> {
+        let (secure, rest) = if let Some(r) = s.strip_prefix("aaas://") {
+            (true, r)
+        } else if let Some(r) = s.strip_prefix("aaa://") {
+            (false, r)
+        } else {
+            return Err(format!("`{s}` does not start with aaa:// or aaas://"));
+        };
+        let mut parts = rest.split(';');
+        let hostport = parts.next().unwrap_or_default();
+        let (host, port) = if let Some(v6) = hostport.strip_prefix('[') {
+            let end = v6.find(']').ok_or("unclosed `[` in host")?;
+            let port = v6[end + 1..].strip_prefix(':');
+            (&v6[..end], port)
+        } else {
+            match hostport.rsplit_once(':') {
+                Some((h, p)) => (h, Some(p)),
+                None => (hostport, None),
+            }
+        };
+        if host.is_empty() {
+            return Err("empty host".into());
+        }
+        let port = match port {
+            Some(p) => p.parse::<u16>().map_err(|_| format!("bad port `{p}`"))?,
+            None if secure => 5658,
+            None => 3868,
+        };
+        let mut transport = Transport::Tcp;
+        let mut protocol = AaaProtocol::Diameter;
+        for p in parts {
+            let (k, v) = p
+                .split_once('=')
+                .ok_or_else(|| format!("bad parameter `{p}`"))?;
+            match (
+                k.to_ascii_lowercase().as_str(),
+                v.to_ascii_lowercase().as_str(),
+            ) {
+                ("transport", "tcp") => transport = Transport::Tcp,
+                ("transport", "sctp") => transport = Transport::Sctp,
+                ("transport", "udp") => transport = Transport::Udp,
+                ("protocol", "diameter") => protocol = AaaProtocol::Diameter,
+                ("protocol", "radius") => protocol = AaaProtocol::Radius,
+                ("protocol", "tacacs+") => protocol = AaaProtocol::TacacsPlus,
+                _ => return Err(format!("unknown parameter `{p}`")),
+            }
+        }
+        Ok(DiameterUri {
+            text: Bytes::copy_from_slice(s.as_bytes()),
+            secure,
+            host: host.to_string(),
+            port,
+            transport,
+            protocol,
+        })
+    }
+
+    /// The URI text.
+    pub fn as_str(&self) -> &str {
+        std::str::from_utf8(&self.text).unwrap_or_default()
+    }
+}
+
+impl fmt::Debug for DiameterUri {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        fmt::Debug::fmt(self.as_str(), f)
+    }
+}
+
+impl std::str::FromStr for DiameterUri {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Self, String> {
+        Self::parse(s)
+    }
+}
+
+impl AvpValue for DiameterUri {
+    fn decode_value(data: Bytes) -> Result<Self, DecodeError> {
+        let s = std::str::from_utf8(&data).map_err(|e| {
+            DecodeError::new(
+                rc::INVALID_AVP_VALUE,
+                format!("DiameterURI is not UTF-8: {e}"),
+            )
+        })?;
+        let mut uri = Self::parse(s).map_err(|e| {
+            DecodeError::new(rc::INVALID_AVP_VALUE, format!("invalid DiameterURI: {e}"))
+        })?;
+        uri.text = data;
+        Ok(uri)
+    }
+    fn encode_value(&self, out: &mut BytesMut) {
+        out.put_slice(&self.text);
+    }
+}
+
+/// An Enumerated or named-value type: an Integer32 or Unsigned32 underneath.
+pub trait EnumValue: Copy {
+    /// The wire type: `i32` for Enumerated and Integer32, `u32` for Unsigned32.
+    type Repr: AvpValue + Copy;
+    /// The value for a wire number; unknown numbers are kept.
+    fn from_repr(v: Self::Repr) -> Self;
+    /// The wire number.
+    fn to_repr(self) -> Self::Repr;
+    /// The dictionary name of the value, if it has one.
+    fn name(self) -> Option<&'static str>;
+}

@@ -1,0 +1,18 @@
+//! What generated and derived code uses: one glob import brings it all in.
+//!
+//! Not a stable API for hand-written code; use the crate root instead.
+#![doc(hidden)]
+
+pub use crate::codec::avp::{AvpFlags, AvpReader, RawAvp};
+pub use crate::codec::error::DecodeError;
+pub use crate::codec::header::CommandFlags;
+pub use crate::codec::message::{
+    decode_field, encode_field, not_allowed, too_few, too_many, unsupported, AvpSet, Grouped,
+    Message,
+};
+pub use crate::codec::types::*;
+pub use bytes::{Bytes, BytesMut};
+pub use diameter_derive::{Enumerated, Grouped, Message};
+pub use std::option::Option::{self, None, Some};
+pub use std::result::Result::{self, Err, Ok};
+pub use std::vec::Vec;

@@ -1,0 +1,1 @@
+//! Tests of the codec: round trips, malformed input, tshark.

@@ -1,0 +1,1 @@
+//! Tests of the generator: golden files, compile tests, dictionary errors.
