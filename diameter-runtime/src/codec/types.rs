@@ -324,7 +324,10 @@ impl fmt::Debug for Address {
             Address::V4(a) => write!(f, "{a}"),
             Address::V6(a) => write!(f, "{a}"),
             Address::E164(d) => write!(f, "E.164:{}", String::from_utf8_lossy(d)),
-            Address::Other { family, data } => write!(f, "family {family}:{data:02x?}"),
+            Address::Other { family, data } => {
+                write!(f, "family {family}:")?;
+                data.iter().try_for_each(|b| write!(f, "{b:02x}"))
+            }
         }
     }
 }

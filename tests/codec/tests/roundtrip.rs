@@ -1,0 +1,222 @@
+//! Property tests: typed and dynamic round trips are identity, unknown AVPs survive
+//! byte-exact, and no input makes a decoder panic.
+
+use bytes::{Bytes, BytesMut};
+use codec_tests::ccr_260;
+use diameter_dictionaries::credit_control::{
+    CcRequestType, CreditControlAnswer, CreditControlRequest, MultipleServicesCreditControl,
+    RequestedServiceUnit, SubscriptionId, SubscriptionIdType,
+};
+use diameter_runtime::codec::avp::AvpFlags;
+use diameter_runtime::{dynamic, Address, AvpValue, Message, RawAvp, Time, Utf8String};
+use proptest::prelude::*;
+
+fn base_ccr() -> CreditControlRequest {
+    CreditControlRequest::decode(ccr_260()).unwrap().1
+}
+
+fn text() -> impl Strategy<Value = Utf8String> {
+    "\\PC{0,40}".prop_map(Utf8String::from)
+}
+
+/// AVPs that no CCR grammar names (vendor 99999), with random flags but no reserved bits.
+fn unknown_avp() -> impl Strategy<Value = RawAvp> {
+    (
+        1u32..5000,
+        any::<bool>(),
+        proptest::collection::vec(any::<u8>(), 0..40),
+    )
+        .prop_map(|(code, protected, data)| {
+            let flags = if protected {
+                AvpFlags::PROTECTED
+            } else {
+                AvpFlags::NONE
+            };
+            RawAvp::new(code, flags, 99999, data)
+        })
+}
+
+prop_compose! {
+    fn ccr()(
+        session in text(),
+        number in any::<u32>(),
+        kind in prop_oneof![Just(1), Just(2), Just(3), Just(4), any::<i32>()],
+        subs in proptest::collection::vec((0i32..5, "[0-9]{5,15}"), 0..4),
+        mscc in proptest::collection::vec((proptest::option::of(any::<u32>()), proptest::option::of(any::<u64>())), 0..4),
+        extra in proptest::collection::vec(unknown_avp(), 0..4),
+        ts in proptest::option::of(any::<u32>()),
+    ) -> CreditControlRequest {
+        let mut c = base_ccr();
+        c.session_id = session;
+        c.cc_request_number = number;
+        c.cc_request_type = CcRequestType::from(kind);
+        c.event_timestamp = ts.map(Time);
+        c.subscription_id = subs.into_iter().map(|(t, d)| SubscriptionId {
+            subscription_id_type: SubscriptionIdType::from(t),
+            subscription_id_data: d.into(),
+        }).collect();
+        c.multiple_services_credit_control = mscc.into_iter().map(|(rg, octets)| {
+            let mut m = c.multiple_services_credit_control[0].clone();
+            m.rating_group = rg;
+            m.requested_service_unit = Some(RequestedServiceUnit {
+                cc_total_octets: octets,
+                ..m.requested_service_unit.clone().unwrap()
+            });
+            m
+        }).collect::<Vec<MultipleServicesCreditControl>>();
+        c.avps = extra;
+        c
+    }
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(512))]
+
+    #[test]
+    fn typed_round_trip(c in ccr(), hbh in any::<u32>(), e2e in any::<u32>()) {
+        let bytes = c.encode(hbh, e2e);
+        let (h, back) = CreditControlRequest::decode(bytes.clone()).unwrap();
+        prop_assert_eq!((h.hop_by_hop, h.end_to_end), (hbh, e2e));
+        prop_assert_eq!(&back, &c);
+        // Unknown AVPs survive byte-exact, in order.
+        prop_assert_eq!(&back.avps, &c.avps);
+        // Encoding again gives the same bytes.
+        prop_assert_eq!(back.encode(hbh, e2e), bytes);
+    }
+
+    #[test]
+    fn dynamic_round_trip_is_lossless(c in ccr()) {
+        let bytes = c.encode(1, 2);
+        let lookup = |code: u32, _v: u32| matches!(code, 443 | 456 | 437 | 446 | 413 | 445);
+        let d = dynamic::Message::decode_with(bytes.clone(), &lookup).unwrap();
+        prop_assert_eq!(d.encode(), bytes.clone());
+        let raw = dynamic::Message::decode(bytes.clone()).unwrap();
+        prop_assert_eq!(raw.encode(), bytes);
+        // typed → dynamic → typed.
+        let typed: CreditControlRequest = dynamic::Message::from_typed(&c, 1, 2).to_typed().unwrap();
+        prop_assert_eq!(typed, c);
+    }
+
+    #[test]
+    fn arbitrary_bytes_never_panic(data in proptest::collection::vec(any::<u8>(), 0..600)) {
+        let b = Bytes::from(data);
+        let _ = CreditControlRequest::decode(b.clone());
+        let _ = CreditControlAnswer::decode(b.clone());
+        let _ = diameter_runtime::base::CapabilitiesExchangeRequest::decode(b.clone());
+        let _ = dynamic::Message::decode_with(b, &|_c: u32, _v: u32| true);
+    }
+
+    #[test]
+    fn mutated_valid_messages_never_panic(pos in 0usize..260, val in any::<u8>(), cut in 0usize..300) {
+        let mut b = BytesMut::from(&ccr_260()[..]);
+        b[pos] = val;
+        let b = b.freeze();
+        let _ = CreditControlRequest::decode(b.clone());
+        let _ = dynamic::Message::decode_with(b.clone(), &|_c: u32, _v: u32| true);
+        let cut = b.slice(..cut.min(b.len()));
+        let _ = CreditControlRequest::decode(cut);
+    }
+
+    #[test]
+    fn address_round_trip(family in any::<u16>(), data in proptest::collection::vec(any::<u8>(), 0..20)) {
+        let mut b = BytesMut::new();
+        b.extend_from_slice(&family.to_be_bytes());
+        b.extend_from_slice(&data);
+        let b = b.freeze();
+        if let Ok(a) = Address::decode_value(b.clone()) {
+            let mut out = BytesMut::new();
+            a.encode_value(&mut out);
+            prop_assert_eq!(out.freeze(), b);
+        }
+    }
+
+    #[test]
+    fn time_round_trip(unix in 0u64..(1u64 << 33)) {
+        match Time::from_unix_seconds(unix) {
+            Some(t) => prop_assert_eq!(t.unix_seconds(), unix),
+            // After 2104-02-26.
+            None => prop_assert!(unix >= 2_085_978_496 + (1 << 31)),
+        }
+    }
+}
+
+#[test]
+fn time_era_rollover() {
+    // 2036-02-07 06:28:16 UTC is NTP 0 in era 1; one second before is 0xFFFFFFFF in era 0.
+    let wrap = 2_085_978_496u64;
+    assert_eq!(Time::from_unix_seconds(wrap), Some(Time(0)));
+    assert_eq!(Time::from_unix_seconds(wrap - 1), Some(Time(u32::MAX)));
+    assert_eq!(
+        Time(0xC000_0000).unix_seconds(),
+        0xC000_0000u64 - 2_208_988_800
+    );
+    // 2024-11-22 00:00:00 UTC.
+    assert_eq!(
+        Time::from_unix_seconds(1_732_233_600).unwrap().0,
+        1_732_233_600 + 2_208_988_800
+    );
+}
+
+#[test]
+fn diameter_uri_defaults_and_parts() {
+    use diameter_runtime::codec::types::{AaaProtocol, Transport};
+    use diameter_runtime::DiameterUri;
+    let u = DiameterUri::parse("aaa://host.example.com").unwrap();
+    assert_eq!(
+        (u.port, u.transport, u.protocol, u.secure),
+        (3868, Transport::Tcp, AaaProtocol::Diameter, false)
+    );
+    let u = DiameterUri::parse("aaas://host.example.com;transport=sctp").unwrap();
+    assert_eq!(
+        (u.port, u.transport, u.secure),
+        (5658, Transport::Sctp, true)
+    );
+    let u = DiameterUri::parse("aaa://[2001:db8::1]:1812;transport=udp;protocol=radius").unwrap();
+    assert_eq!(
+        (u.host.as_str(), u.port, u.protocol),
+        ("2001:db8::1", 1812, AaaProtocol::Radius)
+    );
+    assert!(DiameterUri::parse("http://x").is_err());
+    assert!(DiameterUri::parse("aaa://x:99999").is_err());
+    assert!(DiameterUri::parse("aaa://x;transport=carrier-pigeon").is_err());
+    let e = DiameterUri::decode_value(Bytes::from_static(b"aaa://")).unwrap_err();
+    assert_eq!(e.result_code(), 5004);
+}
+
+#[test]
+fn ip_filter_rule_parts() {
+    let r =
+        diameter_runtime::IpFilterRule::from("permit out 17 from 10.0.0.0/8 53 to assigned frag");
+    let p = r.parse().unwrap();
+    assert_eq!((p.action, p.direction, p.protocol), ("permit", "out", "17"));
+    assert_eq!(p.source, ["10.0.0.0/8", "53"]);
+    assert_eq!(p.destination, ["assigned"]);
+    assert_eq!(p.options, ["frag"]);
+    assert!(
+        diameter_runtime::IpFilterRule::from("allow in ip from any to any")
+            .parse()
+            .is_err()
+    );
+}
+
+#[test]
+fn every_address_family() {
+    for (bytes, want) in [
+        (&[0u8, 1, 10, 0, 0, 1][..], "10.0.0.1"),
+        (
+            &[0, 2, 0x20, 1, 0xd, 0xb8, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 1][..],
+            "2001:db8::1",
+        ),
+        (&[0, 8, b'4', b'6', b'7', b'0'][..], "E.164:4670"),
+        (&[0, 6, 0xaa, 0xbb][..], "family 6:aabb"),
+    ] {
+        let a = Address::decode_value(Bytes::copy_from_slice(bytes)).unwrap();
+        assert_eq!(format!("{a:?}"), want);
+    }
+    assert_eq!(
+        Address::decode_value(Bytes::from_static(&[0, 8, b'x']))
+            .unwrap_err()
+            .result_code(),
+        5004
+    );
+}
