@@ -50,6 +50,29 @@ fn camel(s: &str) -> String {
     s.to_upper_camel_case()
 }
 
+/// snake_case for a dictionary name: hyphenated names split on their separators only, so
+/// `QoS-Final-Unit-Indication` is `qos_final_unit_indication`; others go through heck.
+fn snake(s: &str) -> String {
+    if s.contains(['-', '_', ' ']) {
+        s.split(['-', '_', ' '])
+            .filter(|w| !w.is_empty())
+            .map(|w| w.to_ascii_lowercase())
+            .collect::<Vec<_>>()
+            .join("_")
+    } else {
+        s.to_snake_case()
+    }
+}
+
+/// SHOUTY_SNAKE_CASE likewise.
+fn shouty(s: &str) -> String {
+    if s.contains(['-', '_', ' ']) {
+        snake(s).to_ascii_uppercase()
+    } else {
+        s.to_shouty_snake_case()
+    }
+}
+
 fn doc(text: &str) -> TokenStream {
     let lines: Vec<TokenStream> = text
         .lines()
@@ -116,7 +139,7 @@ impl Names {
             let m = app
                 .rust_name
                 .clone()
-                .unwrap_or_else(|| make_ident(&app.name.to_snake_case(), "app_").to_string());
+                .unwrap_or_else(|| make_ident(&snake(&app.name), "app_").to_string());
             if let Some(ext) = &app.external {
                 external.insert(app.id, ext.clone());
             }
@@ -274,7 +297,7 @@ impl Emitter<'_> {
                     let a = &self.dict.avps[id];
                     (
                         a.name.clone(),
-                        make_ident(&a.name.to_snake_case(), "avp_").to_string(),
+                        make_ident(&snake(&a.name), "avp_").to_string(),
                     )
                 }
             };
@@ -385,7 +408,7 @@ impl Emitter<'_> {
                 let mut names = Vec::new();
                 let mut used: Vec<String> = Vec::new();
                 for it in &a.items {
-                    let mut c = make_ident(&it.name.to_shouty_snake_case(), "_").to_string();
+                    let mut c = make_ident(&shouty(&it.name), "_").to_string();
                     if used.contains(&c) {
                         c = format!("{c}_{}", it.code);
                     }
@@ -517,7 +540,7 @@ impl Emitter<'_> {
         let mut used = Vec::new();
         for &aid in &app.avps {
             let a = &self.dict.avps[aid];
-            let mut c = make_ident(&a.name.to_shouty_snake_case(), "_").to_string();
+            let mut c = make_ident(&shouty(&a.name), "_").to_string();
             if used.contains(&c) {
                 c = format!("{c}_{}", a.code);
             }
@@ -530,7 +553,7 @@ impl Emitter<'_> {
         let mut cmd_consts = Vec::new();
         let mut items = Vec::new();
         for c in &app.commands {
-            let ci = make_ident(&c.name.to_shouty_snake_case(), "_");
+            let ci = make_ident(&shouty(&c.name), "_");
             let code = c.code;
             let d = doc(&format!("`{}`.", c.name));
             cmd_consts.push(quote!(#d pub const #ci: u32 = #code;));

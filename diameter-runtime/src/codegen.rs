@@ -3,7 +3,7 @@
 //! Not a stable API for hand-written code; use the crate root instead.
 #![doc(hidden)]
 
-pub use crate::codec::avp::{AvpFlags, AvpReader, RawAvp};
+pub use crate::codec::avp::{AvpFlags, AvpReader, AvpRef, RawAvp};
 pub use crate::codec::error::DecodeError;
 pub use crate::codec::header::CommandFlags;
 pub use crate::codec::message::{

@@ -170,9 +170,9 @@ pub fn expand(input: &DeriveInput, kind: Kind) -> syn::Result<TokenStream> {
                 arms.push(quote_spanned! {span=>
                     (#code, #vendor) => {
                         if #local.is_some() {
-                            return #rt::Err(#rt::too_many(&__avp, #fname, 1));
+                            return #rt::Err(#rt::too_many(__buf, &__avp, #fname, 1));
                         }
-                        #local = #rt::Some(#rt::decode_field::<#inner>(&__avp, #fname)?);
+                        #local = #rt::Some(#rt::decode_field::<#inner>(__buf, &__avp, #fname)?);
                     }
                 });
             }
@@ -182,14 +182,14 @@ pub fn expand(input: &DeriveInput, kind: Kind) -> syn::Result<TokenStream> {
                     let m = max as usize;
                     quote! {
                         if #local.len() >= #m {
-                            return #rt::Err(#rt::too_many(&__avp, #fname, #max));
+                            return #rt::Err(#rt::too_many(__buf, &__avp, #fname, #max));
                         }
                     }
                 });
                 arms.push(quote_spanned! {span=>
                     (#code, #vendor) => {
                         #check
-                        #local.push(#rt::decode_field::<#inner>(&__avp, #fname)?);
+                        #local.push(#rt::decode_field::<#inner>(__buf, &__avp, #fname)?);
                     }
                 });
             }
@@ -236,7 +236,7 @@ pub fn expand(input: &DeriveInput, kind: Kind) -> syn::Result<TokenStream> {
     for fb in &sattrs.forbid {
         let (c, v, n) = (fb.avp, fb.vendor, &fb.name);
         arms.push(quote! {
-            (#c, #v) => return #rt::Err(#rt::not_allowed(&__avp, #n)),
+            (#c, #v) => return #rt::Err(#rt::not_allowed(__buf, &__avp, #n)),
         });
     }
     let fallback = match extra {
@@ -248,19 +248,19 @@ pub fn expand(input: &DeriveInput, kind: Kind) -> syn::Result<TokenStream> {
                     a.encode(__out);
                 }
             });
-            quote!(_ => __extra.push(__avp),)
+            quote!(_ => __extra.push(__avp.to_raw(__buf)),)
         }
         None => quote! {
-            _ if __avp.flags.is_mandatory() => return #rt::Err(#rt::unsupported(&__avp)),
+            _ if __avp.flags.is_mandatory() => return #rt::Err(#rt::unsupported(__buf, &__avp)),
             _ => {}
         },
     };
 
     let avpset = quote! {
         impl #rt::AvpSet for #name {
-            fn decode_avps(__body: &#rt::Bytes) -> #rt::Result<Self, #rt::DecodeError> {
+            fn decode_avps_in(__buf: &#rt::Bytes, __start: usize, __end: usize) -> #rt::Result<Self, #rt::DecodeError> {
                 #(#locals)*
-                for __avp in #rt::AvpReader::new(__body) {
+                for __avp in #rt::AvpReader::within(__buf, __start, __end) {
                     let __avp = __avp?;
                     match (__avp.code, __avp.vendor_id) {
                         #(#arms)*
@@ -283,6 +283,10 @@ pub fn expand(input: &DeriveInput, kind: Kind) -> syn::Result<TokenStream> {
             impl #rt::AvpValue for #name {
                 fn decode_value(data: #rt::Bytes) -> #rt::Result<Self, #rt::DecodeError> {
                     <Self as #rt::AvpSet>::decode_avps(&data)
+                }
+                #[inline]
+                fn decode_at(buf: &#rt::Bytes, start: usize, end: usize) -> #rt::Result<Self, #rt::DecodeError> {
+                    <Self as #rt::AvpSet>::decode_avps_in(buf, start, end)
                 }
                 fn encode_value(&self, out: &mut #rt::BytesMut) {
                     <Self as #rt::AvpSet>::encode_avps(self, out)

@@ -2,7 +2,7 @@
 
 use std::fmt;
 
-use bytes::{BufMut, Bytes, BytesMut};
+use bytes::{Bytes, BytesMut};
 
 use super::error::{rc, DecodeError};
 
@@ -86,6 +86,38 @@ pub const AVP_HEADER_LEN: usize = 8;
 /// Length of an AVP header with a Vendor-ID.
 pub const AVP_VENDOR_HEADER_LEN: usize = 12;
 
+/// Appends the zero padding that follows `len` bytes of AVP (constant-size writes, so no
+/// call to memset).
+#[inline(always)]
+pub(crate) fn put_padding(out: &mut BytesMut, len: usize) {
+    match padding(len) {
+        1 => out.extend_from_slice(&[0]),
+        2 => out.extend_from_slice(&[0, 0]),
+        3 => out.extend_from_slice(&[0, 0, 0]),
+        _ => {}
+    }
+}
+
+/// Appends a big-endian u32 (a fixed-size copy the compiler inlines).
+#[inline(always)]
+pub(crate) fn put_u32(out: &mut BytesMut, v: u32) {
+    out.extend_from_slice(&v.to_be_bytes());
+}
+
+/// Appends an AVP header with a zero length, returning where the length goes.
+#[inline(always)]
+fn put_avp_header(out: &mut BytesMut, code: u32, flags: AvpFlags, vendor_id: u32, len: u32) {
+    let mut h = [0u8; AVP_VENDOR_HEADER_LEN];
+    h[..4].copy_from_slice(&code.to_be_bytes());
+    h[4..8].copy_from_slice(&(((flags.bits() as u32) << 24) | (len & 0x00ff_ffff)).to_be_bytes());
+    if flags.is_vendor() {
+        h[8..].copy_from_slice(&vendor_id.to_be_bytes());
+        out.extend_from_slice(&h);
+    } else {
+        out.extend_from_slice(&h[..AVP_HEADER_LEN]);
+    }
+}
+
 /// The padding that brings `len` to a multiple of four.
 #[inline]
 pub const fn padding(len: usize) -> usize {
@@ -143,13 +175,9 @@ impl RawAvp {
     pub fn encode(&self, out: &mut BytesMut) {
         let len = self.header_len() + self.data.len();
         out.reserve(len + 3);
-        out.put_u32(self.code);
-        out.put_u32(((self.flags.bits() as u32) << 24) | (len as u32 & 0x00ff_ffff));
-        if self.flags.is_vendor() {
-            out.put_u32(self.vendor_id);
-        }
-        out.put_slice(&self.data);
-        out.put_bytes(0, padding(len));
+        put_avp_header(out, self.code, self.flags, self.vendor_id, len as u32);
+        out.extend_from_slice(&self.data);
+        put_padding(out, len);
     }
 
     /// The AVP as one `Bytes`, padded.
@@ -177,54 +205,99 @@ impl fmt::Debug for RawAvp {
     }
 }
 
-/// Walks the AVPs of a message body or a Grouped AVP's data.
+/// One AVP found by [`AvpReader`]: its header fields and where its data lies in the buffer.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct AvpRef {
+    /// AVP code.
+    pub code: u32,
+    /// Flags as received.
+    pub flags: AvpFlags,
+    /// Vendor-ID, 0 without the `V` flag.
+    pub vendor_id: u32,
+    /// Offset of the data in the reader's buffer.
+    pub start: usize,
+    /// End of the data (padding excluded).
+    pub end: usize,
+}
+
+impl AvpRef {
+    /// The AVP as an owned [`RawAvp`] sharing `buf`'s memory.
+    #[inline]
+    pub fn to_raw(&self, buf: &Bytes) -> RawAvp {
+        RawAvp {
+            code: self.code,
+            flags: self.flags,
+            vendor_id: self.vendor_id,
+            data: buf.slice(self.start..self.end),
+        }
+    }
+}
+
+/// Walks the AVPs of a message body or a Grouped AVP's data without copying.
 ///
-/// Each item is a [`RawAvp`] sharing the input's memory. Errors: 5014 for a length that is too
-/// short for the header or runs past the end, 3009 for reserved flag bits.
+/// Each item is an [`AvpRef`] into the buffer. Errors: 5014 for a length that is too short for
+/// the header or runs past the end, 3009 for reserved flag bits.
 pub struct AvpReader<'a> {
     buf: &'a Bytes,
     pos: usize,
+    end: usize,
 }
 
 impl<'a> AvpReader<'a> {
-    /// A reader over `buf`, which holds whole AVPs back to back.
+    /// A reader over all of `buf`, which holds whole AVPs back to back.
     pub fn new(buf: &'a Bytes) -> Self {
-        AvpReader { buf, pos: 0 }
+        Self::within(buf, 0, buf.len())
     }
 
+    /// A reader over `buf[start..end]`.
+    pub fn within(buf: &'a Bytes, start: usize, end: usize) -> Self {
+        let end = end.min(buf.len());
+        AvpReader {
+            buf,
+            pos: start.min(end),
+            end,
+        }
+    }
+
+    /// The buffer the offsets of each [`AvpRef`] refer to.
+    pub fn buffer(&self) -> &'a Bytes {
+        self.buf
+    }
+
+    #[cold]
     fn fail(
         &mut self,
         code: u32,
         avp: RawAvp,
         detail: String,
-    ) -> Option<Result<RawAvp, DecodeError>> {
-        self.pos = self.buf.len();
+    ) -> Option<Result<AvpRef, DecodeError>> {
+        self.pos = self.end;
         Some(Err(DecodeError::with_avp(code, avp, detail)))
     }
 }
 
 impl Iterator for AvpReader<'_> {
-    type Item = Result<RawAvp, DecodeError>;
+    type Item = Result<AvpRef, DecodeError>;
 
-    #[inline]
+    #[inline(always)]
     fn next(&mut self) -> Option<Self::Item> {
-        let buf = &self.buf[..];
-        let rest = buf.len() - self.pos;
+        let p = self.pos;
+        let rest = self.end - p;
         if rest == 0 {
             return None;
         }
-        let p = self.pos;
+        let buf = &self.buf[p..self.end];
         if rest < AVP_HEADER_LEN {
-            let avp = RawAvp::new(0, AvpFlags::NONE, 0, self.buf.slice(p..));
+            let avp = RawAvp::new(0, AvpFlags::NONE, 0, self.buf.slice(p..self.end));
             return self.fail(
                 rc::INVALID_AVP_LENGTH,
                 avp,
                 format!("{rest} trailing bytes cannot hold an AVP header"),
             );
         }
-        let code = u32::from_be_bytes([buf[p], buf[p + 1], buf[p + 2], buf[p + 3]]);
-        let flags = AvpFlags(buf[p + 4]);
-        let len = u32::from_be_bytes([0, buf[p + 5], buf[p + 6], buf[p + 7]]) as usize;
+        let code = u32::from_be_bytes([buf[0], buf[1], buf[2], buf[3]]);
+        let flags = AvpFlags(buf[4]);
+        let len = u32::from_be_bytes([0, buf[5], buf[6], buf[7]]) as usize;
         let (hlen, vendor_id) = if flags.is_vendor() {
             if rest < AVP_VENDOR_HEADER_LEN {
                 let avp = RawAvp {
@@ -239,13 +312,13 @@ impl Iterator for AvpReader<'_> {
                     "V flag set but no room for the Vendor-ID".into(),
                 );
             }
-            let v = u32::from_be_bytes([buf[p + 8], buf[p + 9], buf[p + 10], buf[p + 11]]);
+            let v = u32::from_be_bytes([buf[8], buf[9], buf[10], buf[11]]);
             (AVP_VENDOR_HEADER_LEN, v)
         } else {
             (AVP_HEADER_LEN, 0)
         };
         if len < hlen || len > rest {
-            let end = (p + len.max(hlen)).min(buf.len());
+            let end = (p + len.max(hlen)).min(self.end);
             let avp = RawAvp {
                 code,
                 flags,
@@ -258,23 +331,24 @@ impl Iterator for AvpReader<'_> {
                 format!("AVP {code} length {len} with {rest} bytes left"),
             );
         }
-        let data = self.buf.slice(p + hlen..p + len);
-        let avp = RawAvp {
+        let avp = AvpRef {
             code,
             flags,
             vendor_id,
-            data,
+            start: p + hlen,
+            end: p + len,
         };
         if flags.bits() & AvpFlags::RESERVED_MASK != 0 {
+            let raw = avp.to_raw(self.buf);
             return self.fail(
                 rc::INVALID_AVP_BITS,
-                avp,
+                raw,
                 format!("reserved AVP flag bits set on AVP {code}"),
             );
         }
-        // Padding of the last AVP may be missing only where the container length said so;
-        // the message length check (multiple of four) has already caught a short message.
-        self.pos = (p + len + padding(len)).min(buf.len());
+        // A missing final padding is tolerated here; the message length check (a multiple of
+        // four) catches a short message.
+        self.pos = (p + len + padding(len)).min(self.end);
         Some(Ok(avp))
     }
 }
@@ -289,14 +363,10 @@ pub fn encode_avp_with(
     write: impl FnOnce(&mut BytesMut),
 ) {
     let start = out.len();
-    out.put_u32(code);
-    out.put_u32((flags.bits() as u32) << 24);
-    if flags.is_vendor() {
-        out.put_u32(vendor_id);
-    }
+    put_avp_header(out, code, flags, vendor_id, 0);
     write(out);
     let len = out.len() - start;
     let word = ((flags.bits() as u32) << 24) | (len as u32 & 0x00ff_ffff);
     out[start + 4..start + 8].copy_from_slice(&word.to_be_bytes());
-    out.put_bytes(0, padding(len));
+    put_padding(out, len);
 }

@@ -170,8 +170,8 @@ fn decode_avps(
     depth: usize,
 ) -> Result<Vec<Avp>, DecodeError> {
     let mut avps = Vec::new();
-    for raw in AvpReader::new(body) {
-        let raw = raw?;
+    for r in AvpReader::new(body) {
+        let raw = r?.to_raw(body);
         if lookup.is_grouped(raw.code, raw.vendor_id) {
             if depth >= MAX_GROUPED_DEPTH {
                 return Err(DecodeError::with_avp(
@@ -212,7 +212,7 @@ impl Message {
 
     /// Encodes the message, recomputing the length.
     pub fn encode(&self) -> Bytes {
-        let mut out = BytesMut::with_capacity(256);
+        let mut out = BytesMut::with_capacity(512);
         self.encode_to(&mut out);
         out.freeze()
     }

@@ -1,6 +1,6 @@
 //! The 20-byte Diameter message header (RFC 6733 §3).
 
-use bytes::{BufMut, BytesMut};
+use bytes::BytesMut;
 
 use super::error::{rc, DecodeError};
 
@@ -206,11 +206,18 @@ impl Header {
 
     /// Appends the 20 header bytes, with `self.length` as the length.
     pub fn write(&self, out: &mut BytesMut) {
-        out.put_u32(((self.version as u32) << 24) | (self.length & 0x00ff_ffff));
-        out.put_u32(((self.flags.0 as u32) << 24) | (self.command_code & 0x00ff_ffff));
-        out.put_u32(self.application_id);
-        out.put_u32(self.hop_by_hop);
-        out.put_u32(self.end_to_end);
+        let words = [
+            ((self.version as u32) << 24) | (self.length & 0x00ff_ffff),
+            ((self.flags.0 as u32) << 24) | (self.command_code & 0x00ff_ffff),
+            self.application_id,
+            self.hop_by_hop,
+            self.end_to_end,
+        ];
+        let mut h = [0u8; HEADER_LEN];
+        for (i, w) in words.iter().enumerate() {
+            h[i * 4..i * 4 + 4].copy_from_slice(&w.to_be_bytes());
+        }
+        out.extend_from_slice(&h);
     }
 
     /// The header of the answer to a request with this header: same command, application and

@@ -2,7 +2,7 @@
 
 use bytes::{Bytes, BytesMut};
 
-use super::avp::{encode_avp_with, AvpFlags, RawAvp};
+use super::avp::{encode_avp_with, AvpFlags, AvpRef, RawAvp};
 use super::error::{rc, DecodeError};
 use super::header::{CommandFlags, Header, HEADER_LEN};
 use super::types::AvpValue;
@@ -13,7 +13,13 @@ pub const DEFAULT_MAX_MESSAGE_LEN: usize = 1 << 20;
 /// A typed set of AVPs following a grammar: a message body or the data of a Grouped AVP.
 pub trait AvpSet: Sized {
     /// Decodes the AVPs of `body` (whole AVPs back to back), checking the grammar.
-    fn decode_avps(body: &Bytes) -> Result<Self, DecodeError>;
+    #[inline]
+    fn decode_avps(body: &Bytes) -> Result<Self, DecodeError> {
+        Self::decode_avps_in(body, 0, body.len())
+    }
+
+    /// Decodes the AVPs in `buf[start..end]`; values share `buf`'s memory.
+    fn decode_avps_in(buf: &Bytes, start: usize, end: usize) -> Result<Self, DecodeError>;
 
     /// Appends the AVPs in grammar order.
     fn encode_avps(&self, out: &mut BytesMut);
@@ -48,7 +54,7 @@ pub trait Message: AvpSet {
 
     /// Encodes the message with the given identifiers.
     fn encode(&self, hop_by_hop: u32, end_to_end: u32) -> Bytes {
-        let mut out = BytesMut::with_capacity(256);
+        let mut out = BytesMut::with_capacity(512);
         self.encode_with_header(&self.header(hop_by_hop, end_to_end), &mut out);
         out.freeze()
     }
@@ -68,13 +74,25 @@ pub trait Message: AvpSet {
     ///
     /// A different command code or `R` bit gives 3001 (DIAMETER_COMMAND_UNSUPPORTED); see
     /// [`Header::parse`] for the header checks.
+    #[inline]
     fn decode(buf: Bytes) -> Result<(Header, Self), DecodeError> {
         let header = Header::parse(&buf)?;
-        Self::decode_body(&header, &buf.slice(HEADER_LEN..)).map(|m| (header, m))
+        Self::check_header(&header)?;
+        Self::decode_avps_in(&buf, HEADER_LEN, buf.len())
+            .map(|m| (header, m))
+            .map_err(|e| e.in_context(Self::NAME))
     }
 
     /// Decodes a message body whose header has already been parsed.
+    #[inline]
     fn decode_body(header: &Header, body: &Bytes) -> Result<Self, DecodeError> {
+        Self::check_header(header)?;
+        Self::decode_avps(body).map_err(|e| e.in_context(Self::NAME))
+    }
+
+    /// Checks that a header is this command's: 3001 for another code or `R` bit.
+    #[inline]
+    fn check_header(header: &Header) -> Result<(), DecodeError> {
         let expect_request = Self::FLAGS.is_request();
         if Self::COMMAND_CODE != 0
             && (header.command_code != Self::COMMAND_CODE
@@ -91,14 +109,18 @@ pub trait Message: AvpSet {
                 ),
             ));
         }
-        Self::decode_avps(body).map_err(|e| e.in_context(Self::NAME))
+        Ok(())
     }
 }
 
-/// Decodes the value of a matched AVP, attaching the AVP and its name to any error.
+/// Decodes the value of a matched AVP in `buf`, attaching the AVP and its name to any error.
 #[inline]
-pub fn decode_field<T: AvpValue>(avp: &RawAvp, name: &'static str) -> Result<T, DecodeError> {
-    T::decode_value(avp.data.clone()).map_err(|e| e.within(name, avp))
+pub fn decode_field<T: AvpValue>(
+    buf: &Bytes,
+    avp: &AvpRef,
+    name: &'static str,
+) -> Result<T, DecodeError> {
+    T::decode_at(buf, avp.start, avp.end).map_err(|e| e.within(name, &avp.to_raw(buf)))
 }
 
 /// Appends one AVP holding `value`.
@@ -115,10 +137,10 @@ pub fn encode_field<T: AvpValue>(
 
 /// 5009: the AVP occurred more often than the grammar allows; it is the Failed-AVP.
 #[cold]
-pub fn too_many(avp: &RawAvp, name: &'static str, max: u32) -> DecodeError {
+pub fn too_many(buf: &Bytes, avp: &AvpRef, name: &'static str, max: u32) -> DecodeError {
     DecodeError::with_avp(
         rc::AVP_OCCURS_TOO_MANY_TIMES,
-        avp.clone(),
+        avp.to_raw(buf),
         format!("more than {max} allowed"),
     )
     .in_context(name)
@@ -148,17 +170,21 @@ pub fn too_few(
 
 /// 5008: an AVP the grammar forbids (a rule with max 0).
 #[cold]
-pub fn not_allowed(avp: &RawAvp, name: &'static str) -> DecodeError {
-    DecodeError::with_avp(rc::AVP_NOT_ALLOWED, avp.clone(), "AVP must not be present")
-        .in_context(name)
+pub fn not_allowed(buf: &Bytes, avp: &AvpRef, name: &'static str) -> DecodeError {
+    DecodeError::with_avp(
+        rc::AVP_NOT_ALLOWED,
+        avp.to_raw(buf),
+        "AVP must not be present",
+    )
+    .in_context(name)
 }
 
 /// 5001: an AVP with the `M` bit that the grammar does not know and has no `*[ AVP ]` for.
 #[cold]
-pub fn unsupported(avp: &RawAvp) -> DecodeError {
+pub fn unsupported(buf: &Bytes, avp: &AvpRef) -> DecodeError {
     DecodeError::with_avp(
         rc::AVP_UNSUPPORTED,
-        avp.clone(),
+        avp.to_raw(buf),
         format!(
             "AVP {}{} with the M bit is not in the grammar",
             avp.code,

@@ -4,7 +4,9 @@ use std::fmt;
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
-use bytes::{BufMut, Bytes, BytesMut};
+use bytes::{Bytes, BytesMut};
+
+use super::avp::put_u32;
 
 use super::error::{rc, DecodeError};
 
@@ -16,6 +18,13 @@ pub trait AvpValue: Sized {
     /// Decodes the AVP data (padding excluded). Errors carry 5014 for a wrong length and 5004
     /// for an invalid value; the caller attaches the AVP.
     fn decode_value(data: Bytes) -> Result<Self, DecodeError>;
+
+    /// Decodes the data at `buf[start..end]`. The default slices `buf` (a reference count,
+    /// no copy); fixed-size and Grouped types read in place.
+    #[inline]
+    fn decode_at(buf: &Bytes, start: usize, end: usize) -> Result<Self, DecodeError> {
+        Self::decode_value(buf.slice(start..end))
+    }
 
     /// Appends the data, without padding.
     fn encode_value(&self, out: &mut BytesMut);
@@ -31,12 +40,13 @@ impl AvpValue for Bytes {
     }
     #[inline]
     fn encode_value(&self, out: &mut BytesMut) {
-        out.put_slice(self);
+        out.extend_from_slice(self);
     }
 }
 
-fn fixed<const N: usize>(data: &Bytes, ty: &'static str) -> Result<[u8; N], DecodeError> {
-    <[u8; N]>::try_from(&data[..]).map_err(|_| {
+#[inline]
+fn fixed<const N: usize>(data: &[u8], ty: &'static str) -> Result<[u8; N], DecodeError> {
+    <[u8; N]>::try_from(data).map_err(|_| {
         DecodeError::new(
             rc::INVALID_AVP_LENGTH,
             format!("{ty} needs {N} bytes, got {}", data.len()),
@@ -53,8 +63,12 @@ macro_rules! numeric {
                 Ok(<$t>::from_be_bytes(fixed::<$n>(&data, $name)?))
             }
             #[inline]
+            fn decode_at(buf: &Bytes, start: usize, end: usize) -> Result<Self, DecodeError> {
+                Ok(<$t>::from_be_bytes(fixed::<$n>(&buf[start..end], $name)?))
+            }
+            #[inline]
             fn encode_value(&self, out: &mut BytesMut) {
-                out.put_slice(&self.to_be_bytes());
+                out.extend_from_slice(&self.to_be_bytes());
             }
         }
     )*};
@@ -82,34 +96,117 @@ pub type Float32 = f32;
 /// Float64.
 pub type Float64 = f64;
 
+/// Texts up to this many bytes are stored inline: no reference count, no allocation.
+const INLINE_TEXT: usize = 38;
+
+/// Storage of the text types: short texts inline, longer ones sharing the message buffer.
+#[derive(Clone)]
+enum TextRepr {
+    Inline { len: u8, buf: [u8; INLINE_TEXT] },
+    Shared(Bytes),
+}
+
+impl TextRepr {
+    #[inline]
+    fn from_slice(b: &[u8]) -> Option<Self> {
+        if b.len() > INLINE_TEXT {
+            return None;
+        }
+        let mut buf = [0u8; INLINE_TEXT];
+        buf[..b.len()].copy_from_slice(b);
+        Some(TextRepr::Inline {
+            len: b.len() as u8,
+            buf,
+        })
+    }
+    #[inline]
+    fn from_bytes(b: Bytes) -> Self {
+        Self::from_slice(&b).unwrap_or(TextRepr::Shared(b))
+    }
+    #[inline]
+    fn as_slice(&self) -> &[u8] {
+        match self {
+            TextRepr::Inline { len, buf } => &buf[..*len as usize],
+            TextRepr::Shared(b) => b,
+        }
+    }
+}
+
+#[inline]
+fn check_utf8(b: &[u8]) -> Result<(), std::str::Utf8Error> {
+    // Diameter text is nearly always ASCII, which a word-at-a-time scan confirms.
+    if !b.is_ascii() {
+        std::str::from_utf8(b)?;
+    }
+    Ok(())
+}
+
 macro_rules! text_type {
     ($(#[$doc:meta])* $name:ident, $label:literal) => {
         $(#[$doc])*
-        #[derive(Clone, PartialEq, Eq, Hash, PartialOrd, Ord, Default)]
-        pub struct $name(Bytes);
+        #[derive(Clone)]
+        pub struct $name(TextRepr);
 
         impl $name {
             /// Wraps text.
             pub fn new(s: impl Into<String>) -> Self {
-                Self(Bytes::from(s.into()))
+                Self::from(s.into())
             }
             /// Wraps static text without copying.
             pub const fn from_static(s: &'static str) -> Self {
-                Self(Bytes::from_static(s.as_bytes()))
+                Self(TextRepr::Shared(Bytes::from_static(s.as_bytes())))
             }
-            /// Checks that `b` is UTF-8 and wraps it without copying.
+            /// Checks that `b` is UTF-8 and wraps it.
+            #[inline]
             pub fn from_utf8(b: Bytes) -> Result<Self, std::str::Utf8Error> {
-                std::str::from_utf8(&b)?;
-                Ok(Self(b))
+                check_utf8(&b)?;
+                Ok(Self(TextRepr::from_bytes(b)))
             }
             /// The text.
+            #[inline]
             pub fn as_str(&self) -> &str {
                 // Every constructor checks UTF-8; the fallback is never taken.
-                std::str::from_utf8(&self.0).unwrap_or_default()
+                std::str::from_utf8(self.0.as_slice()).unwrap_or_default()
             }
             /// The encoded bytes.
-            pub fn as_bytes(&self) -> &Bytes {
-                &self.0
+            #[inline]
+            pub fn as_bytes(&self) -> &[u8] {
+                self.0.as_slice()
+            }
+            /// The encoded bytes as `Bytes`.
+            pub fn to_bytes(&self) -> Bytes {
+                match &self.0 {
+                    TextRepr::Shared(b) => b.clone(),
+                    TextRepr::Inline { .. } => Bytes::copy_from_slice(self.as_bytes()),
+                }
+            }
+        }
+
+        impl Default for $name {
+            fn default() -> Self {
+                Self::from_static("")
+            }
+        }
+
+        impl PartialEq for $name {
+            fn eq(&self, other: &Self) -> bool {
+                self.as_bytes() == other.as_bytes()
+            }
+        }
+        impl Eq for $name {}
+        impl std::hash::Hash for $name {
+            fn hash<H: std::hash::Hasher>(&self, h: &mut H) {
+                self.as_bytes().hash(h)
+            }
+        }
+        impl PartialOrd for $name {
+            fn partial_cmp(&self, other: &Self) -> Option<std::cmp::Ordering> {
+                Some(self.cmp(other))
+            }
+        }
+        impl Ord for $name {
+            fn cmp(&self, other: &Self) -> std::cmp::Ordering {
+                self.as_bytes().cmp(other.as_bytes())
             }
         }
 
@@ -121,8 +218,22 @@ macro_rules! text_type {
                 })
             }
             #[inline]
+            fn decode_at(buf: &Bytes, start: usize, end: usize) -> Result<Self, DecodeError> {
+                let b = &buf[start..end];
+                if let Err(e) = check_utf8(b) {
+                    return Err(DecodeError::new(
+                        rc::INVALID_AVP_VALUE,
+                        format!(concat!($label, " is not valid UTF-8: {}"), e),
+                    ));
+                }
+                Ok(Self(match TextRepr::from_slice(b) {
+                    Some(t) => t,
+                    None => TextRepr::Shared(buf.slice(start..end)),
+                }))
+            }
+            #[inline]
             fn encode_value(&self, out: &mut BytesMut) {
-                out.put_slice(&self.0);
+                out.extend_from_slice(self.as_bytes());
             }
         }
 
@@ -138,22 +249,23 @@ macro_rules! text_type {
         }
         impl From<&str> for $name {
             fn from(s: &str) -> Self {
-                Self(Bytes::copy_from_slice(s.as_bytes()))
+                Self(TextRepr::from_slice(s.as_bytes())
+                    .unwrap_or_else(|| TextRepr::Shared(Bytes::copy_from_slice(s.as_bytes()))))
             }
         }
         impl From<String> for $name {
             fn from(s: String) -> Self {
-                Self(Bytes::from(s))
+                Self(TextRepr::from_bytes(Bytes::from(s)))
             }
         }
         impl PartialEq<str> for $name {
             fn eq(&self, other: &str) -> bool {
-                self.0 == other.as_bytes()
+                self.as_bytes() == other.as_bytes()
             }
         }
         impl PartialEq<&str> for $name {
             fn eq(&self, other: &&str) -> bool {
-                self.0 == other.as_bytes()
+                self.as_bytes() == other.as_bytes()
             }
         }
         impl std::ops::Deref for $name {
@@ -372,11 +484,11 @@ impl AvpValue for Address {
         })
     }
     fn encode_value(&self, out: &mut BytesMut) {
-        out.put_u16(self.family());
+        out.extend_from_slice(&(self.family()).to_be_bytes());
         match self {
-            Address::V4(a) => out.put_slice(&a.octets()),
-            Address::V6(a) => out.put_slice(&a.octets()),
-            Address::E164(d) | Address::Other { data: d, .. } => out.put_slice(d),
+            Address::V4(a) => out.extend_from_slice(&a.octets()),
+            Address::V6(a) => out.extend_from_slice(&a.octets()),
+            Address::E164(d) | Address::Other { data: d, .. } => out.extend_from_slice(d),
         }
     }
 }
@@ -447,8 +559,15 @@ impl AvpValue for Time {
         Ok(Time(u32::from_be_bytes(fixed::<4>(&data, "Time")?)))
     }
     #[inline]
+    fn decode_at(buf: &Bytes, start: usize, end: usize) -> Result<Self, DecodeError> {
+        Ok(Time(u32::from_be_bytes(fixed::<4>(
+            &buf[start..end],
+            "Time",
+        )?)))
+    }
+    #[inline]
     fn encode_value(&self, out: &mut BytesMut) {
-        out.put_u32(self.0);
+        put_u32(out, self.0);
     }
 }
 
@@ -587,7 +706,7 @@ impl AvpValue for DiameterUri {
         Ok(uri)
     }
     fn encode_value(&self, out: &mut BytesMut) {
-        out.put_slice(&self.text);
+        out.extend_from_slice(&self.text);
     }
 }
 

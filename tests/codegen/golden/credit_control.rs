@@ -121,7 +121,7 @@ pub mod credit_control {
         /// `User-Equipment-Info-EUI64`.
         pub const USER_EQUIPMENT_INFO_EUI64: u32 = 656u32;
         /// `User-Equipment-Info-ModifiedEUI64`.
-        pub const USER_EQUIPMENT_INFO_MODIFIED_EUI64: u32 = 657u32;
+        pub const USER_EQUIPMENT_INFO_MODIFIEDEUI64: u32 = 657u32;
         /// `User-Equipment-Info-IMEI`.
         pub const USER_EQUIPMENT_INFO_IMEI: u32 = 658u32;
         /// `Subscription-Id-Extension`.
@@ -139,13 +139,13 @@ pub mod credit_control {
         /// `Redirect-Server-Extension`.
         pub const REDIRECT_SERVER_EXTENSION: u32 = 665u32;
         /// `Redirect-Address-IPAddress`.
-        pub const REDIRECT_ADDRESS_IP_ADDRESS: u32 = 666u32;
+        pub const REDIRECT_ADDRESS_IPADDRESS: u32 = 666u32;
         /// `Redirect-Address-URL`.
         pub const REDIRECT_ADDRESS_URL: u32 = 667u32;
         /// `Redirect-Address-SIP-URI`.
         pub const REDIRECT_ADDRESS_SIP_URI: u32 = 668u32;
         /// `QoS-Final-Unit-Indication`.
-        pub const QO_S_FINAL_UNIT_INDICATION: u32 = 669u32;
+        pub const QOS_FINAL_UNIT_INDICATION: u32 = 669u32;
         /// `Filter-Id`.
         pub const FILTER_ID: u32 = 11u32;
         /// `Filter-Rule`.
@@ -326,7 +326,7 @@ pub mod credit_control {
         pub final_unit_indication: __rt::Option<FinalUnitIndication>,
         /// [ QoS-Final-Unit-Indication ]
         #[diameter(avp = 669, name = "QoS-Final-Unit-Indication")]
-        pub qo_s_final_unit_indication: __rt::Option<QoSFinalUnitIndication>,
+        pub qos_final_unit_indication: __rt::Option<QoSFinalUnitIndication>,
         /// [ Check-Balance-Result ]
         #[diameter(avp = 422, must, name = "Check-Balance-Result")]
         pub check_balance_result: __rt::Option<CheckBalanceResult>,
@@ -825,7 +825,7 @@ pub mod credit_control {
         pub final_unit_indication: __rt::Option<FinalUnitIndication>,
         /// [ QoS-Final-Unit-Indication ]
         #[diameter(avp = 669, name = "QoS-Final-Unit-Indication")]
-        pub qo_s_final_unit_indication: __rt::Option<QoSFinalUnitIndication>,
+        pub qos_final_unit_indication: __rt::Option<QoSFinalUnitIndication>,
         /// *[ AVP ]
         #[diameter(extra)]
         pub avps: __rt::Vec<__rt::RawAvp>,
@@ -894,7 +894,7 @@ pub mod credit_control {
         pub user_equipment_info_eui64: __rt::Option<__rt::Bytes>,
         /// [ User-Equipment-Info-ModifiedEUI64 ]
         #[diameter(avp = 657, name = "User-Equipment-Info-ModifiedEUI64")]
-        pub user_equipment_info_modified_eui64: __rt::Option<__rt::Bytes>,
+        pub user_equipment_info_modifiedeui64: __rt::Option<__rt::Bytes>,
         /// [ User-Equipment-Info-IMEI ]
         #[diameter(avp = 658, name = "User-Equipment-Info-IMEI")]
         pub user_equipment_info_imei: __rt::Option<__rt::Bytes>,
@@ -933,7 +933,7 @@ pub mod credit_control {
     pub struct RedirectServerExtension {
         /// [ Redirect-Address-IPAddress ]
         #[diameter(avp = 666, name = "Redirect-Address-IPAddress")]
-        pub redirect_address_ip_address: __rt::Option<__rt::Address>,
+        pub redirect_address_ipaddress: __rt::Option<__rt::Address>,
         /// [ Redirect-Address-URL ]
         #[diameter(avp = 667, name = "Redirect-Address-URL")]
         pub redirect_address_url: __rt::Option<__rt::Utf8String>,

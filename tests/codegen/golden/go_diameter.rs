@@ -1197,7 +1197,7 @@ pub mod charging_control {
         /// `TGPP-IMSI-MCC-MNC`.
         pub const TGPP_IMSI_MCC_MNC: u32 = 8u32;
         /// `TGPP-MS-TimeZone`.
-        pub const TGPP_MS_TIME_ZONE: u32 = 23u32;
+        pub const TGPP_MS_TIMEZONE: u32 = 23u32;
         /// `TGPP-NSAPI`.
         pub const TGPP_NSAPI: u32 = 10u32;
         /// `TGPP-PDP-Type`.
@@ -1249,21 +1249,21 @@ pub mod charging_control {
         /// `Alternate-Charged-Party-Address`.
         pub const ALTERNATE_CHARGED_PARTY_ADDRESS: u32 = 1280u32;
         /// `AoC-Cost-Information`.
-        pub const AO_C_COST_INFORMATION: u32 = 2053u32;
+        pub const AOC_COST_INFORMATION: u32 = 2053u32;
         /// `AoC-Format`.
-        pub const AO_C_FORMAT: u32 = 2310u32;
+        pub const AOC_FORMAT: u32 = 2310u32;
         /// `AoC-Information`.
-        pub const AO_C_INFORMATION: u32 = 2054u32;
+        pub const AOC_INFORMATION: u32 = 2054u32;
         /// `AoC-Request-Type`.
-        pub const AO_C_REQUEST_TYPE: u32 = 2055u32;
+        pub const AOC_REQUEST_TYPE: u32 = 2055u32;
         /// `AoC-Service`.
-        pub const AO_C_SERVICE: u32 = 2311u32;
+        pub const AOC_SERVICE: u32 = 2311u32;
         /// `AoC-Service-Obligatory-Type`.
-        pub const AO_C_SERVICE_OBLIGATORY_TYPE: u32 = 2312u32;
+        pub const AOC_SERVICE_OBLIGATORY_TYPE: u32 = 2312u32;
         /// `AoC-Service-Type`.
-        pub const AO_C_SERVICE_TYPE: u32 = 2313u32;
+        pub const AOC_SERVICE_TYPE: u32 = 2313u32;
         /// `AoC-Subscription-Information`.
-        pub const AO_C_SUBSCRIPTION_INFORMATION: u32 = 2314u32;
+        pub const AOC_SUBSCRIPTION_INFORMATION: u32 = 2314u32;
         /// `Application-Port-Identifer`.
         pub const APPLICATION_PORT_IDENTIFER: u32 = 3010u32;
         /// `Application-Provided-Called-Party-Address`.
@@ -1285,7 +1285,7 @@ pub mod charging_control {
         /// `Associated-URI`.
         pub const ASSOCIATED_URI: u32 = 856u32;
         /// `Authorised-QoS`.
-        pub const AUTHORISED_QO_S: u32 = 849u32;
+        pub const AUTHORISED_QOS: u32 = 849u32;
         /// `Aux-Applic-Info`.
         pub const AUX_APPLIC_INFO: u32 = 1219u32;
         /// `Base-Time-Interval`.
@@ -1379,7 +1379,7 @@ pub mod charging_control {
         /// `Early-Media-Description`.
         pub const EARLY_MEDIA_DESCRIPTION: u32 = 1272u32;
         /// `ePDG-Address`.
-        pub const E_PDG_ADDRESS: u32 = 3425u32;
+        pub const EPDG_ADDRESS: u32 = 3425u32;
         /// `Envelope`.
         pub const ENVELOPE: u32 = 1266u32;
         /// `Envelope-End-Time`.
@@ -1391,7 +1391,7 @@ pub mod charging_control {
         /// `Event`.
         pub const EVENT: u32 = 825u32;
         /// `Event-Charging-TimeStamp`.
-        pub const EVENT_CHARGING_TIME_STAMP: u32 = 1258u32;
+        pub const EVENT_CHARGING_TIMESTAMP: u32 = 1258u32;
         /// `Event-Type`.
         pub const EVENT_TYPE: u32 = 823u32;
         /// `Expires`.
@@ -1539,7 +1539,7 @@ pub mod charging_control {
         /// `Message-Type`.
         pub const MESSAGE_TYPE: u32 = 1211u32;
         /// `MMBox-Storage-Requested`.
-        pub const MM_BOX_STORAGE_REQUESTED: u32 = 1248u32;
+        pub const MMBOX_STORAGE_REQUESTED: u32 = 1248u32;
         /// `MM-Content-Type`.
         pub const MM_CONTENT_TYPE: u32 = 1203u32;
         /// `MME-Name`.
@@ -1551,9 +1551,9 @@ pub mod charging_control {
         /// `MMS-Information`.
         pub const MMS_INFORMATION: u32 = 877u32;
         /// `MMTel-Information`.
-        pub const MM_TEL_INFORMATION: u32 = 2030u32;
+        pub const MMTEL_INFORMATION: u32 = 2030u32;
         /// `MMTel-SService-Type`.
-        pub const MM_TEL_S_SERVICE_TYPE: u32 = 2031u32;
+        pub const MMTEL_SSERVICE_TYPE: u32 = 2031u32;
         /// `MSC-Address`.
         pub const MSC_ADDRESS: u32 = 3417u32;
         /// `MSISDN`.
@@ -1629,35 +1629,35 @@ pub mod charging_control {
         /// `PDP-Address-Prefix-Length`.
         pub const PDP_ADDRESS_PREFIX_LENGTH: u32 = 2606u32;
         /// `PoC-Change-Condition`.
-        pub const PO_C_CHANGE_CONDITION: u32 = 1261u32;
+        pub const POC_CHANGE_CONDITION: u32 = 1261u32;
         /// `PoC-Change-Time`.
-        pub const PO_C_CHANGE_TIME: u32 = 1262u32;
+        pub const POC_CHANGE_TIME: u32 = 1262u32;
         /// `PoC-Controlling-Address`.
-        pub const PO_C_CONTROLLING_ADDRESS: u32 = 858u32;
+        pub const POC_CONTROLLING_ADDRESS: u32 = 858u32;
         /// `PoC-Event-Type`.
-        pub const PO_C_EVENT_TYPE: u32 = 2025u32;
+        pub const POC_EVENT_TYPE: u32 = 2025u32;
         /// `PoC-Group-Name`.
-        pub const PO_C_GROUP_NAME: u32 = 859u32;
+        pub const POC_GROUP_NAME: u32 = 859u32;
         /// `PoC-Information`.
-        pub const PO_C_INFORMATION: u32 = 879u32;
+        pub const POC_INFORMATION: u32 = 879u32;
         /// `PoC-Server-Role`.
-        pub const PO_C_SERVER_ROLE: u32 = 883u32;
+        pub const POC_SERVER_ROLE: u32 = 883u32;
         /// `PoC-Session-Id`.
-        pub const PO_C_SESSION_ID: u32 = 1229u32;
+        pub const POC_SESSION_ID: u32 = 1229u32;
         /// `PoC-Session-Initiation-type`.
-        pub const PO_C_SESSION_INITIATION_TYPE: u32 = 1277u32;
+        pub const POC_SESSION_INITIATION_TYPE: u32 = 1277u32;
         /// `PoC-Session-Type`.
-        pub const PO_C_SESSION_TYPE: u32 = 884u32;
+        pub const POC_SESSION_TYPE: u32 = 884u32;
         /// `PoC-User-Role`.
-        pub const PO_C_USER_ROLE: u32 = 1252u32;
+        pub const POC_USER_ROLE: u32 = 1252u32;
         /// `PoC-User-Role-Ids`.
-        pub const PO_C_USER_ROLE_IDS: u32 = 1253u32;
+        pub const POC_USER_ROLE_IDS: u32 = 1253u32;
         /// `PoC-User-Role-info-Units`.
-        pub const PO_C_USER_ROLE_INFO_UNITS: u32 = 1254u32;
+        pub const POC_USER_ROLE_INFO_UNITS: u32 = 1254u32;
         /// `Positioning-Data`.
         pub const POSITIONING_DATA: u32 = 1245u32;
         /// `Preferred-AoC-Currency`.
-        pub const PREFERRED_AO_C_CURRENCY: u32 = 2315u32;
+        pub const PREFERRED_AOC_CURRENCY: u32 = 2315u32;
         /// `Presence-Reporting-Area-Identifier`.
         pub const PRESENCE_REPORTING_AREA_IDENTIFIER: u32 = 2821u32;
         /// `Presence-Reporting-Area-Information`.
@@ -1683,9 +1683,9 @@ pub mod charging_control {
         /// `PS-Information`.
         pub const PS_INFORMATION: u32 = 874u32;
         /// `QoS-Information`.
-        pub const QO_S_INFORMATION: u32 = 1016u32;
+        pub const QOS_INFORMATION: u32 = 1016u32;
         /// `QoS-Class-Identifier`.
-        pub const QO_S_CLASS_IDENTIFIER: u32 = 1028u32;
+        pub const QOS_CLASS_IDENTIFIER: u32 = 1028u32;
         /// `Quota-Consumption-Time`.
         pub const QUOTA_CONSUMPTION_TIME: u32 = 881u32;
         /// `Quota-Holding-Time`.
@@ -1757,7 +1757,7 @@ pub mod charging_control {
         /// `SDP-Session-Description`.
         pub const SDP_SESSION_DESCRIPTION: u32 = 842u32;
         /// `SDP-TimeStamps`.
-        pub const SDP_TIME_STAMPS: u32 = 1273u32;
+        pub const SDP_TIMESTAMPS: u32 = 1273u32;
         /// `SDP-Type`.
         pub const SDP_TYPE: u32 = 2036u32;
         /// `Serving-Node`.
@@ -2788,7 +2788,7 @@ pub mod charging_control {
     pub struct AoCInformation {
         /// [ AoC-Cost-Information ]
         #[diameter(avp = 2053, vendor = 10415, must, name = "AoC-Cost-Information")]
-        pub ao_c_cost_information: __rt::Option<AoCCostInformation>,
+        pub aoc_cost_information: __rt::Option<AoCCostInformation>,
         /// [ Tariff-Information ]
         #[diameter(avp = 2060, vendor = 10415, must, name = "Tariff-Information")]
         pub tariff_information: __rt::Option<TariffInformation>,
@@ -2799,7 +2799,7 @@ pub mod charging_control {
             must,
             name = "AoC-Subscription-Information"
         )]
-        pub ao_c_subscription_information: __rt::Option<AoCSubscriptionInformation>,
+        pub aoc_subscription_information: __rt::Option<AoCSubscriptionInformation>,
     }
     /// `AoC-Request-Type` AVP (code 2055, vendor 10415, Enumerated).
     #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, __rt::Enumerated)]
@@ -2830,10 +2830,10 @@ pub mod charging_control {
             must,
             name = "AoC-Service-Obligatory-Type"
         )]
-        pub ao_c_service_obligatory_type: __rt::Option<AoCServiceObligatoryType>,
+        pub aoc_service_obligatory_type: __rt::Option<AoCServiceObligatoryType>,
         /// [ AoC-Service-Type ]
         #[diameter(avp = 2313, vendor = 10415, must, name = "AoC-Service-Type")]
-        pub ao_c_service_type: __rt::Option<AoCServiceType>,
+        pub aoc_service_type: __rt::Option<AoCServiceType>,
     }
     /// `AoC-Service-Obligatory-Type` AVP (code 2312, vendor 10415, Enumerated).
     #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, __rt::Enumerated)]
@@ -2872,13 +2872,13 @@ pub mod charging_control {
     pub struct AoCSubscriptionInformation {
         /// *[ AoC-Service ]
         #[diameter(avp = 2311, vendor = 10415, must, name = "AoC-Service")]
-        pub ao_c_service: __rt::Vec<AoCService>,
+        pub aoc_service: __rt::Vec<AoCService>,
         /// [ AoC-Format ]
         #[diameter(avp = 2310, vendor = 10415, must, name = "AoC-Format")]
-        pub ao_c_format: __rt::Option<AoCFormat>,
+        pub aoc_format: __rt::Option<AoCFormat>,
         /// [ Preferred-AoC-Currency ]
         #[diameter(avp = 2315, vendor = 10415, must, name = "Preferred-AoC-Currency")]
-        pub preferred_ao_c_currency: __rt::Option<u32>,
+        pub preferred_aoc_currency: __rt::Option<u32>,
     }
     /// `Application-Server-Information` AVP (code 850, vendor 10415, Grouped).
     #[derive(Debug, Clone, PartialEq, __rt::Grouped)]
@@ -3143,7 +3143,7 @@ pub mod charging_control {
     pub struct EarlyMediaDescription {
         /// [ SDP-TimeStamps ]
         #[diameter(avp = 1273, vendor = 10415, must, name = "SDP-TimeStamps")]
-        pub sdp_time_stamps: __rt::Option<SdpTimeStamps>,
+        pub sdp_timestamps: __rt::Option<SdpTimeStamps>,
         /// *[ SDP-Media-Component ]
         #[diameter(avp = 843, vendor = 10415, must, name = "SDP-Media-Component")]
         pub sdp_media_component: __rt::Vec<SdpMediaComponent>,
@@ -4029,7 +4029,7 @@ pub mod charging_control {
         pub read_reply_report_requested: __rt::Option<ReadReplyReportRequested>,
         /// [ MMBox-Storage-Requested ]
         #[diameter(avp = 1248, vendor = 10415, must, name = "MMBox-Storage-Requested")]
-        pub mm_box_storage_requested: __rt::Option<MmBoxStorageRequested>,
+        pub mmbox_storage_requested: __rt::Option<MmBoxStorageRequested>,
         /// [ Applic-Id ]
         #[diameter(avp = 1218, vendor = 10415, must, name = "Applic-Id")]
         pub applic_id: __rt::Option<__rt::Utf8String>,
@@ -4376,13 +4376,13 @@ pub mod charging_control {
     pub struct PoCInformation {
         /// [ PoC-Server-Role ]
         #[diameter(avp = 883, vendor = 10415, must, name = "PoC-Server-Role")]
-        pub po_c_server_role: __rt::Option<PoCServerRole>,
+        pub poc_server_role: __rt::Option<PoCServerRole>,
         /// [ PoC-Session-Type ]
         #[diameter(avp = 884, vendor = 10415, must, name = "PoC-Session-Type")]
-        pub po_c_session_type: __rt::Option<PoCSessionType>,
+        pub poc_session_type: __rt::Option<PoCSessionType>,
         /// [ PoC-User-Role ]
         #[diameter(avp = 1252, vendor = 10415, must, name = "PoC-User-Role")]
-        pub po_c_user_role: __rt::Option<PoCUserRole>,
+        pub poc_user_role: __rt::Option<PoCUserRole>,
         /// [ PoC-Session-Initiation-type ]
         #[diameter(
             avp = 1277,
@@ -4390,10 +4390,10 @@ pub mod charging_control {
             must,
             name = "PoC-Session-Initiation-type"
         )]
-        pub po_c_session_initiation_type: __rt::Option<PoCSessionInitiationType>,
+        pub poc_session_initiation_type: __rt::Option<PoCSessionInitiationType>,
         /// [ PoC-Event-Type ]
         #[diameter(avp = 2025, vendor = 10415, must, name = "PoC-Event-Type")]
-        pub po_c_event_type: __rt::Option<PoCEventType>,
+        pub poc_event_type: __rt::Option<PoCEventType>,
         /// [ Number-Of-Participants ]
         #[diameter(avp = 885, vendor = 10415, must, name = "Number-Of-Participants")]
         pub number_of_participants: __rt::Option<u32>,
@@ -4408,13 +4408,13 @@ pub mod charging_control {
         pub talk_burst_exchange: __rt::Vec<TalkBurstExchange>,
         /// [ PoC-Controlling-Address ]
         #[diameter(avp = 858, vendor = 10415, must, name = "PoC-Controlling-Address")]
-        pub po_c_controlling_address: __rt::Option<__rt::Utf8String>,
+        pub poc_controlling_address: __rt::Option<__rt::Utf8String>,
         /// [ PoC-Group-Name ]
         #[diameter(avp = 859, vendor = 10415, must, name = "PoC-Group-Name")]
-        pub po_c_group_name: __rt::Option<__rt::Utf8String>,
+        pub poc_group_name: __rt::Option<__rt::Utf8String>,
         /// [ PoC-Session-Id ]
         #[diameter(avp = 1229, vendor = 10415, must, name = "PoC-Session-Id")]
-        pub po_c_session_id: __rt::Option<__rt::Utf8String>,
+        pub poc_session_id: __rt::Option<__rt::Utf8String>,
         /// [ Charged-Party ]
         #[diameter(avp = 857, vendor = 10415, must, name = "Charged-Party")]
         pub charged_party: __rt::Option<__rt::Utf8String>,
@@ -4469,10 +4469,10 @@ pub mod charging_control {
     pub struct PoCUserRole {
         /// [ PoC-User-Role-Ids ]
         #[diameter(avp = 1253, vendor = 10415, must, name = "PoC-User-Role-Ids")]
-        pub po_c_user_role_ids: __rt::Option<__rt::Utf8String>,
+        pub poc_user_role_ids: __rt::Option<__rt::Utf8String>,
         /// [ PoC-User-Role-info-Units ]
         #[diameter(avp = 1254, vendor = 10415, must, name = "PoC-User-Role-info-Units")]
-        pub po_c_user_role_info_units: __rt::Option<PoCUserRoleInfoUnits>,
+        pub poc_user_role_info_units: __rt::Option<PoCUserRoleInfoUnits>,
     }
     /// `PoC-User-Role-info-Units` AVP (code 1254, vendor 10415, Enumerated).
     #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, __rt::Enumerated)]
@@ -4630,7 +4630,7 @@ pub mod charging_control {
         pub dynamic_address_flag_extension: __rt::Option<DynamicAddressFlagExtension>,
         /// [ QoS-Information ]
         #[diameter(avp = 1016, vendor = 10415, must, name = "QoS-Information")]
-        pub qo_s_information: __rt::Option<QoSInformation>,
+        pub qos_information: __rt::Option<QoSInformation>,
         /// *[ SGSN-Address ]
         #[diameter(avp = 1228, vendor = 10415, must, name = "SGSN-Address")]
         pub sgsn_address: __rt::Vec<__rt::Address>,
@@ -4645,7 +4645,7 @@ pub mod charging_control {
         pub sgw_address: __rt::Vec<__rt::Address>,
         /// *[ ePDG-Address ]
         #[diameter(avp = 3425, vendor = 10415, must, name = "ePDG-Address")]
-        pub e_pdg_address: __rt::Vec<__rt::Address>,
+        pub epdg_address: __rt::Vec<__rt::Address>,
         /// [ CG-Address ]
         #[diameter(avp = 846, vendor = 10415, must, name = "CG-Address")]
         pub cg_address: __rt::Option<__rt::Address>,
@@ -4694,7 +4694,7 @@ pub mod charging_control {
         pub tgpp_sgsn_mcc_mnc: __rt::Option<__rt::Utf8String>,
         /// [ TGPP-MS-TimeZone ]
         #[diameter(avp = 23, vendor = 10415, name = "TGPP-MS-TimeZone")]
-        pub tgpp_ms_time_zone: __rt::Option<__rt::Bytes>,
+        pub tgpp_ms_timezone: __rt::Option<__rt::Bytes>,
         /// [ Charging-Rule-Base-Name ]
         #[diameter(avp = 1004, vendor = 10415, must, name = "Charging-Rule-Base-Name")]
         pub charging_rule_base_name: __rt::Option<__rt::Utf8String>,
@@ -4792,7 +4792,7 @@ pub mod charging_control {
     pub struct QoSInformation {
         /// [ QoS-Class-Identifier ]
         #[diameter(avp = 1028, vendor = 10415, must, name = "QoS-Class-Identifier")]
-        pub qo_s_class_identifier: __rt::Option<QoSClassIdentifier>,
+        pub qos_class_identifier: __rt::Option<QoSClassIdentifier>,
         /// [ Max-Requested-Bandwidth-UL ]
         #[diameter(avp = 516, vendor = 10415, must, name = "Max-Requested-Bandwidth-UL")]
         pub max_requested_bandwidth_ul: __rt::Option<u32>,
@@ -5275,7 +5275,7 @@ pub mod charging_control {
         pub local_sequence_number: __rt::Option<u32>,
         /// [ QoS-Information ]
         #[diameter(avp = 1016, vendor = 10415, must, name = "QoS-Information")]
-        pub qo_s_information: __rt::Option<QoSInformation>,
+        pub qos_information: __rt::Option<QoSInformation>,
         /// [ Rating-Group ]
         #[diameter(avp = 432, must, name = "Rating-Group")]
         pub rating_group: __rt::Option<u32>,
@@ -5335,7 +5335,7 @@ pub mod charging_control {
         pub subscription_id: __rt::Vec<SubscriptionId>,
         /// [ AoC-Information ]
         #[diameter(avp = 2054, vendor = 10415, must, name = "AoC-Information")]
-        pub ao_c_information: __rt::Option<AoCInformation>,
+        pub aoc_information: __rt::Option<AoCInformation>,
         /// [ PS-Information ]
         #[diameter(avp = 874, vendor = 10415, must, name = "PS-Information")]
         pub ps_information: __rt::Option<PsInformation>,
@@ -5350,7 +5350,7 @@ pub mod charging_control {
         pub lcs_information: __rt::Option<LcsInformation>,
         /// [ PoC-Information ]
         #[diameter(avp = 879, vendor = 10415, must, name = "PoC-Information")]
-        pub po_c_information: __rt::Option<PoCInformation>,
+        pub poc_information: __rt::Option<PoCInformation>,
         /// [ MBMS-Information ]
         #[diameter(avp = 880, vendor = 10415, must, name = "MBMS-Information")]
         pub mbms_information: __rt::Option<MbmsInformation>,
@@ -5362,7 +5362,7 @@ pub mod charging_control {
         pub vcs_information: __rt::Option<VcsInformation>,
         /// [ MMTel-Information ]
         #[diameter(avp = 2030, vendor = 10415, must, name = "MMTel-Information")]
-        pub mm_tel_information: __rt::Option<MmTelInformation>,
+        pub mmtel_information: __rt::Option<MmTelInformation>,
     }
     /// `Service-Specific-Info` AVP (code 1249, vendor 10415, Grouped).
     #[derive(Debug, Clone, PartialEq, __rt::Grouped)]
@@ -5663,7 +5663,7 @@ pub mod charging_control {
     pub struct SupplementaryService {
         /// [ MMTel-SService-Type ]
         #[diameter(avp = 2031, vendor = 10415, must, name = "MMTel-SService-Type")]
-        pub mm_tel_s_service_type: __rt::Option<u32>,
+        pub mmtel_sservice_type: __rt::Option<u32>,
         /// [ Service-Mode ]
         #[diameter(avp = 2032, vendor = 10415, must, name = "Service-Mode")]
         pub service_mode: __rt::Option<u32>,
@@ -5690,7 +5690,7 @@ pub mod charging_control {
         pub cug_information: __rt::Option<__rt::Bytes>,
         /// [ AoC-Information ]
         #[diameter(avp = 2054, vendor = 10415, must, name = "AoC-Information")]
-        pub ao_c_information: __rt::Option<AoCInformation>,
+        pub aoc_information: __rt::Option<AoCInformation>,
     }
     /// `TAD-Identifier` AVP (code 2717, vendor 10415, Enumerated).
     #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, __rt::Enumerated)]
@@ -5710,7 +5710,7 @@ pub mod charging_control {
     pub struct TalkBurstExchange {
         /// { PoC-Change-Time }
         #[diameter(avp = 1262, vendor = 10415, must, name = "PoC-Change-Time")]
-        pub po_c_change_time: __rt::Time,
+        pub poc_change_time: __rt::Time,
         /// [ Number-Of-Talk-Bursts ]
         #[diameter(avp = 1283, vendor = 10415, must, name = "Number-Of-Talk-Bursts")]
         pub number_of_talk_bursts: __rt::Option<u32>,
@@ -5744,7 +5744,7 @@ pub mod charging_control {
         pub number_of_participants: __rt::Option<u32>,
         /// [ PoC-Change-Condition ]
         #[diameter(avp = 1261, vendor = 10415, must, name = "PoC-Change-Condition")]
-        pub po_c_change_condition: __rt::Option<PoCChangeCondition>,
+        pub poc_change_condition: __rt::Option<PoCChangeCondition>,
     }
     /// `Tariff-Information` AVP (code 2060, vendor 10415, Grouped).
     #[derive(Debug, Clone, PartialEq, __rt::Grouped)]
@@ -5829,7 +5829,7 @@ pub mod charging_control {
     pub struct TrafficDataVolumes {
         /// [ QoS-Information ]
         #[diameter(avp = 1016, vendor = 10415, must, name = "QoS-Information")]
-        pub qo_s_information: __rt::Option<QoSInformation>,
+        pub qos_information: __rt::Option<QoSInformation>,
         /// [ Accounting-Input-Octets ]
         #[diameter(avp = 363, must, name = "Accounting-Input-Octets")]
         pub accounting_input_octets: __rt::Option<u64>,
@@ -6258,7 +6258,7 @@ pub mod gx_charging_control {
         /// `Precedence`.
         pub const PRECEDENCE: u32 = 1010u32;
         /// `ToS-Traffic-Class`.
-        pub const TO_S_TRAFFIC_CLASS: u32 = 1014u32;
+        pub const TOS_TRAFFIC_CLASS: u32 = 1014u32;
         /// `IP-CAN-Type`.
         pub const IP_CAN_TYPE: u32 = 1027u32;
         /// `Rule-Activation-Time`.
@@ -6298,7 +6298,7 @@ pub mod gx_charging_control {
         /// `Online`.
         pub const ONLINE: u32 = 1009u32;
         /// `Default-EPS-Bearer-QoS`.
-        pub const DEFAULT_EPS_BEARER_QO_S: u32 = 1049u32;
+        pub const DEFAULT_EPS_BEARER_QOS: u32 = 1049u32;
         /// `AN-GW-Address`.
         pub const AN_GW_ADDRESS: u32 = 1050u32;
         /// `Bearer-Usage`.
@@ -6312,7 +6312,7 @@ pub mod gx_charging_control {
         /// `Access-Network-Charging-Address`.
         pub const ACCESS_NETWORK_CHARGING_ADDRESS: u32 = 501u32;
         /// `TGPP-MS-TimeZone`.
-        pub const TGPP_MS_TIME_ZONE: u32 = 23u32;
+        pub const TGPP_MS_TIMEZONE: u32 = 23u32;
         /// `TFT-Filter`.
         pub const TFT_FILTER: u32 = 1012u32;
         /// `TFT-Packet-Filter-Information`.
@@ -6384,7 +6384,7 @@ pub mod gx_charging_control {
         pub framed_ip_address: __rt::Option<__rt::Bytes>,
         /// *[ Framed-IPv6-Prefix ]
         #[diameter(avp = 97, must, name = "Framed-IPv6-Prefix")]
-        pub framed_i_pv6_prefix: __rt::Vec<__rt::Bytes>,
+        pub framed_ipv6_prefix: __rt::Vec<__rt::Bytes>,
         /// [ IP-CAN-Type ]
         #[diameter(avp = 1027, vendor = 10415, must, name = "IP-CAN-Type")]
         pub ip_can_type: __rt::Option<IpCanType>,
@@ -6399,7 +6399,7 @@ pub mod gx_charging_control {
         pub network_request_support: __rt::Option<NetworkRequestSupport>,
         /// [ Default-EPS-Bearer-QoS ]
         #[diameter(avp = 1049, vendor = 10415, name = "Default-EPS-Bearer-QoS")]
-        pub default_eps_bearer_qo_s: __rt::Option<DefaultEpsBearerQoS>,
+        pub default_eps_bearer_qos: __rt::Option<DefaultEpsBearerQoS>,
         /// *2[ AN-GW-Address ]
         #[diameter(avp = 1050, vendor = 10415, max = 2, name = "AN-GW-Address")]
         pub an_gw_address: __rt::Vec<__rt::Address>,
@@ -6441,13 +6441,13 @@ pub mod gx_charging_control {
         pub access_network_charging_address: __rt::Option<__rt::Address>,
         /// [ TGPP-MS-TimeZone ]
         #[diameter(avp = 23, vendor = 10415, name = "TGPP-MS-TimeZone")]
-        pub tgpp_ms_time_zone: __rt::Option<__rt::Bytes>,
+        pub tgpp_ms_timezone: __rt::Option<__rt::Bytes>,
         /// [ TGPP-Selection-Mode ]
         #[diameter(avp = 12, vendor = 10415, name = "TGPP-Selection-Mode")]
         pub tgpp_selection_mode: __rt::Option<__rt::Utf8String>,
         /// [ QoS-Information ]
         #[diameter(avp = 1016, vendor = 10415, must, name = "QoS-Information")]
-        pub qo_s_information: __rt::Option<super::charging_control::QoSInformation>,
+        pub qos_information: __rt::Option<super::charging_control::QoSInformation>,
         /// [ TGPP-SGSN-MCC-MNC ]
         #[diameter(avp = 18, vendor = 10415, name = "TGPP-SGSN-MCC-MNC")]
         pub tgpp_sgsn_mcc_mnc: __rt::Option<__rt::Utf8String>,
@@ -6544,7 +6544,7 @@ pub mod gx_charging_control {
         pub re_auth_request_type: super::base::ReAuthRequestType,
         /// [ QoS-Information ]
         #[diameter(avp = 1016, vendor = 10415, must, name = "QoS-Information")]
-        pub qo_s_information: __rt::Option<super::charging_control::QoSInformation>,
+        pub qos_information: __rt::Option<super::charging_control::QoSInformation>,
         /// [ Origin-State-Id ]
         #[diameter(avp = 278, must, name = "Origin-State-Id")]
         pub origin_state_id: __rt::Option<u32>,
@@ -6801,7 +6801,7 @@ pub mod gx_charging_control {
         pub packet_filter_usage: __rt::Option<PacketFilterUsage>,
         /// [ ToS-Traffic-Class ]
         #[diameter(avp = 1014, vendor = 10415, must, name = "ToS-Traffic-Class")]
-        pub to_s_traffic_class: __rt::Option<u32>,
+        pub tos_traffic_class: __rt::Option<u32>,
         /// [ Security-Parameter-Index ]
         #[diameter(avp = 1056, vendor = 10415, name = "Security-Parameter-Index")]
         pub security_parameter_index: __rt::Option<__rt::Bytes>,
@@ -6968,7 +6968,7 @@ pub mod gx_charging_control {
     pub struct DefaultEpsBearerQoS {
         /// [ QoS-Class-Identifier ]
         #[diameter(avp = 1028, vendor = 10415, must, name = "QoS-Class-Identifier")]
-        pub qo_s_class_identifier: __rt::Option<
+        pub qos_class_identifier: __rt::Option<
             super::charging_control::QoSClassIdentifier,
         >,
         /// [ Allocation-Retention-Priority ]
@@ -7019,7 +7019,7 @@ pub mod gx_charging_control {
         pub tft_filter: __rt::Option<__rt::IpFilterRule>,
         /// [ ToS-Traffic-Class ]
         #[diameter(avp = 1014, vendor = 10415, must, name = "ToS-Traffic-Class")]
-        pub to_s_traffic_class: __rt::Option<u32>,
+        pub tos_traffic_class: __rt::Option<u32>,
         /// [ Security-Parameter-Index ]
         #[diameter(avp = 1056, vendor = 10415, name = "Security-Parameter-Index")]
         pub security_parameter_index: __rt::Option<__rt::Bytes>,
@@ -7114,11 +7114,11 @@ pub mod network_access {
         /// `Framed-Interface-Id`.
         pub const FRAMED_INTERFACE_ID: u32 = 96u32;
         /// `Framed-IPv6-Prefix`.
-        pub const FRAMED_I_PV6_PREFIX: u32 = 97u32;
+        pub const FRAMED_IPV6_PREFIX: u32 = 97u32;
         /// `Framed-IPv6-Route`.
-        pub const FRAMED_I_PV6_ROUTE: u32 = 99u32;
+        pub const FRAMED_IPV6_ROUTE: u32 = 99u32;
         /// `Framed-IPv6-Pool`.
-        pub const FRAMED_I_PV6_POOL: u32 = 100u32;
+        pub const FRAMED_IPV6_POOL: u32 = 100u32;
         /// `Framed-IPX-Network`.
         pub const FRAMED_IPX_NETWORK: u32 = 23u32;
         /// `Framed-Appletalk-Link`.
@@ -7134,7 +7134,7 @@ pub mod network_access {
         /// `Login-IP-Host`.
         pub const LOGIN_IP_HOST: u32 = 14u32;
         /// `Login-IPv6-Host`.
-        pub const LOGIN_I_PV6_HOST: u32 = 98u32;
+        pub const LOGIN_IPV6_HOST: u32 = 98u32;
         /// `Login-Service`.
         pub const LOGIN_SERVICE: u32 = 15u32;
         /// `Login-TCP-Port`.
@@ -7295,7 +7295,7 @@ pub mod network_access {
         pub framed_ip_address: __rt::Option<__rt::Bytes>,
         /// *[ Framed-IPv6-Prefix ]
         #[diameter(avp = 97, must, name = "Framed-IPv6-Prefix")]
-        pub framed_i_pv6_prefix: __rt::Vec<__rt::Bytes>,
+        pub framed_ipv6_prefix: __rt::Vec<__rt::Bytes>,
         /// [ Framed-IP-Netmask ]
         #[diameter(avp = 9, must, name = "Framed-IP-Netmask")]
         pub framed_ip_netmask: __rt::Option<__rt::Bytes>,
@@ -7319,7 +7319,7 @@ pub mod network_access {
         pub login_ip_host: __rt::Vec<__rt::Bytes>,
         /// *[ Login-IPv6-Host ]
         #[diameter(avp = 98, must, name = "Login-IPv6-Host")]
-        pub login_i_pv6_host: __rt::Vec<__rt::Bytes>,
+        pub login_ipv6_host: __rt::Vec<__rt::Bytes>,
         /// [ Login-LAT-Group ]
         #[diameter(avp = 36, must, name = "Login-LAT-Group")]
         pub login_lat_group: __rt::Option<__rt::Bytes>,
@@ -7468,13 +7468,13 @@ pub mod network_access {
         pub framed_ip_address: __rt::Option<__rt::Bytes>,
         /// *[ Framed-IPv6-Prefix ]
         #[diameter(avp = 97, must, name = "Framed-IPv6-Prefix")]
-        pub framed_i_pv6_prefix: __rt::Vec<__rt::Bytes>,
+        pub framed_ipv6_prefix: __rt::Vec<__rt::Bytes>,
         /// [ Framed-IPv6-Pool ]
         #[diameter(avp = 100, must, name = "Framed-IPv6-Pool")]
-        pub framed_i_pv6_pool: __rt::Option<__rt::Bytes>,
+        pub framed_ipv6_pool: __rt::Option<__rt::Bytes>,
         /// *[ Framed-IPv6-Route ]
         #[diameter(avp = 99, must, name = "Framed-IPv6-Route")]
-        pub framed_i_pv6_route: __rt::Vec<__rt::Utf8String>,
+        pub framed_ipv6_route: __rt::Vec<__rt::Utf8String>,
         /// [ Framed-IP-Netmask ]
         #[diameter(avp = 9, must, name = "Framed-IP-Netmask")]
         pub framed_ip_netmask: __rt::Option<__rt::Bytes>,
@@ -7501,7 +7501,7 @@ pub mod network_access {
         pub login_ip_host: __rt::Vec<__rt::Bytes>,
         /// *[ Login-IPv6-Host ]
         #[diameter(avp = 98, must, name = "Login-IPv6-Host")]
-        pub login_i_pv6_host: __rt::Vec<__rt::Bytes>,
+        pub login_ipv6_host: __rt::Vec<__rt::Bytes>,
         /// [ Login-LAT-Group ]
         #[diameter(avp = 36, must, name = "Login-LAT-Group")]
         pub login_lat_group: __rt::Option<__rt::Bytes>,
@@ -7593,7 +7593,7 @@ pub mod network_access {
         pub framed_ip_address: __rt::Option<__rt::Bytes>,
         /// [ Framed-IPv6-Prefix ]
         #[diameter(avp = 97, must, name = "Framed-IPv6-Prefix")]
-        pub framed_i_pv6_prefix: __rt::Option<__rt::Bytes>,
+        pub framed_ipv6_prefix: __rt::Option<__rt::Bytes>,
         /// [ Framed-Interface-Id ]
         #[diameter(avp = 96, must, name = "Framed-Interface-Id")]
         pub framed_interface_id: __rt::Option<u64>,
@@ -7850,7 +7850,7 @@ pub mod network_access {
         pub framed_ip_address: __rt::Option<__rt::Bytes>,
         /// [ Framed-IPv6-Prefix ]
         #[diameter(avp = 97, must, name = "Framed-IPv6-Prefix")]
-        pub framed_i_pv6_prefix: __rt::Option<__rt::Bytes>,
+        pub framed_ipv6_prefix: __rt::Option<__rt::Bytes>,
         /// [ Framed-Interface-Id ]
         #[diameter(avp = 96, must, name = "Framed-Interface-Id")]
         pub framed_interface_id: __rt::Option<u64>,
@@ -8093,13 +8093,13 @@ pub mod network_access {
         pub framed_ip_netmask: __rt::Option<__rt::Bytes>,
         /// *[ Framed-IPv6-Prefix ]
         #[diameter(avp = 97, must, name = "Framed-IPv6-Prefix")]
-        pub framed_i_pv6_prefix: __rt::Vec<__rt::Bytes>,
+        pub framed_ipv6_prefix: __rt::Vec<__rt::Bytes>,
         /// [ Framed-IPv6-Pool ]
         #[diameter(avp = 100, must, name = "Framed-IPv6-Pool")]
-        pub framed_i_pv6_pool: __rt::Option<__rt::Bytes>,
+        pub framed_ipv6_pool: __rt::Option<__rt::Bytes>,
         /// *[ Framed-IPv6-Route ]
         #[diameter(avp = 99, must, name = "Framed-IPv6-Route")]
-        pub framed_i_pv6_route: __rt::Vec<__rt::Utf8String>,
+        pub framed_ipv6_route: __rt::Vec<__rt::Utf8String>,
         /// [ Framed-IPX-Network ]
         #[diameter(avp = 23, must, name = "Framed-IPX-Network")]
         pub framed_ipx_network: __rt::Option<u32>,
@@ -8123,7 +8123,7 @@ pub mod network_access {
         pub login_ip_host: __rt::Vec<__rt::Bytes>,
         /// *[ Login-IPv6-Host ]
         #[diameter(avp = 98, must, name = "Login-IPv6-Host")]
-        pub login_i_pv6_host: __rt::Vec<__rt::Bytes>,
+        pub login_ipv6_host: __rt::Vec<__rt::Bytes>,
         /// [ Login-LAT-Group ]
         #[diameter(avp = 36, must, name = "Login-LAT-Group")]
         pub login_lat_group: __rt::Option<__rt::Bytes>,
@@ -8916,7 +8916,7 @@ pub mod rx {
         /// `MCPTT-Identifier`.
         pub const MCPTT_IDENTIFIER: u32 = 547u32;
         /// `MCVideo-Identifier`.
-        pub const MC_VIDEO_IDENTIFIER: u32 = 562u32;
+        pub const MCVIDEO_IDENTIFIER: u32 = 562u32;
         /// `MPS-Identifier`.
         pub const MPS_IDENTIFIER: u32 = 528u32;
         /// `NID`.
@@ -8964,7 +8964,7 @@ pub mod rx {
         /// `Reservation-Priority`.
         pub const RESERVATION_PRIORITY: u32 = 458u32;
         /// `ToS-Traffic-Class`.
-        pub const TO_S_TRAFFIC_CLASS: u32 = 1014u32;
+        pub const TOS_TRAFFIC_CLASS: u32 = 1014u32;
         /// `Called-Party-Address`.
         pub const CALLED_PARTY_ADDRESS: u32 = 832u32;
         /// `Requested-Party-Address`.
@@ -9064,7 +9064,7 @@ pub mod rx {
         /// `AN-Trusted`.
         pub const AN_TRUSTED: u32 = 1503u32;
         /// `NetLoc-Access-Support`.
-        pub const NET_LOC_ACCESS_SUPPORT: u32 = 2824u32;
+        pub const NETLOC_ACCESS_SUPPORT: u32 = 2824u32;
         /// `OC-OLR`.
         pub const OC_OLR: u32 = 623u32;
         /// `OC-Sequence-Number`.
@@ -9122,7 +9122,7 @@ pub mod rx {
         /// `TGPP-User-Location-Info`.
         pub const TGPP_USER_LOCATION_INFO: u32 = 22u32;
         /// `TGPP-MS-TimeZone`.
-        pub const TGPP_MS_TIME_ZONE: u32 = 23u32;
+        pub const TGPP_MS_TIMEZONE: u32 = 23u32;
     }
     /// Codes of this application's commands.
     pub mod command {
@@ -9227,7 +9227,7 @@ pub mod rx {
         pub mcptt_identifier: __rt::Option<__rt::Bytes>,
         /// [ MCVideo-Identifier ]
         #[diameter(avp = 562, vendor = 10415, name = "MCVideo-Identifier")]
-        pub mc_video_identifier: __rt::Option<__rt::Bytes>,
+        pub mcvideo_identifier: __rt::Option<__rt::Bytes>,
         /// [ IMS-Content-Identifier ]
         #[diameter(avp = 563, name = "IMS-Content-Identifier")]
         pub ims_content_identifier: __rt::Option<__rt::Bytes>,
@@ -9340,7 +9340,7 @@ pub mod rx {
         pub ma_information: __rt::Option<MaInformation>,
         /// [ NetLoc-Access-Support ]
         #[diameter(avp = 2824, vendor = 10415, name = "NetLoc-Access-Support")]
-        pub net_loc_access_support: __rt::Option<u32>,
+        pub netloc_access_support: __rt::Option<u32>,
         /// [ RAT-Type ]
         #[diameter(avp = 1032, vendor = 10415, must, name = "RAT-Type")]
         pub rat_type: __rt::Option<RatType>,
@@ -9477,7 +9477,7 @@ pub mod rx {
         pub ma_information: __rt::Option<MaInformation>,
         /// [ NetLoc-Access-Support ]
         #[diameter(avp = 2824, vendor = 10415, name = "NetLoc-Access-Support")]
-        pub net_loc_access_support: __rt::Option<u32>,
+        pub netloc_access_support: __rt::Option<u32>,
         /// [ RAT-Type ]
         #[diameter(avp = 1032, vendor = 10415, must, name = "RAT-Type")]
         pub rat_type: __rt::Option<RatType>,
@@ -10110,7 +10110,7 @@ pub mod rx {
         pub af_signalling_protocol: __rt::Option<AfSignallingProtocol>,
         /// [ ToS-Traffic-Class ]
         #[diameter(avp = 1014, vendor = 10415, must, name = "ToS-Traffic-Class")]
-        pub to_s_traffic_class: __rt::Option<__rt::Bytes>,
+        pub tos_traffic_class: __rt::Option<__rt::Bytes>,
         /// *[ AVP ]
         #[diameter(extra)]
         pub avps: __rt::Vec<__rt::RawAvp>,
@@ -11109,7 +11109,7 @@ pub mod tgpp_s6a {
         /// `GMLC-Number`.
         pub const GMLC_NUMBER: u32 = 1474u32;
         /// `LCS-PrivacyException`.
-        pub const LCS_PRIVACY_EXCEPTION: u32 = 1475u32;
+        pub const LCS_PRIVACYEXCEPTION: u32 = 1475u32;
         /// `SS-Code`.
         pub const SS_CODE: u32 = 1476u32;
         /// `SS-Status`.
@@ -11151,7 +11151,7 @@ pub mod tgpp_s6a {
         /// `PDN-Type`.
         pub const PDN_TYPE: u32 = 1456u32;
         /// `EPS-Subscribed-QoS-Profile`.
-        pub const EPS_SUBSCRIBED_QO_S_PROFILE: u32 = 1431u32;
+        pub const EPS_SUBSCRIBED_QOS_PROFILE: u32 = 1431u32;
         /// `VPLMN-Dynamic-Address-Allowed`.
         pub const VPLMN_DYNAMIC_ADDRESS_ALLOWED: u32 = 1432u32;
         /// `PDN-GW-Allocation-Type`.
@@ -11189,7 +11189,7 @@ pub mod tgpp_s6a {
         /// `PDP-Type`.
         pub const PDP_TYPE: u32 = 1470u32;
         /// `QoS-Subscribed`.
-        pub const QO_S_SUBSCRIBED: u32 = 1404u32;
+        pub const QOS_SUBSCRIBED: u32 = 1404u32;
         /// `Ext-PDP-Type`.
         pub const EXT_PDP_TYPE: u32 = 1620u32;
         /// `Ext-PDP-Address`.
@@ -12424,7 +12424,7 @@ pub mod tgpp_s6a {
         pub gmlc_number: __rt::Vec<__rt::Bytes>,
         /// *[ LCS-PrivacyException ]
         #[diameter(avp = 1475, vendor = 10415, must, name = "LCS-PrivacyException")]
-        pub lcs_privacy_exception: __rt::Vec<LcsPrivacyException>,
+        pub lcs_privacyexception: __rt::Vec<LcsPrivacyException>,
         /// *[ MO-LR ]
         #[diameter(avp = 1485, vendor = 10415, must, name = "MO-LR")]
         pub mo_lr: __rt::Vec<MoLr>,
@@ -12666,7 +12666,7 @@ pub mod tgpp_s6a {
             must,
             name = "EPS-Subscribed-QoS-Profile"
         )]
-        pub eps_subscribed_qo_s_profile: __rt::Option<EpsSubscribedQoSProfile>,
+        pub eps_subscribed_qos_profile: __rt::Option<EpsSubscribedQoSProfile>,
         /// [ VPLMN-Dynamic-Address-Allowed ]
         #[diameter(
             avp = 1432,
@@ -12730,7 +12730,7 @@ pub mod tgpp_s6a {
     pub struct EpsSubscribedQoSProfile {
         /// { QoS-Class-Identifier }
         #[diameter(avp = 1028, vendor = 10415, must, name = "QoS-Class-Identifier")]
-        pub qo_s_class_identifier: super::charging_control::QoSClassIdentifier,
+        pub qos_class_identifier: super::charging_control::QoSClassIdentifier,
         /// { Allocation-Retention-Priority }
         #[diameter(avp = 1034, vendor = 10415, name = "Allocation-Retention-Priority")]
         pub allocation_retention_priority: super::charging_control::AllocationRetentionPriority,
@@ -12845,7 +12845,7 @@ pub mod tgpp_s6a {
     pub struct MdtConfiguration {
         /// { QoS-Class-Identifier }
         #[diameter(avp = 1028, vendor = 10415, must, name = "QoS-Class-Identifier")]
-        pub qo_s_class_identifier: super::charging_control::QoSClassIdentifier,
+        pub qos_class_identifier: super::charging_control::QoSClassIdentifier,
         /// { Allocation-Retention-Priority }
         #[diameter(avp = 1034, vendor = 10415, name = "Allocation-Retention-Priority")]
         pub allocation_retention_priority: super::charging_control::AllocationRetentionPriority,
@@ -12905,7 +12905,7 @@ pub mod tgpp_s6a {
         pub pdp_address: __rt::Option<__rt::Address>,
         /// { QoS-Subscribed }
         #[diameter(avp = 1404, vendor = 10415, must, name = "QoS-Subscribed")]
-        pub qo_s_subscribed: __rt::Bytes,
+        pub qos_subscribed: __rt::Bytes,
         /// [ VPLMN-Dynamic-Address-Allowed ]
         #[diameter(
             avp = 1432,
@@ -13359,9 +13359,9 @@ pub mod tgpp_swx {
         /// `PDN-Type`.
         pub const PDN_TYPE: u32 = 1456u32;
         /// `EPS-Subscribed-QoS-Profile`.
-        pub const EPS_SUBSCRIBED_QO_S_PROFILE: u32 = 1431u32;
+        pub const EPS_SUBSCRIBED_QOS_PROFILE: u32 = 1431u32;
         /// `QoS-Class-Identifier`.
-        pub const QO_S_CLASS_IDENTIFIER: u32 = 1028u32;
+        pub const QOS_CLASS_IDENTIFIER: u32 = 1028u32;
         /// `Allocation-Retention-Priority`.
         pub const ALLOCATION_RETENTION_PRIORITY: u32 = 1034u32;
         /// `Priority-Level`.
@@ -14037,7 +14037,7 @@ pub mod tgpp_swx {
             must,
             name = "EPS-Subscribed-QoS-Profile"
         )]
-        pub eps_subscribed_qo_s_profile: __rt::Option<EpsSubscribedQoSProfile>,
+        pub eps_subscribed_qos_profile: __rt::Option<EpsSubscribedQoSProfile>,
         /// [ VPLMN-Dynamic-Address-Allowed ]
         #[diameter(
             avp = 1432,
@@ -14101,7 +14101,7 @@ pub mod tgpp_swx {
     pub struct EpsSubscribedQoSProfile {
         /// { QoS-Class-Identifier }
         #[diameter(avp = 1028, vendor = 10415, must, name = "QoS-Class-Identifier")]
-        pub qo_s_class_identifier: QoSClassIdentifier,
+        pub qos_class_identifier: QoSClassIdentifier,
         /// { Allocation-Retention-Priority }
         #[diameter(avp = 1034, vendor = 10415, name = "Allocation-Retention-Priority")]
         pub allocation_retention_priority: AllocationRetentionPriority,
@@ -14333,7 +14333,7 @@ pub mod tgpp_swx {
     pub struct MdtConfiguration {
         /// { QoS-Class-Identifier }
         #[diameter(avp = 1028, vendor = 10415, must, name = "QoS-Class-Identifier")]
-        pub qo_s_class_identifier: QoSClassIdentifier,
+        pub qos_class_identifier: QoSClassIdentifier,
         /// { Allocation-Retention-Priority }
         #[diameter(avp = 1034, vendor = 10415, name = "Allocation-Retention-Priority")]
         pub allocation_retention_priority: AllocationRetentionPriority,
