@@ -8,7 +8,9 @@ use proc_macro2::{Ident, Span, TokenStream};
 use quote::{format_ident, quote};
 
 use crate::error::{Diagnostic, ErrorKind};
-use crate::model::{Application, Avp, AvpId, BaseType, Dictionary, Position, Rule, Target};
+use crate::model::{
+    Application, Avp, AvpId, BaseType, Command, Dictionary, Position, Rule, Target,
+};
 
 /// Extra attributes to put on generated items, by dictionary name ("." for all).
 #[derive(Debug, Clone, Default)]
@@ -479,18 +481,16 @@ impl Emitter<'_> {
         }
     }
 
-    fn message(
-        &self,
-        app: &Application,
-        name: &str,
-        stem: &str,
-        kind: &str,
-        code: u32,
-        proxiable: bool,
-        error: bool,
-        rules: &[Rule],
-        description: Option<&str>,
-    ) -> TokenStream {
+    /// The struct of a command's request (`request == true`) or answer.
+    fn message(&self, app: &Application, c: &Command, request: bool) -> TokenStream {
+        let (kind, rules, error) = if request {
+            ("Request", &c.request, false)
+        } else {
+            ("Answer", &c.answer, c.error)
+        };
+        let (name, code, proxiable) = (c.name.as_str(), c.code, c.proxiable);
+        let stem = c.rust_name.clone().unwrap_or_else(|| camel(&c.name));
+        let description = c.description.as_deref();
         let ident = make_ident(&format!("{stem}{kind}"), "Cmd");
         let full = format!("{name}-{kind}");
         let (fields, forbid) = self.fields(app.id, &full, rules);
@@ -557,30 +557,8 @@ impl Emitter<'_> {
             let code = c.code;
             let d = doc(&format!("`{}`.", c.name));
             cmd_consts.push(quote!(#d pub const #ci: u32 = #code;));
-            let stem = c.rust_name.clone().unwrap_or_else(|| camel(&c.name));
-            let desc = c.description.as_deref();
-            items.push(self.message(
-                app,
-                &c.name,
-                &stem,
-                "Request",
-                c.code,
-                c.proxiable,
-                false,
-                &c.request,
-                desc,
-            ));
-            items.push(self.message(
-                app,
-                &c.name,
-                &stem,
-                "Answer",
-                c.code,
-                c.proxiable,
-                c.error,
-                &c.answer,
-                desc,
-            ));
+            items.push(self.message(app, c, true));
+            items.push(self.message(app, c, false));
         }
         if let Some(rules) = &app.answer_message {
             let (fields, forbid) = self.fields(app.id, "Answer-Message", rules);

@@ -1364,14 +1364,12 @@ impl Loader {
                                 state[child] = 1;
                                 stack.push((child, 0));
                             }
-                            1 => {
-                                if reported.insert(child) {
-                                    let msg = format!(
-                                        "Grouped AVP {} contains itself through {}",
-                                        self.avps[child].name, self.avps[node].name
-                                    );
-                                    self.err(K::GroupedCycle, r.loc, msg);
-                                }
+                            1 if reported.insert(child) => {
+                                let msg = format!(
+                                    "Grouped AVP {} contains itself through {}",
+                                    self.avps[child].name, self.avps[node].name
+                                );
+                                self.err(K::GroupedCycle, r.loc, msg);
                             }
                             _ => {}
                         }

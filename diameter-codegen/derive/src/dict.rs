@@ -9,7 +9,7 @@ pub fn expand(lit: &syn::LitStr) -> syn::Result<TokenStream> {
     let path = std::path::Path::new(&base).join(&rel);
     let config = diameter_codegen::Config::new();
     let generated = config
-        .generate_tokens(&[path.clone()])
+        .generate_tokens(std::slice::from_ref(&path))
         .map_err(|e| syn::Error::new(lit.span(), e.to_string()))?;
     let abs = path.to_string_lossy().into_owned();
     Ok(quote! {
