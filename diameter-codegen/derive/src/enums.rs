@@ -149,6 +149,10 @@ pub fn expand(input: &DeriveInput) -> syn::Result<TokenStream> {
         impl #rt::AvpValue for #name {
             const MIN_LEN: usize = 4;
             #[inline]
+            fn placeholder() -> Self {
+                <Self as #rt::EnumValue>::from_repr(0)
+            }
+            #[inline]
             fn decode_value(data: #rt::Bytes) -> #rt::Result<Self, #rt::DecodeError> {
                 <#repr as #rt::AvpValue>::decode_value(data)
                     .map(<Self as #rt::EnumValue>::from_repr)

@@ -135,14 +135,15 @@ pub fn expand(input: &DeriveInput, kind: Kind) -> syn::Result<TokenStream> {
         }
     }
 
-    // Decoding.
-    let mut locals = Vec::new();
+    // Decoding builds `Self` once, from placeholders, and writes each AVP into its field; a
+    // flag per exactly-one field records that it was seen.
+    let mut seen_locals = Vec::new();
     let mut arms = Vec::new();
     let mut finish = Vec::new();
     let mut inits = Vec::new();
     let mut encodes = Vec::new();
     for (i, f) in parsed.iter().enumerate() {
-        let local = format_ident!("__f{}", i);
+        let seen = format_ident!("__seen{}", i);
         let code = f.attrs.avp.unwrap_or_default();
         let vendor = f.attrs.vendor;
         let fname = f
@@ -151,7 +152,6 @@ pub fn expand(input: &DeriveInput, kind: Kind) -> syn::Result<TokenStream> {
             .clone()
             .unwrap_or_else(|| format!("AVP {code}"));
         let inner = f.inner;
-        let ty = f.ty;
         let ident = f.ident;
         let mut flags = quote!(#rt::AvpFlags::NONE);
         if f.attrs.must {
@@ -165,49 +165,39 @@ pub fn expand(input: &DeriveInput, kind: Kind) -> syn::Result<TokenStream> {
         }
         let span = f.ty.span();
         match f.shape {
-            Shape::One | Shape::Optional => {
-                locals.push(quote!(let mut #local: #rt::Option<#inner> = #rt::None;));
+            Shape::One => {
+                seen_locals.push(quote!(let mut #seen = false;));
+                inits.push(quote_spanned!(span=> #ident: <#inner as #rt::AvpValue>::placeholder()));
                 arms.push(quote_spanned! {span=>
                     (#code, #vendor) => {
-                        if #local.is_some() {
+                        if #seen {
                             return #rt::Err(#rt::too_many(__buf, &__avp, #fname, 1));
                         }
-                        #local = #rt::Some(#rt::decode_field::<#inner>(__buf, &__avp, #fname)?);
+                        #seen = true;
+                        #rt::decode_field_into::<#inner>(&mut __out.#ident, __buf, &__avp, #fname)?;
                     }
                 });
-            }
-            Shape::Repeated => {
-                locals.push(quote!(let mut #local: #ty = #rt::Vec::new();));
-                let check = f.attrs.max.map(|max| {
-                    let m = max as usize;
-                    quote! {
-                        if #local.len() >= #m {
-                            return #rt::Err(#rt::too_many(__buf, &__avp, #fname, #max));
-                        }
-                    }
-                });
-                arms.push(quote_spanned! {span=>
-                    (#code, #vendor) => {
-                        #check
-                        #local.push(#rt::decode_field::<#inner>(__buf, &__avp, #fname)?);
-                    }
-                });
-            }
-        }
-        match f.shape {
-            Shape::One => {
                 finish.push(quote_spanned! {span=>
-                    let #local = match #local {
-                        #rt::Some(v) => v,
-                        #rt::None => return #rt::Err(#rt::DecodeError::missing(
-                            #code, #vendor, #fname, <#inner as #rt::AvpValue>::MIN_LEN)),
-                    };
+                    if !#seen {
+                        return #rt::Err(#rt::DecodeError::missing(
+                            #code, #vendor, #fname, <#inner as #rt::AvpValue>::MIN_LEN));
+                    }
                 });
                 encodes.push(quote_spanned! {span=>
                     #rt::encode_field(__out, #code, #flags, #vendor, &self.#ident);
                 });
             }
             Shape::Optional => {
+                inits.push(quote!(#ident: #rt::None));
+                arms.push(quote_spanned! {span=>
+                    (#code, #vendor) => {
+                        if __out.#ident.is_some() {
+                            return #rt::Err(#rt::too_many(__buf, &__avp, #fname, 1));
+                        }
+                        let __slot = __out.#ident.insert(<#inner as #rt::AvpValue>::placeholder());
+                        #rt::decode_field_into::<#inner>(__slot, __buf, &__avp, #fname)?;
+                    }
+                });
                 encodes.push(quote_spanned! {span=>
                     if let #rt::Some(v) = &self.#ident {
                         #rt::encode_field(__out, #code, #flags, #vendor, v);
@@ -215,12 +205,33 @@ pub fn expand(input: &DeriveInput, kind: Kind) -> syn::Result<TokenStream> {
                 });
             }
             Shape::Repeated => {
+                inits.push(quote!(#ident: #rt::Vec::new()));
+                let check = f.attrs.max.map(|max| {
+                    let m = max as usize;
+                    quote! {
+                        if __out.#ident.len() >= #m {
+                            return #rt::Err(#rt::too_many(__buf, &__avp, #fname, #max));
+                        }
+                    }
+                });
+                arms.push(quote_spanned! {span=>
+                    (#code, #vendor) => {
+                        #check
+                        let __i = __out.#ident.len();
+                        if __i == 0 {
+                            // Most repeated AVPs occur once: no room for four up front.
+                            __out.#ident.reserve_exact(1);
+                        }
+                        __out.#ident.push(<#inner as #rt::AvpValue>::placeholder());
+                        #rt::decode_field_into::<#inner>(&mut __out.#ident[__i], __buf, &__avp, #fname)?;
+                    }
+                });
                 if let Some(min) = f.attrs.min.filter(|m| *m > 0) {
                     let m = min as usize;
                     finish.push(quote_spanned! {span=>
-                        if #local.len() < #m {
+                        if __out.#ident.len() < #m {
                             return #rt::Err(#rt::too_few(#code, #vendor, #fname,
-                                <#inner as #rt::AvpValue>::MIN_LEN, #min, #local.len()));
+                                <#inner as #rt::AvpValue>::MIN_LEN, #min, __out.#ident.len()));
                         }
                     });
                 }
@@ -231,7 +242,6 @@ pub fn expand(input: &DeriveInput, kind: Kind) -> syn::Result<TokenStream> {
                 });
             }
         }
-        inits.push(quote!(#ident: #local));
     }
     for fb in &sattrs.forbid {
         let (c, v, n) = (fb.avp, fb.vendor, &fb.name);
@@ -241,25 +251,29 @@ pub fn expand(input: &DeriveInput, kind: Kind) -> syn::Result<TokenStream> {
     }
     let fallback = match extra {
         Some(x) => {
-            locals.push(quote!(let mut __extra: #rt::Vec<#rt::RawAvp> = #rt::Vec::new();));
-            inits.push(quote!(#x: __extra));
+            inits.push(quote!(#x: #rt::Vec::new()));
             encodes.push(quote! {
                 for a in &self.#x {
                     a.encode(__out);
                 }
             });
-            quote!(_ => __extra.push(__avp.to_raw(__buf)),)
+            quote!(_ => __out.#x.push(__avp.to_raw(__buf)),)
         }
         None => quote! {
             _ if __avp.flags.is_mandatory() => return #rt::Err(#rt::unsupported(__buf, &__avp)),
             _ => {}
         },
     };
-
     let avpset = quote! {
         impl #rt::AvpSet for #name {
-            fn decode_avps_in(__buf: &#rt::Bytes, __start: usize, __end: usize) -> #rt::Result<Self, #rt::DecodeError> {
-                #(#locals)*
+            #[inline]
+            fn placeholder() -> Self {
+                #name { #(#inits),* }
+            }
+
+            fn decode_avps_into(&mut self, __buf: &#rt::Bytes, __start: usize, __end: usize) -> #rt::Result<(), #rt::DecodeError> {
+                let __out = self;
+                #(#seen_locals)*
                 for __avp in #rt::AvpReader::within(__buf, __start, __end) {
                     let __avp = __avp?;
                     match (__avp.code, __avp.vendor_id) {
@@ -268,7 +282,7 @@ pub fn expand(input: &DeriveInput, kind: Kind) -> syn::Result<TokenStream> {
                     }
                 }
                 #(#finish)*
-                #rt::Ok(#name { #(#inits),* })
+                #rt::Ok(())
             }
 
             fn encode_avps(&self, __out: &mut #rt::BytesMut) {
@@ -288,8 +302,16 @@ pub fn expand(input: &DeriveInput, kind: Kind) -> syn::Result<TokenStream> {
                 fn decode_at(buf: &#rt::Bytes, start: usize, end: usize) -> #rt::Result<Self, #rt::DecodeError> {
                     <Self as #rt::AvpSet>::decode_avps_in(buf, start, end)
                 }
+                #[inline]
+                fn decode_into(slot: &mut Self, buf: &#rt::Bytes, start: usize, end: usize) -> #rt::Result<(), #rt::DecodeError> {
+                    <Self as #rt::AvpSet>::decode_avps_into(slot, buf, start, end)
+                }
                 fn encode_value(&self, out: &mut #rt::BytesMut) {
                     <Self as #rt::AvpSet>::encode_avps(self, out)
+                }
+                #[inline]
+                fn placeholder() -> Self {
+                    <Self as #rt::AvpSet>::placeholder()
                 }
             }
         },

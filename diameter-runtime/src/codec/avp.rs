@@ -354,7 +354,7 @@ impl Iterator for AvpReader<'_> {
 }
 
 /// Appends one AVP whose data `write` produces, filling in the length afterwards.
-#[inline]
+#[inline(always)]
 pub fn encode_avp_with(
     out: &mut BytesMut,
     code: u32,

@@ -12,6 +12,18 @@ pub const DEFAULT_MAX_MESSAGE_LEN: usize = 1 << 20;
 
 /// A typed set of AVPs following a grammar: a message body or the data of a Grouped AVP.
 pub trait AvpSet: Sized {
+    /// The value decoding starts from: required fields hold placeholders, the rest are empty.
+    fn placeholder() -> Self;
+
+    /// Decodes the AVPs in `buf[start..end]` into `self`, which must be
+    /// [`AvpSet::placeholder`]; values share `buf`'s memory.
+    fn decode_avps_into(
+        &mut self,
+        buf: &Bytes,
+        start: usize,
+        end: usize,
+    ) -> Result<(), DecodeError>;
+
     /// Decodes the AVPs of `body` (whole AVPs back to back), checking the grammar.
     #[inline]
     fn decode_avps(body: &Bytes) -> Result<Self, DecodeError> {
@@ -19,7 +31,12 @@ pub trait AvpSet: Sized {
     }
 
     /// Decodes the AVPs in `buf[start..end]`; values share `buf`'s memory.
-    fn decode_avps_in(buf: &Bytes, start: usize, end: usize) -> Result<Self, DecodeError>;
+    #[inline]
+    fn decode_avps_in(buf: &Bytes, start: usize, end: usize) -> Result<Self, DecodeError> {
+        let mut out = Self::placeholder();
+        out.decode_avps_into(buf, start, end)?;
+        Ok(out)
+    }
 
     /// Appends the AVPs in grammar order.
     fn encode_avps(&self, out: &mut BytesMut);
@@ -78,9 +95,11 @@ pub trait Message: AvpSet {
     fn decode(buf: Bytes) -> Result<(Header, Self), DecodeError> {
         let header = Header::parse(&buf)?;
         Self::check_header(&header)?;
-        Self::decode_avps_in(&buf, HEADER_LEN, buf.len())
-            .map(|m| (header, m))
-            .map_err(|e| e.in_context(Self::NAME))
+        let mut m = Self::placeholder();
+        match m.decode_avps_into(&buf, HEADER_LEN, buf.len()) {
+            Ok(()) => Ok((header, m)),
+            Err(e) => Err(e.in_context(Self::NAME)),
+        }
     }
 
     /// Decodes a message body whose header has already been parsed.
@@ -113,6 +132,18 @@ pub trait Message: AvpSet {
     }
 }
 
+/// Decodes the value of a matched AVP into `slot` (a placeholder), attaching the AVP and its
+/// name to any error.
+#[inline(always)]
+pub fn decode_field_into<T: AvpValue>(
+    slot: &mut T,
+    buf: &Bytes,
+    avp: &AvpRef,
+    name: &'static str,
+) -> Result<(), DecodeError> {
+    T::decode_into(slot, buf, avp.start, avp.end).map_err(|e| e.within(name, &avp.to_raw(buf)))
+}
+
 /// Decodes the value of a matched AVP in `buf`, attaching the AVP and its name to any error.
 #[inline]
 pub fn decode_field<T: AvpValue>(
@@ -124,7 +155,7 @@ pub fn decode_field<T: AvpValue>(
 }
 
 /// Appends one AVP holding `value`.
-#[inline]
+#[inline(always)]
 pub fn encode_field<T: AvpValue>(
     out: &mut BytesMut,
     code: u32,

@@ -28,12 +28,33 @@ pub trait AvpValue: Sized {
 
     /// Appends the data, without padding.
     fn encode_value(&self, out: &mut BytesMut);
+
+    /// A cheap value that decoding overwrites: generated decoders build their struct in place
+    /// from placeholders and check afterwards that every required AVP was seen.
+    fn placeholder() -> Self;
+
+    /// Decodes `buf[start..end]` into `slot`, which holds [`AvpValue::placeholder`]. Grouped
+    /// types decode in place instead of building a value and moving it.
+    #[inline(always)]
+    fn decode_into(
+        slot: &mut Self,
+        buf: &Bytes,
+        start: usize,
+        end: usize,
+    ) -> Result<(), DecodeError> {
+        *slot = Self::decode_at(buf, start, end)?;
+        Ok(())
+    }
 }
 
 /// OctetString: arbitrary bytes.
 pub type OctetString = Bytes;
 
 impl AvpValue for Bytes {
+    #[inline]
+    fn placeholder() -> Self {
+        Bytes::new()
+    }
     #[inline]
     fn decode_value(data: Bytes) -> Result<Self, DecodeError> {
         Ok(data)
@@ -58,6 +79,10 @@ macro_rules! numeric {
     ($($t:ty, $n:literal, $name:literal);* $(;)?) => {$(
         impl AvpValue for $t {
             const MIN_LEN: usize = $n;
+            #[inline]
+            fn placeholder() -> Self {
+                0 as $t
+            }
             #[inline]
             fn decode_value(data: Bytes) -> Result<Self, DecodeError> {
                 Ok(<$t>::from_be_bytes(fixed::<$n>(&data, $name)?))
@@ -118,6 +143,24 @@ impl TextRepr {
             len: b.len() as u8,
             buf,
         })
+    }
+    /// The text at `buf[start..end]`. Short texts are copied inline with one fixed-size copy
+    /// when the buffer extends far enough past them (the bytes after `len` are never read).
+    #[inline(always)]
+    fn from_buffer(buf: &Bytes, start: usize, end: usize) -> Self {
+        let len = end - start;
+        if len > INLINE_TEXT {
+            return TextRepr::Shared(buf.slice(start..end));
+        }
+        let mut inline = [0u8; INLINE_TEXT];
+        match buf.get(start..start + INLINE_TEXT) {
+            Some(window) => inline.copy_from_slice(window),
+            None => inline[..len].copy_from_slice(&buf[start..end]),
+        }
+        TextRepr::Inline {
+            len: len as u8,
+            buf: inline,
+        }
     }
     #[inline]
     fn from_bytes(b: Bytes) -> Self {
@@ -212,12 +255,16 @@ macro_rules! text_type {
 
         impl AvpValue for $name {
             #[inline]
+            fn placeholder() -> Self {
+                Self(TextRepr::Inline { len: 0, buf: [0; INLINE_TEXT] })
+            }
+            #[inline]
             fn decode_value(data: Bytes) -> Result<Self, DecodeError> {
                 Self::from_utf8(data).map_err(|e| {
                     DecodeError::new(rc::INVALID_AVP_VALUE, format!(concat!($label, " is not valid UTF-8: {}"), e))
                 })
             }
-            #[inline]
+            #[inline(always)]
             fn decode_at(buf: &Bytes, start: usize, end: usize) -> Result<Self, DecodeError> {
                 let b = &buf[start..end];
                 if let Err(e) = check_utf8(b) {
@@ -226,10 +273,7 @@ macro_rules! text_type {
                         format!(concat!($label, " is not valid UTF-8: {}"), e),
                     ));
                 }
-                Ok(Self(match TextRepr::from_slice(b) {
-                    Some(t) => t,
-                    None => TextRepr::Shared(buf.slice(start..end)),
-                }))
+                Ok(Self(TextRepr::from_buffer(buf, start, end)))
             }
             #[inline]
             fn encode_value(&self, out: &mut BytesMut) {
@@ -445,6 +489,10 @@ impl fmt::Debug for Address {
 }
 
 impl AvpValue for Address {
+    #[inline]
+    fn placeholder() -> Self {
+        Address::V4(Ipv4Addr::UNSPECIFIED)
+    }
     const MIN_LEN: usize = 2;
     fn decode_value(data: Bytes) -> Result<Self, DecodeError> {
         if data.len() < 2 {
@@ -553,6 +601,10 @@ impl fmt::Debug for Time {
 }
 
 impl AvpValue for Time {
+    #[inline]
+    fn placeholder() -> Self {
+        Time(0)
+    }
     const MIN_LEN: usize = 4;
     #[inline]
     fn decode_value(data: Bytes) -> Result<Self, DecodeError> {
@@ -692,6 +744,16 @@ impl std::str::FromStr for DiameterUri {
 }
 
 impl AvpValue for DiameterUri {
+    fn placeholder() -> Self {
+        DiameterUri {
+            text: Bytes::new(),
+            secure: false,
+            host: String::new(),
+            port: 3868,
+            transport: Transport::Tcp,
+            protocol: AaaProtocol::Diameter,
+        }
+    }
     fn decode_value(data: Bytes) -> Result<Self, DecodeError> {
         let s = std::str::from_utf8(&data).map_err(|e| {
             DecodeError::new(

@@ -163,7 +163,16 @@ fn codec(c: &mut Criterion) {
         })
     });
     g.bench_function("ours/encode", |b| b.iter(|| black_box(&built).encode(1, 2)));
-    g.bench_function("diameter-0.7/encode", |b| {
+    g.bench_function("ours/encode-reused-buffer", |b| {
+        let header = built.header(1, 2);
+        let mut out = diameter_runtime::bytes::BytesMut::with_capacity(512);
+        b.iter(|| {
+            out.clear();
+            black_box(&built).encode_with_header(&header, &mut out);
+            out.len()
+        })
+    });
+    g.bench_function("diameter-0.7/encode-reused-buffer", |b| {
         let mut out = Vec::with_capacity(512);
         b.iter(|| {
             out.clear();
