@@ -120,3 +120,51 @@ pub fn write_if_changed(path: &Path, content: &str) -> std::io::Result<bool> {
     std::fs::write(path, content)?;
     Ok(true)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn dictionaries() -> PathBuf {
+        Path::new(env!("CARGO_MANIFEST_DIR")).join("../dictionaries")
+    }
+
+    #[test]
+    fn compiles_once_and_leaves_unchanged_files_alone() {
+        let out = std::env::temp_dir().join(format!("diameter-build-test-{}", std::process::id()));
+        let builder = configure().out_dir(&out).emit_rerun_if_changed(false);
+        let written = builder
+            .compile(&[dictionaries().join("credit_control.xml")])
+            .unwrap();
+        assert_eq!(written, vec![out.join("credit_control.rs")]);
+        let code = std::fs::read_to_string(&written[0]).unwrap();
+        assert!(code.starts_with(diameter_codegen::GENERATED_HEADER));
+        assert!(code.contains("pub struct CreditControlRequest"));
+        let before = std::fs::metadata(&written[0]).unwrap().modified().unwrap();
+        std::thread::sleep(std::time::Duration::from_millis(20));
+        builder
+            .compile(&[dictionaries().join("credit_control.xml")])
+            .unwrap();
+        let after = std::fs::metadata(&written[0]).unwrap().modified().unwrap();
+        assert_eq!(before, after, "an unchanged file is not rewritten");
+        assert!(!write_if_changed(&written[0], &code).unwrap());
+        assert!(write_if_changed(&written[0], "changed").unwrap());
+        std::fs::remove_dir_all(&out).ok();
+    }
+
+    #[test]
+    fn dictionary_errors_come_back_with_file_and_line() {
+        let dir = std::env::temp_dir().join(format!("diameter-build-err-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let bad = dir.join("bad.xml");
+        std::fs::write(&bad, "<diameter>\n<application id=\"9\" name=\"X\">\n<avp name=\"A\" code=\"1\"><data type=\"Nope\"/></avp>\n</application>\n</diameter>\n").unwrap();
+        let err = configure()
+            .out_dir(&dir)
+            .emit_rerun_if_changed(false)
+            .compile(&[&bad])
+            .unwrap_err();
+        let text = err.to_string();
+        assert!(text.contains("bad.xml:3: error[UnknownType]"), "{text}");
+        std::fs::remove_dir_all(&dir).ok();
+    }
+}

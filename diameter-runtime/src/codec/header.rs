@@ -143,6 +143,29 @@ impl Header {
         Some(u32::from_be_bytes([0, buf[1], buf[2], buf[3]]))
     }
 
+    /// For framing a byte stream: the length of the message starting at `buf`, once its first
+    /// four bytes have arrived, checked before any of the body is buffered. Errors: 5011 for a
+    /// version other than 1, 5015 for a length under 20, not a multiple of four, or over `max`.
+    pub fn frame_length(buf: &[u8], max: usize) -> Result<Option<usize>, DecodeError> {
+        let Some(len) = Self::peek_length(buf) else {
+            return Ok(None);
+        };
+        if buf[0] != VERSION {
+            return Err(DecodeError::new(
+                rc::UNSUPPORTED_VERSION,
+                format!("version {}, expected 1", buf[0]),
+            ));
+        }
+        let len = len as usize;
+        if len < HEADER_LEN || len % 4 != 0 || len > max {
+            return Err(DecodeError::new(
+                rc::INVALID_MESSAGE_LENGTH,
+                format!("message length {len} (limit {max})"),
+            ));
+        }
+        Ok(Some(len))
+    }
+
     /// Parses and checks the header at the start of `buf`, which must hold exactly one message.
     ///
     /// Errors: 5011 for a version other than 1, 5015 for a length that is short, not a multiple

@@ -327,3 +327,46 @@ fn grouped_nesting_depth_is_bounded() {
     let e = dynamic::Message::decode_with(m.encode(), &|c: u32, _v: u32| c == 7).unwrap_err();
     assert_eq!(e.result_code(), 5004);
 }
+
+#[test]
+fn frame_length_limits() {
+    use diameter_runtime::codec::message::DEFAULT_MAX_MESSAGE_LEN as MAX;
+    use diameter_runtime::Header;
+    assert_eq!(
+        Header::frame_length(&[1, 0], MAX).unwrap(),
+        None,
+        "too few bytes yet"
+    );
+    assert_eq!(
+        Header::frame_length(&ccr_260()[..4], MAX).unwrap(),
+        Some(260)
+    );
+    // 2 MiB announced: refused before the body is read.
+    let e = Header::frame_length(&[1, 0x20, 0, 0], MAX).unwrap_err();
+    assert_eq!(e.result_code(), 5015);
+    assert_eq!(
+        Header::frame_length(&[1, 0, 0, 19], MAX)
+            .unwrap_err()
+            .result_code(),
+        5015
+    );
+    assert_eq!(
+        Header::frame_length(&[1, 0, 0, 22], MAX)
+            .unwrap_err()
+            .result_code(),
+        5015
+    );
+    assert_eq!(
+        Header::frame_length(&[2, 0, 0, 20], MAX)
+            .unwrap_err()
+            .result_code(),
+        5011
+    );
+    // A smaller limit is honoured.
+    assert_eq!(
+        Header::frame_length(&ccr_260()[..4], 256)
+            .unwrap_err()
+            .result_code(),
+        5015
+    );
+}
