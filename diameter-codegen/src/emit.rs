@@ -416,15 +416,16 @@ impl Emitter<'_> {
                     }
                     used.push(c.clone());
                     let ci = make_ident(&c, "_");
-                    let v = it.code as u32;
+                    let v = proc_macro2::Literal::u32_unsuffixed(it.code as u32);
                     let n = it.name.as_str();
                     let d = doc(&format!(
-                        "{}{} ({v}).",
+                        "{}{} ({}).",
                         it.description
                             .as_deref()
                             .map(|d| format!("{d} "))
                             .unwrap_or_default(),
-                        it.name
+                        it.name,
+                        it.code
                     ));
                     consts.push(quote!(#d pub const #ci: Self = Self(#v);));
                     names.push(quote!((#v, #n)));

@@ -836,13 +836,13 @@ pub mod base {
     pub struct InbandSecurityId(pub u32);
     impl InbandSecurityId {
         /// No TLS/TCP or DTLS/SCTP support (default when absent). NO_INBAND_SECURITY (0).
-        pub const NO_INBAND_SECURITY: Self = Self(0u32);
+        pub const NO_INBAND_SECURITY: Self = Self(0);
         /// TLS/TCP and DTLS/SCTP are supported. TLS (1).
-        pub const TLS: Self = Self(1u32);
+        pub const TLS: Self = Self(1);
         /// Every named value with its dictionary name.
         pub const NAMES: &'static [(u32, &'static str)] = &[
-            (0u32, "NO_INBAND_SECURITY"),
-            (1u32, "TLS"),
+            (0, "NO_INBAND_SECURITY"),
+            (1, "TLS"),
         ];
     }
     /// Identity and opaque local state added by an agent and returned in the answer (6.7.2).
@@ -909,109 +909,109 @@ pub mod base {
     pub struct ResultCode(pub u32);
     impl ResultCode {
         /// Authentication needs another round trip before access is granted. DIAMETER_MULTI_ROUND_AUTH (1001).
-        pub const DIAMETER_MULTI_ROUND_AUTH: Self = Self(1001u32);
+        pub const DIAMETER_MULTI_ROUND_AUTH: Self = Self(1001);
         /// The request was completed successfully. DIAMETER_SUCCESS (2001).
-        pub const DIAMETER_SUCCESS: Self = Self(2001u32);
+        pub const DIAMETER_SUCCESS: Self = Self(2001);
         /// Completed, but the application must do more before serving the user. DIAMETER_LIMITED_SUCCESS (2002).
-        pub const DIAMETER_LIMITED_SUCCESS: Self = Self(2002u32);
+        pub const DIAMETER_LIMITED_SUCCESS: Self = Self(2002);
         /// The command code is not supported by the receiver. DIAMETER_COMMAND_UNSUPPORTED (3001).
-        pub const DIAMETER_COMMAND_UNSUPPORTED: Self = Self(3001u32);
+        pub const DIAMETER_COMMAND_UNSUPPORTED: Self = Self(3001);
         /// No suitable host could be reached to deliver the request. DIAMETER_UNABLE_TO_DELIVER (3002).
-        pub const DIAMETER_UNABLE_TO_DELIVER: Self = Self(3002u32);
+        pub const DIAMETER_UNABLE_TO_DELIVER: Self = Self(3002);
         /// The destination realm is not recognized. DIAMETER_REALM_NOT_SERVED (3003).
-        pub const DIAMETER_REALM_NOT_SERVED: Self = Self(3003u32);
+        pub const DIAMETER_REALM_NOT_SERVED: Self = Self(3003);
         /// The requested server cannot serve now; try another peer. DIAMETER_TOO_BUSY (3004).
-        pub const DIAMETER_TOO_BUSY: Self = Self(3004u32);
+        pub const DIAMETER_TOO_BUSY: Self = Self(3004);
         /// An agent found a routing loop. DIAMETER_LOOP_DETECTED (3005).
-        pub const DIAMETER_LOOP_DETECTED: Self = Self(3005u32);
+        pub const DIAMETER_LOOP_DETECTED: Self = Self(3005);
         /// Send the request directly to the host given in Redirect-Host. DIAMETER_REDIRECT_INDICATION (3006).
-        pub const DIAMETER_REDIRECT_INDICATION: Self = Self(3006u32);
+        pub const DIAMETER_REDIRECT_INDICATION: Self = Self(3006);
         /// The application of the request is not supported. DIAMETER_APPLICATION_UNSUPPORTED (3007).
-        pub const DIAMETER_APPLICATION_UNSUPPORTED: Self = Self(3007u32);
+        pub const DIAMETER_APPLICATION_UNSUPPORTED: Self = Self(3007);
         /// Header flag bits are invalid or do not fit the command. DIAMETER_INVALID_HDR_BITS (3008).
-        pub const DIAMETER_INVALID_HDR_BITS: Self = Self(3008u32);
+        pub const DIAMETER_INVALID_HDR_BITS: Self = Self(3008);
         /// AVP flag bits are unrecognized or do not fit the AVP definition. DIAMETER_INVALID_AVP_BITS (3009).
-        pub const DIAMETER_INVALID_AVP_BITS: Self = Self(3009u32);
+        pub const DIAMETER_INVALID_AVP_BITS: Self = Self(3009);
         /// A CER came from a peer that is not known. DIAMETER_UNKNOWN_PEER (3010).
-        pub const DIAMETER_UNKNOWN_PEER: Self = Self(3010u32);
+        pub const DIAMETER_UNKNOWN_PEER: Self = Self(3010);
         /// Redirect to another realm; added by RFC 7075, which updates RFC 6733. DIAMETER_REALM_REDIRECT_INDICATION (3011).
-        pub const DIAMETER_REALM_REDIRECT_INDICATION: Self = Self(3011u32);
+        pub const DIAMETER_REALM_REDIRECT_INDICATION: Self = Self(3011);
         /// Authentication failed, most likely a wrong password. DIAMETER_AUTHENTICATION_REJECTED (4001).
-        pub const DIAMETER_AUTHENTICATION_REJECTED: Self = Self(4001u32);
+        pub const DIAMETER_AUTHENTICATION_REJECTED: Self = Self(4001);
         /// The accounting record could not be stored for lack of space. DIAMETER_OUT_OF_SPACE (4002).
-        pub const DIAMETER_OUT_OF_SPACE: Self = Self(4002u32);
+        pub const DIAMETER_OUT_OF_SPACE: Self = Self(4002);
         /// The peer lost the connection election and closed the connection. DIAMETER_ELECTION_LOST (4003).
-        pub const DIAMETER_ELECTION_LOST: Self = Self(4003u32);
+        pub const DIAMETER_ELECTION_LOST: Self = Self(4003);
         /// A mandatory AVP is not recognized or supported. DIAMETER_AVP_UNSUPPORTED (5001).
-        pub const DIAMETER_AVP_UNSUPPORTED: Self = Self(5001u32);
+        pub const DIAMETER_AVP_UNSUPPORTED: Self = Self(5001);
         /// The Session-Id is not known. DIAMETER_UNKNOWN_SESSION_ID (5002).
-        pub const DIAMETER_UNKNOWN_SESSION_ID: Self = Self(5002u32);
+        pub const DIAMETER_UNKNOWN_SESSION_ID: Self = Self(5002);
         /// The user is not authorized for the requested service. DIAMETER_AUTHORIZATION_REJECTED (5003).
-        pub const DIAMETER_AUTHORIZATION_REJECTED: Self = Self(5003u32);
+        pub const DIAMETER_AUTHORIZATION_REJECTED: Self = Self(5003);
         /// An AVP carries an invalid value. DIAMETER_INVALID_AVP_VALUE (5004).
-        pub const DIAMETER_INVALID_AVP_VALUE: Self = Self(5004u32);
+        pub const DIAMETER_INVALID_AVP_VALUE: Self = Self(5004);
         /// A required AVP is missing. DIAMETER_MISSING_AVP (5005).
-        pub const DIAMETER_MISSING_AVP: Self = Self(5005u32);
+        pub const DIAMETER_MISSING_AVP: Self = Self(5005);
         /// The user has already used up the allowed resources. DIAMETER_RESOURCES_EXCEEDED (5006).
-        pub const DIAMETER_RESOURCES_EXCEEDED: Self = Self(5006u32);
+        pub const DIAMETER_RESOURCES_EXCEEDED: Self = Self(5006);
         /// AVPs in the request contradict each other. DIAMETER_CONTRADICTING_AVPS (5007).
-        pub const DIAMETER_CONTRADICTING_AVPS: Self = Self(5007u32);
+        pub const DIAMETER_CONTRADICTING_AVPS: Self = Self(5007);
         /// An AVP that must not appear was present. DIAMETER_AVP_NOT_ALLOWED (5008).
-        pub const DIAMETER_AVP_NOT_ALLOWED: Self = Self(5008u32);
+        pub const DIAMETER_AVP_NOT_ALLOWED: Self = Self(5008);
         /// An AVP appears more often than the grammar allows. DIAMETER_AVP_OCCURS_TOO_MANY_TIMES (5009).
-        pub const DIAMETER_AVP_OCCURS_TOO_MANY_TIMES: Self = Self(5009u32);
+        pub const DIAMETER_AVP_OCCURS_TOO_MANY_TIMES: Self = Self(5009);
         /// The peers share no application. DIAMETER_NO_COMMON_APPLICATION (5010).
-        pub const DIAMETER_NO_COMMON_APPLICATION: Self = Self(5010u32);
+        pub const DIAMETER_NO_COMMON_APPLICATION: Self = Self(5010);
         /// The protocol version is not supported. DIAMETER_UNSUPPORTED_VERSION (5011).
-        pub const DIAMETER_UNSUPPORTED_VERSION: Self = Self(5011u32);
+        pub const DIAMETER_UNSUPPORTED_VERSION: Self = Self(5011);
         /// The request was rejected for an unspecified reason. DIAMETER_UNABLE_TO_COMPLY (5012).
-        pub const DIAMETER_UNABLE_TO_COMPLY: Self = Self(5012u32);
+        pub const DIAMETER_UNABLE_TO_COMPLY: Self = Self(5012);
         /// A reserved or wrongly set bit was found in the header. DIAMETER_INVALID_BIT_IN_HEADER (5013).
-        pub const DIAMETER_INVALID_BIT_IN_HEADER: Self = Self(5013u32);
+        pub const DIAMETER_INVALID_BIT_IN_HEADER: Self = Self(5013);
         /// An AVP has an invalid length. DIAMETER_INVALID_AVP_LENGTH (5014).
-        pub const DIAMETER_INVALID_AVP_LENGTH: Self = Self(5014u32);
+        pub const DIAMETER_INVALID_AVP_LENGTH: Self = Self(5014);
         /// The message length is invalid. DIAMETER_INVALID_MESSAGE_LENGTH (5015).
-        pub const DIAMETER_INVALID_MESSAGE_LENGTH: Self = Self(5015u32);
+        pub const DIAMETER_INVALID_MESSAGE_LENGTH: Self = Self(5015);
         /// An AVP carries a flag combination it is not allowed to have. DIAMETER_INVALID_AVP_BIT_COMBO (5016).
-        pub const DIAMETER_INVALID_AVP_BIT_COMBO: Self = Self(5016u32);
+        pub const DIAMETER_INVALID_AVP_BIT_COMBO: Self = Self(5016);
         /// The peers share no security mechanism. DIAMETER_NO_COMMON_SECURITY (5017).
-        pub const DIAMETER_NO_COMMON_SECURITY: Self = Self(5017u32);
+        pub const DIAMETER_NO_COMMON_SECURITY: Self = Self(5017);
         /// Every named value with its dictionary name.
         pub const NAMES: &'static [(u32, &'static str)] = &[
-            (1001u32, "DIAMETER_MULTI_ROUND_AUTH"),
-            (2001u32, "DIAMETER_SUCCESS"),
-            (2002u32, "DIAMETER_LIMITED_SUCCESS"),
-            (3001u32, "DIAMETER_COMMAND_UNSUPPORTED"),
-            (3002u32, "DIAMETER_UNABLE_TO_DELIVER"),
-            (3003u32, "DIAMETER_REALM_NOT_SERVED"),
-            (3004u32, "DIAMETER_TOO_BUSY"),
-            (3005u32, "DIAMETER_LOOP_DETECTED"),
-            (3006u32, "DIAMETER_REDIRECT_INDICATION"),
-            (3007u32, "DIAMETER_APPLICATION_UNSUPPORTED"),
-            (3008u32, "DIAMETER_INVALID_HDR_BITS"),
-            (3009u32, "DIAMETER_INVALID_AVP_BITS"),
-            (3010u32, "DIAMETER_UNKNOWN_PEER"),
-            (3011u32, "DIAMETER_REALM_REDIRECT_INDICATION"),
-            (4001u32, "DIAMETER_AUTHENTICATION_REJECTED"),
-            (4002u32, "DIAMETER_OUT_OF_SPACE"),
-            (4003u32, "DIAMETER_ELECTION_LOST"),
-            (5001u32, "DIAMETER_AVP_UNSUPPORTED"),
-            (5002u32, "DIAMETER_UNKNOWN_SESSION_ID"),
-            (5003u32, "DIAMETER_AUTHORIZATION_REJECTED"),
-            (5004u32, "DIAMETER_INVALID_AVP_VALUE"),
-            (5005u32, "DIAMETER_MISSING_AVP"),
-            (5006u32, "DIAMETER_RESOURCES_EXCEEDED"),
-            (5007u32, "DIAMETER_CONTRADICTING_AVPS"),
-            (5008u32, "DIAMETER_AVP_NOT_ALLOWED"),
-            (5009u32, "DIAMETER_AVP_OCCURS_TOO_MANY_TIMES"),
-            (5010u32, "DIAMETER_NO_COMMON_APPLICATION"),
-            (5011u32, "DIAMETER_UNSUPPORTED_VERSION"),
-            (5012u32, "DIAMETER_UNABLE_TO_COMPLY"),
-            (5013u32, "DIAMETER_INVALID_BIT_IN_HEADER"),
-            (5014u32, "DIAMETER_INVALID_AVP_LENGTH"),
-            (5015u32, "DIAMETER_INVALID_MESSAGE_LENGTH"),
-            (5016u32, "DIAMETER_INVALID_AVP_BIT_COMBO"),
-            (5017u32, "DIAMETER_NO_COMMON_SECURITY"),
+            (1001, "DIAMETER_MULTI_ROUND_AUTH"),
+            (2001, "DIAMETER_SUCCESS"),
+            (2002, "DIAMETER_LIMITED_SUCCESS"),
+            (3001, "DIAMETER_COMMAND_UNSUPPORTED"),
+            (3002, "DIAMETER_UNABLE_TO_DELIVER"),
+            (3003, "DIAMETER_REALM_NOT_SERVED"),
+            (3004, "DIAMETER_TOO_BUSY"),
+            (3005, "DIAMETER_LOOP_DETECTED"),
+            (3006, "DIAMETER_REDIRECT_INDICATION"),
+            (3007, "DIAMETER_APPLICATION_UNSUPPORTED"),
+            (3008, "DIAMETER_INVALID_HDR_BITS"),
+            (3009, "DIAMETER_INVALID_AVP_BITS"),
+            (3010, "DIAMETER_UNKNOWN_PEER"),
+            (3011, "DIAMETER_REALM_REDIRECT_INDICATION"),
+            (4001, "DIAMETER_AUTHENTICATION_REJECTED"),
+            (4002, "DIAMETER_OUT_OF_SPACE"),
+            (4003, "DIAMETER_ELECTION_LOST"),
+            (5001, "DIAMETER_AVP_UNSUPPORTED"),
+            (5002, "DIAMETER_UNKNOWN_SESSION_ID"),
+            (5003, "DIAMETER_AUTHORIZATION_REJECTED"),
+            (5004, "DIAMETER_INVALID_AVP_VALUE"),
+            (5005, "DIAMETER_MISSING_AVP"),
+            (5006, "DIAMETER_RESOURCES_EXCEEDED"),
+            (5007, "DIAMETER_CONTRADICTING_AVPS"),
+            (5008, "DIAMETER_AVP_NOT_ALLOWED"),
+            (5009, "DIAMETER_AVP_OCCURS_TOO_MANY_TIMES"),
+            (5010, "DIAMETER_NO_COMMON_APPLICATION"),
+            (5011, "DIAMETER_UNSUPPORTED_VERSION"),
+            (5012, "DIAMETER_UNABLE_TO_COMPLY"),
+            (5013, "DIAMETER_INVALID_BIT_IN_HEADER"),
+            (5014, "DIAMETER_INVALID_AVP_LENGTH"),
+            (5015, "DIAMETER_INVALID_MESSAGE_LENGTH"),
+            (5016, "DIAMETER_INVALID_AVP_BIT_COMBO"),
+            (5017, "DIAMETER_NO_COMMON_SECURITY"),
         ];
     }
     /// What the client does when a re-auth or STR cannot be delivered (8.18).
