@@ -63,6 +63,7 @@ extern crate self as diameter_runtime;
 pub mod base;
 pub mod codec;
 pub mod codegen;
+pub mod node;
 pub mod peer;
 
 pub use bytes;

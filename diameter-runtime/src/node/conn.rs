@@ -1,0 +1,591 @@
+//! One transport connection: capabilities exchange, then the read loop with the watchdog,
+//! outgoing requests and answers, and a separate writer task so a blocked write never stops
+//! reads.
+
+use std::collections::HashMap;
+use std::net::SocketAddr;
+use std::panic::AssertUnwindSafe;
+use std::sync::Arc;
+use std::time::Duration;
+
+use bytes::{Bytes, BytesMut};
+use futures_util::{FutureExt, StreamExt};
+use tokio::io::AsyncWriteExt;
+use tokio::net::TcpStream;
+use tokio::sync::{mpsc, oneshot, watch};
+use tokio::time::Instant;
+use tokio_util::codec::{FramedRead, LengthDelimitedCodec};
+use tracing::Instrument;
+
+use super::{answer_skeleton, Command, Error, ErrorKind, Event, Inner, Reply, Request};
+use crate::base::{
+    CapabilitiesExchangeAnswer, CapabilitiesExchangeRequest, DeviceWatchdogAnswer,
+    DeviceWatchdogRequest, DisconnectCause, DisconnectPeerAnswer, DisconnectPeerRequest,
+    ResultCode,
+};
+use crate::codec::{CommandFlags, Header, Message};
+use crate::peer::{negotiate, AppId, PeerInfo, Refusal, Watchdog, WatchdogState};
+
+/// How a connection ended, for the reconnect policy.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Outcome {
+    /// Reconnect after Tc.
+    Closed,
+    /// The peer sent DPR with BUSY or DO_NOT_WANT_TO_TALK_TO_YOU (RFC 6733 §5.4.3).
+    DoNotReconnect,
+}
+
+const HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(10);
+
+fn codec(max: usize) -> LengthDelimitedCodec {
+    LengthDelimitedCodec::builder()
+        .length_field_offset(1)
+        .length_field_length(3)
+        // The field counts the whole message, header included; with no adjustment tokio-util
+        // yields frames of exactly that length (see `frames_are_whole_messages`).
+        .length_adjustment(0)
+        .num_skip(0)
+        .max_frame_length(max)
+        .new_codec()
+}
+
+type Reader = FramedRead<tokio::net::tcp::OwnedReadHalf, LengthDelimitedCodec>;
+
+/// Runs one connection to its end.
+pub(crate) async fn run(
+    inner: Arc<Inner>,
+    stream: TcpStream,
+    addr: SocketAddr,
+    initiator: bool,
+) -> Outcome {
+    let conn = inner.next_conn_id();
+    let span = tracing::info_span!("conn", %addr, conn, initiator);
+    run_inner(inner, stream, addr, initiator, conn)
+        .instrument(span)
+        .await
+}
+
+fn spawn_writer(mut wr: tokio::net::tcp::OwnedWriteHalf, queue: usize) -> mpsc::Sender<Bytes> {
+    let (tx, mut rx) = mpsc::channel::<Bytes>(queue);
+    tokio::spawn(async move {
+        let mut buf = BytesMut::with_capacity(64 * 1024);
+        while let Some(b) = rx.recv().await {
+            buf.extend_from_slice(&b);
+            // Batch what is already queued into one write.
+            while buf.len() < 64 * 1024 {
+                match rx.try_recv() {
+                    Ok(b) => buf.extend_from_slice(&b),
+                    Err(_) => break,
+                }
+            }
+            if let Err(e) = wr.write_all(&buf).await {
+                tracing::debug!("write failed: {e}");
+                break;
+            }
+            buf.clear();
+        }
+        let _ = wr.shutdown().await;
+    });
+    tx
+}
+
+async fn next_frame(reader: &mut Reader) -> Result<Bytes, Error> {
+    match tokio::time::timeout(HANDSHAKE_TIMEOUT, reader.next()).await {
+        Err(_) => Err(Error::new(
+            ErrorKind::Timeout,
+            "no capabilities exchange within 10 s",
+        )),
+        Ok(None) => Err(Error::new(
+            ErrorKind::PeerDown,
+            "connection closed during the capabilities exchange",
+        )),
+        Ok(Some(Err(e))) => Err(Error::new(ErrorKind::Io, e.to_string())),
+        Ok(Some(Ok(f))) => Ok(f.freeze()),
+    }
+}
+
+/// The capabilities exchange; on success the peer and the common applications.
+async fn handshake(
+    inner: &Inner,
+    reader: &mut Reader,
+    writer: &mpsc::Sender<Bytes>,
+    addr: SocketAddr,
+    initiator: bool,
+) -> Result<(PeerInfo, Vec<AppId>), Error> {
+    let caps = &inner.caps;
+    if initiator {
+        let cer = caps.cer().encode(inner.next_hop_by_hop(), rand_e2e());
+        writer
+            .send(cer)
+            .await
+            .map_err(|_| Error::new(ErrorKind::PeerDown, "writer closed"))?;
+        let frame = next_frame(reader).await?;
+        let (_, cea) = CapabilitiesExchangeAnswer::decode(frame)?;
+        let peer = PeerInfo::from_cea(&cea);
+        if cea.result_code != ResultCode::DIAMETER_SUCCESS {
+            let reason = cea
+                .error_message
+                .as_ref()
+                .map(|m| m.to_string())
+                .unwrap_or_default();
+            inner.event(Event::Refused {
+                addr,
+                result_code: cea.result_code.0,
+                reason: reason.clone(),
+            });
+            return Err(Error::refused(
+                cea.result_code.0,
+                format!(
+                    "{} refused the capabilities exchange: {reason}",
+                    peer.origin_host
+                ),
+            ));
+        }
+        let common = negotiate(caps, &peer).map_err(|r| {
+            inner.event(Event::Refused {
+                addr,
+                result_code: r.result_code.0,
+                reason: r.reason.clone(),
+            });
+            Error::refused(r.result_code.0, r.reason)
+        })?;
+        Ok((peer, common))
+    } else {
+        let frame = next_frame(reader).await?;
+        let header = Header::parse(&frame)?;
+        let refuse = |r: Refusal| {
+            let cea = caps.cea(r.result_code, Some(&r.reason));
+            let mut h = cea.header(header.hop_by_hop, header.end_to_end);
+            if (3000..4000).contains(&r.result_code.0) {
+                h.flags = h.flags.with(CommandFlags::ERROR);
+            }
+            let mut out = BytesMut::new();
+            cea.encode_with_header(&h, &mut out);
+            (out.freeze(), r)
+        };
+        let outcome: Result<(PeerInfo, Vec<AppId>), Refusal> = (|| {
+            let (_, cer) =
+                CapabilitiesExchangeRequest::decode(frame.clone()).map_err(|e| Refusal {
+                    result_code: ResultCode(e.result_code()),
+                    reason: e.to_string(),
+                })?;
+            let peer = PeerInfo::from_cer(&cer);
+            if let Some(allowed) = &inner.config.allowed_hosts {
+                if !allowed.iter().any(|h| h == peer.origin_host.as_str()) {
+                    return Err(Refusal {
+                        result_code: ResultCode::DIAMETER_UNKNOWN_PEER,
+                        reason: format!("{} is not an allowed peer", peer.origin_host),
+                    });
+                }
+            }
+            if inner.has_peer(&peer.origin_host)
+                && caps.origin_host.as_str() > peer.origin_host.as_str()
+            {
+                // RFC 6733 §5.6.4: the higher Origin-Host keeps its own connection.
+                return Err(Refusal {
+                    result_code: ResultCode::DIAMETER_ELECTION_LOST,
+                    reason: "a connection to this peer is already open".into(),
+                });
+            }
+            let common = negotiate(caps, &peer)?;
+            Ok((peer, common))
+        })();
+        match outcome {
+            Ok((peer, common)) => {
+                let cea = caps.cea(ResultCode::DIAMETER_SUCCESS, None);
+                let bytes = cea.encode(header.hop_by_hop, header.end_to_end);
+                writer
+                    .send(bytes)
+                    .await
+                    .map_err(|_| Error::new(ErrorKind::PeerDown, "writer closed"))?;
+                Ok((peer, common))
+            }
+            Err(r) => {
+                let (bytes, r) = refuse(r);
+                let _ = writer.send(bytes).await;
+                inner.event(Event::Refused {
+                    addr,
+                    result_code: r.result_code.0,
+                    reason: r.reason.clone(),
+                });
+                Err(Error::refused(r.result_code.0, r.reason))
+            }
+        }
+    }
+}
+
+fn rand_e2e() -> u32 {
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap_or_default();
+    ((now.as_secs() as u32 & 0xfff) << 20) | (now.subsec_micros() & 0xf_ffff)
+}
+
+async fn run_inner(
+    inner: Arc<Inner>,
+    stream: TcpStream,
+    addr: SocketAddr,
+    initiator: bool,
+    conn: u64,
+) -> Outcome {
+    let (rd, wr) = stream.into_split();
+    let mut reader = FramedRead::new(rd, codec(inner.config.max_message_len));
+    let writer = spawn_writer(wr, inner.config.queue_len);
+    let (peer, common) = match handshake(&inner, &mut reader, &writer, addr, initiator).await {
+        Ok(x) => x,
+        Err(e) => {
+            tracing::info!("capabilities exchange with {addr} failed: {e}");
+            // Let the CEA go out before the writer closes.
+            drop(writer);
+            tokio::time::sleep(Duration::from_millis(50)).await;
+            return Outcome::Closed;
+        }
+    };
+    let host = peer.origin_host.clone();
+    tracing::info!(peer = %host, ?common, "peer up");
+    let (cmd_tx, mut cmd_rx) = mpsc::channel::<Command>(inner.config.queue_len);
+    let mut watchdog = Watchdog::new(
+        inner.config.watchdog,
+        conn.wrapping_mul(0x9e37_79b9_7f4a_7c15) ^ rand_e2e() as u64,
+    );
+    watchdog.on_connection_up(std::time::Instant::now());
+    let (state_tx, state_rx) = watch::channel(WatchdogState::Okay);
+    inner.add_peer(peer.clone(), common.clone(), cmd_tx, state_rx, conn);
+    inner.event(Event::PeerUp {
+        host: host.clone(),
+        applications: common.clone(),
+    });
+
+    let mut pending: HashMap<u32, oneshot::Sender<Result<Bytes, Error>>> = HashMap::new();
+    let mut shutdown = inner.shutdown.subscribe();
+    let mut closing: Option<Instant> = None;
+    let mut outcome = Outcome::Closed;
+    let far = Duration::from_secs(3600);
+
+    let reason: String = loop {
+        let wd_deadline = watchdog
+            .poll_timeout()
+            .map(Instant::from_std)
+            .unwrap_or_else(|| Instant::now() + far);
+        let deadline = closing.map_or(wd_deadline, |c| c.min(wd_deadline));
+        tokio::select! {
+            frame = reader.next() => match frame {
+                None => { break "connection closed by the peer".into(); }
+                Some(Err(e)) => { break format!("read error: {e}"); }
+                Some(Ok(frame)) => {
+                    let frame = frame.freeze();
+                    let now = std::time::Instant::now();
+                    match on_frame(&inner, &frame, &common, &host, &writer, &mut watchdog, &mut pending, now).await {
+                        Flow::Continue => {}
+                        Flow::Close(o, why) => { outcome = o; break why; }
+                    }
+                    let _ = state_tx.send_if_modified(|s| {
+                        let changed = *s != watchdog.state();
+                        *s = watchdog.state();
+                        changed
+                    });
+                }
+            },
+            cmd = cmd_rx.recv() => match cmd {
+                Some(Command::Request { bytes, hop_by_hop, reply }) => {
+                    if !watchdog.is_okay() {
+                        let _ = reply.send(Err(Error::new(ErrorKind::PeerDown, format!("{host} is not in OKAY"))));
+                        continue;
+                    }
+                    // Drop the entries of callers that gave up (timed out).
+                    if pending.len() >= 1024 && pending.len().is_power_of_two() {
+                        pending.retain(|_, tx| !tx.is_closed());
+                    }
+                    pending.insert(hop_by_hop, reply);
+                    if writer.send(bytes).await.is_err() {
+                        break "writer closed".into();
+                    }
+                }
+                Some(Command::Disconnect(cause)) => {
+                    send_dpr(&inner, &writer, cause).await;
+                    closing = Some(Instant::now() + Duration::from_secs(2));
+                }
+                None => {}
+            },
+            _ = tokio::time::sleep_until(deadline) => {
+                if closing.is_some_and(|c| Instant::now() >= c) {
+                    break "no DPA".into();
+                }
+                let now = std::time::Instant::now();
+                let mut close = false;
+                for action in watchdog.on_timeout(now) {
+                    match action {
+                        crate::peer::Action::SendWatchdog => {
+                            let dwr = DeviceWatchdogRequest {
+                                origin_host: inner.caps.origin_host.clone(),
+                                origin_realm: inner.caps.origin_realm.clone(),
+                                origin_state_id: inner.caps.origin_state_id,
+                                avps: Vec::new(),
+                            };
+                            let _ = writer.send(dwr.encode(inner.next_hop_by_hop(), rand_e2e())).await;
+                        }
+                        crate::peer::Action::Failover => {
+                            // Outstanding requests fail now so callers can go elsewhere.
+                            for (_, tx) in pending.drain() {
+                                let _ = tx.send(Err(Error::new(ErrorKind::PeerDown, format!("{host} stopped answering (watchdog)"))));
+                            }
+                        }
+                        crate::peer::Action::CloseConnection => close = true,
+                        crate::peer::Action::Failback | crate::peer::Action::AttemptOpen => {}
+                    }
+                }
+                let st = watchdog.state();
+                if *state_tx.borrow() != st {
+                    let _ = state_tx.send(st);
+                    inner.event(Event::Watchdog { host: host.clone(), state: st });
+                }
+                if close {
+                    break "watchdog: peer unresponsive".into();
+                }
+            },
+            _ = shutdown.changed(), if closing.is_none() => {
+                send_dpr(&inner, &writer, DisconnectCause::Rebooting).await;
+                closing = Some(Instant::now() + Duration::from_secs(2));
+            }
+        }
+    };
+    inner.remove_peer(conn);
+    for (_, tx) in pending.drain() {
+        let _ = tx.send(Err(Error::new(
+            ErrorKind::PeerDown,
+            format!("{host}: {reason}"),
+        )));
+    }
+    tracing::info!(peer = %host, %reason, "peer down");
+    inner.event(Event::PeerDown { host, reason });
+    outcome
+}
+
+async fn send_dpr(inner: &Inner, writer: &mpsc::Sender<Bytes>, cause: DisconnectCause) {
+    let dpr = DisconnectPeerRequest {
+        origin_host: inner.caps.origin_host.clone(),
+        origin_realm: inner.caps.origin_realm.clone(),
+        disconnect_cause: cause,
+        avps: Vec::new(),
+    };
+    let _ = writer
+        .send(dpr.encode(inner.next_hop_by_hop(), rand_e2e()))
+        .await;
+}
+
+enum Flow {
+    Continue,
+    Close(Outcome, String),
+}
+
+#[allow(clippy::too_many_arguments)]
+async fn on_frame(
+    inner: &Arc<Inner>,
+    frame: &Bytes,
+    common: &[AppId],
+    host: &crate::codec::DiameterIdentity,
+    writer: &mpsc::Sender<Bytes>,
+    watchdog: &mut Watchdog,
+    pending: &mut HashMap<u32, oneshot::Sender<Result<Bytes, Error>>>,
+    now: std::time::Instant,
+) -> Flow {
+    let header = match Header::parse(frame) {
+        Ok(h) => h,
+        Err(e) => {
+            // A request with bad header bits is answered (3008 …) with its own identifiers.
+            if frame.len() >= 20 && frame[4] & 0x80 != 0 {
+                let raw = Header {
+                    version: 1,
+                    length: 0,
+                    flags: CommandFlags::from_bits(frame[4] & 0xd0 & !0x20),
+                    command_code: u32::from_be_bytes([0, frame[5], frame[6], frame[7]]),
+                    application_id: u32::from_be_bytes([frame[8], frame[9], frame[10], frame[11]]),
+                    hop_by_hop: u32::from_be_bytes([frame[12], frame[13], frame[14], frame[15]]),
+                    end_to_end: u32::from_be_bytes([frame[16], frame[17], frame[18], frame[19]]),
+                };
+                let ans = answer_skeleton(
+                    &raw,
+                    &Bytes::new(),
+                    &inner.caps,
+                    ResultCode(e.result_code()),
+                    None,
+                    Some(e.detail()),
+                );
+                let _ = writer.send(ans.encode()).await;
+            }
+            tracing::debug!("bad header: {e}");
+            return Flow::Continue;
+        }
+    };
+    tracing::trace!(?header, "received");
+    if !header.flags.is_request() {
+        match header.command_code {
+            280 => {
+                watchdog.on_dwa(now);
+            }
+            282 => return Flow::Close(Outcome::Closed, "disconnected (DPA received)".into()),
+            _ => {
+                watchdog.on_other_message(now);
+                match pending.remove(&header.hop_by_hop) {
+                    Some(tx) => {
+                        let _ = tx.send(Ok(frame.clone()));
+                    }
+                    None => {
+                        tracing::debug!(hop_by_hop = header.hop_by_hop, "answer nobody waits for")
+                    }
+                }
+            }
+        }
+        return Flow::Continue;
+    }
+    watchdog.on_other_message(now);
+    let caps = &inner.caps;
+    match header.command_code {
+        280 => {
+            let dwa = DeviceWatchdogAnswer {
+                result_code: ResultCode::DIAMETER_SUCCESS,
+                origin_host: caps.origin_host.clone(),
+                origin_realm: caps.origin_realm.clone(),
+                error_message: None,
+                failed_avp: None,
+                origin_state_id: caps.origin_state_id,
+                avps: Vec::new(),
+            };
+            let _ = writer
+                .send(dwa.encode(header.hop_by_hop, header.end_to_end))
+                .await;
+            Flow::Continue
+        }
+        282 => {
+            let cause = DisconnectPeerRequest::decode(frame.clone())
+                .map(|(_, d)| d.disconnect_cause)
+                .unwrap_or(DisconnectCause::Rebooting);
+            let dpa = DisconnectPeerAnswer {
+                result_code: ResultCode::DIAMETER_SUCCESS,
+                origin_host: caps.origin_host.clone(),
+                origin_realm: caps.origin_realm.clone(),
+                error_message: None,
+                failed_avp: None,
+                avps: Vec::new(),
+            };
+            let _ = writer
+                .send(dpa.encode(header.hop_by_hop, header.end_to_end))
+                .await;
+            let outcome = match cause {
+                DisconnectCause::Busy | DisconnectCause::DoNotWantToTalkToYou => {
+                    Outcome::DoNotReconnect
+                }
+                _ => Outcome::Closed,
+            };
+            Flow::Close(outcome, format!("disconnected by the peer ({cause:?})"))
+        }
+        257 => {
+            // A CER on an open connection is not expected.
+            let ans = answer_skeleton(
+                &header,
+                frame,
+                caps,
+                ResultCode::DIAMETER_UNABLE_TO_COMPLY,
+                None,
+                Some("capabilities already exchanged"),
+            );
+            let _ = writer.send(ans.encode()).await;
+            Flow::Continue
+        }
+        _ => {
+            let app = header.application_id;
+            let supported = common.iter().any(|a| {
+                a.id() == app || a.id() == crate::peer::capabilities::RELAY_APPLICATION_ID
+            });
+            let request = Request {
+                header,
+                bytes: frame.clone(),
+                peer: host.clone(),
+                local: caps.clone(),
+            };
+            if !supported {
+                let ans = answer_skeleton(
+                    &header,
+                    frame,
+                    caps,
+                    ResultCode::DIAMETER_APPLICATION_UNSUPPORTED,
+                    None,
+                    None,
+                );
+                let _ = writer.send(ans.encode()).await;
+                return Flow::Continue;
+            }
+            let Some(handler) = inner.handler.clone() else {
+                let ans = answer_skeleton(
+                    &header,
+                    frame,
+                    caps,
+                    ResultCode::DIAMETER_COMMAND_UNSUPPORTED,
+                    None,
+                    None,
+                );
+                let _ = writer.send(ans.encode()).await;
+                return Flow::Continue;
+            };
+            // Bounded concurrency: when every permit is taken, reading waits.
+            let Ok(permit) = inner.handlers.clone().acquire_owned().await else {
+                return Flow::Continue;
+            };
+            let writer = writer.clone();
+            let caps = caps.clone();
+            tokio::spawn(async move {
+                let fallback = request.clone();
+                let fut = std::panic::catch_unwind(AssertUnwindSafe(|| handler.handle(request)));
+                let reply = match fut {
+                    Ok(f) => AssertUnwindSafe(f).catch_unwind().await.ok(),
+                    Err(_) => None,
+                };
+                let bytes = match reply {
+                    Some(Reply::Answer(b)) => Some(b),
+                    Some(Reply::Discard) => None,
+                    None => {
+                        tracing::warn!("handler panicked; answering 5012");
+                        Some(
+                            answer_skeleton(
+                                &fallback.header,
+                                &fallback.bytes,
+                                &caps,
+                                ResultCode::DIAMETER_UNABLE_TO_COMPLY,
+                                None,
+                                Some("the handler failed"),
+                            )
+                            .encode(),
+                        )
+                    }
+                };
+                if let Some(b) = bytes {
+                    let _ = writer.send(b).await;
+                }
+                drop(permit);
+            });
+            Flow::Continue
+        }
+    }
+}
+
+#[cfg(test)]
+mod framing_tests {
+    use tokio_util::codec::Decoder;
+
+    #[test]
+    fn frames_are_whole_messages() {
+        let mut c = super::codec(1 << 20);
+        let mut b = bytes::BytesMut::new();
+        b.extend_from_slice(&[
+            1, 0, 0, 24, 0x80, 0, 1, 1, 0, 0, 0, 0, 0, 0, 0, 1, 0, 0, 0, 2, 9, 9, 9, 9,
+        ]);
+        b.extend_from_slice(&[1, 0, 0, 20]);
+        let f = c.decode(&mut b).unwrap().unwrap();
+        assert_eq!(f.len(), 24, "{f:?}");
+        assert_eq!(&f[..4], &[1, 0, 0, 24]);
+        assert!(
+            c.decode(&mut b).unwrap().is_none(),
+            "a partial message waits"
+        );
+    }
+}

@@ -1,0 +1,807 @@
+//! A tokio Diameter node: listeners and connectors, capabilities exchange, the RFC 3539
+//! watchdog, DWR/DPR handling, request routing with answers matched by hop-by-hop id, and
+//! handlers for incoming requests.
+//!
+//! ```no_run
+//! # async fn demo() -> Result<(), diameter_runtime::node::Error> {
+//! use diameter_runtime::node::{Node, Reply, Request};
+//! use diameter_runtime::base::ResultCode;
+//!
+//! let server = Node::builder()
+//!     .origin_host("server.example.net")
+//!     .origin_realm("example.net")
+//!     .auth_application(4)
+//!     .listen("127.0.0.1:3868")
+//!     .handler(|req: Request| async move {
+//!         let answer = req.generate_answer(ResultCode::DIAMETER_SUCCESS);
+//!         Reply::Answer(answer.encode())
+//!     })
+//!     .start()
+//!     .await?;
+//! let client = Node::builder()
+//!     .origin_host("client.example.net")
+//!     .origin_realm("example.net")
+//!     .auth_application(4)
+//!     .peer("aaa://127.0.0.1:3868;transport=tcp")
+//!     .start()
+//!     .await?;
+//! client.wait_for_ready(4, std::time::Duration::from_secs(5)).await?;
+//! # Ok(()) }
+//! ```
+
+mod conn;
+mod error;
+
+use std::future::Future;
+use std::net::SocketAddr;
+use std::pin::Pin;
+use std::sync::atomic::{AtomicU32, AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+use bytes::{Bytes, BytesMut};
+use tokio::net::{TcpListener, TcpStream};
+use tokio::sync::{broadcast, mpsc, oneshot, watch, Semaphore};
+
+pub use error::{Error, ErrorKind};
+
+use crate::base::{DisconnectCause, ResultCode};
+use crate::codec::avp::AvpReader;
+use crate::codec::dynamic;
+use crate::codec::{
+    AvpFlags, CommandFlags, DecodeError, DiameterIdentity, DiameterUri, Header, RawAvp,
+};
+use crate::codec::{Message, HEADER_LEN};
+use crate::peer::{AppId, Capabilities, PeerInfo, WatchdogConfig, WatchdogState};
+
+/// A boxed future, as handlers return.
+pub type BoxFuture<T> = Pin<Box<dyn Future<Output = T> + Send + 'static>>;
+
+/// What a handler does with a request.
+#[derive(Debug)]
+pub enum Reply {
+    /// Send these bytes (an encoded answer) back.
+    Answer(Bytes),
+    /// Send nothing.
+    Discard,
+}
+
+/// Answers requests of the applications the node advertises.
+pub trait Handler: Send + Sync + 'static {
+    /// Handles one request. A handler that panics is answered 5012 (UNABLE_TO_COMPLY).
+    fn handle(&self, request: Request) -> BoxFuture<Reply>;
+}
+
+impl<F, Fut> Handler for F
+where
+    F: Fn(Request) -> Fut + Send + Sync + 'static,
+    Fut: Future<Output = Reply> + Send + 'static,
+{
+    fn handle(&self, request: Request) -> BoxFuture<Reply> {
+        Box::pin(self(request))
+    }
+}
+
+/// An incoming request, with what is needed to answer it.
+#[derive(Clone, Debug)]
+pub struct Request {
+    header: Header,
+    bytes: Bytes,
+    peer: DiameterIdentity,
+    local: Arc<Capabilities>,
+}
+
+impl Request {
+    /// The header.
+    pub fn header(&self) -> &Header {
+        &self.header
+    }
+    /// The whole message as received.
+    pub fn bytes(&self) -> &Bytes {
+        &self.bytes
+    }
+    /// Origin-Host of the peer it came from.
+    pub fn peer(&self) -> &DiameterIdentity {
+        &self.peer
+    }
+    /// Decodes it as the typed `T`, checking its grammar.
+    pub fn decode<T: Message>(&self) -> Result<T, DecodeError> {
+        T::decode(self.bytes.clone()).map(|(_, m)| m)
+    }
+    /// The dynamic view, every AVP raw.
+    pub fn dynamic(&self) -> Result<dynamic::Message, DecodeError> {
+        dynamic::Message::decode(self.bytes.clone())
+    }
+    /// Encodes a typed answer with this request's identifiers (and its `P` flag).
+    pub fn answer<T: Message>(&self, answer: &T) -> Reply {
+        let mut h = answer.header(self.header.hop_by_hop, self.header.end_to_end);
+        h.application_id = self.header.application_id;
+        let mut out = BytesMut::with_capacity(256);
+        answer.encode_with_header(&h, &mut out);
+        Reply::Answer(out.freeze())
+    }
+    /// An answer with Session-Id, Origin-Host, Origin-Realm and Result-Code, Proxy-Info
+    /// copied (as python-diameter's `generate_answer`); add AVPs before encoding it.
+    pub fn generate_answer(&self, result_code: ResultCode) -> dynamic::Message {
+        answer_skeleton(
+            &self.header,
+            &self.bytes,
+            &self.local,
+            result_code,
+            None,
+            None,
+        )
+    }
+    /// The RFC 6733 error answer for a request that failed to decode: 3xxx with the `E` bit,
+    /// 5xxx in a normal answer, Failed-AVP from the error.
+    pub fn error_answer(&self, err: &DecodeError) -> Reply {
+        Reply::Answer(
+            answer_skeleton(
+                &self.header,
+                &self.bytes,
+                &self.local,
+                ResultCode(err.result_code()),
+                err.failed_avp(),
+                Some(err.detail()),
+            )
+            .encode(),
+        )
+    }
+}
+
+/// Builds an answer: Session-Id (if the request has one), Origin-Host, Origin-Realm,
+/// Result-Code, Error-Message, Failed-AVP, Proxy-Info copies. 3xxx codes set the `E` bit.
+pub(crate) fn answer_skeleton(
+    req: &Header,
+    bytes: &Bytes,
+    local: &Capabilities,
+    result_code: ResultCode,
+    failed_avp: Option<&RawAvp>,
+    error_message: Option<&str>,
+) -> dynamic::Message {
+    let m = AvpFlags::MANDATORY;
+    let mut header = req.answer();
+    if (3000..4000).contains(&result_code.0) {
+        header.flags = header.flags.with(CommandFlags::ERROR);
+    }
+    let mut avps = Vec::new();
+    let mut proxy = Vec::new();
+    if bytes.len() >= HEADER_LEN {
+        for a in AvpReader::within(bytes, HEADER_LEN, bytes.len()).flatten() {
+            match (a.code, a.vendor_id) {
+                (263, 0) if avps.is_empty() => avps.push(dynamic::Avp::from_raw(a.to_raw(bytes))),
+                (284, 0) => proxy.push(dynamic::Avp::from_raw(a.to_raw(bytes))),
+                _ => {}
+            }
+        }
+    }
+    avps.push(dynamic::Avp::new(264, m, 0, &local.origin_host));
+    avps.push(dynamic::Avp::new(296, m, 0, &local.origin_realm));
+    avps.push(dynamic::Avp::new(268, m, 0, &result_code.0));
+    if let Some(msg) = error_message {
+        avps.push(dynamic::Avp::new(
+            281,
+            AvpFlags::NONE,
+            0,
+            &crate::codec::Utf8String::from(msg),
+        ));
+    }
+    if let Some(f) = failed_avp {
+        avps.push(dynamic::Avp::grouped(
+            279,
+            m,
+            0,
+            vec![dynamic::Avp::from_raw(f.clone())],
+        ));
+    }
+    avps.extend(proxy);
+    dynamic::Message { header, avps }
+}
+
+/// Something that happened to a peer.
+#[derive(Clone, Debug, PartialEq)]
+pub enum Event {
+    /// Capabilities were exchanged; the peer is usable.
+    PeerUp {
+        /// Its Origin-Host.
+        host: DiameterIdentity,
+        /// The applications both sides support.
+        applications: Vec<AppId>,
+    },
+    /// The connection closed.
+    PeerDown {
+        /// Its Origin-Host.
+        host: DiameterIdentity,
+        /// Why.
+        reason: String,
+    },
+    /// The watchdog changed state.
+    Watchdog {
+        /// The peer.
+        host: DiameterIdentity,
+        /// The new state.
+        state: WatchdogState,
+    },
+    /// A capabilities exchange failed.
+    Refused {
+        /// The address of the connection.
+        addr: SocketAddr,
+        /// The Result-Code.
+        result_code: u32,
+        /// Why.
+        reason: String,
+    },
+}
+
+/// Settings beyond the capabilities.
+#[derive(Clone, Debug)]
+pub(crate) struct Config {
+    pub watchdog: WatchdogConfig,
+    pub request_timeout: Duration,
+    pub max_message_len: usize,
+    pub max_handlers: usize,
+    pub queue_len: usize,
+    pub allowed_hosts: Option<Vec<String>>,
+    pub reconnect: Duration,
+}
+
+pub(crate) enum Command {
+    Request {
+        bytes: Bytes,
+        hop_by_hop: u32,
+        reply: oneshot::Sender<Result<Bytes, Error>>,
+    },
+    Disconnect(DisconnectCause),
+}
+
+struct PeerEntry {
+    info: PeerInfo,
+    applications: Vec<AppId>,
+    tx: mpsc::Sender<Command>,
+    state: watch::Receiver<WatchdogState>,
+    conn: u64,
+}
+
+pub(crate) struct Inner {
+    pub caps: Arc<Capabilities>,
+    pub config: Config,
+    pub handler: Option<Arc<dyn Handler>>,
+    peers: Mutex<Vec<PeerEntry>>,
+    hop_by_hop: AtomicU32,
+    end_to_end: AtomicU32,
+    rr: AtomicUsize,
+    conn_ids: AtomicU32,
+    pub handlers: Arc<Semaphore>,
+    pub events: broadcast::Sender<Event>,
+    pub shutdown: watch::Sender<bool>,
+    changed: tokio::sync::Notify,
+}
+
+impl Inner {
+    pub(crate) fn next_hop_by_hop(&self) -> u32 {
+        self.hop_by_hop.fetch_add(1, Ordering::Relaxed)
+    }
+
+    fn next_end_to_end(&self) -> u32 {
+        self.end_to_end.fetch_add(1, Ordering::Relaxed)
+    }
+
+    pub(crate) fn event(&self, e: Event) {
+        tracing::debug!(event = ?e);
+        let _ = self.events.send(e);
+    }
+
+    /// Registers an open connection; returns false if the peer already has one we keep
+    /// (the election is lost by the newcomer).
+    pub(crate) fn add_peer(
+        &self,
+        info: PeerInfo,
+        applications: Vec<AppId>,
+        tx: mpsc::Sender<Command>,
+        state: watch::Receiver<WatchdogState>,
+        conn: u64,
+    ) {
+        let mut peers = self.peers.lock().unwrap_or_else(|p| p.into_inner());
+        peers.retain(|p| p.info.origin_host != info.origin_host);
+        peers.push(PeerEntry {
+            info,
+            applications,
+            tx,
+            state,
+            conn,
+        });
+        drop(peers);
+        self.changed.notify_waiters();
+    }
+
+    pub(crate) fn has_peer(&self, host: &DiameterIdentity) -> bool {
+        let peers = self.peers.lock().unwrap_or_else(|p| p.into_inner());
+        peers.iter().any(|p| &p.info.origin_host == host)
+    }
+
+    pub(crate) fn remove_peer(&self, conn: u64) {
+        let mut peers = self.peers.lock().unwrap_or_else(|p| p.into_inner());
+        peers.retain(|p| p.conn != conn);
+        drop(peers);
+        self.changed.notify_waiters();
+    }
+
+    pub(crate) fn next_conn_id(&self) -> u64 {
+        self.conn_ids.fetch_add(1, Ordering::Relaxed) as u64
+    }
+
+    /// Picks a peer for a request: Destination-Host if connected, else round-robin over the
+    /// OKAY peers that share the application, those in Destination-Realm first.
+    fn route(
+        &self,
+        app: u32,
+        dest_host: Option<&[u8]>,
+        dest_realm: Option<&[u8]>,
+    ) -> Option<mpsc::Sender<Command>> {
+        let peers = self.peers.lock().unwrap_or_else(|p| p.into_inner());
+        let ok = |p: &&PeerEntry| {
+            *p.state.borrow() == WatchdogState::Okay
+                && (app == 0 || p.applications.iter().any(|a| a.id() == app))
+        };
+        if let Some(h) = dest_host {
+            if let Some(p) = peers
+                .iter()
+                .filter(ok)
+                .find(|p| p.info.origin_host.as_bytes() == h)
+            {
+                return Some(p.tx.clone());
+            }
+        }
+        let in_realm: Vec<&PeerEntry> = peers
+            .iter()
+            .filter(ok)
+            .filter(|p| dest_realm.is_none_or(|r| p.info.origin_realm.as_bytes() == r))
+            .collect();
+        let candidates: Vec<&PeerEntry> = if in_realm.is_empty() {
+            peers.iter().filter(ok).collect()
+        } else {
+            in_realm
+        };
+        if candidates.is_empty() {
+            return None;
+        }
+        let i = self.rr.fetch_add(1, Ordering::Relaxed) % candidates.len();
+        Some(candidates[i].tx.clone())
+    }
+}
+
+/// Builds a [`Node`].
+pub struct NodeBuilder {
+    caps: Capabilities,
+    config: Config,
+    listen: Vec<String>,
+    peers: Vec<String>,
+    handler: Option<Arc<dyn Handler>>,
+}
+
+impl NodeBuilder {
+    /// Origin-Host.
+    pub fn origin_host(mut self, host: &str) -> Self {
+        self.caps.origin_host = host.into();
+        self
+    }
+    /// Origin-Realm.
+    pub fn origin_realm(mut self, realm: &str) -> Self {
+        self.caps.origin_realm = realm.into();
+        self
+    }
+    /// Host-IP-Address (replaces the default 127.0.0.1 on first call).
+    pub fn host_ip_address(mut self, ip: std::net::IpAddr) -> Self {
+        if self.caps.host_ip_addresses == [std::net::IpAddr::from([127, 0, 0, 1])] {
+            self.caps.host_ip_addresses.clear();
+        }
+        self.caps.host_ip_addresses.push(ip);
+        self
+    }
+    /// Vendor-Id.
+    pub fn vendor_id(mut self, id: u32) -> Self {
+        self.caps.vendor_id = id;
+        self
+    }
+    /// Product-Name.
+    pub fn product_name(mut self, name: &str) -> Self {
+        self.caps.product_name = name.into();
+        self
+    }
+    /// Origin-State-Id (default: seconds since the epoch at start).
+    pub fn origin_state_id(mut self, id: u32) -> Self {
+        self.caps.origin_state_id = Some(id);
+        self
+    }
+    /// Supported-Vendor-Id.
+    pub fn supported_vendor_id(mut self, id: u32) -> Self {
+        self.caps.supported_vendor_ids.push(id);
+        self
+    }
+    /// Firmware-Revision.
+    pub fn firmware_revision(mut self, rev: u32) -> Self {
+        self.caps.firmware_revision = Some(rev);
+        self
+    }
+    /// Inband-Security-Id to advertise.
+    pub fn inband_security_id(mut self, id: crate::base::InbandSecurityId) -> Self {
+        self.caps.inband_security_ids.push(id);
+        self
+    }
+    /// Advertises an authentication application.
+    pub fn auth_application(mut self, id: u32) -> Self {
+        self.caps.applications.push(AppId::Auth(id));
+        self
+    }
+    /// Advertises an accounting application.
+    pub fn acct_application(mut self, id: u32) -> Self {
+        self.caps.applications.push(AppId::Acct(id));
+        self
+    }
+    /// Advertises a vendor-specific authentication application.
+    pub fn vendor_auth_application(mut self, vendor: u32, id: u32) -> Self {
+        self.caps.applications.push(AppId::VendorAuth(vendor, id));
+        self
+    }
+    /// Tw, the watchdog interval (at least 6 s; default 30 s).
+    pub fn watchdog_interval(mut self, tw: Duration) -> Self {
+        self.config.watchdog = WatchdogConfig::new(tw);
+        self
+    }
+    /// The full watchdog configuration (tests may go below RFC 3539's 6 s floor).
+    pub fn watchdog(mut self, config: WatchdogConfig) -> Self {
+        self.config.watchdog = config;
+        self
+    }
+    /// Timeout of requests sent with [`Node::call`] (default 10 s).
+    pub fn request_timeout(mut self, t: Duration) -> Self {
+        self.config.request_timeout = t;
+        self
+    }
+    /// Largest message accepted (default 1 MiB); larger ones close the connection.
+    pub fn max_message_len(mut self, n: usize) -> Self {
+        self.config.max_message_len = n;
+        self
+    }
+    /// Most requests handled at once (default 1024); beyond it reading pauses.
+    pub fn max_concurrent_handlers(mut self, n: usize) -> Self {
+        self.config.max_handlers = n.max(1);
+        self
+    }
+    /// Only accept CERs from these Origin-Hosts (others get 3010 DIAMETER_UNKNOWN_PEER).
+    pub fn allow_host(mut self, host: &str) -> Self {
+        self.config
+            .allowed_hosts
+            .get_or_insert_with(Vec::new)
+            .push(host.to_string());
+        self
+    }
+    /// Delay before reconnecting a persistent peer (Tc, default 5 s).
+    pub fn reconnect_interval(mut self, tc: Duration) -> Self {
+        self.config.reconnect = tc;
+        self
+    }
+    /// Listens on a TCP address (`127.0.0.1:3868`; port 0 picks one, see
+    /// [`Node::local_addrs`]).
+    pub fn listen(mut self, addr: &str) -> Self {
+        self.listen.push(addr.to_string());
+        self
+    }
+    /// A persistent peer to connect to: `aaa://host[:port][;transport=tcp]` or `host:port`.
+    pub fn peer(mut self, uri: &str) -> Self {
+        self.peers.push(uri.to_string());
+        self
+    }
+    /// The handler for incoming application requests.
+    pub fn handler(mut self, h: impl Handler) -> Self {
+        self.handler = Some(Arc::new(h));
+        self
+    }
+
+    /// Binds the listeners, starts connecting to the peers, and returns the running node.
+    pub async fn start(mut self) -> Result<Node, Error> {
+        if self.caps.origin_host.is_empty() || self.caps.origin_realm.is_empty() {
+            return Err(Error::new(
+                ErrorKind::Config,
+                "origin host and realm are required",
+            ));
+        }
+        if self.caps.origin_state_id.is_none() {
+            let secs = SystemTime::now()
+                .duration_since(UNIX_EPOCH)
+                .map(|d| d.as_secs())
+                .unwrap_or(0);
+            self.caps.origin_state_id = Some(secs as u32);
+        }
+        let mut addrs = Vec::new();
+        for p in &self.peers {
+            addrs.push(parse_peer(p)?);
+        }
+        // End-to-end: high 12 bits from the clock, low 20 bits a counter (RFC 6733 §3).
+        let now = SystemTime::now()
+            .duration_since(UNIX_EPOCH)
+            .unwrap_or_default();
+        let e2e = ((now.as_secs() as u32 & 0xfff) << 20) | (now.subsec_micros() & 0xf_ffff);
+        let (events, _) = broadcast::channel(1024);
+        let (shutdown, _) = watch::channel(false);
+        let inner = Arc::new(Inner {
+            caps: Arc::new(self.caps),
+            handlers: Arc::new(Semaphore::new(self.config.max_handlers)),
+            config: self.config,
+            handler: self.handler,
+            peers: Mutex::new(Vec::new()),
+            hop_by_hop: AtomicU32::new(now.subsec_nanos()),
+            end_to_end: AtomicU32::new(e2e),
+            rr: AtomicUsize::new(0),
+            conn_ids: AtomicU32::new(1),
+            events,
+            shutdown,
+            changed: tokio::sync::Notify::new(),
+        });
+        let mut local_addrs = Vec::new();
+        for l in &self.listen {
+            let listener = TcpListener::bind(l.as_str())
+                .await
+                .map_err(|e| Error::new(ErrorKind::Io, format!("cannot listen on {l}: {e}")))?;
+            local_addrs.push(listener.local_addr()?);
+            tokio::spawn(accept_loop(inner.clone(), listener));
+        }
+        for addr in addrs {
+            tokio::spawn(connect_loop(inner.clone(), addr));
+        }
+        Ok(Node { inner, local_addrs })
+    }
+}
+
+fn parse_peer(p: &str) -> Result<String, Error> {
+    if p.starts_with("aaa://") || p.starts_with("aaas://") {
+        let uri = DiameterUri::parse(p).map_err(|e| Error::new(ErrorKind::Config, e))?;
+        if uri.transport != crate::codec::types::Transport::Tcp {
+            return Err(Error::new(
+                ErrorKind::Config,
+                format!("{p}: only TCP is supported by this node"),
+            ));
+        }
+        if uri.host.contains(':') {
+            return Ok(format!("[{}]:{}", uri.host, uri.port));
+        }
+        return Ok(format!("{}:{}", uri.host, uri.port));
+    }
+    Ok(p.to_string())
+}
+
+async fn accept_loop(inner: Arc<Inner>, listener: TcpListener) {
+    let mut shutdown = inner.shutdown.subscribe();
+    loop {
+        tokio::select! {
+            r = listener.accept() => match r {
+                Ok((stream, addr)) => {
+                    let _ = stream.set_nodelay(true);
+                    tokio::spawn(conn::run(inner.clone(), stream, addr, false));
+                }
+                Err(e) => {
+                    tracing::warn!("accept failed: {e}");
+                    tokio::time::sleep(Duration::from_millis(100)).await;
+                }
+            },
+            _ = shutdown.changed() => return,
+        }
+    }
+}
+
+async fn connect_loop(inner: Arc<Inner>, addr: String) {
+    let mut shutdown = inner.shutdown.subscribe();
+    let mut backoff = Duration::from_millis(200);
+    loop {
+        if *shutdown.borrow() {
+            return;
+        }
+        match TcpStream::connect(addr.as_str()).await {
+            Ok(stream) => {
+                let _ = stream.set_nodelay(true);
+                let peer = stream
+                    .peer_addr()
+                    .unwrap_or_else(|_| SocketAddr::from(([0, 0, 0, 0], 0)));
+                backoff = Duration::from_millis(200);
+                let outcome = conn::run(inner.clone(), stream, peer, true).await;
+                if outcome == conn::Outcome::DoNotReconnect {
+                    tracing::info!("{addr}: the peer asked not to reconnect");
+                    return;
+                }
+            }
+            Err(e) => tracing::debug!("connect {addr}: {e}"),
+        }
+        let wait = backoff.min(inner.config.reconnect);
+        backoff = (backoff * 2).min(inner.config.reconnect);
+        tokio::select! {
+            _ = tokio::time::sleep(wait) => {}
+            _ = shutdown.changed() => return,
+        }
+    }
+}
+
+/// A running node. Cheap to clone.
+#[derive(Clone)]
+pub struct Node {
+    inner: Arc<Inner>,
+    local_addrs: Vec<SocketAddr>,
+}
+
+impl Node {
+    /// A builder with defaults: Tw 30 s, request timeout 10 s, 1 MiB messages.
+    pub fn builder() -> NodeBuilder {
+        NodeBuilder {
+            caps: Capabilities::new("", ""),
+            config: Config {
+                watchdog: WatchdogConfig::default(),
+                request_timeout: Duration::from_secs(10),
+                max_message_len: crate::codec::message::DEFAULT_MAX_MESSAGE_LEN,
+                max_handlers: 1024,
+                queue_len: 4096,
+                allowed_hosts: None,
+                reconnect: Duration::from_secs(5),
+            },
+            listen: Vec::new(),
+            peers: Vec::new(),
+            handler: None,
+        }
+    }
+
+    /// The addresses the listeners are bound to.
+    pub fn local_addrs(&self) -> &[SocketAddr] {
+        &self.local_addrs
+    }
+
+    /// This node's capabilities.
+    pub fn capabilities(&self) -> &Capabilities {
+        &self.inner.caps
+    }
+
+    /// Peer events (up, down, watchdog, refusals).
+    pub fn events(&self) -> broadcast::Receiver<Event> {
+        self.inner.events.subscribe()
+    }
+
+    /// The peers that are connected, with their watchdog state.
+    pub fn peers(&self) -> Vec<(PeerInfo, WatchdogState)> {
+        let peers = self.inner.peers.lock().unwrap_or_else(|p| p.into_inner());
+        peers
+            .iter()
+            .map(|p| (p.info.clone(), *p.state.borrow()))
+            .collect()
+    }
+
+    /// Waits until a peer in OKAY supports application `app`.
+    pub async fn wait_for_ready(&self, app: u32, timeout: Duration) -> Result<(), Error> {
+        let wait = async {
+            loop {
+                let notified = self.inner.changed.notified();
+                if self.inner.route(app, None, None).is_some() {
+                    return;
+                }
+                tokio::select! {
+                    _ = notified => {}
+                    _ = tokio::time::sleep(Duration::from_millis(20)) => {}
+                }
+            }
+        };
+        tokio::time::timeout(timeout, wait).await.map_err(|_| {
+            Error::new(
+                ErrorKind::Timeout,
+                format!("no peer ready for application {app}"),
+            )
+        })
+    }
+
+    /// Sends an encoded request (its identifiers are replaced) and returns the encoded
+    /// answer. Routed by application, Destination-Host and Destination-Realm.
+    pub async fn send_bytes(&self, request: Bytes, timeout: Duration) -> Result<Bytes, Error> {
+        let header = Header::parse(&request)?;
+        let mut dest_host = None;
+        let mut dest_realm = None;
+        for a in AvpReader::within(&request, HEADER_LEN, request.len()).flatten() {
+            match (a.code, a.vendor_id) {
+                (293, 0) => dest_host = Some(&request[a.start..a.end]),
+                (283, 0) => dest_realm = Some(&request[a.start..a.end]),
+                _ => {}
+            }
+        }
+        let tx = self
+            .inner
+            .route(header.application_id, dest_host, dest_realm)
+            .ok_or_else(|| {
+                Error::new(
+                    ErrorKind::NoRoute,
+                    format!("no peer for application {}", header.application_id),
+                )
+            })?;
+        let hop_by_hop = self.inner.next_hop_by_hop();
+        let mut b = BytesMut::from(&request[..]);
+        b[12..16].copy_from_slice(&hop_by_hop.to_be_bytes());
+        b[16..20].copy_from_slice(&self.inner.next_end_to_end().to_be_bytes());
+        let (reply, rx) = oneshot::channel();
+        tx.send(Command::Request {
+            bytes: b.freeze(),
+            hop_by_hop,
+            reply,
+        })
+        .await
+        .map_err(|_| Error::new(ErrorKind::PeerDown, "connection closed"))?;
+        match tokio::time::timeout(timeout, rx).await {
+            Ok(Ok(r)) => r,
+            Ok(Err(_)) => Err(Error::new(
+                ErrorKind::PeerDown,
+                "connection closed before the answer",
+            )),
+            Err(_) => Err(Error::new(
+                ErrorKind::Timeout,
+                format!("no answer within {timeout:?}"),
+            )),
+        }
+    }
+
+    /// Sends a dynamic request and returns the dynamic answer.
+    pub async fn send_request(
+        &self,
+        request: &dynamic::Message,
+        timeout: Duration,
+    ) -> Result<dynamic::Message, Error> {
+        let answer = self.send_bytes(request.encode(), timeout).await?;
+        Ok(dynamic::Message::decode(answer)?)
+    }
+
+    /// Sends a typed request and decodes the typed answer; an answer with the `E` bit is
+    /// returned as a [`ErrorKind::Refused`] error carrying its Result-Code.
+    pub async fn call<Req: Message, Ans: Message>(&self, request: &Req) -> Result<Ans, Error> {
+        let bytes = request.encode(0, 0);
+        let answer = self
+            .send_bytes(bytes, self.inner.config.request_timeout)
+            .await?;
+        let header = Header::parse(&answer)?;
+        if header.flags.is_error() {
+            let rc = AvpReader::within(&answer, HEADER_LEN, answer.len())
+                .flatten()
+                .find(|a| a.code == 268 && a.vendor_id == 0 && a.end - a.start == 4)
+                .map(|a| {
+                    u32::from_be_bytes([
+                        answer[a.start],
+                        answer[a.start + 1],
+                        answer[a.start + 2],
+                        answer[a.start + 3],
+                    ])
+                })
+                .unwrap_or(0);
+            return Err(Error::refused(
+                rc,
+                format!("{} answered with a protocol error", Ans::NAME),
+            ));
+        }
+        Ok(Ans::decode(answer)?.1)
+    }
+
+    /// Sends DPR (REBOOTING) to every peer, waits briefly for the DPAs, and stops listening
+    /// and reconnecting.
+    pub async fn shutdown(&self) {
+        let txs: Vec<mpsc::Sender<Command>> = {
+            let peers = self.inner.peers.lock().unwrap_or_else(|p| p.into_inner());
+            peers.iter().map(|p| p.tx.clone()).collect()
+        };
+        let _ = self.inner.shutdown.send(true);
+        for tx in &txs {
+            let _ = tx
+                .send(Command::Disconnect(DisconnectCause::Rebooting))
+                .await;
+        }
+        let deadline = tokio::time::Instant::now() + Duration::from_secs(2);
+        while tokio::time::Instant::now() < deadline && !self.peers().is_empty() {
+            tokio::time::sleep(Duration::from_millis(10)).await;
+        }
+        // Let in-flight handlers finish.
+        let max = self.inner.config.max_handlers as u32;
+        let _ = tokio::time::timeout(
+            Duration::from_secs(2),
+            self.inner.handlers.acquire_many(max),
+        )
+        .await;
+    }
+}

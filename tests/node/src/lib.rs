@@ -1,0 +1,1 @@
+//! Loopback tests of the node: capabilities exchange outcomes, watchdog, disconnect, automatic answers.

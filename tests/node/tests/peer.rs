@@ -1,0 +1,370 @@
+//! Real TCP on loopback: capabilities-exchange outcomes, requests and answers, the watchdog,
+//! DPR/DPA, and the answers the node produces itself.
+
+use std::time::Duration;
+
+use diameter_dictionaries::credit_control::{
+    CcRequestType, CreditControlAnswer, CreditControlRequest,
+};
+use diameter_runtime::base::{InbandSecurityId, ResultCode};
+use diameter_runtime::node::{Error, ErrorKind, Event, Node, NodeBuilder, Reply, Request};
+use diameter_runtime::peer::{WatchdogConfig, WatchdogState};
+use diameter_runtime::{dynamic, Message};
+
+const T: Duration = Duration::from_secs(5);
+
+fn ccr(n: u32) -> CreditControlRequest {
+    let (_, mut c) = CreditControlRequest::decode(codec_tests::ccr_260()).unwrap();
+    c.cc_request_number = n;
+    c
+}
+
+/// An OCS that grants every CCR.
+fn ocs(b: NodeBuilder) -> NodeBuilder {
+    b.handler(|req: Request| async move {
+        let ccr: CreditControlRequest = match req.decode() {
+            Ok(c) => c,
+            Err(e) => return req.error_answer(&e),
+        };
+        let mut a = req.generate_answer(ResultCode::DIAMETER_SUCCESS);
+        a.avps.push(dynamic::Avp::new(
+            258,
+            diameter_runtime::AvpFlags::MANDATORY,
+            0,
+            &4u32,
+        ));
+        a.avps.push(dynamic::Avp::new(
+            416,
+            diameter_runtime::AvpFlags::MANDATORY,
+            0,
+            &(ccr.cc_request_type.to_i32()),
+        ));
+        a.avps.push(dynamic::Avp::new(
+            415,
+            diameter_runtime::AvpFlags::MANDATORY,
+            0,
+            &ccr.cc_request_number,
+        ));
+        Reply::Answer(a.encode())
+    })
+}
+
+trait ToI32 {
+    fn to_i32(self) -> i32;
+}
+impl ToI32 for CcRequestType {
+    fn to_i32(self) -> i32 {
+        i32::from(self)
+    }
+}
+
+async fn server(name: &str, b: impl FnOnce(NodeBuilder) -> NodeBuilder) -> Node {
+    b(Node::builder()
+        .origin_host(name)
+        .origin_realm("example.net")
+        .auth_application(4)
+        .listen("127.0.0.1:0"))
+    .start()
+    .await
+    .unwrap()
+}
+
+async fn client(name: &str, to: &Node, b: impl FnOnce(NodeBuilder) -> NodeBuilder) -> Node {
+    let addr = to.local_addrs()[0];
+    b(Node::builder()
+        .origin_host(name)
+        .origin_realm("example.net")
+        .auth_application(4)
+        .reconnect_interval(Duration::from_millis(200))
+        .peer(&format!("aaa://127.0.0.1:{};transport=tcp", addr.port())))
+    .start()
+    .await
+    .unwrap()
+}
+
+async fn refused(node: &Node) -> u32 {
+    let mut ev = node.events();
+    tokio::time::timeout(T, async {
+        loop {
+            if let Ok(Event::Refused { result_code, .. }) = ev.recv().await {
+                return result_code;
+            }
+        }
+    })
+    .await
+    .expect("a refusal event")
+}
+
+#[tokio::test]
+async fn cer_cea_then_typed_request_answer() {
+    let s = server("ocs.example.net", ocs).await;
+    let c = client("pcef.example.net", &s, |b| b).await;
+    c.wait_for_ready(4, T).await.unwrap();
+    let peers = c.peers();
+    assert_eq!(peers.len(), 1);
+    assert_eq!(peers[0].0.origin_host, "ocs.example.net");
+    assert_eq!(peers[0].1, WatchdogState::Okay);
+    for n in 0..50 {
+        let cca: CreditControlAnswer = c.call(&ccr(n)).await.unwrap();
+        assert_eq!(cca.result_code, ResultCode::DIAMETER_SUCCESS);
+        assert_eq!(cca.cc_request_number, n);
+        assert_eq!(cca.origin_host, "ocs.example.net");
+        assert_eq!(cca.session_id, "rs-bench.client.lab;1732275200;42;7");
+    }
+    c.shutdown().await;
+    s.shutdown().await;
+}
+
+#[tokio::test]
+async fn concurrent_requests_are_matched_to_their_answers() {
+    let s = server("ocs.example.net", ocs).await;
+    let c = client("pcef.example.net", &s, |b| b).await;
+    c.wait_for_ready(4, T).await.unwrap();
+    let mut tasks = Vec::new();
+    for n in 0..500u32 {
+        let c = c.clone();
+        tasks.push(tokio::spawn(async move {
+            let a: CreditControlAnswer = c.call(&ccr(n)).await.unwrap();
+            assert_eq!(a.cc_request_number, n);
+        }));
+    }
+    for t in tasks {
+        t.await.unwrap();
+    }
+}
+
+#[tokio::test]
+async fn no_common_application_5010() {
+    let s = server("ocs.example.net", |b| b.auth_application(1)).await;
+    let c = Node::builder()
+        .origin_host("pcef.example.net")
+        .origin_realm("example.net")
+        .auth_application(16777238)
+        .peer(&format!("127.0.0.1:{}", s.local_addrs()[0].port()));
+    let mut sev = s.events();
+    let c = c.start().await.unwrap();
+    let rc = tokio::time::timeout(T, async {
+        loop {
+            if let Ok(Event::Refused { result_code, .. }) = sev.recv().await {
+                return result_code;
+            }
+        }
+    })
+    .await
+    .unwrap();
+    assert_eq!(rc, 5010);
+    assert_eq!(refused(&c).await, 5010, "the client sees the CEA's 5010");
+    assert!(c
+        .wait_for_ready(16777238, Duration::from_millis(300))
+        .await
+        .is_err());
+}
+
+#[tokio::test]
+async fn no_common_security_5017() {
+    let s = server("ocs.example.net", |b| b).await;
+    let c = client("pcef.example.net", &s, |b| {
+        b.inband_security_id(InbandSecurityId::TLS)
+    })
+    .await;
+    assert_eq!(refused(&c).await, 5017);
+}
+
+#[tokio::test]
+async fn unknown_peer_3010() {
+    let s = server("ocs.example.net", |b| b.allow_host("friend.example.net")).await;
+    let c = client("stranger.example.net", &s, |b| b).await;
+    assert_eq!(refused(&c).await, 3010);
+    let ok = client("friend.example.net", &s, |b| b).await;
+    ok.wait_for_ready(4, T).await.unwrap();
+}
+
+#[tokio::test]
+async fn election_lost_4003() {
+    // "z..." > "a...": the server keeps its connection to "a" and refuses a second one.
+    let s = server("zz.example.net", |b| b).await;
+    let first = client("aa.example.net", &s, |b| b).await;
+    first.wait_for_ready(4, T).await.unwrap();
+    let second = client("aa.example.net", &s, |b| b).await;
+    assert_eq!(refused(&second).await, 4003);
+}
+
+#[tokio::test]
+async fn watchdog_exchanges_dwr_and_stays_okay() {
+    let fast = WatchdogConfig {
+        interval: Duration::from_millis(100),
+        jitter: Duration::from_millis(20),
+    };
+    let s = server("ocs.example.net", |b| b.watchdog(fast)).await;
+    let c = client("pcef.example.net", &s, |b| b.watchdog(fast)).await;
+    c.wait_for_ready(4, T).await.unwrap();
+    let mut ev = c.events();
+    tokio::time::sleep(Duration::from_millis(800)).await;
+    // Several Tw passed with DWR/DWA both ways: no watchdog transition, still OKAY.
+    while let Ok(e) = ev.try_recv() {
+        assert!(
+            !matches!(e, Event::Watchdog { .. } | Event::PeerDown { .. }),
+            "{e:?}"
+        );
+    }
+    assert_eq!(c.peers()[0].1, WatchdogState::Okay);
+}
+
+#[tokio::test]
+async fn dpr_on_shutdown_and_the_peer_sees_it() {
+    let s = server("ocs.example.net", |b| b).await;
+    let c = client("pcef.example.net", &s, |b| b).await;
+    c.wait_for_ready(4, T).await.unwrap();
+    let mut ev = s.events();
+    c.shutdown().await;
+    let reason = tokio::time::timeout(T, async {
+        loop {
+            if let Ok(Event::PeerDown { reason, .. }) = ev.recv().await {
+                return reason;
+            }
+        }
+    })
+    .await
+    .unwrap();
+    assert!(
+        reason.contains("disconnected by the peer (Rebooting)"),
+        "{reason}"
+    );
+    assert!(s.peers().is_empty());
+}
+
+#[tokio::test]
+async fn automatic_answers() {
+    // A server with no handler: 3001. One that panics: 5012.
+    let plain = server("plain.example.net", |b| b.auth_application(3)).await;
+    let c = client("pcef.example.net", &plain, |b| b.auth_application(3)).await;
+    c.wait_for_ready(4, T).await.unwrap();
+    let err: Error = c.call::<_, CreditControlAnswer>(&ccr(1)).await.unwrap_err();
+    assert_eq!(
+        (err.kind(), err.result_code()),
+        (ErrorKind::Refused, Some(3001))
+    );
+
+    // The same for another shared application the server has no handler for.
+    let mut d = dynamic::Message::from_typed(&ccr(2), 0, 0);
+    d.header.application_id = 3;
+    let ans = c.send_request(&d, T).await.unwrap();
+    assert!(ans.header.flags.is_error());
+    assert_eq!(ans.find(268, 0).unwrap().get::<u32>().unwrap(), 3001);
+
+    let panicky = server("panic.example.net", |b| {
+        b.handler(|_req: Request| async move {
+            if true {
+                panic!("handler bug");
+            }
+            Reply::Discard
+        })
+    })
+    .await;
+    let c2 = client("pcef2.example.net", &panicky, |b| b).await;
+    c2.wait_for_ready(4, T).await.unwrap();
+    let d = dynamic::Message::from_typed(&ccr(3), 0, 0);
+    let ans = c2.send_request(&d, T).await.unwrap();
+    assert_eq!(ans.find(268, 0).unwrap().get::<u32>().unwrap(), 5012);
+    // The node survives its handler's panic and keeps answering.
+    let ans = c2.send_request(&d, T).await.unwrap();
+    assert_eq!(ans.find(268, 0).unwrap().get::<u32>().unwrap(), 5012);
+}
+
+#[tokio::test]
+async fn decode_error_in_handler_answers_5005_with_failed_avp() {
+    let s = server("ocs.example.net", ocs).await;
+    let c = client("pcef.example.net", &s, |b| b).await;
+    c.wait_for_ready(4, T).await.unwrap();
+    let mut d = dynamic::Message::from_typed(&ccr(1), 0, 0);
+    d.avps.retain(|a| a.code != 415); // drop CC-Request-Number: the OCS's decode fails
+    let ans = c.send_request(&d, T).await.unwrap();
+    assert_eq!(ans.find(268, 0).unwrap().get::<u32>().unwrap(), 5005);
+    let failed = ans.find(279, 0).expect("Failed-AVP");
+    assert_eq!(failed.data()[..4], 415u32.to_be_bytes());
+    assert!(!ans.header.flags.is_error(), "5xxx is not a protocol error");
+}
+
+/// A scripted peer on a raw socket: does the CER/CEA by hand, then sends what a test wants.
+mod raw {
+    use diameter_runtime::base::{CapabilitiesExchangeAnswer, ResultCode};
+    use diameter_runtime::peer::{AppId, Capabilities};
+    use diameter_runtime::Message;
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    use tokio::net::TcpStream;
+
+    pub async fn read_message(s: &mut TcpStream) -> bytes::Bytes {
+        let mut head = [0u8; 4];
+        s.read_exact(&mut head).await.unwrap();
+        let len = u32::from_be_bytes([0, head[1], head[2], head[3]]) as usize;
+        let mut rest = vec![0u8; len - 4];
+        s.read_exact(&mut rest).await.unwrap();
+        let mut all = head.to_vec();
+        all.extend_from_slice(&rest);
+        all.into()
+    }
+
+    pub async fn connect(port: u16) -> TcpStream {
+        let mut s = TcpStream::connect(("127.0.0.1", port)).await.unwrap();
+        let mut caps = Capabilities::new("raw.example.net", "example.net");
+        caps.applications = vec![AppId::Auth(4)];
+        s.write_all(&caps.cer().encode(1, 1)).await.unwrap();
+        let (_, cea) = CapabilitiesExchangeAnswer::decode(read_message(&mut s).await).unwrap();
+        assert_eq!(cea.result_code, ResultCode::DIAMETER_SUCCESS);
+        s
+    }
+}
+
+#[tokio::test]
+async fn raw_peer_gets_3007_and_3008() {
+    use tokio::io::AsyncWriteExt;
+    let s = server("ocs.example.net", ocs).await;
+    let mut sock = raw::connect(s.local_addrs()[0].port()).await;
+    // Application 16777238 was not negotiated: 3007 with the E bit and our identifiers.
+    let mut d = dynamic::Message::from_typed(&ccr(1), 0xabc, 0xdef);
+    d.header.application_id = 16777238;
+    sock.write_all(&d.encode()).await.unwrap();
+    let ans = dynamic::Message::decode(raw::read_message(&mut sock).await).unwrap();
+    assert!(ans.header.flags.is_error());
+    assert_eq!(
+        (ans.header.hop_by_hop, ans.header.end_to_end),
+        (0xabc, 0xdef)
+    );
+    assert_eq!(ans.find(268, 0).unwrap().get::<u32>().unwrap(), 3007);
+    assert_eq!(
+        ans.find(263, 0)
+            .unwrap()
+            .get::<diameter_runtime::Utf8String>()
+            .unwrap(),
+        "rs-bench.client.lab;1732275200;42;7"
+    );
+    // A reserved command flag bit: 3008.
+    let mut b = bytes::BytesMut::from(&ccr(2).encode(0x111, 0x222)[..]);
+    b[4] |= 0x01;
+    sock.write_all(&b).await.unwrap();
+    let ans = dynamic::Message::decode(raw::read_message(&mut sock).await).unwrap();
+    assert_eq!(ans.header.hop_by_hop, 0x111);
+    assert!(ans.header.flags.is_error());
+    assert_eq!(ans.find(268, 0).unwrap().get::<u32>().unwrap(), 3008);
+    // The connection still works afterwards.
+    sock.write_all(&ccr(3).encode(0x333, 0x444)).await.unwrap();
+    let (h, cca) = CreditControlAnswer::decode(raw::read_message(&mut sock).await).unwrap();
+    assert_eq!((h.hop_by_hop, cca.cc_request_number), (0x333, 3));
+}
+
+#[tokio::test]
+async fn oversized_message_closes_the_connection() {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let s = server("ocs.example.net", |b| b.max_message_len(4096)).await;
+    let mut sock = raw::connect(s.local_addrs()[0].port()).await;
+    // Announce 1 MiB: refused before it is buffered.
+    sock.write_all(&[1, 0x10, 0, 0, 0x80, 0, 1, 0x10])
+        .await
+        .unwrap();
+    let mut buf = [0u8; 64];
+    let n = tokio::time::timeout(T, sock.read(&mut buf))
+        .await
+        .unwrap()
+        .unwrap_or(0);
+    assert_eq!(n, 0, "the node closes the connection");
+}
