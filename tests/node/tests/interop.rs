@@ -159,7 +159,7 @@ async fn our_client_against_python_server() {
     .await
     .unwrap();
     assert_eq!(ready.0.as_deref(), Some("READY"));
-    let mut lines = ready.1;
+    let lines = ready.1;
 
     let c = Node::builder()
         .origin_host("rust-client.example.net")
