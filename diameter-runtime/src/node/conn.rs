@@ -51,6 +51,9 @@ fn codec(max: usize) -> LengthDelimitedCodec {
 
 type Reader = FramedRead<tokio::net::tcp::OwnedReadHalf, LengthDelimitedCodec>;
 
+/// Requests waiting for their answer, by hop-by-hop id, with their deadline.
+type Pending = HashMap<u32, (oneshot::Sender<Result<Bytes, Error>>, Instant)>;
+
 /// Runs one connection to its end.
 pub(crate) async fn run(
     inner: Arc<Inner>,
@@ -256,18 +259,26 @@ async fn run_inner(
         applications: common.clone(),
     });
 
-    let mut pending: HashMap<u32, oneshot::Sender<Result<Bytes, Error>>> = HashMap::new();
+    let mut pending: Pending = HashMap::new();
+    let mut sweep = tokio::time::interval(Duration::from_millis(50));
+    sweep.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     let mut shutdown = inner.shutdown.subscribe();
     let mut closing: Option<Instant> = None;
     let mut outcome = Outcome::Closed;
     let far = Duration::from_secs(3600);
-
-    let reason: String = loop {
-        let wd_deadline = watchdog
+    // One timer for the watchdog (and the DPA wait), re-armed only when it fires: the
+    // watchdog ignores early calls, so a deadline pushed back by traffic costs one wakeup.
+    let next_deadline = |w: &Watchdog, closing: Option<Instant>| {
+        let wd = w
             .poll_timeout()
             .map(Instant::from_std)
             .unwrap_or_else(|| Instant::now() + far);
-        let deadline = closing.map_or(wd_deadline, |c| c.min(wd_deadline));
+        closing.map_or(wd, |c| c.min(wd))
+    };
+    let timer = tokio::time::sleep_until(next_deadline(&watchdog, closing));
+    tokio::pin!(timer);
+
+    let reason: String = loop {
         tokio::select! {
             frame = reader.next() => match frame {
                 None => { break "connection closed by the peer".into(); }
@@ -287,16 +298,12 @@ async fn run_inner(
                 }
             },
             cmd = cmd_rx.recv() => match cmd {
-                Some(Command::Request { bytes, hop_by_hop, reply }) => {
+                Some(Command::Request { bytes, hop_by_hop, deadline, reply }) => {
                     if !watchdog.is_okay() {
                         let _ = reply.send(Err(Error::new(ErrorKind::PeerDown, format!("{host} is not in OKAY"))));
                         continue;
                     }
-                    // Drop the entries of callers that gave up (timed out).
-                    if pending.len() >= 1024 && pending.len().is_power_of_two() {
-                        pending.retain(|_, tx| !tx.is_closed());
-                    }
-                    pending.insert(hop_by_hop, reply);
+                    pending.insert(hop_by_hop, (reply, deadline));
                     if writer.send(bytes).await.is_err() {
                         break "writer closed".into();
                     }
@@ -304,10 +311,24 @@ async fn run_inner(
                 Some(Command::Disconnect(cause)) => {
                     send_dpr(&inner, &writer, cause).await;
                     closing = Some(Instant::now() + Duration::from_secs(2));
+                    timer.as_mut().reset(next_deadline(&watchdog, closing));
                 }
                 None => {}
             },
-            _ = tokio::time::sleep_until(deadline) => {
+            _ = sweep.tick(), if !pending.is_empty() => {
+                let now = Instant::now();
+                let expired: Vec<u32> = pending
+                    .iter()
+                    .filter(|(_, (tx, deadline))| *deadline <= now || tx.is_closed())
+                    .map(|(k, _)| *k)
+                    .collect();
+                for k in expired {
+                    if let Some((tx, _)) = pending.remove(&k) {
+                        let _ = tx.send(Err(Error::new(ErrorKind::Timeout, "no answer in time")));
+                    }
+                }
+            }
+            _ = &mut timer => {
                 if closing.is_some_and(|c| Instant::now() >= c) {
                     break "no DPA".into();
                 }
@@ -326,7 +347,7 @@ async fn run_inner(
                         }
                         crate::peer::Action::Failover => {
                             // Outstanding requests fail now so callers can go elsewhere.
-                            for (_, tx) in pending.drain() {
+                            for (_, (tx, _)) in pending.drain() {
                                 let _ = tx.send(Err(Error::new(ErrorKind::PeerDown, format!("{host} stopped answering (watchdog)"))));
                             }
                         }
@@ -342,15 +363,17 @@ async fn run_inner(
                 if close {
                     break "watchdog: peer unresponsive".into();
                 }
+                timer.as_mut().reset(next_deadline(&watchdog, closing));
             },
             _ = shutdown.changed(), if closing.is_none() => {
                 send_dpr(&inner, &writer, DisconnectCause::Rebooting).await;
                 closing = Some(Instant::now() + Duration::from_secs(2));
+                timer.as_mut().reset(next_deadline(&watchdog, closing));
             }
         }
     };
     inner.remove_peer(conn);
-    for (_, tx) in pending.drain() {
+    for (_, (tx, _)) in pending.drain() {
         let _ = tx.send(Err(Error::new(
             ErrorKind::PeerDown,
             format!("{host}: {reason}"),
@@ -386,7 +409,7 @@ async fn on_frame(
     host: &crate::codec::DiameterIdentity,
     writer: &mpsc::Sender<Bytes>,
     watchdog: &mut Watchdog,
-    pending: &mut HashMap<u32, oneshot::Sender<Result<Bytes, Error>>>,
+    pending: &mut Pending,
     now: std::time::Instant,
 ) -> Flow {
     let header = match Header::parse(frame) {
@@ -427,7 +450,7 @@ async fn on_frame(
             _ => {
                 watchdog.on_other_message(now);
                 match pending.remove(&header.hop_by_hop) {
-                    Some(tx) => {
+                    Some((tx, _)) => {
                         let _ = tx.send(Ok(frame.clone()));
                     }
                     None => {
@@ -527,19 +550,58 @@ async fn on_frame(
                 let _ = writer.send(ans.encode()).await;
                 return Flow::Continue;
             };
-            // Bounded concurrency: when every permit is taken, reading waits.
+            let writer = writer.clone();
+            let caps = caps.clone();
+            // A handler whose future is ready at once is answered here, without a task.
+            let fallback = request.clone();
+            let fut = std::panic::catch_unwind(AssertUnwindSafe(|| handler.handle(request)));
+            let mut fut = match fut {
+                Ok(f) => f,
+                Err(_) => {
+                    tracing::warn!("handler panicked; answering 5012");
+                    let b = answer_skeleton(
+                        &fallback.header,
+                        &fallback.bytes,
+                        &caps,
+                        ResultCode::DIAMETER_UNABLE_TO_COMPLY,
+                        None,
+                        Some("the handler failed"),
+                    )
+                    .encode();
+                    let _ = writer.send(b).await;
+                    return Flow::Continue;
+                }
+            };
+            match std::panic::catch_unwind(AssertUnwindSafe(|| (&mut fut).now_or_never())) {
+                Ok(Some(reply)) => {
+                    if let Reply::Answer(b) = reply {
+                        let _ = writer.send(b).await;
+                    }
+                    return Flow::Continue;
+                }
+                Ok(None) => {}
+                Err(_) => {
+                    tracing::warn!("handler panicked; answering 5012");
+                    let b = answer_skeleton(
+                        &fallback.header,
+                        &fallback.bytes,
+                        &caps,
+                        ResultCode::DIAMETER_UNABLE_TO_COMPLY,
+                        None,
+                        Some("the handler failed"),
+                    )
+                    .encode();
+                    let _ = writer.send(b).await;
+                    return Flow::Continue;
+                }
+            }
+            // Bounded concurrency for handlers that wait: when every permit is taken,
+            // reading waits.
             let Ok(permit) = inner.handlers.clone().acquire_owned().await else {
                 return Flow::Continue;
             };
-            let writer = writer.clone();
-            let caps = caps.clone();
             tokio::spawn(async move {
-                let fallback = request.clone();
-                let fut = std::panic::catch_unwind(AssertUnwindSafe(|| handler.handle(request)));
-                let reply = match fut {
-                    Ok(f) => AssertUnwindSafe(f).catch_unwind().await.ok(),
-                    Err(_) => None,
-                };
+                let reply = AssertUnwindSafe(fut).catch_unwind().await.ok();
                 let bytes = match reply {
                     Some(Reply::Answer(b)) => Some(b),
                     Some(Reply::Discard) => None,

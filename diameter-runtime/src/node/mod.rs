@@ -249,6 +249,7 @@ pub(crate) enum Command {
     Request {
         bytes: Bytes,
         hop_by_hop: u32,
+        deadline: tokio::time::Instant,
         reply: oneshot::Sender<Result<Bytes, Error>>,
     },
     Disconnect(DisconnectCause),
@@ -352,21 +353,25 @@ impl Inner {
                 return Some(p.tx.clone());
             }
         }
-        let in_realm: Vec<&PeerEntry> = peers
-            .iter()
-            .filter(ok)
-            .filter(|p| dest_realm.is_none_or(|r| p.info.origin_realm.as_bytes() == r))
-            .collect();
-        let candidates: Vec<&PeerEntry> = if in_realm.is_empty() {
-            peers.iter().filter(ok).collect()
+        // Round-robin over the usable peers, those in Destination-Realm if there are any.
+        let realm_ok =
+            |p: &&PeerEntry| dest_realm.is_none_or(|r| p.info.origin_realm.as_bytes() == r);
+        let in_realm = peers.iter().filter(ok).filter(realm_ok).count();
+        let (n, use_realm) = if in_realm > 0 {
+            (in_realm, true)
         } else {
-            in_realm
+            (peers.iter().filter(ok).count(), false)
         };
-        if candidates.is_empty() {
+        if n == 0 {
             return None;
         }
-        let i = self.rr.fetch_add(1, Ordering::Relaxed) % candidates.len();
-        Some(candidates[i].tx.clone())
+        let i = self.rr.fetch_add(1, Ordering::Relaxed) % n;
+        peers
+            .iter()
+            .filter(ok)
+            .filter(|p| !use_realm || realm_ok(p))
+            .nth(i)
+            .map(|p| p.tx.clone())
     }
 }
 
@@ -720,22 +725,20 @@ impl Node {
         b[12..16].copy_from_slice(&hop_by_hop.to_be_bytes());
         b[16..20].copy_from_slice(&self.inner.next_end_to_end().to_be_bytes());
         let (reply, rx) = oneshot::channel();
+        // The connection enforces the deadline (no timer per request).
         tx.send(Command::Request {
             bytes: b.freeze(),
             hop_by_hop,
+            deadline: tokio::time::Instant::now() + timeout,
             reply,
         })
         .await
         .map_err(|_| Error::new(ErrorKind::PeerDown, "connection closed"))?;
-        match tokio::time::timeout(timeout, rx).await {
-            Ok(Ok(r)) => r,
-            Ok(Err(_)) => Err(Error::new(
+        match rx.await {
+            Ok(r) => r,
+            Err(_) => Err(Error::new(
                 ErrorKind::PeerDown,
                 "connection closed before the answer",
-            )),
-            Err(_) => Err(Error::new(
-                ErrorKind::Timeout,
-                format!("no answer within {timeout:?}"),
             )),
         }
     }
@@ -779,19 +782,28 @@ impl Node {
         Ok(Ans::decode(answer)?.1)
     }
 
+    /// Sends DPR with `cause` to one peer; it closes the connection after the DPA. A peer
+    /// told BUSY or DO_NOT_WANT_TO_TALK_TO_YOU does not reconnect (RFC 6733 §5.4.3).
+    pub async fn disconnect(&self, host: &str, cause: DisconnectCause) -> Result<(), Error> {
+        let tx = {
+            let peers = self.inner.peers.lock().unwrap_or_else(|p| p.into_inner());
+            peers
+                .iter()
+                .find(|p| p.info.origin_host == host)
+                .map(|p| p.tx.clone())
+        };
+        let tx =
+            tx.ok_or_else(|| Error::new(ErrorKind::NoRoute, format!("{host} is not connected")))?;
+        tx.send(Command::Disconnect(cause))
+            .await
+            .map_err(|_| Error::new(ErrorKind::PeerDown, "connection closed"))
+    }
+
     /// Sends DPR (REBOOTING) to every peer, waits briefly for the DPAs, and stops listening
     /// and reconnecting.
     pub async fn shutdown(&self) {
-        let txs: Vec<mpsc::Sender<Command>> = {
-            let peers = self.inner.peers.lock().unwrap_or_else(|p| p.into_inner());
-            peers.iter().map(|p| p.tx.clone()).collect()
-        };
+        // Every connection sends its DPR when it sees the signal.
         let _ = self.inner.shutdown.send(true);
-        for tx in &txs {
-            let _ = tx
-                .send(Command::Disconnect(DisconnectCause::Rebooting))
-                .await;
-        }
         let deadline = tokio::time::Instant::now() + Duration::from_secs(2);
         while tokio::time::Instant::now() < deadline && !self.peers().is_empty() {
             tokio::time::sleep(Duration::from_millis(10)).await;

@@ -368,3 +368,39 @@ async fn oversized_message_closes_the_connection() {
         .unwrap_or(0);
     assert_eq!(n, 0, "the node closes the connection");
 }
+
+#[tokio::test]
+async fn no_reconnect_after_do_not_want_to_talk_to_you() {
+    use diameter_runtime::base::DisconnectCause;
+    let s = server("ocs.example.net", |b| b).await;
+    let c = client("pcef.example.net", &s, |b| b).await;
+    c.wait_for_ready(4, T).await.unwrap();
+    let mut ev = c.events();
+    s.disconnect("pcef.example.net", DisconnectCause::DoNotWantToTalkToYou)
+        .await
+        .unwrap();
+    let reason = tokio::time::timeout(T, async {
+        loop {
+            if let Ok(Event::PeerDown { reason, .. }) = ev.recv().await {
+                return reason;
+            }
+        }
+    })
+    .await
+    .unwrap();
+    assert!(reason.contains("DoNotWantToTalkToYou"), "{reason}");
+    // Tc is 200 ms in these tests: a reconnect would have happened by now.
+    tokio::time::sleep(Duration::from_millis(800)).await;
+    assert!(c.peers().is_empty() && s.peers().is_empty(), "no reconnect");
+
+    // REBOOTING: the client comes back.
+    let c2 = client("pgw.example.net", &s, |b| b).await;
+    c2.wait_for_ready(4, T).await.unwrap();
+    s.disconnect("pgw.example.net", DisconnectCause::Rebooting)
+        .await
+        .unwrap();
+    tokio::time::sleep(Duration::from_millis(100)).await;
+    c2.wait_for_ready(4, T)
+        .await
+        .expect("reconnected after REBOOTING");
+}

@@ -1,0 +1,163 @@
+//! `diameter serve`: a node that answers every request of its applications with a
+//! well-formed answer built from the dictionary's answer grammar.
+
+use std::collections::{HashMap, HashSet};
+use std::sync::Arc;
+
+use bytes::{Bytes, BytesMut};
+use diameter_codegen::model::Target;
+use diameter_runtime::codec::avp::{encode_avp_with, AvpReader};
+use diameter_runtime::codec::{AvpFlags, HEADER_LEN};
+use diameter_runtime::node::{Node, NodeBuilder, Reply, Request};
+
+use crate::dict::Dict;
+
+/// For each (application, command): the AVP codes of the answer grammar to copy from the
+/// request when present (identifying AVPs such as CC-Request-Type/Number).
+pub struct AnswerPlan {
+    echo: HashMap<(u32, u32), Vec<(u32, u32)>>,
+    origin: Bytes,
+    result_code: u32,
+}
+
+impl AnswerPlan {
+    pub fn new(dict: &Dict, origin_host: &str, origin_realm: &str, result_code: u32) -> Self {
+        let mut echo = HashMap::new();
+        let skip: HashSet<(u32, u32)> = [
+            (263, 0),
+            (264, 0),
+            (296, 0),
+            (268, 0),
+            (279, 0),
+            (281, 0),
+            (284, 0),
+        ]
+        .into();
+        for app in &dict.model.applications {
+            for c in &app.commands {
+                let request: HashSet<(u32, u32)> = c
+                    .request
+                    .iter()
+                    .filter_map(|r| match r.target {
+                        Target::Avp(id) => {
+                            Some((dict.model.avps[id].code, dict.model.avps[id].vendor_id))
+                        }
+                        Target::Wildcard => None,
+                    })
+                    .collect();
+                let codes: Vec<(u32, u32)> = c
+                    .answer
+                    .iter()
+                    .filter_map(|r| match r.target {
+                        Target::Avp(id) if r.max == Some(1) => {
+                            Some((dict.model.avps[id].code, dict.model.avps[id].vendor_id))
+                        }
+                        _ => None,
+                    })
+                    .filter(|k| !skip.contains(k) && request.contains(k))
+                    .collect();
+                echo.insert((app.id, c.code), codes);
+            }
+        }
+        let mut origin = BytesMut::new();
+        encode_avp_with(&mut origin, 264, AvpFlags::MANDATORY, 0, |o| {
+            o.extend_from_slice(origin_host.as_bytes())
+        });
+        encode_avp_with(&mut origin, 296, AvpFlags::MANDATORY, 0, |o| {
+            o.extend_from_slice(origin_realm.as_bytes())
+        });
+        AnswerPlan {
+            echo,
+            origin: origin.freeze(),
+            result_code,
+        }
+    }
+
+    /// The answer to `req`, written directly from slices of the request.
+    pub fn answer(&self, req: &Request) -> Reply {
+        let h = req.header();
+        let bytes = req.bytes();
+        let echo = self
+            .echo
+            .get(&(h.application_id, h.command_code))
+            .or_else(|| {
+                self.echo
+                    .iter()
+                    .find(|((_, c), _)| *c == h.command_code)
+                    .map(|(_, v)| v)
+            });
+        let mut out = BytesMut::with_capacity(bytes.len() + 64);
+        let mut header = h.answer();
+        if (3000..4000).contains(&self.result_code) {
+            header.flags = header.flags.with(diameter_runtime::CommandFlags::ERROR);
+        }
+        header.write(&mut out);
+        let mut session = None;
+        let mut copies: Vec<(usize, usize)> = Vec::new();
+        let mut proxies: Vec<(usize, usize)> = Vec::new();
+        let mut start = HEADER_LEN;
+        for a in AvpReader::within(bytes, HEADER_LEN, bytes.len()).flatten() {
+            // The whole AVP: header from `start`, data, padding.
+            let end = a.end + diameter_runtime::codec::avp::padding(a.end - start);
+            let span = (start, end.min(bytes.len()));
+            match (a.code, a.vendor_id) {
+                (263, 0) if session.is_none() => session = Some(span),
+                (284, 0) => proxies.push(span),
+                k if echo.is_some_and(|e| e.contains(&k)) => copies.push(span),
+                _ => {}
+            }
+            start = span.1;
+        }
+        if let Some((s, e)) = session {
+            out.extend_from_slice(&bytes[s..e]);
+        }
+        out.extend_from_slice(&self.origin);
+        encode_avp_with(&mut out, 268, AvpFlags::MANDATORY, 0, |o| {
+            o.extend_from_slice(&self.result_code.to_be_bytes())
+        });
+        for (s, e) in copies.into_iter().chain(proxies) {
+            out.extend_from_slice(&bytes[s..e]);
+        }
+        let len = out.len() as u32;
+        out[1..4].copy_from_slice(&len.to_be_bytes()[1..]);
+        Reply::Answer(out.freeze())
+    }
+}
+
+/// Adds the applications of the loaded dictionaries (other than the base one) to a builder.
+pub fn advertise(dict: &Dict, mut b: NodeBuilder) -> NodeBuilder {
+    for app in &dict.model.applications {
+        match app.id {
+            0 | 0xffff_ffff => {}
+            id => {
+                b = match app.kind {
+                    Some(diameter_codegen::model::AppKind::Acct) => b.acct_application(id),
+                    _ => b.auth_application(id),
+                }
+            }
+        }
+    }
+    b
+}
+
+/// Starts a serving node.
+pub async fn start(
+    dict: Arc<Dict>,
+    builder: NodeBuilder,
+    origin_host: &str,
+    origin_realm: &str,
+    result_code: u32,
+) -> Result<Node, String> {
+    let plan = Arc::new(AnswerPlan::new(
+        &dict,
+        origin_host,
+        origin_realm,
+        result_code,
+    ));
+    let b = advertise(&dict, builder)
+        .origin_host(origin_host)
+        .origin_realm(origin_realm)
+        .product_name("diameter serve")
+        .handler(move |req: Request| std::future::ready(plan.answer(&req)));
+    b.start().await.map_err(|e| e.to_string())
+}

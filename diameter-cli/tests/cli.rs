@@ -1,0 +1,498 @@
+//! The `diameter` binary end to end on loopback: serve, send, bench (also against a
+//! python-diameter server), decode (hex and a capture of our own traffic), dict, bad input.
+
+use std::io::{BufRead, BufReader, Write};
+use std::net::TcpStream;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Output, Stdio};
+use std::time::{Duration, Instant};
+
+const BIN: &str = env!("CARGO_BIN_EXE_diameter");
+
+fn root() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("..")
+}
+
+fn run(args: &[&str]) -> Output {
+    Command::new(BIN).args(args).output().expect("run diameter")
+}
+
+fn stdout(o: &Output) -> String {
+    String::from_utf8_lossy(&o.stdout).into_owned()
+}
+
+fn stderr(o: &Output) -> String {
+    String::from_utf8_lossy(&o.stderr).into_owned()
+}
+
+fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
+fn wait_port(port: u16) {
+    let start = Instant::now();
+    while TcpStream::connect(("127.0.0.1", port)).is_err() {
+        assert!(
+            start.elapsed() < Duration::from_secs(20),
+            "nothing listens on {port}"
+        );
+        std::thread::sleep(Duration::from_millis(50));
+    }
+}
+
+/// A `diameter serve` process, killed on drop.
+struct Serve(Child, u16);
+
+impl Serve {
+    fn start(extra: &[&str]) -> Serve {
+        let port = free_port();
+        let listen = format!("127.0.0.1:{port}");
+        let mut args = vec![
+            "serve",
+            "--listen",
+            &listen,
+            "--origin-host",
+            "serve.example.net",
+        ];
+        args.extend_from_slice(extra);
+        let child = Command::new(BIN)
+            .args(&args)
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap();
+        wait_port(port);
+        Serve(child, port)
+    }
+    fn addr(&self) -> String {
+        format!("127.0.0.1:{}", self.1)
+    }
+}
+
+impl Drop for Serve {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+fn one_line_error(o: &Output) {
+    assert!(!o.status.success(), "must fail: {}", stdout(o));
+    let e = stderr(o);
+    assert_eq!(e.trim().lines().count(), 1, "one line: {e:?}");
+    assert!(e.starts_with("diameter: "), "{e}");
+    assert!(!e.contains("panicked"), "{e}");
+}
+
+#[test]
+fn decode_hex_tree_and_json() {
+    let hex = codec_hex();
+    let o = run(&["decode", "--hex", &hex]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let t = stdout(&o);
+    assert!(
+        t.starts_with("Credit-Control-Request (command 272, application 4) flags RP"),
+        "{t}"
+    );
+    assert!(
+        t.contains(
+            "  Subscription-Id (443) M\n    Subscription-Id-Type (450) M = END_USER_E164 (0)"
+        ),
+        "{t}"
+    );
+    assert!(t.contains("      CC-Total-Octets (421) M = 1048576"), "{t}");
+    let o = run(&["decode", "--json", "--hex", &hex]);
+    let v: serde_json::Value = serde_json::from_str(&stdout(&o)).unwrap();
+    assert_eq!(v[0]["name"], "Credit-Control-Request");
+    assert_eq!(v[0]["avps"][0]["name"], "Session-Id");
+    assert_eq!(
+        v[0]["avps"][0]["value"],
+        "rs-bench.client.lab;1732275200;42;7"
+    );
+}
+
+fn codec_hex() -> String {
+    std::fs::read_to_string(root().join("../shared/bench-data/ccr-260.hex"))
+        .unwrap()
+        .trim()
+        .to_string()
+}
+
+#[test]
+fn decode_bad_input() {
+    one_line_error(&run(&["decode", "--hex", "zz"]));
+    one_line_error(&run(&["decode", "/nonexistent/file.pcap"]));
+    one_line_error(&run(&["decode", "--hex", "0100"]));
+    // A malformed message decodes to its RFC error, non-zero exit.
+    let mut hex = codec_hex();
+    hex.replace_range(48..50, "41"); // reserved AVP flag bit on the first AVP
+    let o = run(&["decode", "--hex", &hex]);
+    assert_eq!(o.status.code(), Some(1));
+    assert!(
+        stdout(&o).contains("DIAMETER_INVALID_AVP_BITS (3009)"),
+        "{}",
+        stdout(&o)
+    );
+}
+
+#[test]
+fn dict_check_list_convert() {
+    let good = root().join("dictionaries/credit_control.xml");
+    let o = run(&["dict", "check", good.to_str().unwrap()]);
+    assert!(o.status.success(), "{}", stdout(&o));
+    assert!(
+        stdout(&o).starts_with("ok: 1 application(s), 70 AVP(s)"),
+        "{}",
+        stdout(&o)
+    );
+    let broken = root().join("tests/codegen/dict/broken.xml");
+    let o = run(&["dict", "check", broken.to_str().unwrap()]);
+    assert_eq!(o.status.code(), Some(1));
+    assert!(
+        stdout(&o).contains("broken.xml:3: error[UnknownType]: type `Unsigned33`"),
+        "{}",
+        stdout(&o)
+    );
+    let go = root().join("../shared/reference-dictionaries/go-diameter/tgpp_rx.xml");
+    let base = root().join("../shared/reference-dictionaries/go-diameter/base.xml");
+    let o = run(&[
+        "dict",
+        "check",
+        "--go-diameter",
+        base.to_str().unwrap(),
+        go.to_str().unwrap(),
+    ]);
+    assert!(o.status.success(), "{}", stdout(&o));
+    assert!(
+        stdout(&o).contains("tgpp_rx.xml:947: warning[VendorFlagWithoutVendor]"),
+        "{}",
+        stdout(&o)
+    );
+    let o = run(&["dict", "list"]);
+    assert!(
+        stdout(&o).contains("application 4 Credit-Control\n  command 272 Credit-Control\n"),
+        "{}",
+        stdout(&o)
+    );
+    let o = run(&["dict", "convert", good.to_str().unwrap()]);
+    assert_eq!(stdout(&o), std::fs::read_to_string(&good).unwrap());
+    one_line_error(&run(&[
+        "dict",
+        "convert",
+        "--from",
+        "wireshark",
+        good.to_str().unwrap(),
+    ]));
+    one_line_error(&run(&["dict", "check", "/nonexistent.xml"]).clone_with_stderr_only());
+}
+
+trait Only {
+    fn clone_with_stderr_only(&self) -> Output;
+}
+impl Only for Output {
+    /// `dict check` prints diagnostics on stdout and a count on stderr.
+    fn clone_with_stderr_only(&self) -> Output {
+        Output {
+            status: self.status,
+            stdout: Vec::new(),
+            stderr: self.stderr.clone(),
+        }
+    }
+}
+
+#[test]
+fn serve_send_and_bench() {
+    let s = Serve::start(&[]);
+    let o = run(&[
+        "send",
+        "--connect",
+        &s.addr(),
+        "--app",
+        "credit-control",
+        "--command",
+        "Credit-Control",
+        "--avp",
+        "Service-Context-Id=32251@3gpp.org",
+        "--avp",
+        "CC-Request-Type=INITIAL_REQUEST",
+        "--avp",
+        "CC-Request-Number=3",
+        "--json",
+    ]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let v: serde_json::Value = serde_json::from_str(&stdout(&o)).unwrap();
+    assert_eq!(v["name"], "Credit-Control-Answer");
+    let avp = |n: &str| {
+        v["avps"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|a| a["name"] == n)
+            .map(|a| a["value"].clone())
+    };
+    assert_eq!(avp("Result-Code"), Some(2001.into()));
+    assert_eq!(avp("Origin-Host"), Some("serve.example.net".into()));
+    assert_eq!(avp("CC-Request-Number"), Some(3.into()), "echoed");
+    assert_eq!(avp("CC-Request-Type"), Some(1.into()), "echoed");
+    assert_eq!(avp("Auth-Application-Id"), Some(4.into()));
+
+    // A request from a TOML file, accounting.
+    let dir = std::env::temp_dir().join(format!("diameter-cli-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let f = dir.join("acr.toml");
+    std::fs::write(&f, "command = \"Accounting\"\napplication = \"accounting\"\n[avps]\nAccounting-Record-Type = \"EVENT_RECORD\"\nAccounting-Record-Number = 12\n").unwrap();
+    let o = run(&[
+        "send",
+        "--connect",
+        &s.addr(),
+        "--file",
+        f.to_str().unwrap(),
+    ]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    assert!(
+        stdout(&o).contains("Accounting-Answer (command 271, application 3)"),
+        "{}",
+        stdout(&o)
+    );
+    assert!(
+        stdout(&o).contains("Accounting-Record-Number (485) M = 12"),
+        "{}",
+        stdout(&o)
+    );
+
+    // bench --json prints exactly one object with the documented keys.
+    let o = run(&[
+        "bench",
+        "--connect",
+        &s.addr(),
+        "--requests",
+        "3000",
+        "--concurrency",
+        "32",
+        "--json",
+    ]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let text = stdout(&o);
+    assert_eq!(text.trim().lines().count(), 1, "{text}");
+    let r: serde_json::Value = serde_json::from_str(&text).unwrap();
+    let keys: Vec<&str> = r.as_object().unwrap().keys().map(|k| k.as_str()).collect();
+    assert_eq!(
+        keys,
+        [
+            "requests",
+            "answered",
+            "success",
+            "errors",
+            "elapsed_s",
+            "rps",
+            "p50_us",
+            "p90_us",
+            "p99_us",
+            "max_us"
+        ]
+    );
+    assert_eq!(
+        (
+            r["requests"].as_u64(),
+            r["success"].as_u64(),
+            r["errors"].as_u64()
+        ),
+        (Some(3000), Some(3000), Some(0))
+    );
+    let o = run(&[
+        "bench",
+        "--connect",
+        &s.addr(),
+        "--app",
+        "accounting",
+        "--duration",
+        "0.5",
+        "--concurrency",
+        "4",
+        "--rate",
+        "200",
+        "--json",
+    ]);
+    let r: serde_json::Value = serde_json::from_str(&stdout(&o)).unwrap();
+    let n = r["requests"].as_u64().unwrap();
+    assert!((60..=110).contains(&n), "--rate 200 for 0.5 s sent {n}");
+    assert!(o.status.success());
+
+    // Failing answers make bench exit non-zero.
+    let bad = Serve::start(&["--result-code", "5012"]);
+    let o = run(&[
+        "bench",
+        "--connect",
+        &bad.addr(),
+        "--requests",
+        "50",
+        "--json",
+    ]);
+    assert_eq!(o.status.code(), Some(1));
+    let r: serde_json::Value = serde_json::from_str(&stdout(&o)).unwrap();
+    assert_eq!(r["errors"], 50);
+}
+
+#[test]
+fn bad_input_gives_one_line_and_nonzero_exit() {
+    let s = Serve::start(&[]);
+    one_line_error(&run(&[
+        "send",
+        "--connect",
+        &s.addr(),
+        "--avp",
+        "No-Such-Avp=1",
+    ]));
+    one_line_error(&run(&[
+        "send",
+        "--connect",
+        &s.addr(),
+        "--avp",
+        "CC-Request-Number=abc",
+    ]));
+    one_line_error(&run(&["send", "--connect", "127.0.0.1:1"]));
+    one_line_error(&run(&[
+        "bench",
+        "--connect",
+        "127.0.0.1:1",
+        "--requests",
+        "5",
+    ]));
+    one_line_error(&run(&["bench", "--app", "nasreq", "--requests", "5"]));
+    one_line_error(&run(&[
+        "send",
+        "--connect",
+        &s.addr(),
+        "--file",
+        "/nonexistent.toml",
+    ]));
+    // A peer that rejects our CER: the vendor application is not served.
+    let vendor = root().join("tests/codegen/dict/vendor.xml");
+    let o = run(&[
+        "send",
+        "--connect",
+        &s.addr(),
+        "--dictionary",
+        vendor.to_str().unwrap(),
+        "--app",
+        "16777999",
+    ]);
+    one_line_error(&o);
+    assert!(stderr(&o).contains("5010"), "{}", stderr(&o));
+}
+
+#[test]
+fn decode_a_capture_of_our_own_traffic() {
+    if std::env::var_os("DIAMETER_SKIP_TSHARK").is_some() {
+        return;
+    }
+    let s = Serve::start(&[]);
+    let dir = std::env::temp_dir().join(format!("diameter-pcap-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let file = dir.join("own.pcapng");
+    let filter = format!("tcp port {}", s.1);
+    let mut cap = Command::new("tshark")
+        .args(["-i", "lo", "-f", &filter, "-w", file.to_str().unwrap()])
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("tshark (apt-get install tshark) to capture on lo");
+    // Wait until tshark says it captures.
+    let mut err = BufReader::new(cap.stderr.take().unwrap());
+    let mut line = String::new();
+    let start = Instant::now();
+    while !line.contains("Capturing on") {
+        line.clear();
+        if err.read_line(&mut line).unwrap_or(0) == 0 || start.elapsed() > Duration::from_secs(20) {
+            panic!("tshark did not start capturing: {line}");
+        }
+    }
+    // tshark says so a moment before packets are really captured.
+    std::thread::sleep(Duration::from_millis(1500));
+    let o = run(&[
+        "bench",
+        "--connect",
+        &s.addr(),
+        "--requests",
+        "40",
+        "--concurrency",
+        "4",
+        "--json",
+    ]);
+    assert!(o.status.success());
+    std::thread::sleep(Duration::from_millis(700));
+    let _ = Command::new("kill")
+        .args(["-INT", &cap.id().to_string()])
+        .status();
+    let _ = cap.wait();
+    let o = run(&[
+        "decode",
+        "--port",
+        &s.1.to_string(),
+        "--json",
+        file.to_str().unwrap(),
+    ]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let v: serde_json::Value = serde_json::from_str(&stdout(&o)).unwrap();
+    let names: Vec<&str> = v
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|m| m["name"].as_str().unwrap())
+        .collect();
+    let count = |n: &str| names.iter().filter(|x| **x == n).count();
+    assert_eq!(count("Capabilities-Exchange-Request"), 1, "{names:?}");
+    assert_eq!(count("Capabilities-Exchange-Answer"), 1);
+    assert_eq!(count("Credit-Control-Request"), 40);
+    assert_eq!(count("Credit-Control-Answer"), 40);
+    assert_eq!(count("Disconnect-Peer-Request"), 1);
+    let o = run(&["decode", "--port", &s.1.to_string(), file.to_str().unwrap()]);
+    assert!(stdout(&o).contains("Credit-Control-Answer (command 272, application 4)"));
+    std::fs::remove_dir_all(&dir).ok();
+}
+
+#[test]
+fn bench_against_python_diameter() {
+    if std::env::var_os("DIAMETER_SKIP_PYTHON").is_some() {
+        return;
+    }
+    let port = free_port();
+    let mut py = Command::new("python3")
+        .arg(root().join("diameter-cli/tests/py/bench_server.py"))
+        .arg(port.to_string())
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("python3 with python-diameter");
+    let mut first = String::new();
+    BufReader::new(py.stdout.take().unwrap())
+        .read_line(&mut first)
+        .unwrap();
+    assert_eq!(
+        first.trim(),
+        "READY",
+        "python-diameter is installed (pip install python-diameter)"
+    );
+    let o = run(&[
+        "bench",
+        "--connect",
+        &format!("127.0.0.1:{port}"),
+        "--origin-host",
+        "bench.example.net",
+        "--requests",
+        "2000",
+        "--concurrency",
+        "16",
+        "--json",
+    ]);
+    let _ = writeln!(py.stdin.take().unwrap(), "stop");
+    let _ = py.wait();
+    assert!(o.status.success(), "{}\n{}", stdout(&o), stderr(&o));
+    let r: serde_json::Value = serde_json::from_str(&stdout(&o)).unwrap();
+    assert_eq!(r["success"], 2000);
+}
