@@ -77,8 +77,47 @@ pub struct Report {
     pub max_us: u64,
 }
 
-fn request(p: &Params, worker: usize, n: u64) -> Bytes {
-    let session = format!("{};{};{}", p.origin_host, worker, n);
+/// The request of a worker, encoded once: Session-Id ends in a fixed-width counter that
+/// [`Template::next`] rewrites in place, so every request has its own session.
+struct Template {
+    bytes: bytes::BytesMut,
+    counter_at: usize,
+}
+
+const COUNTER_DIGITS: usize = 12;
+
+impl Template {
+    fn new(p: &Params, worker: usize) -> Template {
+        let session = format!(
+            "{};{};{:0width$}",
+            p.origin_host,
+            worker,
+            0,
+            width = COUNTER_DIGITS
+        );
+        let bytes = bytes::BytesMut::from(&request(p, &session, 0)[..]);
+        let counter_at = bytes
+            .windows(session.len())
+            .position(|w| w == session.as_bytes())
+            .map(|i| i + session.len() - COUNTER_DIGITS)
+            .unwrap_or(0);
+        Template { bytes, counter_at }
+    }
+
+    fn next(&mut self, n: u64) -> Bytes {
+        let digits = format!(
+            "{:0width$}",
+            n % 10u64.pow(COUNTER_DIGITS as u32),
+            width = COUNTER_DIGITS
+        );
+        self.bytes[self.counter_at..self.counter_at + COUNTER_DIGITS]
+            .copy_from_slice(digits.as_bytes());
+        Bytes::copy_from_slice(&self.bytes)
+    }
+}
+
+fn request(p: &Params, session: &str, n: u64) -> Bytes {
+    let session = session.to_string();
     match p.app {
         App::CreditControl => CreditControlRequest {
             session_id: session.into(),
@@ -219,7 +258,8 @@ pub async fn run(node: &Node, p: Params) -> Report {
         })
     });
     let mut workers = Vec::new();
-    for w in 0..p.concurrency.max(1) {
+    let concurrency = p.concurrency.max(1) as u64;
+    for w in 0..concurrency as usize {
         let (node, p, sent, done, stop) = (
             node.clone(),
             p.clone(),
@@ -228,6 +268,10 @@ pub async fn run(node: &Node, p: Params) -> Report {
             stop.clone(),
         );
         workers.push(tokio::spawn(async move {
+            let mut template = Template::new(&p, w);
+            // Worker w sends requests w, w + C, w + 2C …: no counter shared per request.
+            let mut n = w as u64;
+            let mut unreported = 0u64;
             let mut hist =
                 Histogram::<u64>::new_with_bounds(1, 60_000_000, 3).expect("histogram bounds");
             let mut errors: BTreeMap<String, u64> = BTreeMap::new();
@@ -236,7 +280,6 @@ pub async fn run(node: &Node, p: Params) -> Report {
                 if stop.load(Ordering::Relaxed) {
                     break;
                 }
-                let n = sent.fetch_add(1, Ordering::Relaxed);
                 if p.requests.is_some_and(|max| n >= max) {
                     break;
                 }
@@ -248,7 +291,8 @@ pub async fn run(node: &Node, p: Params) -> Report {
                     let due = start + Duration::from_secs_f64(n as f64 / rate);
                     tokio::time::sleep_until(tokio::time::Instant::from_std(due)).await;
                 }
-                let req = request(&p, w, n);
+                let req = template.next(n);
+                n += concurrency;
                 let t0 = Instant::now();
                 match node.send_bytes(req, p.timeout).await {
                     Ok(answer) => {
@@ -273,8 +317,14 @@ pub async fn run(node: &Node, p: Params) -> Report {
                         }
                     }
                 }
-                done.fetch_add(1, Ordering::Relaxed);
+                unreported += 1;
+                if unreported == 32 {
+                    done.fetch_add(unreported, Ordering::Relaxed);
+                    unreported = 0;
+                }
             }
+            done.fetch_add(unreported, Ordering::Relaxed);
+            sent.fetch_add(answered + errors.values().sum::<u64>(), Ordering::Relaxed);
             (hist, errors, answered, success)
         }));
     }
@@ -298,7 +348,7 @@ pub async fn run(node: &Node, p: Params) -> Report {
     if let Some(bar) = bar {
         bar.finish_and_clear();
     }
-    let requests = done.load(Ordering::Relaxed);
+    let requests = sent.load(Ordering::Relaxed);
     Report {
         requests,
         answered,
