@@ -11,9 +11,7 @@ use diameter_dictionaries::credit_control::{
     SubscriptionId, SubscriptionIdType,
 };
 use diameter_runtime::base::{AccountingRecordType, AccountingRequest};
-use diameter_runtime::codec::avp::AvpReader;
-use diameter_runtime::codec::HEADER_LEN;
-use diameter_runtime::node::{ErrorKind, Node};
+use diameter_runtime::node::{result_code, ErrorKind, Node};
 use diameter_runtime::Message;
 use hdrhistogram::Histogram;
 
@@ -200,20 +198,6 @@ fn request(p: &Params, session: &str, n: u64) -> Bytes {
         }
         .encode(0, 0),
     }
-}
-
-fn result_code(answer: &Bytes) -> Option<u32> {
-    AvpReader::within(answer, HEADER_LEN, answer.len())
-        .flatten()
-        .find(|a| a.code == 268 && a.vendor_id == 0 && a.end - a.start == 4)
-        .map(|a| {
-            u32::from_be_bytes([
-                answer[a.start],
-                answer[a.start + 1],
-                answer[a.start + 2],
-                answer[a.start + 3],
-            ])
-        })
 }
 
 /// Runs the load against a node whose peer is ready.

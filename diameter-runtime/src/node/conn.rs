@@ -396,6 +396,20 @@ async fn send_dpr(inner: &Inner, writer: &mpsc::Sender<Bytes>, cause: Disconnect
         .await;
 }
 
+/// The 5012 (UNABLE_TO_COMPLY) answer for a request whose handler panicked.
+fn handler_failed(req: &Request, caps: &crate::peer::Capabilities) -> Bytes {
+    tracing::warn!("handler panicked; answering 5012");
+    answer_skeleton(
+        &req.header,
+        &req.bytes,
+        caps,
+        ResultCode::DIAMETER_UNABLE_TO_COMPLY,
+        None,
+        Some("the handler failed"),
+    )
+    .encode()
+}
+
 enum Flow {
     Continue,
     Close(Outcome, String),
@@ -558,17 +572,7 @@ async fn on_frame(
             let mut fut = match fut {
                 Ok(f) => f,
                 Err(_) => {
-                    tracing::warn!("handler panicked; answering 5012");
-                    let b = answer_skeleton(
-                        &fallback.header,
-                        &fallback.bytes,
-                        &caps,
-                        ResultCode::DIAMETER_UNABLE_TO_COMPLY,
-                        None,
-                        Some("the handler failed"),
-                    )
-                    .encode();
-                    let _ = writer.send(b).await;
+                    let _ = writer.send(handler_failed(&fallback, &caps)).await;
                     return Flow::Continue;
                 }
             };
@@ -581,17 +585,7 @@ async fn on_frame(
                 }
                 Ok(None) => {}
                 Err(_) => {
-                    tracing::warn!("handler panicked; answering 5012");
-                    let b = answer_skeleton(
-                        &fallback.header,
-                        &fallback.bytes,
-                        &caps,
-                        ResultCode::DIAMETER_UNABLE_TO_COMPLY,
-                        None,
-                        Some("the handler failed"),
-                    )
-                    .encode();
-                    let _ = writer.send(b).await;
+                    let _ = writer.send(handler_failed(&fallback, &caps)).await;
                     return Flow::Continue;
                 }
             }
@@ -605,20 +599,7 @@ async fn on_frame(
                 let bytes = match reply {
                     Some(Reply::Answer(b)) => Some(b),
                     Some(Reply::Discard) => None,
-                    None => {
-                        tracing::warn!("handler panicked; answering 5012");
-                        Some(
-                            answer_skeleton(
-                                &fallback.header,
-                                &fallback.bytes,
-                                &caps,
-                                ResultCode::DIAMETER_UNABLE_TO_COMPLY,
-                                None,
-                                Some("the handler failed"),
-                            )
-                            .encode(),
-                        )
-                    }
+                    None => Some(handler_failed(&fallback, &caps)),
                 };
                 if let Some(b) = bytes {
                     let _ = writer.send(b).await;
