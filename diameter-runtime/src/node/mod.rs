@@ -198,6 +198,17 @@ pub(crate) fn answer_skeleton(
     dynamic::Message { header, avps }
 }
 
+/// The Result-Code of an encoded answer (top level), if it has a well-formed one.
+pub fn result_code(answer: &Bytes) -> Option<u32> {
+    AvpReader::within(answer, HEADER_LEN, answer.len())
+        .flatten()
+        .find(|a| a.code == 268 && a.vendor_id == 0 && a.end - a.start == 4)
+        .map(|a| {
+            let d = &answer[a.start..a.end];
+            u32::from_be_bytes([d[0], d[1], d[2], d[3]])
+        })
+}
+
 /// Something that happened to a peer.
 #[derive(Clone, Debug, PartialEq)]
 pub enum Event {
@@ -762,18 +773,7 @@ impl Node {
             .await?;
         let header = Header::parse(&answer)?;
         if header.flags.is_error() {
-            let rc = AvpReader::within(&answer, HEADER_LEN, answer.len())
-                .flatten()
-                .find(|a| a.code == 268 && a.vendor_id == 0 && a.end - a.start == 4)
-                .map(|a| {
-                    u32::from_be_bytes([
-                        answer[a.start],
-                        answer[a.start + 1],
-                        answer[a.start + 2],
-                        answer[a.start + 3],
-                    ])
-                })
-                .unwrap_or(0);
+            let rc = result_code(&answer).unwrap_or(0);
             return Err(Error::refused(
                 rc,
                 format!("{} answered with a protocol error", Ans::NAME),
