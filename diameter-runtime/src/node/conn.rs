@@ -51,8 +51,36 @@ fn codec(max: usize) -> LengthDelimitedCodec {
 
 type Reader = FramedRead<tokio::net::tcp::OwnedReadHalf, LengthDelimitedCodec>;
 
-/// Requests waiting for their answer, by hop-by-hop id, with their deadline.
-type Pending = HashMap<u32, (oneshot::Sender<Result<Bytes, Error>>, Instant)>;
+/// A request waiting for its answer.
+struct Waiting {
+    reply: oneshot::Sender<Result<Bytes, Error>>,
+    deadline: Instant,
+    bytes: Bytes,
+    tried: Vec<crate::codec::DiameterIdentity>,
+}
+
+/// Requests waiting for their answer, by hop-by-hop id.
+type Pending = HashMap<u32, Waiting>;
+
+/// Sends every pending request to another peer, with the T flag (RFC 6733 §5.5.4); those
+/// past their deadline fail with a timeout instead.
+fn fail_over(inner: &Arc<Inner>, pending: &mut Pending) {
+    let now = Instant::now();
+    for (_, w) in pending.drain() {
+        if w.deadline <= now || w.reply.is_closed() {
+            let _ = w
+                .reply
+                .send(Err(Error::new(ErrorKind::Timeout, "no answer in time")));
+            continue;
+        }
+        let inner = inner.clone();
+        tokio::spawn(async move {
+            inner
+                .dispatch(w.bytes, w.deadline, w.reply, w.tried, true)
+                .await;
+        });
+    }
+}
 
 /// Runs one connection to its end.
 pub(crate) async fn run(
@@ -298,12 +326,17 @@ async fn run_inner(
                 }
             },
             cmd = cmd_rx.recv() => match cmd {
-                Some(Command::Request { bytes, hop_by_hop, deadline, reply }) => {
+                Some(Command::Request { bytes, hop_by_hop, deadline, reply, mut tried }) => {
+                    tried.push(host.clone());
+                    let w = Waiting { reply, deadline, bytes: bytes.clone(), tried };
                     if !watchdog.is_okay() {
-                        let _ = reply.send(Err(Error::new(ErrorKind::PeerDown, format!("{host} is not in OKAY"))));
+                        // Not usable right now: straight to another peer.
+                        let mut one = Pending::new();
+                        one.insert(hop_by_hop, w);
+                        fail_over(&inner, &mut one);
                         continue;
                     }
-                    pending.insert(hop_by_hop, (reply, deadline));
+                    pending.insert(hop_by_hop, w);
                     if writer.send(bytes).await.is_err() {
                         break "writer closed".into();
                     }
@@ -319,12 +352,12 @@ async fn run_inner(
                 let now = Instant::now();
                 let expired: Vec<u32> = pending
                     .iter()
-                    .filter(|(_, (tx, deadline))| *deadline <= now || tx.is_closed())
+                    .filter(|(_, w)| w.deadline <= now || w.reply.is_closed())
                     .map(|(k, _)| *k)
                     .collect();
                 for k in expired {
-                    if let Some((tx, _)) = pending.remove(&k) {
-                        let _ = tx.send(Err(Error::new(ErrorKind::Timeout, "no answer in time")));
+                    if let Some(w) = pending.remove(&k) {
+                        let _ = w.reply.send(Err(Error::new(ErrorKind::Timeout, "no answer in time")));
                     }
                 }
             }
@@ -346,10 +379,9 @@ async fn run_inner(
                             let _ = writer.send(dwr.encode(inner.next_hop_by_hop(), rand_e2e())).await;
                         }
                         crate::peer::Action::Failover => {
-                            // Outstanding requests fail now so callers can go elsewhere.
-                            for (_, (tx, _)) in pending.drain() {
-                                let _ = tx.send(Err(Error::new(ErrorKind::PeerDown, format!("{host} stopped answering (watchdog)"))));
-                            }
+                            // The peer stopped answering: its requests go elsewhere now.
+                            inner.event(Event::Failover { host: host.clone(), requests: pending.len() });
+                            fail_over(&inner, &mut pending);
                         }
                         crate::peer::Action::CloseConnection => close = true,
                         crate::peer::Action::Failback | crate::peer::Action::AttemptOpen => {}
@@ -373,11 +405,12 @@ async fn run_inner(
         }
     };
     inner.remove_peer(conn);
-    for (_, (tx, _)) in pending.drain() {
-        let _ = tx.send(Err(Error::new(
-            ErrorKind::PeerDown,
-            format!("{host}: {reason}"),
-        )));
+    if !pending.is_empty() {
+        inner.event(Event::Failover {
+            host: host.clone(),
+            requests: pending.len(),
+        });
+        fail_over(&inner, &mut pending);
     }
     tracing::info!(peer = %host, %reason, "peer down");
     inner.event(Event::PeerDown { host, reason });
@@ -464,8 +497,8 @@ async fn on_frame(
             _ => {
                 watchdog.on_other_message(now);
                 match pending.remove(&header.hop_by_hop) {
-                    Some((tx, _)) => {
-                        let _ = tx.send(Ok(frame.clone()));
+                    Some(w) => {
+                        let _ = w.reply.send(Ok(frame.clone()));
                     }
                     None => {
                         tracing::debug!(hop_by_hop = header.hop_by_hop, "answer nobody waits for")

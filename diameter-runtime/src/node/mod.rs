@@ -233,6 +233,14 @@ pub enum Event {
         /// The new state.
         state: WatchdogState,
     },
+    /// Requests outstanding on a peer that went down or stopped answering were sent to
+    /// other peers, with the T flag.
+    Failover {
+        /// The peer they were sent to first.
+        host: DiameterIdentity,
+        /// How many.
+        requests: usize,
+    },
     /// A capabilities exchange failed.
     Refused {
         /// The address of the connection.
@@ -262,6 +270,8 @@ pub(crate) enum Command {
         hop_by_hop: u32,
         deadline: tokio::time::Instant,
         reply: oneshot::Sender<Result<Bytes, Error>>,
+        /// Peers this request was already sent to (failover never goes back to them).
+        tried: Vec<DiameterIdentity>,
     },
     Disconnect(DisconnectCause),
 }
@@ -338,6 +348,60 @@ impl Inner {
         self.changed.notify_waiters();
     }
 
+    /// Routes a request and hands it to the chosen connection, with a new hop-by-hop id;
+    /// `failover` sets the T flag and keeps the end-to-end id (RFC 6733 §5.5.4). Errors go to
+    /// `reply`.
+    pub(crate) async fn dispatch(
+        &self,
+        request: Bytes,
+        deadline: tokio::time::Instant,
+        reply: oneshot::Sender<Result<Bytes, Error>>,
+        tried: Vec<DiameterIdentity>,
+        failover: bool,
+    ) {
+        let app = u32::from_be_bytes([request[8], request[9], request[10], request[11]]);
+        let mut dest_host = None;
+        let mut dest_realm = None;
+        for a in AvpReader::within(&request, HEADER_LEN, request.len()).flatten() {
+            match (a.code, a.vendor_id) {
+                (293, 0) => dest_host = Some(&request[a.start..a.end]),
+                (283, 0) => dest_realm = Some(&request[a.start..a.end]),
+                _ => {}
+            }
+        }
+        let Some(tx) = self.route(app, dest_host, dest_realm, &tried) else {
+            let why = if tried.is_empty() {
+                format!("no peer for application {app}")
+            } else {
+                format!("no other peer for application {app} after {tried:?}")
+            };
+            let _ = reply.send(Err(Error::new(ErrorKind::NoRoute, why)));
+            return;
+        };
+        let hop_by_hop = self.next_hop_by_hop();
+        let mut b = BytesMut::from(&request[..]);
+        b[12..16].copy_from_slice(&hop_by_hop.to_be_bytes());
+        if failover {
+            b[4] |= CommandFlags::RETRANSMIT.bits();
+        } else {
+            b[16..20].copy_from_slice(&self.next_end_to_end().to_be_bytes());
+        }
+        if let Err(mpsc::error::SendError(cmd)) = tx
+            .send(Command::Request {
+                bytes: b.freeze(),
+                hop_by_hop,
+                deadline,
+                reply,
+                tried,
+            })
+            .await
+        {
+            if let Command::Request { reply, .. } = cmd {
+                let _ = reply.send(Err(Error::new(ErrorKind::PeerDown, "connection closed")));
+            }
+        }
+    }
+
     pub(crate) fn next_conn_id(&self) -> u64 {
         self.conn_ids.fetch_add(1, Ordering::Relaxed) as u64
     }
@@ -349,10 +413,12 @@ impl Inner {
         app: u32,
         dest_host: Option<&[u8]>,
         dest_realm: Option<&[u8]>,
+        exclude: &[DiameterIdentity],
     ) -> Option<mpsc::Sender<Command>> {
         let peers = self.peers.lock().unwrap_or_else(|p| p.into_inner());
         let ok = |p: &&PeerEntry| {
-            *p.state.borrow() == WatchdogState::Okay
+            !exclude.contains(&p.info.origin_host)
+                && *p.state.borrow() == WatchdogState::Okay
                 && (app == 0 || p.applications.iter().any(|a| a.id() == app))
         };
         if let Some(h) = dest_host {
@@ -692,7 +758,7 @@ impl Node {
         let wait = async {
             loop {
                 let notified = self.inner.changed.notified();
-                if self.inner.route(app, None, None).is_some() {
+                if self.inner.route(app, None, None, &[]).is_some() {
                     return;
                 }
                 tokio::select! {
@@ -712,39 +778,18 @@ impl Node {
     /// Sends an encoded request (its identifiers are replaced) and returns the encoded
     /// answer. Routed by application, Destination-Host and Destination-Realm.
     pub async fn send_bytes(&self, request: Bytes, timeout: Duration) -> Result<Bytes, Error> {
-        let header = Header::parse(&request)?;
-        let mut dest_host = None;
-        let mut dest_realm = None;
-        for a in AvpReader::within(&request, HEADER_LEN, request.len()).flatten() {
-            match (a.code, a.vendor_id) {
-                (293, 0) => dest_host = Some(&request[a.start..a.end]),
-                (283, 0) => dest_realm = Some(&request[a.start..a.end]),
-                _ => {}
-            }
-        }
-        let tx = self
-            .inner
-            .route(header.application_id, dest_host, dest_realm)
-            .ok_or_else(|| {
-                Error::new(
-                    ErrorKind::NoRoute,
-                    format!("no peer for application {}", header.application_id),
-                )
-            })?;
-        let hop_by_hop = self.inner.next_hop_by_hop();
-        let mut b = BytesMut::from(&request[..]);
-        b[12..16].copy_from_slice(&hop_by_hop.to_be_bytes());
-        b[16..20].copy_from_slice(&self.inner.next_end_to_end().to_be_bytes());
+        Header::parse(&request)?;
         let (reply, rx) = oneshot::channel();
+        self.inner
+            .dispatch(
+                request,
+                tokio::time::Instant::now() + timeout,
+                reply,
+                Vec::new(),
+                false,
+            )
+            .await;
         // The connection enforces the deadline (no timer per request).
-        tx.send(Command::Request {
-            bytes: b.freeze(),
-            hop_by_hop,
-            deadline: tokio::time::Instant::now() + timeout,
-            reply,
-        })
-        .await
-        .map_err(|_| Error::new(ErrorKind::PeerDown, "connection closed"))?;
         match rx.await {
             Ok(r) => r,
             Err(_) => Err(Error::new(
