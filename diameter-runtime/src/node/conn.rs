@@ -405,6 +405,29 @@ async fn run_inner(
         }
     };
     inner.remove_peer(conn);
+    // Requests routed here while the connection was ending go elsewhere too.
+    cmd_rx.close();
+    while let Ok(cmd) = cmd_rx.try_recv() {
+        if let Command::Request {
+            bytes,
+            hop_by_hop,
+            deadline,
+            reply,
+            mut tried,
+        } = cmd
+        {
+            tried.push(host.clone());
+            pending.insert(
+                hop_by_hop,
+                Waiting {
+                    reply,
+                    deadline,
+                    bytes,
+                    tried,
+                },
+            );
+        }
+    }
     if !pending.is_empty() {
         inner.event(Event::Failover {
             host: host.clone(),

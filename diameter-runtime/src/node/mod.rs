@@ -369,15 +369,6 @@ impl Inner {
                 _ => {}
             }
         }
-        let Some(tx) = self.route(app, dest_host, dest_realm, &tried) else {
-            let why = if tried.is_empty() {
-                format!("no peer for application {app}")
-            } else {
-                format!("no other peer for application {app} after {tried:?}")
-            };
-            let _ = reply.send(Err(Error::new(ErrorKind::NoRoute, why)));
-            return;
-        };
         let hop_by_hop = self.next_hop_by_hop();
         let mut b = BytesMut::from(&request[..]);
         b[12..16].copy_from_slice(&hop_by_hop.to_be_bytes());
@@ -386,18 +377,36 @@ impl Inner {
         } else {
             b[16..20].copy_from_slice(&self.next_end_to_end().to_be_bytes());
         }
-        if let Err(mpsc::error::SendError(cmd)) = tx
-            .send(Command::Request {
-                bytes: b.freeze(),
+        let bytes = b.freeze();
+        let (mut reply, mut tried) = (reply, tried);
+        loop {
+            let Some((tx, host)) = self.route(app, dest_host, dest_realm, &tried) else {
+                let why = if tried.is_empty() {
+                    format!("no peer for application {app}")
+                } else {
+                    format!("no other peer for application {app} after {tried:?}")
+                };
+                let _ = reply.send(Err(Error::new(ErrorKind::NoRoute, why)));
+                return;
+            };
+            let cmd = Command::Request {
+                bytes: bytes.clone(),
                 hop_by_hop,
                 deadline,
                 reply,
                 tried,
-            })
-            .await
-        {
-            if let Command::Request { reply, .. } = cmd {
-                let _ = reply.send(Err(Error::new(ErrorKind::PeerDown, "connection closed")));
+            };
+            match tx.send(cmd).await {
+                Ok(()) => return,
+                // The connection closed in between: try the next peer.
+                Err(mpsc::error::SendError(Command::Request {
+                    reply: r, tried: t, ..
+                })) => {
+                    reply = r;
+                    tried = t;
+                    tried.push(host);
+                }
+                Err(_) => return,
             }
         }
     }
@@ -414,7 +423,7 @@ impl Inner {
         dest_host: Option<&[u8]>,
         dest_realm: Option<&[u8]>,
         exclude: &[DiameterIdentity],
-    ) -> Option<mpsc::Sender<Command>> {
+    ) -> Option<(mpsc::Sender<Command>, DiameterIdentity)> {
         let peers = self.peers.lock().unwrap_or_else(|p| p.into_inner());
         let ok = |p: &&PeerEntry| {
             !exclude.contains(&p.info.origin_host)
@@ -427,7 +436,7 @@ impl Inner {
                 .filter(ok)
                 .find(|p| p.info.origin_host.as_bytes() == h)
             {
-                return Some(p.tx.clone());
+                return Some((p.tx.clone(), p.info.origin_host.clone()));
             }
         }
         // Round-robin over the usable peers, those in Destination-Realm if there are any.
@@ -448,7 +457,7 @@ impl Inner {
             .filter(ok)
             .filter(|p| !use_realm || realm_ok(p))
             .nth(i)
-            .map(|p| p.tx.clone())
+            .map(|p| (p.tx.clone(), p.info.origin_host.clone()))
     }
 }
 
