@@ -63,7 +63,9 @@ enum Cmd {
         /// Result-Code of the answers.
         #[arg(long, default_value_t = 2001)]
         result_code: u32,
-        /// TOML configuration: origin_host, origin_realm, listen = [..], peers = [..], result_code.
+        /// TOML configuration: origin_host, origin_realm, listen = [..], peers = [..],
+        /// result_code, dictionaries = [..], and [[routes]] tables (realm, application,
+        /// action = local|relay|proxy|redirect, peers = [..]).
         #[arg(long, value_name = "FILE")]
         config: Option<PathBuf>,
     },
@@ -199,6 +201,57 @@ fn main() -> ExitCode {
     }
 }
 
+/// One `[[routes]]` table: realm, action (local, relay, proxy, redirect), peers, and an
+/// optional application id.
+fn parse_route(v: &toml::Value) -> Result<diameter_runtime::node::Route, String> {
+    use diameter_runtime::node::{Route, RouteAction};
+    let realm = v
+        .get("realm")
+        .and_then(|r| r.as_str())
+        .ok_or("`realm` is required (use \"*\" for the default route)")?;
+    let action = match v.get("action").and_then(|a| a.as_str()).unwrap_or("relay") {
+        "local" => RouteAction::Local,
+        "relay" => RouteAction::Relay,
+        "proxy" => RouteAction::Proxy,
+        "redirect" => RouteAction::Redirect,
+        other => {
+            return Err(format!(
+                "action `{other}` is not local, relay, proxy or redirect"
+            ))
+        }
+    };
+    let application = match v.get("application") {
+        None => None,
+        Some(a) => Some(
+            a.as_integer()
+                .filter(|i| *i >= 0)
+                .ok_or("`application` is an application id")? as u32,
+        ),
+    };
+    let peers: Vec<String> = match v.get("peers") {
+        None => Vec::new(),
+        Some(p) => p
+            .as_array()
+            .ok_or("`peers` is a list of Origin-Hosts")?
+            .iter()
+            .map(|x| {
+                x.as_str()
+                    .map(String::from)
+                    .ok_or("`peers` is a list of Origin-Hosts")
+            })
+            .collect::<Result<_, _>>()?,
+    };
+    if peers.is_empty() && action != RouteAction::Local {
+        return Err(format!("a {action:?} route needs `peers`"));
+    }
+    Ok(Route {
+        realm: realm.to_string(),
+        application,
+        action,
+        peers,
+    })
+}
+
 fn peer_address(s: &str) -> Result<String, String> {
     if s.starts_with("aaa://") || s.starts_with("aaas://") {
         return Ok(s.to_string());
@@ -273,6 +326,7 @@ async fn run(cli: Cli) -> Result<ExitCode, String> {
             let mut listens = vec![listen];
             let mut peers = Vec::new();
             let mut rc = result_code;
+            let mut routes: Vec<diameter_runtime::node::Route> = Vec::new();
             if let Some(path) = config {
                 let text = std::fs::read_to_string(&path)
                     .map_err(|e| format!("cannot read {}: {e}", path.display()))?;
@@ -303,8 +357,18 @@ async fn run(cli: Cli) -> Result<ExitCode, String> {
                     id.dictionaries
                         .extend(d.iter().filter_map(|v| v.as_str().map(PathBuf::from)));
                 }
-                if cfg.get("routes").is_some() {
-                    return Err(format!("{}: `routes` is not supported yet", path.display()));
+                if let Some(list) = cfg.get("routes").and_then(|v| v.as_array()) {
+                    for (i, r) in list.iter().enumerate() {
+                        routes.push(
+                            parse_route(r)
+                                .map_err(|e| format!("{}: routes[{i}]: {e}", path.display()))?,
+                        );
+                    }
+                } else if cfg.get("routes").is_some() {
+                    return Err(format!(
+                        "{}: `routes` must be an array of tables ([[routes]])",
+                        path.display()
+                    ));
                 }
             }
             let dict = Arc::new(Dict::load(&id.dictionaries)?);
@@ -314,6 +378,10 @@ async fn run(cli: Cli) -> Result<ExitCode, String> {
             }
             for p in &peers {
                 b = b.peer(&peer_address(p)?);
+            }
+            for r in &routes {
+                let peers: Vec<&str> = r.peers.iter().map(String::as_str).collect();
+                b = b.route(&r.realm, r.application, r.action, &peers);
             }
             let node = serve::start(dict, b, &id.origin_host, &id.origin_realm, rc).await?;
             eprintln!("serving {} on {:?}", id.origin_host, node.local_addrs());

@@ -496,3 +496,67 @@ fn bench_against_python_diameter() {
     let r: serde_json::Value = serde_json::from_str(&stdout(&o)).unwrap();
     assert_eq!(r["success"], 2000);
 }
+
+#[test]
+fn serve_config_with_routes() {
+    let dir = std::env::temp_dir().join(format!("diameter-cfg-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let port = free_port();
+    let cfg = dir.join("serve.toml");
+    std::fs::write(
+        &cfg,
+        format!(
+            "origin_host = \"agent.example.net\"\norigin_realm = \"example.net\"\nlisten = [\"127.0.0.1:{port}\"]\n\n[[routes]]\nrealm = \"home.net\"\naction = \"redirect\"\npeers = [\"hss.home.net\"]\n"
+        ),
+    )
+    .unwrap();
+    let child = Command::new(BIN)
+        .args(["serve", "--config", cfg.to_str().unwrap()])
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    wait_port(port);
+    let s = Serve(child, port);
+    let o = run(&[
+        "send",
+        "--connect",
+        &s.addr(),
+        "--destination-realm",
+        "home.net",
+        "--avp",
+        "CC-Request-Type=INITIAL_REQUEST",
+        "--avp",
+        "CC-Request-Number=0",
+    ]);
+    assert_eq!(o.status.code(), Some(1), "a 3006 answer is not a success");
+    let t = stdout(&o);
+    assert!(
+        t.contains("Result-Code (268) M = DIAMETER_REDIRECT_INDICATION (3006)"),
+        "{t}"
+    );
+    assert!(
+        t.contains("Redirect-Host (292) M = \"aaa://hss.home.net;transport=tcp\""),
+        "{t}"
+    );
+    // Its own realm is still served locally.
+    let o = run(&[
+        "send",
+        "--connect",
+        &s.addr(),
+        "--destination-realm",
+        "example.net",
+        "--avp",
+        "CC-Request-Type=INITIAL_REQUEST",
+        "--avp",
+        "CC-Request-Number=0",
+    ]);
+    assert!(o.status.success(), "{}", stdout(&o));
+    // A bad route is one line and a non-zero exit.
+    std::fs::write(
+        &cfg,
+        "[[routes]]\nrealm = \"x\"\naction = \"teleport\"\npeers = [\"a\"]\n",
+    )
+    .unwrap();
+    one_line_error(&run(&["serve", "--config", cfg.to_str().unwrap()]));
+}

@@ -17,13 +17,16 @@ use tokio::time::Instant;
 use tokio_util::codec::{FramedRead, LengthDelimitedCodec};
 use tracing::Instrument;
 
-use super::{answer_skeleton, Command, Error, ErrorKind, Event, Inner, Reply, Request};
+use super::{
+    answer_skeleton, Command, Error, ErrorKind, Event, Inner, Reply, Request, RouteAction,
+};
 use crate::base::{
     CapabilitiesExchangeAnswer, CapabilitiesExchangeRequest, DeviceWatchdogAnswer,
     DeviceWatchdogRequest, DisconnectCause, DisconnectPeerAnswer, DisconnectPeerRequest,
     ResultCode,
 };
-use crate::codec::{CommandFlags, Header, Message};
+use crate::codec::avp::AvpReader;
+use crate::codec::{AvpFlags, CommandFlags, Header, Message, HEADER_LEN};
 use crate::peer::{negotiate, AppId, PeerInfo, Refusal, Watchdog, WatchdogState};
 
 /// How a connection ended, for the reconnect policy.
@@ -76,7 +79,7 @@ fn fail_over(inner: &Arc<Inner>, pending: &mut Pending) {
         let inner = inner.clone();
         tokio::spawn(async move {
             inner
-                .dispatch(w.bytes, w.deadline, w.reply, w.tried, true)
+                .dispatch(w.bytes, w.deadline, w.reply, w.tried, super::Mode::Failover)
                 .await;
         });
     }
@@ -452,6 +455,144 @@ async fn send_dpr(inner: &Inner, writer: &mpsc::Sender<Bytes>, cause: Disconnect
         .await;
 }
 
+/// Destination-Host and Destination-Realm of an encoded request.
+fn destination(frame: &Bytes) -> (Option<&[u8]>, Option<&[u8]>) {
+    let (mut host, mut realm) = (None, None);
+    for a in AvpReader::within(frame, HEADER_LEN, frame.len()).flatten() {
+        match (a.code, a.vendor_id) {
+            (293, 0) => host = Some(&frame[a.start..a.end]),
+            (283, 0) => realm = Some(&frame[a.start..a.end]),
+            _ => {}
+        }
+    }
+    (host, realm)
+}
+
+/// Applies the routing table to a request from `from`: `None` to handle it here, else it was
+/// forwarded or answered (3002, 3005, 3006).
+async fn route_incoming(
+    inner: &Arc<Inner>,
+    header: &Header,
+    frame: &Bytes,
+    from: &crate::codec::DiameterIdentity,
+    writer: &mpsc::Sender<Bytes>,
+) -> Option<Flow> {
+    let caps = &inner.caps;
+    let (dest_host, dest_realm) = destination(frame);
+    let for_us = match dest_host {
+        Some(h) => h == caps.origin_host.as_bytes(),
+        None => dest_realm.is_none_or(|r| r == caps.origin_realm.as_bytes()),
+    };
+    if for_us {
+        return None;
+    }
+    let answer = |rc: ResultCode, extra: Vec<crate::codec::dynamic::Avp>| {
+        let mut a = answer_skeleton(header, frame, caps, rc, None, None);
+        a.avps.extend(extra);
+        a.encode()
+    };
+    let action = inner
+        .find_route(dest_realm, header.application_id)
+        .map(|r| (r.action, r.peers.clone()));
+    match action {
+        Some((RouteAction::Local, _)) => None,
+        Some((RouteAction::Redirect, peers)) => {
+            let m = AvpFlags::MANDATORY;
+            let mut extra: Vec<crate::codec::dynamic::Avp> = peers
+                .iter()
+                .map(|p| {
+                    crate::codec::dynamic::Avp::new(
+                        292,
+                        m,
+                        0,
+                        &crate::codec::Utf8String::from(
+                            format!("aaa://{p};transport=tcp").as_str(),
+                        ),
+                    )
+                })
+                .collect();
+            extra.push(crate::codec::dynamic::Avp::new(261, m, 0, &0i32)); // DONT_CACHE
+            let _ = writer
+                .send(answer(ResultCode::DIAMETER_REDIRECT_INDICATION, extra))
+                .await;
+            Some(Flow::Continue)
+        }
+        None if dest_host.is_none() => {
+            let _ = writer
+                .send(answer(ResultCode::DIAMETER_UNABLE_TO_DELIVER, Vec::new()))
+                .await;
+            Some(Flow::Continue)
+        }
+        // Relay, proxy, or a Destination-Host we may reach directly.
+        _ => {
+            let looped = AvpReader::within(frame, HEADER_LEN, frame.len())
+                .flatten()
+                .any(|a| {
+                    a.code == 282
+                        && a.vendor_id == 0
+                        && &frame[a.start..a.end] == caps.origin_host.as_bytes()
+                });
+            if looped {
+                let _ = writer
+                    .send(answer(ResultCode::DIAMETER_LOOP_DETECTED, Vec::new()))
+                    .await;
+                return Some(Flow::Continue);
+            }
+            // Append our Route-Record and forward; the answer goes back under the original
+            // hop-by-hop id.
+            let mut b = BytesMut::from(&frame[..]);
+            let origin = caps.origin_host.clone();
+            append_route_record(&mut b, origin.as_bytes());
+            let (tx, rx) = oneshot::channel();
+            let deadline = Instant::now() + inner.config.request_timeout;
+            let inner = inner.clone();
+            let writer = writer.clone();
+            let (orig, frame, from) = (*header, frame.clone(), from.clone());
+            tokio::spawn(async move {
+                inner
+                    .dispatch(b.freeze(), deadline, tx, vec![from], super::Mode::Relay)
+                    .await;
+                let out = match rx.await {
+                    Ok(Ok(answer)) => {
+                        let mut a = BytesMut::from(&answer[..]);
+                        a[12..16].copy_from_slice(&orig.hop_by_hop.to_be_bytes());
+                        a.freeze()
+                    }
+                    Ok(Err(e)) => answer_skeleton(
+                        &orig,
+                        &frame,
+                        &inner.caps,
+                        ResultCode::DIAMETER_UNABLE_TO_DELIVER,
+                        None,
+                        Some(&e.to_string()),
+                    )
+                    .encode(),
+                    Err(_) => answer_skeleton(
+                        &orig,
+                        &frame,
+                        &inner.caps,
+                        ResultCode::DIAMETER_UNABLE_TO_DELIVER,
+                        None,
+                        None,
+                    )
+                    .encode(),
+                };
+                let _ = writer.send(out).await;
+            });
+            Some(Flow::Continue)
+        }
+    }
+}
+
+/// Appends a Route-Record AVP and fixes the message length.
+fn append_route_record(b: &mut BytesMut, host: &[u8]) {
+    crate::codec::avp::encode_avp_with(b, 282, AvpFlags::MANDATORY, 0, |o| {
+        o.extend_from_slice(host)
+    });
+    let len = b.len() as u32;
+    b[1..4].copy_from_slice(&len.to_be_bytes()[1..]);
+}
+
 /// The 5012 (UNABLE_TO_COMPLY) answer for a request whose handler panicked.
 fn handler_failed(req: &Request, caps: &crate::peer::Capabilities) -> Bytes {
     tracing::warn!("handler panicked; answering 5012");
@@ -586,6 +727,11 @@ async fn on_frame(
             Flow::Continue
         }
         _ => {
+            if !inner.config.routes.is_empty() {
+                if let Some(flow) = route_incoming(inner, &header, frame, host, writer).await {
+                    return flow;
+                }
+            }
             let app = header.application_id;
             let supported = common.iter().any(|a| {
                 a.id() == app || a.id() == crate::peer::capabilities::RELAY_APPLICATION_ID

@@ -252,6 +252,32 @@ pub enum Event {
     },
 }
 
+/// What a route does with the requests it matches (RFC 6733 §2.7, §6.1).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum RouteAction {
+    /// Handle here.
+    Local,
+    /// Forward unchanged but for Route-Record, keeping the end-to-end id.
+    Relay,
+    /// Forward like a relay (AVPs we do not know pass byte-exact).
+    Proxy,
+    /// Answer 3006 (DIAMETER_REDIRECT_INDICATION) naming the route's peers.
+    Redirect,
+}
+
+/// One entry of the realm routing table.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Route {
+    /// Destination-Realm matched, or `*` for the default route.
+    pub realm: String,
+    /// Application matched; `None` for any.
+    pub application: Option<u32>,
+    /// What to do.
+    pub action: RouteAction,
+    /// Origin-Hosts of the peers to forward to (or to name in a redirect).
+    pub peers: Vec<String>,
+}
+
 /// Settings beyond the capabilities.
 #[derive(Clone, Debug)]
 pub(crate) struct Config {
@@ -262,6 +288,18 @@ pub(crate) struct Config {
     pub queue_len: usize,
     pub allowed_hosts: Option<Vec<String>>,
     pub reconnect: Duration,
+    pub routes: Vec<Route>,
+}
+
+/// How [`Inner::dispatch`] treats the identifiers of a request.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Mode {
+    /// Our own request: a new end-to-end id.
+    New,
+    /// Re-sent after a failover: end-to-end id kept, T flag set (RFC 6733 §5.5.4).
+    Failover,
+    /// Forwarded by a relay or proxy: end-to-end id kept.
+    Relay,
 }
 
 pub(crate) enum Command {
@@ -348,16 +386,29 @@ impl Inner {
         self.changed.notify_waiters();
     }
 
-    /// Routes a request and hands it to the chosen connection, with a new hop-by-hop id;
-    /// `failover` sets the T flag and keeps the end-to-end id (RFC 6733 §5.5.4). Errors go to
-    /// `reply`.
+    /// The route for a Destination-Realm and application: exact realm first, then `*`.
+    pub(crate) fn find_route(&self, realm: Option<&[u8]>, app: u32) -> Option<&Route> {
+        let app_ok = |r: &&Route| r.application.is_none_or(|a| a == app);
+        let routes = &self.config.routes;
+        realm
+            .and_then(|realm| {
+                routes
+                    .iter()
+                    .filter(app_ok)
+                    .find(|r| r.realm.as_bytes() == realm)
+            })
+            .or_else(|| routes.iter().filter(app_ok).find(|r| r.realm == "*"))
+    }
+
+    /// Routes a request and hands it to the chosen connection, with a new hop-by-hop id; see
+    /// [`Mode`] for the end-to-end id and the T flag. Errors go to `reply`.
     pub(crate) async fn dispatch(
         &self,
         request: Bytes,
         deadline: tokio::time::Instant,
         reply: oneshot::Sender<Result<Bytes, Error>>,
         tried: Vec<DiameterIdentity>,
-        failover: bool,
+        mode: Mode,
     ) {
         let app = u32::from_be_bytes([request[8], request[9], request[10], request[11]]);
         let mut dest_host = None;
@@ -372,10 +423,10 @@ impl Inner {
         let hop_by_hop = self.next_hop_by_hop();
         let mut b = BytesMut::from(&request[..]);
         b[12..16].copy_from_slice(&hop_by_hop.to_be_bytes());
-        if failover {
-            b[4] |= CommandFlags::RETRANSMIT.bits();
-        } else {
-            b[16..20].copy_from_slice(&self.next_end_to_end().to_be_bytes());
+        match mode {
+            Mode::New => b[16..20].copy_from_slice(&self.next_end_to_end().to_be_bytes()),
+            Mode::Failover => b[4] |= CommandFlags::RETRANSMIT.bits(),
+            Mode::Relay => {}
         }
         let bytes = b.freeze();
         let (mut reply, mut tried) = (reply, tried);
@@ -424,16 +475,24 @@ impl Inner {
         dest_realm: Option<&[u8]>,
         exclude: &[DiameterIdentity],
     ) -> Option<(mpsc::Sender<Command>, DiameterIdentity)> {
+        let via: Option<&[String]> = self
+            .find_route(dest_realm, app)
+            .filter(|r| matches!(r.action, RouteAction::Relay | RouteAction::Proxy))
+            .map(|r| r.peers.as_slice());
         let peers = self.peers.lock().unwrap_or_else(|p| p.into_inner());
-        let ok = |p: &&PeerEntry| {
+        let usable = |p: &&PeerEntry| {
             !exclude.contains(&p.info.origin_host)
                 && *p.state.borrow() == WatchdogState::Okay
                 && (app == 0 || p.applications.iter().any(|a| a.id() == app))
         };
+        // A route restricts the peers of its realm, but Destination-Host wins.
+        let ok = |p: &&PeerEntry| {
+            usable(p) && via.is_none_or(|v| v.iter().any(|h| h == p.info.origin_host.as_str()))
+        };
         if let Some(h) = dest_host {
             if let Some(p) = peers
                 .iter()
-                .filter(ok)
+                .filter(usable)
                 .find(|p| p.info.origin_host.as_bytes() == h)
             {
                 return Some((p.tx.clone(), p.info.origin_host.clone()));
@@ -567,6 +626,27 @@ impl NodeBuilder {
             .push(host.to_string());
         self
     }
+    /// Adds a route: requests for `realm` (`*` for any) and `application` (`None` for any)
+    /// are handled locally, relayed, proxied or redirected to `peers` (their Origin-Hosts).
+    /// Routes are tried in the order added; a node with routes answers 3002
+    /// (DIAMETER_UNABLE_TO_DELIVER) for a foreign realm no route matches. Outgoing requests
+    /// follow the same table.
+    pub fn route(
+        mut self,
+        realm: &str,
+        application: Option<u32>,
+        action: RouteAction,
+        peers: &[&str],
+    ) -> Self {
+        self.config.routes.push(Route {
+            realm: realm.to_string(),
+            application,
+            action,
+            peers: peers.iter().map(|p| p.to_string()).collect(),
+        });
+        self
+    }
+
     /// Delay before reconnecting a persistent peer (Tc, default 5 s).
     pub fn reconnect_interval(mut self, tc: Duration) -> Self {
         self.config.reconnect = tc;
@@ -731,6 +811,7 @@ impl Node {
                 queue_len: 4096,
                 allowed_hosts: None,
                 reconnect: Duration::from_secs(5),
+                routes: Vec::new(),
             },
             listen: Vec::new(),
             peers: Vec::new(),
@@ -788,15 +869,49 @@ impl Node {
     /// answer. Routed by application, Destination-Host and Destination-Realm.
     pub async fn send_bytes(&self, request: Bytes, timeout: Duration) -> Result<Bytes, Error> {
         Header::parse(&request)?;
+        let deadline = tokio::time::Instant::now() + timeout;
+        let answer = self.send_once(request.clone(), deadline).await?;
+        // Follow one redirect (3006) to a Redirect-Host we are connected to.
+        let header = Header::parse(&answer)?;
+        if header.flags.is_error() && result_code(&answer) == Some(3006) {
+            let targets: Vec<String> = AvpReader::within(&answer, HEADER_LEN, answer.len())
+                .flatten()
+                .filter(|a| a.code == 292 && a.vendor_id == 0)
+                .filter_map(|a| {
+                    std::str::from_utf8(&answer[a.start..a.end])
+                        .ok()
+                        .and_then(|s| DiameterUri::parse(s).ok())
+                })
+                .map(|u| u.host)
+                .collect();
+            let connected: Vec<String> = self
+                .peers()
+                .into_iter()
+                .map(|(p, _)| p.origin_host.to_string())
+                .collect();
+            if let Some(host) = targets.iter().find(|t| connected.contains(t)) {
+                let mut m = dynamic::Message::decode(request)?;
+                m.avps.retain(|a| !(a.code == 293 && a.vendor_id == 0));
+                m.avps.push(dynamic::Avp::new(
+                    293,
+                    AvpFlags::MANDATORY,
+                    0,
+                    &DiameterIdentity::from(host.as_str()),
+                ));
+                return self.send_once(m.encode(), deadline).await;
+            }
+        }
+        Ok(answer)
+    }
+
+    async fn send_once(
+        &self,
+        request: Bytes,
+        deadline: tokio::time::Instant,
+    ) -> Result<Bytes, Error> {
         let (reply, rx) = oneshot::channel();
         self.inner
-            .dispatch(
-                request,
-                tokio::time::Instant::now() + timeout,
-                reply,
-                Vec::new(),
-                false,
-            )
+            .dispatch(request, deadline, reply, Vec::new(), Mode::New)
             .await;
         // The connection enforces the deadline (no timer per request).
         match rx.await {
