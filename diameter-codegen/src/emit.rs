@@ -529,6 +529,124 @@ impl Emitter<'_> {
         }
     }
 
+    /// The service trait, its `Handler` and the typed client of an application.
+    fn service(&self, app: &Application) -> TokenStream {
+        let base = camel(&self.names.modules[&app.id]);
+        let taken = |n: &str| {
+            app.avps
+                .iter()
+                .any(|id| self.names.types.get(id).is_some_and(|t| t == n))
+                || app.commands.iter().any(|c| {
+                    let stem = c.rust_name.clone().unwrap_or_else(|| camel(&c.name));
+                    n == format!("{stem}Request") || n == format!("{stem}Answer")
+                })
+        };
+        let name = |suffix: &str| {
+            let mut n = format!("{base}{suffix}");
+            if taken(&n) {
+                n = format!("{base}App{suffix}");
+            }
+            make_ident(&n, "App")
+        };
+        let (svc, server, client) = (name("Service"), name("Server"), name("Client"));
+        let mut methods = Vec::new();
+        let mut arms = Vec::new();
+        let mut calls = Vec::new();
+        for c in &app.commands {
+            let stem = c.rust_name.clone().unwrap_or_else(|| camel(&c.name));
+            let req = make_ident(&format!("{stem}Request"), "Cmd");
+            let ans = make_ident(&format!("{stem}Answer"), "Cmd");
+            let method = make_ident(&snake(&c.name), "cmd_");
+            let code = proc_macro2::Literal::u32_unsuffixed(c.code);
+            let d = doc(&format!(
+                "Answers a `{}-Request` (command {}); an `Err` is answered with its Result-Code.",
+                c.name, c.code
+            ));
+            methods.push(quote! {
+                #d
+                fn #method(
+                    &self,
+                    request: #req,
+                    context: __rt::Request,
+                ) -> impl ::core::future::Future<Output = __rt::ServiceResult<#ans>> + Send;
+            });
+            arms.push(quote! {
+                #code => ::std::boxed::Box::pin(async move {
+                    match request.decode::<#req>() {
+                        __rt::Ok(r) => match svc.#method(r, request.clone()).await {
+                            __rt::Ok(answer) => request.answer(&answer),
+                            __rt::Err(e) => e.reply(&request),
+                        },
+                        __rt::Err(e) => request.error_answer(&e),
+                    }
+                }),
+            });
+            let d = doc(&format!(
+                "Sends a `{}-Request` and waits for its answer.",
+                c.name
+            ));
+            calls.push(quote! {
+                #d
+                pub async fn #method(&self, request: &#req) -> __rt::Result<#ans, __rt::NodeError> {
+                    self.node.call(request).await
+                }
+            });
+        }
+        let tdoc = doc(&format!(
+            "The {} application, to implement: one method per command. Serve it with `{}::new(service)` as the node's handler.",
+            app.name, server
+        ));
+        let sdoc = doc(&format!(
+            "Serves a [`{svc}`]: decodes each request with its grammar (errors are answered as RFC 6733 says), calls the method, encodes the answer; other commands get 3001."
+        ));
+        let cdoc = doc(&format!(
+            "A typed client of the {} application over a node.",
+            app.name
+        ));
+        quote! {
+            #tdoc
+            pub trait #svc: Send + Sync + 'static {
+                #(#methods)*
+            }
+
+            #sdoc
+            pub struct #server<T> {
+                inner: __rt::Arc<T>,
+            }
+
+            impl<T: #svc> #server<T> {
+                /// Wraps a service.
+                pub fn new(service: T) -> Self {
+                    #server { inner: __rt::Arc::new(service) }
+                }
+            }
+
+            impl<T: #svc> __rt::Handler for #server<T> {
+                fn handle(&self, request: __rt::Request) -> __rt::BoxFuture<__rt::Reply> {
+                    let svc = self.inner.clone();
+                    match request.header().command_code {
+                        #(#arms)*
+                        _ => ::std::boxed::Box::pin(::core::future::ready(__rt::unsupported_command(&request))),
+                    }
+                }
+            }
+
+            #cdoc
+            #[derive(Clone)]
+            pub struct #client {
+                node: __rt::Node,
+            }
+
+            impl #client {
+                /// A client sending through `node`.
+                pub fn new(node: __rt::Node) -> Self {
+                    #client { node }
+                }
+                #(#calls)*
+            }
+        }
+    }
+
     fn application(&self, app: &Application) -> TokenStream {
         let m = make_ident(&self.names.modules[&app.id], "app_");
         let id = app.id;
@@ -560,6 +678,9 @@ impl Emitter<'_> {
             cmd_consts.push(quote!(#d pub const #ci: u32 = #code;));
             items.push(self.message(app, c, true));
             items.push(self.message(app, c, false));
+        }
+        if app.id != 0 && !app.commands.is_empty() {
+            items.push(self.service(app));
         }
         if let Some(rules) = &app.answer_message {
             let (fields, forbid) = self.fields(app.id, "Answer-Message", rules);

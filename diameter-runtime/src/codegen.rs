@@ -11,8 +11,13 @@ pub use crate::codec::message::{
     AvpSet, Grouped, Message,
 };
 pub use crate::codec::types::*;
+pub use crate::node::{
+    unsupported_command, BoxFuture, Error as NodeError, Handler, Node, Reply, Request,
+    ServiceError, ServiceResult,
+};
 pub use bytes::{Bytes, BytesMut};
 pub use diameter_derive::{Enumerated, Grouped, Message};
 pub use std::option::Option::{self, None, Some};
 pub use std::result::Result::{self, Err, Ok};
+pub use std::sync::Arc;
 pub use std::vec::Vec;

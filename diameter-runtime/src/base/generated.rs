@@ -1278,4 +1278,70 @@ pub mod base_accounting {
         #[diameter(extra)]
         pub avps: __rt::Vec<__rt::RawAvp>,
     }
+    /// The Base-Accounting application, to implement: one method per command. Serve it with `BaseAccountingServer::new(service)` as the node's handler.
+    pub trait BaseAccountingService: Send + Sync + 'static {
+        /// Answers a `Accounting-Request` (command 271); an `Err` is answered with its Result-Code.
+        fn accounting(
+            &self,
+            request: AccountingRequest,
+            context: __rt::Request,
+        ) -> impl ::core::future::Future<
+            Output = __rt::ServiceResult<AccountingAnswer>,
+        > + Send;
+    }
+    /// Serves a [`BaseAccountingService`]: decodes each request with its grammar (errors are answered as RFC 6733 says), calls the method, encodes the answer; other commands get 3001.
+    pub struct BaseAccountingServer<T> {
+        inner: __rt::Arc<T>,
+    }
+    impl<T: BaseAccountingService> BaseAccountingServer<T> {
+        /// Wraps a service.
+        pub fn new(service: T) -> Self {
+            BaseAccountingServer {
+                inner: __rt::Arc::new(service),
+            }
+        }
+    }
+    impl<T: BaseAccountingService> __rt::Handler for BaseAccountingServer<T> {
+        fn handle(&self, request: __rt::Request) -> __rt::BoxFuture<__rt::Reply> {
+            let svc = self.inner.clone();
+            match request.header().command_code {
+                271 => {
+                    ::std::boxed::Box::pin(async move {
+                        match request.decode::<AccountingRequest>() {
+                            __rt::Ok(r) => {
+                                match svc.accounting(r, request.clone()).await {
+                                    __rt::Ok(answer) => request.answer(&answer),
+                                    __rt::Err(e) => e.reply(&request),
+                                }
+                            }
+                            __rt::Err(e) => request.error_answer(&e),
+                        }
+                    })
+                }
+                _ => {
+                    ::std::boxed::Box::pin(
+                        ::core::future::ready(__rt::unsupported_command(&request)),
+                    )
+                }
+            }
+        }
+    }
+    /// A typed client of the Base-Accounting application over a node.
+    #[derive(Clone)]
+    pub struct BaseAccountingClient {
+        node: __rt::Node,
+    }
+    impl BaseAccountingClient {
+        /// A client sending through `node`.
+        pub fn new(node: __rt::Node) -> Self {
+            BaseAccountingClient { node }
+        }
+        /// Sends a `Accounting-Request` and waits for its answer.
+        pub async fn accounting(
+            &self,
+            request: &AccountingRequest,
+        ) -> __rt::Result<AccountingAnswer, __rt::NodeError> {
+            self.node.call(request).await
+        }
+    }
 }

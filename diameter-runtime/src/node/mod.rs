@@ -82,6 +82,52 @@ where
     }
 }
 
+/// A failed service call: the Result-Code (and Error-Message) to answer with.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ServiceError {
+    /// The Result-Code; 3xxx codes are sent with the `E` bit.
+    pub result_code: u32,
+    /// Error-Message, if any.
+    pub message: Option<String>,
+}
+
+impl ServiceError {
+    /// An error answer with this Result-Code.
+    pub fn new(result_code: ResultCode) -> Self {
+        ServiceError {
+            result_code: result_code.0,
+            message: None,
+        }
+    }
+    /// With an Error-Message.
+    pub fn with_message(mut self, message: impl Into<String>) -> Self {
+        self.message = Some(message.into());
+        self
+    }
+    /// The answer to `request` carrying this error.
+    pub fn reply(&self, request: &Request) -> Reply {
+        Reply::Answer(
+            answer_skeleton(
+                &request.header,
+                &request.bytes,
+                &request.local,
+                ResultCode(self.result_code),
+                None,
+                self.message.as_deref(),
+            )
+            .encode(),
+        )
+    }
+}
+
+/// What a generated service method returns.
+pub type ServiceResult<T> = Result<T, ServiceError>;
+
+/// The 3001 (DIAMETER_COMMAND_UNSUPPORTED) answer, for a command a service does not have.
+pub fn unsupported_command(request: &Request) -> Reply {
+    ServiceError::new(ResultCode::DIAMETER_COMMAND_UNSUPPORTED).reply(request)
+}
+
 /// An incoming request, with what is needed to answer it.
 #[derive(Clone, Debug)]
 pub struct Request {

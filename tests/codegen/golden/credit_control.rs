@@ -365,6 +365,72 @@ pub mod credit_control {
         #[diameter(extra)]
         pub avps: __rt::Vec<__rt::RawAvp>,
     }
+    /// The Credit-Control application, to implement: one method per command. Serve it with `CreditControlServer::new(service)` as the node's handler.
+    pub trait CreditControlService: Send + Sync + 'static {
+        /// Answers a `Credit-Control-Request` (command 272); an `Err` is answered with its Result-Code.
+        fn credit_control(
+            &self,
+            request: CreditControlRequest,
+            context: __rt::Request,
+        ) -> impl ::core::future::Future<
+            Output = __rt::ServiceResult<CreditControlAnswer>,
+        > + Send;
+    }
+    /// Serves a [`CreditControlService`]: decodes each request with its grammar (errors are answered as RFC 6733 says), calls the method, encodes the answer; other commands get 3001.
+    pub struct CreditControlServer<T> {
+        inner: __rt::Arc<T>,
+    }
+    impl<T: CreditControlService> CreditControlServer<T> {
+        /// Wraps a service.
+        pub fn new(service: T) -> Self {
+            CreditControlServer {
+                inner: __rt::Arc::new(service),
+            }
+        }
+    }
+    impl<T: CreditControlService> __rt::Handler for CreditControlServer<T> {
+        fn handle(&self, request: __rt::Request) -> __rt::BoxFuture<__rt::Reply> {
+            let svc = self.inner.clone();
+            match request.header().command_code {
+                272 => {
+                    ::std::boxed::Box::pin(async move {
+                        match request.decode::<CreditControlRequest>() {
+                            __rt::Ok(r) => {
+                                match svc.credit_control(r, request.clone()).await {
+                                    __rt::Ok(answer) => request.answer(&answer),
+                                    __rt::Err(e) => e.reply(&request),
+                                }
+                            }
+                            __rt::Err(e) => request.error_answer(&e),
+                        }
+                    })
+                }
+                _ => {
+                    ::std::boxed::Box::pin(
+                        ::core::future::ready(__rt::unsupported_command(&request)),
+                    )
+                }
+            }
+        }
+    }
+    /// A typed client of the Credit-Control application over a node.
+    #[derive(Clone)]
+    pub struct CreditControlClient {
+        node: __rt::Node,
+    }
+    impl CreditControlClient {
+        /// A client sending through `node`.
+        pub fn new(node: __rt::Node) -> Self {
+            CreditControlClient { node }
+        }
+        /// Sends a `Credit-Control-Request` and waits for its answer.
+        pub async fn credit_control(
+            &self,
+            request: &CreditControlRequest,
+        ) -> __rt::Result<CreditControlAnswer, __rt::NodeError> {
+            self.node.call(request).await
+        }
+    }
     /// Monetary amount expressed in a given currency.
     ///
     /// `CC-Money` AVP (code 413, Grouped).

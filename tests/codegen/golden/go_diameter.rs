@@ -2148,6 +2148,72 @@ pub mod charging_control {
         #[diameter(avp = 279, must, name = "Failed-AVP")]
         pub failed_avp: __rt::Option<super::base::FailedAvp>,
     }
+    /// The Charging Control application, to implement: one method per command. Serve it with `ChargingControlServer::new(service)` as the node's handler.
+    pub trait ChargingControlService: Send + Sync + 'static {
+        /// Answers a `Credit-Control-Request` (command 272); an `Err` is answered with its Result-Code.
+        fn credit_control(
+            &self,
+            request: CreditControlRequest,
+            context: __rt::Request,
+        ) -> impl ::core::future::Future<
+            Output = __rt::ServiceResult<CreditControlAnswer>,
+        > + Send;
+    }
+    /// Serves a [`ChargingControlService`]: decodes each request with its grammar (errors are answered as RFC 6733 says), calls the method, encodes the answer; other commands get 3001.
+    pub struct ChargingControlServer<T> {
+        inner: __rt::Arc<T>,
+    }
+    impl<T: ChargingControlService> ChargingControlServer<T> {
+        /// Wraps a service.
+        pub fn new(service: T) -> Self {
+            ChargingControlServer {
+                inner: __rt::Arc::new(service),
+            }
+        }
+    }
+    impl<T: ChargingControlService> __rt::Handler for ChargingControlServer<T> {
+        fn handle(&self, request: __rt::Request) -> __rt::BoxFuture<__rt::Reply> {
+            let svc = self.inner.clone();
+            match request.header().command_code {
+                272 => {
+                    ::std::boxed::Box::pin(async move {
+                        match request.decode::<CreditControlRequest>() {
+                            __rt::Ok(r) => {
+                                match svc.credit_control(r, request.clone()).await {
+                                    __rt::Ok(answer) => request.answer(&answer),
+                                    __rt::Err(e) => e.reply(&request),
+                                }
+                            }
+                            __rt::Err(e) => request.error_answer(&e),
+                        }
+                    })
+                }
+                _ => {
+                    ::std::boxed::Box::pin(
+                        ::core::future::ready(__rt::unsupported_command(&request)),
+                    )
+                }
+            }
+        }
+    }
+    /// A typed client of the Charging Control application over a node.
+    #[derive(Clone)]
+    pub struct ChargingControlClient {
+        node: __rt::Node,
+    }
+    impl ChargingControlClient {
+        /// A client sending through `node`.
+        pub fn new(node: __rt::Node) -> Self {
+            ChargingControlClient { node }
+        }
+        /// Sends a `Credit-Control-Request` and waits for its answer.
+        pub async fn credit_control(
+            &self,
+            request: &CreditControlRequest,
+        ) -> __rt::Result<CreditControlAnswer, __rt::NodeError> {
+            self.node.call(request).await
+        }
+    }
     /// `CC-Money` AVP (code 413, Grouped).
     #[derive(Debug, Clone, PartialEq, __rt::Grouped)]
     pub struct CcMoney {
@@ -6217,6 +6283,72 @@ pub mod diameter_sy {
         #[diameter(avp = 279, must, name = "Failed-AVP")]
         pub failed_avp: __rt::Option<super::base::FailedAvp>,
     }
+    /// The Diameter Sy application, to implement: one method per command. Serve it with `DiameterSyServer::new(service)` as the node's handler.
+    pub trait DiameterSyService: Send + Sync + 'static {
+        /// Answers a `Spending-Limit-Request` (command 8388635); an `Err` is answered with its Result-Code.
+        fn spending_limit(
+            &self,
+            request: SpendingLimitRequest,
+            context: __rt::Request,
+        ) -> impl ::core::future::Future<
+            Output = __rt::ServiceResult<SpendingLimitAnswer>,
+        > + Send;
+    }
+    /// Serves a [`DiameterSyService`]: decodes each request with its grammar (errors are answered as RFC 6733 says), calls the method, encodes the answer; other commands get 3001.
+    pub struct DiameterSyServer<T> {
+        inner: __rt::Arc<T>,
+    }
+    impl<T: DiameterSyService> DiameterSyServer<T> {
+        /// Wraps a service.
+        pub fn new(service: T) -> Self {
+            DiameterSyServer {
+                inner: __rt::Arc::new(service),
+            }
+        }
+    }
+    impl<T: DiameterSyService> __rt::Handler for DiameterSyServer<T> {
+        fn handle(&self, request: __rt::Request) -> __rt::BoxFuture<__rt::Reply> {
+            let svc = self.inner.clone();
+            match request.header().command_code {
+                8388635 => {
+                    ::std::boxed::Box::pin(async move {
+                        match request.decode::<SpendingLimitRequest>() {
+                            __rt::Ok(r) => {
+                                match svc.spending_limit(r, request.clone()).await {
+                                    __rt::Ok(answer) => request.answer(&answer),
+                                    __rt::Err(e) => e.reply(&request),
+                                }
+                            }
+                            __rt::Err(e) => request.error_answer(&e),
+                        }
+                    })
+                }
+                _ => {
+                    ::std::boxed::Box::pin(
+                        ::core::future::ready(__rt::unsupported_command(&request)),
+                    )
+                }
+            }
+        }
+    }
+    /// A typed client of the Diameter Sy application over a node.
+    #[derive(Clone)]
+    pub struct DiameterSyClient {
+        node: __rt::Node,
+    }
+    impl DiameterSyClient {
+        /// A client sending through `node`.
+        pub fn new(node: __rt::Node) -> Self {
+            DiameterSyClient { node }
+        }
+        /// Sends a `Spending-Limit-Request` and waits for its answer.
+        pub async fn spending_limit(
+            &self,
+            request: &SpendingLimitRequest,
+        ) -> __rt::Result<SpendingLimitAnswer, __rt::NodeError> {
+            self.node.call(request).await
+        }
+    }
     /// `SL-Request-Type` AVP (code 2904, Enumerated).
     #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, __rt::Enumerated)]
     pub enum SlRequestType {
@@ -6598,6 +6730,100 @@ pub mod gx_charging_control {
         /// *[ Proxy-Info ]
         #[diameter(avp = 284, must, name = "Proxy-Info")]
         pub proxy_info: __rt::Vec<super::base::ProxyInfo>,
+    }
+    /// The Gx Charging Control application, to implement: one method per command. Serve it with `GxChargingControlServer::new(service)` as the node's handler.
+    pub trait GxChargingControlService: Send + Sync + 'static {
+        /// Answers a `Credit-Control-Request` (command 272); an `Err` is answered with its Result-Code.
+        fn credit_control(
+            &self,
+            request: CreditControlRequest,
+            context: __rt::Request,
+        ) -> impl ::core::future::Future<
+            Output = __rt::ServiceResult<CreditControlAnswer>,
+        > + Send;
+        /// Answers a `Re-Auth-Request` (command 258); an `Err` is answered with its Result-Code.
+        fn re_auth(
+            &self,
+            request: ReAuthRequest,
+            context: __rt::Request,
+        ) -> impl ::core::future::Future<
+            Output = __rt::ServiceResult<ReAuthAnswer>,
+        > + Send;
+    }
+    /// Serves a [`GxChargingControlService`]: decodes each request with its grammar (errors are answered as RFC 6733 says), calls the method, encodes the answer; other commands get 3001.
+    pub struct GxChargingControlServer<T> {
+        inner: __rt::Arc<T>,
+    }
+    impl<T: GxChargingControlService> GxChargingControlServer<T> {
+        /// Wraps a service.
+        pub fn new(service: T) -> Self {
+            GxChargingControlServer {
+                inner: __rt::Arc::new(service),
+            }
+        }
+    }
+    impl<T: GxChargingControlService> __rt::Handler for GxChargingControlServer<T> {
+        fn handle(&self, request: __rt::Request) -> __rt::BoxFuture<__rt::Reply> {
+            let svc = self.inner.clone();
+            match request.header().command_code {
+                272 => {
+                    ::std::boxed::Box::pin(async move {
+                        match request.decode::<CreditControlRequest>() {
+                            __rt::Ok(r) => {
+                                match svc.credit_control(r, request.clone()).await {
+                                    __rt::Ok(answer) => request.answer(&answer),
+                                    __rt::Err(e) => e.reply(&request),
+                                }
+                            }
+                            __rt::Err(e) => request.error_answer(&e),
+                        }
+                    })
+                }
+                258 => {
+                    ::std::boxed::Box::pin(async move {
+                        match request.decode::<ReAuthRequest>() {
+                            __rt::Ok(r) => {
+                                match svc.re_auth(r, request.clone()).await {
+                                    __rt::Ok(answer) => request.answer(&answer),
+                                    __rt::Err(e) => e.reply(&request),
+                                }
+                            }
+                            __rt::Err(e) => request.error_answer(&e),
+                        }
+                    })
+                }
+                _ => {
+                    ::std::boxed::Box::pin(
+                        ::core::future::ready(__rt::unsupported_command(&request)),
+                    )
+                }
+            }
+        }
+    }
+    /// A typed client of the Gx Charging Control application over a node.
+    #[derive(Clone)]
+    pub struct GxChargingControlClient {
+        node: __rt::Node,
+    }
+    impl GxChargingControlClient {
+        /// A client sending through `node`.
+        pub fn new(node: __rt::Node) -> Self {
+            GxChargingControlClient { node }
+        }
+        /// Sends a `Credit-Control-Request` and waits for its answer.
+        pub async fn credit_control(
+            &self,
+            request: &CreditControlRequest,
+        ) -> __rt::Result<CreditControlAnswer, __rt::NodeError> {
+            self.node.call(request).await
+        }
+        /// Sends a `Re-Auth-Request` and waits for its answer.
+        pub async fn re_auth(
+            &self,
+            request: &ReAuthRequest,
+        ) -> __rt::Result<ReAuthAnswer, __rt::NodeError> {
+            self.node.call(request).await
+        }
     }
     /// `Charging-Rule-Install` AVP (code 1001, vendor 10415, Grouped).
     #[derive(Debug, Clone, PartialEq, __rt::Grouped)]
@@ -8237,6 +8463,182 @@ pub mod network_access {
         #[diameter(avp = 284, must, name = "Proxy-Info")]
         pub proxy_info: __rt::Vec<super::base::ProxyInfo>,
     }
+    /// The Network Access application, to implement: one method per command. Serve it with `NetworkAccessServer::new(service)` as the node's handler.
+    pub trait NetworkAccessService: Send + Sync + 'static {
+        /// Answers a `AA-Request` (command 265); an `Err` is answered with its Result-Code.
+        fn aa(
+            &self,
+            request: AaRequest,
+            context: __rt::Request,
+        ) -> impl ::core::future::Future<Output = __rt::ServiceResult<AaAnswer>> + Send;
+        /// Answers a `Re-Auth-Request` (command 258); an `Err` is answered with its Result-Code.
+        fn re_auth(
+            &self,
+            request: ReAuthRequest,
+            context: __rt::Request,
+        ) -> impl ::core::future::Future<
+            Output = __rt::ServiceResult<ReAuthAnswer>,
+        > + Send;
+        /// Answers a `Session-Termination-Request` (command 275); an `Err` is answered with its Result-Code.
+        fn session_termination(
+            &self,
+            request: SessionTerminationRequest,
+            context: __rt::Request,
+        ) -> impl ::core::future::Future<
+            Output = __rt::ServiceResult<SessionTerminationAnswer>,
+        > + Send;
+        /// Answers a `Abort-Session-Request` (command 274); an `Err` is answered with its Result-Code.
+        fn abort_session(
+            &self,
+            request: AbortSessionRequest,
+            context: __rt::Request,
+        ) -> impl ::core::future::Future<
+            Output = __rt::ServiceResult<AbortSessionAnswer>,
+        > + Send;
+        /// Answers a `Accounting-Request` (command 271); an `Err` is answered with its Result-Code.
+        fn accounting(
+            &self,
+            request: AccountingRequest,
+            context: __rt::Request,
+        ) -> impl ::core::future::Future<
+            Output = __rt::ServiceResult<AccountingAnswer>,
+        > + Send;
+    }
+    /// Serves a [`NetworkAccessService`]: decodes each request with its grammar (errors are answered as RFC 6733 says), calls the method, encodes the answer; other commands get 3001.
+    pub struct NetworkAccessServer<T> {
+        inner: __rt::Arc<T>,
+    }
+    impl<T: NetworkAccessService> NetworkAccessServer<T> {
+        /// Wraps a service.
+        pub fn new(service: T) -> Self {
+            NetworkAccessServer {
+                inner: __rt::Arc::new(service),
+            }
+        }
+    }
+    impl<T: NetworkAccessService> __rt::Handler for NetworkAccessServer<T> {
+        fn handle(&self, request: __rt::Request) -> __rt::BoxFuture<__rt::Reply> {
+            let svc = self.inner.clone();
+            match request.header().command_code {
+                265 => {
+                    ::std::boxed::Box::pin(async move {
+                        match request.decode::<AaRequest>() {
+                            __rt::Ok(r) => {
+                                match svc.aa(r, request.clone()).await {
+                                    __rt::Ok(answer) => request.answer(&answer),
+                                    __rt::Err(e) => e.reply(&request),
+                                }
+                            }
+                            __rt::Err(e) => request.error_answer(&e),
+                        }
+                    })
+                }
+                258 => {
+                    ::std::boxed::Box::pin(async move {
+                        match request.decode::<ReAuthRequest>() {
+                            __rt::Ok(r) => {
+                                match svc.re_auth(r, request.clone()).await {
+                                    __rt::Ok(answer) => request.answer(&answer),
+                                    __rt::Err(e) => e.reply(&request),
+                                }
+                            }
+                            __rt::Err(e) => request.error_answer(&e),
+                        }
+                    })
+                }
+                275 => {
+                    ::std::boxed::Box::pin(async move {
+                        match request.decode::<SessionTerminationRequest>() {
+                            __rt::Ok(r) => {
+                                match svc.session_termination(r, request.clone()).await {
+                                    __rt::Ok(answer) => request.answer(&answer),
+                                    __rt::Err(e) => e.reply(&request),
+                                }
+                            }
+                            __rt::Err(e) => request.error_answer(&e),
+                        }
+                    })
+                }
+                274 => {
+                    ::std::boxed::Box::pin(async move {
+                        match request.decode::<AbortSessionRequest>() {
+                            __rt::Ok(r) => {
+                                match svc.abort_session(r, request.clone()).await {
+                                    __rt::Ok(answer) => request.answer(&answer),
+                                    __rt::Err(e) => e.reply(&request),
+                                }
+                            }
+                            __rt::Err(e) => request.error_answer(&e),
+                        }
+                    })
+                }
+                271 => {
+                    ::std::boxed::Box::pin(async move {
+                        match request.decode::<AccountingRequest>() {
+                            __rt::Ok(r) => {
+                                match svc.accounting(r, request.clone()).await {
+                                    __rt::Ok(answer) => request.answer(&answer),
+                                    __rt::Err(e) => e.reply(&request),
+                                }
+                            }
+                            __rt::Err(e) => request.error_answer(&e),
+                        }
+                    })
+                }
+                _ => {
+                    ::std::boxed::Box::pin(
+                        ::core::future::ready(__rt::unsupported_command(&request)),
+                    )
+                }
+            }
+        }
+    }
+    /// A typed client of the Network Access application over a node.
+    #[derive(Clone)]
+    pub struct NetworkAccessClient {
+        node: __rt::Node,
+    }
+    impl NetworkAccessClient {
+        /// A client sending through `node`.
+        pub fn new(node: __rt::Node) -> Self {
+            NetworkAccessClient { node }
+        }
+        /// Sends a `AA-Request` and waits for its answer.
+        pub async fn aa(
+            &self,
+            request: &AaRequest,
+        ) -> __rt::Result<AaAnswer, __rt::NodeError> {
+            self.node.call(request).await
+        }
+        /// Sends a `Re-Auth-Request` and waits for its answer.
+        pub async fn re_auth(
+            &self,
+            request: &ReAuthRequest,
+        ) -> __rt::Result<ReAuthAnswer, __rt::NodeError> {
+            self.node.call(request).await
+        }
+        /// Sends a `Session-Termination-Request` and waits for its answer.
+        pub async fn session_termination(
+            &self,
+            request: &SessionTerminationRequest,
+        ) -> __rt::Result<SessionTerminationAnswer, __rt::NodeError> {
+            self.node.call(request).await
+        }
+        /// Sends a `Abort-Session-Request` and waits for its answer.
+        pub async fn abort_session(
+            &self,
+            request: &AbortSessionRequest,
+        ) -> __rt::Result<AbortSessionAnswer, __rt::NodeError> {
+            self.node.call(request).await
+        }
+        /// Sends a `Accounting-Request` and waits for its answer.
+        pub async fn accounting(
+            &self,
+            request: &AccountingRequest,
+        ) -> __rt::Result<AccountingAnswer, __rt::NodeError> {
+            self.node.call(request).await
+        }
+    }
     /// `NAS-Port-Type` AVP (code 61, Enumerated).
     #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, __rt::Enumerated)]
     pub enum NasPortType {
@@ -9863,6 +10265,154 @@ pub mod rx {
         #[diameter(extra)]
         pub avps: __rt::Vec<__rt::RawAvp>,
     }
+    /// The Rx application, to implement: one method per command. Serve it with `RxServer::new(service)` as the node's handler.
+    pub trait RxService: Send + Sync + 'static {
+        /// Answers a `AA-Request` (command 265); an `Err` is answered with its Result-Code.
+        fn aa(
+            &self,
+            request: AaRequest,
+            context: __rt::Request,
+        ) -> impl ::core::future::Future<Output = __rt::ServiceResult<AaAnswer>> + Send;
+        /// Answers a `Re-Auth-Request` (command 258); an `Err` is answered with its Result-Code.
+        fn re_auth(
+            &self,
+            request: ReAuthRequest,
+            context: __rt::Request,
+        ) -> impl ::core::future::Future<
+            Output = __rt::ServiceResult<ReAuthAnswer>,
+        > + Send;
+        /// Answers a `Session-Termination-Request` (command 275); an `Err` is answered with its Result-Code.
+        fn session_termination(
+            &self,
+            request: SessionTerminationRequest,
+            context: __rt::Request,
+        ) -> impl ::core::future::Future<
+            Output = __rt::ServiceResult<SessionTerminationAnswer>,
+        > + Send;
+        /// Answers a `Abort-Session-Request` (command 274); an `Err` is answered with its Result-Code.
+        fn abort_session(
+            &self,
+            request: AbortSessionRequest,
+            context: __rt::Request,
+        ) -> impl ::core::future::Future<
+            Output = __rt::ServiceResult<AbortSessionAnswer>,
+        > + Send;
+    }
+    /// Serves a [`RxService`]: decodes each request with its grammar (errors are answered as RFC 6733 says), calls the method, encodes the answer; other commands get 3001.
+    pub struct RxServer<T> {
+        inner: __rt::Arc<T>,
+    }
+    impl<T: RxService> RxServer<T> {
+        /// Wraps a service.
+        pub fn new(service: T) -> Self {
+            RxServer {
+                inner: __rt::Arc::new(service),
+            }
+        }
+    }
+    impl<T: RxService> __rt::Handler for RxServer<T> {
+        fn handle(&self, request: __rt::Request) -> __rt::BoxFuture<__rt::Reply> {
+            let svc = self.inner.clone();
+            match request.header().command_code {
+                265 => {
+                    ::std::boxed::Box::pin(async move {
+                        match request.decode::<AaRequest>() {
+                            __rt::Ok(r) => {
+                                match svc.aa(r, request.clone()).await {
+                                    __rt::Ok(answer) => request.answer(&answer),
+                                    __rt::Err(e) => e.reply(&request),
+                                }
+                            }
+                            __rt::Err(e) => request.error_answer(&e),
+                        }
+                    })
+                }
+                258 => {
+                    ::std::boxed::Box::pin(async move {
+                        match request.decode::<ReAuthRequest>() {
+                            __rt::Ok(r) => {
+                                match svc.re_auth(r, request.clone()).await {
+                                    __rt::Ok(answer) => request.answer(&answer),
+                                    __rt::Err(e) => e.reply(&request),
+                                }
+                            }
+                            __rt::Err(e) => request.error_answer(&e),
+                        }
+                    })
+                }
+                275 => {
+                    ::std::boxed::Box::pin(async move {
+                        match request.decode::<SessionTerminationRequest>() {
+                            __rt::Ok(r) => {
+                                match svc.session_termination(r, request.clone()).await {
+                                    __rt::Ok(answer) => request.answer(&answer),
+                                    __rt::Err(e) => e.reply(&request),
+                                }
+                            }
+                            __rt::Err(e) => request.error_answer(&e),
+                        }
+                    })
+                }
+                274 => {
+                    ::std::boxed::Box::pin(async move {
+                        match request.decode::<AbortSessionRequest>() {
+                            __rt::Ok(r) => {
+                                match svc.abort_session(r, request.clone()).await {
+                                    __rt::Ok(answer) => request.answer(&answer),
+                                    __rt::Err(e) => e.reply(&request),
+                                }
+                            }
+                            __rt::Err(e) => request.error_answer(&e),
+                        }
+                    })
+                }
+                _ => {
+                    ::std::boxed::Box::pin(
+                        ::core::future::ready(__rt::unsupported_command(&request)),
+                    )
+                }
+            }
+        }
+    }
+    /// A typed client of the Rx application over a node.
+    #[derive(Clone)]
+    pub struct RxClient {
+        node: __rt::Node,
+    }
+    impl RxClient {
+        /// A client sending through `node`.
+        pub fn new(node: __rt::Node) -> Self {
+            RxClient { node }
+        }
+        /// Sends a `AA-Request` and waits for its answer.
+        pub async fn aa(
+            &self,
+            request: &AaRequest,
+        ) -> __rt::Result<AaAnswer, __rt::NodeError> {
+            self.node.call(request).await
+        }
+        /// Sends a `Re-Auth-Request` and waits for its answer.
+        pub async fn re_auth(
+            &self,
+            request: &ReAuthRequest,
+        ) -> __rt::Result<ReAuthAnswer, __rt::NodeError> {
+            self.node.call(request).await
+        }
+        /// Sends a `Session-Termination-Request` and waits for its answer.
+        pub async fn session_termination(
+            &self,
+            request: &SessionTerminationRequest,
+        ) -> __rt::Result<SessionTerminationAnswer, __rt::NodeError> {
+            self.node.call(request).await
+        }
+        /// Sends a `Abort-Session-Request` and waits for its answer.
+        pub async fn abort_session(
+            &self,
+            request: &AbortSessionRequest,
+        ) -> __rt::Result<AbortSessionAnswer, __rt::NodeError> {
+            self.node.call(request).await
+        }
+    }
     /// `5GS-RAN-NAS-Release-Cause` AVP (code 572, vendor 10415, Grouped).
     #[derive(Debug, Clone, PartialEq, __rt::Grouped)]
     pub struct Avp5gsRanNasReleaseCause {
@@ -11038,6 +11588,72 @@ pub mod tgpp_s13 {
         /// *[ AVP ]
         #[diameter(extra)]
         pub avps: __rt::Vec<__rt::RawAvp>,
+    }
+    /// The TGPP S13 application, to implement: one method per command. Serve it with `TgppS13Server::new(service)` as the node's handler.
+    pub trait TgppS13Service: Send + Sync + 'static {
+        /// Answers a `ME-Identity-Check-Request` (command 324); an `Err` is answered with its Result-Code.
+        fn me_identity_check(
+            &self,
+            request: MeIdentityCheckRequest,
+            context: __rt::Request,
+        ) -> impl ::core::future::Future<
+            Output = __rt::ServiceResult<MeIdentityCheckAnswer>,
+        > + Send;
+    }
+    /// Serves a [`TgppS13Service`]: decodes each request with its grammar (errors are answered as RFC 6733 says), calls the method, encodes the answer; other commands get 3001.
+    pub struct TgppS13Server<T> {
+        inner: __rt::Arc<T>,
+    }
+    impl<T: TgppS13Service> TgppS13Server<T> {
+        /// Wraps a service.
+        pub fn new(service: T) -> Self {
+            TgppS13Server {
+                inner: __rt::Arc::new(service),
+            }
+        }
+    }
+    impl<T: TgppS13Service> __rt::Handler for TgppS13Server<T> {
+        fn handle(&self, request: __rt::Request) -> __rt::BoxFuture<__rt::Reply> {
+            let svc = self.inner.clone();
+            match request.header().command_code {
+                324 => {
+                    ::std::boxed::Box::pin(async move {
+                        match request.decode::<MeIdentityCheckRequest>() {
+                            __rt::Ok(r) => {
+                                match svc.me_identity_check(r, request.clone()).await {
+                                    __rt::Ok(answer) => request.answer(&answer),
+                                    __rt::Err(e) => e.reply(&request),
+                                }
+                            }
+                            __rt::Err(e) => request.error_answer(&e),
+                        }
+                    })
+                }
+                _ => {
+                    ::std::boxed::Box::pin(
+                        ::core::future::ready(__rt::unsupported_command(&request)),
+                    )
+                }
+            }
+        }
+    }
+    /// A typed client of the TGPP S13 application over a node.
+    #[derive(Clone)]
+    pub struct TgppS13Client {
+        node: __rt::Node,
+    }
+    impl TgppS13Client {
+        /// A client sending through `node`.
+        pub fn new(node: __rt::Node) -> Self {
+            TgppS13Client { node }
+        }
+        /// Sends a `ME-Identity-Check-Request` and waits for its answer.
+        pub async fn me_identity_check(
+            &self,
+            request: &MeIdentityCheckRequest,
+        ) -> __rt::Result<MeIdentityCheckAnswer, __rt::NodeError> {
+            self.node.call(request).await
+        }
     }
     /// `Terminal-Information` AVP (code 1401, vendor 10415, Grouped).
     #[derive(Debug, Clone, PartialEq, __rt::Grouped)]
@@ -12261,6 +12877,271 @@ pub mod tgpp_s6a {
         /// *[ AVP ]
         #[diameter(extra)]
         pub avps: __rt::Vec<__rt::RawAvp>,
+    }
+    /// The TGPP S6A application, to implement: one method per command. Serve it with `TgppS6aServer::new(service)` as the node's handler.
+    pub trait TgppS6aService: Send + Sync + 'static {
+        /// Answers a `Update-Location-Request` (command 316); an `Err` is answered with its Result-Code.
+        fn update_location(
+            &self,
+            request: UpdateLocationRequest,
+            context: __rt::Request,
+        ) -> impl ::core::future::Future<
+            Output = __rt::ServiceResult<UpdateLocationAnswer>,
+        > + Send;
+        /// Answers a `Cancel-Location-Request` (command 317); an `Err` is answered with its Result-Code.
+        fn cancel_location(
+            &self,
+            request: CancelLocationRequest,
+            context: __rt::Request,
+        ) -> impl ::core::future::Future<
+            Output = __rt::ServiceResult<CancelLocationAnswer>,
+        > + Send;
+        /// Answers a `Insert-Subscriber-Data-Request` (command 319); an `Err` is answered with its Result-Code.
+        fn insert_subscriber_data(
+            &self,
+            request: InsertSubscriberDataRequest,
+            context: __rt::Request,
+        ) -> impl ::core::future::Future<
+            Output = __rt::ServiceResult<InsertSubscriberDataAnswer>,
+        > + Send;
+        /// Answers a `Authentication-Information-Request` (command 318); an `Err` is answered with its Result-Code.
+        fn authentication_information(
+            &self,
+            request: AuthenticationInformationRequest,
+            context: __rt::Request,
+        ) -> impl ::core::future::Future<
+            Output = __rt::ServiceResult<AuthenticationInformationAnswer>,
+        > + Send;
+        /// Answers a `Purge-UE-Request` (command 321); an `Err` is answered with its Result-Code.
+        fn purge_ue(
+            &self,
+            request: PurgeUeRequest,
+            context: __rt::Request,
+        ) -> impl ::core::future::Future<
+            Output = __rt::ServiceResult<PurgeUeAnswer>,
+        > + Send;
+        /// Answers a `Notify-Request` (command 323); an `Err` is answered with its Result-Code.
+        fn notify(
+            &self,
+            request: NotifyRequest,
+            context: __rt::Request,
+        ) -> impl ::core::future::Future<
+            Output = __rt::ServiceResult<NotifyAnswer>,
+        > + Send;
+        /// Answers a `Reset-Request` (command 322); an `Err` is answered with its Result-Code.
+        fn reset(
+            &self,
+            request: ResetRequest,
+            context: __rt::Request,
+        ) -> impl ::core::future::Future<
+            Output = __rt::ServiceResult<ResetAnswer>,
+        > + Send;
+        /// Answers a `Delete-Subscriber-Data-Request` (command 320); an `Err` is answered with its Result-Code.
+        fn delete_subscriber_data(
+            &self,
+            request: DeleteSubscriberDataRequest,
+            context: __rt::Request,
+        ) -> impl ::core::future::Future<
+            Output = __rt::ServiceResult<DeleteSubscriberDataAnswer>,
+        > + Send;
+    }
+    /// Serves a [`TgppS6aService`]: decodes each request with its grammar (errors are answered as RFC 6733 says), calls the method, encodes the answer; other commands get 3001.
+    pub struct TgppS6aServer<T> {
+        inner: __rt::Arc<T>,
+    }
+    impl<T: TgppS6aService> TgppS6aServer<T> {
+        /// Wraps a service.
+        pub fn new(service: T) -> Self {
+            TgppS6aServer {
+                inner: __rt::Arc::new(service),
+            }
+        }
+    }
+    impl<T: TgppS6aService> __rt::Handler for TgppS6aServer<T> {
+        fn handle(&self, request: __rt::Request) -> __rt::BoxFuture<__rt::Reply> {
+            let svc = self.inner.clone();
+            match request.header().command_code {
+                316 => {
+                    ::std::boxed::Box::pin(async move {
+                        match request.decode::<UpdateLocationRequest>() {
+                            __rt::Ok(r) => {
+                                match svc.update_location(r, request.clone()).await {
+                                    __rt::Ok(answer) => request.answer(&answer),
+                                    __rt::Err(e) => e.reply(&request),
+                                }
+                            }
+                            __rt::Err(e) => request.error_answer(&e),
+                        }
+                    })
+                }
+                317 => {
+                    ::std::boxed::Box::pin(async move {
+                        match request.decode::<CancelLocationRequest>() {
+                            __rt::Ok(r) => {
+                                match svc.cancel_location(r, request.clone()).await {
+                                    __rt::Ok(answer) => request.answer(&answer),
+                                    __rt::Err(e) => e.reply(&request),
+                                }
+                            }
+                            __rt::Err(e) => request.error_answer(&e),
+                        }
+                    })
+                }
+                319 => {
+                    ::std::boxed::Box::pin(async move {
+                        match request.decode::<InsertSubscriberDataRequest>() {
+                            __rt::Ok(r) => {
+                                match svc.insert_subscriber_data(r, request.clone()).await {
+                                    __rt::Ok(answer) => request.answer(&answer),
+                                    __rt::Err(e) => e.reply(&request),
+                                }
+                            }
+                            __rt::Err(e) => request.error_answer(&e),
+                        }
+                    })
+                }
+                318 => {
+                    ::std::boxed::Box::pin(async move {
+                        match request.decode::<AuthenticationInformationRequest>() {
+                            __rt::Ok(r) => {
+                                match svc
+                                    .authentication_information(r, request.clone())
+                                    .await
+                                {
+                                    __rt::Ok(answer) => request.answer(&answer),
+                                    __rt::Err(e) => e.reply(&request),
+                                }
+                            }
+                            __rt::Err(e) => request.error_answer(&e),
+                        }
+                    })
+                }
+                321 => {
+                    ::std::boxed::Box::pin(async move {
+                        match request.decode::<PurgeUeRequest>() {
+                            __rt::Ok(r) => {
+                                match svc.purge_ue(r, request.clone()).await {
+                                    __rt::Ok(answer) => request.answer(&answer),
+                                    __rt::Err(e) => e.reply(&request),
+                                }
+                            }
+                            __rt::Err(e) => request.error_answer(&e),
+                        }
+                    })
+                }
+                323 => {
+                    ::std::boxed::Box::pin(async move {
+                        match request.decode::<NotifyRequest>() {
+                            __rt::Ok(r) => {
+                                match svc.notify(r, request.clone()).await {
+                                    __rt::Ok(answer) => request.answer(&answer),
+                                    __rt::Err(e) => e.reply(&request),
+                                }
+                            }
+                            __rt::Err(e) => request.error_answer(&e),
+                        }
+                    })
+                }
+                322 => {
+                    ::std::boxed::Box::pin(async move {
+                        match request.decode::<ResetRequest>() {
+                            __rt::Ok(r) => {
+                                match svc.reset(r, request.clone()).await {
+                                    __rt::Ok(answer) => request.answer(&answer),
+                                    __rt::Err(e) => e.reply(&request),
+                                }
+                            }
+                            __rt::Err(e) => request.error_answer(&e),
+                        }
+                    })
+                }
+                320 => {
+                    ::std::boxed::Box::pin(async move {
+                        match request.decode::<DeleteSubscriberDataRequest>() {
+                            __rt::Ok(r) => {
+                                match svc.delete_subscriber_data(r, request.clone()).await {
+                                    __rt::Ok(answer) => request.answer(&answer),
+                                    __rt::Err(e) => e.reply(&request),
+                                }
+                            }
+                            __rt::Err(e) => request.error_answer(&e),
+                        }
+                    })
+                }
+                _ => {
+                    ::std::boxed::Box::pin(
+                        ::core::future::ready(__rt::unsupported_command(&request)),
+                    )
+                }
+            }
+        }
+    }
+    /// A typed client of the TGPP S6A application over a node.
+    #[derive(Clone)]
+    pub struct TgppS6aClient {
+        node: __rt::Node,
+    }
+    impl TgppS6aClient {
+        /// A client sending through `node`.
+        pub fn new(node: __rt::Node) -> Self {
+            TgppS6aClient { node }
+        }
+        /// Sends a `Update-Location-Request` and waits for its answer.
+        pub async fn update_location(
+            &self,
+            request: &UpdateLocationRequest,
+        ) -> __rt::Result<UpdateLocationAnswer, __rt::NodeError> {
+            self.node.call(request).await
+        }
+        /// Sends a `Cancel-Location-Request` and waits for its answer.
+        pub async fn cancel_location(
+            &self,
+            request: &CancelLocationRequest,
+        ) -> __rt::Result<CancelLocationAnswer, __rt::NodeError> {
+            self.node.call(request).await
+        }
+        /// Sends a `Insert-Subscriber-Data-Request` and waits for its answer.
+        pub async fn insert_subscriber_data(
+            &self,
+            request: &InsertSubscriberDataRequest,
+        ) -> __rt::Result<InsertSubscriberDataAnswer, __rt::NodeError> {
+            self.node.call(request).await
+        }
+        /// Sends a `Authentication-Information-Request` and waits for its answer.
+        pub async fn authentication_information(
+            &self,
+            request: &AuthenticationInformationRequest,
+        ) -> __rt::Result<AuthenticationInformationAnswer, __rt::NodeError> {
+            self.node.call(request).await
+        }
+        /// Sends a `Purge-UE-Request` and waits for its answer.
+        pub async fn purge_ue(
+            &self,
+            request: &PurgeUeRequest,
+        ) -> __rt::Result<PurgeUeAnswer, __rt::NodeError> {
+            self.node.call(request).await
+        }
+        /// Sends a `Notify-Request` and waits for its answer.
+        pub async fn notify(
+            &self,
+            request: &NotifyRequest,
+        ) -> __rt::Result<NotifyAnswer, __rt::NodeError> {
+            self.node.call(request).await
+        }
+        /// Sends a `Reset-Request` and waits for its answer.
+        pub async fn reset(
+            &self,
+            request: &ResetRequest,
+        ) -> __rt::Result<ResetAnswer, __rt::NodeError> {
+            self.node.call(request).await
+        }
+        /// Sends a `Delete-Subscriber-Data-Request` and waits for its answer.
+        pub async fn delete_subscriber_data(
+            &self,
+            request: &DeleteSubscriberDataRequest,
+        ) -> __rt::Result<DeleteSubscriberDataAnswer, __rt::NodeError> {
+            self.node.call(request).await
+        }
     }
     /// `Subscription-Data` AVP (code 1400, vendor 10415, Grouped).
     #[derive(Debug, Clone, PartialEq, __rt::Grouped)]
@@ -13709,6 +14590,129 @@ pub mod tgpp_swx {
         /// *[ AVP ]
         #[diameter(extra)]
         pub avps: __rt::Vec<__rt::RawAvp>,
+    }
+    /// The TGPP SWX application, to implement: one method per command. Serve it with `TgppSwxServer::new(service)` as the node's handler.
+    pub trait TgppSwxService: Send + Sync + 'static {
+        /// Answers a `Multimedia-Auth-Request` (command 303); an `Err` is answered with its Result-Code.
+        fn multimedia_auth(
+            &self,
+            request: MultimediaAuthRequest,
+            context: __rt::Request,
+        ) -> impl ::core::future::Future<
+            Output = __rt::ServiceResult<MultimediaAuthAnswer>,
+        > + Send;
+        /// Answers a `Server-Assignment-Request` (command 301); an `Err` is answered with its Result-Code.
+        fn server_assignment(
+            &self,
+            request: ServerAssignmentRequest,
+            context: __rt::Request,
+        ) -> impl ::core::future::Future<
+            Output = __rt::ServiceResult<ServerAssignmentAnswer>,
+        > + Send;
+        /// Answers a `Registration-Termination-Request` (command 304); an `Err` is answered with its Result-Code.
+        fn registration_termination(
+            &self,
+            request: RegistrationTerminationRequest,
+            context: __rt::Request,
+        ) -> impl ::core::future::Future<
+            Output = __rt::ServiceResult<RegistrationTerminationAnswer>,
+        > + Send;
+    }
+    /// Serves a [`TgppSwxService`]: decodes each request with its grammar (errors are answered as RFC 6733 says), calls the method, encodes the answer; other commands get 3001.
+    pub struct TgppSwxServer<T> {
+        inner: __rt::Arc<T>,
+    }
+    impl<T: TgppSwxService> TgppSwxServer<T> {
+        /// Wraps a service.
+        pub fn new(service: T) -> Self {
+            TgppSwxServer {
+                inner: __rt::Arc::new(service),
+            }
+        }
+    }
+    impl<T: TgppSwxService> __rt::Handler for TgppSwxServer<T> {
+        fn handle(&self, request: __rt::Request) -> __rt::BoxFuture<__rt::Reply> {
+            let svc = self.inner.clone();
+            match request.header().command_code {
+                303 => {
+                    ::std::boxed::Box::pin(async move {
+                        match request.decode::<MultimediaAuthRequest>() {
+                            __rt::Ok(r) => {
+                                match svc.multimedia_auth(r, request.clone()).await {
+                                    __rt::Ok(answer) => request.answer(&answer),
+                                    __rt::Err(e) => e.reply(&request),
+                                }
+                            }
+                            __rt::Err(e) => request.error_answer(&e),
+                        }
+                    })
+                }
+                301 => {
+                    ::std::boxed::Box::pin(async move {
+                        match request.decode::<ServerAssignmentRequest>() {
+                            __rt::Ok(r) => {
+                                match svc.server_assignment(r, request.clone()).await {
+                                    __rt::Ok(answer) => request.answer(&answer),
+                                    __rt::Err(e) => e.reply(&request),
+                                }
+                            }
+                            __rt::Err(e) => request.error_answer(&e),
+                        }
+                    })
+                }
+                304 => {
+                    ::std::boxed::Box::pin(async move {
+                        match request.decode::<RegistrationTerminationRequest>() {
+                            __rt::Ok(r) => {
+                                match svc.registration_termination(r, request.clone()).await
+                                {
+                                    __rt::Ok(answer) => request.answer(&answer),
+                                    __rt::Err(e) => e.reply(&request),
+                                }
+                            }
+                            __rt::Err(e) => request.error_answer(&e),
+                        }
+                    })
+                }
+                _ => {
+                    ::std::boxed::Box::pin(
+                        ::core::future::ready(__rt::unsupported_command(&request)),
+                    )
+                }
+            }
+        }
+    }
+    /// A typed client of the TGPP SWX application over a node.
+    #[derive(Clone)]
+    pub struct TgppSwxClient {
+        node: __rt::Node,
+    }
+    impl TgppSwxClient {
+        /// A client sending through `node`.
+        pub fn new(node: __rt::Node) -> Self {
+            TgppSwxClient { node }
+        }
+        /// Sends a `Multimedia-Auth-Request` and waits for its answer.
+        pub async fn multimedia_auth(
+            &self,
+            request: &MultimediaAuthRequest,
+        ) -> __rt::Result<MultimediaAuthAnswer, __rt::NodeError> {
+            self.node.call(request).await
+        }
+        /// Sends a `Server-Assignment-Request` and waits for its answer.
+        pub async fn server_assignment(
+            &self,
+            request: &ServerAssignmentRequest,
+        ) -> __rt::Result<ServerAssignmentAnswer, __rt::NodeError> {
+            self.node.call(request).await
+        }
+        /// Sends a `Registration-Termination-Request` and waits for its answer.
+        pub async fn registration_termination(
+            &self,
+            request: &RegistrationTerminationRequest,
+        ) -> __rt::Result<RegistrationTerminationAnswer, __rt::NodeError> {
+            self.node.call(request).await
+        }
     }
     /// `RAT-Type` AVP (code 1032, vendor 10415, Enumerated).
     #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, __rt::Enumerated)]
