@@ -284,7 +284,15 @@ async fn run_inner(
     );
     watchdog.on_connection_up(std::time::Instant::now());
     let (state_tx, state_rx) = watch::channel(WatchdogState::Okay);
-    inner.add_peer(peer.clone(), common.clone(), cmd_tx, state_rx, conn);
+    let counters = Arc::new(super::Counters::default());
+    inner.add_peer(
+        peer.clone(),
+        common.clone(),
+        cmd_tx,
+        state_rx,
+        conn,
+        counters.clone(),
+    );
     inner.event(Event::PeerUp {
         host: host.clone(),
         applications: common.clone(),
@@ -317,7 +325,7 @@ async fn run_inner(
                 Some(Ok(frame)) => {
                     let frame = frame.freeze();
                     let now = std::time::Instant::now();
-                    match on_frame(&inner, &frame, &common, &host, &writer, &mut watchdog, &mut pending, now).await {
+                    match on_frame(&inner, &frame, &common, &host, &writer, &mut watchdog, &mut pending, &counters, now).await {
                         Flow::Continue => {}
                         Flow::Close(o, why) => { outcome = o; break why; }
                     }
@@ -333,6 +341,7 @@ async fn run_inner(
                     tried.push(host.clone());
                     let w = Waiting { reply, deadline, bytes: bytes.clone(), tried };
                     if !watchdog.is_okay() {
+                        counters.outstanding.fetch_sub(1, std::sync::atomic::Ordering::Relaxed);
                         // Not usable right now: straight to another peer.
                         let mut one = Pending::new();
                         one.insert(hop_by_hop, w);
@@ -340,6 +349,7 @@ async fn run_inner(
                         continue;
                     }
                     pending.insert(hop_by_hop, w);
+                    counters.requests_sent.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
                     if writer.send(bytes).await.is_err() {
                         break "writer closed".into();
                     }
@@ -360,6 +370,8 @@ async fn run_inner(
                     .collect();
                 for k in expired {
                     if let Some(w) = pending.remove(&k) {
+                        counters.timeouts.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                        counters.outstanding.fetch_sub(1, std::sync::atomic::Ordering::Relaxed);
                         let _ = w.reply.send(Err(Error::new(ErrorKind::Timeout, "no answer in time")));
                     }
                 }
@@ -384,6 +396,9 @@ async fn run_inner(
                         crate::peer::Action::Failover => {
                             // The peer stopped answering: its requests go elsewhere now.
                             inner.event(Event::Failover { host: host.clone(), requests: pending.len() });
+                            let n = pending.len() as u64;
+                            counters.failed_over.fetch_add(n, std::sync::atomic::Ordering::Relaxed);
+                            counters.outstanding.fetch_sub(n, std::sync::atomic::Ordering::Relaxed);
                             fail_over(&inner, &mut pending);
                         }
                         crate::peer::Action::CloseConnection => close = true,
@@ -621,6 +636,7 @@ async fn on_frame(
     writer: &mpsc::Sender<Bytes>,
     watchdog: &mut Watchdog,
     pending: &mut Pending,
+    counters: &super::Counters,
     now: std::time::Instant,
 ) -> Flow {
     let header = match Header::parse(frame) {
@@ -662,6 +678,7 @@ async fn on_frame(
                 watchdog.on_other_message(now);
                 match pending.remove(&header.hop_by_hop) {
                     Some(w) => {
+                        counters.answered(frame);
                         let _ = w.reply.send(Ok(frame.clone()));
                     }
                     None => {
@@ -727,6 +744,9 @@ async fn on_frame(
             Flow::Continue
         }
         _ => {
+            counters
+                .requests_received
+                .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
             if !inner.config.routes.is_empty() {
                 if let Some(flow) = route_incoming(inner, &header, frame, host, writer).await {
                     return flow;

@@ -35,7 +35,7 @@ mod error;
 use std::future::Future;
 use std::net::SocketAddr;
 use std::pin::Pin;
-use std::sync::atomic::{AtomicU32, AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicU32, AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
@@ -335,6 +335,7 @@ pub(crate) struct Config {
     pub allowed_hosts: Option<Vec<String>>,
     pub reconnect: Duration,
     pub routes: Vec<Route>,
+    pub balancing: Balancing,
 }
 
 /// How [`Inner::dispatch`] treats the identifiers of a request.
@@ -366,6 +367,65 @@ struct PeerEntry {
     tx: mpsc::Sender<Command>,
     state: watch::Receiver<WatchdogState>,
     conn: u64,
+    counters: Arc<Counters>,
+}
+
+/// Live counters of one connection, updated by its task.
+#[derive(Debug, Default)]
+pub(crate) struct Counters {
+    pub requests_sent: AtomicU64,
+    pub answers_received: AtomicU64,
+    pub requests_received: AtomicU64,
+    pub timeouts: AtomicU64,
+    pub failed_over: AtomicU64,
+    pub outstanding: AtomicU64,
+    /// Answers received by Result-Code class: 1xxx … 5xxx, then none or other.
+    pub results: [AtomicU64; 6],
+}
+
+impl Counters {
+    pub(crate) fn answered(&self, answer: &Bytes) {
+        self.answers_received.fetch_add(1, Ordering::Relaxed);
+        self.outstanding.fetch_sub(1, Ordering::Relaxed);
+        let class = match result_code(answer) {
+            Some(rc @ 1000..=5999) => (rc / 1000 - 1) as usize,
+            _ => 5,
+        };
+        self.results[class].fetch_add(1, Ordering::Relaxed);
+    }
+}
+
+/// Statistics of one connected peer.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct PeerStats {
+    /// Its Origin-Host.
+    pub host: String,
+    /// Watchdog state.
+    pub state: Option<WatchdogState>,
+    /// Requests sent to it.
+    pub requests_sent: u64,
+    /// Answers to them.
+    pub answers_received: u64,
+    /// Requests it sent us (applications, not base protocol).
+    pub requests_received: u64,
+    /// Requests that got no answer in time.
+    pub timeouts: u64,
+    /// Requests moved to another peer by failover.
+    pub failed_over: u64,
+    /// Requests waiting for their answer now.
+    pub outstanding: u64,
+    /// Answers by Result-Code class: 1xxx, 2xxx, 3xxx, 4xxx, 5xxx, without or other.
+    pub results: [u64; 6],
+}
+
+/// How requests are spread over the peers a route allows.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum Balancing {
+    /// In turn.
+    #[default]
+    RoundRobin,
+    /// To the peer with the fewest requests waiting for an answer.
+    LeastOutstanding,
 }
 
 pub(crate) struct Inner {
@@ -406,6 +466,7 @@ impl Inner {
         tx: mpsc::Sender<Command>,
         state: watch::Receiver<WatchdogState>,
         conn: u64,
+        counters: Arc<Counters>,
     ) {
         let mut peers = self.peers.lock().unwrap_or_else(|p| p.into_inner());
         peers.retain(|p| p.info.origin_host != info.origin_host);
@@ -415,6 +476,7 @@ impl Inner {
             tx,
             state,
             conn,
+            counters,
         });
         drop(peers);
         self.changed.notify_waiters();
@@ -477,7 +539,7 @@ impl Inner {
         let bytes = b.freeze();
         let (mut reply, mut tried) = (reply, tried);
         loop {
-            let Some((tx, host)) = self.route(app, dest_host, dest_realm, &tried) else {
+            let Some((tx, host, counters)) = self.route(app, dest_host, dest_realm, &tried) else {
                 let why = if tried.is_empty() {
                     format!("no peer for application {app}")
                 } else {
@@ -493,6 +555,8 @@ impl Inner {
                 reply,
                 tried,
             };
+            // Counted as outstanding now, so the next routing decision sees it.
+            counters.outstanding.fetch_add(1, Ordering::Relaxed);
             match tx.send(cmd).await {
                 Ok(()) => return,
                 // The connection closed in between: try the next peer.
@@ -520,7 +584,7 @@ impl Inner {
         dest_host: Option<&[u8]>,
         dest_realm: Option<&[u8]>,
         exclude: &[DiameterIdentity],
-    ) -> Option<(mpsc::Sender<Command>, DiameterIdentity)> {
+    ) -> Option<(mpsc::Sender<Command>, DiameterIdentity, Arc<Counters>)> {
         let via: Option<&[String]> = self
             .find_route(dest_realm, app)
             .filter(|r| matches!(r.action, RouteAction::Relay | RouteAction::Proxy))
@@ -541,7 +605,7 @@ impl Inner {
                 .filter(usable)
                 .find(|p| p.info.origin_host.as_bytes() == h)
             {
-                return Some((p.tx.clone(), p.info.origin_host.clone()));
+                return Some((p.tx.clone(), p.info.origin_host.clone(), p.counters.clone()));
             }
         }
         // Round-robin over the usable peers, those in Destination-Realm if there are any.
@@ -556,13 +620,20 @@ impl Inner {
         if n == 0 {
             return None;
         }
-        let i = self.rr.fetch_add(1, Ordering::Relaxed) % n;
-        peers
+        let candidates = peers
             .iter()
             .filter(ok)
-            .filter(|p| !use_realm || realm_ok(p))
-            .nth(i)
-            .map(|p| (p.tx.clone(), p.info.origin_host.clone()))
+            .filter(|p| !use_realm || realm_ok(p));
+        let chosen = match self.config.balancing {
+            Balancing::RoundRobin => {
+                let i = self.rr.fetch_add(1, Ordering::Relaxed) % n;
+                candidates.clone().nth(i)
+            }
+            Balancing::LeastOutstanding => {
+                candidates.min_by_key(|p| p.counters.outstanding.load(Ordering::Relaxed))
+            }
+        };
+        chosen.map(|p| (p.tx.clone(), p.info.origin_host.clone(), p.counters.clone()))
     }
 }
 
@@ -690,6 +761,12 @@ impl NodeBuilder {
             action,
             peers: peers.iter().map(|p| p.to_string()).collect(),
         });
+        self
+    }
+
+    /// How requests are spread over equally suitable peers (default round-robin).
+    pub fn balancing(mut self, b: Balancing) -> Self {
+        self.config.balancing = b;
         self
     }
 
@@ -858,6 +935,7 @@ impl Node {
                 allowed_hosts: None,
                 reconnect: Duration::from_secs(5),
                 routes: Vec::new(),
+                balancing: Balancing::RoundRobin,
             },
             listen: Vec::new(),
             peers: Vec::new(),
@@ -886,6 +964,29 @@ impl Node {
         peers
             .iter()
             .map(|p| (p.info.clone(), *p.state.borrow()))
+            .collect()
+    }
+
+    /// Statistics of every connected peer.
+    pub fn stats(&self) -> Vec<PeerStats> {
+        let peers = self.inner.peers.lock().unwrap_or_else(|p| p.into_inner());
+        peers
+            .iter()
+            .map(|p| {
+                let c = &p.counters;
+                let get = |a: &AtomicU64| a.load(Ordering::Relaxed);
+                PeerStats {
+                    host: p.info.origin_host.to_string(),
+                    state: Some(*p.state.borrow()),
+                    requests_sent: get(&c.requests_sent),
+                    answers_received: get(&c.answers_received),
+                    requests_received: get(&c.requests_received),
+                    timeouts: get(&c.timeouts),
+                    failed_over: get(&c.failed_over),
+                    outstanding: get(&c.outstanding),
+                    results: std::array::from_fn(|i| get(&c.results[i])),
+                }
+            })
             .collect()
     }
 

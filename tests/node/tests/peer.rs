@@ -404,3 +404,76 @@ async fn no_reconnect_after_do_not_want_to_talk_to_you() {
         .await
         .expect("reconnected after REBOOTING");
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn least_outstanding_balancing_and_stats() {
+    use diameter_runtime::node::Balancing;
+    let slow = server("slow.example.net", |b| {
+        b.handler(|req: Request| async move {
+            tokio::time::sleep(Duration::from_millis(50)).await;
+            Reply::Answer(req.generate_answer(ResultCode::DIAMETER_SUCCESS).encode())
+        })
+    })
+    .await;
+    let fast = server("fast.example.net", |b| {
+        b.handler(|req: Request| {
+            std::future::ready(Reply::Answer(
+                req.generate_answer(ResultCode::DIAMETER_SUCCESS).encode(),
+            ))
+        })
+    })
+    .await;
+    let c = Node::builder()
+        .origin_host("pcef.example.net")
+        .origin_realm("example.net")
+        .auth_application(4)
+        .balancing(Balancing::LeastOutstanding)
+        .peer(&format!("127.0.0.1:{}", slow.local_addrs()[0].port()))
+        .peer(&format!("127.0.0.1:{}", fast.local_addrs()[0].port()))
+        .start()
+        .await
+        .unwrap();
+    tokio::time::timeout(T, async {
+        while c.peers().len() < 2 {
+            tokio::time::sleep(Duration::from_millis(10)).await;
+        }
+    })
+    .await
+    .unwrap();
+    // Sustained load: 10 callers, 20 requests each, one at a time.
+    let mut tasks = Vec::new();
+    for w in 0..10u32 {
+        let c = c.clone();
+        tasks.push(tokio::spawn(async move {
+            for k in 0..20u32 {
+                let d = dynamic::Message::from_typed(&ccr(w * 100 + k), 0, 0);
+                let a = c.send_request(&d, T).await.unwrap();
+                assert_eq!(a.find(268, 0).unwrap().get::<u32>().unwrap(), 2001);
+            }
+        }));
+    }
+    for t in tasks {
+        t.await.unwrap();
+    }
+    let stats = c.stats();
+    let get = |h: &str| stats.iter().find(|s| s.host == h).unwrap().clone();
+    let (s, f) = (get("slow.example.net"), get("fast.example.net"));
+    assert_eq!(s.requests_sent + f.requests_sent, 200);
+    assert_eq!(s.answers_received + f.answers_received, 200);
+    assert_eq!(s.results[1] + f.results[1], 200, "all 2xxx");
+    assert_eq!(
+        (s.outstanding, f.outstanding, s.timeouts + f.timeouts),
+        (0, 0, 0)
+    );
+    assert!(
+        f.requests_sent > 3 * s.requests_sent,
+        "fewest outstanding wins: fast {} slow {}",
+        f.requests_sent,
+        s.requests_sent
+    );
+    let served: u64 = fast.stats().iter().map(|p| p.requests_received).sum();
+    assert_eq!(
+        served, f.requests_sent,
+        "the server counts what it received"
+    );
+}
