@@ -786,6 +786,33 @@ async fn on_frame(
                 let _ = writer.send(ans.encode()).await;
                 return Flow::Continue;
             };
+            // A duplicate of a request we answered: the same answer again (new hop-by-hop).
+            let dup_key = inner.dup.as_ref().and_then(|_| {
+                AvpReader::within(frame, HEADER_LEN, frame.len())
+                    .flatten()
+                    .find(|a| a.code == 264 && a.vendor_id == 0)
+                    .map(|a| (frame.slice(a.start..a.end), header.end_to_end))
+            });
+            if let (Some(cache), Some(key)) = (&inner.dup, &dup_key) {
+                let hit = cache.lock().unwrap_or_else(|p| p.into_inner()).get(key);
+                if let Some(answer) = hit {
+                    let mut a = BytesMut::from(&answer[..]);
+                    a[12..16].copy_from_slice(&header.hop_by_hop.to_be_bytes());
+                    let _ = writer.send(a.freeze()).await;
+                    return Flow::Continue;
+                }
+            }
+            let remember = {
+                let inner = inner.clone();
+                move |answer: &Bytes| {
+                    if let (Some(cache), Some(key)) = (&inner.dup, dup_key) {
+                        cache
+                            .lock()
+                            .unwrap_or_else(|p| p.into_inner())
+                            .insert(key, answer.clone());
+                    }
+                }
+            };
             let writer = writer.clone();
             let caps = caps.clone();
             // A handler whose future is ready at once is answered here, without a task.
@@ -801,6 +828,7 @@ async fn on_frame(
             match std::panic::catch_unwind(AssertUnwindSafe(|| (&mut fut).now_or_never())) {
                 Ok(Some(reply)) => {
                     if let Reply::Answer(b) = reply {
+                        remember(&b);
                         let _ = writer.send(b).await;
                     }
                     return Flow::Continue;
@@ -824,6 +852,7 @@ async fn on_frame(
                     None => Some(handler_failed(&fallback, &caps)),
                 };
                 if let Some(b) = bytes {
+                    remember(&b);
                     let _ = writer.send(b).await;
                 }
                 drop(permit);

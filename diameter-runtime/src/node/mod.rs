@@ -32,6 +32,7 @@
 mod conn;
 mod error;
 
+use std::collections::{HashMap, VecDeque};
 use std::future::Future;
 use std::net::SocketAddr;
 use std::pin::Pin;
@@ -336,6 +337,7 @@ pub(crate) struct Config {
     pub reconnect: Duration,
     pub routes: Vec<Route>,
     pub balancing: Balancing,
+    pub duplicate_cache: usize,
 }
 
 /// How [`Inner::dispatch`] treats the identifiers of a request.
@@ -441,6 +443,41 @@ pub(crate) struct Inner {
     pub events: broadcast::Sender<Event>,
     pub shutdown: watch::Sender<bool>,
     changed: tokio::sync::Notify,
+    pub dup: Option<Mutex<DupCache>>,
+}
+
+/// Answers already sent, by (Origin-Host, End-to-End id) of their request, so a duplicate
+/// (a retransmission with the T flag after a failover, say) is answered the same way again
+/// instead of being handled twice (RFC 6733 §6.5). Bounded; the oldest entries go first.
+pub(crate) struct DupCache {
+    map: HashMap<(Bytes, u32), Bytes>,
+    order: VecDeque<(Bytes, u32)>,
+    capacity: usize,
+}
+
+impl DupCache {
+    fn new(capacity: usize) -> Self {
+        DupCache {
+            map: HashMap::new(),
+            order: VecDeque::new(),
+            capacity: capacity.max(1),
+        }
+    }
+
+    pub(crate) fn get(&self, key: &(Bytes, u32)) -> Option<Bytes> {
+        self.map.get(key).cloned()
+    }
+
+    pub(crate) fn insert(&mut self, key: (Bytes, u32), answer: Bytes) {
+        if self.map.insert(key.clone(), answer).is_none() {
+            self.order.push_back(key);
+            while self.order.len() > self.capacity {
+                if let Some(old) = self.order.pop_front() {
+                    self.map.remove(&old);
+                }
+            }
+        }
+    }
 }
 
 impl Inner {
@@ -764,6 +801,13 @@ impl NodeBuilder {
         self
     }
 
+    /// Keeps the answers to the last `capacity` requests and replays them to duplicates
+    /// (same Origin-Host and End-to-End id) instead of handling them again. Off by default.
+    pub fn duplicate_cache(mut self, capacity: usize) -> Self {
+        self.config.duplicate_cache = capacity;
+        self
+    }
+
     /// How requests are spread over equally suitable peers (default round-robin).
     pub fn balancing(mut self, b: Balancing) -> Self {
         self.config.balancing = b;
@@ -818,6 +862,8 @@ impl NodeBuilder {
         let e2e = ((now.as_secs() as u32 & 0xfff) << 20) | (now.subsec_micros() & 0xf_ffff);
         let (events, _) = broadcast::channel(1024);
         let (shutdown, _) = watch::channel(false);
+        let dup = (self.config.duplicate_cache > 0)
+            .then(|| Mutex::new(DupCache::new(self.config.duplicate_cache)));
         let inner = Arc::new(Inner {
             caps: Arc::new(self.caps),
             handlers: Arc::new(Semaphore::new(self.config.max_handlers)),
@@ -831,6 +877,7 @@ impl NodeBuilder {
             events,
             shutdown,
             changed: tokio::sync::Notify::new(),
+            dup,
         });
         let mut local_addrs = Vec::new();
         for l in &self.listen {
@@ -936,6 +983,7 @@ impl Node {
                 reconnect: Duration::from_secs(5),
                 routes: Vec::new(),
                 balancing: Balancing::RoundRobin,
+                duplicate_cache: 0,
             },
             listen: Vec::new(),
             peers: Vec::new(),

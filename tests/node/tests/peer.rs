@@ -477,3 +477,45 @@ async fn least_outstanding_balancing_and_stats() {
         "the server counts what it received"
     );
 }
+
+#[tokio::test]
+async fn duplicate_requests_get_the_stored_answer() {
+    use std::sync::atomic::{AtomicU32, Ordering};
+    use tokio::io::AsyncWriteExt;
+    let calls = std::sync::Arc::new(AtomicU32::new(0));
+    let seen = calls.clone();
+    let s = server("ocs.example.net", move |b| {
+        b.duplicate_cache(1000).handler(move |req: Request| {
+            let n = seen.fetch_add(1, Ordering::Relaxed);
+            let mut a = req.generate_answer(ResultCode::DIAMETER_SUCCESS);
+            // Something that differs per handler call.
+            a.avps.push(dynamic::Avp::new(
+                278,
+                diameter_runtime::AvpFlags::MANDATORY,
+                0,
+                &n,
+            ));
+            std::future::ready(Reply::Answer(a.encode()))
+        })
+    })
+    .await;
+    let mut sock = raw::connect(s.local_addrs()[0].port()).await;
+    sock.write_all(&ccr(1).encode(0x10, 0xe2e)).await.unwrap();
+    let first = dynamic::Message::decode(raw::read_message(&mut sock).await).unwrap();
+    // The same request again (same Origin-Host and End-to-End), retransmitted with T.
+    let mut again = bytes::BytesMut::from(&ccr(1).encode(0x11, 0xe2e)[..]);
+    again[4] |= 0x10;
+    sock.write_all(&again).await.unwrap();
+    let second = dynamic::Message::decode(raw::read_message(&mut sock).await).unwrap();
+    assert_eq!(calls.load(Ordering::Relaxed), 1, "handled once");
+    assert_eq!(
+        second.header.hop_by_hop, 0x11,
+        "answered under the new hop-by-hop id"
+    );
+    assert_eq!(second.avps, first.avps, "the same answer");
+    // A new end-to-end id is a new request.
+    sock.write_all(&ccr(1).encode(0x12, 0xe2f)).await.unwrap();
+    let third = dynamic::Message::decode(raw::read_message(&mut sock).await).unwrap();
+    assert_eq!(calls.load(Ordering::Relaxed), 2);
+    assert_ne!(third.avps, first.avps);
+}
