@@ -293,6 +293,9 @@ async fn run_inner(
         conn,
         counters.clone(),
     );
+    if let Some(cb) = &inner.callbacks {
+        cb.peer_up(&peer);
+    }
     inner.event(Event::PeerUp {
         host: host.clone(),
         applications: common.clone(),
@@ -453,6 +456,9 @@ async fn run_inner(
         });
         fail_over(&inner, &mut pending);
     }
+    if let Some(cb) = &inner.callbacks {
+        cb.peer_down(&host);
+    }
     tracing::info!(peer = %host, %reason, "peer down");
     inner.event(Event::PeerDown { host, reason });
     outcome
@@ -540,63 +546,80 @@ async fn route_incoming(
         }
         // Relay, proxy, or a Destination-Host we may reach directly.
         _ => {
-            let looped = AvpReader::within(frame, HEADER_LEN, frame.len())
-                .flatten()
-                .any(|a| {
-                    a.code == 282
-                        && a.vendor_id == 0
-                        && &frame[a.start..a.end] == caps.origin_host.as_bytes()
-                });
-            if looped {
-                let _ = writer
-                    .send(answer(ResultCode::DIAMETER_LOOP_DETECTED, Vec::new()))
-                    .await;
-                return Some(Flow::Continue);
-            }
-            // Append our Route-Record and forward; the answer goes back under the original
-            // hop-by-hop id.
-            let mut b = BytesMut::from(&frame[..]);
-            let origin = caps.origin_host.clone();
-            append_route_record(&mut b, origin.as_bytes());
-            let (tx, rx) = oneshot::channel();
-            let deadline = Instant::now() + inner.config.request_timeout;
-            let inner = inner.clone();
-            let writer = writer.clone();
-            let (orig, frame, from) = (*header, frame.clone(), from.clone());
-            tokio::spawn(async move {
-                inner
-                    .dispatch(b.freeze(), deadline, tx, vec![from], super::Mode::Relay)
-                    .await;
-                let out = match rx.await {
-                    Ok(Ok(answer)) => {
-                        let mut a = BytesMut::from(&answer[..]);
-                        a[12..16].copy_from_slice(&orig.hop_by_hop.to_be_bytes());
-                        a.freeze()
-                    }
-                    Ok(Err(e)) => answer_skeleton(
-                        &orig,
-                        &frame,
-                        &inner.caps,
-                        ResultCode::DIAMETER_UNABLE_TO_DELIVER,
-                        None,
-                        Some(&e.to_string()),
-                    )
-                    .encode(),
-                    Err(_) => answer_skeleton(
-                        &orig,
-                        &frame,
-                        &inner.caps,
-                        ResultCode::DIAMETER_UNABLE_TO_DELIVER,
-                        None,
-                        None,
-                    )
-                    .encode(),
-                };
-                let _ = writer.send(out).await;
-            });
+            forward(inner, header, frame, from, writer).await;
             Some(Flow::Continue)
         }
     }
+}
+
+/// Forwards a request as a relay: 3005 if our identity is already in its Route-Record,
+/// else our Route-Record is appended and the request is sent on (end-to-end id kept, never
+/// back to `from`); the answer, or 3002, goes back under the original hop-by-hop id.
+async fn forward(
+    inner: &Arc<Inner>,
+    header: &Header,
+    frame: &Bytes,
+    from: &crate::codec::DiameterIdentity,
+    writer: &mpsc::Sender<Bytes>,
+) {
+    let caps = &inner.caps;
+    let looped = AvpReader::within(frame, HEADER_LEN, frame.len())
+        .flatten()
+        .any(|a| {
+            a.code == 282
+                && a.vendor_id == 0
+                && &frame[a.start..a.end] == caps.origin_host.as_bytes()
+        });
+    if looped {
+        let a = answer_skeleton(
+            header,
+            frame,
+            caps,
+            ResultCode::DIAMETER_LOOP_DETECTED,
+            None,
+            None,
+        );
+        let _ = writer.send(a.encode()).await;
+        return;
+    }
+    let mut b = BytesMut::from(&frame[..]);
+    append_route_record(&mut b, caps.origin_host.as_bytes());
+    let (tx, rx) = oneshot::channel();
+    let deadline = Instant::now() + inner.config.request_timeout;
+    let inner = inner.clone();
+    let writer = writer.clone();
+    let (orig, frame, from) = (*header, frame.clone(), from.clone());
+    tokio::spawn(async move {
+        inner
+            .dispatch(b.freeze(), deadline, tx, vec![from], super::Mode::Relay)
+            .await;
+        let out = match rx.await {
+            Ok(Ok(answer)) => {
+                let mut a = BytesMut::from(&answer[..]);
+                a[12..16].copy_from_slice(&orig.hop_by_hop.to_be_bytes());
+                a.freeze()
+            }
+            Ok(Err(e)) => answer_skeleton(
+                &orig,
+                &frame,
+                &inner.caps,
+                ResultCode::DIAMETER_UNABLE_TO_DELIVER,
+                None,
+                Some(&e.to_string()),
+            )
+            .encode(),
+            Err(_) => answer_skeleton(
+                &orig,
+                &frame,
+                &inner.caps,
+                ResultCode::DIAMETER_UNABLE_TO_DELIVER,
+                None,
+                None,
+            )
+            .encode(),
+        };
+        let _ = writer.send(out).await;
+    });
 }
 
 /// Appends a Route-Record AVP and fixes the message length.
@@ -772,6 +795,41 @@ async fn on_frame(
                     None,
                 );
                 let _ = writer.send(ans.encode()).await;
+                return Flow::Continue;
+            }
+            if let Some(cb) = inner.callbacks.clone() {
+                let (inner, writer, from) = (inner.clone(), writer.clone(), host.clone());
+                let (header, frame) = (header, frame.clone());
+                let fallback = request.clone();
+                tokio::spawn(async move {
+                    let fut =
+                        std::panic::catch_unwind(AssertUnwindSafe(|| cb.handle_request(request)));
+                    let action = match fut {
+                        Ok(f) => AssertUnwindSafe(f).catch_unwind().await.ok(),
+                        Err(_) => None,
+                    };
+                    let caps = &inner.caps;
+                    let out = match action {
+                        Some(super::Action::Reply(b)) => Some(b),
+                        Some(super::Action::ProtocolError(rc))
+                        | Some(super::Action::AnswerMessage(rc, None)) => {
+                            Some(answer_skeleton(&header, &frame, caps, rc, None, None).encode())
+                        }
+                        Some(super::Action::AnswerMessage(rc, Some(failed))) => Some(
+                            answer_skeleton(&header, &frame, caps, rc, Some(&failed), None)
+                                .encode(),
+                        ),
+                        Some(super::Action::Relay) | Some(super::Action::Proxy) => {
+                            forward(&inner, &header, &frame, &from, &writer).await;
+                            None
+                        }
+                        Some(super::Action::Discard) => None,
+                        None => Some(handler_failed(&fallback, caps)),
+                    };
+                    if let Some(b) = out {
+                        let _ = writer.send(b).await;
+                    }
+                });
                 return Flow::Continue;
             }
             let Some(handler) = inner.handler.clone() else {

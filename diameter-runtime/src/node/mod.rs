@@ -83,6 +83,49 @@ where
     }
 }
 
+/// What [`Callbacks::handle_request`] decides for a request (Erlang diameter's
+/// `handle_request` return values).
+#[derive(Debug)]
+pub enum Action {
+    /// Send this encoded answer (see [`Request::answer`]).
+    Reply(Bytes),
+    /// A protocol error (3xxx): the answer-message grammar with the `E` bit.
+    ProtocolError(ResultCode),
+    /// An error answer (5xxx …) with an optional Failed-AVP.
+    AnswerMessage(ResultCode, Option<RawAvp>),
+    /// Forward as a relay: Route-Record added, loops answered 3005.
+    Relay,
+    /// Forward as a proxy (like a relay; AVPs we do not know pass byte-exact).
+    Proxy,
+    /// Send nothing.
+    Discard,
+}
+
+/// The callbacks of Erlang/OTP diameter's `diameter_app`, for applications that want the
+/// whole request and answer flow. Every method but `handle_request` has a default.
+pub trait Callbacks: Send + Sync + 'static {
+    /// A peer completed the capabilities exchange.
+    fn peer_up(&self, _peer: &PeerInfo) {}
+    /// A peer's connection closed.
+    fn peer_down(&self, _host: &DiameterIdentity) {}
+    /// Picks the peer for an outgoing request among the suitable ones (index into
+    /// `candidates`); `None` keeps the configured balancing.
+    fn pick_peer(&self, _candidates: &[PeerInfo], _request: &Bytes) -> Option<usize> {
+        None
+    }
+    /// Last look at an outgoing request, identifiers set, before it is sent to `peer`;
+    /// `None` discards it (the caller gets an error).
+    fn prepare_request(&self, request: Bytes, _peer: &PeerInfo) -> Option<Bytes> {
+        Some(request)
+    }
+    /// An answer to one of our requests, before the caller gets it.
+    fn handle_answer(&self, answer: Bytes, _request: &Bytes) -> Bytes {
+        answer
+    }
+    /// An incoming application request.
+    fn handle_request(&self, request: Request) -> BoxFuture<Action>;
+}
+
 /// A failed service call: the Result-Code (and Error-Message) to answer with.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct ServiceError {
@@ -444,6 +487,7 @@ pub(crate) struct Inner {
     pub shutdown: watch::Sender<bool>,
     changed: tokio::sync::Notify,
     pub dup: Option<Mutex<DupCache>>,
+    pub callbacks: Option<Arc<dyn Callbacks>>,
 }
 
 /// Answers already sent, by (Origin-Host, End-to-End id) of their request, so a duplicate
@@ -576,7 +620,9 @@ impl Inner {
         let bytes = b.freeze();
         let (mut reply, mut tried) = (reply, tried);
         loop {
-            let Some((tx, host, counters)) = self.route(app, dest_host, dest_realm, &tried) else {
+            let Some((tx, host, counters)) =
+                self.route(app, dest_host, dest_realm, &tried, Some(&request))
+            else {
                 let why = if tried.is_empty() {
                     format!("no peer for application {app}")
                 } else {
@@ -585,8 +631,30 @@ impl Inner {
                 let _ = reply.send(Err(Error::new(ErrorKind::NoRoute, why)));
                 return;
             };
+            let mut bytes = bytes.clone();
+            if let Some(cb) = &self.callbacks {
+                let info = {
+                    let peers = self.peers.lock().unwrap_or_else(|p| p.into_inner());
+                    peers
+                        .iter()
+                        .find(|p| p.info.origin_host == host)
+                        .map(|p| p.info.clone())
+                };
+                if let Some(info) = info {
+                    match cb.prepare_request(bytes, &info) {
+                        Some(b) => bytes = b,
+                        None => {
+                            let _ = reply.send(Err(Error::new(
+                                ErrorKind::Refused,
+                                "discarded by prepare_request",
+                            )));
+                            return;
+                        }
+                    }
+                }
+            }
             let cmd = Command::Request {
-                bytes: bytes.clone(),
+                bytes,
                 hop_by_hop,
                 deadline,
                 reply,
@@ -621,6 +689,7 @@ impl Inner {
         dest_host: Option<&[u8]>,
         dest_realm: Option<&[u8]>,
         exclude: &[DiameterIdentity],
+        request: Option<&Bytes>,
     ) -> Option<(mpsc::Sender<Command>, DiameterIdentity, Arc<Counters>)> {
         let via: Option<&[String]> = self
             .find_route(dest_realm, app)
@@ -661,6 +730,15 @@ impl Inner {
             .iter()
             .filter(ok)
             .filter(|p| !use_realm || realm_ok(p));
+        if let (Some(cb), Some(req)) = (&self.callbacks, request) {
+            let infos: Vec<PeerInfo> = candidates.clone().map(|p| p.info.clone()).collect();
+            if let Some(p) = cb
+                .pick_peer(&infos, req)
+                .and_then(|i| candidates.clone().nth(i))
+            {
+                return Some((p.tx.clone(), p.info.origin_host.clone(), p.counters.clone()));
+            }
+        }
         let chosen = match self.config.balancing {
             Balancing::RoundRobin => {
                 let i = self.rr.fetch_add(1, Ordering::Relaxed) % n;
@@ -681,6 +759,7 @@ pub struct NodeBuilder {
     listen: Vec<String>,
     peers: Vec<String>,
     handler: Option<Arc<dyn Handler>>,
+    callbacks: Option<Arc<dyn Callbacks>>,
 }
 
 impl NodeBuilder {
@@ -830,6 +909,13 @@ impl NodeBuilder {
         self.peers.push(uri.to_string());
         self
     }
+    /// Erlang-style callbacks; their `handle_request` takes incoming application requests
+    /// (instead of a [`NodeBuilder::handler`]).
+    pub fn callbacks(mut self, c: impl Callbacks) -> Self {
+        self.callbacks = Some(Arc::new(c));
+        self
+    }
+
     /// The handler for incoming application requests.
     pub fn handler(mut self, h: impl Handler) -> Self {
         self.handler = Some(Arc::new(h));
@@ -878,6 +964,7 @@ impl NodeBuilder {
             shutdown,
             changed: tokio::sync::Notify::new(),
             dup,
+            callbacks: self.callbacks,
         });
         let mut local_addrs = Vec::new();
         for l in &self.listen {
@@ -988,6 +1075,7 @@ impl Node {
             listen: Vec::new(),
             peers: Vec::new(),
             handler: None,
+            callbacks: None,
         }
     }
 
@@ -1043,7 +1131,7 @@ impl Node {
         let wait = async {
             loop {
                 let notified = self.inner.changed.notified();
-                if self.inner.route(app, None, None, &[]).is_some() {
+                if self.inner.route(app, None, None, &[], None).is_some() {
                     return;
                 }
                 tokio::select! {
@@ -1105,11 +1193,16 @@ impl Node {
         deadline: tokio::time::Instant,
     ) -> Result<Bytes, Error> {
         let (reply, rx) = oneshot::channel();
+        let kept = self.inner.callbacks.as_ref().map(|_| request.clone());
         self.inner
             .dispatch(request, deadline, reply, Vec::new(), Mode::New)
             .await;
         // The connection enforces the deadline (no timer per request).
         match rx.await {
+            Ok(Ok(answer)) => match (&self.inner.callbacks, kept) {
+                (Some(cb), Some(req)) => Ok(cb.handle_answer(answer, &req)),
+                _ => Ok(answer),
+            },
             Ok(r) => r,
             Err(_) => Err(Error::new(
                 ErrorKind::PeerDown,
