@@ -57,7 +57,12 @@ type Reader = FramedRead<tokio::net::tcp::OwnedReadHalf, LengthDelimitedCodec>;
 /// A request waiting for its answer.
 struct Waiting {
     reply: oneshot::Sender<Result<Bytes, Error>>,
+    /// When this attempt times out.
     deadline: Instant,
+    /// When the whole request times out (later than `deadline` with retransmissions).
+    overall: Instant,
+    /// Retransmissions left after a timeout.
+    retries: u32,
     bytes: Bytes,
     tried: Vec<crate::codec::DiameterIdentity>,
 }
@@ -70,7 +75,7 @@ type Pending = HashMap<u32, Waiting>;
 fn fail_over(inner: &Arc<Inner>, pending: &mut Pending) {
     let now = Instant::now();
     for (_, w) in pending.drain() {
-        if w.deadline <= now || w.reply.is_closed() {
+        if w.overall <= now || w.reply.is_closed() {
             let _ = w
                 .reply
                 .send(Err(Error::new(ErrorKind::Timeout, "no answer in time")));
@@ -79,7 +84,14 @@ fn fail_over(inner: &Arc<Inner>, pending: &mut Pending) {
         let inner = inner.clone();
         tokio::spawn(async move {
             inner
-                .dispatch(w.bytes, w.deadline, w.reply, w.tried, super::Mode::Failover)
+                .dispatch_attempt(
+                    w.bytes,
+                    w.overall,
+                    w.reply,
+                    w.tried,
+                    super::Mode::Failover,
+                    w.retries,
+                )
                 .await;
         });
     }
@@ -340,9 +352,9 @@ async fn run_inner(
                 }
             },
             cmd = cmd_rx.recv() => match cmd {
-                Some(Command::Request { bytes, hop_by_hop, deadline, reply, mut tried }) => {
+                Some(Command::Request { bytes, hop_by_hop, deadline, reply, mut tried, overall, retries }) => {
                     tried.push(host.clone());
-                    let w = Waiting { reply, deadline, bytes: bytes.clone(), tried };
+                    let w = Waiting { reply, deadline, overall, retries, bytes: bytes.clone(), tried };
                     if !watchdog.is_okay() {
                         counters.outstanding.fetch_sub(1, std::sync::atomic::Ordering::Relaxed);
                         // Not usable right now: straight to another peer.
@@ -371,12 +383,22 @@ async fn run_inner(
                     .filter(|(_, w)| w.deadline <= now || w.reply.is_closed())
                     .map(|(k, _)| *k)
                     .collect();
+                let mut again = Pending::new();
                 for k in expired {
-                    if let Some(w) = pending.remove(&k) {
+                    if let Some(mut w) = pending.remove(&k) {
                         counters.timeouts.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
                         counters.outstanding.fetch_sub(1, std::sync::atomic::Ordering::Relaxed);
-                        let _ = w.reply.send(Err(Error::new(ErrorKind::Timeout, "no answer in time")));
+                        if w.retries > 0 && w.overall > now && !w.reply.is_closed() {
+                            // Retransmit elsewhere, with the T flag.
+                            w.retries -= 1;
+                            again.insert(k, w);
+                        } else {
+                            let _ = w.reply.send(Err(Error::new(ErrorKind::Timeout, "no answer in time")));
+                        }
                     }
+                }
+                if !again.is_empty() {
+                    fail_over(&inner, &mut again);
                 }
             }
             _ = &mut timer => {
@@ -435,6 +457,8 @@ async fn run_inner(
             deadline,
             reply,
             mut tried,
+            overall,
+            retries,
         } = cmd
         {
             tried.push(host.clone());
@@ -443,6 +467,8 @@ async fn run_inner(
                 Waiting {
                     reply,
                     deadline,
+                    overall,
+                    retries,
                     bytes,
                     tried,
                 },
@@ -705,7 +731,11 @@ async fn on_frame(
                         let _ = w.reply.send(Ok(frame.clone()));
                     }
                     None => {
-                        tracing::debug!(hop_by_hop = header.hop_by_hop, "answer nobody waits for")
+                        tracing::debug!(hop_by_hop = header.hop_by_hop, "answer nobody waits for");
+                        // Late (after a timeout) or unsolicited: the callbacks see it.
+                        if let Some(cb) = &inner.callbacks {
+                            cb.handle_answer(frame.clone(), &Bytes::new());
+                        }
                     }
                 }
             }

@@ -381,6 +381,7 @@ pub(crate) struct Config {
     pub routes: Vec<Route>,
     pub balancing: Balancing,
     pub duplicate_cache: usize,
+    pub retransmit: Option<(Duration, u32)>,
 }
 
 /// How [`Inner::dispatch`] treats the identifiers of a request.
@@ -402,6 +403,10 @@ pub(crate) enum Command {
         reply: oneshot::Sender<Result<Bytes, Error>>,
         /// Peers this request was already sent to (failover never goes back to them).
         tried: Vec<DiameterIdentity>,
+        /// When the whole request times out; `deadline` is this attempt's.
+        overall: tokio::time::Instant,
+        /// Retransmissions left after an attempt times out.
+        retries: u32,
     },
     Disconnect(DisconnectCause),
 }
@@ -599,6 +604,25 @@ impl Inner {
         tried: Vec<DiameterIdentity>,
         mode: Mode,
     ) {
+        let retries = self.config.retransmit.map_or(0, |(_, n)| n);
+        self.dispatch_attempt(request, deadline, reply, tried, mode, retries)
+            .await
+    }
+
+    /// One attempt of [`Inner::dispatch`], with `retries` retransmissions left.
+    pub(crate) async fn dispatch_attempt(
+        &self,
+        request: Bytes,
+        overall: tokio::time::Instant,
+        reply: oneshot::Sender<Result<Bytes, Error>>,
+        tried: Vec<DiameterIdentity>,
+        mode: Mode,
+        retries: u32,
+    ) {
+        let deadline = match self.config.retransmit {
+            Some((per_attempt, _)) => overall.min(tokio::time::Instant::now() + per_attempt),
+            None => overall,
+        };
         let app = u32::from_be_bytes([request[8], request[9], request[10], request[11]]);
         let mut dest_host = None;
         let mut dest_realm = None;
@@ -659,6 +683,8 @@ impl Inner {
                 deadline,
                 reply,
                 tried,
+                overall,
+                retries,
             };
             // Counted as outstanding now, so the next routing decision sees it.
             counters.outstanding.fetch_add(1, Ordering::Relaxed);
@@ -887,6 +913,14 @@ impl NodeBuilder {
         self
     }
 
+    /// Retransmission on timeout: each attempt waits `per_attempt`; when it expires the
+    /// request is sent again, with the T flag, to a peer not yet tried, at most `retries`
+    /// times within the request's timeout. Off by default (a timeout fails the call).
+    pub fn retransmit_on_timeout(mut self, per_attempt: Duration, retries: u32) -> Self {
+        self.config.retransmit = Some((per_attempt, retries));
+        self
+    }
+
     /// How requests are spread over equally suitable peers (default round-robin).
     pub fn balancing(mut self, b: Balancing) -> Self {
         self.config.balancing = b;
@@ -1071,6 +1105,7 @@ impl Node {
                 routes: Vec::new(),
                 balancing: Balancing::RoundRobin,
                 duplicate_cache: 0,
+                retransmit: None,
             },
             listen: Vec::new(),
             peers: Vec::new(),

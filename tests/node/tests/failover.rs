@@ -164,3 +164,87 @@ async fn frozen_peer_fails_over_with_t_flag() {
 async fn closed_peer_fails_over_with_t_flag() {
     run(Misbehave::CloseAfter(20), "dying.example.net").await;
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn timeouts_are_retransmitted_to_another_peer() {
+    let slow = Node::builder()
+        .origin_host("slow.example.net")
+        .origin_realm("example.net")
+        .auth_application(4)
+        .listen("127.0.0.1:0")
+        .handler(|req: Request| async move {
+            tokio::time::sleep(Duration::from_millis(400)).await;
+            Reply::Answer(req.generate_answer(ResultCode::DIAMETER_SUCCESS).encode())
+        })
+        .start()
+        .await
+        .unwrap();
+    let retransmitted = Arc::new(AtomicUsize::new(0));
+    let seen = retransmitted.clone();
+    let fast = Node::builder()
+        .origin_host("fast.example.net")
+        .origin_realm("example.net")
+        .auth_application(4)
+        .listen("127.0.0.1:0")
+        .handler(move |req: Request| {
+            if req.header().flags.is_retransmit() {
+                seen.fetch_add(1, Ordering::Relaxed);
+            }
+            std::future::ready(Reply::Answer(
+                req.generate_answer(ResultCode::DIAMETER_SUCCESS).encode(),
+            ))
+        })
+        .start()
+        .await
+        .unwrap();
+    let client = Node::builder()
+        .origin_host("client.example.net")
+        .origin_realm("example.net")
+        .auth_application(4)
+        .request_timeout(Duration::from_secs(3))
+        .retransmit_on_timeout(Duration::from_millis(100), 1)
+        .peer(&format!("127.0.0.1:{}", slow.local_addrs()[0].port()))
+        .peer(&format!("127.0.0.1:{}", fast.local_addrs()[0].port()))
+        .start()
+        .await
+        .unwrap();
+    tokio::time::timeout(Duration::from_secs(5), async {
+        while client.peers().len() < 2 {
+            tokio::time::sleep(Duration::from_millis(10)).await;
+        }
+    })
+    .await
+    .unwrap();
+    let mut tasks = Vec::new();
+    for n in 0..40u32 {
+        let c = client.clone();
+        tasks.push(tokio::spawn(async move {
+            let d = diameter_runtime::dynamic::Message::from_typed(&ccr(n), 0, 0);
+            let a = c
+                .send_request(&d, Duration::from_secs(3))
+                .await
+                .unwrap_or_else(|e| panic!("request {n}: {e}"));
+            assert_eq!(
+                a.find(264, 0)
+                    .unwrap()
+                    .get::<diameter_runtime::DiameterIdentity>()
+                    .unwrap(),
+                "fast.example.net"
+            );
+        }));
+    }
+    for t in tasks {
+        t.await.unwrap();
+    }
+    let stats = client.stats();
+    let slow_stats = stats.iter().find(|s| s.host == "slow.example.net").unwrap();
+    assert!(
+        slow_stats.timeouts > 0,
+        "attempts on the slow peer timed out"
+    );
+    assert_eq!(
+        retransmitted.load(Ordering::Relaxed) as u64,
+        slow_stats.timeouts,
+        "each one was retransmitted with T"
+    );
+}
