@@ -1018,11 +1018,20 @@ impl NodeBuilder {
 fn parse_peer(p: &str) -> Result<String, Error> {
     if p.starts_with("aaa://") || p.starts_with("aaas://") {
         let uri = DiameterUri::parse(p).map_err(|e| Error::new(ErrorKind::Config, e))?;
-        if uri.transport != crate::codec::types::Transport::Tcp {
-            return Err(Error::new(
-                ErrorKind::Config,
-                format!("{p}: only TCP is supported by this node"),
-            ));
+        match uri.transport {
+            crate::codec::types::Transport::Tcp => {}
+            crate::codec::types::Transport::Sctp => {
+                return Err(Error::new(
+                    ErrorKind::Config,
+                    format!("{p}: {}", sctp_status()),
+                ));
+            }
+            crate::codec::types::Transport::Udp => {
+                return Err(Error::new(
+                    ErrorKind::Config,
+                    format!("{p}: Diameter does not run over UDP"),
+                ));
+            }
         }
         if uri.host.contains(':') {
             return Ok(format!("[{}]:{}", uri.host, uri.port));
@@ -1030,6 +1039,23 @@ fn parse_peer(p: &str) -> Result<String, Error> {
         return Ok(format!("{}:{}", uri.host, uri.port));
     }
     Ok(p.to_string())
+}
+
+/// Why an SCTP peer cannot be used here: the kernel may lack SCTP (a socket with
+/// IPPROTO_SCTP is refused, as on kernels built without it), or the node's SCTP transport is
+/// not there yet.
+pub fn sctp_status() -> String {
+    let probe = socket2::Socket::new(
+        socket2::Domain::IPV4,
+        socket2::Type::STREAM,
+        Some(socket2::Protocol::from(132)),
+    );
+    match probe {
+        Err(e) => format!(
+            "SCTP is not available on this machine: the kernel refuses SCTP sockets ({e}); use transport=tcp"
+        ),
+        Ok(_) => "this kernel has SCTP, but the node supports TCP only so far; use transport=tcp".into(),
+    }
 }
 
 async fn accept_loop(inner: Arc<Inner>, listener: TcpListener) {
