@@ -64,7 +64,7 @@ struct Waiting {
     /// Retransmissions left after a timeout.
     retries: u32,
     bytes: Bytes,
-    tried: Vec<crate::codec::DiameterIdentity>,
+    sel: super::Selection,
 }
 
 /// Requests waiting for their answer, by hop-by-hop id.
@@ -88,7 +88,7 @@ fn fail_over(inner: &Arc<Inner>, pending: &mut Pending) {
                     w.bytes,
                     w.overall,
                     w.reply,
-                    w.tried,
+                    w.sel,
                     super::Mode::Failover,
                     w.retries,
                 )
@@ -352,9 +352,9 @@ async fn run_inner(
                 }
             },
             cmd = cmd_rx.recv() => match cmd {
-                Some(Command::Request { bytes, hop_by_hop, deadline, reply, mut tried, overall, retries }) => {
-                    tried.push(host.clone());
-                    let w = Waiting { reply, deadline, overall, retries, bytes: bytes.clone(), tried };
+                Some(Command::Request { bytes, hop_by_hop, deadline, reply, mut sel, overall, retries }) => {
+                    sel.tried.push(host.clone());
+                    let w = Waiting { reply, deadline, overall, retries, bytes: bytes.clone(), sel };
                     if !watchdog.is_okay() {
                         counters.outstanding.fetch_sub(1, std::sync::atomic::Ordering::Relaxed);
                         // Not usable right now: straight to another peer.
@@ -456,12 +456,12 @@ async fn run_inner(
             hop_by_hop,
             deadline,
             reply,
-            mut tried,
+            mut sel,
             overall,
             retries,
         } = cmd
         {
-            tried.push(host.clone());
+            sel.tried.push(host.clone());
             pending.insert(
                 hop_by_hop,
                 Waiting {
@@ -470,7 +470,7 @@ async fn run_inner(
                     overall,
                     retries,
                     bytes,
-                    tried,
+                    sel,
                 },
             );
         }
@@ -617,7 +617,16 @@ async fn forward(
     let (orig, frame, from) = (*header, frame.clone(), from.clone());
     tokio::spawn(async move {
         inner
-            .dispatch(b.freeze(), deadline, tx, vec![from], super::Mode::Relay)
+            .dispatch(
+                b.freeze(),
+                deadline,
+                tx,
+                super::Selection {
+                    tried: vec![from],
+                    filter: None,
+                },
+                super::Mode::Relay,
+            )
             .await;
         let out = match rx.await {
             Ok(Ok(answer)) => {

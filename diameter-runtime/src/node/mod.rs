@@ -384,6 +384,47 @@ pub(crate) struct Config {
     pub retransmit: Option<(Duration, u32)>,
 }
 
+/// Which peers a request may go to (Erlang diameter's `filter` call option). Applied on top
+/// of routing: only peers in OKAY that share the application are ever candidates.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Filter {
+    /// The peer with this Origin-Host.
+    Host(String),
+    /// Peers of this Origin-Realm.
+    Realm(String),
+    /// Peers the inner filter refuses.
+    Not(Box<Filter>),
+    /// Peers every filter accepts.
+    All(Vec<Filter>),
+    /// Peers some filter accepts.
+    Any(Vec<Filter>),
+    /// The first filter of the list that accepts any candidate.
+    First(Vec<Filter>),
+}
+
+impl Filter {
+    fn accepts(&self, p: &PeerInfo, all: &[&PeerInfo]) -> bool {
+        match self {
+            Filter::Host(h) => p.origin_host.as_str() == h,
+            Filter::Realm(r) => p.origin_realm.as_str() == r,
+            Filter::Not(f) => !f.accepts(p, all),
+            Filter::All(fs) => fs.iter().all(|f| f.accepts(p, all)),
+            Filter::Any(fs) => fs.iter().any(|f| f.accepts(p, all)),
+            Filter::First(fs) => fs
+                .iter()
+                .find(|f| all.iter().any(|q| f.accepts(q, all)))
+                .is_some_and(|f| f.accepts(p, all)),
+        }
+    }
+}
+
+/// The peers a request has been to, and the filter it must obey.
+#[derive(Clone, Debug, Default)]
+pub(crate) struct Selection {
+    pub tried: Vec<DiameterIdentity>,
+    pub filter: Option<Arc<Filter>>,
+}
+
 /// How [`Inner::dispatch`] treats the identifiers of a request.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub(crate) enum Mode {
@@ -401,8 +442,9 @@ pub(crate) enum Command {
         hop_by_hop: u32,
         deadline: tokio::time::Instant,
         reply: oneshot::Sender<Result<Bytes, Error>>,
-        /// Peers this request was already sent to (failover never goes back to them).
-        tried: Vec<DiameterIdentity>,
+        /// Peers this request was already sent to (failover never goes back to them), and
+        /// its filter.
+        sel: Selection,
         /// When the whole request times out; `deadline` is this attempt's.
         overall: tokio::time::Instant,
         /// Retransmissions left after an attempt times out.
@@ -601,11 +643,11 @@ impl Inner {
         request: Bytes,
         deadline: tokio::time::Instant,
         reply: oneshot::Sender<Result<Bytes, Error>>,
-        tried: Vec<DiameterIdentity>,
+        sel: Selection,
         mode: Mode,
     ) {
         let retries = self.config.retransmit.map_or(0, |(_, n)| n);
-        self.dispatch_attempt(request, deadline, reply, tried, mode, retries)
+        self.dispatch_attempt(request, deadline, reply, sel, mode, retries)
             .await
     }
 
@@ -615,7 +657,7 @@ impl Inner {
         request: Bytes,
         overall: tokio::time::Instant,
         reply: oneshot::Sender<Result<Bytes, Error>>,
-        tried: Vec<DiameterIdentity>,
+        sel: Selection,
         mode: Mode,
         retries: u32,
     ) {
@@ -642,15 +684,15 @@ impl Inner {
             Mode::Relay => {}
         }
         let bytes = b.freeze();
-        let (mut reply, mut tried) = (reply, tried);
+        let (mut reply, mut sel) = (reply, sel);
         loop {
             let Some((tx, host, counters)) =
-                self.route(app, dest_host, dest_realm, &tried, Some(&request))
+                self.route(app, dest_host, dest_realm, &sel, Some(&request))
             else {
-                let why = if tried.is_empty() {
+                let why = if sel.tried.is_empty() {
                     format!("no peer for application {app}")
                 } else {
-                    format!("no other peer for application {app} after {tried:?}")
+                    format!("no other peer for application {app} after {:?}", sel.tried)
                 };
                 let _ = reply.send(Err(Error::new(ErrorKind::NoRoute, why)));
                 return;
@@ -682,7 +724,7 @@ impl Inner {
                 hop_by_hop,
                 deadline,
                 reply,
-                tried,
+                sel,
                 overall,
                 retries,
             };
@@ -692,11 +734,11 @@ impl Inner {
                 Ok(()) => return,
                 // The connection closed in between: try the next peer.
                 Err(mpsc::error::SendError(Command::Request {
-                    reply: r, tried: t, ..
+                    reply: r, sel: t, ..
                 })) => {
                     reply = r;
-                    tried = t;
-                    tried.push(host);
+                    sel = t;
+                    sel.tried.push(host);
                 }
                 Err(_) => return,
             }
@@ -714,7 +756,7 @@ impl Inner {
         app: u32,
         dest_host: Option<&[u8]>,
         dest_realm: Option<&[u8]>,
-        exclude: &[DiameterIdentity],
+        sel: &Selection,
         request: Option<&Bytes>,
     ) -> Option<(mpsc::Sender<Command>, DiameterIdentity, Arc<Counters>)> {
         let via: Option<&[String]> = self
@@ -722,8 +764,27 @@ impl Inner {
             .filter(|r| matches!(r.action, RouteAction::Relay | RouteAction::Proxy))
             .map(|r| r.peers.as_slice());
         let peers = self.peers.lock().unwrap_or_else(|p| p.into_inner());
+        // The filter sees the peers routing would otherwise allow.
+        let filtered: Option<Vec<DiameterIdentity>> = sel.filter.as_ref().map(|f| {
+            let base: Vec<&PeerInfo> = peers
+                .iter()
+                .filter(|p| {
+                    !sel.tried.contains(&p.info.origin_host)
+                        && *p.state.borrow() == WatchdogState::Okay
+                        && (app == 0 || p.applications.iter().any(|a| a.id() == app))
+                })
+                .map(|p| &p.info)
+                .collect();
+            base.iter()
+                .filter(|p| f.accepts(p, &base))
+                .map(|p| p.origin_host.clone())
+                .collect()
+        });
         let usable = |p: &&PeerEntry| {
-            !exclude.contains(&p.info.origin_host)
+            !sel.tried.contains(&p.info.origin_host)
+                && filtered
+                    .as_ref()
+                    .is_none_or(|f| f.contains(&p.info.origin_host))
                 && *p.state.borrow() == WatchdogState::Okay
                 && (app == 0 || p.applications.iter().any(|a| a.id() == app))
         };
@@ -1192,7 +1253,11 @@ impl Node {
         let wait = async {
             loop {
                 let notified = self.inner.changed.notified();
-                if self.inner.route(app, None, None, &[], None).is_some() {
+                if self
+                    .inner
+                    .route(app, None, None, &Selection::default(), None)
+                    .is_some()
+                {
                     return;
                 }
                 tokio::select! {
@@ -1212,9 +1277,34 @@ impl Node {
     /// Sends an encoded request (its identifiers are replaced) and returns the encoded
     /// answer. Routed by application, Destination-Host and Destination-Realm.
     pub async fn send_bytes(&self, request: Bytes, timeout: Duration) -> Result<Bytes, Error> {
+        self.send_bytes_with(request, timeout, None).await
+    }
+
+    /// [`Node::send_request`] restricted to the peers `filter` accepts (Erlang diameter's
+    /// `filter` call option), failover included.
+    pub async fn send_request_filtered(
+        &self,
+        request: &dynamic::Message,
+        timeout: Duration,
+        filter: Filter,
+    ) -> Result<dynamic::Message, Error> {
+        let answer = self
+            .send_bytes_with(request.encode(), timeout, Some(Arc::new(filter)))
+            .await?;
+        Ok(dynamic::Message::decode(answer)?)
+    }
+
+    async fn send_bytes_with(
+        &self,
+        request: Bytes,
+        timeout: Duration,
+        filter: Option<Arc<Filter>>,
+    ) -> Result<Bytes, Error> {
         Header::parse(&request)?;
         let deadline = tokio::time::Instant::now() + timeout;
-        let answer = self.send_once(request.clone(), deadline).await?;
+        let answer = self
+            .send_once(request.clone(), deadline, filter.clone())
+            .await?;
         // Follow one redirect (3006) to a Redirect-Host we are connected to.
         let header = Header::parse(&answer)?;
         if header.flags.is_error() && result_code(&answer) == Some(3006) {
@@ -1242,7 +1332,7 @@ impl Node {
                     0,
                     &DiameterIdentity::from(host.as_str()),
                 ));
-                return self.send_once(m.encode(), deadline).await;
+                return self.send_once(m.encode(), deadline, filter).await;
             }
         }
         Ok(answer)
@@ -1252,11 +1342,21 @@ impl Node {
         &self,
         request: Bytes,
         deadline: tokio::time::Instant,
+        filter: Option<Arc<Filter>>,
     ) -> Result<Bytes, Error> {
         let (reply, rx) = oneshot::channel();
         let kept = self.inner.callbacks.as_ref().map(|_| request.clone());
         self.inner
-            .dispatch(request, deadline, reply, Vec::new(), Mode::New)
+            .dispatch(
+                request,
+                deadline,
+                reply,
+                Selection {
+                    tried: Vec::new(),
+                    filter,
+                },
+                Mode::New,
+            )
             .await;
         // The connection enforces the deadline (no timer per request).
         match rx.await {

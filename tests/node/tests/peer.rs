@@ -542,3 +542,102 @@ async fn sctp_peers_get_a_clear_error() {
         "{text}"
     );
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn call_filters_choose_the_peers() {
+    use diameter_runtime::node::Filter::{self, *};
+    async fn named(host: &str, realm: &str) -> Node {
+        Node::builder()
+            .origin_host(host)
+            .origin_realm(realm)
+            .auth_application(4)
+            .listen("127.0.0.1:0")
+            .handler(|req: Request| {
+                std::future::ready(Reply::Answer(
+                    req.generate_answer(ResultCode::DIAMETER_SUCCESS).encode(),
+                ))
+            })
+            .start()
+            .await
+            .unwrap()
+    }
+    let a = named("a.one.net", "one.net").await;
+    let b = named("b.one.net", "one.net").await;
+    let c = named("c.two.net", "two.net").await;
+    let mut builder = Node::builder()
+        .origin_host("client.example.net")
+        .origin_realm("example.net")
+        .auth_application(4);
+    for n in [&a, &b, &c] {
+        builder = builder.peer(&format!("127.0.0.1:{}", n.local_addrs()[0].port()));
+    }
+    let client = builder.start().await.unwrap();
+    tokio::time::timeout(T, async {
+        while client.peers().len() < 3 {
+            tokio::time::sleep(Duration::from_millis(10)).await;
+        }
+    })
+    .await
+    .unwrap();
+    // Which peers answer a filter, over enough requests to see every candidate.
+    let answering = |f: Filter| {
+        let client = client.clone();
+        async move {
+            let mut hosts = std::collections::BTreeSet::new();
+            for n in 0..12 {
+                let d = dynamic::Message::from_typed(&ccr(n), 0, 0);
+                match client.send_request_filtered(&d, T, f.clone()).await {
+                    Ok(a) => {
+                        hosts.insert(
+                            a.find(264, 0)
+                                .unwrap()
+                                .get::<diameter_runtime::DiameterIdentity>()
+                                .unwrap()
+                                .to_string(),
+                        );
+                    }
+                    Err(e) => {
+                        hosts.insert(format!("error: {e}"));
+                    }
+                }
+            }
+            hosts.into_iter().collect::<Vec<_>>()
+        }
+    };
+    let s = |v: &[&str]| v.iter().map(|x| x.to_string()).collect::<Vec<_>>();
+    assert_eq!(answering(Host("b.one.net".into())).await, s(&["b.one.net"]));
+    assert_eq!(answering(Realm("two.net".into())).await, s(&["c.two.net"]));
+    assert_eq!(
+        answering(Not(Box::new(Realm("one.net".into())))).await,
+        s(&["c.two.net"])
+    );
+    assert_eq!(
+        answering(All(vec![
+            Realm("one.net".into()),
+            Not(Box::new(Host("a.one.net".into())))
+        ]))
+        .await,
+        s(&["b.one.net"])
+    );
+    assert_eq!(
+        answering(Any(vec![
+            Host("a.one.net".into()),
+            Host("c.two.net".into())
+        ]))
+        .await,
+        s(&["a.one.net", "c.two.net"])
+    );
+    assert_eq!(
+        answering(First(vec![
+            Host("nobody.net".into()),
+            Realm("one.net".into())
+        ]))
+        .await,
+        s(&["a.one.net", "b.one.net"])
+    );
+    let none = answering(Host("nobody.net".into())).await;
+    assert!(
+        none.len() == 1 && none[0].starts_with("error: no route"),
+        "{none:?}"
+    );
+}
