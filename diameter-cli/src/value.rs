@@ -156,8 +156,7 @@ pub fn json(def: Option<&Avp>, data: &Bytes) -> serde_json::Value {
 
 /// Parses text into AVP data for an AVP of this definition. Enumerated values take their
 /// item name or number.
-pub fn parse(dict: &Dict, def: &Avp, s: &str) -> Result<Bytes, String> {
-    let _ = dict;
+pub fn parse(def: &Avp, s: &str) -> Result<Bytes, String> {
     let mut out = bytes::BytesMut::new();
     let err = |what: &str| format!("{}: `{s}` is not a valid {what}", def.name);
     let item = |s: &str| {
@@ -277,8 +276,8 @@ pub fn from_json(
                 children,
             )])
         }
-        serde_json::Value::String(s) => Ok(vec![raw(def, parse(dict, def, s)?)]),
-        serde_json::Value::Number(n) => Ok(vec![raw(def, parse(dict, def, &n.to_string())?)]),
+        serde_json::Value::String(s) => Ok(vec![raw(def, parse(def, s)?)]),
+        serde_json::Value::Number(n) => Ok(vec![raw(def, parse(def, &n.to_string())?)]),
         serde_json::Value::Bool(_) | serde_json::Value::Null => {
             Err(format!("{name}: unsupported value {v}"))
         }

@@ -7,8 +7,8 @@ pub use crate::codec::avp::{AvpFlags, AvpReader, AvpRef, RawAvp};
 pub use crate::codec::error::DecodeError;
 pub use crate::codec::header::CommandFlags;
 pub use crate::codec::message::{
-    decode_field, decode_field_into, encode_field, not_allowed, too_few, too_many, unsupported,
-    AvpSet, Grouped, Message,
+    decode_field_into, encode_field, not_allowed, too_few, too_many, unsupported, AvpSet, Grouped,
+    Message,
 };
 pub use crate::codec::types::*;
 pub use crate::node::{

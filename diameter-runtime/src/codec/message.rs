@@ -144,16 +144,6 @@ pub fn decode_field_into<T: AvpValue>(
     T::decode_into(slot, buf, avp.start, avp.end).map_err(|e| e.within(name, &avp.to_raw(buf)))
 }
 
-/// Decodes the value of a matched AVP in `buf`, attaching the AVP and its name to any error.
-#[inline]
-pub fn decode_field<T: AvpValue>(
-    buf: &Bytes,
-    avp: &AvpRef,
-    name: &'static str,
-) -> Result<T, DecodeError> {
-    T::decode_at(buf, avp.start, avp.end).map_err(|e| e.within(name, &avp.to_raw(buf)))
-}
-
 /// Appends one AVP holding `value`.
 #[inline(always)]
 pub fn encode_field<T: AvpValue>(

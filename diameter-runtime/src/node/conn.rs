@@ -160,7 +160,9 @@ async fn handshake(
 ) -> Result<(PeerInfo, Vec<AppId>), Error> {
     let caps = &inner.caps;
     if initiator {
-        let cer = caps.cer().encode(inner.next_hop_by_hop(), rand_e2e());
+        let cer = caps
+            .cer()
+            .encode(inner.next_hop_by_hop(), inner.next_end_to_end());
         writer
             .send(cer)
             .await
@@ -260,13 +262,6 @@ async fn handshake(
     }
 }
 
-fn rand_e2e() -> u32 {
-    let now = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .unwrap_or_default();
-    ((now.as_secs() as u32 & 0xfff) << 20) | (now.subsec_micros() & 0xf_ffff)
-}
-
 async fn run_inner(
     inner: Arc<Inner>,
     stream: TcpStream,
@@ -292,7 +287,7 @@ async fn run_inner(
     let (cmd_tx, mut cmd_rx) = mpsc::channel::<Command>(inner.config.queue_len);
     let mut watchdog = Watchdog::new(
         inner.config.watchdog,
-        conn.wrapping_mul(0x9e37_79b9_7f4a_7c15) ^ rand_e2e() as u64,
+        conn.wrapping_mul(0x9e37_79b9_7f4a_7c15) ^ inner.next_end_to_end() as u64,
     );
     watchdog.on_connection_up(std::time::Instant::now());
     let (state_tx, state_rx) = watch::channel(WatchdogState::Okay);
@@ -416,7 +411,7 @@ async fn run_inner(
                                 origin_state_id: inner.caps.origin_state_id,
                                 avps: Vec::new(),
                             };
-                            let _ = writer.send(dwr.encode(inner.next_hop_by_hop(), rand_e2e())).await;
+                            let _ = writer.send(dwr.encode(inner.next_hop_by_hop(), inner.next_end_to_end())).await;
                         }
                         crate::peer::Action::Failover => {
                             // The peer stopped answering: its requests go elsewhere now.
@@ -498,7 +493,7 @@ async fn send_dpr(inner: &Inner, writer: &mpsc::Sender<Bytes>, cause: Disconnect
         avps: Vec::new(),
     };
     let _ = writer
-        .send(dpr.encode(inner.next_hop_by_hop(), rand_e2e()))
+        .send(dpr.encode(inner.next_hop_by_hop(), inner.next_end_to_end()))
         .await;
 }
 

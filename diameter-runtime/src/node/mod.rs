@@ -576,7 +576,7 @@ impl Inner {
         self.hop_by_hop.fetch_add(1, Ordering::Relaxed)
     }
 
-    fn next_end_to_end(&self) -> u32 {
+    pub(crate) fn next_end_to_end(&self) -> u32 {
         self.end_to_end.fetch_add(1, Ordering::Relaxed)
     }
 

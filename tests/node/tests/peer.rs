@@ -3,9 +3,7 @@
 
 use std::time::Duration;
 
-use diameter_dictionaries::credit_control::{
-    CcRequestType, CreditControlAnswer, CreditControlRequest,
-};
+use diameter_dictionaries::credit_control::{CreditControlAnswer, CreditControlRequest};
 use diameter_runtime::base::{InbandSecurityId, ResultCode};
 use diameter_runtime::node::{Error, ErrorKind, Event, Node, NodeBuilder, Reply, Request};
 use diameter_runtime::peer::{WatchdogConfig, WatchdogState};
@@ -37,7 +35,7 @@ fn ocs(b: NodeBuilder) -> NodeBuilder {
             416,
             diameter_runtime::AvpFlags::MANDATORY,
             0,
-            &(ccr.cc_request_type.to_i32()),
+            &i32::from(ccr.cc_request_type),
         ));
         a.avps.push(dynamic::Avp::new(
             415,
@@ -47,15 +45,6 @@ fn ocs(b: NodeBuilder) -> NodeBuilder {
         ));
         Reply::Answer(a.encode())
     })
-}
-
-trait ToI32 {
-    fn to_i32(self) -> i32;
-}
-impl ToI32 for CcRequestType {
-    fn to_i32(self) -> i32 {
-        i32::from(self)
-    }
 }
 
 async fn server(name: &str, b: impl FnOnce(NodeBuilder) -> NodeBuilder) -> Node {
