@@ -26,8 +26,9 @@ use crate::base::{
     ResultCode,
 };
 use crate::codec::avp::AvpReader;
+use crate::codec::DiameterIdentity;
 use crate::codec::{AvpFlags, CommandFlags, Header, Message, HEADER_LEN};
-use crate::peer::{negotiate, AppId, PeerInfo, Refusal, Watchdog, WatchdogState};
+use crate::peer::{negotiate, AppId, PeerInfo, Refusal, Side, Watchdog, WatchdogState};
 
 /// How a connection ended, for the reconnect policy.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -39,6 +40,19 @@ pub(crate) enum Outcome {
 }
 
 const HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// Which side of the capabilities exchange this connection is.
+pub(crate) enum Role {
+    /// We connected and send the CER.
+    Initiator {
+        /// The peer's Origin-Host, when configured (else learned from the CEA).
+        expected: Option<DiameterIdentity>,
+        /// Fires when the election drops this connection (RFC 6733 §5.6.4).
+        abort: Option<oneshot::Receiver<()>>,
+    },
+    /// The peer connected and sends the CER.
+    Responder,
+}
 
 fn codec(max: usize) -> LengthDelimitedCodec {
     LengthDelimitedCodec::builder()
@@ -97,16 +111,17 @@ fn fail_over(inner: &Arc<Inner>, pending: &mut Pending) {
     }
 }
 
-/// Runs one connection to its end.
+/// Runs one connection to its end; also returns the peer's Origin-Host once known.
 pub(crate) async fn run(
     inner: Arc<Inner>,
     stream: TcpStream,
     addr: SocketAddr,
-    initiator: bool,
-) -> Outcome {
-    let conn = inner.next_conn_id();
+    conn: u64,
+    role: Role,
+) -> (Outcome, Option<DiameterIdentity>) {
+    let initiator = matches!(role, Role::Initiator { .. });
     let span = tracing::info_span!("conn", %addr, conn, initiator);
-    run_inner(inner, stream, addr, initiator, conn)
+    run_inner(inner, stream, addr, role, conn)
         .instrument(span)
         .await
 }
@@ -150,16 +165,18 @@ async fn next_frame(reader: &mut Reader) -> Result<Bytes, Error> {
     }
 }
 
-/// The capabilities exchange; on success the peer and the common applications.
+/// The capabilities exchange; on success the peer and the common applications. The
+/// responder side waits for the peer's election to answer the CER.
 async fn handshake(
     inner: &Inner,
     reader: &mut Reader,
     writer: &mpsc::Sender<Bytes>,
     addr: SocketAddr,
-    initiator: bool,
+    role: &mut Role,
+    conn: u64,
 ) -> Result<(PeerInfo, Vec<AppId>), Error> {
     let caps = &inner.caps;
-    if initiator {
+    if let Role::Initiator { abort, .. } = role {
         let cer = caps
             .cer()
             .encode(inner.next_hop_by_hop(), inner.next_end_to_end());
@@ -167,7 +184,16 @@ async fn handshake(
             .send(cer)
             .await
             .map_err(|_| Error::new(ErrorKind::PeerDown, "writer closed"))?;
-        let frame = next_frame(reader).await?;
+        let frame = match abort.take() {
+            Some(abort) => tokio::select! {
+                f = next_frame(reader) => f?,
+                Ok(()) = abort => return Err(Error::new(
+                    ErrorKind::Refused,
+                    "election won: the peer's own connection is kept (RFC 6733 §5.6.4)",
+                )),
+            },
+            None => next_frame(reader).await?,
+        };
         let (_, cea) = CapabilitiesExchangeAnswer::decode(frame)?;
         let peer = PeerInfo::from_cea(&cea);
         if cea.result_code != ResultCode::DIAMETER_SUCCESS {
@@ -226,18 +252,47 @@ async fn handshake(
                     });
                 }
             }
-            if inner.has_peer(&peer.origin_host)
-                && caps.origin_host.as_str() > peer.origin_host.as_str()
-            {
-                // RFC 6733 §5.6.4: the higher Origin-Host keeps its own connection.
-                return Err(Refusal {
-                    result_code: ResultCode::DIAMETER_ELECTION_LOST,
-                    reason: "a connection to this peer is already open".into(),
-                });
-            }
             let common = negotiate(caps, &peer)?;
             Ok((peer, common))
         })();
+        // The peer state machine decides whether this connection is the one to keep: at
+        // once, or after the election when our own connection to the peer is opening.
+        let outcome = match outcome {
+            Ok((peer, common)) => {
+                let host = peer.origin_host.clone();
+                let (decision, stale) =
+                    inner
+                        .elections
+                        .responder_cer(&host, conn, peer.origin_state_id);
+                if let Some(old) = stale {
+                    tracing::info!(peer = %host, "new Origin-State-Id: the peer restarted; closing its old connection");
+                    inner.close_conn(old, "the peer restarted (new Origin-State-Id)");
+                }
+                let accepted = tokio::select! {
+                    d = decision => d.unwrap_or(false),
+                    _ = tokio::time::sleep(HANDSHAKE_TIMEOUT) => {
+                        inner.elections.responder_gone(&host, conn, true);
+                        false
+                    }
+                    _ = reader.next() => {
+                        // Closed, or a message before our CEA: either way this one is done.
+                        inner.elections.responder_gone(&host, conn, false);
+                        false
+                    }
+                };
+                if accepted {
+                    Ok((peer, common))
+                } else {
+                    Err(Refusal {
+                        result_code: ResultCode::DIAMETER_ELECTION_LOST,
+                        reason: format!(
+                            "{host} is already connected or its own connection won the election"
+                        ),
+                    })
+                }
+            }
+            Err(r) => Err(r),
+        };
         match outcome {
             Ok((peer, common)) => {
                 let cea = caps.cea(ResultCode::DIAMETER_SUCCESS, None);
@@ -266,23 +321,52 @@ async fn run_inner(
     inner: Arc<Inner>,
     stream: TcpStream,
     addr: SocketAddr,
-    initiator: bool,
+    mut role: Role,
     conn: u64,
-) -> Outcome {
+) -> (Outcome, Option<DiameterIdentity>) {
     let (rd, wr) = stream.into_split();
     let mut reader = FramedRead::new(rd, codec(inner.config.max_message_len));
     let writer = spawn_writer(wr, inner.config.queue_len);
-    let (peer, common) = match handshake(&inner, &mut reader, &writer, addr, initiator).await {
+    let handshake = handshake(&inner, &mut reader, &writer, addr, &mut role, conn).await;
+    let expected = match &role {
+        Role::Initiator { expected, .. } => expected.clone(),
+        Role::Responder => None,
+    };
+    let (peer, common) = match handshake {
         Ok(x) => x,
         Err(e) => {
             tracing::info!("capabilities exchange with {addr} failed: {e}");
+            if let Some(h) = &expected {
+                inner.elections.initiator_failed(h, conn);
+            }
             // Let the CEA go out before the writer closes.
             drop(writer);
             tokio::time::sleep(Duration::from_millis(50)).await;
-            return Outcome::Closed;
+            return (Outcome::Closed, expected);
         }
     };
     let host = peer.origin_host.clone();
+    let side = match role {
+        Role::Initiator { .. } => {
+            let osi = peer.origin_state_id;
+            let open = match &expected {
+                Some(h) if *h == host => inner.elections.initiator_cea(&host, conn, osi),
+                _ => {
+                    if let Some(h) = &expected {
+                        tracing::warn!(expected = %h, peer = %host, "the peer's Origin-Host is not the one configured");
+                        inner.elections.initiator_failed(h, conn);
+                    }
+                    inner.elections.adopt_initiator(&host, conn, osi)
+                }
+            };
+            if !open {
+                tracing::info!(peer = %host, "the peer is already connected (its own connection is kept)");
+                return (Outcome::Closed, Some(host));
+            }
+            Side::Initiator
+        }
+        Role::Responder => Side::Responder,
+    };
     tracing::info!(peer = %host, ?common, "peer up");
     let (cmd_tx, mut cmd_rx) = mpsc::channel::<Command>(inner.config.queue_len);
     let mut watchdog = Watchdog::new(
@@ -364,6 +448,7 @@ async fn run_inner(
                         break "writer closed".into();
                     }
                 }
+                Some(Command::Close(why)) => break why,
                 Some(Command::Disconnect(cause)) => {
                     send_dpr(&inner, &writer, cause).await;
                     closing = Some(Instant::now() + Duration::from_secs(2));
@@ -443,6 +528,7 @@ async fn run_inner(
         }
     };
     inner.remove_peer(conn);
+    inner.elections.closed(&host, conn, side);
     // Requests routed here while the connection was ending go elsewhere too.
     cmd_rx.close();
     while let Ok(cmd) = cmd_rx.try_recv() {
@@ -481,8 +567,11 @@ async fn run_inner(
         cb.peer_down(&host);
     }
     tracing::info!(peer = %host, %reason, "peer down");
-    inner.event(Event::PeerDown { host, reason });
-    outcome
+    inner.event(Event::PeerDown {
+        host: host.clone(),
+        reason,
+    });
+    (outcome, Some(host))
 }
 
 async fn send_dpr(inner: &Inner, writer: &mpsc::Sender<Bytes>, cause: DisconnectCause) {

@@ -30,6 +30,7 @@
 //! ```
 
 mod conn;
+mod election;
 mod error;
 
 use std::collections::{HashMap, VecDeque};
@@ -451,6 +452,8 @@ pub(crate) enum Command {
         retries: u32,
     },
     Disconnect(DisconnectCause),
+    /// Close at once (no DPR), for this reason.
+    Close(String),
 }
 
 struct PeerEntry {
@@ -535,6 +538,8 @@ pub(crate) struct Inner {
     changed: tokio::sync::Notify,
     pub dup: Option<Mutex<DupCache>>,
     pub callbacks: Option<Arc<dyn Callbacks>>,
+    /// The RFC 6733 peer state machine of every peer.
+    pub elections: election::Elections,
 }
 
 /// Answers already sent, by (Origin-Host, End-to-End id) of their request, so a duplicate
@@ -610,9 +615,18 @@ impl Inner {
         self.changed.notify_waiters();
     }
 
-    pub(crate) fn has_peer(&self, host: &DiameterIdentity) -> bool {
-        let peers = self.peers.lock().unwrap_or_else(|p| p.into_inner());
-        peers.iter().any(|p| &p.info.origin_host == host)
+    /// Closes the open connection `conn` (no DPR): its peer restarted, say.
+    pub(crate) fn close_conn(&self, conn: u64, why: &str) {
+        let tx = {
+            let peers = self.peers.lock().unwrap_or_else(|p| p.into_inner());
+            peers.iter().find(|p| p.conn == conn).map(|p| p.tx.clone())
+        };
+        if let Some(tx) = tx {
+            let why = why.to_string();
+            tokio::spawn(async move {
+                let _ = tx.send(Command::Close(why)).await;
+            });
+        }
     }
 
     pub(crate) fn remove_peer(&self, conn: u64) {
@@ -844,7 +858,8 @@ pub struct NodeBuilder {
     caps: Capabilities,
     config: Config,
     listen: Vec<String>,
-    peers: Vec<String>,
+    /// (Origin-Host if given, URI or address).
+    peers: Vec<(Option<String>, String)>,
     handler: Option<Arc<dyn Handler>>,
     callbacks: Option<Arc<dyn Callbacks>>,
 }
@@ -1000,8 +1015,19 @@ impl NodeBuilder {
         self
     }
     /// A persistent peer to connect to: `aaa://host[:port][;transport=tcp]` or `host:port`.
+    ///
+    /// A URI naming a host (`aaa://ocs.example.net`) names the peer's Origin-Host too, so the
+    /// election of RFC 6733 §5.6.4 can run when both sides connect at once; with an address
+    /// the Origin-Host is learned from the first CEA (see [`NodeBuilder::peer_at`]).
     pub fn peer(mut self, uri: &str) -> Self {
-        self.peers.push(uri.to_string());
+        self.peers.push((None, uri.to_string()));
+        self
+    }
+    /// A persistent peer known by its Origin-Host, reached at `uri` (an `aaa://` URI or
+    /// `host:port`, which may be an address), as freeDiameter's `ConnectPeer`/`ConnectTo`.
+    pub fn peer_at(mut self, origin_host: &str, uri: &str) -> Self {
+        self.peers
+            .push((Some(origin_host.to_string()), uri.to_string()));
         self
     }
     /// Erlang-style callbacks; their `handle_request` takes incoming application requests
@@ -1033,8 +1059,10 @@ impl NodeBuilder {
             self.caps.origin_state_id = Some(secs as u32);
         }
         let mut addrs = Vec::new();
-        for p in &self.peers {
-            addrs.push(parse_peer(p)?);
+        for (identity, p) in &self.peers {
+            let (addr, host) = parse_peer(p)?;
+            let identity = identity.clone().or(host).map(DiameterIdentity::from);
+            addrs.push((addr, identity));
         }
         // End-to-end: high 12 bits from the clock, low 20 bits a counter (RFC 6733 §3).
         let now = SystemTime::now()
@@ -1045,6 +1073,10 @@ impl NodeBuilder {
         let (shutdown, _) = watch::channel(false);
         let dup = (self.config.duplicate_cache > 0)
             .then(|| Mutex::new(DupCache::new(self.config.duplicate_cache)));
+        let elections = election::Elections::new(
+            self.caps.origin_host.as_str(),
+            crate::peer::PsmConfig::default(),
+        );
         let inner = Arc::new(Inner {
             caps: Arc::new(self.caps),
             handlers: Arc::new(Semaphore::new(self.config.max_handlers)),
@@ -1060,6 +1092,7 @@ impl NodeBuilder {
             changed: tokio::sync::Notify::new(),
             dup,
             callbacks: self.callbacks,
+            elections,
         });
         let mut local_addrs = Vec::new();
         for l in &self.listen {
@@ -1069,14 +1102,16 @@ impl NodeBuilder {
             local_addrs.push(listener.local_addr()?);
             tokio::spawn(accept_loop(inner.clone(), listener));
         }
-        for addr in addrs {
-            tokio::spawn(connect_loop(inner.clone(), addr));
+        for (addr, identity) in addrs {
+            tokio::spawn(connect_loop(inner.clone(), addr, identity));
         }
         Ok(Node { inner, local_addrs })
     }
 }
 
-fn parse_peer(p: &str) -> Result<String, Error> {
+/// The address to connect to, and the peer's identity when the URI names a host (its
+/// DiameterIdentity, RFC 6733 §4.3.1) rather than an address.
+fn parse_peer(p: &str) -> Result<(String, Option<String>), Error> {
     if p.starts_with("aaa://") || p.starts_with("aaas://") {
         let uri = DiameterUri::parse(p).map_err(|e| Error::new(ErrorKind::Config, e))?;
         match uri.transport {
@@ -1094,12 +1129,17 @@ fn parse_peer(p: &str) -> Result<String, Error> {
                 ));
             }
         }
+        let name = uri
+            .host
+            .parse::<std::net::IpAddr>()
+            .is_err()
+            .then(|| uri.host.clone());
         if uri.host.contains(':') {
-            return Ok(format!("[{}]:{}", uri.host, uri.port));
+            return Ok((format!("[{}]:{}", uri.host, uri.port), name));
         }
-        return Ok(format!("{}:{}", uri.host, uri.port));
+        return Ok((format!("{}:{}", uri.host, uri.port), name));
     }
-    Ok(p.to_string())
+    Ok((p.to_string(), None))
 }
 
 /// Why an SCTP peer cannot be used here: the kernel may lack SCTP (a socket with
@@ -1126,7 +1166,8 @@ async fn accept_loop(inner: Arc<Inner>, listener: TcpListener) {
             r = listener.accept() => match r {
                 Ok((stream, addr)) => {
                     let _ = stream.set_nodelay(true);
-                    tokio::spawn(conn::run(inner.clone(), stream, addr, false));
+                    let conn = inner.next_conn_id();
+                    tokio::spawn(conn::run(inner.clone(), stream, addr, conn, conn::Role::Responder));
                 }
                 Err(e) => {
                     tracing::warn!("accept failed: {e}");
@@ -1138,27 +1179,53 @@ async fn accept_loop(inner: Arc<Inner>, listener: TcpListener) {
     }
 }
 
-async fn connect_loop(inner: Arc<Inner>, addr: String) {
+/// Keeps a persistent peer connected: `Start` for its state machine, connect, and again
+/// after Tc when the connection ends. While the peer is connected to us (or a connection is
+/// being set up) it waits.
+async fn connect_loop(inner: Arc<Inner>, addr: String, mut identity: Option<DiameterIdentity>) {
     let mut shutdown = inner.shutdown.subscribe();
     let mut backoff = Duration::from_millis(200);
     loop {
         if *shutdown.borrow() {
             return;
         }
-        match TcpStream::connect(addr.as_str()).await {
-            Ok(stream) => {
-                let _ = stream.set_nodelay(true);
-                let peer = stream
-                    .peer_addr()
-                    .unwrap_or_else(|_| SocketAddr::from(([0, 0, 0, 0], 0)));
-                backoff = Duration::from_millis(200);
-                let outcome = conn::run(inner.clone(), stream, peer, true).await;
-                if outcome == conn::Outcome::DoNotReconnect {
-                    tracing::info!("{addr}: the peer asked not to reconnect");
-                    return;
+        let start = identity.as_ref().is_none_or(|h| inner.elections.start(h));
+        if start {
+            match TcpStream::connect(addr.as_str()).await {
+                Ok(stream) => {
+                    let _ = stream.set_nodelay(true);
+                    let peer = stream
+                        .peer_addr()
+                        .unwrap_or_else(|_| SocketAddr::from(([0, 0, 0, 0], 0)));
+                    backoff = Duration::from_millis(200);
+                    let conn = inner.next_conn_id();
+                    let (abort_tx, abort) = oneshot::channel();
+                    let go = identity
+                        .as_ref()
+                        .is_none_or(|h| inner.elections.conn_ack(h, conn, abort_tx));
+                    if go {
+                        let role = conn::Role::Initiator {
+                            expected: identity.clone(),
+                            abort: Some(abort),
+                        };
+                        let (outcome, host) =
+                            conn::run(inner.clone(), stream, peer, conn, role).await;
+                        identity = host.or(identity);
+                        if outcome == conn::Outcome::DoNotReconnect {
+                            tracing::info!("{addr}: the peer asked not to reconnect");
+                            return;
+                        }
+                    } else {
+                        tracing::debug!("{addr}: the election keeps the peer's connection");
+                    }
+                }
+                Err(e) => {
+                    tracing::debug!("connect {addr}: {e}");
+                    if let Some(h) = &identity {
+                        inner.elections.conn_nack(h);
+                    }
                 }
             }
-            Err(e) => tracing::debug!("connect {addr}: {e}"),
         }
         let wait = backoff.min(inner.config.reconnect);
         backoff = (backoff * 2).min(inner.config.reconnect);
@@ -1223,6 +1290,13 @@ impl Node {
             .iter()
             .map(|p| (p.info.clone(), *p.state.borrow()))
             .collect()
+    }
+
+    /// The RFC 6733 §5.6 state of the peer with this Origin-Host (Closed if unknown).
+    pub fn peer_state(&self, origin_host: &str) -> crate::peer::PeerState {
+        self.inner
+            .elections
+            .state(&DiameterIdentity::from(origin_host))
     }
 
     /// Statistics of every connected peer.
