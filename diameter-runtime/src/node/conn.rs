@@ -126,17 +126,42 @@ pub(crate) async fn run(
         .await
 }
 
-fn spawn_writer(mut wr: tokio::net::tcp::OwnedWriteHalf, queue: usize) -> mpsc::Sender<Bytes> {
+/// What the writer task needs besides the socket: the statistics it updates, the callbacks'
+/// `sending` hook and the peer's Origin-Host once known.
+struct WriterCtx {
+    counters: Arc<super::Counters>,
+    callbacks: Option<Arc<dyn super::Callbacks>>,
+    peer: Arc<std::sync::OnceLock<DiameterIdentity>>,
+}
+
+fn spawn_writer(
+    mut wr: tokio::net::tcp::OwnedWriteHalf,
+    queue: usize,
+    ctx: WriterCtx,
+) -> mpsc::Sender<Bytes> {
     let (tx, mut rx) = mpsc::channel::<Bytes>(queue);
     tokio::spawn(async move {
         let mut buf = BytesMut::with_capacity(64 * 1024);
         while let Some(b) = rx.recv().await {
-            buf.extend_from_slice(&b);
-            // Batch what is already queued into one write.
-            while buf.len() < 64 * 1024 {
-                match rx.try_recv() {
-                    Ok(b) => buf.extend_from_slice(&b),
-                    Err(_) => break,
+            {
+                let mut tally = ctx.counters.by_command();
+                let mut take = |b: &Bytes, buf: &mut BytesMut| {
+                    if let Some(cb) = &ctx.callbacks {
+                        // A panicking hook must not take the connection down.
+                        let _ = std::panic::catch_unwind(AssertUnwindSafe(|| {
+                            cb.sending(b, ctx.peer.get())
+                        }));
+                    }
+                    tally.sent(b);
+                    buf.extend_from_slice(b);
+                };
+                take(&b, &mut buf);
+                // Batch what is already queued into one write.
+                while buf.len() < 64 * 1024 {
+                    match rx.try_recv() {
+                        Ok(b) => take(&b, &mut buf),
+                        Err(_) => break,
+                    }
                 }
             }
             if let Err(e) = wr.write_all(&buf).await {
@@ -150,7 +175,7 @@ fn spawn_writer(mut wr: tokio::net::tcp::OwnedWriteHalf, queue: usize) -> mpsc::
     tx
 }
 
-async fn next_frame(reader: &mut Reader) -> Result<Bytes, Error> {
+async fn next_frame(reader: &mut Reader, counters: &super::Counters) -> Result<Bytes, Error> {
     match tokio::time::timeout(HANDSHAKE_TIMEOUT, reader.next()).await {
         Err(_) => Err(Error::new(
             ErrorKind::Timeout,
@@ -161,7 +186,11 @@ async fn next_frame(reader: &mut Reader) -> Result<Bytes, Error> {
             "connection closed during the capabilities exchange",
         )),
         Ok(Some(Err(e))) => Err(Error::new(ErrorKind::Io, e.to_string())),
-        Ok(Some(Ok(f))) => Ok(f.freeze()),
+        Ok(Some(Ok(f))) => {
+            let f = f.freeze();
+            counters.by_command().received(&f);
+            Ok(f)
+        }
     }
 }
 
@@ -174,6 +203,7 @@ async fn handshake(
     addr: SocketAddr,
     role: &mut Role,
     conn: u64,
+    counters: &super::Counters,
 ) -> Result<(PeerInfo, Vec<AppId>), Error> {
     let caps = &inner.caps;
     if let Role::Initiator { abort, .. } = role {
@@ -186,13 +216,13 @@ async fn handshake(
             .map_err(|_| Error::new(ErrorKind::PeerDown, "writer closed"))?;
         let frame = match abort.take() {
             Some(abort) => tokio::select! {
-                f = next_frame(reader) => f?,
+                f = next_frame(reader, counters) => f?,
                 Ok(()) = abort => return Err(Error::new(
                     ErrorKind::Refused,
                     "election won: the peer's own connection is kept (RFC 6733 §5.6.4)",
                 )),
             },
-            None => next_frame(reader).await?,
+            None => next_frame(reader, counters).await?,
         };
         let (_, cea) = CapabilitiesExchangeAnswer::decode(frame)?;
         let peer = PeerInfo::from_cea(&cea);
@@ -225,7 +255,7 @@ async fn handshake(
         })?;
         Ok((peer, common))
     } else {
-        let frame = next_frame(reader).await?;
+        let frame = next_frame(reader, counters).await?;
         let header = Header::parse(&frame)?;
         let refuse = |r: Refusal| {
             let cea = caps.cea(r.result_code, Some(&r.reason));
@@ -326,8 +356,27 @@ async fn run_inner(
 ) -> (Outcome, Option<DiameterIdentity>) {
     let (rd, wr) = stream.into_split();
     let mut reader = FramedRead::new(rd, codec(inner.config.max_message_len));
-    let writer = spawn_writer(wr, inner.config.queue_len);
-    let handshake = handshake(&inner, &mut reader, &writer, addr, &mut role, conn).await;
+    let counters = Arc::new(super::Counters::default());
+    let peer_id = Arc::new(std::sync::OnceLock::new());
+    let writer = spawn_writer(
+        wr,
+        inner.config.queue_len,
+        WriterCtx {
+            counters: counters.clone(),
+            callbacks: inner.callbacks.clone(),
+            peer: peer_id.clone(),
+        },
+    );
+    let handshake = handshake(
+        &inner,
+        &mut reader,
+        &writer,
+        addr,
+        &mut role,
+        conn,
+        &counters,
+    )
+    .await;
     let expected = match &role {
         Role::Initiator { expected, .. } => expected.clone(),
         Role::Responder => None,
@@ -375,7 +424,7 @@ async fn run_inner(
     );
     watchdog.on_connection_up(std::time::Instant::now());
     let (state_tx, state_rx) = watch::channel(WatchdogState::Okay);
-    let counters = Arc::new(super::Counters::default());
+    let _ = peer_id.set(host.clone());
     inner.add_peer(
         peer.clone(),
         common.clone(),
@@ -418,6 +467,7 @@ async fn run_inner(
                 Some(Err(e)) => { break format!("read error: {e}"); }
                 Some(Ok(frame)) => {
                     let frame = frame.freeze();
+                    counters.by_command().received(&frame);
                     let now = std::time::Instant::now();
                     match on_frame(&inner, &frame, &common, &host, &writer, &mut watchdog, &mut pending, &counters, now).await {
                         Flow::Continue => {}

@@ -119,10 +119,25 @@ pub trait Callbacks: Send + Sync + 'static {
     fn prepare_request(&self, request: Bytes, _peer: &PeerInfo) -> Option<Bytes> {
         Some(request)
     }
+    /// The same request sent again, with the T flag, to `peer` after a failover or a
+    /// retransmission timeout; `None` discards it (the caller gets an error). By default
+    /// the same as [`Callbacks::prepare_request`].
+    fn prepare_retransmit(&self, request: Bytes, peer: &PeerInfo) -> Option<Bytes> {
+        self.prepare_request(request, peer)
+    }
     /// An answer to one of our requests, before the caller gets it.
     fn handle_answer(&self, answer: Bytes, _request: &Bytes) -> Bytes {
         answer
     }
+    /// One of our requests failed (timeout, no route, peer down, discarded): what the
+    /// caller gets instead. The default passes the error on; an answer may replace it.
+    fn handle_error(&self, error: Error, _request: &Bytes) -> Result<Bytes, Error> {
+        Err(error)
+    }
+    /// Every message (requests, answers and the base protocol's own), encoded, just before
+    /// it is written to the peer with this Origin-Host (`None` during the capabilities
+    /// exchange): for logging, capture or accounting (Erlang diameter's `eval_packet`).
+    fn sending(&self, _message: &Bytes, _peer: Option<&DiameterIdentity>) {}
     /// An incoming application request.
     fn handle_request(&self, request: Request) -> BoxFuture<Action>;
 }
@@ -476,18 +491,96 @@ pub(crate) struct Counters {
     pub outstanding: AtomicU64,
     /// Answers received by Result-Code class: 1xxx … 5xxx, then none or other.
     pub results: [AtomicU64; 6],
+    /// Messages by application and command, both directions.
+    commands: Mutex<HashMap<(u32, u32), CommandStats>>,
+}
+
+/// The Result-Code class of an answer: 0 for 1xxx … 4 for 5xxx, 5 without or other.
+fn result_class(answer: &Bytes) -> usize {
+    match result_code(answer) {
+        Some(rc @ 1000..=5999) => (rc / 1000 - 1) as usize,
+        _ => 5,
+    }
+}
+
+/// The per-command statistics of one connection, locked once per batch of messages.
+pub(crate) struct Tally<'a>(std::sync::MutexGuard<'a, HashMap<(u32, u32), CommandStats>>);
+
+impl Tally<'_> {
+    fn entry(&mut self, m: &[u8]) -> Option<(&mut CommandStats, bool)> {
+        if m.len() < HEADER_LEN {
+            return None;
+        }
+        let command = u32::from_be_bytes([0, m[5], m[6], m[7]]);
+        let application = u32::from_be_bytes([m[8], m[9], m[10], m[11]]);
+        let s = self
+            .0
+            .entry((application, command))
+            .or_insert_with(|| CommandStats {
+                application,
+                command,
+                ..Default::default()
+            });
+        Some((s, m[4] & 0x80 != 0))
+    }
+
+    /// A message written to the peer.
+    pub(crate) fn sent(&mut self, m: &Bytes) {
+        if let Some((s, request)) = self.entry(m) {
+            if request {
+                s.requests_sent += 1;
+            } else {
+                s.answers_sent += 1;
+                s.results_sent[result_class(m)] += 1;
+            }
+        }
+    }
+
+    /// A message read from the peer.
+    pub(crate) fn received(&mut self, m: &Bytes) {
+        if let Some((s, request)) = self.entry(m) {
+            if request {
+                s.requests_received += 1;
+            } else {
+                s.answers_received += 1;
+                s.results_received[result_class(m)] += 1;
+            }
+        }
+    }
 }
 
 impl Counters {
     pub(crate) fn answered(&self, answer: &Bytes) {
         self.answers_received.fetch_add(1, Ordering::Relaxed);
         self.outstanding.fetch_sub(1, Ordering::Relaxed);
-        let class = match result_code(answer) {
-            Some(rc @ 1000..=5999) => (rc / 1000 - 1) as usize,
-            _ => 5,
-        };
-        self.results[class].fetch_add(1, Ordering::Relaxed);
+        self.results[result_class(answer)].fetch_add(1, Ordering::Relaxed);
     }
+
+    pub(crate) fn by_command(&self) -> Tally<'_> {
+        Tally(self.commands.lock().unwrap_or_else(|p| p.into_inner()))
+    }
+}
+
+/// Messages of one command of one application exchanged with a peer, both directions,
+/// base protocol included (CER/CEA, DWR/DWA, DPR/DPA on application 0).
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct CommandStats {
+    /// Application-Id of the header.
+    pub application: u32,
+    /// Command code.
+    pub command: u32,
+    /// Requests we sent.
+    pub requests_sent: u64,
+    /// Answers we received.
+    pub answers_received: u64,
+    /// Requests we received.
+    pub requests_received: u64,
+    /// Answers we sent.
+    pub answers_sent: u64,
+    /// Answers received by Result-Code class: 1xxx, 2xxx, 3xxx, 4xxx, 5xxx, without or other.
+    pub results_received: [u64; 6],
+    /// Answers sent by Result-Code class, as `results_received`.
+    pub results_sent: [u64; 6],
 }
 
 /// Statistics of one connected peer.
@@ -511,6 +604,8 @@ pub struct PeerStats {
     pub outstanding: u64,
     /// Answers by Result-Code class: 1xxx, 2xxx, 3xxx, 4xxx, 5xxx, without or other.
     pub results: [u64; 6],
+    /// By application and command (both directions), ordered by application then command.
+    pub commands: Vec<CommandStats>,
 }
 
 /// How requests are spread over the peers a route allows.
@@ -721,12 +816,17 @@ impl Inner {
                         .map(|p| p.info.clone())
                 };
                 if let Some(info) = info {
-                    match cb.prepare_request(bytes, &info) {
+                    let prepared = if mode == Mode::Failover {
+                        cb.prepare_retransmit(bytes, &info)
+                    } else {
+                        cb.prepare_request(bytes, &info)
+                    };
+                    match prepared {
                         Some(b) => bytes = b,
                         None => {
                             let _ = reply.send(Err(Error::new(
                                 ErrorKind::Refused,
-                                "discarded by prepare_request",
+                                "discarded by prepare_request or prepare_retransmit",
                             )));
                             return;
                         }
@@ -1317,6 +1417,11 @@ impl Node {
                     failed_over: get(&c.failed_over),
                     outstanding: get(&c.outstanding),
                     results: std::array::from_fn(|i| get(&c.results[i])),
+                    commands: {
+                        let mut v: Vec<CommandStats> = c.by_command().0.values().cloned().collect();
+                        v.sort_by_key(|s| (s.application, s.command));
+                        v
+                    },
                 }
             })
             .collect()
@@ -1433,16 +1538,17 @@ impl Node {
             )
             .await;
         // The connection enforces the deadline (no timer per request).
-        match rx.await {
-            Ok(Ok(answer)) => match (&self.inner.callbacks, kept) {
-                (Some(cb), Some(req)) => Ok(cb.handle_answer(answer, &req)),
-                _ => Ok(answer),
-            },
+        let result = match rx.await {
             Ok(r) => r,
             Err(_) => Err(Error::new(
                 ErrorKind::PeerDown,
                 "connection closed before the answer",
             )),
+        };
+        match (&self.inner.callbacks, kept, result) {
+            (Some(cb), Some(req), Ok(answer)) => Ok(cb.handle_answer(answer, &req)),
+            (Some(cb), Some(req), Err(e)) => cb.handle_error(e, &req),
+            (_, _, r) => r,
         }
     }
 

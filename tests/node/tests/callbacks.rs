@@ -229,3 +229,179 @@ async fn prepare_request_changes_what_is_sent() {
         "prepare_request's AVP reached the server"
     );
 }
+
+#[derive(Default)]
+struct Seen {
+    prepared: Mutex<Vec<bool>>,
+    retransmitted: Mutex<Vec<(bool, String)>>,
+    errors: Mutex<Vec<String>>,
+    sent: Mutex<Vec<(u32, bool, Option<String>)>>,
+}
+
+struct Retrying(Arc<Seen>);
+
+impl Callbacks for Retrying {
+    fn pick_peer(&self, candidates: &[PeerInfo], _request: &Bytes) -> Option<usize> {
+        // The silent peer first, whenever it is still a candidate.
+        candidates
+            .iter()
+            .position(|p| p.origin_host == "silent.example.net")
+    }
+    fn prepare_request(&self, request: Bytes, _peer: &PeerInfo) -> Option<Bytes> {
+        self.0.prepared.lock().unwrap().push(request[4] & 0x10 != 0);
+        Some(request)
+    }
+    fn prepare_retransmit(&self, request: Bytes, peer: &PeerInfo) -> Option<Bytes> {
+        self.0
+            .retransmitted
+            .lock()
+            .unwrap()
+            .push((request[4] & 0x10 != 0, peer.origin_host.to_string()));
+        Some(request)
+    }
+    fn handle_error(
+        &self,
+        error: diameter_runtime::node::Error,
+        request: &Bytes,
+    ) -> Result<Bytes, diameter_runtime::node::Error> {
+        self.0.errors.lock().unwrap().push(error.to_string());
+        // Turn "no route" into a local 3002 answer for the caller.
+        let mut a = dynamic::Message::decode(request.clone()).unwrap();
+        a.header = a.header.answer();
+        a.avps
+            .retain(|x| x.code == 263 || x.code == 264 || x.code == 296);
+        a.avps.push(dynamic::Avp::new(
+            268,
+            AvpFlags::MANDATORY,
+            0,
+            &ResultCode::DIAMETER_UNABLE_TO_DELIVER.0,
+        ));
+        Ok(a.encode())
+    }
+    fn sending(&self, message: &Bytes, peer: Option<&diameter_runtime::DiameterIdentity>) {
+        let command = u32::from_be_bytes([0, message[5], message[6], message[7]]);
+        self.0.sent.lock().unwrap().push((
+            command,
+            message[4] & 0x80 != 0,
+            peer.map(|p| p.to_string()),
+        ));
+    }
+    fn handle_request(&self, _req: Request) -> BoxFuture<Action> {
+        Box::pin(async { Action::Discard })
+    }
+}
+
+#[tokio::test]
+async fn prepare_retransmit_handle_error_and_the_sending_hook() {
+    let server = |name: &'static str, answer: bool| async move {
+        Node::builder()
+            .origin_host(name)
+            .origin_realm("example.net")
+            .auth_application(4)
+            .listen("127.0.0.1:0")
+            .handler(move |req: Request| async move {
+                if !answer {
+                    tokio::time::sleep(Duration::from_secs(3)).await;
+                }
+                Reply::Answer(req.generate_answer(ResultCode::DIAMETER_SUCCESS).encode())
+            })
+            .start()
+            .await
+            .unwrap()
+    };
+    let silent = server("silent.example.net", false).await;
+    let fast = server("fast.example.net", true).await;
+    let seen = Arc::new(Seen::default());
+    let client = Node::builder()
+        .origin_host("client.example.net")
+        .origin_realm("example.net")
+        .auth_application(4)
+        .retransmit_on_timeout(Duration::from_millis(200), 1)
+        .peer(&format!("127.0.0.1:{}", silent.local_addrs()[0].port()))
+        .peer(&format!("127.0.0.1:{}", fast.local_addrs()[0].port()))
+        .callbacks(Retrying(seen.clone()))
+        .start()
+        .await
+        .unwrap();
+    tokio::time::timeout(T, async {
+        while client.peers().len() < 2 {
+            tokio::time::sleep(Duration::from_millis(10)).await;
+        }
+    })
+    .await
+    .unwrap();
+    let a = client.send_request(&ccr(0), T).await.unwrap();
+    assert_eq!(rc(&a), 2001);
+    assert_eq!(
+        a.find(264, 0)
+            .unwrap()
+            .get::<diameter_runtime::DiameterIdentity>()
+            .unwrap(),
+        "fast.example.net"
+    );
+    assert_eq!(
+        *seen.prepared.lock().unwrap(),
+        [false],
+        "first attempt, no T flag"
+    );
+    assert_eq!(
+        *seen.retransmitted.lock().unwrap(),
+        [(true, "fast.example.net".to_string())],
+        "the retransmission goes through prepare_retransmit, with the T flag"
+    );
+    // A request no peer may take: handle_error's answer reaches the caller.
+    let a = client
+        .send_request_filtered(
+            &ccr(1),
+            T,
+            diameter_runtime::node::Filter::Host("nobody.example.net".into()),
+        )
+        .await
+        .unwrap();
+    assert_eq!(rc(&a), 3002);
+    let errors = seen.errors.lock().unwrap().clone();
+    assert_eq!(errors.len(), 1, "{errors:?}");
+    assert!(errors[0].contains("no peer"), "{errors:?}");
+    // The hook saw the CERs before the peers were known, then the requests with their peer.
+    let sent = seen.sent.lock().unwrap().clone();
+    assert_eq!(
+        sent.iter().filter(|s| *s == &(257, true, None)).count(),
+        2,
+        "{sent:?}"
+    );
+    assert!(
+        sent.contains(&(272, true, Some("silent.example.net".into()))),
+        "{sent:?}"
+    );
+    assert!(
+        sent.contains(&(272, true, Some("fast.example.net".into()))),
+        "{sent:?}"
+    );
+    // Statistics per command: what the client and the fast server exchanged.
+    let stats = client.stats();
+    let fast_stats = stats.iter().find(|s| s.host == "fast.example.net").unwrap();
+    let ccr_stats = fast_stats
+        .commands
+        .iter()
+        .find(|c| (c.application, c.command) == (4, 272))
+        .expect("CCR statistics");
+    assert_eq!(
+        (ccr_stats.requests_sent, ccr_stats.answers_received),
+        (1, 1)
+    );
+    assert_eq!(ccr_stats.results_received[1], 1, "one 2xxx answer");
+    let cer = fast_stats
+        .commands
+        .iter()
+        .find(|c| (c.application, c.command) == (0, 257))
+        .expect("CER statistics");
+    assert_eq!((cer.requests_sent, cer.answers_received), (1, 1));
+    let server_side = fast.stats();
+    let ccr_in = server_side[0]
+        .commands
+        .iter()
+        .find(|c| (c.application, c.command) == (4, 272))
+        .unwrap();
+    assert_eq!((ccr_in.requests_received, ccr_in.answers_sent), (1, 1));
+    assert_eq!(ccr_in.results_sent[1], 1);
+}
