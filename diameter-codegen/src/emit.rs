@@ -588,7 +588,7 @@ impl Emitter<'_> {
             calls.push(quote! {
                 #d
                 pub async fn #method(&self, request: &#req) -> __rt::Result<#ans, __rt::NodeError> {
-                    self.node.call(request).await
+                    self.node.call_filtered(request, self.filter.clone()).await
                 }
             });
         }
@@ -635,12 +635,19 @@ impl Emitter<'_> {
             #[derive(Clone)]
             pub struct #client {
                 node: __rt::Node,
+                filter: __rt::Option<__rt::Filter>,
             }
 
             impl #client {
-                /// A client sending through `node`.
+                /// A client sending through `node`, to any suitable peer.
                 pub fn new(node: __rt::Node) -> Self {
-                    #client { node }
+                    #client { node, filter: __rt::None }
+                }
+                /// Sends only to the peers `filter` accepts (failover included), as
+                /// `AppHandle::filter` gives for an application bound to a set of peers.
+                pub fn with_filter(mut self, filter: __rt::Option<__rt::Filter>) -> Self {
+                    self.filter = filter;
+                    self
                 }
                 #(#calls)*
             }

@@ -12,7 +12,7 @@ pub use crate::codec::message::{
 };
 pub use crate::codec::types::*;
 pub use crate::node::{
-    unsupported_command, BoxFuture, Error as NodeError, Handler, Node, Reply, Request,
+    unsupported_command, BoxFuture, Error as NodeError, Filter, Handler, Node, Reply, Request,
     ServiceError, ServiceResult,
 };
 pub use bytes::{Bytes, BytesMut};

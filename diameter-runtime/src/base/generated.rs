@@ -1330,18 +1330,28 @@ pub mod base_accounting {
     #[derive(Clone)]
     pub struct BaseAccountingClient {
         node: __rt::Node,
+        filter: __rt::Option<__rt::Filter>,
     }
     impl BaseAccountingClient {
-        /// A client sending through `node`.
+        /// A client sending through `node`, to any suitable peer.
         pub fn new(node: __rt::Node) -> Self {
-            BaseAccountingClient { node }
+            BaseAccountingClient {
+                node,
+                filter: __rt::None,
+            }
+        }
+        /// Sends only to the peers `filter` accepts (failover included), as
+        /// `AppHandle::filter` gives for an application bound to a set of peers.
+        pub fn with_filter(mut self, filter: __rt::Option<__rt::Filter>) -> Self {
+            self.filter = filter;
+            self
         }
         /// Sends a `Accounting-Request` and waits for its answer.
         pub async fn accounting(
             &self,
             request: &AccountingRequest,
         ) -> __rt::Result<AccountingAnswer, __rt::NodeError> {
-            self.node.call(request).await
+            self.node.call_filtered(request, self.filter.clone()).await
         }
     }
 }

@@ -970,7 +970,28 @@ async fn on_frame(
                 let _ = writer.send(ans.encode()).await;
                 return Flow::Continue;
             }
-            if let Some(cb) = inner.callbacks.clone() {
+            // Applications bound to peer sets: the first binding for this application and
+            // peer takes the request; bound only to other peers, the application is
+            // unsupported for this one.
+            let mut bound: Option<Arc<dyn super::Handler>> = None;
+            if inner.apps.iter().any(|a| a.id.id() == app) {
+                match inner.apps.iter().find(|a| a.serves(app, host)) {
+                    Some(a) => bound = a.handler.clone(),
+                    None => {
+                        let ans = answer_skeleton(
+                            &header,
+                            frame,
+                            caps,
+                            ResultCode::DIAMETER_APPLICATION_UNSUPPORTED,
+                            None,
+                            Some("the application is not offered to this peer"),
+                        );
+                        let _ = writer.send(ans.encode()).await;
+                        return Flow::Continue;
+                    }
+                }
+            }
+            if let (None, Some(cb)) = (&bound, inner.callbacks.clone()) {
                 let (inner, writer, from) = (inner.clone(), writer.clone(), host.clone());
                 let (header, frame) = (header, frame.clone());
                 let fallback = request.clone();
@@ -1005,7 +1026,7 @@ async fn on_frame(
                 });
                 return Flow::Continue;
             }
-            let Some(handler) = inner.handler.clone() else {
+            let Some(handler) = bound.or_else(|| inner.handler.clone()) else {
                 let ans = answer_skeleton(
                     &header,
                     frame,

@@ -635,6 +635,8 @@ pub(crate) struct Inner {
     pub callbacks: Option<Arc<dyn Callbacks>>,
     /// The RFC 6733 peer state machine of every peer.
     pub elections: election::Elections,
+    /// Applications bound to sets of peers, in the order added.
+    pub apps: Vec<Application>,
 }
 
 /// Answers already sent, by (Origin-Host, End-to-End id) of their request, so a duplicate
@@ -953,6 +955,115 @@ impl Inner {
     }
 }
 
+/// An application bound to a set of peers: see [`NodeBuilder::application`].
+#[derive(Clone)]
+pub struct Application {
+    id: AppId,
+    peers: Vec<String>,
+    handler: Option<Arc<dyn Handler>>,
+}
+
+impl std::fmt::Debug for Application {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Application")
+            .field("id", &self.id)
+            .field("peers", &self.peers)
+            .field("handler", &self.handler.is_some())
+            .finish()
+    }
+}
+
+impl Application {
+    /// An authentication application.
+    pub fn auth(id: u32) -> Self {
+        Self::new(AppId::Auth(id))
+    }
+    /// An accounting application.
+    pub fn acct(id: u32) -> Self {
+        Self::new(AppId::Acct(id))
+    }
+    /// A vendor-specific authentication application.
+    pub fn vendor_auth(vendor: u32, id: u32) -> Self {
+        Self::new(AppId::VendorAuth(vendor, id))
+    }
+    /// Any kind of application.
+    pub fn new(id: AppId) -> Self {
+        Application {
+            id,
+            peers: Vec::new(),
+            handler: None,
+        }
+    }
+    /// The peers (Origin-Hosts) it is bound to; without this, every peer.
+    pub fn peers(mut self, hosts: &[&str]) -> Self {
+        self.peers = hosts.iter().map(|h| h.to_string()).collect();
+        self
+    }
+    /// The handler of its requests from those peers (else the node's handler or callbacks
+    /// take them).
+    pub fn handler(mut self, h: impl Handler) -> Self {
+        self.handler = Some(Arc::new(h));
+        self
+    }
+    fn serves(&self, app: u32, peer: &DiameterIdentity) -> bool {
+        self.id.id() == app
+            && (self.peers.is_empty() || self.peers.iter().any(|p| p == peer.as_str()))
+    }
+    fn filter(&self) -> Option<Arc<Filter>> {
+        (!self.peers.is_empty()).then(|| {
+            Arc::new(Filter::Any(
+                self.peers.iter().map(|p| Filter::Host(p.clone())).collect(),
+            ))
+        })
+    }
+}
+
+/// Sends requests of one application to the peers it is bound to (from
+/// [`Node::application`]).
+#[derive(Clone)]
+pub struct AppHandle {
+    node: Node,
+    id: u32,
+    filter: Option<Arc<Filter>>,
+}
+
+impl AppHandle {
+    /// The Application-Id.
+    pub fn id(&self) -> u32 {
+        self.id
+    }
+    /// The filter that keeps requests to the bound peers (`None`: every peer), for a
+    /// generated client's `with_filter` or [`Node::call_filtered`].
+    pub fn filter(&self) -> Option<Filter> {
+        self.filter.as_deref().cloned()
+    }
+    /// Waits until one of the bound peers is in OKAY with the application.
+    pub async fn wait_for_ready(&self, timeout: Duration) -> Result<(), Error> {
+        self.node
+            .wait_for_ready_filtered(self.id, self.filter.clone(), timeout)
+            .await
+    }
+    /// Sends an encoded request to one of the bound peers (failover stays among them).
+    pub async fn send_bytes(&self, request: Bytes, timeout: Duration) -> Result<Bytes, Error> {
+        self.node
+            .send_bytes_with(request, timeout, self.filter.clone())
+            .await
+    }
+    /// Sends a dynamic request to one of the bound peers.
+    pub async fn send_request(
+        &self,
+        request: &dynamic::Message,
+        timeout: Duration,
+    ) -> Result<dynamic::Message, Error> {
+        let answer = self.send_bytes(request.encode(), timeout).await?;
+        Ok(dynamic::Message::decode(answer)?)
+    }
+    /// Sends a typed request to one of the bound peers and decodes the typed answer.
+    pub async fn call<Req: Message, Ans: Message>(&self, request: &Req) -> Result<Ans, Error> {
+        self.node.call_filtered(request, self.filter()).await
+    }
+}
+
 /// Builds a [`Node`].
 pub struct NodeBuilder {
     caps: Capabilities,
@@ -962,9 +1073,24 @@ pub struct NodeBuilder {
     peers: Vec<(Option<String>, String)>,
     handler: Option<Arc<dyn Handler>>,
     callbacks: Option<Arc<dyn Callbacks>>,
+    apps: Vec<Application>,
 }
 
 impl NodeBuilder {
+    /// Adds an application bound to a set of peers (python-diameter's
+    /// `add_application(app, peers)`), and advertises it. Requests of that application from
+    /// those peers go to its handler; from other peers they get 3007 unless another binding
+    /// of the same application takes them. One application may be added several times, on
+    /// different peer sets. [`Node::application`] gives the handle to send with, in the
+    /// order added.
+    pub fn application(mut self, app: Application) -> Self {
+        if !self.caps.applications.contains(&app.id) {
+            self.caps.applications.push(app.id);
+        }
+        self.apps.push(app);
+        self
+    }
+
     /// Origin-Host.
     pub fn origin_host(mut self, host: &str) -> Self {
         self.caps.origin_host = host.into();
@@ -1193,6 +1319,7 @@ impl NodeBuilder {
             dup,
             callbacks: self.callbacks,
             elections,
+            apps: self.apps,
         });
         let mut local_addrs = Vec::new();
         for l in &self.listen {
@@ -1365,6 +1492,7 @@ impl Node {
             peers: Vec::new(),
             handler: None,
             callbacks: None,
+            apps: Vec::new(),
         }
     }
 
@@ -1429,14 +1557,23 @@ impl Node {
 
     /// Waits until a peer in OKAY supports application `app`.
     pub async fn wait_for_ready(&self, app: u32, timeout: Duration) -> Result<(), Error> {
+        self.wait_for_ready_filtered(app, None, timeout).await
+    }
+
+    async fn wait_for_ready_filtered(
+        &self,
+        app: u32,
+        filter: Option<Arc<Filter>>,
+        timeout: Duration,
+    ) -> Result<(), Error> {
+        let sel = Selection {
+            tried: Vec::new(),
+            filter,
+        };
         let wait = async {
             loop {
                 let notified = self.inner.changed.notified();
-                if self
-                    .inner
-                    .route(app, None, None, &Selection::default(), None)
-                    .is_some()
-                {
+                if self.inner.route(app, None, None, &sel, None).is_some() {
                     return;
                 }
                 tokio::select! {
@@ -1565,9 +1702,33 @@ impl Node {
     /// Sends a typed request and decodes the typed answer; an answer with the `E` bit is
     /// returned as a [`ErrorKind::Refused`] error carrying its Result-Code.
     pub async fn call<Req: Message, Ans: Message>(&self, request: &Req) -> Result<Ans, Error> {
+        self.call_filtered(request, None).await
+    }
+
+    /// The handle of the `index`-th application added with [`NodeBuilder::application`]:
+    /// requests sent through it go only to that application's peers.
+    pub fn application(&self, index: usize) -> Option<AppHandle> {
+        let app = self.inner.apps.get(index)?;
+        Some(AppHandle {
+            node: self.clone(),
+            id: app.id.id(),
+            filter: app.filter(),
+        })
+    }
+
+    /// [`Node::call`] restricted to the peers `filter` accepts (all peers with `None`).
+    pub async fn call_filtered<Req: Message, Ans: Message>(
+        &self,
+        request: &Req,
+        filter: Option<Filter>,
+    ) -> Result<Ans, Error> {
         let bytes = request.encode(0, 0);
         let answer = self
-            .send_bytes(bytes, self.inner.config.request_timeout)
+            .send_bytes_with(
+                bytes,
+                self.inner.config.request_timeout,
+                filter.map(Arc::new),
+            )
             .await?;
         let header = Header::parse(&answer)?;
         if header.flags.is_error() {
