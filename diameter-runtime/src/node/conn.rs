@@ -692,7 +692,17 @@ async fn route_incoming(
                     )
                 })
                 .collect();
-            extra.push(crate::codec::dynamic::Avp::new(261, m, 0, &0i32)); // DONT_CACHE
+            let (usage, max_cache) = inner.config.redirect_usage;
+            extra.push(crate::codec::dynamic::Avp::new(
+                261,
+                m,
+                0,
+                &i32::from(usage),
+            ));
+            if usage != crate::base::RedirectHostUsage::DontCache {
+                let secs = max_cache.as_secs().min(u32::MAX as u64) as u32;
+                extra.push(crate::codec::dynamic::Avp::new(262, m, 0, &secs));
+            }
             let _ = writer
                 .send(answer(ResultCode::DIAMETER_REDIRECT_INDICATION, extra))
                 .await;

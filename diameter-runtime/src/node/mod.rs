@@ -47,7 +47,7 @@ use tokio::sync::{broadcast, mpsc, oneshot, watch, Semaphore};
 
 pub use error::{Error, ErrorKind};
 
-use crate::base::{DisconnectCause, ResultCode};
+use crate::base::{DisconnectCause, RedirectHostUsage, ResultCode};
 use crate::codec::avp::AvpReader;
 use crate::codec::dynamic;
 use crate::codec::{
@@ -304,6 +304,19 @@ pub(crate) fn answer_skeleton(
     dynamic::Message { header, avps }
 }
 
+/// `request` with its Destination-Host replaced (or added).
+fn with_destination_host(request: &Bytes, host: &str) -> Result<Bytes, Error> {
+    let mut m = dynamic::Message::decode(request.clone())?;
+    m.avps.retain(|a| !(a.code == 293 && a.vendor_id == 0));
+    m.avps.push(dynamic::Avp::new(
+        293,
+        AvpFlags::MANDATORY,
+        0,
+        &DiameterIdentity::from(host),
+    ));
+    Ok(m.encode())
+}
+
 /// The Result-Code of an encoded answer (top level), if it has a well-formed one.
 pub fn result_code(answer: &Bytes) -> Option<u32> {
     AvpReader::within(answer, HEADER_LEN, answer.len())
@@ -398,6 +411,8 @@ pub(crate) struct Config {
     pub balancing: Balancing,
     pub duplicate_cache: usize,
     pub retransmit: Option<(Duration, u32)>,
+    /// Redirect-Host-Usage and Redirect-Max-Cache-Time of our 3006 answers.
+    pub redirect_usage: (RedirectHostUsage, Duration),
 }
 
 /// Which peers a request may go to (Erlang diameter's `filter` call option). Applied on top
@@ -635,8 +650,126 @@ pub(crate) struct Inner {
     pub callbacks: Option<Arc<dyn Callbacks>>,
     /// The RFC 6733 peer state machine of every peer.
     pub elections: election::Elections,
+    /// Redirects followed, kept as their Redirect-Host-Usage says.
+    redirects: Mutex<RedirectCache>,
     /// Applications bound to sets of peers, in the order added.
     pub apps: Vec<Application>,
+}
+
+/// What a cached redirect applies to (RFC 6733 §6.13, Redirect-Host-Usage).
+#[derive(Clone, Debug, PartialEq, Eq)]
+enum RedirectKey {
+    /// ALL_SESSION: this Session-Id.
+    Session(Bytes),
+    /// ALL_REALM: this Destination-Realm.
+    Realm(Bytes),
+    /// REALM_AND_APPLICATION.
+    RealmApp(Bytes, u32),
+    /// ALL_APPLICATION.
+    App(u32),
+    /// ALL_HOST: requests for this Destination-Host (the host that redirected).
+    Host(Bytes),
+    /// ALL_USER: this User-Name.
+    User(Bytes),
+}
+
+/// The AVPs of a request a redirect cache entry may match.
+#[derive(Default)]
+struct RedirectFacts<'a> {
+    app: u32,
+    session: Option<&'a [u8]>,
+    realm: Option<&'a [u8]>,
+    host: Option<&'a [u8]>,
+    user: Option<&'a [u8]>,
+}
+
+impl<'a> RedirectFacts<'a> {
+    fn of(request: &'a Bytes) -> Self {
+        let mut f = RedirectFacts {
+            app: u32::from_be_bytes([request[8], request[9], request[10], request[11]]),
+            ..Default::default()
+        };
+        for a in AvpReader::within(request, HEADER_LEN, request.len()).flatten() {
+            let v = &request[a.start..a.end];
+            match (a.code, a.vendor_id) {
+                (263, 0) => f.session = Some(v),
+                (283, 0) => f.realm = Some(v),
+                (293, 0) => f.host = Some(v),
+                (1, 0) => f.user = Some(v),
+                _ => {}
+            }
+        }
+        f
+    }
+
+    fn key(&self, usage: RedirectHostUsage, redirected_by: &[u8]) -> Option<RedirectKey> {
+        let b = |v: &[u8]| Bytes::copy_from_slice(v);
+        match usage {
+            RedirectHostUsage::AllSession => self.session.map(|s| RedirectKey::Session(b(s))),
+            RedirectHostUsage::AllRealm => self.realm.map(|r| RedirectKey::Realm(b(r))),
+            RedirectHostUsage::RealmAndApplication => {
+                self.realm.map(|r| RedirectKey::RealmApp(b(r), self.app))
+            }
+            RedirectHostUsage::AllApplication => Some(RedirectKey::App(self.app)),
+            RedirectHostUsage::AllHost => Some(RedirectKey::Host(b(redirected_by))),
+            RedirectHostUsage::AllUser => self.user.map(|u| RedirectKey::User(b(u))),
+            _ => None,
+        }
+    }
+
+    fn matches(&self, key: &RedirectKey) -> bool {
+        match key {
+            RedirectKey::Session(s) => self.session == Some(&s[..]),
+            RedirectKey::Realm(r) => self.realm == Some(&r[..]),
+            RedirectKey::RealmApp(r, a) => self.realm == Some(&r[..]) && self.app == *a,
+            RedirectKey::App(a) => self.app == *a,
+            RedirectKey::Host(h) => self.host == Some(&h[..]),
+            RedirectKey::User(u) => self.user == Some(&u[..]),
+        }
+    }
+}
+
+/// Redirects to remember: (what they apply to, the host to use, until when). Bounded; the
+/// oldest go first.
+#[derive(Default)]
+struct RedirectCache {
+    entries: VecDeque<(RedirectKey, String, tokio::time::Instant)>,
+}
+
+impl RedirectCache {
+    const CAPACITY: usize = 10_000;
+
+    fn insert(&mut self, key: RedirectKey, host: String, until: tokio::time::Instant) {
+        self.entries.retain(|(k, _, _)| *k != key);
+        self.entries.push_back((key, host, until));
+        while self.entries.len() > Self::CAPACITY {
+            self.entries.pop_front();
+        }
+    }
+
+    /// The host for `request`, if a live entry matches: the most specific usage first
+    /// (session, user, realm and application, realm, application, host).
+    fn lookup(&mut self, request: &Bytes) -> Option<String> {
+        if self.entries.is_empty() {
+            return None;
+        }
+        let now = tokio::time::Instant::now();
+        self.entries.retain(|(_, _, until)| *until > now);
+        let facts = RedirectFacts::of(request);
+        let rank = |k: &RedirectKey| match k {
+            RedirectKey::Session(_) => 0,
+            RedirectKey::User(_) => 1,
+            RedirectKey::RealmApp(..) => 2,
+            RedirectKey::Realm(_) => 3,
+            RedirectKey::App(_) => 4,
+            RedirectKey::Host(_) => 5,
+        };
+        self.entries
+            .iter()
+            .filter(|(k, _, _)| facts.matches(k))
+            .min_by_key(|(k, _, _)| rank(k))
+            .map(|(_, h, _)| h.clone())
+    }
 }
 
 /// Answers already sent, by (Origin-Host, End-to-End id) of their request, so a duplicate
@@ -1223,6 +1356,13 @@ impl NodeBuilder {
         self
     }
 
+    /// What this node's redirect answers (3006) tell clients to cache: Redirect-Host-Usage
+    /// and, unless DONT_CACHE (the default), Redirect-Max-Cache-Time.
+    pub fn redirect_usage(mut self, usage: RedirectHostUsage, max_cache_time: Duration) -> Self {
+        self.config.redirect_usage = (usage, max_cache_time);
+        self
+    }
+
     /// How requests are spread over equally suitable peers (default round-robin).
     pub fn balancing(mut self, b: Balancing) -> Self {
         self.config.balancing = b;
@@ -1320,6 +1460,7 @@ impl NodeBuilder {
             callbacks: self.callbacks,
             elections,
             apps: self.apps,
+            redirects: Mutex::new(RedirectCache::default()),
         });
         let mut local_addrs = Vec::new();
         for l in &self.listen {
@@ -1487,6 +1628,7 @@ impl Node {
                 balancing: Balancing::RoundRobin,
                 duplicate_cache: 0,
                 retransmit: None,
+                redirect_usage: (RedirectHostUsage::DontCache, Duration::ZERO),
             },
             listen: Vec::new(),
             peers: Vec::new(),
@@ -1618,6 +1760,19 @@ impl Node {
     ) -> Result<Bytes, Error> {
         Header::parse(&request)?;
         let deadline = tokio::time::Instant::now() + timeout;
+        // A redirect remembered for requests like this one: straight to its host.
+        let cached = {
+            let mut cache = self
+                .inner
+                .redirects
+                .lock()
+                .unwrap_or_else(|p| p.into_inner());
+            cache.lookup(&request)
+        };
+        let request = match cached {
+            Some(host) if self.is_connected(&host) => with_destination_host(&request, &host)?,
+            _ => request,
+        };
         let answer = self
             .send_once(request.clone(), deadline, filter.clone())
             .await?;
@@ -1640,18 +1795,42 @@ impl Node {
                 .map(|(p, _)| p.origin_host.to_string())
                 .collect();
             if let Some(host) = targets.iter().find(|t| connected.contains(t)) {
-                let mut m = dynamic::Message::decode(request)?;
-                m.avps.retain(|a| !(a.code == 293 && a.vendor_id == 0));
-                m.avps.push(dynamic::Avp::new(
-                    293,
-                    AvpFlags::MANDATORY,
-                    0,
-                    &DiameterIdentity::from(host.as_str()),
-                ));
-                return self.send_once(m.encode(), deadline, filter).await;
+                self.remember_redirect(&request, &answer, host);
+                let redirected = with_destination_host(&request, host)?;
+                return self.send_once(redirected, deadline, filter).await;
             }
         }
         Ok(answer)
+    }
+
+    fn is_connected(&self, host: &str) -> bool {
+        let peers = self.inner.peers.lock().unwrap_or_else(|p| p.into_inner());
+        peers.iter().any(|p| p.info.origin_host == host)
+    }
+
+    /// Caches a followed redirect as its Redirect-Host-Usage and Redirect-Max-Cache-Time
+    /// say (DONT_CACHE, or no usage, caches nothing).
+    fn remember_redirect(&self, request: &Bytes, answer: &Bytes, host: &str) {
+        let (mut usage, mut secs, mut by) = (0i32, 0u32, &[][..]);
+        for a in AvpReader::within(answer, HEADER_LEN, answer.len()).flatten() {
+            let v = &answer[a.start..a.end];
+            match (a.code, a.vendor_id, v.len()) {
+                (261, 0, 4) => usage = i32::from_be_bytes([v[0], v[1], v[2], v[3]]),
+                (262, 0, 4) => secs = u32::from_be_bytes([v[0], v[1], v[2], v[3]]),
+                (264, 0, _) => by = v,
+                _ => {}
+            }
+        }
+        let usage = RedirectHostUsage::from(usage);
+        if let Some(key) = RedirectFacts::of(request).key(usage, by) {
+            let until = tokio::time::Instant::now() + Duration::from_secs(secs.into());
+            let mut cache = self
+                .inner
+                .redirects
+                .lock()
+                .unwrap_or_else(|p| p.into_inner());
+            cache.insert(key, host.to_string(), until);
+        }
     }
 
     async fn send_once(

@@ -228,3 +228,78 @@ async fn redirect_agent_and_the_client_follows() {
         "the redirect itself reached no server"
     );
 }
+
+/// How many CCRs the redirect agent received from its peers.
+fn ccrs_received(node: &Node) -> u64 {
+    node.stats()
+        .iter()
+        .flat_map(|p| p.commands.iter())
+        .filter(|c| (c.application, c.command) == (4, 272))
+        .map(|c| c.requests_received)
+        .sum()
+}
+
+#[tokio::test]
+async fn redirects_are_cached_as_redirect_host_usage_says() {
+    use diameter_runtime::base::RedirectHostUsage as U;
+    // (usage, cache time, requests reaching the redirect agent for three requests: two in
+    // session 1, one in session 2).
+    let cases = [
+        (U::DontCache, 60, 3),
+        (U::AllRealm, 60, 1),
+        (U::AllSession, 60, 2),
+        (U::AllApplication, 60, 1),
+        (U::AllRealm, 0, 3), // cached for zero seconds: nothing kept
+    ];
+    for (usage, secs, expected) in cases {
+        let seen: Seen = Arc::default();
+        let home = home_server(seen.clone()).await;
+        let redirect = Node::builder()
+            .origin_host("redirect.visited.net")
+            .origin_realm("visited.net")
+            .auth_application(4)
+            .listen("127.0.0.1:0")
+            .route("home.net", None, RouteAction::Redirect, &["hss.home.net"])
+            .redirect_usage(usage, Duration::from_secs(secs))
+            .start()
+            .await
+            .unwrap();
+        let client = Node::builder()
+            .origin_host("client.visited.net")
+            .origin_realm("visited.net")
+            .auth_application(4)
+            .peer(&format!("127.0.0.1:{}", redirect.local_addrs()[0].port()))
+            .peer(&format!("127.0.0.1:{}", home.local_addrs()[0].port()))
+            .route(
+                "home.net",
+                None,
+                RouteAction::Relay,
+                &["redirect.visited.net"],
+            )
+            .start()
+            .await
+            .unwrap();
+        tokio::time::timeout(T, async {
+            while client.peers().len() < 2 {
+                tokio::time::sleep(Duration::from_millis(10)).await;
+            }
+        })
+        .await
+        .unwrap();
+        for session in [1, 1, 2] {
+            let mut r = request("home.net", &[]);
+            r.avps[0] = dynamic::Avp::new(
+                263,
+                AvpFlags::MANDATORY,
+                0,
+                &diameter_runtime::Utf8String::from(
+                    format!("client.visited.net;{session}").as_str(),
+                ),
+            );
+            let answer = client.send_request(&r, T).await.unwrap();
+            assert_eq!(rc(&answer), 2001, "{usage:?}");
+        }
+        assert_eq!(seen.lock().unwrap().len(), 3, "{usage:?}");
+        assert_eq!(ccrs_received(&redirect), expected, "{usage:?} for {secs} s");
+    }
+}
