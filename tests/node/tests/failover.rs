@@ -1,6 +1,7 @@
 //! Failover under load: requests outstanding on a peer that stops answering (frozen: it no
 //! longer reads) or disappears (connection closed) are re-sent to the other peer with the T
-//! flag, and every request ends with an answer.
+//! flag, and every request ends with an answer; also with one peer killed and another frozen
+//! at the same moment while traffic flows.
 
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
@@ -247,4 +248,186 @@ async fn timeouts_are_retransmitted_to_another_peer() {
         slow_stats.timeouts,
         "each one was retransmitted with T"
     );
+}
+
+/// A CCA from `origin` for an encoded CCR: Session-Id, request type and number echoed.
+fn cca(request: &bytes::Bytes, origin: &str) -> bytes::Bytes {
+    use diameter_runtime::dynamic::{Avp, Message as Dyn};
+    use diameter_runtime::{AvpFlags, DiameterIdentity};
+    let (h, ccr) = CreditControlRequest::decode(request.clone()).unwrap();
+    let m = AvpFlags::MANDATORY;
+    Dyn {
+        header: h.answer(),
+        avps: vec![
+            Avp::new(263, m, 0, &ccr.session_id),
+            Avp::new(264, m, 0, &DiameterIdentity::from(origin)),
+            Avp::new(296, m, 0, &DiameterIdentity::from("example.net")),
+            Avp::new(268, m, 0, &ResultCode::DIAMETER_SUCCESS.0),
+            Avp::new(258, m, 0, &4u32),
+            Avp::new(416, m, 0, &i32::from(ccr.cc_request_type)),
+            Avp::new(415, m, 0, &ccr.cc_request_number),
+        ],
+    }
+    .encode()
+}
+
+/// What a scripted peer does next.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Mode {
+    Serve,
+    Freeze,
+    Die,
+}
+
+/// A peer that answers CCRs and DWRs like a server until told to freeze (stop reading,
+/// socket kept open) or die (close at once). Returns its port and how many CCRs it
+/// answered.
+async fn scripted_peer(
+    name: &'static str,
+    mut mode: tokio::sync::watch::Receiver<Mode>,
+) -> (u16, Arc<AtomicUsize>) {
+    let l = TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let port = l.local_addr().unwrap().port();
+    let answered = Arc::new(AtomicUsize::new(0));
+    let count = answered.clone();
+    tokio::spawn(async move {
+        let (mut s, _) = l.accept().await.unwrap();
+        let mut caps = Capabilities::new(name, "example.net");
+        caps.applications = vec![AppId::Auth(4)];
+        loop {
+            let msg = tokio::select! {
+                m = read_message(&mut s) => m,
+                _ = mode.changed() => None,
+            };
+            let now = *mode.borrow();
+            match now {
+                Mode::Serve => {}
+                Mode::Freeze => {
+                    tokio::time::sleep(Duration::from_secs(30)).await;
+                    return;
+                }
+                Mode::Die => return,
+            }
+            let Some(msg) = msg else { continue };
+            let h = diameter_runtime::Header::parse(&msg).unwrap();
+            let out = match h.command_code {
+                257 => caps
+                    .cea(ResultCode::DIAMETER_SUCCESS, None)
+                    .encode(h.hop_by_hop, h.end_to_end),
+                280 => diameter_runtime::base::DeviceWatchdogAnswer {
+                    result_code: ResultCode::DIAMETER_SUCCESS,
+                    origin_host: name.into(),
+                    origin_realm: "example.net".into(),
+                    error_message: None,
+                    failed_avp: None,
+                    origin_state_id: None,
+                    avps: Vec::new(),
+                }
+                .encode(h.hop_by_hop, h.end_to_end),
+                272 => {
+                    count.fetch_add(1, Ordering::Relaxed);
+                    cca(&msg.into(), name)
+                }
+                _ => continue,
+            };
+            if s.write_all(&out).await.is_err() {
+                return;
+            }
+        }
+    });
+    (port, answered)
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn kill_one_and_freeze_another_while_requests_flow() {
+    let retransmitted = Arc::new(AtomicUsize::new(0));
+    let seen = retransmitted.clone();
+    let good = Node::builder()
+        .origin_host("good.example.net")
+        .origin_realm("example.net")
+        .auth_application(4)
+        .watchdog(FAST)
+        .listen("127.0.0.1:0")
+        .handler(move |req: Request| {
+            if req.header().flags.is_retransmit() {
+                seen.fetch_add(1, Ordering::Relaxed);
+            }
+            std::future::ready(Reply::Answer(cca(req.bytes(), "good.example.net")))
+        })
+        .start()
+        .await
+        .unwrap();
+    let (kill, kill_rx) = tokio::sync::watch::channel(Mode::Serve);
+    let (freeze, freeze_rx) = tokio::sync::watch::channel(Mode::Serve);
+    let (dying, dying_answered) = scripted_peer("dying.example.net", kill_rx).await;
+    let (frozen, frozen_answered) = scripted_peer("frozen.example.net", freeze_rx).await;
+    let client = Node::builder()
+        .origin_host("client.example.net")
+        .origin_realm("example.net")
+        .auth_application(4)
+        .watchdog(FAST)
+        .request_timeout(Duration::from_secs(5))
+        .reconnect_interval(Duration::from_secs(30))
+        .peer(&format!("127.0.0.1:{}", good.local_addrs()[0].port()))
+        .peer(&format!("127.0.0.1:{dying}"))
+        .peer(&format!("127.0.0.1:{frozen}"))
+        .start()
+        .await
+        .unwrap();
+    tokio::time::timeout(Duration::from_secs(5), async {
+        while client.peers().len() < 3 {
+            tokio::time::sleep(Duration::from_millis(10)).await;
+        }
+    })
+    .await
+    .expect("three peers up");
+    // 32 workers, 60 requests each, back to back; halfway through the first round of
+    // traffic one peer dies and another freezes.
+    let answered = Arc::new(AtomicUsize::new(0));
+    let mut workers = Vec::new();
+    for w in 0..32u32 {
+        let (c, answered) = (client.clone(), answered.clone());
+        workers.push(tokio::spawn(async move {
+            for i in 0..60u32 {
+                let n = w * 1000 + i;
+                let a: CreditControlAnswer = c
+                    .call(&ccr(n))
+                    .await
+                    .unwrap_or_else(|e| panic!("request {n}: {e}"));
+                assert_eq!(a.cc_request_number, n, "the answer to this request");
+                answered.fetch_add(1, Ordering::Relaxed);
+            }
+        }));
+    }
+    tokio::time::timeout(Duration::from_secs(5), async {
+        while answered.load(Ordering::Relaxed) < 300 {
+            tokio::time::sleep(Duration::from_millis(1)).await;
+        }
+    })
+    .await
+    .expect("traffic flows");
+    kill.send(Mode::Die).unwrap();
+    freeze.send(Mode::Freeze).unwrap();
+    for w in workers {
+        tokio::time::timeout(Duration::from_secs(20), w)
+            .await
+            .expect("every request ends")
+            .unwrap();
+    }
+    assert_eq!(answered.load(Ordering::Relaxed), 32 * 60, "none lost");
+    assert!(dying_answered.load(Ordering::Relaxed) > 0);
+    assert!(frozen_answered.load(Ordering::Relaxed) > 0);
+    assert!(
+        retransmitted.load(Ordering::Relaxed) > 0,
+        "requests caught on the dead and frozen peers reached the good one with T"
+    );
+    // Only the good peer is left, in OKAY.
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    let okay: Vec<String> = client
+        .peers()
+        .into_iter()
+        .filter(|(_, s)| *s == diameter_runtime::peer::WatchdogState::Okay)
+        .map(|(p, _)| p.origin_host.to_string())
+        .collect();
+    assert_eq!(okay, ["good.example.net"]);
 }
