@@ -878,7 +878,11 @@ async fn on_frame(
             282 => return Flow::Close(Outcome::Closed, "disconnected (DPA received)".into()),
             _ => {
                 watchdog.on_other_message(now);
-                match pending.remove(&header.hop_by_hop) {
+                // Matched on hop-by-hop id, end-to-end id and this connection.
+                let ours = pending
+                    .get(&header.hop_by_hop)
+                    .is_some_and(|w| w.bytes.get(16..20) == Some(&frame[16..20]));
+                match ours.then(|| pending.remove(&header.hop_by_hop)).flatten() {
                     Some(w) => {
                         counters.answered(frame);
                         let _ = w.reply.send(Ok(frame.clone()));

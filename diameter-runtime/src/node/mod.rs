@@ -360,6 +360,14 @@ pub enum Event {
         /// How many.
         requests: usize,
     },
+    /// A persistent peer's connection ended or could not be made; the next attempt is in
+    /// `after` (Tc, with backoff).
+    Reconnecting {
+        /// The address connected to.
+        addr: String,
+        /// The delay before the next attempt.
+        after: Duration,
+    },
     /// A capabilities exchange failed.
     Refused {
         /// The address of the connection.
@@ -413,6 +421,8 @@ pub(crate) struct Config {
     pub retransmit: Option<(Duration, u32)>,
     /// Redirect-Host-Usage and Redirect-Max-Cache-Time of our 3006 answers.
     pub redirect_usage: (RedirectHostUsage, Duration),
+    /// Most requests waiting for their answer on one peer; a full peer takes no more.
+    pub max_outstanding: u64,
 }
 
 /// Which peers a request may go to (Erlang diameter's `filter` call option). Applied on top
@@ -1029,8 +1039,10 @@ impl Inner {
                 .map(|p| p.origin_host.clone())
                 .collect()
         });
+        let max = self.config.max_outstanding;
         let usable = |p: &&PeerEntry| {
-            !sel.tried.contains(&p.info.origin_host)
+            p.counters.outstanding.load(Ordering::Relaxed) < max
+                && !sel.tried.contains(&p.info.origin_host)
                 && filtered
                     .as_ref()
                     .is_none_or(|f| f.contains(&p.info.origin_host))
@@ -1363,6 +1375,14 @@ impl NodeBuilder {
         self
     }
 
+    /// Most requests in flight to one peer (default: no limit). A peer at the limit is
+    /// skipped by routing; when every suitable peer is full the request fails at once with
+    /// [`ErrorKind::NoRoute`] instead of queueing without bound.
+    pub fn max_outstanding_per_peer(mut self, n: u64) -> Self {
+        self.config.max_outstanding = n.max(1);
+        self
+    }
+
     /// How requests are spread over equally suitable peers (default round-robin).
     pub fn balancing(mut self, b: Balancing) -> Self {
         self.config.balancing = b;
@@ -1597,6 +1617,10 @@ async fn connect_loop(inner: Arc<Inner>, addr: String, mut identity: Option<Diam
         }
         let wait = backoff.min(inner.config.reconnect);
         backoff = (backoff * 2).min(inner.config.reconnect);
+        inner.event(Event::Reconnecting {
+            addr: addr.clone(),
+            after: wait,
+        });
         tokio::select! {
             _ = tokio::time::sleep(wait) => {}
             _ = shutdown.changed() => return,
@@ -1629,6 +1653,7 @@ impl Node {
                 duplicate_cache: 0,
                 retransmit: None,
                 redirect_usage: (RedirectHostUsage::DontCache, Duration::ZERO),
+                max_outstanding: u64::MAX,
             },
             listen: Vec::new(),
             peers: Vec::new(),

@@ -630,3 +630,138 @@ async fn call_filters_choose_the_peers() {
         "{none:?}"
     );
 }
+
+#[tokio::test]
+async fn in_flight_requests_per_peer_are_bounded() {
+    let s = server("slow.example.net", |b| {
+        b.handler(|req: Request| async move {
+            tokio::time::sleep(Duration::from_millis(300)).await;
+            Reply::Answer(req.generate_answer(ResultCode::DIAMETER_SUCCESS).encode())
+        })
+    })
+    .await;
+    let c = client("pcef.example.net", &s, |b| b.max_outstanding_per_peer(5)).await;
+    c.wait_for_ready(4, T).await.unwrap();
+    let req = dynamic::Message::from_typed(&ccr(1), 0, 0);
+    let mut full = Vec::new();
+    for _ in 0..5 {
+        let (c, req) = (c.clone(), req.clone());
+        full.push(tokio::spawn(async move { c.send_request(&req, T).await }));
+    }
+    tokio::time::sleep(Duration::from_millis(50)).await;
+    let started = tokio::time::Instant::now();
+    let err = c.send_request(&req, T).await.unwrap_err();
+    assert_eq!(err.kind(), ErrorKind::NoRoute, "{err}");
+    assert!(
+        started.elapsed() < Duration::from_millis(100),
+        "refused at once, not queued"
+    );
+    for t in full {
+        let a = t.await.unwrap().unwrap();
+        assert_eq!(a.find(268, 0).unwrap().get::<u32>().unwrap(), 2001);
+    }
+    // Room again.
+    c.send_request(&req, T).await.unwrap();
+}
+
+#[tokio::test]
+async fn reconnect_attempts_are_events_with_backoff() {
+    // Nothing listens on this port.
+    let port = {
+        let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        l.local_addr().unwrap().port()
+    };
+    let c = Node::builder()
+        .origin_host("pcef.example.net")
+        .origin_realm("example.net")
+        .auth_application(4)
+        .reconnect_interval(Duration::from_millis(500))
+        .peer(&format!("127.0.0.1:{port}"));
+    // Subscribe before the first attempt: start, then read what was queued.
+    let c = c.start().await.unwrap();
+    let mut ev = c.events();
+    let mut delays = Vec::new();
+    tokio::time::timeout(T, async {
+        while delays.len() < 3 {
+            if let Ok(Event::Reconnecting { addr, after }) = ev.recv().await {
+                assert_eq!(addr, format!("127.0.0.1:{port}"));
+                delays.push(after);
+            }
+        }
+    })
+    .await
+    .expect("reconnect events");
+    // Doubling, capped at Tc.
+    for w in delays.windows(2) {
+        assert!(
+            w[1] == (w[0] * 2).min(Duration::from_millis(500)),
+            "{delays:?}"
+        );
+    }
+    assert!(delays.iter().all(|d| *d <= Duration::from_millis(500)));
+}
+
+#[tokio::test]
+async fn an_answer_with_another_end_to_end_id_is_not_taken() {
+    use diameter_runtime::base::CapabilitiesExchangeRequest;
+    use diameter_runtime::peer::{AppId, Capabilities};
+    use tokio::io::AsyncWriteExt;
+    let l = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let port = l.local_addr().unwrap().port();
+    tokio::spawn(async move {
+        let (mut s, _) = l.accept().await.unwrap();
+        let cer = raw::read_message(&mut s).await;
+        let (h, _) = CapabilitiesExchangeRequest::decode(cer).unwrap();
+        let mut caps = Capabilities::new("raw.example.net", "example.net");
+        caps.applications = vec![AppId::Auth(4)];
+        let cea = caps.cea(ResultCode::DIAMETER_SUCCESS, None);
+        s.write_all(&cea.encode(h.hop_by_hop, h.end_to_end))
+            .await
+            .unwrap();
+        loop {
+            let req = raw::read_message(&mut s).await;
+            let h = diameter_runtime::Header::parse(&req).unwrap();
+            if h.command_code != 272 {
+                continue;
+            }
+            let answer = |rc: u32, e2e: u32| {
+                let mut a = dynamic::Message::decode(req.clone()).unwrap();
+                a.header = h.answer();
+                a.header.end_to_end = e2e;
+                a.avps.retain(|x| x.code == 263);
+                a.avps.push(dynamic::Avp::new(
+                    264,
+                    diameter_runtime::AvpFlags::MANDATORY,
+                    0,
+                    &diameter_runtime::DiameterIdentity::from("raw.example.net"),
+                ));
+                a.avps.push(dynamic::Avp::new(
+                    268,
+                    diameter_runtime::AvpFlags::MANDATORY,
+                    0,
+                    &rc,
+                ));
+                a.encode()
+            };
+            // Same hop-by-hop id, another end-to-end id: not the answer to this request.
+            s.write_all(&answer(5012, h.end_to_end.wrapping_add(1)))
+                .await
+                .unwrap();
+            s.write_all(&answer(2001, h.end_to_end)).await.unwrap();
+        }
+    });
+    let c = Node::builder()
+        .origin_host("pcef.example.net")
+        .origin_realm("example.net")
+        .auth_application(4)
+        .peer(&format!("127.0.0.1:{port}"))
+        .start()
+        .await
+        .unwrap();
+    c.wait_for_ready(4, T).await.unwrap();
+    let a = c
+        .send_request(&dynamic::Message::from_typed(&ccr(1), 0, 0), T)
+        .await
+        .unwrap();
+    assert_eq!(a.find(268, 0).unwrap().get::<u32>().unwrap(), 2001);
+}
