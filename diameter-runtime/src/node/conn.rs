@@ -144,7 +144,7 @@ fn spawn_writer(
         let mut buf = BytesMut::with_capacity(64 * 1024);
         while let Some(b) = rx.recv().await {
             {
-                let mut tally = ctx.counters.by_command();
+                let mut tally = ctx.counters.sent_by_command();
                 let mut take = |b: &Bytes, buf: &mut BytesMut| {
                     if let Some(cb) = &ctx.callbacks {
                         // A panicking hook must not take the connection down.
@@ -188,7 +188,7 @@ async fn next_frame(reader: &mut Reader, counters: &super::Counters) -> Result<B
         Ok(Some(Err(e))) => Err(Error::new(ErrorKind::Io, e.to_string())),
         Ok(Some(Ok(f))) => {
             let f = f.freeze();
-            counters.by_command().received(&f);
+            counters.received_by_command().received(&f);
             Ok(f)
         }
     }
@@ -467,7 +467,7 @@ async fn run_inner(
                 Some(Err(e)) => { break format!("read error: {e}"); }
                 Some(Ok(frame)) => {
                     let frame = frame.freeze();
-                    counters.by_command().received(&frame);
+                    counters.received_by_command().received(&frame);
                     let now = std::time::Instant::now();
                     match on_frame(&inner, &frame, &common, &host, &writer, &mut watchdog, &mut pending, &counters, now).await {
                         Flow::Continue => {}

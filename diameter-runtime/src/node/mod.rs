@@ -516,8 +516,12 @@ pub(crate) struct Counters {
     pub outstanding: AtomicU64,
     /// Answers received by Result-Code class: 1xxx … 5xxx, then none or other.
     pub results: [AtomicU64; 6],
-    /// Messages by application and command, both directions.
-    commands: Mutex<HashMap<(u32, u32), CommandStats>>,
+    /// Messages by application and command, both directions (a handful of entries: a
+    /// linear search beats hashing).
+    /// Written by the writer task only, so reads and writes never contend.
+    commands_sent: Mutex<Vec<CommandStats>>,
+    /// Written by the reader task only.
+    commands_received: Mutex<Vec<CommandStats>>,
 }
 
 /// The Result-Code class of an answer: 0 for 1xxx … 4 for 5xxx, 5 without or other.
@@ -529,7 +533,7 @@ fn result_class(answer: &Bytes) -> usize {
 }
 
 /// The per-command statistics of one connection, locked once per batch of messages.
-pub(crate) struct Tally<'a>(std::sync::MutexGuard<'a, HashMap<(u32, u32), CommandStats>>);
+pub(crate) struct Tally<'a>(std::sync::MutexGuard<'a, Vec<CommandStats>>);
 
 impl Tally<'_> {
     fn entry(&mut self, m: &[u8]) -> Option<(&mut CommandStats, bool)> {
@@ -538,15 +542,22 @@ impl Tally<'_> {
         }
         let command = u32::from_be_bytes([0, m[5], m[6], m[7]]);
         let application = u32::from_be_bytes([m[8], m[9], m[10], m[11]]);
-        let s = self
-            .0
-            .entry((application, command))
-            .or_insert_with(|| CommandStats {
-                application,
-                command,
-                ..Default::default()
-            });
-        Some((s, m[4] & 0x80 != 0))
+        let v = &mut *self.0;
+        let i = match v
+            .iter()
+            .position(|s| s.command == command && s.application == application)
+        {
+            Some(i) => i,
+            None => {
+                v.push(CommandStats {
+                    application,
+                    command,
+                    ..Default::default()
+                });
+                v.len() - 1
+            }
+        };
+        Some((&mut v[i], m[4] & 0x80 != 0))
     }
 
     /// A message written to the peer.
@@ -581,8 +592,38 @@ impl Counters {
         self.results[result_class(answer)].fetch_add(1, Ordering::Relaxed);
     }
 
-    pub(crate) fn by_command(&self) -> Tally<'_> {
-        Tally(self.commands.lock().unwrap_or_else(|p| p.into_inner()))
+    /// The tally of messages sent (the writer task's).
+    pub(crate) fn sent_by_command(&self) -> Tally<'_> {
+        Tally(self.commands_sent.lock().unwrap_or_else(|p| p.into_inner()))
+    }
+
+    /// The tally of messages received (the reader task's).
+    pub(crate) fn received_by_command(&self) -> Tally<'_> {
+        Tally(
+            self.commands_received
+                .lock()
+                .unwrap_or_else(|p| p.into_inner()),
+        )
+    }
+
+    /// Both directions merged, ordered by application then command.
+    fn commands(&self) -> Vec<CommandStats> {
+        let mut all = self.sent_by_command().0.clone();
+        for r in self.received_by_command().0.iter() {
+            match all
+                .iter_mut()
+                .find(|s| (s.application, s.command) == (r.application, r.command))
+            {
+                Some(s) => {
+                    s.requests_received = r.requests_received;
+                    s.answers_received = r.answers_received;
+                    s.results_received = r.results_received;
+                }
+                None => all.push(r.clone()),
+            }
+        }
+        all.sort_by_key(|s| (s.application, s.command));
+        all
     }
 }
 
@@ -662,6 +703,8 @@ pub(crate) struct Inner {
     pub elections: election::Elections,
     /// Redirects followed, kept as their Redirect-Host-Usage says.
     redirects: Mutex<RedirectCache>,
+    /// Whether `redirects` may hold anything (no lock on the request path otherwise).
+    redirects_used: std::sync::atomic::AtomicBool,
     /// Applications bound to sets of peers, in the order added.
     pub apps: Vec<Application>,
 }
@@ -1481,6 +1524,7 @@ impl NodeBuilder {
             elections,
             apps: self.apps,
             redirects: Mutex::new(RedirectCache::default()),
+            redirects_used: std::sync::atomic::AtomicBool::new(false),
         });
         let mut local_addrs = Vec::new();
         for l in &self.listen {
@@ -1712,11 +1756,7 @@ impl Node {
                     failed_over: get(&c.failed_over),
                     outstanding: get(&c.outstanding),
                     results: std::array::from_fn(|i| get(&c.results[i])),
-                    commands: {
-                        let mut v: Vec<CommandStats> = c.by_command().0.values().cloned().collect();
-                        v.sort_by_key(|s| (s.application, s.command));
-                        v
-                    },
+                    commands: c.commands(),
                 }
             })
             .collect()
@@ -1786,7 +1826,9 @@ impl Node {
         Header::parse(&request)?;
         let deadline = tokio::time::Instant::now() + timeout;
         // A redirect remembered for requests like this one: straight to its host.
-        let cached = {
+        let cached = if !self.inner.redirects_used.load(Ordering::Relaxed) {
+            None
+        } else {
             let mut cache = self
                 .inner
                 .redirects
@@ -1855,6 +1897,7 @@ impl Node {
                 .lock()
                 .unwrap_or_else(|p| p.into_inner());
             cache.insert(key, host.to_string(), until);
+            self.inner.redirects_used.store(true, Ordering::Relaxed);
         }
     }
 
