@@ -170,7 +170,7 @@ async fn unknown_peer_3010() {
 
 #[tokio::test]
 async fn election_lost_4003() {
-    // "z..." > "a...": the server keeps its connection to "a" and refuses a second one.
+    // The peer is open (R-Open): a second connection from it is rejected (R-Reject, 4003).
     let s = server("zz.example.net", |b| b).await;
     let first = client("aa.example.net", &s, |b| b).await;
     first.wait_for_ready(4, T).await.unwrap();

@@ -145,21 +145,25 @@ async fn relay_chain_loop_and_no_route() {
     assert_eq!(seen.lock().unwrap().len(), 1, "neither reached the server");
 }
 
-#[tokio::test(flavor = "multi_thread")]
-async fn redirect_agent_and_the_client_follows() {
-    let seen: Seen = Arc::default();
-    let home = home_server(seen.clone()).await;
+/// A home server, a redirect agent sending home.net to it (with this Redirect-Host-Usage
+/// and cache time), and a client that reaches home.net through the agent and is also
+/// connected to the home server, so it can follow the redirect.
+async fn redirected(
+    seen: Seen,
+    usage: diameter_runtime::base::RedirectHostUsage,
+    secs: u64,
+) -> (Node, Node, Node) {
+    let home = home_server(seen).await;
     let redirect = Node::builder()
         .origin_host("redirect.visited.net")
         .origin_realm("visited.net")
         .auth_application(4)
         .listen("127.0.0.1:0")
         .route("home.net", None, RouteAction::Redirect, &["hss.home.net"])
+        .redirect_usage(usage, Duration::from_secs(secs))
         .start()
         .await
         .unwrap();
-    // The client reaches home.net through the redirect agent, and is also connected to the
-    // home server, so it can follow the redirect.
     let client = Node::builder()
         .origin_host("client.visited.net")
         .origin_realm("visited.net")
@@ -182,6 +186,18 @@ async fn redirect_agent_and_the_client_follows() {
     })
     .await
     .unwrap();
+    (home, redirect, client)
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn redirect_agent_and_the_client_follows() {
+    let seen: Seen = Arc::default();
+    let (_home, redirect, client) = redirected(
+        seen.clone(),
+        diameter_runtime::base::RedirectHostUsage::DontCache,
+        0,
+    )
+    .await;
     let answer = client
         .send_request(&request("home.net", &[]), T)
         .await
@@ -253,39 +269,7 @@ async fn redirects_are_cached_as_redirect_host_usage_says() {
     ];
     for (usage, secs, expected) in cases {
         let seen: Seen = Arc::default();
-        let home = home_server(seen.clone()).await;
-        let redirect = Node::builder()
-            .origin_host("redirect.visited.net")
-            .origin_realm("visited.net")
-            .auth_application(4)
-            .listen("127.0.0.1:0")
-            .route("home.net", None, RouteAction::Redirect, &["hss.home.net"])
-            .redirect_usage(usage, Duration::from_secs(secs))
-            .start()
-            .await
-            .unwrap();
-        let client = Node::builder()
-            .origin_host("client.visited.net")
-            .origin_realm("visited.net")
-            .auth_application(4)
-            .peer(&format!("127.0.0.1:{}", redirect.local_addrs()[0].port()))
-            .peer(&format!("127.0.0.1:{}", home.local_addrs()[0].port()))
-            .route(
-                "home.net",
-                None,
-                RouteAction::Relay,
-                &["redirect.visited.net"],
-            )
-            .start()
-            .await
-            .unwrap();
-        tokio::time::timeout(T, async {
-            while client.peers().len() < 2 {
-                tokio::time::sleep(Duration::from_millis(10)).await;
-            }
-        })
-        .await
-        .unwrap();
+        let (_home, redirect, client) = redirected(seen.clone(), usage, secs).await;
         for session in [1, 1, 2] {
             let mut r = request("home.net", &[]);
             r.avps[0] = dynamic::Avp::new(
