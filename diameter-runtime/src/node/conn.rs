@@ -467,7 +467,6 @@ async fn run_inner(
                 Some(Err(e)) => { break format!("read error: {e}"); }
                 Some(Ok(frame)) => {
                     let frame = frame.freeze();
-                    counters.received_by_command().received(&frame);
                     let now = std::time::Instant::now();
                     match on_frame(&inner, &frame, &common, &host, &writer, &mut watchdog, &mut pending, &counters, now).await {
                         Flow::Continue => {}
@@ -841,6 +840,8 @@ async fn on_frame(
     counters: &super::Counters,
     now: std::time::Instant,
 ) -> Flow {
+    // Counted before anything else, malformed messages included.
+    let class = counters.received_by_command().received(frame);
     let header = match Header::parse(frame) {
         Ok(h) => h,
         Err(e) => {
@@ -884,7 +885,7 @@ async fn on_frame(
                     .is_some_and(|w| w.bytes.get(16..20) == Some(&frame[16..20]));
                 match ours.then(|| pending.remove(&header.hop_by_hop)).flatten() {
                     Some(w) => {
-                        counters.answered(frame);
+                        counters.answered(class.unwrap_or(5));
                         let _ = w.reply.send(Ok(frame.clone()));
                     }
                     None => {

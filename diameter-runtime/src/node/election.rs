@@ -220,13 +220,12 @@ impl Elections {
             if s.responder.as_ref().map(|r| r.0) != Some(conn) {
                 return;
             }
-            if timed_out {
-                let due = s.fsm.poll_timeout().unwrap_or_else(Instant::now);
-                let actions = s.fsm.on_timeout(due);
-                Self::carry_out(s, &actions);
+            let event = if timed_out {
+                PeerEvent::Timeout
             } else {
-                Self::feed(s, PeerEvent::PeerDisc(Side::Responder));
-            }
+                PeerEvent::PeerDisc(Side::Responder)
+            };
+            Self::feed(s, event);
         });
     }
 

@@ -572,24 +572,28 @@ impl Tally<'_> {
         }
     }
 
-    /// A message read from the peer.
-    pub(crate) fn received(&mut self, m: &Bytes) {
-        if let Some((s, request)) = self.entry(m) {
-            if request {
-                s.requests_received += 1;
-            } else {
-                s.answers_received += 1;
-                s.results_received[result_class(m)] += 1;
-            }
+    /// A message read from the peer; for an answer, its Result-Code class.
+    pub(crate) fn received(&mut self, m: &Bytes) -> Option<usize> {
+        let (s, request) = self.entry(m)?;
+        if request {
+            s.requests_received += 1;
+            None
+        } else {
+            let class = result_class(m);
+            s.answers_received += 1;
+            s.results_received[class] += 1;
+            Some(class)
         }
     }
 }
 
 impl Counters {
-    pub(crate) fn answered(&self, answer: &Bytes) {
+    /// An answer to one of our requests arrived, of this Result-Code class (see
+    /// [`Tally::received`]).
+    pub(crate) fn answered(&self, class: usize) {
         self.answers_received.fetch_add(1, Ordering::Relaxed);
         self.outstanding.fetch_sub(1, Ordering::Relaxed);
-        self.results[result_class(answer)].fetch_add(1, Ordering::Relaxed);
+        self.results[class].fetch_add(1, Ordering::Relaxed);
     }
 
     /// The tally of messages sent (the writer task's).
@@ -1066,31 +1070,27 @@ impl Inner {
             .filter(|r| matches!(r.action, RouteAction::Relay | RouteAction::Proxy))
             .map(|r| r.peers.as_slice());
         let peers = self.peers.lock().unwrap_or_else(|p| p.into_inner());
+        // Not tried yet, in OKAY, with the application and room for one more request.
+        let max = self.config.max_outstanding;
+        let suitable = |p: &&PeerEntry| {
+            p.counters.outstanding.load(Ordering::Relaxed) < max
+                && !sel.tried.contains(&p.info.origin_host)
+                && *p.state.borrow() == WatchdogState::Okay
+                && (app == 0 || p.applications.iter().any(|a| a.id() == app))
+        };
         // The filter sees the peers routing would otherwise allow.
         let filtered: Option<Vec<DiameterIdentity>> = sel.filter.as_ref().map(|f| {
-            let base: Vec<&PeerInfo> = peers
-                .iter()
-                .filter(|p| {
-                    !sel.tried.contains(&p.info.origin_host)
-                        && *p.state.borrow() == WatchdogState::Okay
-                        && (app == 0 || p.applications.iter().any(|a| a.id() == app))
-                })
-                .map(|p| &p.info)
-                .collect();
+            let base: Vec<&PeerInfo> = peers.iter().filter(suitable).map(|p| &p.info).collect();
             base.iter()
                 .filter(|p| f.accepts(p, &base))
                 .map(|p| p.origin_host.clone())
                 .collect()
         });
-        let max = self.config.max_outstanding;
         let usable = |p: &&PeerEntry| {
-            p.counters.outstanding.load(Ordering::Relaxed) < max
-                && !sel.tried.contains(&p.info.origin_host)
+            suitable(p)
                 && filtered
                     .as_ref()
                     .is_none_or(|f| f.contains(&p.info.origin_host))
-                && *p.state.borrow() == WatchdogState::Okay
-                && (app == 0 || p.applications.iter().any(|a| a.id() == app))
         };
         // A route restricts the peers of its realm, but Destination-Host wins.
         let ok = |p: &&PeerEntry| {
@@ -1856,12 +1856,7 @@ impl Node {
                 })
                 .map(|u| u.host)
                 .collect();
-            let connected: Vec<String> = self
-                .peers()
-                .into_iter()
-                .map(|(p, _)| p.origin_host.to_string())
-                .collect();
-            if let Some(host) = targets.iter().find(|t| connected.contains(t)) {
+            if let Some(host) = targets.iter().find(|t| self.is_connected(t)) {
                 self.remember_redirect(&request, &answer, host);
                 let redirected = with_destination_host(&request, host)?;
                 return self.send_once(redirected, deadline, filter).await;
