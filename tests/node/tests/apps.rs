@@ -22,24 +22,7 @@ fn ccr() -> CreditControlRequest {
 
 /// Answers CCRs with a well-formed CCA carrying `rc`.
 fn answering(rc: ResultCode) -> impl Fn(Request) -> std::future::Ready<Reply> + Send + Sync {
-    move |req: Request| {
-        let ccr: CreditControlRequest = match req.decode() {
-            Ok(c) => c,
-            Err(e) => return std::future::ready(req.error_answer(&e)),
-        };
-        let m = diameter_runtime::AvpFlags::MANDATORY;
-        let mut a = req.generate_answer(rc);
-        a.avps.push(dynamic::Avp::new(258, m, 0, &4u32));
-        a.avps.push(dynamic::Avp::new(
-            416,
-            m,
-            0,
-            &i32::from(ccr.cc_request_type),
-        ));
-        a.avps
-            .push(dynamic::Avp::new(415, m, 0, &ccr.cc_request_number));
-        std::future::ready(Reply::Answer(a.encode()))
-    }
+    move |req: Request| std::future::ready(node_tests::grant(&req, rc))
 }
 
 async fn peer(name: &str, port: u16) -> Node {

@@ -129,13 +129,7 @@ async fn callbacks_drive_requests_and_answers() {
         .start()
         .await
         .unwrap();
-    tokio::time::timeout(T, async {
-        while client.peers().len() < 2 {
-            tokio::time::sleep(Duration::from_millis(10)).await;
-        }
-    })
-    .await
-    .unwrap();
+    node_tests::wait_for_peers(&client, 2).await;
     let mut up = state.up.lock().unwrap().clone();
     up.sort();
     assert_eq!(up, ["agent.example.net", "backend.example.net"]);
@@ -323,13 +317,7 @@ async fn prepare_retransmit_handle_error_and_the_sending_hook() {
         .start()
         .await
         .unwrap();
-    tokio::time::timeout(T, async {
-        while client.peers().len() < 2 {
-            tokio::time::sleep(Duration::from_millis(10)).await;
-        }
-    })
-    .await
-    .unwrap();
+    node_tests::wait_for_peers(&client, 2).await;
     let a = client.send_request(&ccr(0), T).await.unwrap();
     assert_eq!(rc(&a), 2001);
     assert_eq!(

@@ -85,19 +85,7 @@ async fn run(how: Misbehave, bad_name: &'static str) {
             if req.header().flags.is_retransmit() {
                 seen.fetch_add(1, Ordering::Relaxed);
             }
-            let n = req
-                .decode::<CreditControlRequest>()
-                .map(|c| c.cc_request_number)
-                .unwrap_or(0);
-            let mut a = req.generate_answer(ResultCode::DIAMETER_SUCCESS);
-            let m = diameter_runtime::AvpFlags::MANDATORY;
-            a.avps
-                .push(diameter_runtime::dynamic::Avp::new(258, m, 0, &4u32));
-            a.avps
-                .push(diameter_runtime::dynamic::Avp::new(416, m, 0, &1i32));
-            a.avps
-                .push(diameter_runtime::dynamic::Avp::new(415, m, 0, &n));
-            std::future::ready(Reply::Answer(a.encode()))
+            std::future::ready(node_tests::grant(&req, ResultCode::DIAMETER_SUCCESS))
         })
         .start()
         .await
@@ -116,13 +104,7 @@ async fn run(how: Misbehave, bad_name: &'static str) {
         .unwrap();
     let mut events = client.events();
     // Both peers up.
-    tokio::time::timeout(Duration::from_secs(5), async {
-        while client.peers().len() < 2 {
-            tokio::time::sleep(Duration::from_millis(10)).await;
-        }
-    })
-    .await
-    .expect("both peers up");
+    node_tests::wait_for_peers(&client, 2).await;
     let mut tasks = Vec::new();
     for n in 0..300u32 {
         let c = client.clone();
@@ -209,13 +191,7 @@ async fn timeouts_are_retransmitted_to_another_peer() {
         .start()
         .await
         .unwrap();
-    tokio::time::timeout(Duration::from_secs(5), async {
-        while client.peers().len() < 2 {
-            tokio::time::sleep(Duration::from_millis(10)).await;
-        }
-    })
-    .await
-    .unwrap();
+    node_tests::wait_for_peers(&client, 2).await;
     let mut tasks = Vec::new();
     for n in 0..40u32 {
         let c = client.clone();
@@ -256,17 +232,16 @@ fn cca(request: &bytes::Bytes, origin: &str) -> bytes::Bytes {
     use diameter_runtime::{AvpFlags, DiameterIdentity};
     let (h, ccr) = CreditControlRequest::decode(request.clone()).unwrap();
     let m = AvpFlags::MANDATORY;
+    let mut avps = vec![
+        Avp::new(263, m, 0, &ccr.session_id),
+        Avp::new(264, m, 0, &DiameterIdentity::from(origin)),
+        Avp::new(296, m, 0, &DiameterIdentity::from("example.net")),
+        Avp::new(268, m, 0, &ResultCode::DIAMETER_SUCCESS.0),
+    ];
+    avps.extend(node_tests::cca_echo(&ccr));
     Dyn {
         header: h.answer(),
-        avps: vec![
-            Avp::new(263, m, 0, &ccr.session_id),
-            Avp::new(264, m, 0, &DiameterIdentity::from(origin)),
-            Avp::new(296, m, 0, &DiameterIdentity::from("example.net")),
-            Avp::new(268, m, 0, &ResultCode::DIAMETER_SUCCESS.0),
-            Avp::new(258, m, 0, &4u32),
-            Avp::new(416, m, 0, &i32::from(ccr.cc_request_type)),
-            Avp::new(415, m, 0, &ccr.cc_request_number),
-        ],
+        avps,
     }
     .encode()
 }
@@ -352,7 +327,7 @@ async fn kill_one_and_freeze_another_while_requests_flow() {
             if req.header().flags.is_retransmit() {
                 seen.fetch_add(1, Ordering::Relaxed);
             }
-            std::future::ready(Reply::Answer(cca(req.bytes(), "good.example.net")))
+            std::future::ready(node_tests::grant(&req, ResultCode::DIAMETER_SUCCESS))
         })
         .start()
         .await
@@ -374,13 +349,7 @@ async fn kill_one_and_freeze_another_while_requests_flow() {
         .start()
         .await
         .unwrap();
-    tokio::time::timeout(Duration::from_secs(5), async {
-        while client.peers().len() < 3 {
-            tokio::time::sleep(Duration::from_millis(10)).await;
-        }
-    })
-    .await
-    .expect("three peers up");
+    node_tests::wait_for_peers(&client, 3).await;
     // 32 workers, 60 requests each, back to back; halfway through the first round of
     // traffic one peer dies and another freezes.
     let answered = Arc::new(AtomicUsize::new(0));

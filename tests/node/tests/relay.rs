@@ -96,13 +96,7 @@ async fn relay_chain_loop_and_no_route() {
         .unwrap();
     client.wait_for_ready(4, T).await.unwrap();
     relay.wait_for_ready(4, T).await.unwrap();
-    tokio::time::timeout(T, async {
-        while relay.peers().len() < 2 {
-            tokio::time::sleep(Duration::from_millis(10)).await;
-        }
-    })
-    .await
-    .unwrap();
+    node_tests::wait_for_peers(&relay, 2).await;
 
     let answer = client
         .send_request(&request("home.net", &[]), T)
@@ -179,13 +173,7 @@ async fn redirected(
         .start()
         .await
         .unwrap();
-    tokio::time::timeout(T, async {
-        while client.peers().len() < 2 {
-            tokio::time::sleep(Duration::from_millis(10)).await;
-        }
-    })
-    .await
-    .unwrap();
+    node_tests::wait_for_peers(&client, 2).await;
     (home, redirect, client)
 }
 
