@@ -51,6 +51,38 @@ struct Identity {
     dictionaries: Vec<PathBuf>,
 }
 
+/// What a serving node tolerates from the connections it accepts.
+#[derive(Args, Clone)]
+struct Limits {
+    /// Seconds a new connection may take to complete the capabilities exchange.
+    #[arg(long, default_value_t = 10.0, value_name = "SECS")]
+    cer_timeout: f64,
+    /// Seconds a message may take to arrive whole once its first byte has.
+    #[arg(long, default_value_t = 10.0, value_name = "SECS")]
+    frame_timeout: f64,
+    /// Most connections at once.
+    #[arg(long, default_value_t = 10_000)]
+    max_connections: usize,
+    /// Most connections still in the capabilities exchange at once.
+    #[arg(long, default_value_t = 256)]
+    max_pending: usize,
+}
+
+impl Limits {
+    fn apply(&self, b: NodeBuilder) -> Result<NodeBuilder, String> {
+        let secs = |name: &str, v: f64| {
+            Duration::try_from_secs_f64(v)
+                .ok()
+                .filter(|d| !d.is_zero())
+                .ok_or_else(|| format!("--{name} must be a positive number of seconds, not {v}"))
+        };
+        Ok(b.cer_timeout(secs("cer-timeout", self.cer_timeout)?)
+            .frame_timeout(secs("frame-timeout", self.frame_timeout)?)
+            .max_connections(self.max_connections)
+            .max_pending_connections(self.max_pending))
+    }
+}
+
 #[derive(Subcommand)]
 enum Cmd {
     /// Answer every request of the loaded applications.
@@ -68,6 +100,8 @@ enum Cmd {
         /// action = local|relay|proxy|redirect, peers = [..]).
         #[arg(long, value_name = "FILE")]
         config: Option<PathBuf>,
+        #[command(flatten)]
+        limits: Limits,
     },
     /// Send one request and print the answer.
     Send {
@@ -321,6 +355,7 @@ async fn run(cli: Cli) -> Result<ExitCode, String> {
             listen,
             result_code,
             config,
+            limits,
         } => {
             let mut id = id;
             let mut listens = vec![listen];
@@ -372,7 +407,7 @@ async fn run(cli: Cli) -> Result<ExitCode, String> {
                 }
             }
             let dict = Arc::new(Dict::load(&id.dictionaries)?);
-            let mut b = Node::builder();
+            let mut b = limits.apply(Node::builder())?;
             for l in &listens {
                 b = b.listen(l);
             }

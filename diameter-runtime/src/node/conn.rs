@@ -14,9 +14,10 @@ use tokio::io::AsyncWriteExt;
 use tokio::net::TcpStream;
 use tokio::sync::{mpsc, oneshot, watch};
 use tokio::time::Instant;
-use tokio_util::codec::{FramedRead, LengthDelimitedCodec};
+use tokio_util::codec::FramedRead;
 use tracing::Instrument;
 
+use super::framing::Framer;
 use super::{
     answer_skeleton, Command, Error, ErrorKind, Event, Inner, Reply, Request, RouteAction,
 };
@@ -28,6 +29,9 @@ use crate::base::{
 use crate::codec::avp::AvpReader;
 use crate::codec::DiameterIdentity;
 use crate::codec::{AvpFlags, CommandFlags, Header, Message, HEADER_LEN};
+
+/// Capabilities-Exchange command code.
+const CER_CODE: u32 = 257;
 use crate::peer::{negotiate, AppId, PeerInfo, Refusal, Side, Watchdog, WatchdogState};
 
 /// How a connection ended, for the reconnect policy.
@@ -38,8 +42,6 @@ pub(crate) enum Outcome {
     /// The peer sent DPR with BUSY or DO_NOT_WANT_TO_TALK_TO_YOU (RFC 6733 §5.4.3).
     DoNotReconnect,
 }
-
-const HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(10);
 
 /// Which side of the capabilities exchange this connection is.
 pub(crate) enum Role {
@@ -54,19 +56,7 @@ pub(crate) enum Role {
     Responder,
 }
 
-fn codec(max: usize) -> LengthDelimitedCodec {
-    LengthDelimitedCodec::builder()
-        .length_field_offset(1)
-        .length_field_length(3)
-        // The field counts the whole message, header included; with no adjustment tokio-util
-        // yields frames of exactly that length (see `frames_are_whole_messages`).
-        .length_adjustment(0)
-        .num_skip(0)
-        .max_frame_length(max)
-        .new_codec()
-}
-
-type Reader = FramedRead<tokio::net::tcp::OwnedReadHalf, LengthDelimitedCodec>;
+type Reader = FramedRead<tokio::net::tcp::OwnedReadHalf, Framer>;
 
 /// A request waiting for its answer.
 struct Waiting {
@@ -175,17 +165,32 @@ fn spawn_writer(
     tx
 }
 
-async fn next_frame(reader: &mut Reader, counters: &super::Counters) -> Result<Bytes, Error> {
-    match tokio::time::timeout(HANDSHAKE_TIMEOUT, reader.next()).await {
+/// The next message of the capabilities exchange, within the CER timeout. A header that
+/// cannot be framed is answered (5011, 5015) before the connection ends.
+async fn next_frame(
+    inner: &Inner,
+    reader: &mut Reader,
+    writer: &mpsc::Sender<Bytes>,
+    counters: &super::Counters,
+) -> Result<Bytes, Error> {
+    match tokio::time::timeout(inner.config.cer_timeout, reader.next()).await {
         Err(_) => Err(Error::new(
             ErrorKind::Timeout,
-            "no capabilities exchange within 10 s",
+            format!(
+                "no capabilities exchange within {:?}",
+                inner.config.cer_timeout
+            ),
         )),
         Ok(None) => Err(Error::new(
             ErrorKind::PeerDown,
             "connection closed during the capabilities exchange",
         )),
-        Ok(Some(Err(e))) => Err(Error::new(ErrorKind::Io, e.to_string())),
+        Ok(Some(Err(e))) => {
+            if let Some(a) = e.answer(&inner.caps) {
+                let _ = writer.send(a).await;
+            }
+            Err(Error::new(ErrorKind::Io, e.to_string()))
+        }
         Ok(Some(Ok(f))) => {
             let f = f.freeze();
             counters.received_by_command().received(&f);
@@ -216,13 +221,13 @@ async fn handshake(
             .map_err(|_| Error::new(ErrorKind::PeerDown, "writer closed"))?;
         let frame = match abort.take() {
             Some(abort) => tokio::select! {
-                f = next_frame(reader, counters) => f?,
+                f = next_frame(inner, reader, writer, counters) => f?,
                 Ok(()) = abort => return Err(Error::new(
                     ErrorKind::Refused,
                     "election won: the peer's own connection is kept (RFC 6733 §5.6.4)",
                 )),
             },
-            None => next_frame(reader, counters).await?,
+            None => next_frame(inner, reader, writer, counters).await?,
         };
         let (_, cea) = CapabilitiesExchangeAnswer::decode(frame)?;
         let peer = PeerInfo::from_cea(&cea);
@@ -255,8 +260,18 @@ async fn handshake(
         })?;
         Ok((peer, common))
     } else {
-        let frame = next_frame(reader, counters).await?;
+        let frame = next_frame(inner, reader, writer, counters).await?;
         let header = Header::parse(&frame)?;
+        if header.command_code != CER_CODE || !header.flags.is_request() {
+            // Only a CER opens a connection (RFC 6733 §5.6: no other event in Wait-CER).
+            return Err(Error::new(
+                ErrorKind::Refused,
+                format!(
+                    "command {} before the capabilities exchange",
+                    header.command_code
+                ),
+            ));
+        }
         let refuse = |r: Refusal| {
             let cea = caps.cea(r.result_code, Some(&r.reason));
             let mut h = cea.header(header.hop_by_hop, header.end_to_end);
@@ -300,7 +315,7 @@ async fn handshake(
                 }
                 let accepted = tokio::select! {
                     d = decision => d.unwrap_or(false),
-                    _ = tokio::time::sleep(HANDSHAKE_TIMEOUT) => {
+                    _ = tokio::time::sleep(inner.config.cer_timeout) => {
                         inner.elections.responder_gone(&host, conn, true);
                         false
                     }
@@ -355,7 +370,7 @@ async fn run_inner(
     conn: u64,
 ) -> (Outcome, Option<DiameterIdentity>) {
     let (rd, wr) = stream.into_split();
-    let mut reader = FramedRead::new(rd, codec(inner.config.max_message_len));
+    let mut reader = FramedRead::new(rd, Framer::new(inner.config.max_message_len));
     let counters = Arc::new(super::Counters::default());
     let peer_id = Arc::new(std::sync::OnceLock::new());
     let writer = spawn_writer(
@@ -379,7 +394,12 @@ async fn run_inner(
     .await;
     let expected = match &role {
         Role::Initiator { expected, .. } => expected.clone(),
-        Role::Responder => None,
+        Role::Responder => {
+            inner
+                .opening
+                .fetch_sub(1, std::sync::atomic::Ordering::Relaxed);
+            None
+        }
     };
     let (peer, common) = match handshake {
         Ok(x) => x,
@@ -444,6 +464,10 @@ async fn run_inner(
     let mut pending: Pending = HashMap::new();
     let mut sweep = tokio::time::interval(Duration::from_millis(50));
     sweep.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    // A message must arrive whole within the frame timeout of its first byte (slow senders).
+    let frame_timeout = inner.config.frame_timeout;
+    let mut slow = tokio::time::interval(frame_timeout / 4);
+    slow.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     let mut shutdown = inner.shutdown.subscribe();
     let mut closing: Option<Instant> = None;
     let mut outcome = Outcome::Closed;
@@ -464,7 +488,12 @@ async fn run_inner(
         tokio::select! {
             frame = reader.next() => match frame {
                 None => { break "connection closed by the peer".into(); }
-                Some(Err(e)) => { break format!("read error: {e}"); }
+                Some(Err(e)) => {
+                    if let Some(a) = e.answer(&inner.caps) {
+                        let _ = writer.send(a).await;
+                    }
+                    break e.to_string();
+                }
                 Some(Ok(frame)) => {
                     let frame = frame.freeze();
                     let now = std::time::Instant::now();
@@ -505,6 +534,11 @@ async fn run_inner(
                 }
                 None => {}
             },
+            _ = slow.tick() => {
+                if reader.decoder().partial_since().is_some_and(|t| t.elapsed() >= frame_timeout) {
+                    break format!("a message not received whole within {frame_timeout:?}");
+                }
+            }
             _ = sweep.tick(), if !pending.is_empty() => {
                 let now = Instant::now();
                 let expired: Vec<u32> = pending
@@ -1126,27 +1160,5 @@ async fn on_frame(
             });
             Flow::Continue
         }
-    }
-}
-
-#[cfg(test)]
-mod framing_tests {
-    use tokio_util::codec::Decoder;
-
-    #[test]
-    fn frames_are_whole_messages() {
-        let mut c = super::codec(1 << 20);
-        let mut b = bytes::BytesMut::new();
-        b.extend_from_slice(&[
-            1, 0, 0, 24, 0x80, 0, 1, 1, 0, 0, 0, 0, 0, 0, 0, 1, 0, 0, 0, 2, 9, 9, 9, 9,
-        ]);
-        b.extend_from_slice(&[1, 0, 0, 20]);
-        let f = c.decode(&mut b).unwrap().unwrap();
-        assert_eq!(f.len(), 24, "{f:?}");
-        assert_eq!(&f[..4], &[1, 0, 0, 24]);
-        assert!(
-            c.decode(&mut b).unwrap().is_none(),
-            "a partial message waits"
-        );
     }
 }

@@ -32,6 +32,7 @@
 mod conn;
 mod election;
 mod error;
+mod framing;
 
 use std::collections::{HashMap, VecDeque};
 use std::future::Future;
@@ -423,6 +424,14 @@ pub(crate) struct Config {
     pub redirect_usage: (RedirectHostUsage, Duration),
     /// Most requests waiting for their answer on one peer; a full peer takes no more.
     pub max_outstanding: u64,
+    /// How long a new connection may take to complete the capabilities exchange.
+    pub cer_timeout: Duration,
+    /// How long a message may take to arrive whole once its first byte has.
+    pub frame_timeout: Duration,
+    /// Most accepted connections at once; more are closed at once.
+    pub max_connections: usize,
+    /// Most accepted connections still in the capabilities exchange; more are closed at once.
+    pub max_pending: usize,
 }
 
 /// Which peers a request may go to (Erlang diameter's `filter` call option). Applied on top
@@ -711,6 +720,9 @@ pub(crate) struct Inner {
     redirects_used: std::sync::atomic::AtomicBool,
     /// Applications bound to sets of peers, in the order added.
     pub apps: Vec<Application>,
+    /// Accepted connections open now, and those of them still in the capabilities exchange.
+    pub accepted: AtomicUsize,
+    pub opening: AtomicUsize,
 }
 
 /// What a cached redirect applies to (RFC 6733 §6.13, Redirect-Host-Usage).
@@ -1396,6 +1408,33 @@ impl NodeBuilder {
         self
     }
 
+    /// How long a connection may take from the TCP connect to the end of the capabilities
+    /// exchange (10 s by default); a peer that connects and sends no CER is closed after it.
+    pub fn cer_timeout(mut self, t: Duration) -> Self {
+        self.config.cer_timeout = t.max(Duration::from_millis(1));
+        self
+    }
+
+    /// How long a message may take to arrive whole once its first byte has (10 s by default);
+    /// a peer that sends half a message and stops, or trickles bytes, is closed after it.
+    pub fn frame_timeout(mut self, t: Duration) -> Self {
+        self.config.frame_timeout = t.max(Duration::from_millis(4));
+        self
+    }
+
+    /// Most connections accepted at once (10,000 by default); a listener closes more at once.
+    pub fn max_connections(mut self, n: usize) -> Self {
+        self.config.max_connections = n;
+        self
+    }
+
+    /// Most accepted connections still in the capabilities exchange (256 by default); a
+    /// listener closes more at once, so idle connections cannot crowd out real peers.
+    pub fn max_pending_connections(mut self, n: usize) -> Self {
+        self.config.max_pending = n;
+        self
+    }
+
     /// Keeps the answers to the last `capacity` requests and replays them to duplicates
     /// (same Origin-Host and End-to-End id) instead of handling them again. Off by default.
     pub fn duplicate_cache(mut self, capacity: usize) -> Self {
@@ -1525,6 +1564,8 @@ impl NodeBuilder {
             apps: self.apps,
             redirects: Mutex::new(RedirectCache::default()),
             redirects_used: std::sync::atomic::AtomicBool::new(false),
+            accepted: AtomicUsize::new(0),
+            opening: AtomicUsize::new(0),
         });
         let mut local_addrs = Vec::new();
         for l in &self.listen {
@@ -1597,9 +1638,23 @@ async fn accept_loop(inner: Arc<Inner>, listener: TcpListener) {
         tokio::select! {
             r = listener.accept() => match r {
                 Ok((stream, addr)) => {
+                    let open = inner.accepted.load(Ordering::Relaxed);
+                    let opening = inner.opening.load(Ordering::Relaxed);
+                    if open >= inner.config.max_connections || opening >= inner.config.max_pending {
+                        tracing::warn!(%addr, open, opening, "connection limit reached; closing a new connection");
+                        drop(stream);
+                        continue;
+                    }
                     let _ = stream.set_nodelay(true);
                     let conn = inner.next_conn_id();
-                    tokio::spawn(conn::run(inner.clone(), stream, addr, conn, conn::Role::Responder));
+                    inner.accepted.fetch_add(1, Ordering::Relaxed);
+                    // Taken back when the capabilities exchange ends, either way.
+                    inner.opening.fetch_add(1, Ordering::Relaxed);
+                    let inner = inner.clone();
+                    tokio::spawn(async move {
+                        conn::run(inner.clone(), stream, addr, conn, conn::Role::Responder).await;
+                        inner.accepted.fetch_sub(1, Ordering::Relaxed);
+                    });
                 }
                 Err(e) => {
                     tracing::warn!("accept failed: {e}");
@@ -1698,6 +1753,10 @@ impl Node {
                 retransmit: None,
                 redirect_usage: (RedirectHostUsage::DontCache, Duration::ZERO),
                 max_outstanding: u64::MAX,
+                cer_timeout: Duration::from_secs(10),
+                frame_timeout: Duration::from_secs(10),
+                max_connections: 10_000,
+                max_pending: 256,
             },
             listen: Vec::new(),
             peers: Vec::new(),
