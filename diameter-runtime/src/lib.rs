@@ -4,6 +4,8 @@
 //!   messages (generated from dictionaries or derived by hand) and a dynamic message model.
 //! - [`base`]: the RFC 6733 base protocol's types (CER/CEA, DWR/DWA, DPR/DPA, RAR/RAA, STR/STA,
 //!   ASR/ASA, answer-message and every base AVP), generated from `dictionaries/base.xml`.
+//! - [`dictionary`]: dictionaries at run time, validating messages with the verdicts of
+//!   generated code (loading XML files with the `xml` feature).
 //!
 //! # Quick start
 //!
@@ -63,6 +65,7 @@ extern crate self as diameter_runtime;
 pub mod base;
 pub mod codec;
 pub mod codegen;
+pub mod dictionary;
 pub mod node;
 pub mod peer;
 

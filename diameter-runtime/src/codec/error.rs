@@ -71,7 +71,12 @@ impl DecodeError {
 
     /// 5005: a required AVP is missing. The Failed-AVP is the AVP with a zero-filled value of
     /// the minimum length for its type, as RFC 6733 §7.1.5 asks.
-    pub fn missing(code: u32, vendor_id: u32, name: &'static str, min_len: usize) -> Self {
+    pub fn missing(
+        code: u32,
+        vendor_id: u32,
+        name: impl Into<Cow<'static, str>>,
+        min_len: usize,
+    ) -> Self {
         let flags = if vendor_id != 0 {
             AvpFlags::VENDOR
         } else {
@@ -79,7 +84,7 @@ impl DecodeError {
         };
         let avp = RawAvp::new(code, flags, vendor_id, vec![0u8; min_len]);
         let mut e = Self::with_avp(rc::MISSING_AVP, avp, "required AVP missing");
-        e.inner.path.push(Cow::Borrowed(name));
+        e.inner.path.push(name.into());
         e
     }
 
@@ -110,7 +115,7 @@ impl DecodeError {
 
     /// Attaches the AVP being decoded: it becomes the Failed-AVP if none is set yet, and wraps
     /// the Failed-AVP when the error came from inside it (a Grouped AVP); `name` joins the path.
-    pub fn within(mut self, name: &'static str, avp: &RawAvp) -> Self {
+    pub fn within(mut self, name: impl Into<Cow<'static, str>>, avp: &RawAvp) -> Self {
         let inner = &mut *self.inner;
         inner.failed_avp = Some(match inner.failed_avp.take() {
             None => avp.clone(),
@@ -120,13 +125,13 @@ impl DecodeError {
                 RawAvp::new(avp.code, avp.flags, avp.vendor_id, data.freeze())
             }
         });
-        inner.path.insert(0, Cow::Borrowed(name));
+        inner.path.insert(0, name.into());
         self
     }
 
     /// Prepends a name to the path without touching the Failed-AVP.
-    pub fn in_context(mut self, name: &'static str) -> Self {
-        self.inner.path.insert(0, Cow::Borrowed(name));
+    pub fn in_context(mut self, name: impl Into<Cow<'static, str>>) -> Self {
+        self.inner.path.insert(0, name.into());
         self
     }
 }

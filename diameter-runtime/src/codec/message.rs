@@ -1,5 +1,7 @@
 //! Traits the derives implement: a set of AVPs (message body or Grouped data) and a message.
 
+use std::borrow::Cow;
+
 use bytes::{Bytes, BytesMut};
 
 use super::avp::{encode_avp_with, AvpFlags, AvpRef, RawAvp};
@@ -158,7 +160,12 @@ pub fn encode_field<T: AvpValue>(
 
 /// 5009: the AVP occurred more often than the grammar allows; it is the Failed-AVP.
 #[cold]
-pub fn too_many(buf: &Bytes, avp: &AvpRef, name: &'static str, max: u32) -> DecodeError {
+pub fn too_many(
+    buf: &Bytes,
+    avp: &AvpRef,
+    name: impl Into<Cow<'static, str>>,
+    max: u32,
+) -> DecodeError {
     DecodeError::with_avp(
         rc::AVP_OCCURS_TOO_MANY_TIMES,
         avp.to_raw(buf),
@@ -172,26 +179,25 @@ pub fn too_many(buf: &Bytes, avp: &AvpRef, name: &'static str, max: u32) -> Deco
 pub fn too_few(
     code: u32,
     vendor_id: u32,
-    name: &'static str,
+    name: impl Into<Cow<'static, str>>,
     min_len: usize,
     min: u32,
     got: usize,
 ) -> DecodeError {
-    let mut e = DecodeError::missing(code, vendor_id, name, min_len);
-    if got > 0 {
-        e = DecodeError::with_avp(
-            rc::MISSING_AVP,
-            RawAvp::new(code, AvpFlags::NONE, vendor_id, vec![0u8; min_len]),
-            format!("at least {min} required, got {got}"),
-        )
-        .in_context(name);
+    if got == 0 {
+        return DecodeError::missing(code, vendor_id, name, min_len);
     }
-    e
+    DecodeError::with_avp(
+        rc::MISSING_AVP,
+        RawAvp::new(code, AvpFlags::NONE, vendor_id, vec![0u8; min_len]),
+        format!("at least {min} required, got {got}"),
+    )
+    .in_context(name)
 }
 
 /// 5008: an AVP the grammar forbids (a rule with max 0).
 #[cold]
-pub fn not_allowed(buf: &Bytes, avp: &AvpRef, name: &'static str) -> DecodeError {
+pub fn not_allowed(buf: &Bytes, avp: &AvpRef, name: impl Into<Cow<'static, str>>) -> DecodeError {
     DecodeError::with_avp(
         rc::AVP_NOT_ALLOWED,
         avp.to_raw(buf),

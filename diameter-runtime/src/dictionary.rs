@@ -1,0 +1,786 @@
+//! Dictionaries at run time: the AVPs, commands and grammars of a set of dictionary files,
+//! and the validation of a received message against its command's grammar with the verdicts
+//! of generated code (same Result-Code, same Failed-AVP, same AVP path).
+//!
+//! Generated types check a message while they decode it; a relay, a tool, or a node whose
+//! dictionaries come from configuration (freeDiameter's model) has no generated type for it.
+//! [`Dictionary::validate`] gives those the same checks on the bytes, without building a
+//! value. With the `xml` feature, [`Dictionary::load`] reads the files `diameter-codegen`
+//! reads; [`Dictionary::from_model`] takes a model already loaded.
+//!
+//! ```
+//! # #[cfg(feature = "xml")] {
+//! use diameter_runtime::dictionary::Dictionary;
+//! use diameter_runtime::base::DeviceWatchdogRequest;
+//! use diameter_runtime::Message;
+//!
+//! let dict = Dictionary::load::<&str>(&[]).unwrap(); // the bundled base protocol
+//! let dwr = DeviceWatchdogRequest {
+//!     origin_host: "a.example.net".into(),
+//!     origin_realm: "example.net".into(),
+//!     origin_state_id: None,
+//!     avps: vec![],
+//! };
+//! let checked = dict.validate(&dwr.encode(1, 2)).unwrap();
+//! assert_eq!(checked.command.name, "Device-Watchdog");
+//! # }
+//! ```
+
+use std::borrow::Cow;
+
+use bytes::Bytes;
+
+use crate::codec::avp::{AvpReader, AvpRef};
+use crate::codec::error::rc;
+use crate::codec::message::{not_allowed, too_few, too_many, unsupported};
+use crate::codec::types::*;
+use crate::codec::{DecodeError, Header, HEADER_LEN};
+
+/// The data type of an AVP (RFC 6733 §4.2, §4.3).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[allow(missing_docs)]
+pub enum AvpType {
+    OctetString,
+    Integer32,
+    Integer64,
+    Unsigned32,
+    Unsigned64,
+    Float32,
+    Float64,
+    Grouped,
+    Address,
+    Time,
+    Utf8String,
+    DiameterIdentity,
+    DiameterUri,
+    Enumerated,
+    IpFilterRule,
+    QosFilterRule,
+}
+
+/// Runs `$body` with `$t` bound to the Rust type generated code uses for `$ty` (not Grouped).
+macro_rules! with_value_type {
+    ($ty:expr, $t:ident => $body:expr) => {
+        match $ty {
+            AvpType::OctetString => {
+                type $t = Bytes;
+                $body
+            }
+            AvpType::Integer32 | AvpType::Enumerated => {
+                type $t = i32;
+                $body
+            }
+            AvpType::Integer64 => {
+                type $t = i64;
+                $body
+            }
+            AvpType::Unsigned32 => {
+                type $t = u32;
+                $body
+            }
+            AvpType::Unsigned64 => {
+                type $t = u64;
+                $body
+            }
+            AvpType::Float32 => {
+                type $t = f32;
+                $body
+            }
+            AvpType::Float64 => {
+                type $t = f64;
+                $body
+            }
+            AvpType::Address => {
+                type $t = Address;
+                $body
+            }
+            AvpType::Time => {
+                type $t = Time;
+                $body
+            }
+            AvpType::Utf8String => {
+                type $t = Utf8String;
+                $body
+            }
+            AvpType::DiameterIdentity => {
+                type $t = DiameterIdentity;
+                $body
+            }
+            AvpType::DiameterUri => {
+                type $t = DiameterUri;
+                $body
+            }
+            AvpType::IpFilterRule => {
+                type $t = IpFilterRule;
+                $body
+            }
+            AvpType::QosFilterRule => {
+                type $t = QosFilterRule;
+                $body
+            }
+            AvpType::Grouped => {
+                type $t = Bytes;
+                $body
+            }
+        }
+    };
+}
+
+impl AvpType {
+    /// The length of the zero-filled value a 5005 answer's Failed-AVP carries.
+    pub fn min_len(self) -> usize {
+        match self {
+            AvpType::Grouped => 0,
+            t => with_value_type!(t, T => <T as AvpValue>::MIN_LEN),
+        }
+    }
+}
+
+/// One AVP definition.
+#[derive(Clone, Debug)]
+pub struct AvpDef {
+    /// Dictionary name, e.g. `CC-Request-Type`.
+    pub name: Cow<'static, str>,
+    /// AVP code.
+    pub code: u32,
+    /// Vendor-ID, 0 for IETF AVPs.
+    pub vendor_id: u32,
+    /// Data type.
+    pub ty: AvpType,
+    /// Named values (Enumerated, and Integer32/Unsigned32 with named values), sorted.
+    pub values: Vec<i64>,
+    /// The grammar of a Grouped AVP (an index into the dictionary's grammars).
+    grammar: Option<usize>,
+}
+
+/// How often a rule lets its AVP occur, as generated code shapes the field.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Shape {
+    /// Exactly one (`T`).
+    One,
+    /// At most one (`Option<T>`).
+    Optional,
+    /// A list (`Vec<T>`) with bounds.
+    Repeated { min: u32, max: Option<u32> },
+}
+
+#[derive(Clone, Debug)]
+struct Rule {
+    avp: usize,
+    shape: Shape,
+}
+
+#[derive(Clone, Copy, Debug)]
+enum Slot {
+    Rule(usize),
+    Forbidden(usize),
+}
+
+/// A command body or a Grouped AVP's data: its rules in the order generated code checks them.
+#[derive(Clone, Debug)]
+struct Grammar {
+    rules: Vec<Rule>,
+    /// (code << 32 | vendor) → slot, sorted by key.
+    lookup: Vec<(u64, Slot)>,
+    /// `*[ AVP ]`: other AVPs are kept.
+    wildcard: bool,
+}
+
+impl Grammar {
+    #[inline]
+    fn slot(&self, code: u32, vendor: u32) -> Option<Slot> {
+        let key = ((code as u64) << 32) | vendor as u64;
+        self.lookup
+            .binary_search_by_key(&key, |(k, _)| *k)
+            .ok()
+            .map(|i| self.lookup[i].1)
+    }
+}
+
+/// One command: its code, application and the two grammars.
+#[derive(Clone, Debug)]
+pub struct CommandDef {
+    /// Dictionary name without `-Request`/`-Answer`, e.g. `Credit-Control`.
+    pub name: Cow<'static, str>,
+    /// Command code.
+    pub code: u32,
+    /// The application that defines it.
+    pub application_id: u32,
+    /// Whether the P bit is set.
+    pub proxiable: bool,
+    request_name: Cow<'static, str>,
+    answer_name: Cow<'static, str>,
+    request: usize,
+    answer: usize,
+}
+
+/// How strictly [`Dictionary::validate`] judges, beyond what generated decoders check.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct Strictness {
+    /// An AVP with the M bit that the grammar does not name is 5001 even where `*[ AVP ]`
+    /// allows others (Erlang diameter's `strict_mbit`; RFC 6733 §4.1 for servers).
+    pub mbit: bool,
+    /// An Enumerated value the dictionary does not define is 5004 (generated enums keep it
+    /// as `Unknown`).
+    pub enumerated: bool,
+}
+
+impl Strictness {
+    /// Both checks on: what a server answering with RFC 6733's error codes wants.
+    pub const STRICT: Strictness = Strictness {
+        mbit: true,
+        enumerated: true,
+    };
+}
+
+/// How deep Grouped AVPs may nest before a message is refused (5004 at the level past it).
+pub const MAX_DEPTH: usize = 16;
+
+/// A set of applications, commands and AVPs for validating messages at run time.
+#[derive(Clone, Debug, Default)]
+pub struct Dictionary {
+    avps: Vec<AvpDef>,
+    /// (code << 32 | vendor) → AVP index, sorted.
+    by_code: Vec<(u64, usize)>,
+    grammars: Vec<Grammar>,
+    commands: Vec<CommandDef>,
+    /// (application, code) → command index, sorted.
+    by_command: Vec<((u32, u32), usize)>,
+    /// Application → its parents (inherited commands).
+    parents: Vec<(u32, Vec<u32>)>,
+    applications: Vec<u32>,
+    answer_message: Option<usize>,
+    strict: Strictness,
+}
+
+/// A message that passed validation: its header and its command.
+#[derive(Clone, Copy, Debug)]
+pub struct Validated<'a> {
+    /// The parsed header.
+    pub header: Header,
+    /// The command the message is an instance of (for an error answer validated against the
+    /// answer-message grammar, still the command its code names, when known).
+    pub command: &'a CommandDef,
+}
+
+impl Dictionary {
+    /// The checks beyond generated decoders' (none by default).
+    pub fn strictness(&self) -> Strictness {
+        self.strict
+    }
+
+    /// Sets the checks beyond generated decoders'.
+    pub fn set_strictness(&mut self, s: Strictness) {
+        self.strict = s;
+    }
+
+    /// The same dictionary with other checks.
+    pub fn with_strictness(mut self, s: Strictness) -> Self {
+        self.strict = s;
+        self
+    }
+
+    /// Every AVP definition.
+    pub fn avps(&self) -> &[AvpDef] {
+        &self.avps
+    }
+
+    /// The AVP with this code and vendor.
+    pub fn avp(&self, code: u32, vendor_id: u32) -> Option<&AvpDef> {
+        let key = ((code as u64) << 32) | vendor_id as u64;
+        self.by_code
+            .binary_search_by_key(&key, |(k, _)| *k)
+            .ok()
+            .map(|i| &self.avps[self.by_code[i].1])
+    }
+
+    /// Every command.
+    pub fn commands(&self) -> &[CommandDef] {
+        &self.commands
+    }
+
+    /// The Application-Ids defined.
+    pub fn applications(&self) -> &[u32] {
+        &self.applications
+    }
+
+    /// The command `code` as application `app` sees it: its own, one it inherits, or the base
+    /// protocol's (application 0).
+    pub fn command(&self, app: u32, code: u32) -> Option<&CommandDef> {
+        let mut todo = vec![app];
+        let mut seen = Vec::new();
+        while let Some(a) = todo.pop() {
+            if seen.contains(&a) {
+                continue;
+            }
+            seen.push(a);
+            if let Ok(i) = self.by_command.binary_search_by_key(&(a, code), |(k, _)| *k) {
+                return Some(&self.commands[self.by_command[i].1]);
+            }
+            if let Ok(i) = self.parents.binary_search_by_key(&a, |(k, _)| *k) {
+                todo.extend(self.parents[i].1.iter().rev());
+            }
+        }
+        if app != 0 {
+            if let Ok(i) = self.by_command.binary_search_by_key(&(0, code), |(k, _)| *k) {
+                return Some(&self.commands[self.by_command[i].1]);
+            }
+        }
+        None
+    }
+
+    /// Parses the header of the message in `buf` (exactly one message) and checks the body
+    /// against its command's grammar: the request or answer grammar by the R bit, the
+    /// answer-message grammar for an answer with the E bit.
+    ///
+    /// Errors are those of generated decoders — 3008 for header bits, 5011/5015 for the
+    /// header, 3001 for a command the dictionary does not know for the application, then
+    /// 5001, 5004, 5005, 5008, 5009, 5014, 3009 for the AVPs with the Failed-AVP and path a
+    /// generated type would give — plus what [`Strictness`] adds.
+    pub fn validate(&self, buf: &Bytes) -> Result<Validated<'_>, DecodeError> {
+        let header = Header::parse(buf)?;
+        let command = self.validate_body(&header, buf)?;
+        Ok(Validated { header, command })
+    }
+
+    /// [`Dictionary::validate`] for a message whose header is already parsed.
+    pub fn validate_body(&self, header: &Header, buf: &Bytes) -> Result<&CommandDef, DecodeError> {
+        let Some(command) = self.command(header.application_id, header.command_code) else {
+            return Err(DecodeError::new(
+                rc::COMMAND_UNSUPPORTED,
+                format!(
+                    "command {} is not defined for application {}",
+                    header.command_code, header.application_id
+                ),
+            ));
+        };
+        let (grammar, name) = if header.flags.is_request() {
+            (command.request, &command.request_name)
+        } else if header.flags.is_error() && self.answer_message.is_some() {
+            (
+                self.answer_message.unwrap_or(command.answer),
+                &Cow::Borrowed("Answer-Message"),
+            )
+        } else {
+            (command.answer, &command.answer_name)
+        };
+        self.check(grammar, buf, HEADER_LEN, buf.len(), 0)
+            .map_err(|e| e.in_context(name.clone()))?;
+        Ok(command)
+    }
+
+    /// Checks the AVPs in `buf[start..end]` against a grammar, in the order generated
+    /// decoders do: each AVP as it comes (framing, occurrences, value), then what is missing.
+    fn check(
+        &self,
+        grammar: usize,
+        buf: &Bytes,
+        start: usize,
+        end: usize,
+        depth: usize,
+    ) -> Result<(), DecodeError> {
+        let g = &self.grammars[grammar];
+        let mut small = [0u32; 32];
+        let mut large = Vec::new();
+        let counts: &mut [u32] = if g.rules.len() <= small.len() {
+            &mut small[..g.rules.len()]
+        } else {
+            large.resize(g.rules.len(), 0);
+            &mut large
+        };
+        for avp in AvpReader::within(buf, start, end) {
+            let avp = avp?;
+            match g.slot(avp.code, avp.vendor_id) {
+                Some(Slot::Rule(i)) => {
+                    let rule = &g.rules[i];
+                    let def = &self.avps[rule.avp];
+                    let max = match rule.shape {
+                        Shape::One | Shape::Optional => Some(1),
+                        Shape::Repeated { max, .. } => max,
+                    };
+                    if let Some(max) = max {
+                        if counts[i] >= max {
+                            return Err(too_many(buf, &avp, def.name.clone(), max));
+                        }
+                    }
+                    counts[i] += 1;
+                    self.check_value(def, buf, &avp, depth)
+                        .map_err(|e| e.within(def.name.clone(), &avp.to_raw(buf)))?;
+                }
+                Some(Slot::Forbidden(a)) => {
+                    return Err(not_allowed(buf, &avp, self.avps[a].name.clone()));
+                }
+                None => {
+                    if avp.flags.is_mandatory() && (!g.wildcard || self.strict.mbit) {
+                        return Err(unsupported(buf, &avp));
+                    }
+                }
+            }
+        }
+        for (rule, &n) in g.rules.iter().zip(counts.iter()) {
+            let def = &self.avps[rule.avp];
+            match rule.shape {
+                Shape::One if n == 0 => {
+                    return Err(DecodeError::missing(
+                        def.code,
+                        def.vendor_id,
+                        def.name.clone(),
+                        def.ty.min_len(),
+                    ));
+                }
+                Shape::Repeated { min, .. } if min > 0 && n < min => {
+                    return Err(too_few(
+                        def.code,
+                        def.vendor_id,
+                        def.name.clone(),
+                        def.ty.min_len(),
+                        min,
+                        n as usize,
+                    ));
+                }
+                _ => {}
+            }
+        }
+        Ok(())
+    }
+
+    /// The value checks of the type generated code decodes the AVP into.
+    fn check_value(
+        &self,
+        def: &AvpDef,
+        buf: &Bytes,
+        avp: &AvpRef,
+        depth: usize,
+    ) -> Result<(), DecodeError> {
+        let (start, end) = (avp.start, avp.end);
+        match (def.ty, def.grammar) {
+            (AvpType::Grouped, Some(g)) => {
+                if depth + 1 >= MAX_DEPTH {
+                    return Err(DecodeError::new(
+                        rc::INVALID_AVP_VALUE,
+                        format!("Grouped AVPs nested deeper than {MAX_DEPTH}"),
+                    ));
+                }
+                self.check(g, buf, start, end, depth + 1)
+            }
+            (AvpType::Grouped, None) => Ok(()),
+            (AvpType::Enumerated, _) | (AvpType::Integer32, _)
+                if self.strict.enumerated && !def.values.is_empty() =>
+            {
+                let v = i32::decode_at(buf, start, end)?;
+                if def.values.binary_search(&(v as i64)).is_err() {
+                    return Err(DecodeError::new(
+                        rc::INVALID_AVP_VALUE,
+                        format!("{v} is not a value of {}", def.name),
+                    ));
+                }
+                Ok(())
+            }
+            (t, _) => with_value_type!(t, T => <T as AvpValue>::decode_at(buf, start, end).map(drop)),
+        }
+    }
+}
+
+/// Building a dictionary: AVPs, then grammars naming them, then commands.
+#[derive(Debug, Default)]
+pub struct Builder {
+    dict: Dictionary,
+}
+
+/// One rule of a grammar, for [`Builder::grammar`].
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum RuleSpec {
+    /// An AVP (index from [`Builder::avp`]) with its occurrence bounds; `max` 0 forbids it.
+    Avp {
+        /// The AVP.
+        avp: usize,
+        /// Fewest occurrences.
+        min: u32,
+        /// Most occurrences; `None` for no limit.
+        max: Option<u32>,
+    },
+    /// `*[ AVP ]`.
+    Wildcard,
+}
+
+impl Builder {
+    /// An empty dictionary.
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// Adds an AVP definition; returns its index. A later definition of the same code and
+    /// vendor replaces the earlier one in lookups by code.
+    pub fn avp(
+        &mut self,
+        name: impl Into<Cow<'static, str>>,
+        code: u32,
+        vendor_id: u32,
+        ty: AvpType,
+        mut values: Vec<i64>,
+    ) -> usize {
+        values.sort_unstable();
+        values.dedup();
+        self.dict.avps.push(AvpDef {
+            name: name.into(),
+            code,
+            vendor_id,
+            ty,
+            values,
+            grammar: None,
+        });
+        self.dict.avps.len() - 1
+    }
+
+    /// Adds a grammar: rules in the order generated code lays out the fields (fixed first
+    /// positions, then the rest, then fixed last positions). Returns its index.
+    pub fn grammar(&mut self, rules: &[RuleSpec]) -> usize {
+        let mut g = Grammar {
+            rules: Vec::new(),
+            lookup: Vec::new(),
+            wildcard: false,
+        };
+        for r in rules {
+            match *r {
+                RuleSpec::Wildcard => g.wildcard = true,
+                RuleSpec::Avp { avp, max: Some(0), .. } => {
+                    let a = &self.dict.avps[avp];
+                    g.lookup
+                        .push((key(a.code, a.vendor_id), Slot::Forbidden(avp)));
+                }
+                RuleSpec::Avp { avp, min, max } => {
+                    let shape = match (min, max) {
+                        (m, Some(1)) if m >= 1 => Shape::One,
+                        (0, Some(1)) => Shape::Optional,
+                        (min, max) => Shape::Repeated { min, max },
+                    };
+                    let a = &self.dict.avps[avp];
+                    let k = key(a.code, a.vendor_id);
+                    if g.lookup.iter().any(|(x, _)| *x == k) {
+                        continue;
+                    }
+                    g.lookup.push((k, Slot::Rule(g.rules.len())));
+                    g.rules.push(Rule { avp, shape });
+                }
+            }
+        }
+        g.lookup.sort_by_key(|(k, _)| *k);
+        self.dict.grammars.push(g);
+        self.dict.grammars.len() - 1
+    }
+
+    /// Gives a Grouped AVP its grammar.
+    pub fn set_grouped(&mut self, avp: usize, grammar: usize) {
+        self.dict.avps[avp].grammar = Some(grammar);
+    }
+
+    /// Adds a command of an application with its request and answer grammars.
+    pub fn command(
+        &mut self,
+        application_id: u32,
+        code: u32,
+        name: impl Into<Cow<'static, str>>,
+        proxiable: bool,
+        request: usize,
+        answer: usize,
+    ) {
+        let name = name.into();
+        self.dict.commands.push(CommandDef {
+            request_name: format!("{name}-Request").into(),
+            answer_name: format!("{name}-Answer").into(),
+            name,
+            code,
+            application_id,
+            proxiable,
+            request,
+            answer,
+        });
+    }
+
+    /// Declares an application and the applications whose commands it inherits.
+    pub fn application(&mut self, id: u32, parents: Vec<u32>) {
+        self.dict.applications.push(id);
+        self.dict.parents.push((id, parents));
+    }
+
+    /// The grammar of the generic error answer (RFC 6733 §7.2).
+    pub fn answer_message(&mut self, grammar: usize) {
+        self.dict.answer_message = Some(grammar);
+    }
+
+    /// The finished dictionary.
+    pub fn build(mut self) -> Dictionary {
+        let d = &mut self.dict;
+        let mut by_code: Vec<(u64, usize)> = Vec::with_capacity(d.avps.len());
+        for (i, a) in d.avps.iter().enumerate() {
+            by_code.push((key(a.code, a.vendor_id), i));
+        }
+        // Stable sort, then keep the last definition of each key.
+        by_code.sort_by_key(|(k, _)| *k);
+        let mut dedup: Vec<(u64, usize)> = Vec::with_capacity(by_code.len());
+        for e in by_code {
+            match dedup.last_mut() {
+                Some(last) if last.0 == e.0 => *last = e,
+                _ => dedup.push(e),
+            }
+        }
+        d.by_code = dedup;
+        d.by_command = d
+            .commands
+            .iter()
+            .enumerate()
+            .map(|(i, c)| ((c.application_id, c.code), i))
+            .collect();
+        d.by_command.sort_by_key(|(k, _)| *k);
+        d.by_command.dedup_by_key(|(k, _)| *k);
+        d.parents.sort_by_key(|(k, _)| *k);
+        d.applications.sort_unstable();
+        d.applications.dedup();
+        self.dict
+    }
+}
+
+fn key(code: u32, vendor: u32) -> u64 {
+    ((code as u64) << 32) | vendor as u64
+}
+
+#[cfg(feature = "xml")]
+mod xml {
+    use super::*;
+    use diameter_codegen::model::{self, BaseType, Position, Target};
+
+    /// A dictionary failed to load: every error, each with its file and line.
+    #[derive(Debug, Clone)]
+    pub struct LoadError {
+        /// One line per error: `file:line: message`.
+        pub errors: Vec<String>,
+    }
+
+    impl std::fmt::Display for LoadError {
+        fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+            f.write_str(&self.errors.join("\n"))
+        }
+    }
+
+    impl std::error::Error for LoadError {}
+
+    fn avp_type(t: BaseType) -> AvpType {
+        match t {
+            BaseType::OctetString => AvpType::OctetString,
+            BaseType::Integer32 => AvpType::Integer32,
+            BaseType::Integer64 => AvpType::Integer64,
+            BaseType::Unsigned32 => AvpType::Unsigned32,
+            BaseType::Unsigned64 => AvpType::Unsigned64,
+            BaseType::Float32 => AvpType::Float32,
+            BaseType::Float64 => AvpType::Float64,
+            BaseType::Grouped => AvpType::Grouped,
+            BaseType::Address => AvpType::Address,
+            BaseType::Time => AvpType::Time,
+            BaseType::Utf8String => AvpType::Utf8String,
+            BaseType::DiameterIdentity => AvpType::DiameterIdentity,
+            BaseType::DiameterUri => AvpType::DiameterUri,
+            BaseType::Enumerated => AvpType::Enumerated,
+            BaseType::IpFilterRule => AvpType::IpFilterRule,
+            BaseType::QosFilterRule => AvpType::QosFilterRule,
+        }
+    }
+
+    /// The rules in generated code's field order: fixed first, the rest, fixed last, the
+    /// wildcard after every named AVP.
+    fn ordered(rules: &[model::Rule]) -> Vec<RuleSpec> {
+        let mut ordered: Vec<&model::Rule> = rules
+            .iter()
+            .filter(|r| r.position == Some(Position::First))
+            .collect();
+        ordered.extend(rules.iter().filter(|r| r.position.is_none()));
+        ordered.extend(rules.iter().filter(|r| r.position == Some(Position::Last)));
+        ordered.sort_by_key(|r| r.target == Target::Wildcard);
+        ordered
+            .into_iter()
+            .map(|r| match r.target {
+                Target::Wildcard => RuleSpec::Wildcard,
+                Target::Avp(id) => RuleSpec::Avp {
+                    avp: id,
+                    min: r.min,
+                    max: r.max,
+                },
+            })
+            .collect()
+    }
+
+    impl Dictionary {
+        /// The dictionary of a model `diameter-codegen` loaded.
+        pub fn from_model(m: &model::Dictionary) -> Dictionary {
+            let mut b = Builder::new();
+            for a in &m.avps {
+                b.avp(
+                    a.name.clone(),
+                    a.code,
+                    a.vendor_id,
+                    avp_type(a.ty),
+                    a.items.iter().map(|i| i.code).collect(),
+                );
+            }
+            for (i, a) in m.avps.iter().enumerate() {
+                if a.ty == BaseType::Grouped {
+                    let g = b.grammar(&ordered(&a.rules));
+                    b.set_grouped(i, g);
+                }
+            }
+            for app in &m.applications {
+                b.application(app.id, app.parents.clone());
+                for c in &app.commands {
+                    let req = b.grammar(&ordered(&c.request));
+                    let ans = b.grammar(&ordered(&c.answer));
+                    b.command(app.id, c.code, c.name.clone(), c.proxiable, req, ans);
+                }
+                if let Some(rules) = &app.answer_message {
+                    if app.id == 0 {
+                        let g = b.grammar(&ordered(rules));
+                        b.answer_message(g);
+                    }
+                }
+            }
+            b.build()
+        }
+
+        /// Loads the bundled base protocol and `files` (native XML dictionaries), as
+        /// `diameter-build` does. Errors name their file and line.
+        pub fn load<P: AsRef<std::path::Path>>(files: &[P]) -> Result<Dictionary, LoadError> {
+            let mut sources = vec![model::Source {
+                path: "<bundled base.xml>".into(),
+                text: diameter_codegen::BASE_XML.to_string(),
+                external: None,
+            }];
+            for p in files {
+                let p = p.as_ref();
+                let text = std::fs::read_to_string(p).map_err(|e| LoadError {
+                    errors: vec![format!("{}: {e}", p.display())],
+                })?;
+                sources.push(model::Source {
+                    path: p.to_path_buf(),
+                    text,
+                    external: None,
+                });
+            }
+            Self::load_sources(&sources)
+        }
+
+        /// Loads dictionaries from texts (the base protocol is not added).
+        pub fn load_sources(sources: &[model::Source]) -> Result<Dictionary, LoadError> {
+            let m = model::load(sources, model::LoadOptions::default()).map_err(|diags| {
+                LoadError {
+                    errors: diags
+                        .iter()
+                        .filter(|d| d.severity == diameter_codegen::Severity::Error)
+                        .map(|d| d.to_string())
+                        .collect(),
+                }
+            })?;
+            Ok(Self::from_model(&m))
+        }
+    }
+}
+
+#[cfg(feature = "xml")]
+pub use xml::LoadError;
