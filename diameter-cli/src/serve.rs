@@ -1,5 +1,8 @@
-//! `diameter serve`: a node that answers every request of its applications with a
-//! well-formed answer built from the dictionary's answer grammar.
+//! `diameter serve`: a node that validates every request of its applications against the
+//! loaded dictionaries (strictly: unknown M-bit AVPs and undefined enumerated values are
+//! refused, as RFC 6733 §4.1 asks of a server) and answers the valid ones with a well-formed
+//! answer built from the dictionary's answer grammar; the node answers the others with the
+//! RFC 6733 error.
 
 use std::collections::{HashMap, HashSet};
 use std::sync::Arc;
@@ -8,6 +11,7 @@ use bytes::{Bytes, BytesMut};
 use diameter_codegen::model::Target;
 use diameter_runtime::codec::avp::{encode_avp_with, AvpReader};
 use diameter_runtime::codec::{AvpFlags, HEADER_LEN};
+use diameter_runtime::dictionary::{Dictionary, Strictness};
 use diameter_runtime::node::{Node, NodeBuilder, Reply, Request};
 
 use crate::dict::Dict;
@@ -154,7 +158,9 @@ pub async fn start(
         origin_realm,
         result_code,
     ));
+    let validator = Dictionary::from_model(&dict.model).with_strictness(Strictness::STRICT);
     let b = advertise(&dict, builder)
+        .dictionary(Arc::new(validator))
         .origin_host(origin_host)
         .origin_realm(origin_realm)
         .product_name("diameter serve")

@@ -314,7 +314,10 @@ impl Dictionary {
                 continue;
             }
             seen.push(a);
-            if let Ok(i) = self.by_command.binary_search_by_key(&(a, code), |(k, _)| *k) {
+            if let Ok(i) = self
+                .by_command
+                .binary_search_by_key(&(a, code), |(k, _)| *k)
+            {
                 return Some(&self.commands[self.by_command[i].1]);
             }
             if let Ok(i) = self.parents.binary_search_by_key(&a, |(k, _)| *k) {
@@ -322,7 +325,10 @@ impl Dictionary {
             }
         }
         if app != 0 {
-            if let Ok(i) = self.by_command.binary_search_by_key(&(0, code), |(k, _)| *k) {
+            if let Ok(i) = self
+                .by_command
+                .binary_search_by_key(&(0, code), |(k, _)| *k)
+            {
                 return Some(&self.commands[self.by_command[i].1]);
             }
         }
@@ -476,7 +482,9 @@ impl Dictionary {
                 }
                 Ok(())
             }
-            (t, _) => with_value_type!(t, T => <T as AvpValue>::decode_at(buf, start, end).map(drop)),
+            (t, _) => {
+                with_value_type!(t, T => <T as AvpValue>::decode_at(buf, start, end).map(drop))
+            }
         }
     }
 }
@@ -543,7 +551,9 @@ impl Builder {
         for r in rules {
             match *r {
                 RuleSpec::Wildcard => g.wildcard = true,
-                RuleSpec::Avp { avp, max: Some(0), .. } => {
+                RuleSpec::Avp {
+                    avp, max: Some(0), ..
+                } => {
                     let a = &self.dict.avps[avp];
                     g.lookup
                         .push((key(a.code, a.vendor_id), Slot::Forbidden(avp)));
@@ -768,15 +778,14 @@ mod xml {
 
         /// Loads dictionaries from texts (the base protocol is not added).
         pub fn load_sources(sources: &[model::Source]) -> Result<Dictionary, LoadError> {
-            let m = model::load(sources, model::LoadOptions::default()).map_err(|diags| {
-                LoadError {
+            let m =
+                model::load(sources, model::LoadOptions::default()).map_err(|diags| LoadError {
                     errors: diags
                         .iter()
                         .filter(|d| d.severity == diameter_codegen::Severity::Error)
                         .map(|d| d.to_string())
                         .collect(),
-                }
-            })?;
+                })?;
             Ok(Self::from_model(&m))
         }
     }

@@ -136,6 +136,7 @@ pub mod base {
         application = 0,
         name = "Capabilities-Exchange-Request"
     )]
+    #[diameter(forbid(avp = 263, vendor = 0, name = "Session-Id"))]
     pub struct CapabilitiesExchangeRequest {
         /// { Origin-Host }
         #[diameter(avp = 264, must, name = "Origin-Host")]
@@ -187,6 +188,7 @@ pub mod base {
         application = 0,
         name = "Capabilities-Exchange-Answer"
     )]
+    #[diameter(forbid(avp = 263, vendor = 0, name = "Session-Id"))]
     pub struct CapabilitiesExchangeAnswer {
         /// { Result-Code }
         #[diameter(avp = 268, must, name = "Result-Code")]
@@ -247,6 +249,7 @@ pub mod base {
         application = 0,
         name = "Disconnect-Peer-Request"
     )]
+    #[diameter(forbid(avp = 263, vendor = 0, name = "Session-Id"))]
     pub struct DisconnectPeerRequest {
         /// { Origin-Host }
         #[diameter(avp = 264, must, name = "Origin-Host")]
@@ -266,6 +269,7 @@ pub mod base {
     /// `Disconnect-Peer-Answer` (command 282, application 0).
     #[derive(Debug, Clone, PartialEq, __rt::Message)]
     #[diameter(command = 282, answer, application = 0, name = "Disconnect-Peer-Answer")]
+    #[diameter(forbid(avp = 263, vendor = 0, name = "Session-Id"))]
     pub struct DisconnectPeerAnswer {
         /// { Result-Code }
         #[diameter(avp = 268, must, name = "Result-Code")]
@@ -296,6 +300,7 @@ pub mod base {
         application = 0,
         name = "Device-Watchdog-Request"
     )]
+    #[diameter(forbid(avp = 263, vendor = 0, name = "Session-Id"))]
     pub struct DeviceWatchdogRequest {
         /// { Origin-Host }
         #[diameter(avp = 264, must, name = "Origin-Host")]
@@ -315,6 +320,7 @@ pub mod base {
     /// `Device-Watchdog-Answer` (command 280, application 0).
     #[derive(Debug, Clone, PartialEq, __rt::Message)]
     #[diameter(command = 280, answer, application = 0, name = "Device-Watchdog-Answer")]
+    #[diameter(forbid(avp = 263, vendor = 0, name = "Session-Id"))]
     pub struct DeviceWatchdogAnswer {
         /// { Result-Code }
         #[diameter(avp = 268, must, name = "Result-Code")]

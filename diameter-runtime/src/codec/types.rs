@@ -184,8 +184,17 @@ fn check_utf8(b: &[u8]) -> Result<(), std::str::Utf8Error> {
     Ok(())
 }
 
+/// 5014 for a text type that cannot be empty.
+#[cold]
+fn empty_text(label: &str) -> DecodeError {
+    DecodeError::new(rc::INVALID_AVP_LENGTH, format!("an empty {label}"))
+}
+
 macro_rules! text_type {
     ($(#[$doc:meta])* $name:ident, $label:literal) => {
+        text_type!($(#[$doc])* $name, $label, false);
+    };
+    ($(#[$doc:meta])* $name:ident, $label:literal, $nonempty:literal) => {
         $(#[$doc])*
         #[derive(Clone)]
         pub struct $name(TextRepr);
@@ -260,6 +269,9 @@ macro_rules! text_type {
             }
             #[inline]
             fn decode_value(data: Bytes) -> Result<Self, DecodeError> {
+                if $nonempty && data.is_empty() {
+                    return Err(empty_text($label));
+                }
                 Self::from_utf8(data).map_err(|e| {
                     DecodeError::new(rc::INVALID_AVP_VALUE, format!(concat!($label, " is not valid UTF-8: {}"), e))
                 })
@@ -267,6 +279,9 @@ macro_rules! text_type {
             #[inline(always)]
             fn decode_at(buf: &Bytes, start: usize, end: usize) -> Result<Self, DecodeError> {
                 let b = &buf[start..end];
+                if $nonempty && b.is_empty() {
+                    return Err(empty_text($label));
+                }
                 if let Err(e) = check_utf8(b) {
                     return Err(DecodeError::new(
                         rc::INVALID_AVP_VALUE,
@@ -327,9 +342,11 @@ text_type!(
     "UTF8String"
 );
 text_type!(
-    /// DiameterIdentity: the FQDN of a node or a realm name.
+    /// DiameterIdentity: the FQDN of a node or a realm name; never empty (an empty one is
+    /// 5014, as Erlang diameter answers).
     DiameterIdentity,
-    "DiameterIdentity"
+    "DiameterIdentity",
+    true
 );
 text_type!(
     /// IPFilterRule (RFC 6733 §4.3.1): a packet filter in the ipfw-like text form; see

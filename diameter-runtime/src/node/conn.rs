@@ -32,6 +32,10 @@ use crate::codec::{AvpFlags, CommandFlags, Header, Message, HEADER_LEN};
 
 /// Capabilities-Exchange command code.
 const CER_CODE: u32 = 257;
+/// Result-Code AVP code.
+const RESULT_CODE: u32 = 268;
+/// Origin-Host AVP code.
+const ORIGIN_HOST: u32 = 264;
 use crate::peer::{negotiate, AppId, PeerInfo, Refusal, Side, Watchdog, WatchdogState};
 
 /// How a connection ended, for the reconnect policy.
@@ -273,7 +277,11 @@ async fn handshake(
             ));
         }
         let refuse = |r: Refusal| {
-            let cea = caps.cea(r.result_code, Some(&r.reason));
+            let mut cea = caps.cea(r.result_code, Some(&r.reason));
+            cea.failed_avp = r
+                .failed_avp
+                .clone()
+                .map(|a| crate::base::FailedAvp { avps: vec![a] });
             let mut h = cea.header(header.hop_by_hop, header.end_to_end);
             if (3000..4000).contains(&r.result_code.0) {
                 h.flags = h.flags.with(CommandFlags::ERROR);
@@ -287,6 +295,7 @@ async fn handshake(
                 CapabilitiesExchangeRequest::decode(frame.clone()).map_err(|e| Refusal {
                     result_code: ResultCode(e.result_code()),
                     reason: e.to_string(),
+                    failed_avp: e.failed_avp().cloned(),
                 })?;
             let peer = PeerInfo::from_cer(&cer);
             if let Some(allowed) = &inner.config.allowed_hosts {
@@ -294,6 +303,7 @@ async fn handshake(
                     return Err(Refusal {
                         result_code: ResultCode::DIAMETER_UNKNOWN_PEER,
                         reason: format!("{} is not an allowed peer", peer.origin_host),
+                        failed_avp: None,
                     });
                 }
             }
@@ -333,6 +343,7 @@ async fn handshake(
                         reason: format!(
                             "{host} is already connected or its own connection won the election"
                         ),
+                        failed_avp: None,
                     })
                 }
             }
@@ -843,6 +854,33 @@ fn append_route_record(b: &mut BytesMut, host: &[u8]) {
     b[1..4].copy_from_slice(&len.to_be_bytes()[1..]);
 }
 
+/// The error answer to a base protocol request (DWR, DPR) that failed its grammar: no
+/// Session-Id (those commands have none), the E bit for 3xxx, the Failed-AVP.
+fn base_error_answer(
+    header: &Header,
+    caps: &crate::peer::Capabilities,
+    e: &crate::codec::DecodeError,
+) -> Bytes {
+    tracing::debug!(
+        command = header.command_code,
+        "malformed base protocol request: {e}"
+    );
+    let mut a = answer_skeleton(
+        header,
+        &Bytes::new(),
+        caps,
+        ResultCode(e.result_code()),
+        e.failed_avp(),
+        Some(e.detail()),
+    );
+    // Result-Code first, as the answers' grammars list it.
+    if let Some(i) = a.avps.iter().position(|x| x.code == RESULT_CODE) {
+        let rc = a.avps.remove(i);
+        a.avps.insert(0, rc);
+    }
+    a.encode()
+}
+
 /// The 5012 (UNABLE_TO_COMPLY) answer for a request whose handler panicked.
 fn handler_failed(req: &Request, caps: &crate::peer::Capabilities) -> Bytes {
     tracing::warn!("handler panicked; answering 5012");
@@ -938,6 +976,10 @@ async fn on_frame(
     let caps = &inner.caps;
     match header.command_code {
         280 => {
+            if let Err(e) = DeviceWatchdogRequest::decode(frame.clone()) {
+                let _ = writer.send(base_error_answer(&header, caps, &e)).await;
+                return Flow::Continue;
+            }
             let dwa = DeviceWatchdogAnswer {
                 result_code: ResultCode::DIAMETER_SUCCESS,
                 origin_host: caps.origin_host.clone(),
@@ -953,9 +995,14 @@ async fn on_frame(
             Flow::Continue
         }
         282 => {
-            let cause = DisconnectPeerRequest::decode(frame.clone())
-                .map(|(_, d)| d.disconnect_cause)
-                .unwrap_or(DisconnectCause::Rebooting);
+            let cause = match DisconnectPeerRequest::decode(frame.clone()) {
+                Ok((_, d)) => d.disconnect_cause,
+                Err(e) => {
+                    // A malformed DPR is refused; the connection stays.
+                    let _ = writer.send(base_error_answer(&header, caps, &e)).await;
+                    return Flow::Continue;
+                }
+            };
             let dpa = DisconnectPeerAnswer {
                 result_code: ResultCode::DIAMETER_SUCCESS,
                 origin_host: caps.origin_host.clone(),
@@ -1040,6 +1087,22 @@ async fn on_frame(
                     }
                 }
             }
+            // Checked against the dictionaries before anything handles it.
+            if let Some(dict) = &inner.dictionary {
+                if let Err(e) = dict.validate_body(&header, frame) {
+                    tracing::debug!(command = header.command_code, "refused: {e}");
+                    let ans = answer_skeleton(
+                        &header,
+                        frame,
+                        caps,
+                        ResultCode(e.result_code()),
+                        e.failed_avp(),
+                        Some(e.detail()),
+                    );
+                    let _ = writer.send(ans.encode()).await;
+                    return Flow::Continue;
+                }
+            }
             if let (None, Some(cb)) = (&bound, inner.callbacks.clone()) {
                 let (inner, writer, from) = (inner.clone(), writer.clone(), host.clone());
                 let (header, frame) = (header, frame.clone());
@@ -1088,13 +1151,21 @@ async fn on_frame(
                 return Flow::Continue;
             };
             // A duplicate of a request we answered: the same answer again (new hop-by-hop).
+            // The Origin-Host is copied: a key must not hold the whole request in memory.
             let dup_key = inner.dup.as_ref().and_then(|_| {
                 AvpReader::within(frame, HEADER_LEN, frame.len())
                     .flatten()
-                    .find(|a| a.code == 264 && a.vendor_id == 0)
-                    .map(|a| (frame.slice(a.start..a.end), header.end_to_end))
+                    .find(|a| a.code == ORIGIN_HOST && a.vendor_id == 0)
+                    .map(|a| {
+                        (
+                            Bytes::copy_from_slice(&frame[a.start..a.end]),
+                            header.end_to_end,
+                        )
+                    })
             });
-            if let (Some(cache), Some(key)) = (&inner.dup, &dup_key) {
+            // Only a retransmission (T flag) can be a duplicate worth replaying.
+            let retransmitted = header.flags.is_retransmit();
+            if let (Some(cache), Some(key), true) = (&inner.dup, &dup_key, retransmitted) {
                 let hit = cache.lock().unwrap_or_else(|p| p.into_inner()).get(key);
                 if let Some(answer) = hit {
                     let mut a = BytesMut::from(&answer[..]);

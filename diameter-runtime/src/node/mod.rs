@@ -40,7 +40,7 @@ use std::net::SocketAddr;
 use std::pin::Pin;
 use std::sync::atomic::{AtomicU32, AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use bytes::{Bytes, BytesMut};
 use tokio::net::{TcpListener, TcpStream};
@@ -419,6 +419,7 @@ pub(crate) struct Config {
     pub routes: Vec<Route>,
     pub balancing: Balancing,
     pub duplicate_cache: usize,
+    pub duplicate_lifetime: Duration,
     pub retransmit: Option<(Duration, u32)>,
     /// Redirect-Host-Usage and Redirect-Max-Cache-Time of our 3006 answers.
     pub redirect_usage: (RedirectHostUsage, Duration),
@@ -720,6 +721,8 @@ pub(crate) struct Inner {
     redirects_used: std::sync::atomic::AtomicBool,
     /// Applications bound to sets of peers, in the order added.
     pub apps: Vec<Application>,
+    /// Dictionaries every request handled here is validated against first.
+    pub dictionary: Option<Arc<crate::dictionary::Dictionary>>,
     /// Accepted connections open now, and those of them still in the capabilities exchange.
     pub accepted: AtomicUsize,
     pub opening: AtomicUsize,
@@ -845,35 +848,57 @@ impl RedirectCache {
 /// (a retransmission with the T flag after a failover, say) is answered the same way again
 /// instead of being handled twice (RFC 6733 §6.5). Bounded; the oldest entries go first.
 pub(crate) struct DupCache {
-    map: HashMap<(Bytes, u32), Bytes>,
+    map: HashMap<(Bytes, u32), (Instant, Bytes)>,
     order: VecDeque<(Bytes, u32)>,
     capacity: usize,
+    lifetime: Duration,
+    /// Bytes of the answers held, bounded by `max_bytes`.
+    bytes: usize,
+    max_bytes: usize,
 }
 
 impl DupCache {
-    fn new(capacity: usize) -> Self {
+    fn new(capacity: usize, lifetime: Duration) -> Self {
         DupCache {
             map: HashMap::new(),
             order: VecDeque::new(),
             capacity: capacity.max(1),
+            lifetime,
+            bytes: 0,
+            max_bytes: DUPLICATE_CACHE_BYTES,
         }
     }
 
+    /// The answer to replay, if the request was answered within the lifetime.
     pub(crate) fn get(&self, key: &(Bytes, u32)) -> Option<Bytes> {
-        self.map.get(key).cloned()
+        self.map
+            .get(key)
+            .filter(|(at, _)| at.elapsed() < self.lifetime)
+            .map(|(_, a)| a.clone())
     }
 
     pub(crate) fn insert(&mut self, key: (Bytes, u32), answer: Bytes) {
-        if self.map.insert(key.clone(), answer).is_none() {
-            self.order.push_back(key);
-            while self.order.len() > self.capacity {
-                if let Some(old) = self.order.pop_front() {
-                    self.map.remove(&old);
-                }
+        let len = answer.len();
+        match self.map.insert(key.clone(), (Instant::now(), answer)) {
+            Some((_, old)) => self.bytes = self.bytes - old.len() + len,
+            None => {
+                self.bytes += len;
+                self.order.push_back(key);
+            }
+        }
+        while self.order.len() > self.capacity || self.bytes > self.max_bytes {
+            let Some(old) = self.order.pop_front() else {
+                break;
+            };
+            if let Some((_, a)) = self.map.remove(&old) {
+                self.bytes -= a.len();
             }
         }
     }
 }
+
+/// Most answer bytes the duplicate cache holds, whatever its entry count.
+const DUPLICATE_CACHE_BYTES: usize = 16 << 20;
 
 impl Inner {
     pub(crate) fn next_hop_by_hop(&self) -> u32 {
@@ -1274,6 +1299,7 @@ pub struct NodeBuilder {
     handler: Option<Arc<dyn Handler>>,
     callbacks: Option<Arc<dyn Callbacks>>,
     apps: Vec<Application>,
+    dictionary: Option<Arc<crate::dictionary::Dictionary>>,
 }
 
 impl NodeBuilder {
@@ -1408,6 +1434,15 @@ impl NodeBuilder {
         self
     }
 
+    /// Validates every request handled here (not those relayed or proxied) against these
+    /// dictionaries before any handler or callback sees it: a request that fails its
+    /// command's grammar is answered by the node with the RFC 6733 error (3xxx with the E
+    /// bit, 5xxx with Failed-AVP), and 3001 for a command the dictionaries do not define.
+    pub fn dictionary(mut self, dictionary: Arc<crate::dictionary::Dictionary>) -> Self {
+        self.dictionary = Some(dictionary);
+        self
+    }
+
     /// How long a connection may take from the TCP connect to the end of the capabilities
     /// exchange (10 s by default); a peer that connects and sends no CER is closed after it.
     pub fn cer_timeout(mut self, t: Duration) -> Self {
@@ -1435,10 +1470,18 @@ impl NodeBuilder {
         self
     }
 
-    /// Keeps the answers to the last `capacity` requests and replays them to duplicates
-    /// (same Origin-Host and End-to-End id) instead of handling them again. Off by default.
+    /// Keeps the answers to the last `capacity` requests (8,192 by default; 0 turns it off)
+    /// and replays them to duplicates — a request with the T flag whose Origin-Host and
+    /// End-to-End id were already answered (RFC 6733 §5.5.4) — under their new Hop-by-Hop
+    /// id, instead of handling them again. At most 16 MiB of answers are held.
     pub fn duplicate_cache(mut self, capacity: usize) -> Self {
         self.config.duplicate_cache = capacity;
+        self
+    }
+
+    /// How long an answer stays in the duplicate cache (30 s by default).
+    pub fn duplicate_lifetime(mut self, lifetime: Duration) -> Self {
+        self.config.duplicate_lifetime = lifetime;
         self
     }
 
@@ -1539,8 +1582,12 @@ impl NodeBuilder {
         let e2e = ((now.as_secs() as u32 & 0xfff) << 20) | (now.subsec_micros() & 0xf_ffff);
         let (events, _) = broadcast::channel(1024);
         let (shutdown, _) = watch::channel(false);
-        let dup = (self.config.duplicate_cache > 0)
-            .then(|| Mutex::new(DupCache::new(self.config.duplicate_cache)));
+        let dup = (self.config.duplicate_cache > 0).then(|| {
+            Mutex::new(DupCache::new(
+                self.config.duplicate_cache,
+                self.config.duplicate_lifetime,
+            ))
+        });
         let elections = election::Elections::new(
             self.caps.origin_host.as_str(),
             crate::peer::PsmConfig::default(),
@@ -1564,6 +1611,7 @@ impl NodeBuilder {
             apps: self.apps,
             redirects: Mutex::new(RedirectCache::default()),
             redirects_used: std::sync::atomic::AtomicBool::new(false),
+            dictionary: self.dictionary,
             accepted: AtomicUsize::new(0),
             opening: AtomicUsize::new(0),
         });
@@ -1749,7 +1797,8 @@ impl Node {
                 reconnect: Duration::from_secs(5),
                 routes: Vec::new(),
                 balancing: Balancing::RoundRobin,
-                duplicate_cache: 0,
+                duplicate_cache: 8192,
+                duplicate_lifetime: Duration::from_secs(30),
                 retransmit: None,
                 redirect_usage: (RedirectHostUsage::DontCache, Duration::ZERO),
                 max_outstanding: u64::MAX,
@@ -1763,6 +1812,7 @@ impl Node {
             handler: None,
             callbacks: None,
             apps: Vec::new(),
+            dictionary: None,
         }
     }
 

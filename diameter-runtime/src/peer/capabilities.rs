@@ -234,6 +234,8 @@ pub struct Refusal {
     pub result_code: ResultCode,
     /// Why, for Error-Message and logs.
     pub reason: String,
+    /// The AVP at fault, for Failed-AVP.
+    pub failed_avp: Option<crate::codec::RawAvp>,
 }
 
 /// The applications both sides support: ids equal and kinds matching (vendor-specific ones
@@ -274,6 +276,7 @@ pub fn negotiate(local: &Capabilities, peer: &PeerInfo) -> Result<Vec<AppId>, Re
                 "no common application (we support {:?}, the peer {:?})",
                 local.applications, peer.applications
             ),
+            failed_avp: None,
         });
     }
     let no_security = |ids: &[InbandSecurityId]| {
@@ -283,6 +286,7 @@ pub fn negotiate(local: &Capabilities, peer: &PeerInfo) -> Result<Vec<AppId>, Re
         return Err(Refusal {
             result_code: ResultCode::DIAMETER_NO_COMMON_SECURITY,
             reason: "the peer requires in-band TLS, which this node does not offer".into(),
+            failed_avp: None,
         });
     }
     Ok(common)

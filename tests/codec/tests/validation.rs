@@ -153,7 +153,13 @@ fn value(m: &model::Dictionary, a: &model::Avp, r: &mut Rng, depth: usize) -> Ve
 
 /// AVPs for a grammar: each rule's count mostly within bounds, sometimes one short or over,
 /// unknown AVPs with and without M, in grammar order or shuffled.
-fn avps(m: &model::Dictionary, rules: &[model::Rule], r: &mut Rng, depth: usize, out: &mut BytesMut) {
+fn avps(
+    m: &model::Dictionary,
+    rules: &[model::Rule],
+    r: &mut Rng,
+    depth: usize,
+    out: &mut BytesMut,
+) {
     let mut items: Vec<BytesMut> = Vec::new();
     for rule in rules {
         match rule.target {

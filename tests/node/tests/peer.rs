@@ -323,10 +323,17 @@ async fn oversized_message_closes_the_connection() {
     use tokio::io::{AsyncReadExt, AsyncWriteExt};
     let s = server("ocs.example.net", |b| b.max_message_len(4096)).await;
     let mut sock = raw::connect(s.local_addrs()[0].port()).await;
-    // Announce 1 MiB: refused before it is buffered.
-    sock.write_all(&[1, 0x10, 0, 0, 0x80, 0, 1, 0x10])
-        .await
-        .unwrap();
+    // Announce 1 MiB: refused before the body is buffered, answered 5015 with the request's
+    // identifiers, then the connection is closed (the stream cannot be resynchronised).
+    sock.write_all(&[
+        1, 0x10, 0, 0, 0x80, 0, 1, 0x10, 0, 0, 0, 4, 0, 0, 0, 0x33, 0, 0, 0, 0x44,
+    ])
+    .await
+    .unwrap();
+    let ans = dynamic::Message::decode(raw::read_message(&mut sock).await).unwrap();
+    assert_eq!(ans.header.hop_by_hop, 0x33);
+    assert!(!ans.header.flags.is_request());
+    assert_eq!(ans.find(268, 0).unwrap().get::<u32>().unwrap(), 5015);
     let mut buf = [0u8; 64];
     let n = tokio::time::timeout(T, sock.read(&mut buf))
         .await
@@ -445,7 +452,8 @@ async fn duplicate_requests_get_the_stored_answer() {
     let calls = std::sync::Arc::new(AtomicU32::new(0));
     let seen = calls.clone();
     let s = server("ocs.example.net", move |b| {
-        b.duplicate_cache(1000).handler(move |req: Request| {
+        // The duplicate cache is on by default.
+        b.handler(move |req: Request| {
             let n = seen.fetch_add(1, Ordering::Relaxed);
             let mut a = req.generate_answer(ResultCode::DIAMETER_SUCCESS);
             // Something that differs per handler call.
