@@ -4,7 +4,7 @@
 //! diameter serve --listen 127.0.0.1:3868
 //! diameter bench --connect 127.0.0.1:3868 --requests 100000 --concurrency 256
 //! diameter send --connect 127.0.0.1:3868 --app credit-control --command Credit-Control \
-//!     --avp CC-Request-Type=INITIAL_REQUEST --avp CC-Request-Number=0
+//!     --avp Service-Context-Id=32251@3gpp.org --avp CC-Request-Type=INITIAL_REQUEST --avp CC-Request-Number=0
 //! diameter decode --hex 0100...
 //! diameter dict check my.xml
 //! ```

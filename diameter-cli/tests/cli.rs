@@ -547,6 +547,8 @@ fn serve_config_with_routes() {
         "--destination-realm",
         "example.net",
         "--avp",
+        "Service-Context-Id=32251@3gpp.org",
+        "--avp",
         "CC-Request-Type=INITIAL_REQUEST",
         "--avp",
         "CC-Request-Number=0",

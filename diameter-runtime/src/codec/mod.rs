@@ -3,12 +3,14 @@
 pub mod avp;
 pub mod dynamic;
 pub mod error;
+pub mod frame;
 pub mod header;
 pub mod message;
 pub mod types;
 
 pub use avp::{AvpFlags, AvpReader, RawAvp};
 pub use error::DecodeError;
+pub use frame::{FrameError, Framer};
 pub use header::{CommandFlags, Header, HEADER_LEN};
 pub use message::{AvpSet, Grouped, Message};
 pub use types::*;

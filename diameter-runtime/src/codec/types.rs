@@ -520,9 +520,11 @@ impl AvpValue for Address {
         }
         let family = u16::from_be_bytes([data[0], data[1]]);
         let body = data.slice(2..);
+        // A length that does not fit the family is the AVP's length at fault (Erlang diameter
+        // answers it the same way).
         let bad = |n: usize| {
             DecodeError::new(
-                rc::INVALID_AVP_VALUE,
+                rc::INVALID_AVP_LENGTH,
                 format!(
                     "address family {family} needs {n} bytes, got {}",
                     body.len()

@@ -17,7 +17,7 @@ use tokio::time::Instant;
 use tokio_util::codec::FramedRead;
 use tracing::Instrument;
 
-use super::framing::Framer;
+use super::framing::Frames;
 use super::{
     answer_skeleton, Command, Error, ErrorKind, Event, Inner, Reply, Request, RouteAction,
 };
@@ -28,6 +28,7 @@ use crate::base::{
 };
 use crate::codec::avp::AvpReader;
 use crate::codec::DiameterIdentity;
+use crate::codec::Framer;
 use crate::codec::{AvpFlags, CommandFlags, Header, Message, HEADER_LEN};
 
 /// Capabilities-Exchange command code.
@@ -60,7 +61,7 @@ pub(crate) enum Role {
     Responder,
 }
 
-type Reader = FramedRead<tokio::net::tcp::OwnedReadHalf, Framer>;
+type Reader = FramedRead<tokio::net::tcp::OwnedReadHalf, Frames>;
 
 /// A request waiting for its answer.
 struct Waiting {
@@ -291,12 +292,13 @@ async fn handshake(
             (out.freeze(), r)
         };
         let outcome: Result<(PeerInfo, Vec<AppId>), Refusal> = (|| {
-            let (_, cer) =
-                CapabilitiesExchangeRequest::decode(frame.clone()).map_err(|e| Refusal {
-                    result_code: ResultCode(e.result_code()),
-                    reason: e.to_string(),
-                    failed_avp: e.failed_avp().cloned(),
-                })?;
+            let refusal = |e: crate::codec::DecodeError| Refusal {
+                result_code: ResultCode(e.result_code()),
+                reason: e.to_string(),
+                failed_avp: e.failed_avp().cloned(),
+            };
+            check_base(inner, &frame).map_err(refusal)?;
+            let (_, cer) = CapabilitiesExchangeRequest::decode(frame.clone()).map_err(refusal)?;
             let peer = PeerInfo::from_cer(&cer);
             if let Some(allowed) = &inner.config.allowed_hosts {
                 if !allowed.iter().any(|h| h == peer.origin_host.as_str()) {
@@ -381,7 +383,7 @@ async fn run_inner(
     conn: u64,
 ) -> (Outcome, Option<DiameterIdentity>) {
     let (rd, wr) = stream.into_split();
-    let mut reader = FramedRead::new(rd, Framer::new(inner.config.max_message_len));
+    let mut reader = FramedRead::new(rd, Frames(Framer::new(inner.config.max_message_len)));
     let counters = Arc::new(super::Counters::default());
     let peer_id = Arc::new(std::sync::OnceLock::new());
     let writer = spawn_writer(
@@ -546,7 +548,7 @@ async fn run_inner(
                 None => {}
             },
             _ = slow.tick() => {
-                if reader.decoder().partial_since().is_some_and(|t| t.elapsed() >= frame_timeout) {
+                if reader.decoder().0.partial_since().is_some_and(|t| t.elapsed() >= frame_timeout) {
                     break format!("a message not received whole within {frame_timeout:?}");
                 }
             }
@@ -854,6 +856,15 @@ fn append_route_record(b: &mut BytesMut, host: &[u8]) {
     b[1..4].copy_from_slice(&len.to_be_bytes()[1..]);
 }
 
+/// Checks a received message against the node's dictionaries when it has them (with their
+/// strictness); base protocol messages are decoded with their generated types as well.
+fn check_base(inner: &Inner, frame: &Bytes) -> Result<(), crate::codec::DecodeError> {
+    match &inner.dictionary {
+        Some(d) => d.validate(frame).map(drop),
+        None => Ok(()),
+    }
+}
+
 /// The error answer to a base protocol request (DWR, DPR) that failed its grammar: no
 /// Session-Id (those commands have none), the E bit for 3xxx, the Failed-AVP.
 fn base_error_answer(
@@ -946,9 +957,18 @@ async fn on_frame(
     if !header.flags.is_request() {
         match header.command_code {
             280 => {
+                // A malformed DWA still shows the peer is alive; it is reported, not used.
+                if let Err(e) = DeviceWatchdogAnswer::decode(frame.clone()) {
+                    tracing::warn!(peer = %host, "malformed DWA: {e}");
+                }
                 watchdog.on_dwa(now);
             }
-            282 => return Flow::Close(Outcome::Closed, "disconnected (DPA received)".into()),
+            282 => {
+                if let Err(e) = DisconnectPeerAnswer::decode(frame.clone()) {
+                    tracing::warn!(peer = %host, "malformed DPA: {e}");
+                }
+                return Flow::Close(Outcome::Closed, "disconnected (DPA received)".into());
+            }
             _ => {
                 watchdog.on_other_message(now);
                 // Matched on hop-by-hop id, end-to-end id and this connection.
@@ -976,7 +996,9 @@ async fn on_frame(
     let caps = &inner.caps;
     match header.command_code {
         280 => {
-            if let Err(e) = DeviceWatchdogRequest::decode(frame.clone()) {
+            if let Err(e) = check_base(inner, frame)
+                .and_then(|()| DeviceWatchdogRequest::decode(frame.clone()).map(drop))
+            {
                 let _ = writer.send(base_error_answer(&header, caps, &e)).await;
                 return Flow::Continue;
             }
@@ -995,7 +1017,9 @@ async fn on_frame(
             Flow::Continue
         }
         282 => {
-            let cause = match DisconnectPeerRequest::decode(frame.clone()) {
+            let decoded = check_base(inner, frame)
+                .and_then(|()| DisconnectPeerRequest::decode(frame.clone()));
+            let cause = match decoded {
                 Ok((_, d)) => d.disconnect_cause,
                 Err(e) => {
                     // A malformed DPR is refused; the connection stays.
@@ -1045,9 +1069,11 @@ async fn on_frame(
                 }
             }
             let app = header.application_id;
-            let supported = common.iter().any(|a| {
-                a.id() == app || a.id() == crate::peer::capabilities::RELAY_APPLICATION_ID
-            });
+            // The base protocol (application 0) is every peer's.
+            let supported = app == 0
+                || common.iter().any(|a| {
+                    a.id() == app || a.id() == crate::peer::capabilities::RELAY_APPLICATION_ID
+                });
             let request = Request {
                 header,
                 bytes: frame.clone(),

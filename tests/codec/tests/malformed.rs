@@ -274,7 +274,7 @@ fn nested_three_levels_path() {
 }
 
 #[test]
-fn bad_address_5004() {
+fn bad_address_length_5014() {
     use diameter_runtime::base::CapabilitiesExchangeRequest;
     let cer = diameter_runtime::dynamic::Message {
         header: diameter_runtime::Header::new(
@@ -293,7 +293,7 @@ fn bad_address_5004() {
         ],
     };
     let e = CapabilitiesExchangeRequest::decode(cer.encode()).unwrap_err();
-    assert_eq!(e.result_code(), 5004);
+    assert_eq!(e.result_code(), 5014);
     assert_eq!(e.failed_avp().unwrap().code, 257);
 }
 
