@@ -10,11 +10,14 @@
 #     cargo build --release -p diameter-cli --manifest-path /tmp/old/Cargo.toml
 set -euo pipefail
 OLD=$1 NEW=$2 ROUNDS=${3:-3} N=${4:-300000} C=${5:-256}
+# Extra `serve` options for the new binary only, e.g. SERVE_NEW="--duplicate-cache 0".
+SERVE_NEW=${SERVE_NEW:-}
 TMP=$(mktemp -d)
 trap 'rm -rf "$TMP"' EXIT
 one() {
     local bin=$1 port=$2
-    "$bin" serve --listen "127.0.0.1:$port" >/dev/null 2>&1 &
+    shift 2
+    "$bin" serve --listen "127.0.0.1:$port" "$@" >/dev/null 2>&1 &
     local sp=$!
     sleep 0.5
     local TIMEFORMAT='%U %S'
@@ -35,5 +38,6 @@ PY
 }
 for r in $(seq "$ROUNDS"); do
     echo "old $(one "$OLD" 4101)"
-    echo "new $(one "$NEW" 4102)"
+    # shellcheck disable=SC2086
+    echo "new $(one "$NEW" 4102 $SERVE_NEW)"
 done

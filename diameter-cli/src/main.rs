@@ -66,6 +66,13 @@ struct Limits {
     /// Most connections still in the capabilities exchange at once.
     #[arg(long, default_value_t = 256)]
     max_pending: usize,
+    /// Answers kept to replay to retransmitted duplicates (RFC 6733 §5.5.4); 0 turns
+    /// duplicate detection off.
+    #[arg(long, default_value_t = 8192, value_name = "N")]
+    duplicate_cache: usize,
+    /// Seconds an answer stays in the duplicate cache.
+    #[arg(long, default_value_t = 30.0, value_name = "SECS")]
+    duplicate_lifetime: f64,
 }
 
 impl Limits {
@@ -79,7 +86,9 @@ impl Limits {
         Ok(b.cer_timeout(secs("cer-timeout", self.cer_timeout)?)
             .frame_timeout(secs("frame-timeout", self.frame_timeout)?)
             .max_connections(self.max_connections)
-            .max_pending_connections(self.max_pending))
+            .max_pending_connections(self.max_pending)
+            .duplicate_cache(self.duplicate_cache)
+            .duplicate_lifetime(secs("duplicate-lifetime", self.duplicate_lifetime)?))
     }
 }
 

@@ -180,20 +180,54 @@ enum Slot {
 #[derive(Clone, Debug)]
 struct Grammar {
     rules: Vec<Rule>,
-    /// (code << 32 | vendor) → slot, sorted by key.
-    lookup: Vec<(u64, Slot)>,
+    /// Open addressing, linear probing: (code << 32 | vendor, slot); `EMPTY` marks a free
+    /// place. Twice as many places as entries, so most lookups take one probe.
+    table: Vec<(u64, Slot)>,
     /// `*[ AVP ]`: other AVPs are kept.
     wildcard: bool,
 }
 
+/// A free place in a grammar's table (code and vendor 0xffffffff: no AVP has both).
+const EMPTY: u64 = u64::MAX;
+
 impl Grammar {
+    fn new(entries: Vec<(u64, Slot)>, rules: Vec<Rule>, wildcard: bool) -> Grammar {
+        let size = (entries.len() * 2).next_power_of_two().max(8);
+        let mut table = vec![(EMPTY, Slot::Forbidden(0)); size];
+        for (k, slot) in entries {
+            let mut i = Self::home(k, size);
+            while table[i].0 != EMPTY {
+                i = (i + 1) & (size - 1);
+            }
+            table[i] = (k, slot);
+        }
+        Grammar {
+            rules,
+            table,
+            wildcard,
+        }
+    }
+
+    #[inline(always)]
+    fn home(key: u64, size: usize) -> usize {
+        (key.wrapping_mul(0x9e37_79b9_7f4a_7c15) >> 40) as usize & (size - 1)
+    }
+
     #[inline]
     fn slot(&self, code: u32, vendor: u32) -> Option<Slot> {
         let key = ((code as u64) << 32) | vendor as u64;
-        self.lookup
-            .binary_search_by_key(&key, |(k, _)| *k)
-            .ok()
-            .map(|i| self.lookup[i].1)
+        let mask = self.table.len() - 1;
+        let mut i = Self::home(key, self.table.len());
+        loop {
+            let (k, slot) = self.table[i];
+            if k == key && key != EMPTY {
+                return Some(slot);
+            }
+            if k == EMPTY {
+                return None;
+            }
+            i = (i + 1) & mask;
+        }
     }
 }
 
@@ -386,7 +420,7 @@ impl Dictionary {
         depth: usize,
     ) -> Result<(), DecodeError> {
         let g = &self.grammars[grammar];
-        let mut small = [0u32; 32];
+        let mut small = [0u32; 64];
         let mut large = Vec::new();
         let counts: &mut [u32] = if g.rules.len() <= small.len() {
             &mut small[..g.rules.len()]
@@ -543,39 +577,35 @@ impl Builder {
     /// Adds a grammar: rules in the order generated code lays out the fields (fixed first
     /// positions, then the rest, then fixed last positions). Returns its index.
     pub fn grammar(&mut self, rules: &[RuleSpec]) -> usize {
-        let mut g = Grammar {
-            rules: Vec::new(),
-            lookup: Vec::new(),
-            wildcard: false,
-        };
+        let mut entries: Vec<(u64, Slot)> = Vec::new();
+        let mut list = Vec::new();
+        let mut wildcard = false;
         for r in rules {
             match *r {
-                RuleSpec::Wildcard => g.wildcard = true,
-                RuleSpec::Avp {
-                    avp, max: Some(0), ..
-                } => {
-                    let a = &self.dict.avps[avp];
-                    g.lookup
-                        .push((key(a.code, a.vendor_id), Slot::Forbidden(avp)));
-                }
+                RuleSpec::Wildcard => wildcard = true,
                 RuleSpec::Avp { avp, min, max } => {
+                    let a = &self.dict.avps[avp];
+                    let k = key(a.code, a.vendor_id);
+                    if entries.iter().any(|(x, _)| *x == k) {
+                        continue;
+                    }
+                    if max == Some(0) {
+                        entries.push((k, Slot::Forbidden(avp)));
+                        continue;
+                    }
                     let shape = match (min, max) {
                         (m, Some(1)) if m >= 1 => Shape::One,
                         (0, Some(1)) => Shape::Optional,
                         (min, max) => Shape::Repeated { min, max },
                     };
-                    let a = &self.dict.avps[avp];
-                    let k = key(a.code, a.vendor_id);
-                    if g.lookup.iter().any(|(x, _)| *x == k) {
-                        continue;
-                    }
-                    g.lookup.push((k, Slot::Rule(g.rules.len())));
-                    g.rules.push(Rule { avp, shape });
+                    entries.push((k, Slot::Rule(list.len())));
+                    list.push(Rule { avp, shape });
                 }
             }
         }
-        g.lookup.sort_by_key(|(k, _)| *k);
-        self.dict.grammars.push(g);
+        self.dict
+            .grammars
+            .push(Grammar::new(entries, list, wildcard));
         self.dict.grammars.len() - 1
     }
 

@@ -3,8 +3,6 @@
 //! version other than 1 ends the stream (it cannot be resynchronised), with what is needed to
 //! answer the request that carried it (RFC 6733: 5015, 5011).
 
-use std::time::Instant;
-
 use bytes::BytesMut;
 
 use super::{DecodeError, Header, HEADER_LEN};
@@ -19,12 +17,13 @@ pub struct FrameError {
     pub header: [u8; HEADER_LEN],
 }
 
-/// The framing state of one stream: whole messages out, headers checked first, and since
-/// when a message has been only partly received (for a slow-sender timeout).
+/// The framing state of one stream: whole messages out, headers checked first, and how far
+/// the stream has got (for a slow-sender timeout, see [`Framer::progress`]).
 #[derive(Clone, Debug)]
 pub struct Framer {
     max: usize,
-    partial_since: Option<Instant>,
+    frames: u64,
+    partial: bool,
     failed: bool,
 }
 
@@ -33,14 +32,17 @@ impl Framer {
     pub fn new(max: usize) -> Self {
         Framer {
             max,
-            partial_since: None,
+            frames: 0,
+            partial: false,
             failed: false,
         }
     }
 
-    /// Since when bytes of an incomplete message have been waiting, if any are.
-    pub fn partial_since(&self) -> Option<Instant> {
-        self.partial_since
+    /// How many messages have been framed, and whether bytes of an incomplete one are
+    /// waiting. A caller that sees the same count with a partial message for longer than its
+    /// timeout has a slow sender (no clock is read per message).
+    pub fn progress(&self) -> (u64, bool) {
+        (self.frames, self.partial)
     }
 
     /// Takes the next whole message off the front of `src`, if it has arrived.
@@ -55,33 +57,30 @@ impl Framer {
         match Header::frame_length(src, self.max) {
             Ok(Some(len)) if src.len() >= len => {
                 let frame = src.split_to(len);
+                self.frames += 1;
                 // What follows is the start of the next message.
-                self.partial_since = (!src.is_empty()).then(Instant::now);
+                self.partial = !src.is_empty();
                 Ok(Some(frame))
             }
             Ok(Some(len)) => {
                 src.reserve(len - src.len());
-                self.partial_since.get_or_insert_with(Instant::now);
+                self.partial = true;
                 Ok(None)
             }
             Ok(None) => {
-                if src.is_empty() {
-                    self.partial_since = None;
-                } else {
-                    self.partial_since.get_or_insert_with(Instant::now);
-                }
+                self.partial = !src.is_empty();
                 Ok(None)
             }
             Err(error) => {
                 if src.len() < HEADER_LEN {
-                    self.partial_since.get_or_insert_with(Instant::now);
+                    self.partial = true;
                     return Ok(None);
                 }
                 let mut header = [0u8; HEADER_LEN];
                 header.copy_from_slice(&src[..HEADER_LEN]);
                 src.clear();
                 self.failed = true;
-                self.partial_since = None;
+                self.partial = false;
                 Err(FrameError { error, header })
             }
         }
@@ -112,7 +111,7 @@ mod tests {
             f.next_frame(&mut b).unwrap().is_none(),
             "a partial message waits"
         );
-        assert!(f.partial_since().is_some());
+        assert_eq!(f.progress(), (1, true));
         assert_eq!(b.len(), 4, "the partial message stays buffered");
     }
 

@@ -26,6 +26,13 @@ pub trait AvpValue: Sized {
         Self::decode_value(buf.slice(start..end))
     }
 
+    /// Checks the data at `buf[start..end]` as [`AvpValue::decode_at`] would, with the same
+    /// error, without building the value (run-time validation calls this).
+    #[inline]
+    fn check_at(buf: &Bytes, start: usize, end: usize) -> Result<(), DecodeError> {
+        Self::decode_at(buf, start, end).map(drop)
+    }
+
     /// Appends the data, without padding.
     fn encode_value(&self, out: &mut BytesMut);
 
@@ -58,6 +65,10 @@ impl AvpValue for Bytes {
     #[inline]
     fn decode_value(data: Bytes) -> Result<Self, DecodeError> {
         Ok(data)
+    }
+    #[inline]
+    fn check_at(_: &Bytes, _: usize, _: usize) -> Result<(), DecodeError> {
+        Ok(())
     }
     #[inline]
     fn encode_value(&self, out: &mut BytesMut) {
@@ -278,6 +289,11 @@ macro_rules! text_type {
             }
             #[inline(always)]
             fn decode_at(buf: &Bytes, start: usize, end: usize) -> Result<Self, DecodeError> {
+                Self::check_at(buf, start, end)?;
+                Ok(Self(TextRepr::from_buffer(buf, start, end)))
+            }
+            #[inline(always)]
+            fn check_at(buf: &Bytes, start: usize, end: usize) -> Result<(), DecodeError> {
                 let b = &buf[start..end];
                 if $nonempty && b.is_empty() {
                     return Err(empty_text($label));
@@ -288,7 +304,7 @@ macro_rules! text_type {
                         format!(concat!($label, " is not valid UTF-8: {}"), e),
                     ));
                 }
-                Ok(Self(TextRepr::from_buffer(buf, start, end)))
+                Ok(())
             }
             #[inline]
             fn encode_value(&self, out: &mut BytesMut) {

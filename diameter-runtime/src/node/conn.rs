@@ -63,6 +63,32 @@ pub(crate) enum Role {
 
 type Reader = FramedRead<tokio::net::tcp::OwnedReadHalf, Frames>;
 
+/// Whether one incomplete message has been waiting for longer than the frame timeout,
+/// sampled on a timer from the framer's progress.
+#[derive(Default)]
+struct Stall {
+    frames: u64,
+    since: Option<std::time::Instant>,
+}
+
+impl Stall {
+    fn stalled(&mut self, (frames, partial): (u64, bool), timeout: Duration) -> bool {
+        if !partial {
+            self.since = None;
+            return false;
+        }
+        let now = std::time::Instant::now();
+        match self.since {
+            Some(t) if frames == self.frames => now.duration_since(t) >= timeout,
+            _ => {
+                self.frames = frames;
+                self.since = Some(now);
+                false
+            }
+        }
+    }
+}
+
 /// A request waiting for its answer.
 struct Waiting {
     reply: oneshot::Sender<Result<Bytes, Error>>,
@@ -480,6 +506,7 @@ async fn run_inner(
     // A message must arrive whole within the frame timeout of its first byte (slow senders).
     let frame_timeout = inner.config.frame_timeout;
     let mut slow = tokio::time::interval(frame_timeout / 4);
+    let mut stalled = Stall::default();
     slow.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     let mut shutdown = inner.shutdown.subscribe();
     let mut closing: Option<Instant> = None;
@@ -548,7 +575,7 @@ async fn run_inner(
                 None => {}
             },
             _ = slow.tick() => {
-                if reader.decoder().0.partial_since().is_some_and(|t| t.elapsed() >= frame_timeout) {
+                if stalled.stalled(reader.decoder().0.progress(), frame_timeout) {
                     break format!("a message not received whole within {frame_timeout:?}");
                 }
             }
@@ -1177,23 +1204,16 @@ async fn on_frame(
                 return Flow::Continue;
             };
             // A duplicate of a request we answered: the same answer again (new hop-by-hop).
-            // The Origin-Host is copied: a key must not hold the whole request in memory.
             let dup_key = inner.dup.as_ref().and_then(|_| {
                 AvpReader::within(frame, HEADER_LEN, frame.len())
                     .flatten()
                     .find(|a| a.code == ORIGIN_HOST && a.vendor_id == 0)
-                    .map(|a| {
-                        (
-                            Bytes::copy_from_slice(&frame[a.start..a.end]),
-                            header.end_to_end,
-                        )
-                    })
+                    .map(|a| super::dup::Key::new(&frame[a.start..a.end], header.end_to_end))
             });
             // Only a retransmission (T flag) can be a duplicate worth replaying.
             let retransmitted = header.flags.is_retransmit();
             if let (Some(cache), Some(key), true) = (&inner.dup, &dup_key, retransmitted) {
-                let hit = cache.lock().unwrap_or_else(|p| p.into_inner()).get(key);
-                if let Some(answer) = hit {
+                if let Some(answer) = cache.get(key) {
                     let mut a = BytesMut::from(&answer[..]);
                     a[12..16].copy_from_slice(&header.hop_by_hop.to_be_bytes());
                     let _ = writer.send(a.freeze()).await;
@@ -1204,10 +1224,7 @@ async fn on_frame(
                 let inner = inner.clone();
                 move |answer: &Bytes| {
                     if let (Some(cache), Some(key)) = (&inner.dup, dup_key) {
-                        cache
-                            .lock()
-                            .unwrap_or_else(|p| p.into_inner())
-                            .insert(key, answer.clone());
+                        cache.insert(key, answer.clone());
                     }
                 }
             };

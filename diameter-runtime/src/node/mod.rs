@@ -30,17 +30,18 @@
 //! ```
 
 mod conn;
+mod dup;
 mod election;
 mod error;
 mod framing;
 
-use std::collections::{HashMap, VecDeque};
+use std::collections::VecDeque;
 use std::future::Future;
 use std::net::SocketAddr;
 use std::pin::Pin;
 use std::sync::atomic::{AtomicU32, AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
-use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use bytes::{Bytes, BytesMut};
 use tokio::net::{TcpListener, TcpStream};
@@ -711,7 +712,7 @@ pub(crate) struct Inner {
     pub events: broadcast::Sender<Event>,
     pub shutdown: watch::Sender<bool>,
     changed: tokio::sync::Notify,
-    pub dup: Option<Mutex<DupCache>>,
+    pub dup: Option<dup::DupCache>,
     pub callbacks: Option<Arc<dyn Callbacks>>,
     /// The RFC 6733 peer state machine of every peer.
     pub elections: election::Elections,
@@ -841,59 +842,6 @@ impl RedirectCache {
             .filter(|(k, _, _)| facts.matches(k))
             .min_by_key(|(k, _, _)| rank(k))
             .map(|(_, h, _)| h.clone())
-    }
-}
-
-/// Answers already sent, by (Origin-Host, End-to-End id) of their request, so a duplicate
-/// (a retransmission with the T flag after a failover, say) is answered the same way again
-/// instead of being handled twice (RFC 6733 §6.5). Bounded; the oldest entries go first.
-pub(crate) struct DupCache {
-    map: HashMap<(Bytes, u32), (Instant, Bytes)>,
-    order: VecDeque<(Bytes, u32)>,
-    capacity: usize,
-    lifetime: Duration,
-    /// Bytes of the answers held, bounded by `max_bytes`.
-    bytes: usize,
-    max_bytes: usize,
-}
-
-impl DupCache {
-    fn new(capacity: usize, lifetime: Duration) -> Self {
-        DupCache {
-            map: HashMap::new(),
-            order: VecDeque::new(),
-            capacity: capacity.max(1),
-            lifetime,
-            bytes: 0,
-            max_bytes: DUPLICATE_CACHE_BYTES,
-        }
-    }
-
-    /// The answer to replay, if the request was answered within the lifetime.
-    pub(crate) fn get(&self, key: &(Bytes, u32)) -> Option<Bytes> {
-        self.map
-            .get(key)
-            .filter(|(at, _)| at.elapsed() < self.lifetime)
-            .map(|(_, a)| a.clone())
-    }
-
-    pub(crate) fn insert(&mut self, key: (Bytes, u32), answer: Bytes) {
-        let len = answer.len();
-        match self.map.insert(key.clone(), (Instant::now(), answer)) {
-            Some((_, old)) => self.bytes = self.bytes - old.len() + len,
-            None => {
-                self.bytes += len;
-                self.order.push_back(key);
-            }
-        }
-        while self.order.len() > self.capacity || self.bytes > self.max_bytes {
-            let Some(old) = self.order.pop_front() else {
-                break;
-            };
-            if let Some((_, a)) = self.map.remove(&old) {
-                self.bytes -= a.len();
-            }
-        }
     }
 }
 
@@ -1583,10 +1531,11 @@ impl NodeBuilder {
         let (events, _) = broadcast::channel(1024);
         let (shutdown, _) = watch::channel(false);
         let dup = (self.config.duplicate_cache > 0).then(|| {
-            Mutex::new(DupCache::new(
+            dup::DupCache::new(
                 self.config.duplicate_cache,
                 self.config.duplicate_lifetime,
-            ))
+                DUPLICATE_CACHE_BYTES,
+            )
         });
         let elections = election::Elections::new(
             self.caps.origin_host.as_str(),

@@ -254,7 +254,7 @@ fn verdict(r: Result<(), DecodeError>) -> Option<(u32, Option<Bytes>, Vec<String
 }
 
 proptest! {
-    #![proptest_config(ProptestConfig::with_cases(3000))]
+    #![proptest_config(ProptestConfig::with_cases(20000))]
 
     #[test]
     fn runtime_and_generated_verdicts_agree(seed in 1u64.., pick in 0usize..COMMANDS.len()) {
