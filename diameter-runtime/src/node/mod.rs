@@ -31,6 +31,8 @@
 
 mod conn;
 mod dup;
+pub(crate) use crate::peer::stats::Counters;
+pub use crate::peer::stats::{result_code, CommandStats, PeerStats};
 mod election;
 mod error;
 mod framing;
@@ -319,17 +321,6 @@ fn with_destination_host(request: &Bytes, host: &str) -> Result<Bytes, Error> {
     Ok(m.encode())
 }
 
-/// The Result-Code of an encoded answer (top level), if it has a well-formed one.
-pub fn result_code(answer: &Bytes) -> Option<u32> {
-    AvpReader::within(answer, HEADER_LEN, answer.len())
-        .flatten()
-        .find(|a| a.code == 268 && a.vendor_id == 0 && a.end - a.start == 4)
-        .map(|a| {
-            let d = &answer[a.start..a.end];
-            u32::from_be_bytes([d[0], d[1], d[2], d[3]])
-        })
-}
-
 /// Something that happened to a peer.
 #[derive(Clone, Debug, PartialEq)]
 pub enum Event {
@@ -514,179 +505,6 @@ struct PeerEntry {
     state: watch::Receiver<WatchdogState>,
     conn: u64,
     counters: Arc<Counters>,
-}
-
-/// Live counters of one connection, updated by its task.
-#[derive(Debug, Default)]
-pub(crate) struct Counters {
-    pub requests_sent: AtomicU64,
-    pub answers_received: AtomicU64,
-    pub requests_received: AtomicU64,
-    pub timeouts: AtomicU64,
-    pub failed_over: AtomicU64,
-    pub outstanding: AtomicU64,
-    /// Answers received by Result-Code class: 1xxx … 5xxx, then none or other.
-    pub results: [AtomicU64; 6],
-    /// Messages by application and command, both directions (a handful of entries: a
-    /// linear search beats hashing).
-    /// Written by the writer task only, so reads and writes never contend.
-    commands_sent: Mutex<Vec<CommandStats>>,
-    /// Written by the reader task only.
-    commands_received: Mutex<Vec<CommandStats>>,
-}
-
-/// The Result-Code class of an answer: 0 for 1xxx … 4 for 5xxx, 5 without or other.
-fn result_class(answer: &Bytes) -> usize {
-    match result_code(answer) {
-        Some(rc @ 1000..=5999) => (rc / 1000 - 1) as usize,
-        _ => 5,
-    }
-}
-
-/// The per-command statistics of one connection, locked once per batch of messages.
-pub(crate) struct Tally<'a>(std::sync::MutexGuard<'a, Vec<CommandStats>>);
-
-impl Tally<'_> {
-    fn entry(&mut self, m: &[u8]) -> Option<(&mut CommandStats, bool)> {
-        if m.len() < HEADER_LEN {
-            return None;
-        }
-        let command = u32::from_be_bytes([0, m[5], m[6], m[7]]);
-        let application = u32::from_be_bytes([m[8], m[9], m[10], m[11]]);
-        let v = &mut *self.0;
-        let i = match v
-            .iter()
-            .position(|s| s.command == command && s.application == application)
-        {
-            Some(i) => i,
-            None => {
-                v.push(CommandStats {
-                    application,
-                    command,
-                    ..Default::default()
-                });
-                v.len() - 1
-            }
-        };
-        Some((&mut v[i], m[4] & 0x80 != 0))
-    }
-
-    /// A message written to the peer.
-    pub(crate) fn sent(&mut self, m: &Bytes) {
-        if let Some((s, request)) = self.entry(m) {
-            if request {
-                s.requests_sent += 1;
-            } else {
-                s.answers_sent += 1;
-                s.results_sent[result_class(m)] += 1;
-            }
-        }
-    }
-
-    /// A message read from the peer; for an answer, its Result-Code class.
-    pub(crate) fn received(&mut self, m: &Bytes) -> Option<usize> {
-        let (s, request) = self.entry(m)?;
-        if request {
-            s.requests_received += 1;
-            None
-        } else {
-            let class = result_class(m);
-            s.answers_received += 1;
-            s.results_received[class] += 1;
-            Some(class)
-        }
-    }
-}
-
-impl Counters {
-    /// An answer to one of our requests arrived, of this Result-Code class (see
-    /// [`Tally::received`]).
-    pub(crate) fn answered(&self, class: usize) {
-        self.answers_received.fetch_add(1, Ordering::Relaxed);
-        self.outstanding.fetch_sub(1, Ordering::Relaxed);
-        self.results[class].fetch_add(1, Ordering::Relaxed);
-    }
-
-    /// The tally of messages sent (the writer task's).
-    pub(crate) fn sent_by_command(&self) -> Tally<'_> {
-        Tally(self.commands_sent.lock().unwrap_or_else(|p| p.into_inner()))
-    }
-
-    /// The tally of messages received (the reader task's).
-    pub(crate) fn received_by_command(&self) -> Tally<'_> {
-        Tally(
-            self.commands_received
-                .lock()
-                .unwrap_or_else(|p| p.into_inner()),
-        )
-    }
-
-    /// Both directions merged, ordered by application then command.
-    fn commands(&self) -> Vec<CommandStats> {
-        let mut all = self.sent_by_command().0.clone();
-        for r in self.received_by_command().0.iter() {
-            match all
-                .iter_mut()
-                .find(|s| (s.application, s.command) == (r.application, r.command))
-            {
-                Some(s) => {
-                    s.requests_received = r.requests_received;
-                    s.answers_received = r.answers_received;
-                    s.results_received = r.results_received;
-                }
-                None => all.push(r.clone()),
-            }
-        }
-        all.sort_by_key(|s| (s.application, s.command));
-        all
-    }
-}
-
-/// Messages of one command of one application exchanged with a peer, both directions,
-/// base protocol included (CER/CEA, DWR/DWA, DPR/DPA on application 0).
-#[derive(Clone, Debug, Default, PartialEq, Eq)]
-pub struct CommandStats {
-    /// Application-Id of the header.
-    pub application: u32,
-    /// Command code.
-    pub command: u32,
-    /// Requests we sent.
-    pub requests_sent: u64,
-    /// Answers we received.
-    pub answers_received: u64,
-    /// Requests we received.
-    pub requests_received: u64,
-    /// Answers we sent.
-    pub answers_sent: u64,
-    /// Answers received by Result-Code class: 1xxx, 2xxx, 3xxx, 4xxx, 5xxx, without or other.
-    pub results_received: [u64; 6],
-    /// Answers sent by Result-Code class, as `results_received`.
-    pub results_sent: [u64; 6],
-}
-
-/// Statistics of one connected peer.
-#[derive(Clone, Debug, Default, PartialEq, Eq)]
-pub struct PeerStats {
-    /// Its Origin-Host.
-    pub host: String,
-    /// Watchdog state.
-    pub state: Option<WatchdogState>,
-    /// Requests sent to it.
-    pub requests_sent: u64,
-    /// Answers to them.
-    pub answers_received: u64,
-    /// Requests it sent us (applications, not base protocol).
-    pub requests_received: u64,
-    /// Requests that got no answer in time.
-    pub timeouts: u64,
-    /// Requests moved to another peer by failover.
-    pub failed_over: u64,
-    /// Requests waiting for their answer now.
-    pub outstanding: u64,
-    /// Answers by Result-Code class: 1xxx, 2xxx, 3xxx, 4xxx, 5xxx, without or other.
-    pub results: [u64; 6],
-    /// By application and command (both directions), ordered by application then command.
-    pub commands: Vec<CommandStats>,
 }
 
 /// How requests are spread over the peers a route allows.

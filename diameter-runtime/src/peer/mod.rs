@@ -3,9 +3,12 @@
 //! and the current time in, and carry out what comes back.
 
 pub mod capabilities;
+pub mod connection;
 pub mod psm;
+pub mod stats;
 pub mod watchdog;
 
 pub use capabilities::{common_applications, negotiate, AppId, Capabilities, PeerInfo, Refusal};
+pub use connection::{Connection, ConnectionConfig, Event, Outcome, Phase, Received};
 pub use psm::{PeerAction, PeerEvent, PeerFsm, PeerState, PsmConfig, Side};
 pub use watchdog::{Action, Watchdog, WatchdogConfig, WatchdogState};
