@@ -31,11 +31,12 @@
 
 mod conn;
 mod dup;
+mod forward;
+mod incoming;
 pub(crate) use crate::peer::stats::Counters;
 pub use crate::peer::stats::{result_code, CommandStats, PeerStats};
 mod election;
 mod error;
-mod framing;
 
 use std::collections::VecDeque;
 use std::future::Future;
@@ -481,8 +482,8 @@ pub(crate) enum Mode {
 
 pub(crate) enum Command {
     Request {
+        /// The request, its Hop-by-Hop id already set.
         bytes: Bytes,
-        hop_by_hop: u32,
         deadline: tokio::time::Instant,
         reply: oneshot::Sender<Result<Bytes, Error>>,
         /// Peers this request was already sent to (failover never goes back to them), and
@@ -830,7 +831,6 @@ impl Inner {
             }
             let cmd = Command::Request {
                 bytes,
-                hop_by_hop,
                 deadline,
                 reply,
                 sel,
