@@ -5,8 +5,8 @@
 //! Generated types check a message while they decode it; a relay, a tool, or a node whose
 //! dictionaries come from configuration (freeDiameter's model) has no generated type for it.
 //! [`Dictionary::validate`] gives those the same checks on the bytes, without building a
-//! value. With the `xml` feature, [`Dictionary::load`] reads the files `diameter-codegen`
-//! reads; [`Dictionary::from_model`] takes a model already loaded.
+//! value. With the `xml` feature, `Dictionary::load` reads the files `diameter-codegen`
+//! reads; `Dictionary::from_model` takes a model already loaded.
 //!
 //! ```
 //! # #[cfg(feature = "xml")] {

@@ -101,7 +101,7 @@ fn config(inner: &Inner) -> ConnectionConfig {
         max_message_len: inner.config.max_message_len,
         cer_timeout: inner.config.cer_timeout,
         frame_timeout: inner.config.frame_timeout,
-        dpa_timeout: Duration::from_secs(2),
+        dpa_timeout: inner.config.dpa_timeout,
         watchdog: inner.config.watchdog,
         allowed_hosts: inner.config.allowed_hosts.clone(),
         dictionary: inner.dictionary.clone(),

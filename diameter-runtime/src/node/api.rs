@@ -1,0 +1,252 @@
+//! The application API: handlers and their requests and replies, the Erlang-style callbacks,
+//! service errors, and the answer skeleton every answer the node builds starts from.
+
+use super::*;
+
+/// A boxed future, as handlers return.
+pub type BoxFuture<T> = Pin<Box<dyn Future<Output = T> + Send + 'static>>;
+
+/// What a handler does with a request.
+#[derive(Debug)]
+pub enum Reply {
+    /// Send these bytes (an encoded answer) back.
+    Answer(Bytes),
+    /// Send nothing.
+    Discard,
+}
+
+/// Answers requests of the applications the node advertises.
+pub trait Handler: Send + Sync + 'static {
+    /// Handles one request. A handler that panics is answered 5012 (UNABLE_TO_COMPLY).
+    fn handle(&self, request: Request) -> BoxFuture<Reply>;
+}
+
+impl<F, Fut> Handler for F
+where
+    F: Fn(Request) -> Fut + Send + Sync + 'static,
+    Fut: Future<Output = Reply> + Send + 'static,
+{
+    fn handle(&self, request: Request) -> BoxFuture<Reply> {
+        Box::pin(self(request))
+    }
+}
+
+/// What [`Callbacks::handle_request`] decides for a request (Erlang diameter's
+/// `handle_request` return values).
+#[derive(Debug)]
+pub enum Action {
+    /// Send this encoded answer (see [`Request::answer`]).
+    Reply(Bytes),
+    /// A protocol error (3xxx): the answer-message grammar with the `E` bit.
+    ProtocolError(ResultCode),
+    /// An error answer (5xxx …) with an optional Failed-AVP.
+    AnswerMessage(ResultCode, Option<RawAvp>),
+    /// Forward as a relay: Route-Record added, loops answered 3005.
+    Relay,
+    /// Forward as a proxy (like a relay; AVPs we do not know pass byte-exact).
+    Proxy,
+    /// Send nothing.
+    Discard,
+}
+
+/// The callbacks of Erlang/OTP diameter's `diameter_app`, for applications that want the
+/// whole request and answer flow. Every method but `handle_request` has a default.
+pub trait Callbacks: Send + Sync + 'static {
+    /// A peer completed the capabilities exchange.
+    fn peer_up(&self, _peer: &PeerInfo) {}
+    /// A peer's connection closed.
+    fn peer_down(&self, _host: &DiameterIdentity) {}
+    /// Picks the peer for an outgoing request among the suitable ones (index into
+    /// `candidates`); `None` keeps the configured balancing.
+    fn pick_peer(&self, _candidates: &[PeerInfo], _request: &Bytes) -> Option<usize> {
+        None
+    }
+    /// Last look at an outgoing request, identifiers set, before it is sent to `peer`;
+    /// `None` discards it (the caller gets an error).
+    fn prepare_request(&self, request: Bytes, _peer: &PeerInfo) -> Option<Bytes> {
+        Some(request)
+    }
+    /// The same request sent again, with the T flag, to `peer` after a failover or a
+    /// retransmission timeout; `None` discards it (the caller gets an error). By default
+    /// the same as [`Callbacks::prepare_request`].
+    fn prepare_retransmit(&self, request: Bytes, peer: &PeerInfo) -> Option<Bytes> {
+        self.prepare_request(request, peer)
+    }
+    /// An answer to one of our requests, before the caller gets it.
+    fn handle_answer(&self, answer: Bytes, _request: &Bytes) -> Bytes {
+        answer
+    }
+    /// One of our requests failed (timeout, no route, peer down, discarded): what the
+    /// caller gets instead. The default passes the error on; an answer may replace it.
+    fn handle_error(&self, error: Error, _request: &Bytes) -> Result<Bytes, Error> {
+        Err(error)
+    }
+    /// Every message (requests, answers and the base protocol's own), encoded, just before
+    /// it is written to the peer with this Origin-Host (`None` during the capabilities
+    /// exchange): for logging, capture or accounting (Erlang diameter's `eval_packet`).
+    fn sending(&self, _message: &Bytes, _peer: Option<&DiameterIdentity>) {}
+    /// An incoming application request.
+    fn handle_request(&self, request: Request) -> BoxFuture<Action>;
+}
+
+/// A failed service call: the Result-Code (and Error-Message) to answer with.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ServiceError {
+    /// The Result-Code; 3xxx codes are sent with the `E` bit.
+    pub result_code: u32,
+    /// Error-Message, if any.
+    pub message: Option<String>,
+}
+
+impl ServiceError {
+    /// An error answer with this Result-Code.
+    pub fn new(result_code: ResultCode) -> Self {
+        ServiceError {
+            result_code: result_code.0,
+            message: None,
+        }
+    }
+    /// With an Error-Message.
+    pub fn with_message(mut self, message: impl Into<String>) -> Self {
+        self.message = Some(message.into());
+        self
+    }
+    /// The answer to `request` carrying this error.
+    pub fn reply(&self, request: &Request) -> Reply {
+        Reply::Answer(
+            answer_skeleton(
+                &request.header,
+                &request.bytes,
+                &request.local,
+                ResultCode(self.result_code),
+                None,
+                self.message.as_deref(),
+            )
+            .encode(),
+        )
+    }
+}
+
+/// What a generated service method returns.
+pub type ServiceResult<T> = Result<T, ServiceError>;
+
+/// The 3001 (DIAMETER_COMMAND_UNSUPPORTED) answer, for a command a service does not have.
+pub fn unsupported_command(request: &Request) -> Reply {
+    ServiceError::new(ResultCode::DIAMETER_COMMAND_UNSUPPORTED).reply(request)
+}
+
+/// An incoming request, with what is needed to answer it.
+#[derive(Clone, Debug)]
+pub struct Request {
+    pub(crate) header: Header,
+    pub(crate) bytes: Bytes,
+    pub(crate) peer: DiameterIdentity,
+    pub(crate) local: Arc<Capabilities>,
+}
+
+impl Request {
+    /// The header.
+    pub fn header(&self) -> &Header {
+        &self.header
+    }
+    /// The whole message as received.
+    pub fn bytes(&self) -> &Bytes {
+        &self.bytes
+    }
+    /// Origin-Host of the peer it came from.
+    pub fn peer(&self) -> &DiameterIdentity {
+        &self.peer
+    }
+    /// Decodes it as the typed `T`, checking its grammar.
+    pub fn decode<T: Message>(&self) -> Result<T, DecodeError> {
+        T::decode(self.bytes.clone()).map(|(_, m)| m)
+    }
+    /// The dynamic view, every AVP raw.
+    pub fn dynamic(&self) -> Result<dynamic::Message, DecodeError> {
+        dynamic::Message::decode(self.bytes.clone())
+    }
+    /// Encodes a typed answer with this request's identifiers (and its `P` flag).
+    pub fn answer<T: Message>(&self, answer: &T) -> Reply {
+        let mut h = answer.header(self.header.hop_by_hop, self.header.end_to_end);
+        h.application_id = self.header.application_id;
+        let mut out = BytesMut::with_capacity(256);
+        answer.encode_with_header(&h, &mut out);
+        Reply::Answer(out.freeze())
+    }
+    /// An answer with Session-Id, Origin-Host, Origin-Realm and Result-Code, Proxy-Info
+    /// copied (as python-diameter's `generate_answer`); add AVPs before encoding it.
+    pub fn generate_answer(&self, result_code: ResultCode) -> dynamic::Message {
+        answer_skeleton(
+            &self.header,
+            &self.bytes,
+            &self.local,
+            result_code,
+            None,
+            None,
+        )
+    }
+    /// The RFC 6733 error answer for a request that failed to decode: 3xxx with the `E` bit,
+    /// 5xxx in a normal answer, Failed-AVP from the error.
+    pub fn error_answer(&self, err: &DecodeError) -> Reply {
+        Reply::Answer(
+            answer_skeleton(
+                &self.header,
+                &self.bytes,
+                &self.local,
+                ResultCode(err.result_code()),
+                err.failed_avp(),
+                Some(err.detail()),
+            )
+            .encode(),
+        )
+    }
+}
+
+/// Builds an answer: Session-Id (if the request has one), Origin-Host, Origin-Realm,
+/// Result-Code, Error-Message, Failed-AVP, Proxy-Info copies. 3xxx codes set the `E` bit.
+pub(crate) fn answer_skeleton(
+    req: &Header,
+    bytes: &Bytes,
+    local: &Capabilities,
+    result_code: ResultCode,
+    failed_avp: Option<&RawAvp>,
+    error_message: Option<&str>,
+) -> dynamic::Message {
+    let m = AvpFlags::MANDATORY;
+    let mut header = req.answer();
+    if (3000..4000).contains(&result_code.0) {
+        header.flags = header.flags.with(CommandFlags::ERROR);
+    }
+    let mut avps = Vec::new();
+    let mut proxy = Vec::new();
+    if bytes.len() >= HEADER_LEN {
+        for a in AvpReader::within(bytes, HEADER_LEN, bytes.len()).flatten() {
+            match (a.code, a.vendor_id) {
+                (263, 0) if avps.is_empty() => avps.push(dynamic::Avp::from_raw(a.to_raw(bytes))),
+                (284, 0) => proxy.push(dynamic::Avp::from_raw(a.to_raw(bytes))),
+                _ => {}
+            }
+        }
+    }
+    avps.push(dynamic::Avp::new(264, m, 0, &local.origin_host));
+    avps.push(dynamic::Avp::new(296, m, 0, &local.origin_realm));
+    avps.push(dynamic::Avp::new(268, m, 0, &result_code.0));
+    if let Some(msg) = error_message {
+        avps.push(dynamic::Avp::new(
+            281,
+            AvpFlags::NONE,
+            0,
+            &crate::codec::Utf8String::from(msg),
+        ));
+    }
+    if let Some(f) = failed_avp {
+        avps.push(dynamic::Avp::grouped(
+            279,
+            m,
+            0,
+            vec![dynamic::Avp::from_raw(f.clone())],
+        ));
+    }
+    avps.extend(proxy);
+    dynamic::Message { header, avps }
+}

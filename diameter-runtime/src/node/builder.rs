@@ -1,0 +1,399 @@
+//! Building a node: identity, applications, peers, listeners, limits and policies.
+
+use super::*;
+
+/// Builds a [`Node`].
+pub struct NodeBuilder {
+    pub(crate) caps: Capabilities,
+    pub(crate) config: Config,
+    pub(crate) listen: Vec<String>,
+    /// (Origin-Host if given, URI or address).
+    pub(crate) peers: Vec<(Option<String>, String)>,
+    pub(crate) handler: Option<Arc<dyn Handler>>,
+    pub(crate) callbacks: Option<Arc<dyn Callbacks>>,
+    pub(crate) apps: Vec<Application>,
+    pub(crate) dictionary: Option<Arc<crate::dictionary::Dictionary>>,
+}
+
+impl NodeBuilder {
+    /// Adds an application bound to a set of peers (python-diameter's
+    /// `add_application(app, peers)`), and advertises it. Requests of that application from
+    /// those peers go to its handler; from other peers they get 3007 unless another binding
+    /// of the same application takes them. One application may be added several times, on
+    /// different peer sets. [`Node::application`] gives the handle to send with, in the
+    /// order added.
+    pub fn application(mut self, app: Application) -> Self {
+        if !self.caps.applications.contains(&app.id) {
+            self.caps.applications.push(app.id);
+        }
+        self.apps.push(app);
+        self
+    }
+
+    /// Origin-Host.
+    pub fn origin_host(mut self, host: &str) -> Self {
+        self.caps.origin_host = host.into();
+        self
+    }
+    /// Origin-Realm.
+    pub fn origin_realm(mut self, realm: &str) -> Self {
+        self.caps.origin_realm = realm.into();
+        self
+    }
+    /// Host-IP-Address (replaces the default 127.0.0.1 on first call).
+    pub fn host_ip_address(mut self, ip: std::net::IpAddr) -> Self {
+        if self.caps.host_ip_addresses == [std::net::IpAddr::from([127, 0, 0, 1])] {
+            self.caps.host_ip_addresses.clear();
+        }
+        self.caps.host_ip_addresses.push(ip);
+        self
+    }
+    /// Vendor-Id.
+    pub fn vendor_id(mut self, id: u32) -> Self {
+        self.caps.vendor_id = id;
+        self
+    }
+    /// Product-Name.
+    pub fn product_name(mut self, name: &str) -> Self {
+        self.caps.product_name = name.into();
+        self
+    }
+    /// Origin-State-Id (default: seconds since the epoch at start).
+    pub fn origin_state_id(mut self, id: u32) -> Self {
+        self.caps.origin_state_id = Some(id);
+        self
+    }
+    /// Supported-Vendor-Id.
+    pub fn supported_vendor_id(mut self, id: u32) -> Self {
+        self.caps.supported_vendor_ids.push(id);
+        self
+    }
+    /// Firmware-Revision.
+    pub fn firmware_revision(mut self, rev: u32) -> Self {
+        self.caps.firmware_revision = Some(rev);
+        self
+    }
+    /// Inband-Security-Id to advertise.
+    pub fn inband_security_id(mut self, id: crate::base::InbandSecurityId) -> Self {
+        self.caps.inband_security_ids.push(id);
+        self
+    }
+    /// Advertises an authentication application.
+    pub fn auth_application(mut self, id: u32) -> Self {
+        self.caps.applications.push(AppId::Auth(id));
+        self
+    }
+    /// Advertises an accounting application.
+    pub fn acct_application(mut self, id: u32) -> Self {
+        self.caps.applications.push(AppId::Acct(id));
+        self
+    }
+    /// Advertises a vendor-specific authentication application.
+    pub fn vendor_auth_application(mut self, vendor: u32, id: u32) -> Self {
+        self.caps.applications.push(AppId::VendorAuth(vendor, id));
+        self
+    }
+    /// Tw, the watchdog interval (at least 6 s; default 30 s).
+    pub fn watchdog_interval(mut self, tw: Duration) -> Self {
+        self.config.watchdog = WatchdogConfig::new(tw);
+        self
+    }
+    /// The full watchdog configuration (tests may go below RFC 3539's 6 s floor).
+    pub fn watchdog(mut self, config: WatchdogConfig) -> Self {
+        self.config.watchdog = config;
+        self
+    }
+    /// Timeout of requests sent with [`Node::call`] (default 10 s).
+    pub fn request_timeout(mut self, t: Duration) -> Self {
+        self.config.request_timeout = t;
+        self
+    }
+    /// Largest message accepted (default 1 MiB); larger ones close the connection.
+    pub fn max_message_len(mut self, n: usize) -> Self {
+        self.config.max_message_len = n;
+        self
+    }
+    /// Most requests handled at once (default 1024); beyond it reading pauses.
+    pub fn max_concurrent_handlers(mut self, n: usize) -> Self {
+        self.config.max_handlers = n.max(1);
+        self
+    }
+    /// Only accept CERs from these Origin-Hosts (others get 3010 DIAMETER_UNKNOWN_PEER).
+    pub fn allow_host(mut self, host: &str) -> Self {
+        self.config
+            .allowed_hosts
+            .get_or_insert_with(Vec::new)
+            .push(host.to_string());
+        self
+    }
+    /// Adds a route: requests for `realm` (`*` for any) and `application` (`None` for any)
+    /// are handled locally, relayed, proxied or redirected to `peers` (their Origin-Hosts).
+    /// Routes are tried in the order added; a node with routes answers 3002
+    /// (DIAMETER_UNABLE_TO_DELIVER) for a foreign realm no route matches. Outgoing requests
+    /// follow the same table.
+    pub fn route(
+        mut self,
+        realm: &str,
+        application: Option<u32>,
+        action: RouteAction,
+        peers: &[&str],
+    ) -> Self {
+        self.config.routes.push(Route {
+            realm: realm.to_string(),
+            application,
+            action,
+            peers: peers.iter().map(|p| p.to_string()).collect(),
+        });
+        self
+    }
+
+    /// Validates every request handled here (not those relayed or proxied) against these
+    /// dictionaries before any handler or callback sees it: a request that fails its
+    /// command's grammar is answered by the node with the RFC 6733 error (3xxx with the E
+    /// bit, 5xxx with Failed-AVP), and 3001 for a command the dictionaries do not define.
+    pub fn dictionary(mut self, dictionary: Arc<crate::dictionary::Dictionary>) -> Self {
+        self.dictionary = Some(dictionary);
+        self
+    }
+
+    /// How long a connection may take from the TCP connect to the end of the capabilities
+    /// exchange (10 s by default); a peer that connects and sends no CER is closed after it.
+    pub fn cer_timeout(mut self, t: Duration) -> Self {
+        self.config.cer_timeout = t.max(Duration::from_millis(1));
+        self
+    }
+
+    /// How long a DPA is awaited after our DPR before the connection closes anyway (2 s by
+    /// default).
+    pub fn dpa_timeout(mut self, t: Duration) -> Self {
+        self.config.dpa_timeout = t;
+        self
+    }
+
+    /// How long a message may take to arrive whole once its first byte has (10 s by default);
+    /// a peer that sends half a message and stops, or trickles bytes, is closed after it.
+    pub fn frame_timeout(mut self, t: Duration) -> Self {
+        self.config.frame_timeout = t.max(Duration::from_millis(4));
+        self
+    }
+
+    /// Most connections accepted at once (10,000 by default); a listener closes more at once.
+    pub fn max_connections(mut self, n: usize) -> Self {
+        self.config.max_connections = n;
+        self
+    }
+
+    /// Most accepted connections still in the capabilities exchange (256 by default); a
+    /// listener closes more at once, so idle connections cannot crowd out real peers.
+    pub fn max_pending_connections(mut self, n: usize) -> Self {
+        self.config.max_pending = n;
+        self
+    }
+
+    /// Keeps the answers to the last `capacity` requests (8,192 by default; 0 turns it off)
+    /// and replays them to duplicates — a request with the T flag whose Origin-Host and
+    /// End-to-End id were already answered (RFC 6733 §5.5.4) — under their new Hop-by-Hop
+    /// id, instead of handling them again. At most 16 MiB of answers are held.
+    pub fn duplicate_cache(mut self, capacity: usize) -> Self {
+        self.config.duplicate_cache = capacity;
+        self
+    }
+
+    /// How long an answer stays in the duplicate cache (30 s by default).
+    pub fn duplicate_lifetime(mut self, lifetime: Duration) -> Self {
+        self.config.duplicate_lifetime = lifetime;
+        self
+    }
+
+    /// Retransmission on timeout: each attempt waits `per_attempt`; when it expires the
+    /// request is sent again, with the T flag, to a peer not yet tried, at most `retries`
+    /// times within the request's timeout. Off by default (a timeout fails the call).
+    pub fn retransmit_on_timeout(mut self, per_attempt: Duration, retries: u32) -> Self {
+        self.config.retransmit = Some((per_attempt, retries));
+        self
+    }
+
+    /// What this node's redirect answers (3006) tell clients to cache: Redirect-Host-Usage
+    /// and, unless DONT_CACHE (the default), Redirect-Max-Cache-Time.
+    pub fn redirect_usage(mut self, usage: RedirectHostUsage, max_cache_time: Duration) -> Self {
+        self.config.redirect_usage = (usage, max_cache_time);
+        self
+    }
+
+    /// Most requests in flight to one peer (default: no limit). A peer at the limit is
+    /// skipped by routing; when every suitable peer is full the request fails at once with
+    /// [`ErrorKind::NoRoute`] instead of queueing without bound.
+    pub fn max_outstanding_per_peer(mut self, n: u64) -> Self {
+        self.config.max_outstanding = n.max(1);
+        self
+    }
+
+    /// How requests are spread over equally suitable peers (default round-robin).
+    pub fn balancing(mut self, b: Balancing) -> Self {
+        self.config.balancing = b;
+        self
+    }
+
+    /// Delay before reconnecting a persistent peer (Tc, default 5 s).
+    pub fn reconnect_interval(mut self, tc: Duration) -> Self {
+        self.config.reconnect = tc;
+        self
+    }
+    /// Listens on a TCP address (`127.0.0.1:3868`; port 0 picks one, see
+    /// [`Node::local_addrs`]).
+    pub fn listen(mut self, addr: &str) -> Self {
+        self.listen.push(addr.to_string());
+        self
+    }
+    /// A persistent peer to connect to: `aaa://host[:port][;transport=tcp]` or `host:port`.
+    ///
+    /// A URI naming a host (`aaa://ocs.example.net`) names the peer's Origin-Host too, so the
+    /// election of RFC 6733 §5.6.4 can run when both sides connect at once; with an address
+    /// the Origin-Host is learned from the first CEA (see [`NodeBuilder::peer_at`]).
+    pub fn peer(mut self, uri: &str) -> Self {
+        self.peers.push((None, uri.to_string()));
+        self
+    }
+    /// A persistent peer known by its Origin-Host, reached at `uri` (an `aaa://` URI or
+    /// `host:port`, which may be an address), as freeDiameter's `ConnectPeer`/`ConnectTo`.
+    pub fn peer_at(mut self, origin_host: &str, uri: &str) -> Self {
+        self.peers
+            .push((Some(origin_host.to_string()), uri.to_string()));
+        self
+    }
+    /// Erlang-style callbacks; their `handle_request` takes incoming application requests
+    /// (instead of a [`NodeBuilder::handler`]).
+    pub fn callbacks(mut self, c: impl Callbacks) -> Self {
+        self.callbacks = Some(Arc::new(c));
+        self
+    }
+
+    /// The handler for incoming application requests.
+    pub fn handler(mut self, h: impl Handler) -> Self {
+        self.handler = Some(Arc::new(h));
+        self
+    }
+
+    /// Binds the listeners, starts connecting to the peers, and returns the running node.
+    pub async fn start(mut self) -> Result<Node, Error> {
+        if self.caps.origin_host.is_empty() || self.caps.origin_realm.is_empty() {
+            return Err(Error::new(
+                ErrorKind::Config,
+                "origin host and realm are required",
+            ));
+        }
+        if self.caps.origin_state_id.is_none() {
+            let secs = SystemTime::now()
+                .duration_since(UNIX_EPOCH)
+                .map(|d| d.as_secs())
+                .unwrap_or(0);
+            self.caps.origin_state_id = Some(secs as u32);
+        }
+        let mut addrs = Vec::new();
+        for (identity, p) in &self.peers {
+            let (addr, host) = parse_peer(p)?;
+            let identity = identity.clone().or(host).map(DiameterIdentity::from);
+            addrs.push((addr, identity));
+        }
+        // End-to-end: high 12 bits from the clock, low 20 bits a counter (RFC 6733 §3).
+        let now = SystemTime::now()
+            .duration_since(UNIX_EPOCH)
+            .unwrap_or_default();
+        let e2e = ((now.as_secs() as u32 & 0xfff) << 20) | (now.subsec_micros() & 0xf_ffff);
+        let (events, _) = broadcast::channel(1024);
+        let (shutdown, _) = watch::channel(false);
+        let dup = (self.config.duplicate_cache > 0).then(|| {
+            dup::DupCache::new(
+                self.config.duplicate_cache,
+                self.config.duplicate_lifetime,
+                DUPLICATE_CACHE_BYTES,
+            )
+        });
+        let elections = election::Elections::new(self.caps.origin_host.as_str(), self.config.psm());
+        let inner = Arc::new(Inner {
+            caps: Arc::new(self.caps),
+            handlers: Arc::new(Semaphore::new(self.config.max_handlers)),
+            config: self.config,
+            handler: self.handler,
+            peers: Mutex::new(Vec::new()),
+            hop_by_hop: AtomicU32::new(now.subsec_nanos()),
+            end_to_end: AtomicU32::new(e2e),
+            rr: AtomicUsize::new(0),
+            conn_ids: AtomicU32::new(1),
+            events,
+            shutdown,
+            changed: tokio::sync::Notify::new(),
+            dup,
+            callbacks: self.callbacks,
+            elections,
+            apps: self.apps,
+            redirects: Mutex::new(RedirectCache::default()),
+            redirects_used: std::sync::atomic::AtomicBool::new(false),
+            dictionary: self.dictionary,
+            accepted: AtomicUsize::new(0),
+            opening: AtomicUsize::new(0),
+        });
+        let mut local_addrs = Vec::new();
+        for l in &self.listen {
+            let listener = TcpListener::bind(l.as_str())
+                .await
+                .map_err(|e| Error::new(ErrorKind::Io, format!("cannot listen on {l}: {e}")))?;
+            local_addrs.push(listener.local_addr()?);
+            tokio::spawn(accept_loop(inner.clone(), listener));
+        }
+        for (addr, identity) in addrs {
+            tokio::spawn(connect_loop(inner.clone(), addr, identity));
+        }
+        Ok(Node { inner, local_addrs })
+    }
+}
+
+/// The address to connect to, and the peer's identity when the URI names a host (its
+/// DiameterIdentity, RFC 6733 §4.3.1) rather than an address.
+fn parse_peer(p: &str) -> Result<(String, Option<String>), Error> {
+    if p.starts_with("aaa://") || p.starts_with("aaas://") {
+        let uri = DiameterUri::parse(p).map_err(|e| Error::new(ErrorKind::Config, e))?;
+        match uri.transport {
+            crate::codec::types::Transport::Tcp => {}
+            crate::codec::types::Transport::Sctp => {
+                return Err(Error::new(
+                    ErrorKind::Config,
+                    format!("{p}: {}", sctp_status()),
+                ));
+            }
+            crate::codec::types::Transport::Udp => {
+                return Err(Error::new(
+                    ErrorKind::Config,
+                    format!("{p}: Diameter does not run over UDP"),
+                ));
+            }
+        }
+        let name = uri
+            .host
+            .parse::<std::net::IpAddr>()
+            .is_err()
+            .then(|| uri.host.clone());
+        if uri.host.contains(':') {
+            return Ok((format!("[{}]:{}", uri.host, uri.port), name));
+        }
+        return Ok((format!("{}:{}", uri.host, uri.port), name));
+    }
+    Ok((p.to_string(), None))
+}
+
+/// Why an SCTP peer cannot be used here: the kernel may lack SCTP (a socket with
+/// IPPROTO_SCTP is refused, as on kernels built without it), or the node's SCTP transport is
+/// not there yet.
+pub fn sctp_status() -> String {
+    let probe = socket2::Socket::new(
+        socket2::Domain::IPV4,
+        socket2::Type::STREAM,
+        Some(socket2::Protocol::from(132)),
+    );
+    match probe {
+        Err(e) => format!(
+            "SCTP is not available on this machine: the kernel refuses SCTP sockets ({e}); use transport=tcp"
+        ),
+        Ok(_) => "this kernel has SCTP, but the node supports TCP only so far; use transport=tcp".into(),
+    }
+}

@@ -1,0 +1,103 @@
+//! Listeners and connectors: accepting connections within the limits, and keeping configured
+//! peers connected (Tc reconnect with backoff, the peer state machine's Start).
+
+use super::*;
+
+pub(crate) async fn accept_loop(inner: Arc<Inner>, listener: TcpListener) {
+    let mut shutdown = inner.shutdown.subscribe();
+    loop {
+        tokio::select! {
+            r = listener.accept() => match r {
+                Ok((stream, addr)) => {
+                    let open = inner.accepted.load(Ordering::Relaxed);
+                    let opening = inner.opening.load(Ordering::Relaxed);
+                    if open >= inner.config.max_connections || opening >= inner.config.max_pending {
+                        tracing::warn!(%addr, open, opening, "connection limit reached; closing a new connection");
+                        drop(stream);
+                        continue;
+                    }
+                    let _ = stream.set_nodelay(true);
+                    let conn = inner.next_conn_id();
+                    inner.accepted.fetch_add(1, Ordering::Relaxed);
+                    // Taken back when the capabilities exchange ends, either way.
+                    inner.opening.fetch_add(1, Ordering::Relaxed);
+                    let inner = inner.clone();
+                    tokio::spawn(async move {
+                        driver::run(inner.clone(), stream, addr, conn, driver::Role::Responder).await;
+                        inner.accepted.fetch_sub(1, Ordering::Relaxed);
+                    });
+                }
+                Err(e) => {
+                    tracing::warn!("accept failed: {e}");
+                    tokio::time::sleep(Duration::from_millis(100)).await;
+                }
+            },
+            _ = shutdown.changed() => return,
+        }
+    }
+}
+
+/// Keeps a persistent peer connected: `Start` for its state machine, connect, and again
+/// after Tc when the connection ends. While the peer is connected to us (or a connection is
+/// being set up) it waits.
+pub(crate) async fn connect_loop(
+    inner: Arc<Inner>,
+    addr: String,
+    mut identity: Option<DiameterIdentity>,
+) {
+    let mut shutdown = inner.shutdown.subscribe();
+    let mut backoff = Duration::from_millis(200);
+    loop {
+        if *shutdown.borrow() {
+            return;
+        }
+        let start = identity.as_ref().is_none_or(|h| inner.elections.start(h));
+        if start {
+            match TcpStream::connect(addr.as_str()).await {
+                Ok(stream) => {
+                    let _ = stream.set_nodelay(true);
+                    let peer = stream
+                        .peer_addr()
+                        .unwrap_or_else(|_| SocketAddr::from(([0, 0, 0, 0], 0)));
+                    backoff = Duration::from_millis(200);
+                    let conn = inner.next_conn_id();
+                    let (abort_tx, abort) = oneshot::channel();
+                    let go = identity
+                        .as_ref()
+                        .is_none_or(|h| inner.elections.conn_ack(h, conn, abort_tx));
+                    if go {
+                        let role = driver::Role::Initiator {
+                            expected: identity.clone(),
+                            abort: Some(abort),
+                        };
+                        let (outcome, host) =
+                            driver::run(inner.clone(), stream, peer, conn, role).await;
+                        identity = host.or(identity);
+                        if outcome == driver::Outcome::DoNotReconnect {
+                            tracing::info!("{addr}: the peer asked not to reconnect");
+                            return;
+                        }
+                    } else {
+                        tracing::debug!("{addr}: the election keeps the peer's connection");
+                    }
+                }
+                Err(e) => {
+                    tracing::debug!("connect {addr}: {e}");
+                    if let Some(h) = &identity {
+                        inner.elections.conn_nack(h);
+                    }
+                }
+            }
+        }
+        let wait = backoff.min(inner.config.reconnect);
+        backoff = (backoff * 2).min(inner.config.reconnect);
+        inner.event(Event::Reconnecting {
+            addr: addr.clone(),
+            after: wait,
+        });
+        tokio::select! {
+            _ = tokio::time::sleep(wait) => {}
+            _ = shutdown.changed() => return,
+        }
+    }
+}
