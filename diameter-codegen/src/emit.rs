@@ -631,6 +631,7 @@ impl Emitter<'_> {
                 }
             }
 
+            ::diameter_runtime::__with_node! {
             #cdoc
             #[derive(Clone)]
             pub struct #client {
@@ -650,6 +651,7 @@ impl Emitter<'_> {
                     self
                 }
                 #(#calls)*
+            }
             }
         }
     }

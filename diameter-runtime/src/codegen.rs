@@ -3,6 +3,10 @@
 //! Not a stable API for hand-written code; use the crate root instead.
 #![doc(hidden)]
 
+pub use crate::app::{
+    unsupported_command, BoxFuture, Error as NodeError, Handler, Reply, Request, ServiceError,
+    ServiceResult,
+};
 pub use crate::codec::avp::{AvpFlags, AvpReader, AvpRef, RawAvp};
 pub use crate::codec::error::DecodeError;
 pub use crate::codec::header::CommandFlags;
@@ -11,13 +15,28 @@ pub use crate::codec::message::{
     Message,
 };
 pub use crate::codec::types::*;
-pub use crate::node::{
-    unsupported_command, BoxFuture, Error as NodeError, Filter, Handler, Node, Reply, Request,
-    ServiceError, ServiceResult,
-};
+#[cfg(feature = "node")]
+pub use crate::node::{Filter, Node};
 pub use bytes::{Bytes, BytesMut};
 pub use diameter_derive::{Enumerated, Grouped, Message};
 pub use std::option::Option::{self, None, Some};
 pub use std::result::Result::{self, Err, Ok};
 pub use std::sync::Arc;
 pub use std::vec::Vec;
+
+/// Generated typed clients, which need the tokio node: kept with the `node` feature, dropped
+/// without it (the feature is the runtime's, so generated code needs no `cfg` of its own).
+#[cfg(feature = "node")]
+#[macro_export]
+#[doc(hidden)]
+macro_rules! __with_node {
+    ($($item:tt)*) => { $($item)* };
+}
+
+/// Generated typed clients, which need the tokio node: dropped without the `node` feature.
+#[cfg(not(feature = "node"))]
+#[macro_export]
+#[doc(hidden)]
+macro_rules! __with_node {
+    ($($item:tt)*) => {};
+}

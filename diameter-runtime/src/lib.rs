@@ -62,10 +62,12 @@
 
 extern crate self as diameter_runtime;
 
+pub mod app;
 pub mod base;
 pub mod codec;
 pub mod codegen;
 pub mod dictionary;
+#[cfg(feature = "node")]
 pub mod node;
 pub mod peer;
 

@@ -1332,32 +1332,19 @@ pub mod base_accounting {
             }
         }
     }
-    /// A typed client of the Base-Accounting application over a node.
-    #[derive(Clone)]
-    pub struct BaseAccountingClient {
-        node: __rt::Node,
-        filter: __rt::Option<__rt::Filter>,
-    }
-    impl BaseAccountingClient {
-        /// A client sending through `node`, to any suitable peer.
-        pub fn new(node: __rt::Node) -> Self {
-            BaseAccountingClient {
-                node,
-                filter: __rt::None,
-            }
-        }
-        /// Sends only to the peers `filter` accepts (failover included), as
-        /// `AppHandle::filter` gives for an application bound to a set of peers.
-        pub fn with_filter(mut self, filter: __rt::Option<__rt::Filter>) -> Self {
-            self.filter = filter;
-            self
-        }
-        /// Sends a `Accounting-Request` and waits for its answer.
-        pub async fn accounting(
-            &self,
-            request: &AccountingRequest,
-        ) -> __rt::Result<AccountingAnswer, __rt::NodeError> {
-            self.node.call_filtered(request, self.filter.clone()).await
-        }
+    ::diameter_runtime::__with_node! {
+        #[doc = " A typed client of the Base-Accounting application over a node."]
+        #[derive(Clone)] pub struct BaseAccountingClient { node : __rt::Node, filter :
+        __rt::Option < __rt::Filter >, } impl BaseAccountingClient { #[doc =
+        r" A client sending through `node`, to any suitable peer."] pub fn new(node :
+        __rt::Node) -> Self { BaseAccountingClient { node, filter : __rt::None } } #[doc
+        = r" Sends only to the peers `filter` accepts (failover included), as"] #[doc =
+        r" `AppHandle::filter` gives for an application bound to a set of peers."] pub fn
+        with_filter(mut self, filter : __rt::Option < __rt::Filter >) -> Self { self
+        .filter = filter; self } #[doc =
+        " Sends a `Accounting-Request` and waits for its answer."] pub async fn
+        accounting(& self, request : & AccountingRequest) -> __rt::Result <
+        AccountingAnswer, __rt::NodeError > { self.node.call_filtered(request, self
+        .filter.clone()). await } }
     }
 }

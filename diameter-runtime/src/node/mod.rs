@@ -36,7 +36,6 @@
 //! # Ok(()) }
 //! ```
 
-mod api;
 mod builder;
 mod driver;
 mod dup;
@@ -47,12 +46,9 @@ mod routing;
 pub(crate) use crate::peer::stats::Counters;
 pub use crate::peer::stats::{result_code, CommandStats, PeerStats};
 mod election;
-mod error;
 
 use std::collections::VecDeque;
-use std::future::Future;
 use std::net::SocketAddr;
-use std::pin::Pin;
 use std::sync::atomic::{AtomicU32, AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
@@ -61,20 +57,17 @@ use bytes::{Bytes, BytesMut};
 use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::{broadcast, mpsc, oneshot, watch, Semaphore};
 
-pub use api::*;
+pub use crate::app::*;
 pub use builder::{sctp_status, NodeBuilder};
-pub use error::{Error, ErrorKind};
 use listener::{accept_loop, connect_loop};
 pub use routing::{Balancing, Filter, Route, RouteAction};
 pub(crate) use routing::{Mode, Selection};
 use routing::{RedirectCache, RedirectFacts};
 
-use crate::base::{DisconnectCause, RedirectHostUsage, ResultCode};
+use crate::base::{DisconnectCause, RedirectHostUsage};
 use crate::codec::avp::AvpReader;
 use crate::codec::dynamic;
-use crate::codec::{
-    AvpFlags, CommandFlags, DecodeError, DiameterIdentity, DiameterUri, Header, RawAvp,
-};
+use crate::codec::{AvpFlags, CommandFlags, DiameterIdentity, DiameterUri, Header};
 use crate::codec::{Message, HEADER_LEN};
 use crate::peer::{AppId, Capabilities, PeerInfo, WatchdogConfig, WatchdogState};
 

@@ -413,33 +413,20 @@ pub mod credit_control {
             }
         }
     }
-    /// A typed client of the Credit-Control application over a node.
-    #[derive(Clone)]
-    pub struct CreditControlClient {
-        node: __rt::Node,
-        filter: __rt::Option<__rt::Filter>,
-    }
-    impl CreditControlClient {
-        /// A client sending through `node`, to any suitable peer.
-        pub fn new(node: __rt::Node) -> Self {
-            CreditControlClient {
-                node,
-                filter: __rt::None,
-            }
-        }
-        /// Sends only to the peers `filter` accepts (failover included), as
-        /// `AppHandle::filter` gives for an application bound to a set of peers.
-        pub fn with_filter(mut self, filter: __rt::Option<__rt::Filter>) -> Self {
-            self.filter = filter;
-            self
-        }
-        /// Sends a `Credit-Control-Request` and waits for its answer.
-        pub async fn credit_control(
-            &self,
-            request: &CreditControlRequest,
-        ) -> __rt::Result<CreditControlAnswer, __rt::NodeError> {
-            self.node.call_filtered(request, self.filter.clone()).await
-        }
+    ::diameter_runtime::__with_node! {
+        #[doc = " A typed client of the Credit-Control application over a node."]
+        #[derive(Clone)] pub struct CreditControlClient { node : __rt::Node, filter :
+        __rt::Option < __rt::Filter >, } impl CreditControlClient { #[doc =
+        r" A client sending through `node`, to any suitable peer."] pub fn new(node :
+        __rt::Node) -> Self { CreditControlClient { node, filter : __rt::None } } #[doc =
+        r" Sends only to the peers `filter` accepts (failover included), as"] #[doc =
+        r" `AppHandle::filter` gives for an application bound to a set of peers."] pub fn
+        with_filter(mut self, filter : __rt::Option < __rt::Filter >) -> Self { self
+        .filter = filter; self } #[doc =
+        " Sends a `Credit-Control-Request` and waits for its answer."] pub async fn
+        credit_control(& self, request : & CreditControlRequest) -> __rt::Result <
+        CreditControlAnswer, __rt::NodeError > { self.node.call_filtered(request, self
+        .filter.clone()). await } }
     }
     /// Monetary amount expressed in a given currency.
     ///

@@ -2196,33 +2196,20 @@ pub mod charging_control {
             }
         }
     }
-    /// A typed client of the Charging Control application over a node.
-    #[derive(Clone)]
-    pub struct ChargingControlClient {
-        node: __rt::Node,
-        filter: __rt::Option<__rt::Filter>,
-    }
-    impl ChargingControlClient {
-        /// A client sending through `node`, to any suitable peer.
-        pub fn new(node: __rt::Node) -> Self {
-            ChargingControlClient {
-                node,
-                filter: __rt::None,
-            }
-        }
-        /// Sends only to the peers `filter` accepts (failover included), as
-        /// `AppHandle::filter` gives for an application bound to a set of peers.
-        pub fn with_filter(mut self, filter: __rt::Option<__rt::Filter>) -> Self {
-            self.filter = filter;
-            self
-        }
-        /// Sends a `Credit-Control-Request` and waits for its answer.
-        pub async fn credit_control(
-            &self,
-            request: &CreditControlRequest,
-        ) -> __rt::Result<CreditControlAnswer, __rt::NodeError> {
-            self.node.call_filtered(request, self.filter.clone()).await
-        }
+    ::diameter_runtime::__with_node! {
+        #[doc = " A typed client of the Charging Control application over a node."]
+        #[derive(Clone)] pub struct ChargingControlClient { node : __rt::Node, filter :
+        __rt::Option < __rt::Filter >, } impl ChargingControlClient { #[doc =
+        r" A client sending through `node`, to any suitable peer."] pub fn new(node :
+        __rt::Node) -> Self { ChargingControlClient { node, filter : __rt::None } } #[doc
+        = r" Sends only to the peers `filter` accepts (failover included), as"] #[doc =
+        r" `AppHandle::filter` gives for an application bound to a set of peers."] pub fn
+        with_filter(mut self, filter : __rt::Option < __rt::Filter >) -> Self { self
+        .filter = filter; self } #[doc =
+        " Sends a `Credit-Control-Request` and waits for its answer."] pub async fn
+        credit_control(& self, request : & CreditControlRequest) -> __rt::Result <
+        CreditControlAnswer, __rt::NodeError > { self.node.call_filtered(request, self
+        .filter.clone()). await } }
     }
     /// `CC-Money` AVP (code 413, Grouped).
     #[derive(Debug, Clone, PartialEq, __rt::Grouped)]
@@ -6341,33 +6328,20 @@ pub mod diameter_sy {
             }
         }
     }
-    /// A typed client of the Diameter Sy application over a node.
-    #[derive(Clone)]
-    pub struct DiameterSyClient {
-        node: __rt::Node,
-        filter: __rt::Option<__rt::Filter>,
-    }
-    impl DiameterSyClient {
-        /// A client sending through `node`, to any suitable peer.
-        pub fn new(node: __rt::Node) -> Self {
-            DiameterSyClient {
-                node,
-                filter: __rt::None,
-            }
-        }
-        /// Sends only to the peers `filter` accepts (failover included), as
-        /// `AppHandle::filter` gives for an application bound to a set of peers.
-        pub fn with_filter(mut self, filter: __rt::Option<__rt::Filter>) -> Self {
-            self.filter = filter;
-            self
-        }
-        /// Sends a `Spending-Limit-Request` and waits for its answer.
-        pub async fn spending_limit(
-            &self,
-            request: &SpendingLimitRequest,
-        ) -> __rt::Result<SpendingLimitAnswer, __rt::NodeError> {
-            self.node.call_filtered(request, self.filter.clone()).await
-        }
+    ::diameter_runtime::__with_node! {
+        #[doc = " A typed client of the Diameter Sy application over a node."]
+        #[derive(Clone)] pub struct DiameterSyClient { node : __rt::Node, filter :
+        __rt::Option < __rt::Filter >, } impl DiameterSyClient { #[doc =
+        r" A client sending through `node`, to any suitable peer."] pub fn new(node :
+        __rt::Node) -> Self { DiameterSyClient { node, filter : __rt::None } } #[doc =
+        r" Sends only to the peers `filter` accepts (failover included), as"] #[doc =
+        r" `AppHandle::filter` gives for an application bound to a set of peers."] pub fn
+        with_filter(mut self, filter : __rt::Option < __rt::Filter >) -> Self { self
+        .filter = filter; self } #[doc =
+        " Sends a `Spending-Limit-Request` and waits for its answer."] pub async fn
+        spending_limit(& self, request : & SpendingLimitRequest) -> __rt::Result <
+        SpendingLimitAnswer, __rt::NodeError > { self.node.call_filtered(request, self
+        .filter.clone()). await } }
     }
     /// `SL-Request-Type` AVP (code 2904, Enumerated).
     #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, __rt::Enumerated)]
@@ -6820,40 +6794,24 @@ pub mod gx_charging_control {
             }
         }
     }
-    /// A typed client of the Gx Charging Control application over a node.
-    #[derive(Clone)]
-    pub struct GxChargingControlClient {
-        node: __rt::Node,
-        filter: __rt::Option<__rt::Filter>,
-    }
-    impl GxChargingControlClient {
-        /// A client sending through `node`, to any suitable peer.
-        pub fn new(node: __rt::Node) -> Self {
-            GxChargingControlClient {
-                node,
-                filter: __rt::None,
-            }
-        }
-        /// Sends only to the peers `filter` accepts (failover included), as
-        /// `AppHandle::filter` gives for an application bound to a set of peers.
-        pub fn with_filter(mut self, filter: __rt::Option<__rt::Filter>) -> Self {
-            self.filter = filter;
-            self
-        }
-        /// Sends a `Credit-Control-Request` and waits for its answer.
-        pub async fn credit_control(
-            &self,
-            request: &CreditControlRequest,
-        ) -> __rt::Result<CreditControlAnswer, __rt::NodeError> {
-            self.node.call_filtered(request, self.filter.clone()).await
-        }
-        /// Sends a `Re-Auth-Request` and waits for its answer.
-        pub async fn re_auth(
-            &self,
-            request: &ReAuthRequest,
-        ) -> __rt::Result<ReAuthAnswer, __rt::NodeError> {
-            self.node.call_filtered(request, self.filter.clone()).await
-        }
+    ::diameter_runtime::__with_node! {
+        #[doc = " A typed client of the Gx Charging Control application over a node."]
+        #[derive(Clone)] pub struct GxChargingControlClient { node : __rt::Node, filter :
+        __rt::Option < __rt::Filter >, } impl GxChargingControlClient { #[doc =
+        r" A client sending through `node`, to any suitable peer."] pub fn new(node :
+        __rt::Node) -> Self { GxChargingControlClient { node, filter : __rt::None } }
+        #[doc = r" Sends only to the peers `filter` accepts (failover included), as"]
+        #[doc =
+        r" `AppHandle::filter` gives for an application bound to a set of peers."] pub fn
+        with_filter(mut self, filter : __rt::Option < __rt::Filter >) -> Self { self
+        .filter = filter; self } #[doc =
+        " Sends a `Credit-Control-Request` and waits for its answer."] pub async fn
+        credit_control(& self, request : & CreditControlRequest) -> __rt::Result <
+        CreditControlAnswer, __rt::NodeError > { self.node.call_filtered(request, self
+        .filter.clone()). await } #[doc =
+        " Sends a `Re-Auth-Request` and waits for its answer."] pub async fn re_auth(&
+        self, request : & ReAuthRequest) -> __rt::Result < ReAuthAnswer, __rt::NodeError
+        > { self.node.call_filtered(request, self.filter.clone()). await } }
     }
     /// `Charging-Rule-Install` AVP (code 1001, vendor 10415, Grouped).
     #[derive(Debug, Clone, PartialEq, __rt::Grouped)]
@@ -8623,61 +8581,34 @@ pub mod network_access {
             }
         }
     }
-    /// A typed client of the Network Access application over a node.
-    #[derive(Clone)]
-    pub struct NetworkAccessClient {
-        node: __rt::Node,
-        filter: __rt::Option<__rt::Filter>,
-    }
-    impl NetworkAccessClient {
-        /// A client sending through `node`, to any suitable peer.
-        pub fn new(node: __rt::Node) -> Self {
-            NetworkAccessClient {
-                node,
-                filter: __rt::None,
-            }
-        }
-        /// Sends only to the peers `filter` accepts (failover included), as
-        /// `AppHandle::filter` gives for an application bound to a set of peers.
-        pub fn with_filter(mut self, filter: __rt::Option<__rt::Filter>) -> Self {
-            self.filter = filter;
-            self
-        }
-        /// Sends a `AA-Request` and waits for its answer.
-        pub async fn aa(
-            &self,
-            request: &AaRequest,
-        ) -> __rt::Result<AaAnswer, __rt::NodeError> {
-            self.node.call_filtered(request, self.filter.clone()).await
-        }
-        /// Sends a `Re-Auth-Request` and waits for its answer.
-        pub async fn re_auth(
-            &self,
-            request: &ReAuthRequest,
-        ) -> __rt::Result<ReAuthAnswer, __rt::NodeError> {
-            self.node.call_filtered(request, self.filter.clone()).await
-        }
-        /// Sends a `Session-Termination-Request` and waits for its answer.
-        pub async fn session_termination(
-            &self,
-            request: &SessionTerminationRequest,
-        ) -> __rt::Result<SessionTerminationAnswer, __rt::NodeError> {
-            self.node.call_filtered(request, self.filter.clone()).await
-        }
-        /// Sends a `Abort-Session-Request` and waits for its answer.
-        pub async fn abort_session(
-            &self,
-            request: &AbortSessionRequest,
-        ) -> __rt::Result<AbortSessionAnswer, __rt::NodeError> {
-            self.node.call_filtered(request, self.filter.clone()).await
-        }
-        /// Sends a `Accounting-Request` and waits for its answer.
-        pub async fn accounting(
-            &self,
-            request: &AccountingRequest,
-        ) -> __rt::Result<AccountingAnswer, __rt::NodeError> {
-            self.node.call_filtered(request, self.filter.clone()).await
-        }
+    ::diameter_runtime::__with_node! {
+        #[doc = " A typed client of the Network Access application over a node."]
+        #[derive(Clone)] pub struct NetworkAccessClient { node : __rt::Node, filter :
+        __rt::Option < __rt::Filter >, } impl NetworkAccessClient { #[doc =
+        r" A client sending through `node`, to any suitable peer."] pub fn new(node :
+        __rt::Node) -> Self { NetworkAccessClient { node, filter : __rt::None } } #[doc =
+        r" Sends only to the peers `filter` accepts (failover included), as"] #[doc =
+        r" `AppHandle::filter` gives for an application bound to a set of peers."] pub fn
+        with_filter(mut self, filter : __rt::Option < __rt::Filter >) -> Self { self
+        .filter = filter; self } #[doc =
+        " Sends a `AA-Request` and waits for its answer."] pub async fn aa(& self,
+        request : & AaRequest) -> __rt::Result < AaAnswer, __rt::NodeError > { self.node
+        .call_filtered(request, self.filter.clone()). await } #[doc =
+        " Sends a `Re-Auth-Request` and waits for its answer."] pub async fn re_auth(&
+        self, request : & ReAuthRequest) -> __rt::Result < ReAuthAnswer, __rt::NodeError
+        > { self.node.call_filtered(request, self.filter.clone()). await } #[doc =
+        " Sends a `Session-Termination-Request` and waits for its answer."] pub async fn
+        session_termination(& self, request : & SessionTerminationRequest) ->
+        __rt::Result < SessionTerminationAnswer, __rt::NodeError > { self.node
+        .call_filtered(request, self.filter.clone()). await } #[doc =
+        " Sends a `Abort-Session-Request` and waits for its answer."] pub async fn
+        abort_session(& self, request : & AbortSessionRequest) -> __rt::Result <
+        AbortSessionAnswer, __rt::NodeError > { self.node.call_filtered(request, self
+        .filter.clone()). await } #[doc =
+        " Sends a `Accounting-Request` and waits for its answer."] pub async fn
+        accounting(& self, request : & AccountingRequest) -> __rt::Result <
+        AccountingAnswer, __rt::NodeError > { self.node.call_filtered(request, self
+        .filter.clone()). await } }
     }
     /// `NAS-Port-Type` AVP (code 61, Enumerated).
     #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, __rt::Enumerated)]
@@ -10414,54 +10345,30 @@ pub mod rx {
             }
         }
     }
-    /// A typed client of the Rx application over a node.
-    #[derive(Clone)]
-    pub struct RxClient {
-        node: __rt::Node,
-        filter: __rt::Option<__rt::Filter>,
-    }
-    impl RxClient {
-        /// A client sending through `node`, to any suitable peer.
-        pub fn new(node: __rt::Node) -> Self {
-            RxClient {
-                node,
-                filter: __rt::None,
-            }
-        }
-        /// Sends only to the peers `filter` accepts (failover included), as
-        /// `AppHandle::filter` gives for an application bound to a set of peers.
-        pub fn with_filter(mut self, filter: __rt::Option<__rt::Filter>) -> Self {
-            self.filter = filter;
-            self
-        }
-        /// Sends a `AA-Request` and waits for its answer.
-        pub async fn aa(
-            &self,
-            request: &AaRequest,
-        ) -> __rt::Result<AaAnswer, __rt::NodeError> {
-            self.node.call_filtered(request, self.filter.clone()).await
-        }
-        /// Sends a `Re-Auth-Request` and waits for its answer.
-        pub async fn re_auth(
-            &self,
-            request: &ReAuthRequest,
-        ) -> __rt::Result<ReAuthAnswer, __rt::NodeError> {
-            self.node.call_filtered(request, self.filter.clone()).await
-        }
-        /// Sends a `Session-Termination-Request` and waits for its answer.
-        pub async fn session_termination(
-            &self,
-            request: &SessionTerminationRequest,
-        ) -> __rt::Result<SessionTerminationAnswer, __rt::NodeError> {
-            self.node.call_filtered(request, self.filter.clone()).await
-        }
-        /// Sends a `Abort-Session-Request` and waits for its answer.
-        pub async fn abort_session(
-            &self,
-            request: &AbortSessionRequest,
-        ) -> __rt::Result<AbortSessionAnswer, __rt::NodeError> {
-            self.node.call_filtered(request, self.filter.clone()).await
-        }
+    ::diameter_runtime::__with_node! {
+        #[doc = " A typed client of the Rx application over a node."] #[derive(Clone)]
+        pub struct RxClient { node : __rt::Node, filter : __rt::Option < __rt::Filter >,
+        } impl RxClient { #[doc =
+        r" A client sending through `node`, to any suitable peer."] pub fn new(node :
+        __rt::Node) -> Self { RxClient { node, filter : __rt::None } } #[doc =
+        r" Sends only to the peers `filter` accepts (failover included), as"] #[doc =
+        r" `AppHandle::filter` gives for an application bound to a set of peers."] pub fn
+        with_filter(mut self, filter : __rt::Option < __rt::Filter >) -> Self { self
+        .filter = filter; self } #[doc =
+        " Sends a `AA-Request` and waits for its answer."] pub async fn aa(& self,
+        request : & AaRequest) -> __rt::Result < AaAnswer, __rt::NodeError > { self.node
+        .call_filtered(request, self.filter.clone()). await } #[doc =
+        " Sends a `Re-Auth-Request` and waits for its answer."] pub async fn re_auth(&
+        self, request : & ReAuthRequest) -> __rt::Result < ReAuthAnswer, __rt::NodeError
+        > { self.node.call_filtered(request, self.filter.clone()). await } #[doc =
+        " Sends a `Session-Termination-Request` and waits for its answer."] pub async fn
+        session_termination(& self, request : & SessionTerminationRequest) ->
+        __rt::Result < SessionTerminationAnswer, __rt::NodeError > { self.node
+        .call_filtered(request, self.filter.clone()). await } #[doc =
+        " Sends a `Abort-Session-Request` and waits for its answer."] pub async fn
+        abort_session(& self, request : & AbortSessionRequest) -> __rt::Result <
+        AbortSessionAnswer, __rt::NodeError > { self.node.call_filtered(request, self
+        .filter.clone()). await } }
     }
     /// `5GS-RAN-NAS-Release-Cause` AVP (code 572, vendor 10415, Grouped).
     #[derive(Debug, Clone, PartialEq, __rt::Grouped)]
@@ -11687,33 +11594,20 @@ pub mod tgpp_s13 {
             }
         }
     }
-    /// A typed client of the TGPP S13 application over a node.
-    #[derive(Clone)]
-    pub struct TgppS13Client {
-        node: __rt::Node,
-        filter: __rt::Option<__rt::Filter>,
-    }
-    impl TgppS13Client {
-        /// A client sending through `node`, to any suitable peer.
-        pub fn new(node: __rt::Node) -> Self {
-            TgppS13Client {
-                node,
-                filter: __rt::None,
-            }
-        }
-        /// Sends only to the peers `filter` accepts (failover included), as
-        /// `AppHandle::filter` gives for an application bound to a set of peers.
-        pub fn with_filter(mut self, filter: __rt::Option<__rt::Filter>) -> Self {
-            self.filter = filter;
-            self
-        }
-        /// Sends a `ME-Identity-Check-Request` and waits for its answer.
-        pub async fn me_identity_check(
-            &self,
-            request: &MeIdentityCheckRequest,
-        ) -> __rt::Result<MeIdentityCheckAnswer, __rt::NodeError> {
-            self.node.call_filtered(request, self.filter.clone()).await
-        }
+    ::diameter_runtime::__with_node! {
+        #[doc = " A typed client of the TGPP S13 application over a node."]
+        #[derive(Clone)] pub struct TgppS13Client { node : __rt::Node, filter :
+        __rt::Option < __rt::Filter >, } impl TgppS13Client { #[doc =
+        r" A client sending through `node`, to any suitable peer."] pub fn new(node :
+        __rt::Node) -> Self { TgppS13Client { node, filter : __rt::None } } #[doc =
+        r" Sends only to the peers `filter` accepts (failover included), as"] #[doc =
+        r" `AppHandle::filter` gives for an application bound to a set of peers."] pub fn
+        with_filter(mut self, filter : __rt::Option < __rt::Filter >) -> Self { self
+        .filter = filter; self } #[doc =
+        " Sends a `ME-Identity-Check-Request` and waits for its answer."] pub async fn
+        me_identity_check(& self, request : & MeIdentityCheckRequest) -> __rt::Result <
+        MeIdentityCheckAnswer, __rt::NodeError > { self.node.call_filtered(request, self
+        .filter.clone()). await } }
     }
     /// `Terminal-Information` AVP (code 1401, vendor 10415, Grouped).
     #[derive(Debug, Clone, PartialEq, __rt::Grouped)]
@@ -13136,82 +13030,47 @@ pub mod tgpp_s6a {
             }
         }
     }
-    /// A typed client of the TGPP S6A application over a node.
-    #[derive(Clone)]
-    pub struct TgppS6aClient {
-        node: __rt::Node,
-        filter: __rt::Option<__rt::Filter>,
-    }
-    impl TgppS6aClient {
-        /// A client sending through `node`, to any suitable peer.
-        pub fn new(node: __rt::Node) -> Self {
-            TgppS6aClient {
-                node,
-                filter: __rt::None,
-            }
-        }
-        /// Sends only to the peers `filter` accepts (failover included), as
-        /// `AppHandle::filter` gives for an application bound to a set of peers.
-        pub fn with_filter(mut self, filter: __rt::Option<__rt::Filter>) -> Self {
-            self.filter = filter;
-            self
-        }
-        /// Sends a `Update-Location-Request` and waits for its answer.
-        pub async fn update_location(
-            &self,
-            request: &UpdateLocationRequest,
-        ) -> __rt::Result<UpdateLocationAnswer, __rt::NodeError> {
-            self.node.call_filtered(request, self.filter.clone()).await
-        }
-        /// Sends a `Cancel-Location-Request` and waits for its answer.
-        pub async fn cancel_location(
-            &self,
-            request: &CancelLocationRequest,
-        ) -> __rt::Result<CancelLocationAnswer, __rt::NodeError> {
-            self.node.call_filtered(request, self.filter.clone()).await
-        }
-        /// Sends a `Insert-Subscriber-Data-Request` and waits for its answer.
-        pub async fn insert_subscriber_data(
-            &self,
-            request: &InsertSubscriberDataRequest,
-        ) -> __rt::Result<InsertSubscriberDataAnswer, __rt::NodeError> {
-            self.node.call_filtered(request, self.filter.clone()).await
-        }
-        /// Sends a `Authentication-Information-Request` and waits for its answer.
-        pub async fn authentication_information(
-            &self,
-            request: &AuthenticationInformationRequest,
-        ) -> __rt::Result<AuthenticationInformationAnswer, __rt::NodeError> {
-            self.node.call_filtered(request, self.filter.clone()).await
-        }
-        /// Sends a `Purge-UE-Request` and waits for its answer.
-        pub async fn purge_ue(
-            &self,
-            request: &PurgeUeRequest,
-        ) -> __rt::Result<PurgeUeAnswer, __rt::NodeError> {
-            self.node.call_filtered(request, self.filter.clone()).await
-        }
-        /// Sends a `Notify-Request` and waits for its answer.
-        pub async fn notify(
-            &self,
-            request: &NotifyRequest,
-        ) -> __rt::Result<NotifyAnswer, __rt::NodeError> {
-            self.node.call_filtered(request, self.filter.clone()).await
-        }
-        /// Sends a `Reset-Request` and waits for its answer.
-        pub async fn reset(
-            &self,
-            request: &ResetRequest,
-        ) -> __rt::Result<ResetAnswer, __rt::NodeError> {
-            self.node.call_filtered(request, self.filter.clone()).await
-        }
-        /// Sends a `Delete-Subscriber-Data-Request` and waits for its answer.
-        pub async fn delete_subscriber_data(
-            &self,
-            request: &DeleteSubscriberDataRequest,
-        ) -> __rt::Result<DeleteSubscriberDataAnswer, __rt::NodeError> {
-            self.node.call_filtered(request, self.filter.clone()).await
-        }
+    ::diameter_runtime::__with_node! {
+        #[doc = " A typed client of the TGPP S6A application over a node."]
+        #[derive(Clone)] pub struct TgppS6aClient { node : __rt::Node, filter :
+        __rt::Option < __rt::Filter >, } impl TgppS6aClient { #[doc =
+        r" A client sending through `node`, to any suitable peer."] pub fn new(node :
+        __rt::Node) -> Self { TgppS6aClient { node, filter : __rt::None } } #[doc =
+        r" Sends only to the peers `filter` accepts (failover included), as"] #[doc =
+        r" `AppHandle::filter` gives for an application bound to a set of peers."] pub fn
+        with_filter(mut self, filter : __rt::Option < __rt::Filter >) -> Self { self
+        .filter = filter; self } #[doc =
+        " Sends a `Update-Location-Request` and waits for its answer."] pub async fn
+        update_location(& self, request : & UpdateLocationRequest) -> __rt::Result <
+        UpdateLocationAnswer, __rt::NodeError > { self.node.call_filtered(request, self
+        .filter.clone()). await } #[doc =
+        " Sends a `Cancel-Location-Request` and waits for its answer."] pub async fn
+        cancel_location(& self, request : & CancelLocationRequest) -> __rt::Result <
+        CancelLocationAnswer, __rt::NodeError > { self.node.call_filtered(request, self
+        .filter.clone()). await } #[doc =
+        " Sends a `Insert-Subscriber-Data-Request` and waits for its answer."] pub async
+        fn insert_subscriber_data(& self, request : & InsertSubscriberDataRequest) ->
+        __rt::Result < InsertSubscriberDataAnswer, __rt::NodeError > { self.node
+        .call_filtered(request, self.filter.clone()). await } #[doc =
+        " Sends a `Authentication-Information-Request` and waits for its answer."] pub
+        async fn authentication_information(& self, request : &
+        AuthenticationInformationRequest) -> __rt::Result <
+        AuthenticationInformationAnswer, __rt::NodeError > { self.node
+        .call_filtered(request, self.filter.clone()). await } #[doc =
+        " Sends a `Purge-UE-Request` and waits for its answer."] pub async fn purge_ue(&
+        self, request : & PurgeUeRequest) -> __rt::Result < PurgeUeAnswer,
+        __rt::NodeError > { self.node.call_filtered(request, self.filter.clone()). await
+        } #[doc = " Sends a `Notify-Request` and waits for its answer."] pub async fn
+        notify(& self, request : & NotifyRequest) -> __rt::Result < NotifyAnswer,
+        __rt::NodeError > { self.node.call_filtered(request, self.filter.clone()). await
+        } #[doc = " Sends a `Reset-Request` and waits for its answer."] pub async fn
+        reset(& self, request : & ResetRequest) -> __rt::Result < ResetAnswer,
+        __rt::NodeError > { self.node.call_filtered(request, self.filter.clone()). await
+        } #[doc = " Sends a `Delete-Subscriber-Data-Request` and waits for its answer."]
+        pub async fn delete_subscriber_data(& self, request : &
+        DeleteSubscriberDataRequest) -> __rt::Result < DeleteSubscriberDataAnswer,
+        __rt::NodeError > { self.node.call_filtered(request, self.filter.clone()). await
+        } }
     }
     /// `Subscription-Data` AVP (code 1400, vendor 10415, Grouped).
     #[derive(Debug, Clone, PartialEq, __rt::Grouped)]
@@ -14752,47 +14611,29 @@ pub mod tgpp_swx {
             }
         }
     }
-    /// A typed client of the TGPP SWX application over a node.
-    #[derive(Clone)]
-    pub struct TgppSwxClient {
-        node: __rt::Node,
-        filter: __rt::Option<__rt::Filter>,
-    }
-    impl TgppSwxClient {
-        /// A client sending through `node`, to any suitable peer.
-        pub fn new(node: __rt::Node) -> Self {
-            TgppSwxClient {
-                node,
-                filter: __rt::None,
-            }
-        }
-        /// Sends only to the peers `filter` accepts (failover included), as
-        /// `AppHandle::filter` gives for an application bound to a set of peers.
-        pub fn with_filter(mut self, filter: __rt::Option<__rt::Filter>) -> Self {
-            self.filter = filter;
-            self
-        }
-        /// Sends a `Multimedia-Auth-Request` and waits for its answer.
-        pub async fn multimedia_auth(
-            &self,
-            request: &MultimediaAuthRequest,
-        ) -> __rt::Result<MultimediaAuthAnswer, __rt::NodeError> {
-            self.node.call_filtered(request, self.filter.clone()).await
-        }
-        /// Sends a `Server-Assignment-Request` and waits for its answer.
-        pub async fn server_assignment(
-            &self,
-            request: &ServerAssignmentRequest,
-        ) -> __rt::Result<ServerAssignmentAnswer, __rt::NodeError> {
-            self.node.call_filtered(request, self.filter.clone()).await
-        }
-        /// Sends a `Registration-Termination-Request` and waits for its answer.
-        pub async fn registration_termination(
-            &self,
-            request: &RegistrationTerminationRequest,
-        ) -> __rt::Result<RegistrationTerminationAnswer, __rt::NodeError> {
-            self.node.call_filtered(request, self.filter.clone()).await
-        }
+    ::diameter_runtime::__with_node! {
+        #[doc = " A typed client of the TGPP SWX application over a node."]
+        #[derive(Clone)] pub struct TgppSwxClient { node : __rt::Node, filter :
+        __rt::Option < __rt::Filter >, } impl TgppSwxClient { #[doc =
+        r" A client sending through `node`, to any suitable peer."] pub fn new(node :
+        __rt::Node) -> Self { TgppSwxClient { node, filter : __rt::None } } #[doc =
+        r" Sends only to the peers `filter` accepts (failover included), as"] #[doc =
+        r" `AppHandle::filter` gives for an application bound to a set of peers."] pub fn
+        with_filter(mut self, filter : __rt::Option < __rt::Filter >) -> Self { self
+        .filter = filter; self } #[doc =
+        " Sends a `Multimedia-Auth-Request` and waits for its answer."] pub async fn
+        multimedia_auth(& self, request : & MultimediaAuthRequest) -> __rt::Result <
+        MultimediaAuthAnswer, __rt::NodeError > { self.node.call_filtered(request, self
+        .filter.clone()). await } #[doc =
+        " Sends a `Server-Assignment-Request` and waits for its answer."] pub async fn
+        server_assignment(& self, request : & ServerAssignmentRequest) -> __rt::Result <
+        ServerAssignmentAnswer, __rt::NodeError > { self.node.call_filtered(request, self
+        .filter.clone()). await } #[doc =
+        " Sends a `Registration-Termination-Request` and waits for its answer."] pub
+        async fn registration_termination(& self, request : &
+        RegistrationTerminationRequest) -> __rt::Result < RegistrationTerminationAnswer,
+        __rt::NodeError > { self.node.call_filtered(request, self.filter.clone()). await
+        } }
     }
     /// `RAT-Type` AVP (code 1032, vendor 10415, Enumerated).
     #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, __rt::Enumerated)]

@@ -1,7 +1,25 @@
 //! The application API: handlers and their requests and replies, the Erlang-style callbacks,
-//! service errors, and the answer skeleton every answer the node builds starts from.
+//! service errors, and the answer skeleton every answer the node builds starts from. No I/O
+//! and no runtime here: generated service traits build on it without the tokio node (the
+//! `node` feature), which serves them.
 
-use super::*;
+use std::future::Future;
+use std::pin::Pin;
+use std::sync::Arc;
+
+use bytes::{Bytes, BytesMut};
+
+use crate::base::ResultCode;
+use crate::codec::avp::AvpReader;
+use crate::codec::{
+    dynamic, AvpFlags, CommandFlags, DecodeError, DiameterIdentity, Header, Message, RawAvp,
+    HEADER_LEN,
+};
+use crate::peer::{Capabilities, PeerInfo};
+
+mod error;
+
+pub use error::{Error, ErrorKind};
 
 /// A boxed future, as handlers return.
 pub type BoxFuture<T> = Pin<Box<dyn Future<Output = T> + Send + 'static>>;
