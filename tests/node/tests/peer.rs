@@ -738,3 +738,47 @@ async fn an_answer_with_another_end_to_end_id_is_not_taken() {
         .unwrap();
     assert_eq!(a.find(268, 0).unwrap().get::<u32>().unwrap(), 2001);
 }
+
+#[tokio::test]
+async fn duplicate_detection_can_be_turned_off() {
+    use std::sync::atomic::{AtomicU32, Ordering};
+    use tokio::io::AsyncWriteExt;
+    let calls = std::sync::Arc::new(AtomicU32::new(0));
+    let seen = calls.clone();
+    let s = server("ocs.example.net", move |b| {
+        b.duplicate_cache(0).handler(move |req: Request| {
+            seen.fetch_add(1, Ordering::Relaxed);
+            std::future::ready(node_tests::grant(&req, ResultCode::DIAMETER_SUCCESS))
+        })
+    })
+    .await;
+    let mut sock = raw::connect(s.local_addrs()[0].port()).await;
+    sock.write_all(&ccr(1).encode(0x10, 0xe2e)).await.unwrap();
+    raw::read_message(&mut sock).await;
+    let mut again = bytes::BytesMut::from(&ccr(1).encode(0x11, 0xe2e)[..]);
+    again[4] |= 0x10;
+    sock.write_all(&again).await.unwrap();
+    raw::read_message(&mut sock).await;
+    assert_eq!(
+        calls.load(Ordering::Relaxed),
+        2,
+        "handled twice without the cache"
+    );
+}
+
+#[tokio::test]
+async fn connections_over_the_cap_are_closed_at_once() {
+    use tokio::io::AsyncReadExt;
+    let s = server("ocs.example.net", |b| ocs(b).max_connections(1)).await;
+    let port = s.local_addrs()[0].port();
+    let _first = raw::connect(port).await;
+    let mut second = tokio::net::TcpStream::connect(("127.0.0.1", port))
+        .await
+        .unwrap();
+    let mut buf = [0u8; 16];
+    let n = tokio::time::timeout(T, second.read(&mut buf))
+        .await
+        .expect("closed at once, not after the CER timeout")
+        .unwrap_or(0);
+    assert_eq!(n, 0);
+}
