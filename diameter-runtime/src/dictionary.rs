@@ -168,6 +168,11 @@ enum Shape {
 struct Rule {
     avp: usize,
     shape: Shape,
+    /// The AVP's type, Grouped grammar and whether it has named values, copied from its
+    /// definition when the dictionary is built (the definition is read only on errors).
+    ty: AvpType,
+    grammar: Option<usize>,
+    named_values: bool,
 }
 
 #[derive(Clone, Copy, Debug)]
@@ -433,19 +438,21 @@ impl Dictionary {
             match g.slot(avp.code, avp.vendor_id) {
                 Some(Slot::Rule(i)) => {
                     let rule = &g.rules[i];
-                    let def = &self.avps[rule.avp];
                     let max = match rule.shape {
                         Shape::One | Shape::Optional => Some(1),
                         Shape::Repeated { max, .. } => max,
                     };
                     if let Some(max) = max {
                         if counts[i] >= max {
-                            return Err(too_many(buf, &avp, def.name.clone(), max));
+                            let name = self.avps[rule.avp].name.clone();
+                            return Err(too_many(buf, &avp, name, max));
                         }
                     }
                     counts[i] += 1;
-                    self.check_value(def, buf, &avp, depth)
-                        .map_err(|e| e.within(def.name.clone(), &avp.to_raw(buf)))?;
+                    if let Err(e) = self.check_value(rule, buf, &avp, depth) {
+                        let name = self.avps[rule.avp].name.clone();
+                        return Err(e.within(name, &avp.to_raw(buf)));
+                    }
                 }
                 Some(Slot::Forbidden(a)) => {
                     return Err(not_allowed(buf, &avp, self.avps[a].name.clone()));
@@ -487,13 +494,13 @@ impl Dictionary {
     /// The value checks of the type generated code decodes the AVP into.
     fn check_value(
         &self,
-        def: &AvpDef,
+        rule: &Rule,
         buf: &Bytes,
         avp: &AvpRef,
         depth: usize,
     ) -> Result<(), DecodeError> {
         let (start, end) = (avp.start, avp.end);
-        match (def.ty, def.grammar) {
+        match (rule.ty, rule.grammar) {
             (AvpType::Grouped, Some(g)) => {
                 if depth + 1 >= MAX_DEPTH {
                     return Err(DecodeError::new(
@@ -505,9 +512,10 @@ impl Dictionary {
             }
             (AvpType::Grouped, None) => Ok(()),
             (AvpType::Enumerated, _) | (AvpType::Integer32, _)
-                if self.strict.enumerated && !def.values.is_empty() =>
+                if self.strict.enumerated && rule.named_values =>
             {
                 let v = i32::decode_at(buf, start, end)?;
+                let def = &self.avps[rule.avp];
                 if def.values.binary_search(&(v as i64)).is_err() {
                     return Err(DecodeError::new(
                         rc::INVALID_AVP_VALUE,
@@ -516,9 +524,7 @@ impl Dictionary {
                 }
                 Ok(())
             }
-            (t, _) => {
-                with_value_type!(t, T => <T as AvpValue>::decode_at(buf, start, end).map(drop))
-            }
+            (t, _) => with_value_type!(t, T => <T as AvpValue>::check_at(buf, start, end)),
         }
     }
 }
@@ -599,7 +605,13 @@ impl Builder {
                         (min, max) => Shape::Repeated { min, max },
                     };
                     entries.push((k, Slot::Rule(list.len())));
-                    list.push(Rule { avp, shape });
+                    list.push(Rule {
+                        avp,
+                        shape,
+                        ty: AvpType::OctetString,
+                        grammar: None,
+                        named_values: false,
+                    });
                 }
             }
         }
@@ -651,6 +663,12 @@ impl Builder {
     /// The finished dictionary.
     pub fn build(mut self) -> Dictionary {
         let d = &mut self.dict;
+        for g in &mut d.grammars {
+            for r in &mut g.rules {
+                let a = &d.avps[r.avp];
+                (r.ty, r.grammar, r.named_values) = (a.ty, a.grammar, !a.values.is_empty());
+            }
+        }
         let mut by_code: Vec<(u64, usize)> = Vec::with_capacity(d.avps.len());
         for (i, a) in d.avps.iter().enumerate() {
             by_code.push((key(a.code, a.vendor_id), i));
