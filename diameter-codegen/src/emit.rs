@@ -281,14 +281,7 @@ impl Emitter<'_> {
         owner: &str,
         rules: &[Rule],
     ) -> (Vec<TokenStream>, Vec<TokenStream>) {
-        let mut ordered: Vec<&Rule> = rules
-            .iter()
-            .filter(|r| r.position == Some(Position::First))
-            .collect();
-        ordered.extend(rules.iter().filter(|r| r.position.is_none()));
-        ordered.extend(rules.iter().filter(|r| r.position == Some(Position::Last)));
-        // The wildcard goes after every named AVP, whatever its place in the grammar.
-        ordered.sort_by_key(|r| r.target == Target::Wildcard);
+        let ordered = crate::model::field_order(rules);
         let mut fields = Vec::new();
         let mut forbid = Vec::new();
         let mut used: Vec<String> = Vec::new();

@@ -152,6 +152,21 @@ pub struct Rule {
     pub loc: Loc,
 }
 
+/// The rules of a grammar in the order generated code lays out and checks its fields: fixed
+/// first positions, the others as written, fixed last positions, and the wildcard after every
+/// named AVP. Run-time validation follows the same order, so both report the same missing AVP
+/// first.
+pub fn field_order(rules: &[Rule]) -> Vec<&Rule> {
+    let mut ordered: Vec<&Rule> = rules
+        .iter()
+        .filter(|r| r.position == Some(Position::First))
+        .collect();
+    ordered.extend(rules.iter().filter(|r| r.position.is_none()));
+    ordered.extend(rules.iter().filter(|r| r.position == Some(Position::Last)));
+    ordered.sort_by_key(|r| r.target == Target::Wildcard);
+    ordered
+}
+
 /// An AVP definition.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Avp {

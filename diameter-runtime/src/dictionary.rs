@@ -705,7 +705,7 @@ fn key(code: u32, vendor: u32) -> u64 {
 #[cfg(feature = "xml")]
 mod xml {
     use super::*;
-    use diameter_codegen::model::{self, BaseType, Position, Target};
+    use diameter_codegen::model::{self, BaseType, Target};
 
     /// A dictionary failed to load: every error, each with its file and line.
     #[derive(Debug, Clone)]
@@ -743,17 +743,9 @@ mod xml {
         }
     }
 
-    /// The rules in generated code's field order: fixed first, the rest, fixed last, the
-    /// wildcard after every named AVP.
+    /// The rules in generated code's field order (see `model::field_order`).
     fn ordered(rules: &[model::Rule]) -> Vec<RuleSpec> {
-        let mut ordered: Vec<&model::Rule> = rules
-            .iter()
-            .filter(|r| r.position == Some(Position::First))
-            .collect();
-        ordered.extend(rules.iter().filter(|r| r.position.is_none()));
-        ordered.extend(rules.iter().filter(|r| r.position == Some(Position::Last)));
-        ordered.sort_by_key(|r| r.target == Target::Wildcard);
-        ordered
+        model::field_order(rules)
             .into_iter()
             .map(|r| match r.target {
                 Target::Wildcard => RuleSpec::Wildcard,
