@@ -9,7 +9,7 @@ use std::sync::Arc;
 
 use bytes::{Bytes, BytesMut};
 
-use crate::base::ResultCode;
+use crate::base::{avp, ResultCode};
 use crate::codec::avp::AvpReader;
 use crate::codec::{
     dynamic, AvpFlags, CommandFlags, DecodeError, DiameterIdentity, Header, Message, RawAvp,
@@ -240,18 +240,30 @@ pub(crate) fn answer_skeleton(
     if bytes.len() >= HEADER_LEN {
         for a in AvpReader::within(bytes, HEADER_LEN, bytes.len()).flatten() {
             match (a.code, a.vendor_id) {
-                (263, 0) if avps.is_empty() => avps.push(dynamic::Avp::from_raw(a.to_raw(bytes))),
-                (284, 0) => proxy.push(dynamic::Avp::from_raw(a.to_raw(bytes))),
+                (avp::SESSION_ID, 0) if avps.is_empty() => {
+                    avps.push(dynamic::Avp::from_raw(a.to_raw(bytes)))
+                }
+                (avp::PROXY_INFO, 0) => proxy.push(dynamic::Avp::from_raw(a.to_raw(bytes))),
                 _ => {}
             }
         }
     }
-    avps.push(dynamic::Avp::new(264, m, 0, &local.origin_host));
-    avps.push(dynamic::Avp::new(296, m, 0, &local.origin_realm));
-    avps.push(dynamic::Avp::new(268, m, 0, &result_code.0));
+    avps.push(dynamic::Avp::new(
+        avp::ORIGIN_HOST,
+        m,
+        0,
+        &local.origin_host,
+    ));
+    avps.push(dynamic::Avp::new(
+        avp::ORIGIN_REALM,
+        m,
+        0,
+        &local.origin_realm,
+    ));
+    avps.push(dynamic::Avp::new(avp::RESULT_CODE, m, 0, &result_code.0));
     if let Some(msg) = error_message {
         avps.push(dynamic::Avp::new(
-            281,
+            avp::ERROR_MESSAGE,
             AvpFlags::NONE,
             0,
             &crate::codec::Utf8String::from(msg),
@@ -259,7 +271,7 @@ pub(crate) fn answer_skeleton(
     }
     if let Some(f) = failed_avp {
         avps.push(dynamic::Avp::grouped(
-            279,
+            avp::FAILED_AVP,
             m,
             0,
             vec![dynamic::Avp::from_raw(f.clone())],

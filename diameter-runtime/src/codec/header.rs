@@ -227,6 +227,29 @@ impl Header {
         Ok(header)
     }
 
+    /// Rewrites the Hop-by-Hop id of the encoded message `msg` in place (a relayed answer, a
+    /// replayed duplicate, a request sent on another connection).
+    pub fn set_hop_by_hop(msg: &mut [u8], id: u32) {
+        msg[12..16].copy_from_slice(&id.to_be_bytes());
+    }
+
+    /// Rewrites the End-to-End id of the encoded message `msg` in place.
+    pub fn set_end_to_end(msg: &mut [u8], id: u32) {
+        msg[16..20].copy_from_slice(&id.to_be_bytes());
+    }
+
+    /// Sets command flags on the encoded message `msg` in place (T on a retransmission).
+    pub fn add_flags(msg: &mut [u8], flags: CommandFlags) {
+        msg[4] |= flags.0;
+    }
+
+    /// Rewrites the Message-Length of the encoded message `msg` to its length, after AVPs
+    /// were appended in place.
+    pub fn fix_length(msg: &mut [u8]) {
+        let len = (msg.len() as u32).to_be_bytes();
+        msg[1..4].copy_from_slice(&len[1..]);
+    }
+
     /// Appends the 20 header bytes, with `self.length` as the length.
     pub fn write(&self, out: &mut BytesMut) {
         let words = [

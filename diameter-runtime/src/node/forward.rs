@@ -15,11 +15,7 @@ use crate::codec::dynamic::Avp;
 use crate::codec::{AvpFlags, DiameterIdentity, Header, Utf8String, HEADER_LEN};
 use crate::peer::Received;
 
-/// AVP codes of routing.
-const REDIRECT_HOST_USAGE: u32 = 261;
-const REDIRECT_MAX_CACHE_TIME: u32 = 262;
-const ROUTE_RECORD: u32 = 282;
-const REDIRECT_HOST: u32 = 292;
+use crate::base::avp::{REDIRECT_HOST, REDIRECT_HOST_USAGE, REDIRECT_MAX_CACHE_TIME, ROUTE_RECORD};
 
 /// Applies the routing table to a request from `from`: false to handle it here; true when it
 /// was answered (3002, 3006: into `out`) or forwarded (the answer comes through `later`).
@@ -125,7 +121,7 @@ pub(crate) fn forward(
         let out = match rx.await {
             Ok(Ok(answer)) => {
                 let mut a = BytesMut::from(&answer[..]);
-                a[12..16].copy_from_slice(&orig.hop_by_hop.to_be_bytes());
+                Header::set_hop_by_hop(&mut a, orig.hop_by_hop);
                 a.freeze()
             }
             Ok(Err(e)) => unable(Some(&e.to_string())),
@@ -140,6 +136,5 @@ fn append_route_record(b: &mut BytesMut, host: &[u8]) {
     crate::codec::avp::encode_avp_with(b, ROUTE_RECORD, AvpFlags::MANDATORY, 0, |o| {
         o.extend_from_slice(host)
     });
-    let len = b.len() as u32;
-    b[1..4].copy_from_slice(&len.to_be_bytes()[1..]);
+    Header::fix_length(b);
 }

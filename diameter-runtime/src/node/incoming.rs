@@ -128,7 +128,7 @@ pub(crate) async fn on_request(
     if let (Some(cache), Some(key), true) = (&inner.dup, &dup_key, header.flags.is_retransmit()) {
         if let Some(answer) = cache.get(key) {
             let mut a = BytesMut::from(&answer[..]);
-            a[12..16].copy_from_slice(&header.hop_by_hop.to_be_bytes());
+            crate::codec::Header::set_hop_by_hop(&mut a, header.hop_by_hop);
             out.push(a.freeze());
             return;
         }

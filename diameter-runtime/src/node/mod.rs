@@ -64,7 +64,7 @@ pub use routing::{Balancing, Filter, Route, RouteAction};
 pub(crate) use routing::{Mode, Selection};
 use routing::{RedirectCache, RedirectFacts};
 
-use crate::base::{DisconnectCause, RedirectHostUsage};
+use crate::base::{avp, DisconnectCause, RedirectHostUsage};
 use crate::codec::avp::AvpReader;
 use crate::codec::dynamic;
 use crate::codec::{AvpFlags, CommandFlags, DiameterIdentity, DiameterUri, Header};
@@ -74,9 +74,10 @@ use crate::peer::{AppId, Capabilities, PeerInfo, WatchdogConfig, WatchdogState};
 /// `request` with its Destination-Host replaced (or added).
 fn with_destination_host(request: &Bytes, host: &str) -> Result<Bytes, Error> {
     let mut m = dynamic::Message::decode(request.clone())?;
-    m.avps.retain(|a| !(a.code == 293 && a.vendor_id == 0));
+    m.avps
+        .retain(|a| !(a.code == avp::DESTINATION_HOST && a.vendor_id == 0));
     m.avps.push(dynamic::Avp::new(
-        293,
+        avp::DESTINATION_HOST,
         AvpFlags::MANDATORY,
         0,
         &DiameterIdentity::from(host),
@@ -594,7 +595,7 @@ impl Node {
         if header.flags.is_error() && result_code(&answer) == Some(3006) {
             let targets: Vec<String> = AvpReader::within(&answer, HEADER_LEN, answer.len())
                 .flatten()
-                .filter(|a| a.code == 292 && a.vendor_id == 0)
+                .filter(|a| a.code == avp::REDIRECT_HOST && a.vendor_id == 0)
                 .filter_map(|a| {
                     std::str::from_utf8(&answer[a.start..a.end])
                         .ok()
@@ -625,7 +626,7 @@ impl Node {
             match (a.code, a.vendor_id, v.len()) {
                 (261, 0, 4) => usage = i32::from_be_bytes([v[0], v[1], v[2], v[3]]),
                 (262, 0, 4) => secs = u32::from_be_bytes([v[0], v[1], v[2], v[3]]),
-                (264, 0, _) => by = v,
+                (avp::ORIGIN_HOST, 0, _) => by = v,
                 _ => {}
             }
         }

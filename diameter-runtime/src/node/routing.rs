@@ -127,9 +127,9 @@ impl<'a> RedirectFacts<'a> {
         for a in AvpReader::within(request, HEADER_LEN, request.len()).flatten() {
             let v = &request[a.start..a.end];
             match (a.code, a.vendor_id) {
-                (263, 0) => f.session = Some(v),
-                (283, 0) => f.realm = Some(v),
-                (293, 0) => f.host = Some(v),
+                (avp::SESSION_ID, 0) => f.session = Some(v),
+                (avp::DESTINATION_REALM, 0) => f.realm = Some(v),
+                (avp::DESTINATION_HOST, 0) => f.host = Some(v),
                 (1, 0) => f.user = Some(v),
                 _ => {}
             }
@@ -260,17 +260,17 @@ impl Inner {
         let mut dest_realm = None;
         for a in AvpReader::within(&request, HEADER_LEN, request.len()).flatten() {
             match (a.code, a.vendor_id) {
-                (293, 0) => dest_host = Some(&request[a.start..a.end]),
-                (283, 0) => dest_realm = Some(&request[a.start..a.end]),
+                (avp::DESTINATION_HOST, 0) => dest_host = Some(&request[a.start..a.end]),
+                (avp::DESTINATION_REALM, 0) => dest_realm = Some(&request[a.start..a.end]),
                 _ => {}
             }
         }
         let hop_by_hop = self.next_hop_by_hop();
         let mut b = BytesMut::from(&request[..]);
-        b[12..16].copy_from_slice(&hop_by_hop.to_be_bytes());
+        Header::set_hop_by_hop(&mut b, hop_by_hop);
         match mode {
-            Mode::New => b[16..20].copy_from_slice(&self.next_end_to_end().to_be_bytes()),
-            Mode::Failover => b[4] |= CommandFlags::RETRANSMIT.bits(),
+            Mode::New => Header::set_end_to_end(&mut b, self.next_end_to_end()),
+            Mode::Failover => Header::add_flags(&mut b, CommandFlags::RETRANSMIT),
             Mode::Relay => {}
         }
         let bytes = b.freeze();

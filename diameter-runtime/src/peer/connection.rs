@@ -37,7 +37,7 @@ use super::{
     WatchdogState,
 };
 use crate::base::{
-    CapabilitiesExchangeAnswer, CapabilitiesExchangeRequest, DeviceWatchdogAnswer,
+    avp, CapabilitiesExchangeAnswer, CapabilitiesExchangeRequest, DeviceWatchdogAnswer,
     DeviceWatchdogRequest, DisconnectCause, DisconnectPeerAnswer, DisconnectPeerRequest, FailedAvp,
     ResultCode,
 };
@@ -56,15 +56,6 @@ pub mod command {
     pub const DEVICE_WATCHDOG: u32 = 280;
     /// Disconnect-Peer.
     pub const DISCONNECT_PEER: u32 = 282;
-}
-
-/// AVP codes the connection reads.
-mod avp {
-    pub const SESSION_ID: u32 = 263;
-    pub const ORIGIN_HOST: u32 = 264;
-    pub const RESULT_CODE: u32 = 268;
-    pub const DESTINATION_REALM: u32 = 283;
-    pub const DESTINATION_HOST: u32 = 293;
 }
 
 /// What a connection tolerates and how long it waits.
@@ -717,16 +708,21 @@ impl<W> Connection<W> {
             0,
             &self.caps.origin_host,
         ));
-        avps.push(dynamic::Avp::new(296, m, 0, &self.caps.origin_realm));
         avps.push(dynamic::Avp::new(
-            281,
+            avp::ORIGIN_REALM,
+            m,
+            0,
+            &self.caps.origin_realm,
+        ));
+        avps.push(dynamic::Avp::new(
+            avp::ERROR_MESSAGE,
             AvpFlags::NONE,
             0,
             &crate::codec::Utf8String::from(e.detail()),
         ));
         if let Some(f) = e.failed_avp() {
             avps.push(dynamic::Avp::grouped(
-                279,
+                avp::FAILED_AVP,
                 m,
                 0,
                 vec![dynamic::Avp::from_raw(f.clone())],
