@@ -232,7 +232,9 @@ impl Driver {
                         self.write();
                     }
                 }
-                Some(cmd) = self.cmd_rx.recv() => {
+                // With too much unwritten, requests and answers wait in their queues (whose
+                // senders then wait): a peer that stops reading cannot grow the buffer.
+                Some(cmd) = self.cmd_rx.recv(), if reading => {
                     self.command(cmd);
                     // Whatever else is queued goes in the same write.
                     for _ in 0..BATCH {
@@ -242,7 +244,7 @@ impl Driver {
                         }
                     }
                 }
-                Some(b) = self.later_rx.recv() => {
+                Some(b) = self.later_rx.recv(), if reading => {
                     self.c.send(b);
                     // Whatever else is ready goes in the same write.
                     for _ in 0..BATCH {
