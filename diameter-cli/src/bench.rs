@@ -2,7 +2,7 @@
 
 use std::collections::BTreeMap;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use bytes::Bytes;
@@ -14,6 +14,9 @@ use diameter_runtime::base::{AccountingRecordType, AccountingRequest};
 use diameter_runtime::node::{result_code, ErrorKind, Node};
 use diameter_runtime::Message;
 use hdrhistogram::Histogram;
+
+/// Latencies a worker keeps before adding them to the shared histogram.
+const LATENCY_BATCH: usize = 512;
 
 /// What to send.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -243,13 +246,17 @@ pub async fn run(node: &Node, p: Params) -> Report {
     });
     let mut workers = Vec::new();
     let concurrency = p.concurrency.max(1) as u64;
+    let hist = Arc::new(Mutex::new(
+        Histogram::<u64>::new_with_bounds(1, 60_000_000, 3).expect("histogram bounds"),
+    ));
     for w in 0..concurrency as usize {
-        let (node, p, sent, done, stop) = (
+        let (node, p, sent, done, stop, shared) = (
             node.clone(),
             p.clone(),
             sent.clone(),
             done.clone(),
             stop.clone(),
+            hist.clone(),
         );
         workers.push(tokio::spawn(async move {
             let mut template = Template::new(&p, w);
@@ -257,8 +264,16 @@ pub async fn run(node: &Node, p: Params) -> Report {
             let mut n = w as u64;
             let mut unreported = 0u64;
             let mut attempts = 0u64;
-            let mut hist =
-                Histogram::<u64>::new_with_bounds(1, 60_000_000, 3).expect("histogram bounds");
+            // Latencies go to the one shared histogram in batches: 256 workers each with a
+            // histogram of their own would spend more on cache misses than on requests.
+            let mut latencies: Vec<u64> = Vec::with_capacity(LATENCY_BATCH);
+            let flush = |latencies: &mut Vec<u64>| {
+                let mut h = shared.lock().unwrap_or_else(|p| p.into_inner());
+                for &l in latencies.iter() {
+                    let _ = h.record(l);
+                }
+                latencies.clear();
+            };
             let mut errors: BTreeMap<String, u64> = BTreeMap::new();
             let (mut answered, mut success) = (0u64, 0u64);
             loop {
@@ -282,7 +297,10 @@ pub async fn run(node: &Node, p: Params) -> Report {
                 match node.send_bytes(req, p.timeout).await {
                     Ok(answer) => {
                         answered += 1;
-                        let _ = hist.record((t0.elapsed().as_micros() as u64).max(1));
+                        latencies.push((t0.elapsed().as_micros() as u64).max(1));
+                        if latencies.len() == LATENCY_BATCH {
+                            flush(&mut latencies);
+                        }
                         match result_code(&answer) {
                             Some(rc) if (2000..3000).contains(&rc) => success += 1,
                             Some(rc) => *errors.entry(rc.to_string()).or_default() += 1,
@@ -309,17 +327,16 @@ pub async fn run(node: &Node, p: Params) -> Report {
                     unreported = 0;
                 }
             }
+            flush(&mut latencies);
             done.fetch_add(unreported, Ordering::Relaxed);
             sent.fetch_add(attempts, Ordering::Relaxed);
-            (hist, errors, answered, success)
+            (errors, answered, success)
         }));
     }
-    let mut hist = Histogram::<u64>::new_with_bounds(1, 60_000_000, 3).expect("histogram bounds");
     let mut errors = BTreeMap::new();
     let (mut answered, mut success) = (0, 0);
     for w in workers {
-        if let Ok((h, e, a, s)) = w.await {
-            let _ = hist.add(&h);
+        if let Ok((e, a, s)) = w.await {
             for (k, v) in e {
                 *errors.entry(k).or_default() += v;
             }
@@ -328,6 +345,7 @@ pub async fn run(node: &Node, p: Params) -> Report {
         }
     }
     let elapsed = start.elapsed().as_secs_f64();
+    let hist = hist.lock().unwrap_or_else(|p| p.into_inner()).clone();
     if let Some(t) = ticker {
         t.abort();
     }
