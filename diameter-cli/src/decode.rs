@@ -1,5 +1,6 @@
 //! `diameter decode`: hex, a binary file, or every Diameter message over TCP in a pcap or
-//! pcapng capture, printed as a tree or JSON.
+//! pcapng capture, printed as a tree or JSON, each with the verdict of its command's grammar
+//! (what `diameter serve` would answer to it).
 
 use std::collections::HashMap;
 use std::path::Path;
@@ -89,6 +90,48 @@ pub fn json(dict: &Dict, m: &dynamic::Message) -> serde_json::Value {
         "length": h.length,
         "avps": avps(dict, &m.avps),
     })
+}
+
+/// The grammar's verdict on a message, as `diameter serve` judges (strictly): `None` when it
+/// is valid, else the Result-Code, its name, the AVP path and the Failed-AVP's code.
+pub fn verdict(
+    validator: &diameter_runtime::dictionary::Dictionary,
+    bytes: &Bytes,
+) -> Option<(u32, String, Vec<String>, Option<u32>)> {
+    validator.validate(bytes).err().map(|e| {
+        (
+            e.result_code(),
+            e.detail().to_string(),
+            e.path().map(String::from).collect(),
+            e.failed_avp().map(|a| a.code),
+        )
+    })
+}
+
+/// The verdict as one line of the tree.
+pub fn verdict_line(v: &Option<(u32, String, Vec<String>, Option<u32>)>) -> String {
+    match v {
+        None => "grammar: valid".into(),
+        Some((rc, detail, path, _)) => format!(
+            "grammar: {rc} {} at {}: {detail}",
+            diameter_runtime::codec::error::result_code_name(*rc),
+            path.join(" / ")
+        ),
+    }
+}
+
+/// The verdict as JSON.
+pub fn verdict_json(v: &Option<(u32, String, Vec<String>, Option<u32>)>) -> serde_json::Value {
+    match v {
+        None => serde_json::json!({ "valid": true }),
+        Some((rc, detail, path, failed)) => serde_json::json!({
+            "valid": false,
+            "result_code": rc,
+            "path": path,
+            "failed_avp": failed,
+            "detail": detail,
+        }),
+    }
 }
 
 /// Decodes one message, opening Grouped AVPs the dictionaries know.

@@ -591,12 +591,23 @@ async fn run(cli: Cli) -> Result<ExitCode, String> {
             if messages.is_empty() {
                 return Err("no Diameter message found".into());
             }
+            let validator = diameter_runtime::dictionary::Dictionary::from_model(&dict.model)
+                .with_strictness(diameter_runtime::dictionary::Strictness::STRICT);
             let mut out = Vec::new();
             let mut failed = false;
             for m in messages {
+                let verdict = decode::verdict(&validator, &m);
                 match decode::decode(&dict, m) {
-                    Ok(d) if json => out.push(decode::json(&dict, &d)),
-                    Ok(d) => println!("{}", decode::tree(&dict, &d)),
+                    Ok(d) if json => {
+                        let mut o = decode::json(&dict, &d);
+                        o["grammar"] = decode::verdict_json(&verdict);
+                        out.push(o)
+                    }
+                    Ok(d) => println!(
+                        "{}  {}\n",
+                        decode::tree(&dict, &d),
+                        decode::verdict_line(&verdict)
+                    ),
                     Err(e) if json => {
                         failed = true;
                         out.push(serde_json::json!({ "error": e }))

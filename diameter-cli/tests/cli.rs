@@ -113,6 +113,23 @@ fn decode_hex_tree_and_json() {
         v[0]["avps"][0]["value"],
         "rs-bench.client.lab;1732275200;42;7"
     );
+    assert_eq!(v[0]["grammar"]["valid"], true);
+    assert!(t.contains("\n  grammar: valid\n"), "{t}");
+    // The same CCR with its CC-Request-Number cut to two bytes: decoded all the same, with
+    // the verdict `diameter serve` would answer.
+    let bad = hex.replacen("0000019f4000000c00000000", "0000019f4000000a0000ffff", 1);
+    assert_ne!(bad, hex, "the CC-Request-Number AVP is in the shared CCR");
+    let o = run(&["decode", "--json", "--hex", &bad]);
+    let v: serde_json::Value = serde_json::from_str(&stdout(&o)).unwrap();
+    assert_eq!(v[0]["grammar"]["valid"], false);
+    assert_eq!(v[0]["grammar"]["result_code"], 5014);
+    assert_eq!(v[0]["grammar"]["failed_avp"], 415);
+    let o = run(&["decode", "--hex", &bad]);
+    assert!(
+        stdout(&o).contains("grammar: 5014 DIAMETER_INVALID_AVP_LENGTH at Credit-Control-Request / CC-Request-Number"),
+        "{}",
+        stdout(&o)
+    );
 }
 
 fn codec_hex() -> String {
