@@ -439,6 +439,11 @@ impl Driver {
                 }
                 ConnEvent::Request(req) => {
                     let Registered::Peer { host, .. } = &self.registered else {
+                        // Only after a lost election: the connection is closing, unregistered.
+                        tracing::debug!(
+                            command = req.header.command_code,
+                            "request on a connection that lost the election: not handled"
+                        );
                         continue;
                     };
                     let host = host.clone();
