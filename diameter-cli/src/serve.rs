@@ -4,7 +4,7 @@
 //! answer built from the dictionary's answer grammar; the node answers the others with the
 //! RFC 6733 error.
 
-use std::collections::{HashMap, HashSet};
+use std::collections::HashSet;
 use std::sync::Arc;
 
 use bytes::{Bytes, BytesMut};
@@ -19,14 +19,15 @@ use crate::dict::Dict;
 /// For each (application, command): the AVP codes of the answer grammar to copy from the
 /// request when present (identifying AVPs such as CC-Request-Type/Number).
 pub struct AnswerPlan {
-    echo: HashMap<(u32, u32), Vec<(u32, u32)>>,
+    /// (application, command) → AVPs to echo; a handful of entries, searched in order.
+    echo: Vec<((u32, u32), Vec<(u32, u32)>)>,
     origin: Bytes,
     result_code: u32,
 }
 
 impl AnswerPlan {
     pub fn new(dict: &Dict, origin_host: &str, origin_realm: &str, result_code: u32) -> Self {
-        let mut echo = HashMap::new();
+        let mut echo = Vec::new();
         let skip: HashSet<(u32, u32)> = [
             (263, 0),
             (264, 0),
@@ -60,7 +61,7 @@ impl AnswerPlan {
                     })
                     .filter(|k| !skip.contains(k) && request.contains(k))
                     .collect();
-                echo.insert((app.id, c.code), codes);
+                echo.push(((app.id, c.code), codes));
             }
         }
         let mut origin = BytesMut::new();
@@ -81,15 +82,13 @@ impl AnswerPlan {
     pub fn answer(&self, req: &Request) -> Reply {
         let h = req.header();
         let bytes = req.bytes();
+        let key = (h.application_id, h.command_code);
         let echo = self
             .echo
-            .get(&(h.application_id, h.command_code))
-            .or_else(|| {
-                self.echo
-                    .iter()
-                    .find(|((_, c), _)| *c == h.command_code)
-                    .map(|(_, v)| v)
-            });
+            .iter()
+            .find(|(k, _)| *k == key)
+            .or_else(|| self.echo.iter().find(|((_, c), _)| *c == h.command_code))
+            .map(|(_, v)| v);
         let mut out = BytesMut::with_capacity(bytes.len() + 64);
         let mut header = h.answer();
         if (3000..4000).contains(&self.result_code) {

@@ -10,7 +10,7 @@
 use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
-use bytes::Bytes;
+use bytes::{Bytes, BytesMut};
 
 /// Origin-Hosts up to this long are kept whole; longer ones are compared by hash and length.
 const INLINE_HOST: usize = 64;
@@ -57,7 +57,13 @@ struct Ring {
     entries: Vec<Option<Entry>>,
     next: usize,
     bytes: usize,
+    /// Answers are copied into shared blocks: a copy and a reference count per answer instead
+    /// of an allocation and a free.
+    arena: BytesMut,
 }
+
+/// The size of one arena block.
+const ARENA_BLOCK: usize = 256 * 1024;
 
 /// The cache.
 pub(crate) struct DupCache {
@@ -76,6 +82,7 @@ impl DupCache {
                 entries: (0..capacity).map(|_| None).collect(),
                 next: 0,
                 bytes: 0,
+                arena: BytesMut::new(),
             }),
             lifetime,
             max_bytes,
@@ -96,7 +103,7 @@ impl DupCache {
     }
 
     /// Keeps the answer to the request with this key, in place of the oldest entry.
-    pub(crate) fn insert(&self, key: Key, answer: Bytes) {
+    pub(crate) fn insert(&self, key: Key, answer: &[u8]) {
         let now = Instant::now();
         let mut guard = self.ring.lock().unwrap_or_else(|p| p.into_inner());
         let r = &mut *guard;
@@ -115,6 +122,11 @@ impl DupCache {
             }
             i = (i + 1) % r.hashes.len();
         }
+        if r.arena.capacity() < answer.len() {
+            r.arena = BytesMut::with_capacity(ARENA_BLOCK.max(answer.len()));
+        }
+        r.arena.extend_from_slice(answer);
+        let answer = r.arena.split().freeze();
         let slot = r.next;
         r.bytes += answer.len();
         r.hashes[slot] = key.hash;
@@ -136,16 +148,13 @@ mod tests {
         let c = DupCache::new(64, Duration::from_secs(60), 1 << 20);
         let k = Key::new(b"client.example.net", 7);
         assert!(c.get(&k).is_none());
-        c.insert(k, Bytes::from_static(b"answer"));
+        c.insert(k, b"answer");
         assert_eq!(c.get(&k).unwrap(), Bytes::from_static(b"answer"));
         assert!(c.get(&Key::new(b"client.example.net", 8)).is_none());
         assert!(c.get(&Key::new(b"other.example.net", 7)).is_none());
         // Thousands more: the cache stays within its entries.
         for i in 0..10_000u32 {
-            c.insert(
-                Key::new(b"client.example.net", 1000 + i),
-                Bytes::from_static(b"x"),
-            );
+            c.insert(Key::new(b"client.example.net", 1000 + i), b"x");
         }
         let held = c.ring.lock().unwrap().entries.iter().flatten().count();
         assert_eq!(held, 64);
@@ -156,14 +165,14 @@ mod tests {
     fn expired_and_oversized_answers_are_not_replayed() {
         let c = DupCache::new(64, Duration::ZERO, 1 << 20);
         let k = Key::new(b"a", 1);
-        c.insert(k, Bytes::from_static(b"answer"));
+        c.insert(k, b"answer");
         assert!(c.get(&k).is_none(), "lifetime 0");
         let c = DupCache::new(64, Duration::from_secs(60), 10);
-        c.insert(k, Bytes::from(vec![0u8; 11]));
+        c.insert(k, &[0u8; 11]);
         assert!(c.get(&k).is_none(), "over the byte bound");
-        c.insert(k, Bytes::from(vec![0u8; 6]));
+        c.insert(k, &[0u8; 6]);
         let k2 = Key::new(b"a", 2);
-        c.insert(k2, Bytes::from(vec![0u8; 6]));
+        c.insert(k2, &[0u8; 6]);
         assert!(c.get(&k).is_none(), "evicted for the byte bound");
         assert!(c.get(&k2).is_some());
     }

@@ -137,7 +137,7 @@ pub(crate) async fn on_request(
         let inner = inner.clone();
         move |answer: &Bytes| {
             if let (Some(cache), Some(key)) = (&inner.dup, dup_key) {
-                cache.insert(key, answer.clone());
+                cache.insert(key, answer);
             }
         }
     };

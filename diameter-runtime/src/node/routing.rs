@@ -256,17 +256,20 @@ impl Inner {
             None => overall,
         };
         let app = u32::from_be_bytes([request[8], request[9], request[10], request[11]]);
-        let mut dest_host = None;
-        let mut dest_realm = None;
+        let mut host_at = None;
+        let mut realm_at = None;
         for a in AvpReader::within(&request, HEADER_LEN, request.len()).flatten() {
             match (a.code, a.vendor_id) {
-                (avp::DESTINATION_HOST, 0) => dest_host = Some(&request[a.start..a.end]),
-                (avp::DESTINATION_REALM, 0) => dest_realm = Some(&request[a.start..a.end]),
+                (avp::DESTINATION_HOST, 0) => host_at = Some(a.start..a.end),
+                (avp::DESTINATION_REALM, 0) => realm_at = Some(a.start..a.end),
                 _ => {}
             }
         }
         let hop_by_hop = self.next_hop_by_hop();
-        let mut b = BytesMut::from(&request[..]);
+        // The identifiers are set in place when nobody else holds the request, else on a copy.
+        let mut b = request
+            .try_into_mut()
+            .unwrap_or_else(|shared| BytesMut::from(&shared[..]));
         Header::set_hop_by_hop(&mut b, hop_by_hop);
         match mode {
             Mode::New => Header::set_end_to_end(&mut b, self.next_end_to_end()),
@@ -274,10 +277,12 @@ impl Inner {
             Mode::Relay => {}
         }
         let bytes = b.freeze();
+        let dest_host = host_at.map(|r| &bytes[r]);
+        let dest_realm = realm_at.map(|r| &bytes[r]);
         let (mut reply, mut sel) = (reply, sel);
         loop {
             let Some((tx, host, counters)) =
-                self.route(app, dest_host, dest_realm, &sel, Some(&request))
+                self.route(app, dest_host, dest_realm, &sel, Some(&bytes))
             else {
                 let why = if sel.tried.is_empty() {
                     format!("no peer for application {app}")
