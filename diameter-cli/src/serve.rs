@@ -16,11 +16,16 @@ use diameter_runtime::node::{Node, NodeBuilder, Reply, Request};
 
 use crate::dict::Dict;
 
+/// (application, command code).
+type CommandKey = (u32, u32);
+/// (AVP code, vendor).
+type AvpKey = (u32, u32);
+
 /// For each (application, command): the AVP codes of the answer grammar to copy from the
 /// request when present (identifying AVPs such as CC-Request-Type/Number).
 pub struct AnswerPlan {
     /// (application, command) → AVPs to echo; a handful of entries, searched in order.
-    echo: Vec<((u32, u32), Vec<(u32, u32)>)>,
+    echo: Vec<(CommandKey, Vec<AvpKey>)>,
     origin: Bytes,
     result_code: u32,
 }
