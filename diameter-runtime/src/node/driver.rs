@@ -196,6 +196,10 @@ impl Driver {
         };
         let mut closing = false;
         let far = Instant::now() + Duration::from_secs(86400);
+        // One timer, moved only when the connection's next deadline moves.
+        let timer = tokio::time::sleep_until(far);
+        tokio::pin!(timer);
+        let mut armed = Some(far);
         loop {
             self.events().await;
             self.flush_out();
@@ -205,6 +209,10 @@ impl Driver {
                 break;
             }
             let timeout = self.c.poll_timeout().map_or(far, Instant::from_std);
+            if armed != Some(timeout) {
+                timer.as_mut().reset(timeout);
+                armed = Some(timeout);
+            }
             let reading = self.wbuf.len() < WRITE_HIGH_WATER;
             let deciding = self.decision.is_some();
             let decision = &mut self.decision;
@@ -264,7 +272,9 @@ impl Driver {
                         );
                     }
                 }
-                _ = tokio::time::sleep_until(timeout) => {
+                _ = &mut timer => {
+                    // Fired: re-armed from the next deadline on the next turn.
+                    armed = None;
                     self.c.handle_timeout(std::time::Instant::now());
                 }
                 _ = shutdown.changed(), if !closing => {
