@@ -56,10 +56,17 @@ const BATCH: usize = 256;
 const LINGER: Duration = Duration::from_millis(500);
 
 /// Sends waiting requests to other peers, with the T flag (RFC 6733 §5.5.4); those past
-/// their deadline, or whose caller gave up, fail with a timeout instead.
-fn fail_over(inner: &Arc<Inner>, waiting: Vec<Waiting>) {
+/// their deadline, or whose caller gave up, fail with a timeout instead. `from`, the peer
+/// they leave, joins the peers each was tried on (noted only now: most requests never fail
+/// over, and the note would cost each of them an allocation).
+fn fail_over(inner: &Arc<Inner>, waiting: Vec<Waiting>, from: Option<&DiameterIdentity>) {
     let now = Instant::now();
-    for w in waiting {
+    for mut w in waiting {
+        if let Some(h) = from {
+            if !w.sel.tried.contains(h) {
+                w.sel.tried.push(h.clone());
+            }
+        }
         if w.overall <= now || w.reply.is_closed() {
             let _ = w
                 .reply
@@ -363,13 +370,10 @@ impl Driver {
                 bytes,
                 deadline,
                 reply,
-                mut sel,
+                sel,
                 overall,
                 retries,
             } => {
-                if let Some(h) = &self.host {
-                    sel.tried.push(h.clone());
-                }
                 let w = Waiting {
                     reply,
                     overall,
@@ -383,7 +387,7 @@ impl Driver {
                         .counters()
                         .outstanding
                         .fetch_sub(1, std::sync::atomic::Ordering::Relaxed);
-                    fail_over(&self.inner, vec![w]);
+                    fail_over(&self.inner, vec![w], self.host.as_ref());
                 }
             }
             Command::Close(why) => self.c.close(&why, Outcome::Closed),
@@ -487,7 +491,7 @@ impl Driver {
                     if w.retries > 0 && w.overall > Instant::now() && !w.reply.is_closed() {
                         // Retransmit elsewhere, with the T flag.
                         w.retries -= 1;
-                        fail_over(&self.inner, vec![w]);
+                        fail_over(&self.inner, vec![w], self.host.as_ref());
                     } else {
                         let _ = w
                             .reply
@@ -501,7 +505,7 @@ impl Driver {
                             requests: waiting.len(),
                         });
                     }
-                    fail_over(&self.inner, waiting);
+                    fail_over(&self.inner, waiting, self.host.as_ref());
                 }
                 ConnEvent::Watchdog(st) => {
                     if let Registered::Peer { host, state } = &self.registered {
@@ -598,7 +602,7 @@ impl Driver {
             {
                 self.inner.elections.initiator_failed(h, self.id);
             }
-            fail_over(&self.inner, pending);
+            fail_over(&self.inner, pending, self.host.as_ref());
             return;
         };
         let side = self.c.side();
@@ -632,7 +636,7 @@ impl Driver {
                 host: host.clone(),
                 requests: pending.len(),
             });
-            fail_over(&self.inner, pending);
+            fail_over(&self.inner, pending, Some(&host));
         }
         if let Some(cb) = &self.inner.callbacks {
             cb.peer_down(&host);
