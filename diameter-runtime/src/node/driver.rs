@@ -50,6 +50,9 @@ pub(crate) struct Waiting {
 /// Most bytes waiting to be written before reading pauses (a peer that does not read its
 /// answers cannot make the node buffer without bound).
 const WRITE_HIGH_WATER: usize = 4 << 20;
+/// Room the input buffer keeps for one read, and how much it grows by when it has less.
+const READ_MIN: usize = 16 * 1024;
+const READ_CHUNK: usize = 64 * 1024;
 /// Most requests or answers taken from a queue in one go (one write for all of them).
 const BATCH: usize = 256;
 /// How long what is left to write may take once the connection is over.
@@ -135,7 +138,6 @@ struct Driver {
     c: Connection<Waiting>,
     /// What is waiting to be written.
     wbuf: BytesMut,
-    rbuf: BytesMut,
     /// Requests from the node, for this peer.
     cmd_tx: mpsc::Sender<Command>,
     cmd_rx: mpsc::Receiver<Command>,
@@ -180,7 +182,6 @@ impl Driver {
             role,
             c,
             wbuf: BytesMut::with_capacity(64 * 1024),
-            rbuf: BytesMut::with_capacity(64 * 1024),
             cmd_tx,
             cmd_rx,
             later_tx,
@@ -294,19 +295,18 @@ impl Driver {
         (self.outcome, self.host.clone())
     }
 
-    /// Reads what the socket has, without waiting, and hands it to the connection (one read
-    /// per wakeup keeps each batch of work bounded).
+    /// Reads what the socket has, without waiting, straight into the connection's buffer, and
+    /// lets it handle that (one read per wakeup keeps each batch of work bounded).
     fn read(&mut self) {
-        if self.rbuf.capacity() - self.rbuf.len() < 16 * 1024 {
-            self.rbuf.reserve(64 * 1024);
+        let buf = self.c.input_buffer();
+        if buf.capacity() - buf.len() < READ_MIN {
+            // Chunks under glibc's mmap threshold: reused heap, not fresh zeroed pages.
+            buf.reserve(READ_CHUNK);
         }
         let now = std::time::Instant::now();
-        match self.stream.try_read_buf(&mut self.rbuf) {
+        match self.stream.try_read_buf(buf) {
             Ok(0) => self.c.handle_eof(now),
-            Ok(_) => {
-                self.c.handle_input(now, &self.rbuf[..]);
-                self.rbuf.clear();
-            }
+            Ok(_) => self.c.handle_buffered(now),
             Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => {}
             Err(e) => self.c.handle_error(now, &e.to_string()),
         }

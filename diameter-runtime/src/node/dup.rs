@@ -62,8 +62,9 @@ struct Ring {
     arena: BytesMut,
 }
 
-/// The size of one arena block.
-const ARENA_BLOCK: usize = 256 * 1024;
+/// The size of one arena block: under glibc's mmap threshold (128 KiB), so blocks come from
+/// the heap again instead of fresh zeroed pages.
+const ARENA_BLOCK: usize = 64 * 1024;
 
 /// The cache.
 pub(crate) struct DupCache {

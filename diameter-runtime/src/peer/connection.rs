@@ -411,6 +411,21 @@ impl<W> Connection<W> {
             return;
         }
         self.buf.extend_from_slice(data);
+        self.handle_buffered(now);
+    }
+
+    /// The buffer of bytes received and not yet framed: a driver may read from its socket
+    /// straight into it (no copy) and then call [`Connection::handle_buffered`].
+    pub fn input_buffer(&mut self) -> &mut BytesMut {
+        &mut self.buf
+    }
+
+    /// Handles what was appended to [`Connection::input_buffer`], at `now`.
+    pub fn handle_buffered(&mut self, now: Instant) {
+        if self.phase == Phase::Closed {
+            self.buf.clear();
+            return;
+        }
         loop {
             match self.framer.next_frame(&mut self.buf) {
                 Ok(Some(frame)) => {
