@@ -166,6 +166,23 @@ impl Header {
         Ok(Some(len))
     }
 
+    /// The header fields of the 20 bytes at the start of `buf`, as they are, unchecked: to
+    /// answer a request whose header [`Header::parse`] refused with its own identifiers.
+    ///
+    /// Panics if `buf` is shorter than [`HEADER_LEN`].
+    pub fn peek(buf: &[u8]) -> Header {
+        let word = |i: usize| u32::from_be_bytes([buf[i], buf[i + 1], buf[i + 2], buf[i + 3]]);
+        Header {
+            version: buf[0],
+            length: word(0) & 0x00ff_ffff,
+            flags: CommandFlags(buf[4]),
+            command_code: word(4) & 0x00ff_ffff,
+            application_id: word(8),
+            hop_by_hop: word(12),
+            end_to_end: word(16),
+        }
+    }
+
     /// Parses and checks the header at the start of `buf`, which must hold exactly one message.
     ///
     /// Errors: 5011 for a version other than 1, 5015 for a length that is short, not a multiple
@@ -178,19 +195,8 @@ impl Header {
                 format!("{} bytes cannot hold a 20-byte header", buf.len()),
             ));
         }
-        let word = |i: usize| u32::from_be_bytes([buf[i], buf[i + 1], buf[i + 2], buf[i + 3]]);
-        let version = buf[0];
-        let length = word(0) & 0x00ff_ffff;
-        let flags = CommandFlags(buf[4]);
-        let header = Header {
-            version,
-            length,
-            flags,
-            command_code: word(4) & 0x00ff_ffff,
-            application_id: word(8),
-            hop_by_hop: word(12),
-            end_to_end: word(16),
-        };
+        let header = Self::peek(buf);
+        let (version, length, flags) = (header.version, header.length, header.flags);
         if version != VERSION {
             return Err(DecodeError::new(
                 rc::UNSUPPORTED_VERSION,
@@ -267,9 +273,11 @@ impl Header {
     }
 
     /// The header of the answer to a request with this header: same command, application and
-    /// identifiers, `P` kept, `R` and `T` cleared.
+    /// identifiers, `P` kept, `R` and `T` cleared, version 1 (also when answering a request
+    /// refused for its version).
     pub fn answer(&self) -> Header {
         Header {
+            version: VERSION,
             flags: CommandFlags(self.flags.0 & CommandFlags::PROXIABLE.0),
             length: 0,
             ..*self

@@ -47,6 +47,33 @@ pub(crate) struct Waiting {
     sel: super::Selection,
 }
 
+impl Waiting {
+    /// What waits for the answer of a request command, with this attempt's deadline; `None`
+    /// for other commands.
+    fn from_command(cmd: Command) -> Option<(Waiting, Instant)> {
+        match cmd {
+            Command::Request {
+                bytes,
+                deadline,
+                reply,
+                sel,
+                overall,
+                retries,
+            } => Some((
+                Waiting {
+                    reply,
+                    overall,
+                    retries,
+                    bytes,
+                    sel,
+                },
+                deadline,
+            )),
+            Command::Close(_) | Command::Disconnect(_) => None,
+        }
+    }
+}
+
 /// Most bytes waiting to be written before reading pauses (a peer that does not read its
 /// answers cannot make the node buffer without bound).
 const WRITE_HIGH_WATER: usize = 4 << 20;
@@ -366,21 +393,15 @@ impl Driver {
 
     fn command(&mut self, cmd: Command) {
         match cmd {
-            Command::Request {
-                bytes,
-                deadline,
-                reply,
-                sel,
-                overall,
-                retries,
-            } => {
-                let w = Waiting {
-                    reply,
-                    overall,
-                    retries,
-                    bytes: bytes.clone(),
-                    sel,
+            Command::Close(why) => self.c.close(&why, Outcome::Closed),
+            Command::Disconnect(cause) => {
+                self.c.disconnect(std::time::Instant::now(), cause);
+            }
+            request => {
+                let Some((w, deadline)) = Waiting::from_command(request) else {
+                    return;
                 };
+                let bytes = w.bytes.clone();
                 if let Err(w) = self.c.send_request(bytes, deadline.into_std(), w) {
                     // Not usable right now: straight to another peer.
                     self.c
@@ -389,10 +410,6 @@ impl Driver {
                         .fetch_sub(1, std::sync::atomic::Ordering::Relaxed);
                     fail_over(&self.inner, vec![w], self.host.as_ref());
                 }
-            }
-            Command::Close(why) => self.c.close(&why, Outcome::Closed),
-            Command::Disconnect(cause) => {
-                self.c.disconnect(std::time::Instant::now(), cause);
             }
         }
     }
@@ -612,24 +629,7 @@ impl Driver {
         let mut pending = pending;
         self.cmd_rx.close();
         while let Ok(cmd) = self.cmd_rx.try_recv() {
-            if let Command::Request {
-                bytes,
-                reply,
-                mut sel,
-                overall,
-                retries,
-                ..
-            } = cmd
-            {
-                sel.tried.push(host.clone());
-                pending.push(Waiting {
-                    reply,
-                    overall,
-                    retries,
-                    bytes,
-                    sel,
-                });
-            }
+            pending.extend(Waiting::from_command(cmd).map(|(w, _)| w));
         }
         if !pending.is_empty() {
             self.inner.event(Event::Failover {

@@ -42,10 +42,7 @@ use crate::base::{
     ResultCode,
 };
 use crate::codec::avp::AvpReader;
-use crate::codec::dynamic;
-use crate::codec::{
-    AvpFlags, CommandFlags, DecodeError, FrameError, Framer, Header, Message, RawAvp, HEADER_LEN,
-};
+use crate::codec::{CommandFlags, DecodeError, FrameError, Framer, Header, Message, HEADER_LEN};
 use crate::dictionary::Dictionary;
 
 /// Command codes of the base protocol.
@@ -673,77 +670,36 @@ impl<W> Connection<W> {
     }
 
     fn on_frame_error(&mut self, e: FrameError) {
-        let h = &e.header;
-        if h[4] & CommandFlags::REQUEST.bits() != 0 {
-            let word = |i: usize| u32::from_be_bytes([h[i], h[i + 1], h[i + 2], h[i + 3]]);
-            let header = Header {
-                version: 1,
-                length: 0,
-                flags: CommandFlags::from_bits(h[4] & CommandFlags::PROXIABLE.bits()),
-                command_code: word(4) & 0x00ff_ffff,
-                application_id: word(8),
-                hop_by_hop: word(12),
-                end_to_end: word(16),
-            };
-            let a = self.error_answer(&header, None, &e.error);
+        if e.header[4] & CommandFlags::REQUEST.bits() != 0 {
+            let a = self.error_answer(&Header::peek(&e.header), None, &e.error);
             // Sent even before the exchange: the peer learns why it is dropped.
-            self.counters.sent_by_command().sent(&a);
-            self.out.push_back(a);
+            self.transmit(a);
         }
         self.close(&format!("unframeable header: {}", e.error), Outcome::Closed);
     }
 
     /// The error answer to a request: its command and identifiers, the E bit for 3xxx,
-    /// Session-Id copied when the command has one, Failed-AVP from the error.
+    /// Failed-AVP from the error, and — for commands other than the base protocol's own,
+    /// which have none — Session-Id and Proxy-Info copied from `frame`.
     fn error_answer(&self, req: &Header, frame: Option<&Bytes>, e: &DecodeError) -> Bytes {
-        let mut header = req.answer();
-        if e.is_protocol_error() {
-            header.flags = header.flags.with(CommandFlags::ERROR);
-        }
-        let m = AvpFlags::MANDATORY;
-        let mut avps = Vec::new();
         let base = matches!(
             req.command_code,
             command::CAPABILITIES_EXCHANGE | command::DEVICE_WATCHDOG | command::DISCONNECT_PEER
         );
-        if let (Some(frame), false) = (frame, base) {
-            if let Some(s) = Received::new(*req, frame.clone()).session_id() {
-                avps.push(dynamic::Avp::from_raw(RawAvp::new(
-                    avp::SESSION_ID,
-                    m,
-                    0,
-                    Bytes::copy_from_slice(s),
-                )));
-            }
-        }
-        avps.push(dynamic::Avp::new(avp::RESULT_CODE, m, 0, &e.result_code()));
-        avps.push(dynamic::Avp::new(
-            avp::ORIGIN_HOST,
-            m,
-            0,
-            &self.caps.origin_host,
-        ));
-        avps.push(dynamic::Avp::new(
-            avp::ORIGIN_REALM,
-            m,
-            0,
-            &self.caps.origin_realm,
-        ));
-        avps.push(dynamic::Avp::new(
-            avp::ERROR_MESSAGE,
-            AvpFlags::NONE,
-            0,
-            &crate::codec::Utf8String::from(e.detail()),
-        ));
-        if let Some(f) = e.failed_avp() {
-            avps.push(dynamic::Avp::grouped(
-                avp::FAILED_AVP,
-                m,
-                0,
-                vec![dynamic::Avp::from_raw(f.clone())],
-            ));
-        }
-        dynamic::Message { header, avps }.encode()
+        let copied = match frame {
+            Some(f) if !base => f.clone(),
+            _ => Bytes::new(),
+        };
+        let rc = ResultCode(e.result_code());
+        crate::app::answer_skeleton(
+            req,
+            &copied,
+            &self.caps,
+            rc,
+            e.failed_avp(),
+            Some(e.detail()),
+        )
+        .encode()
     }
 
     /// A base protocol message checked against the dictionaries, when configured.
@@ -761,24 +717,7 @@ impl<W> Connection<W> {
             Err(e) => {
                 // Bad header bits (3008): a request is answered with its own identifiers.
                 if frame[4] & CommandFlags::REQUEST.bits() != 0 && self.phase == Phase::Open {
-                    let raw = Header {
-                        version: 1,
-                        length: 0,
-                        flags: CommandFlags::from_bits(
-                            frame[4] & CommandFlags::PROXIABLE.bits()
-                                | CommandFlags::REQUEST.bits(),
-                        ),
-                        command_code: u32::from_be_bytes([0, frame[5], frame[6], frame[7]]),
-                        application_id: u32::from_be_bytes([
-                            frame[8], frame[9], frame[10], frame[11],
-                        ]),
-                        hop_by_hop: u32::from_be_bytes([
-                            frame[12], frame[13], frame[14], frame[15],
-                        ]),
-                        end_to_end: u32::from_be_bytes([
-                            frame[16], frame[17], frame[18], frame[19],
-                        ]),
-                    };
+                    let raw = Header::peek(&frame);
                     let a = self.error_answer(&raw, Some(&frame), &e);
                     self.transmit(a);
                 } else if self.phase != Phase::Open {
@@ -870,9 +809,7 @@ impl<W> Connection<W> {
         }
         let mut out = BytesMut::new();
         cea.encode_with_header(&header, &mut out);
-        let out = out.freeze();
-        self.counters.sent_by_command().sent(&out);
-        self.out.push_back(out);
+        self.transmit(out.freeze());
         self.events.push_back(Event::Refused {
             result_code: r.result_code.0,
             reason: r.reason.clone(),

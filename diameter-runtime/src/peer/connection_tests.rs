@@ -275,6 +275,14 @@ fn an_unframeable_header_is_answered_then_closed() {
     b.handle_input(t0, &ccr(10, 10));
     assert!(b.poll_transmit().is_none() && b.poll_event().is_none());
     let _ = a.poll_event();
+    // Version 2: 5011, in a version 1 answer (`sent` decodes only version 1).
+    let (_, mut b) = open(t0);
+    let mut bad = ccr(11, 11).to_vec();
+    bad[0] = 2;
+    b.handle_input(t0, &bad);
+    let out = sent(&mut b);
+    assert_eq!((out[0].header.hop_by_hop, rc(&out[0])), (11, 5011));
+    assert_eq!(b.phase(), Phase::Closed);
 }
 
 #[test]
