@@ -220,7 +220,7 @@ impl Grammar {
 
     #[inline]
     fn slot(&self, code: u32, vendor: u32) -> Option<Slot> {
-        let key = ((code as u64) << 32) | vendor as u64;
+        let key = key(code, vendor);
         let mask = self.table.len() - 1;
         let mut i = Self::home(key, self.table.len());
         loop {
@@ -326,9 +326,8 @@ impl Dictionary {
 
     /// The AVP with this code and vendor.
     pub fn avp(&self, code: u32, vendor_id: u32) -> Option<&AvpDef> {
-        let key = ((code as u64) << 32) | vendor_id as u64;
         self.by_code
-            .binary_search_by_key(&key, |(k, _)| *k)
+            .binary_search_by_key(&key(code, vendor_id), |(k, _)| *k)
             .ok()
             .map(|i| &self.avps[self.by_code[i].1])
     }
@@ -346,32 +345,41 @@ impl Dictionary {
     /// The command `code` as application `app` sees it: its own, one it inherits, or the base
     /// protocol's (application 0).
     pub fn command(&self, app: u32, code: u32) -> Option<&CommandDef> {
-        let mut todo = vec![app];
-        let mut seen = Vec::new();
+        // The application's own command first: the common case, found without allocating.
+        if let Some(c) = self.defined(app, code) {
+            return Some(c);
+        }
+        let mut todo: Vec<u32> = self.parents_of(app).iter().rev().copied().collect();
+        let mut seen = vec![app];
         while let Some(a) = todo.pop() {
             if seen.contains(&a) {
                 continue;
             }
             seen.push(a);
-            if let Ok(i) = self
-                .by_command
-                .binary_search_by_key(&(a, code), |(k, _)| *k)
-            {
-                return Some(&self.commands[self.by_command[i].1]);
+            if let Some(c) = self.defined(a, code) {
+                return Some(c);
             }
-            if let Ok(i) = self.parents.binary_search_by_key(&a, |(k, _)| *k) {
-                todo.extend(self.parents[i].1.iter().rev());
-            }
+            todo.extend(self.parents_of(a).iter().rev());
         }
         if app != 0 {
-            if let Ok(i) = self
-                .by_command
-                .binary_search_by_key(&(0, code), |(k, _)| *k)
-            {
-                return Some(&self.commands[self.by_command[i].1]);
-            }
+            return self.defined(0, code);
         }
         None
+    }
+
+    /// The command `code` that application `app` itself defines.
+    fn defined(&self, app: u32, code: u32) -> Option<&CommandDef> {
+        self.by_command
+            .binary_search_by_key(&(app, code), |(k, _)| *k)
+            .ok()
+            .map(|i| &self.commands[self.by_command[i].1])
+    }
+
+    /// The applications `app` inherits commands from.
+    fn parents_of(&self, app: u32) -> &[u32] {
+        self.parents
+            .binary_search_by_key(&app, |(k, _)| *k)
+            .map_or(&[], |i| &self.parents[i].1)
     }
 
     /// Parses the header of the message in `buf` (exactly one message) and checks the body
@@ -399,15 +407,11 @@ impl Dictionary {
                 ),
             ));
         };
-        let (grammar, name) = if header.flags.is_request() {
-            (command.request, &command.request_name)
-        } else if header.flags.is_error() && self.answer_message.is_some() {
-            (
-                self.answer_message.unwrap_or(command.answer),
-                &Cow::Borrowed("Answer-Message"),
-            )
-        } else {
-            (command.answer, &command.answer_name)
+        let answer_message = self.answer_message.filter(|_| header.flags.is_error());
+        let (grammar, name) = match (header.flags.is_request(), answer_message) {
+            (true, _) => (command.request, &command.request_name),
+            (false, Some(g)) => (g, &Cow::Borrowed("Answer-Message")),
+            (false, None) => (command.answer, &command.answer_name),
         };
         self.check(grammar, buf, HEADER_LEN, buf.len(), 0)
             .map_err(|e| e.in_context(name.clone()))?;
@@ -698,6 +702,7 @@ impl Builder {
     }
 }
 
+#[inline(always)]
 fn key(code: u32, vendor: u32) -> u64 {
     ((code as u64) << 32) | vendor as u64
 }

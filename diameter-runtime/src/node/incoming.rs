@@ -75,7 +75,12 @@ pub(crate) async fn on_request(
             return;
         }
     }
-    let origin_host = req.origin_host().map(Bytes::copy_from_slice);
+    // The key a duplicate of this request would have (Origin-Host, End-to-End id).
+    let dup_key = inner
+        .dup
+        .as_ref()
+        .and(req.origin_host())
+        .map(|h| super::dup::Key::new(h, header.end_to_end));
     let request = Request {
         header,
         bytes: req.frame.clone(),
@@ -120,11 +125,6 @@ pub(crate) async fn on_request(
     };
     // A duplicate of a request we answered: the same answer again (new hop-by-hop). Only a
     // retransmission (T flag) can be one.
-    let dup_key = inner.dup.as_ref().and_then(|_| {
-        origin_host
-            .as_ref()
-            .map(|h| super::dup::Key::new(h, header.end_to_end))
-    });
     if let (Some(cache), Some(key), true) = (&inner.dup, &dup_key, header.flags.is_retransmit()) {
         if let Some(answer) = cache.get(key) {
             let mut a = BytesMut::from(&answer[..]);
