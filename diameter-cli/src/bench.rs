@@ -161,7 +161,7 @@ fn request(p: &Params, session: &str, n: u64) -> Bytes {
                 tariff_change_usage: None,
                 service_identifier: vec![],
                 rating_group: Some(100),
-                g_s_u_pool_reference: vec![],
+                gsu_pool_reference: vec![],
                 validity_time: None,
                 result_code: None,
                 final_unit_indication: None,

@@ -3,13 +3,12 @@
 
 use std::collections::HashMap;
 
-use heck::{ToShoutySnakeCase, ToSnakeCase, ToUpperCamelCase};
 use proc_macro2::{Ident, Span, TokenStream};
 use quote::{format_ident, quote};
 
-use crate::error::{Diagnostic, ErrorKind};
+use crate::error::{Diagnostic, ErrorKind, Loc};
 use crate::model::{
-    Application, Avp, AvpId, BaseType, Command, Dictionary, Position, Rule, Target,
+    Application, Avp, AvpId, BaseType, Command, Dictionary, Item, Position, Rule, Target,
 };
 
 /// Extra attributes to put on generated items, by dictionary name ("." for all).
@@ -48,31 +47,45 @@ fn make_ident(s: &str, prefix: &str) -> Ident {
     Ident::new(&s, Span::call_site())
 }
 
-fn camel(s: &str) -> String {
-    s.to_upper_camel_case()
+use crate::naming::{camel, shouty, snake};
+
+/// The name an AVP's words come from: its `rust-name`, else its dictionary name.
+fn avp_source(a: &Avp) -> &str {
+    a.rust_name.as_deref().unwrap_or(&a.name)
 }
 
-/// snake_case for a dictionary name: hyphenated names split on their separators only, so
-/// `QoS-Final-Unit-Indication` is `qos_final_unit_indication`; others go through heck.
-fn snake(s: &str) -> String {
-    if s.contains(['-', '_', ' ']) {
-        s.split(['-', '_', ' '])
-            .filter(|w| !w.is_empty())
-            .map(|w| w.to_ascii_lowercase())
-            .collect::<Vec<_>>()
-            .join("_")
-    } else {
-        s.to_snake_case()
-    }
+/// The field of an AVP in a grammar.
+fn field_name(a: &Avp) -> String {
+    make_ident(&snake(avp_source(a)), "avp_").to_string()
 }
 
-/// SHOUTY_SNAKE_CASE likewise.
-fn shouty(s: &str) -> String {
-    if s.contains(['-', '_', ' ']) {
-        snake(s).to_ascii_uppercase()
-    } else {
-        s.to_shouty_snake_case()
-    }
+/// The constant of an AVP in the `avp` module.
+fn avp_const_name(a: &Avp) -> String {
+    make_ident(&shouty(avp_source(a)), "_").to_string()
+}
+
+/// The type stem of a command (before Request/Answer).
+fn command_stem(c: &Command) -> String {
+    c.rust_name.clone().unwrap_or_else(|| camel(&c.name))
+}
+
+/// The service and client method of a command.
+fn method_name(c: &Command) -> String {
+    make_ident(&snake(c.rust_name.as_deref().unwrap_or(&c.name)), "cmd_").to_string()
+}
+
+/// The variant of an enumerated item.
+fn variant_name(it: &Item) -> String {
+    it.rust_name
+        .clone()
+        .unwrap_or_else(|| make_ident(&camel(&it.name), "V").to_string())
+}
+
+/// The associated constant of an Unsigned32 item.
+fn item_const_name(it: &Item) -> String {
+    it.rust_name
+        .clone()
+        .unwrap_or_else(|| make_ident(&shouty(&it.name), "_").to_string())
 }
 
 fn doc(text: &str) -> TokenStream {
@@ -130,6 +143,77 @@ fn has_type(a: &Avp) -> bool {
             ))
 }
 
+/// Names given in one Rust scope, to report two dictionary names that become one.
+struct Scope {
+    what: &'static str,
+    names: HashMap<String, String>,
+}
+
+impl Scope {
+    fn new(what: &'static str) -> Self {
+        Scope {
+            what,
+            names: HashMap::new(),
+        }
+    }
+
+    fn add(&mut self, rust: String, from: &str, loc: Loc, diags: &mut Vec<Diagnostic>) {
+        if let Some(other) = self.names.get(&rust) {
+            diags.push(Diagnostic::new(
+                ErrorKind::RustNameCollision,
+                loc,
+                format!(
+                    "{from} and {other} both become the {} `{rust}`; set rust-name on one of them",
+                    self.what
+                ),
+            ));
+        } else {
+            self.names.insert(rust, from.to_string());
+        }
+    }
+}
+
+/// The fields of one grammar must have distinct names.
+fn check_fields(dict: &Dictionary, owner: &str, rules: &[Rule], diags: &mut Vec<Diagnostic>) {
+    let mut scope = Scope::new("field");
+    for r in rules {
+        let (rust, from) = match r.target {
+            Target::Wildcard => ("avps".to_string(), "*[ AVP ]".to_string()),
+            Target::Avp(id) => {
+                let a = &dict.avps[id];
+                (field_name(a), format!("AVP {}", a.name))
+            }
+        };
+        let n = diags.len();
+        scope.add(rust, &from, r.loc, diags);
+        if let Some(d) = diags.get_mut(n) {
+            d.message = format!("in {owner}: {}", d.message);
+        }
+    }
+}
+
+/// The items of one AVP must have distinct variant (or constant) names.
+fn check_items(a: &Avp, diags: &mut Vec<Diagnostic>) {
+    let unsigned = a.ty == BaseType::Unsigned32;
+    let mut scope = Scope::new(if unsigned { "constant" } else { "variant" });
+    let reserved = if unsigned { "NAMES" } else { "Unrecognized" };
+    scope
+        .names
+        .insert(reserved.to_string(), "a generated name".to_string());
+    for it in &a.items {
+        let rust = if unsigned {
+            item_const_name(it)
+        } else {
+            variant_name(it)
+        };
+        let n = diags.len();
+        scope.add(rust, &format!("item {}", it.name), it.loc, diags);
+        if let Some(d) = diags.get_mut(n) {
+            d.message = format!("in AVP {}: {}", a.name, d.message);
+        }
+    }
+}
+
 impl Names {
     /// Assigns names and reports collisions.
     pub fn new(dict: &Dictionary) -> Result<Names, Vec<Diagnostic>> {
@@ -159,18 +243,48 @@ impl Names {
         }
         let mut types = HashMap::new();
         for app in &dict.applications {
-            let mut used: HashMap<String, String> = HashMap::new();
+            let mut used = Scope::new("type");
             for c in &app.commands {
-                let stem = c.rust_name.clone().unwrap_or_else(|| camel(&c.name));
+                let stem = command_stem(c);
                 for suffix in ["Request", "Answer"] {
-                    used.insert(format!("{stem}{suffix}"), format!("command {}", c.name));
+                    used.add(
+                        format!("{stem}{suffix}"),
+                        &format!("command {}", c.name),
+                        c.loc,
+                        &mut diags,
+                    );
                 }
             }
             if app.answer_message.is_some() {
-                used.insert("AnswerMessage".into(), "the answer-message".into());
+                used.add(
+                    "AnswerMessage".into(),
+                    "the answer-message",
+                    app.loc,
+                    &mut diags,
+                );
+            }
+            let mut consts = Scope::new("constant");
+            let mut commands = Scope::new("command constant");
+            for c in &app.commands {
+                commands.add(
+                    make_ident(&shouty(&c.name), "_").to_string(),
+                    &format!("command {}", c.name),
+                    c.loc,
+                    &mut diags,
+                );
             }
             for &id in &app.avps {
                 let a = &dict.avps[id];
+                consts.add(
+                    avp_const_name(a),
+                    &format!("AVP {}", a.name),
+                    a.loc,
+                    &mut diags,
+                );
+                check_items(a, &mut diags);
+                if a.ty == BaseType::Grouped {
+                    check_fields(dict, &a.name, &a.rules, &mut diags);
+                }
                 if !has_type(a) {
                     continue;
                 }
@@ -178,17 +292,15 @@ impl Names {
                     .rust_name
                     .clone()
                     .unwrap_or_else(|| make_ident(&camel(&a.name), "Avp").to_string());
-                if let Some(other) = used.insert(n.clone(), format!("AVP {}", a.name)) {
-                    diags.push(Diagnostic::new(
-                        ErrorKind::RustNameCollision,
-                        a.loc,
-                        format!(
-                            "AVP {} and {other} both become `{n}`; set rust-name",
-                            a.name
-                        ),
-                    ));
-                }
+                used.add(n.clone(), &format!("AVP {}", a.name), a.loc, &mut diags);
                 types.insert(id, n);
+            }
+            for c in &app.commands {
+                check_fields(dict, &format!("{}-Request", c.name), &c.request, &mut diags);
+                check_fields(dict, &format!("{}-Answer", c.name), &c.answer, &mut diags);
+            }
+            if let Some(rules) = &app.answer_message {
+                check_fields(dict, "Answer-Message", rules, &mut diags);
             }
         }
         for d in &mut diags {
@@ -284,25 +396,14 @@ impl Emitter<'_> {
         let ordered = crate::model::field_order(rules);
         let mut fields = Vec::new();
         let mut forbid = Vec::new();
-        let mut used: Vec<String> = Vec::new();
         for r in ordered {
-            let (name, field_name) = match r.target {
+            let (name, fname) = match r.target {
                 Target::Wildcard => ("AVP".to_string(), "avps".to_string()),
                 Target::Avp(id) => {
                     let a = &self.dict.avps[id];
-                    (
-                        a.name.clone(),
-                        make_ident(&snake(&a.name), "avp_").to_string(),
-                    )
+                    (a.name.clone(), field_name(a))
                 }
             };
-            let mut fname = field_name.clone();
-            let mut n = 2;
-            while used.contains(&fname) {
-                fname = format!("{field_name}_{n}");
-                n += 1;
-            }
-            used.push(fname.clone());
             let ident = make_ident(&fname, "avp_");
             let notation = doc(&grammar_notation(&name, r));
             let extra = self.field_attrs(owner, &name);
@@ -401,14 +502,8 @@ impl Emitter<'_> {
             BaseType::Unsigned32 => {
                 let mut consts = Vec::new();
                 let mut names = Vec::new();
-                let mut used: Vec<String> = Vec::new();
                 for it in &a.items {
-                    let mut c = make_ident(&shouty(&it.name), "_").to_string();
-                    if used.contains(&c) {
-                        c = format!("{c}_{}", it.code);
-                    }
-                    used.push(c.clone());
-                    let ci = make_ident(&c, "_");
+                    let ci = make_ident(&item_const_name(it), "_");
                     let v = proc_macro2::Literal::u32_unsuffixed(it.code as u32);
                     let n = it.name.as_str();
                     let d = doc(&format!(
@@ -439,14 +534,8 @@ impl Emitter<'_> {
             }
             _ => {
                 let mut variants = Vec::new();
-                let mut used: Vec<String> = Vec::new();
                 for it in &a.items {
-                    let mut v = make_ident(&camel(&it.name), "V").to_string();
-                    if used.contains(&v) || v == "Unknown" {
-                        v = format!("{v}{}", it.code.unsigned_abs());
-                    }
-                    used.push(v.clone());
-                    let vi = make_ident(&v, "V");
+                    let vi = make_ident(&variant_name(it), "V");
                     let code = proc_macro2::Literal::i64_unsuffixed(it.code);
                     let n = it.name.as_str();
                     let d = doc(&format!(
@@ -468,7 +557,7 @@ impl Emitter<'_> {
                         #(#variants)*
                         /// A value the dictionary does not name, kept as received.
                         #[diameter(unknown)]
-                        Unknown(i32),
+                        Unrecognized(i32),
                     }
                 }
             }
@@ -483,7 +572,7 @@ impl Emitter<'_> {
             ("Answer", &c.answer, c.error)
         };
         let (name, code, proxiable) = (c.name.as_str(), c.code, c.proxiable);
-        let stem = c.rust_name.clone().unwrap_or_else(|| camel(&c.name));
+        let stem = command_stem(c);
         let description = c.description.as_deref();
         let ident = make_ident(&format!("{stem}{kind}"), "Cmd");
         let full = format!("{name}-{kind}");
@@ -530,7 +619,7 @@ impl Emitter<'_> {
                 .iter()
                 .any(|id| self.names.types.get(id).is_some_and(|t| t == n))
                 || app.commands.iter().any(|c| {
-                    let stem = c.rust_name.clone().unwrap_or_else(|| camel(&c.name));
+                    let stem = command_stem(c);
                     n == format!("{stem}Request") || n == format!("{stem}Answer")
                 })
         };
@@ -546,10 +635,10 @@ impl Emitter<'_> {
         let mut arms = Vec::new();
         let mut calls = Vec::new();
         for c in &app.commands {
-            let stem = c.rust_name.clone().unwrap_or_else(|| camel(&c.name));
+            let stem = command_stem(c);
             let req = make_ident(&format!("{stem}Request"), "Cmd");
             let ans = make_ident(&format!("{stem}Answer"), "Cmd");
-            let method = make_ident(&snake(&c.name), "cmd_");
+            let method = make_ident(&method_name(c), "cmd_");
             let code = proc_macro2::Literal::u32_unsuffixed(c.code);
             let d = doc(&format!(
                 "Answers a `{}-Request` (command {}); an `Err` is answered with its Result-Code.",
@@ -658,26 +747,27 @@ impl Emitter<'_> {
             None => head,
         });
         let mut avp_consts = Vec::new();
-        let mut used = Vec::new();
         for &aid in &app.avps {
             let a = &self.dict.avps[aid];
-            let mut c = make_ident(&shouty(&a.name), "_").to_string();
-            if used.contains(&c) {
-                c = format!("{c}_{}", a.code);
-            }
-            used.push(c.clone());
-            let ci = make_ident(&c, "_");
-            let code = a.code;
-            let d = doc(&format!("`{}`.", a.name));
-            avp_consts.push(quote!(#d pub const #ci: u32 = #code;));
+            let ci = make_ident(&avp_const_name(a), "_");
+            let (code, vendor) = (a.code, a.vendor_id);
+            let d = doc(&if vendor == 0 {
+                format!("`{}` (code {code}).", a.name)
+            } else {
+                format!("`{}` (code {code}, vendor {vendor}).", a.name)
+            });
+            avp_consts.push(
+                quote!(#d pub const #ci: __rt::AvpCode = __rt::AvpCode::vendor(#code, #vendor);),
+            );
         }
         let mut cmd_consts = Vec::new();
         let mut items = Vec::new();
         for c in &app.commands {
             let ci = make_ident(&shouty(&c.name), "_");
             let code = c.code;
-            let d = doc(&format!("`{}`.", c.name));
-            cmd_consts.push(quote!(#d pub const #ci: u32 = #code;));
+            let d = doc(&format!("`{}` ({code}).", c.name));
+            cmd_consts
+                .push(quote!(#d pub const #ci: __rt::CommandCode = __rt::CommandCode(#code);));
             items.push(self.message(app, c, true));
             items.push(self.message(app, c, false));
         }
@@ -710,13 +800,15 @@ impl Emitter<'_> {
                 /// The Application-ID.
                 pub const APPLICATION_ID: u32 = #id;
 
-                /// Codes of the AVPs this application defines.
+                /// The AVPs this application defines: code and Vendor-ID.
                 pub mod avp {
+                    use ::diameter_runtime::codegen as __rt;
                     #(#avp_consts)*
                 }
 
-                /// Codes of this application's commands.
+                /// The codes of this application's commands.
                 pub mod command {
+                    use ::diameter_runtime::codegen as __rt;
                     #(#cmd_consts)*
                 }
 

@@ -17,6 +17,7 @@
 pub mod emit;
 pub mod error;
 pub mod model;
+pub mod naming;
 pub mod xml;
 
 use std::path::{Path, PathBuf};
@@ -30,7 +31,7 @@ pub use model::{Dictionary, LoadOptions, Source};
 pub const BASE_XML: &str = include_str!("../../dictionaries/base.xml");
 
 /// Where the runtime keeps the generated base types.
-pub const BASE_RUST_PATH: &str = "::diameter_runtime::base::base";
+pub const BASE_RUST_PATH: &str = "::diameter_runtime::base";
 
 /// The first line of every generated file.
 pub const GENERATED_HEADER: &str =

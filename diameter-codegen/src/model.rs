@@ -117,6 +117,10 @@ pub struct Item {
     pub name: String,
     /// Doc text.
     pub description: Option<String>,
+    /// Rust name override (a variant or constant name, as written).
+    pub rust_name: Option<String>,
+    /// Where it is defined.
+    pub loc: Loc,
 }
 
 /// What a rule names.
@@ -152,10 +156,10 @@ pub struct Rule {
     pub loc: Loc,
 }
 
-/// The rules of a grammar in the order generated code lays out and checks its fields: fixed
-/// first positions, the others as written, fixed last positions, and the wildcard after every
-/// named AVP. Run-time validation follows the same order, so both report the same missing AVP
-/// first.
+/// The rules of a grammar in the order generated code lays out, encodes and checks its
+/// fields: fixed first positions, the others as written (the wildcard included, so AVPs it
+/// keeps are encoded where the grammar puts them), fixed last positions. Run-time validation
+/// follows the same order, so both report the same missing AVP first.
 pub fn field_order(rules: &[Rule]) -> Vec<&Rule> {
     let mut ordered: Vec<&Rule> = rules
         .iter()
@@ -163,7 +167,6 @@ pub fn field_order(rules: &[Rule]) -> Vec<&Rule> {
         .collect();
     ordered.extend(rules.iter().filter(|r| r.position.is_none()));
     ordered.extend(rules.iter().filter(|r| r.position == Some(Position::Last)));
-    ordered.sort_by_key(|r| r.target == Target::Wildcard);
     ordered
 }
 
@@ -919,7 +922,7 @@ impl Loader {
         for c in &data.children {
             match c.name.as_str() {
                 "item" => {
-                    self.check_attrs(c, &["code", "name", "description"]);
+                    self.check_attrs(c, &["code", "name", "description", "rust-name"]);
                     if !matches!(
                         ty,
                         BaseType::Enumerated | BaseType::Integer32 | BaseType::Unsigned32
@@ -957,10 +960,13 @@ impl Loader {
                         self.lenient(K::DuplicateItemName, c.loc, msg);
                         continue;
                     }
+                    let rust_name = self.rust_name(c);
                     items.push(Item {
                         code: icode,
                         name: iname.to_string(),
                         description: Self::description(c),
+                        rust_name,
+                        loc: c.loc,
                     });
                 }
                 "rule" => {

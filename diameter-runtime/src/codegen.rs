@@ -7,12 +7,12 @@ pub use crate::app::{
     unsupported_command, BoxFuture, Error as NodeError, Handler, Reply, Request, ServiceError,
     ServiceResult,
 };
-pub use crate::codec::avp::{AvpFlags, AvpReader, AvpRef, RawAvp};
+pub use crate::codec::avp::{AvpCode, AvpFlags, AvpReader, AvpRef, RawAvp};
 pub use crate::codec::error::DecodeError;
-pub use crate::codec::header::CommandFlags;
+pub use crate::codec::header::{CommandCode, CommandFlags};
 pub use crate::codec::message::{
-    decode_field_into, encode_field, not_allowed, too_few, too_many, unsupported, AvpSet, Grouped,
-    Message,
+    decode_field_into, encode_field, misplaced, not_allowed, too_few, too_many, unsupported,
+    AvpSet, Grouped, Message,
 };
 pub use crate::codec::types::*;
 #[cfg(feature = "node")]

@@ -32,7 +32,7 @@ use bytes::Bytes;
 
 use crate::codec::avp::{AvpReader, AvpRef};
 use crate::codec::error::rc;
-use crate::codec::message::{not_allowed, too_few, too_many, unsupported};
+use crate::codec::message::{misplaced, not_allowed, too_few, too_many, unsupported};
 use crate::codec::types::*;
 use crate::codec::{DecodeError, Header, HEADER_LEN};
 
@@ -168,11 +168,19 @@ enum Shape {
 struct Rule {
     avp: usize,
     shape: Shape,
+    /// `< X >`: the first or the last AVP of its grammar.
+    fixed: Option<Place>,
     /// The AVP's type, Grouped grammar and whether it has named values, copied from its
     /// definition when the dictionary is built (the definition is read only on errors).
     ty: AvpType,
     grammar: Option<usize>,
     named_values: bool,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Place {
+    First,
+    Last,
 }
 
 #[derive(Clone, Copy, Debug)]
@@ -437,8 +445,12 @@ impl Dictionary {
             large.resize(g.rules.len(), 0);
             &mut large
         };
+        let mut last_at: Option<(usize, AvpRef)> = None;
+        let mut index = 0usize;
         for avp in AvpReader::within(buf, start, end) {
             let avp = avp?;
+            let at = index;
+            index += 1;
             match g.slot(avp.code, avp.vendor_id) {
                 Some(Slot::Rule(i)) => {
                     let rule = &g.rules[i];
@@ -451,6 +463,14 @@ impl Dictionary {
                             let name = self.avps[rule.avp].name.clone();
                             return Err(too_many(buf, &avp, name, max));
                         }
+                    }
+                    match rule.fixed {
+                        Some(Place::First) if at != 0 => {
+                            let name = self.avps[rule.avp].name.clone();
+                            return Err(misplaced(buf, &avp, name, "first"));
+                        }
+                        Some(Place::Last) => last_at = Some((at, avp)),
+                        _ => {}
                     }
                     counts[i] += 1;
                     if let Err(e) = self.check_value(rule, buf, &avp, depth) {
@@ -470,6 +490,11 @@ impl Dictionary {
         }
         for (rule, &n) in g.rules.iter().zip(counts.iter()) {
             let def = &self.avps[rule.avp];
+            if let (Some(Place::Last), Some((at, a))) = (rule.fixed, last_at) {
+                if at + 1 != index {
+                    return Err(misplaced(buf, &a, def.name.clone(), "last"));
+                }
+            }
             match rule.shape {
                 Shape::One if n == 0 => {
                     return Err(DecodeError::missing(
@@ -551,6 +576,16 @@ pub enum RuleSpec {
         /// Most occurrences; `None` for no limit.
         max: Option<u32>,
     },
+    /// `< X >` (`required`) or `0*1< X >`: at most once, and then the first AVP of its
+    /// grammar, or the last with `last`.
+    Fixed {
+        /// The AVP.
+        avp: usize,
+        /// Exactly once rather than at most once.
+        required: bool,
+        /// The last AVP rather than the first.
+        last: bool,
+    },
     /// `*[ AVP ]`.
     Wildcard,
 }
@@ -591,8 +626,24 @@ impl Builder {
         let mut list = Vec::new();
         let mut wildcard = false;
         for r in rules {
-            match *r {
+            let (r, fixed) = match *r {
+                RuleSpec::Fixed {
+                    avp,
+                    required,
+                    last,
+                } => (
+                    RuleSpec::Avp {
+                        avp,
+                        min: u32::from(required),
+                        max: Some(1),
+                    },
+                    Some(if last { Place::Last } else { Place::First }),
+                ),
+                r => (r, None),
+            };
+            match r {
                 RuleSpec::Wildcard => wildcard = true,
+                RuleSpec::Fixed { .. } => unreachable!("made an Avp above"),
                 RuleSpec::Avp { avp, min, max } => {
                     let a = &self.dict.avps[avp];
                     let k = key(a.code, a.vendor_id);
@@ -612,6 +663,7 @@ impl Builder {
                     list.push(Rule {
                         avp,
                         shape,
+                        fixed,
                         ty: AvpType::OctetString,
                         grammar: None,
                         named_values: false,
@@ -752,9 +804,14 @@ mod xml {
     fn ordered(rules: &[model::Rule]) -> Vec<RuleSpec> {
         model::field_order(rules)
             .into_iter()
-            .map(|r| match r.target {
-                Target::Wildcard => RuleSpec::Wildcard,
-                Target::Avp(id) => RuleSpec::Avp {
+            .map(|r| match (r.target, r.position) {
+                (Target::Wildcard, _) => RuleSpec::Wildcard,
+                (Target::Avp(id), Some(p)) => RuleSpec::Fixed {
+                    avp: id,
+                    required: r.min > 0,
+                    last: p == model::Position::Last,
+                },
+                (Target::Avp(id), None) => RuleSpec::Avp {
                     avp: id,
                     min: r.min,
                     max: r.max,

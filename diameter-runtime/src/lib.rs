@@ -74,9 +74,9 @@ pub mod peer;
 pub use bytes;
 pub use codec::dynamic;
 pub use codec::{
-    Address, AvpFlags, AvpSet, AvpValue, CommandFlags, DecodeError, DiameterIdentity, DiameterUri,
-    EnumValue, Grouped, Header, IpFilterRule, Message, OctetString, QosFilterRule, RawAvp, Time,
-    Utf8String,
+    Address, AvpCode, AvpFlags, AvpSet, AvpValue, CommandCode, CommandFlags, DecodeError,
+    DiameterIdentity, DiameterUri, EnumValue, Grouped, Header, IpFilterRule, Message, OctetString,
+    QosFilterRule, RawAvp, Time, Utf8String,
 };
 pub use diameter_derive::{Enumerated, Grouped, Message};
 

@@ -60,7 +60,7 @@ pub fn expand(input: &DeriveInput) -> syn::Result<TokenStream> {
                     let Fields::Unnamed(u) = &v.fields else {
                         return Err(syn::Error::new(
                             v.span(),
-                            "the `unknown` variant keeps the value: write `Unknown(i32)`",
+                            "the `unknown` variant keeps the value: write `Unrecognized(i32)`",
                         ));
                     };
                     if u.unnamed.len() != 1 || unknown.is_some() {
@@ -100,7 +100,7 @@ pub fn expand(input: &DeriveInput) -> syn::Result<TokenStream> {
             let Some((unknown, repr)) = unknown else {
                 return Err(syn::Error::new(
                     input.ident.span(),
-                    "an Enumerated enum needs an `#[diameter(unknown)] Unknown(i32)` variant to keep values it does not name",
+                    "an Enumerated enum needs an `#[diameter(unknown)] Unrecognized(i32)` variant to keep values it does not name",
                 ));
             };
             let is_u32 = matches!(&repr, Type::Path(p) if p.path.is_ident("u32"));

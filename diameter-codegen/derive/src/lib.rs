@@ -5,7 +5,7 @@
 //!   answer-message (`#[diameter(answer_message, name = "Answer-Message")]`).
 //! - `#[derive(Grouped)]` on a struct: the data of a Grouped AVP.
 //! - `#[derive(Enumerated)]` on an enum with unit variants `#[diameter(value = N)]` and one
-//!   `#[diameter(unknown)] Unknown(i32)` variant, or on a newtype `struct X(pub u32);`.
+//!   `#[diameter(unknown)] Unrecognized(i32)` variant, or on a newtype `struct X(pub u32);`.
 //!
 //! Fields: `#[diameter(avp = CODE, vendor = ID, must, protected, min = N, max = N,
 //! name = "AVP-Name", first)]`; `T` is exactly one, `Option<T>` at most one, `Vec<T>` repeated

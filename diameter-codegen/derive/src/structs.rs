@@ -79,6 +79,8 @@ pub fn expand(input: &DeriveInput, kind: Kind) -> syn::Result<TokenStream> {
 
     let mut parsed = Vec::new();
     let mut extra: Option<&syn::Ident> = None;
+    // Where the `extra` field sits among the others: its AVPs are encoded there.
+    let mut extra_pos = 0;
     let mut seen_codes: Vec<(u32, u32)> = Vec::new();
     for f in fields {
         let attrs = field_attrs(f)?;
@@ -98,6 +100,7 @@ pub fn expand(input: &DeriveInput, kind: Kind) -> syn::Result<TokenStream> {
                 ));
             }
             extra = Some(ident);
+            extra_pos = parsed.len();
             continue;
         }
         let code = attrs.avp.unwrap_or_default();
@@ -114,6 +117,12 @@ pub fn expand(input: &DeriveInput, kind: Kind) -> syn::Result<TokenStream> {
                 return Err(syn::Error::new(
                     f.span(),
                     "`min`/`max` apply to Vec fields; a plain field is exactly one and an Option at most one",
+                ))
+            }
+            Shape::Repeated if attrs.first || attrs.last => {
+                return Err(syn::Error::new(
+                    f.span(),
+                    "a fixed position (`first`, `last`) is for a field that occurs at most once",
                 ))
             }
             _ => {}
@@ -164,6 +173,27 @@ pub fn expand(input: &DeriveInput, kind: Kind) -> syn::Result<TokenStream> {
             flags = quote!(#flags.with(#rt::AvpFlags::VENDOR));
         }
         let span = f.ty.span();
+        // `< X >`: the first AVP, or the last (checked once all are read).
+        let fixed = if f.attrs.first {
+            quote! {
+                if __index != 0 {
+                    return #rt::Err(#rt::misplaced(__buf, &__avp, #fname, "first"));
+                }
+            }
+        } else if f.attrs.last {
+            let at = format_ident!("__last{}", i);
+            seen_locals.push(quote!(let mut #at: #rt::Option<(usize, #rt::AvpRef)> = #rt::None;));
+            finish.push(quote! {
+                if let #rt::Some((__i, __a)) = #at {
+                    if __i + 1 != __index {
+                        return #rt::Err(#rt::misplaced(__buf, &__a, #fname, "last"));
+                    }
+                }
+            });
+            quote!(#at = #rt::Some((__index, __avp));)
+        } else {
+            quote!()
+        };
         match f.shape {
             Shape::One => {
                 seen_locals.push(quote!(let mut #seen = false;));
@@ -173,6 +203,7 @@ pub fn expand(input: &DeriveInput, kind: Kind) -> syn::Result<TokenStream> {
                         if #seen {
                             return #rt::Err(#rt::too_many(__buf, &__avp, #fname, 1));
                         }
+                        #fixed
                         #seen = true;
                         #rt::decode_field_into::<#inner>(&mut __out.#ident, __buf, &__avp, #fname)?;
                     }
@@ -194,6 +225,7 @@ pub fn expand(input: &DeriveInput, kind: Kind) -> syn::Result<TokenStream> {
                         if __out.#ident.is_some() {
                             return #rt::Err(#rt::too_many(__buf, &__avp, #fname, 1));
                         }
+                        #fixed
                         let __slot = __out.#ident.insert(<#inner as #rt::AvpValue>::placeholder());
                         #rt::decode_field_into::<#inner>(__slot, __buf, &__avp, #fname)?;
                     }
@@ -252,17 +284,27 @@ pub fn expand(input: &DeriveInput, kind: Kind) -> syn::Result<TokenStream> {
     let fallback = match extra {
         Some(x) => {
             inits.push(quote!(#x: #rt::Vec::new()));
-            encodes.push(quote! {
-                for a in &self.#x {
-                    a.encode(__out);
-                }
-            });
+            encodes.insert(
+                extra_pos,
+                quote! {
+                    for a in &self.#x {
+                        a.encode(__out);
+                    }
+                },
+            );
             quote!(_ => __out.#x.push(__avp.to_raw(__buf)),)
         }
         None => quote! {
             _ if __avp.flags.is_mandatory() => return #rt::Err(#rt::unsupported(__buf, &__avp)),
             _ => {}
         },
+    };
+    // Only grammars with a fixed position count the AVPs.
+    let positioned = parsed.iter().any(|f| f.attrs.first || f.attrs.last);
+    let (index_init, index_step) = if positioned {
+        (quote!(let mut __index = 0usize;), quote!(__index += 1;))
+    } else {
+        (quote!(), quote!())
     };
     let avpset = quote! {
         impl #rt::AvpSet for #name {
@@ -274,12 +316,14 @@ pub fn expand(input: &DeriveInput, kind: Kind) -> syn::Result<TokenStream> {
             fn decode_avps_into(&mut self, __buf: &#rt::Bytes, __start: usize, __end: usize) -> #rt::Result<(), #rt::DecodeError> {
                 let __out = self;
                 #(#seen_locals)*
+                #index_init
                 for __avp in #rt::AvpReader::within(__buf, __start, __end) {
                     let __avp = __avp?;
                     match (__avp.code, __avp.vendor_id) {
                         #(#arms)*
                         #fallback
                     }
+                    #index_step
                 }
                 #(#finish)*
                 #rt::Ok(())

@@ -239,31 +239,36 @@ pub(crate) fn answer_skeleton(
     let mut proxy = Vec::new();
     if bytes.len() >= HEADER_LEN {
         for a in AvpReader::within(bytes, HEADER_LEN, bytes.len()).flatten() {
-            match (a.code, a.vendor_id) {
-                (avp::SESSION_ID, 0) if avps.is_empty() => {
+            match a.id() {
+                avp::SESSION_ID if avps.is_empty() => {
                     avps.push(dynamic::Avp::from_raw(a.to_raw(bytes)))
                 }
-                (avp::PROXY_INFO, 0) => proxy.push(dynamic::Avp::from_raw(a.to_raw(bytes))),
+                avp::PROXY_INFO => proxy.push(dynamic::Avp::from_raw(a.to_raw(bytes))),
                 _ => {}
             }
         }
     }
     avps.push(dynamic::Avp::new(
-        avp::ORIGIN_HOST,
+        avp::ORIGIN_HOST.code,
         m,
         0,
         &local.origin_host,
     ));
     avps.push(dynamic::Avp::new(
-        avp::ORIGIN_REALM,
+        avp::ORIGIN_REALM.code,
         m,
         0,
         &local.origin_realm,
     ));
-    avps.push(dynamic::Avp::new(avp::RESULT_CODE, m, 0, &result_code.0));
+    avps.push(dynamic::Avp::new(
+        avp::RESULT_CODE.code,
+        m,
+        0,
+        &result_code.0,
+    ));
     if let Some(msg) = error_message {
         avps.push(dynamic::Avp::new(
-            avp::ERROR_MESSAGE,
+            avp::ERROR_MESSAGE.code,
             AvpFlags::NONE,
             0,
             &crate::codec::Utf8String::from(msg),
@@ -271,7 +276,7 @@ pub(crate) fn answer_skeleton(
     }
     if let Some(f) = failed_avp {
         avps.push(dynamic::Avp::grouped(
-            avp::FAILED_AVP,
+            avp::FAILED_AVP.code,
             m,
             0,
             vec![dynamic::Avp::from_raw(f.clone())],

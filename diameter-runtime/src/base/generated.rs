@@ -8,123 +8,188 @@ pub mod base {
     use ::diameter_runtime::codegen as __rt;
     /// The Application-ID.
     pub const APPLICATION_ID: u32 = 0u32;
-    /// Codes of the AVPs this application defines.
+    /// The AVPs this application defines: code and Vendor-ID.
     pub mod avp {
-        /// `Acct-Interim-Interval`.
-        pub const ACCT_INTERIM_INTERVAL: u32 = 85u32;
-        /// `Accounting-Realtime-Required`.
-        pub const ACCOUNTING_REALTIME_REQUIRED: u32 = 483u32;
-        /// `Acct-Multi-Session-Id`.
-        pub const ACCT_MULTI_SESSION_ID: u32 = 50u32;
-        /// `Accounting-Record-Number`.
-        pub const ACCOUNTING_RECORD_NUMBER: u32 = 485u32;
-        /// `Accounting-Record-Type`.
-        pub const ACCOUNTING_RECORD_TYPE: u32 = 480u32;
-        /// `Acct-Session-Id`.
-        pub const ACCT_SESSION_ID: u32 = 44u32;
-        /// `Accounting-Sub-Session-Id`.
-        pub const ACCOUNTING_SUB_SESSION_ID: u32 = 287u32;
-        /// `Acct-Application-Id`.
-        pub const ACCT_APPLICATION_ID: u32 = 259u32;
-        /// `Auth-Application-Id`.
-        pub const AUTH_APPLICATION_ID: u32 = 258u32;
-        /// `Auth-Request-Type`.
-        pub const AUTH_REQUEST_TYPE: u32 = 274u32;
-        /// `Authorization-Lifetime`.
-        pub const AUTHORIZATION_LIFETIME: u32 = 291u32;
-        /// `Auth-Grace-Period`.
-        pub const AUTH_GRACE_PERIOD: u32 = 276u32;
-        /// `Auth-Session-State`.
-        pub const AUTH_SESSION_STATE: u32 = 277u32;
-        /// `Re-Auth-Request-Type`.
-        pub const RE_AUTH_REQUEST_TYPE: u32 = 285u32;
-        /// `Class`.
-        pub const CLASS: u32 = 25u32;
-        /// `Destination-Host`.
-        pub const DESTINATION_HOST: u32 = 293u32;
-        /// `Destination-Realm`.
-        pub const DESTINATION_REALM: u32 = 283u32;
-        /// `Disconnect-Cause`.
-        pub const DISCONNECT_CAUSE: u32 = 273u32;
-        /// `Error-Message`.
-        pub const ERROR_MESSAGE: u32 = 281u32;
-        /// `Error-Reporting-Host`.
-        pub const ERROR_REPORTING_HOST: u32 = 294u32;
-        /// `Event-Timestamp`.
-        pub const EVENT_TIMESTAMP: u32 = 55u32;
-        /// `Experimental-Result`.
-        pub const EXPERIMENTAL_RESULT: u32 = 297u32;
-        /// `Experimental-Result-Code`.
-        pub const EXPERIMENTAL_RESULT_CODE: u32 = 298u32;
-        /// `Failed-AVP`.
-        pub const FAILED_AVP: u32 = 279u32;
-        /// `Firmware-Revision`.
-        pub const FIRMWARE_REVISION: u32 = 267u32;
-        /// `Host-IP-Address`.
-        pub const HOST_IP_ADDRESS: u32 = 257u32;
-        /// `Inband-Security-Id`.
-        pub const INBAND_SECURITY_ID: u32 = 299u32;
-        /// `Multi-Round-Time-Out`.
-        pub const MULTI_ROUND_TIME_OUT: u32 = 272u32;
-        /// `Origin-Host`.
-        pub const ORIGIN_HOST: u32 = 264u32;
-        /// `Origin-Realm`.
-        pub const ORIGIN_REALM: u32 = 296u32;
-        /// `Origin-State-Id`.
-        pub const ORIGIN_STATE_ID: u32 = 278u32;
-        /// `Product-Name`.
-        pub const PRODUCT_NAME: u32 = 269u32;
-        /// `Proxy-Host`.
-        pub const PROXY_HOST: u32 = 280u32;
-        /// `Proxy-Info`.
-        pub const PROXY_INFO: u32 = 284u32;
-        /// `Proxy-State`.
-        pub const PROXY_STATE: u32 = 33u32;
-        /// `Redirect-Host`.
-        pub const REDIRECT_HOST: u32 = 292u32;
-        /// `Redirect-Host-Usage`.
-        pub const REDIRECT_HOST_USAGE: u32 = 261u32;
-        /// `Redirect-Max-Cache-Time`.
-        pub const REDIRECT_MAX_CACHE_TIME: u32 = 262u32;
-        /// `Result-Code`.
-        pub const RESULT_CODE: u32 = 268u32;
-        /// `Route-Record`.
-        pub const ROUTE_RECORD: u32 = 282u32;
-        /// `Session-Id`.
-        pub const SESSION_ID: u32 = 263u32;
-        /// `Session-Timeout`.
-        pub const SESSION_TIMEOUT: u32 = 27u32;
-        /// `Session-Binding`.
-        pub const SESSION_BINDING: u32 = 270u32;
-        /// `Session-Server-Failover`.
-        pub const SESSION_SERVER_FAILOVER: u32 = 271u32;
-        /// `Supported-Vendor-Id`.
-        pub const SUPPORTED_VENDOR_ID: u32 = 265u32;
-        /// `Termination-Cause`.
-        pub const TERMINATION_CAUSE: u32 = 295u32;
-        /// `User-Name`.
-        pub const USER_NAME: u32 = 1u32;
-        /// `Vendor-Id`.
-        pub const VENDOR_ID: u32 = 266u32;
-        /// `Vendor-Specific-Application-Id`.
-        pub const VENDOR_SPECIFIC_APPLICATION_ID: u32 = 260u32;
-        /// `E2E-Sequence`.
-        pub const E2E_SEQUENCE: u32 = 300u32;
+        use ::diameter_runtime::codegen as __rt;
+        /// `Acct-Interim-Interval` (code 85).
+        pub const ACCT_INTERIM_INTERVAL: __rt::AvpCode = __rt::AvpCode::vendor(
+            85u32,
+            0u32,
+        );
+        /// `Accounting-Realtime-Required` (code 483).
+        pub const ACCOUNTING_REALTIME_REQUIRED: __rt::AvpCode = __rt::AvpCode::vendor(
+            483u32,
+            0u32,
+        );
+        /// `Acct-Multi-Session-Id` (code 50).
+        pub const ACCT_MULTI_SESSION_ID: __rt::AvpCode = __rt::AvpCode::vendor(
+            50u32,
+            0u32,
+        );
+        /// `Accounting-Record-Number` (code 485).
+        pub const ACCOUNTING_RECORD_NUMBER: __rt::AvpCode = __rt::AvpCode::vendor(
+            485u32,
+            0u32,
+        );
+        /// `Accounting-Record-Type` (code 480).
+        pub const ACCOUNTING_RECORD_TYPE: __rt::AvpCode = __rt::AvpCode::vendor(
+            480u32,
+            0u32,
+        );
+        /// `Acct-Session-Id` (code 44).
+        pub const ACCT_SESSION_ID: __rt::AvpCode = __rt::AvpCode::vendor(44u32, 0u32);
+        /// `Accounting-Sub-Session-Id` (code 287).
+        pub const ACCOUNTING_SUB_SESSION_ID: __rt::AvpCode = __rt::AvpCode::vendor(
+            287u32,
+            0u32,
+        );
+        /// `Acct-Application-Id` (code 259).
+        pub const ACCT_APPLICATION_ID: __rt::AvpCode = __rt::AvpCode::vendor(
+            259u32,
+            0u32,
+        );
+        /// `Auth-Application-Id` (code 258).
+        pub const AUTH_APPLICATION_ID: __rt::AvpCode = __rt::AvpCode::vendor(
+            258u32,
+            0u32,
+        );
+        /// `Auth-Request-Type` (code 274).
+        pub const AUTH_REQUEST_TYPE: __rt::AvpCode = __rt::AvpCode::vendor(274u32, 0u32);
+        /// `Authorization-Lifetime` (code 291).
+        pub const AUTHORIZATION_LIFETIME: __rt::AvpCode = __rt::AvpCode::vendor(
+            291u32,
+            0u32,
+        );
+        /// `Auth-Grace-Period` (code 276).
+        pub const AUTH_GRACE_PERIOD: __rt::AvpCode = __rt::AvpCode::vendor(276u32, 0u32);
+        /// `Auth-Session-State` (code 277).
+        pub const AUTH_SESSION_STATE: __rt::AvpCode = __rt::AvpCode::vendor(
+            277u32,
+            0u32,
+        );
+        /// `Re-Auth-Request-Type` (code 285).
+        pub const RE_AUTH_REQUEST_TYPE: __rt::AvpCode = __rt::AvpCode::vendor(
+            285u32,
+            0u32,
+        );
+        /// `Class` (code 25).
+        pub const CLASS: __rt::AvpCode = __rt::AvpCode::vendor(25u32, 0u32);
+        /// `Destination-Host` (code 293).
+        pub const DESTINATION_HOST: __rt::AvpCode = __rt::AvpCode::vendor(293u32, 0u32);
+        /// `Destination-Realm` (code 283).
+        pub const DESTINATION_REALM: __rt::AvpCode = __rt::AvpCode::vendor(283u32, 0u32);
+        /// `Disconnect-Cause` (code 273).
+        pub const DISCONNECT_CAUSE: __rt::AvpCode = __rt::AvpCode::vendor(273u32, 0u32);
+        /// `Error-Message` (code 281).
+        pub const ERROR_MESSAGE: __rt::AvpCode = __rt::AvpCode::vendor(281u32, 0u32);
+        /// `Error-Reporting-Host` (code 294).
+        pub const ERROR_REPORTING_HOST: __rt::AvpCode = __rt::AvpCode::vendor(
+            294u32,
+            0u32,
+        );
+        /// `Event-Timestamp` (code 55).
+        pub const EVENT_TIMESTAMP: __rt::AvpCode = __rt::AvpCode::vendor(55u32, 0u32);
+        /// `Experimental-Result` (code 297).
+        pub const EXPERIMENTAL_RESULT: __rt::AvpCode = __rt::AvpCode::vendor(
+            297u32,
+            0u32,
+        );
+        /// `Experimental-Result-Code` (code 298).
+        pub const EXPERIMENTAL_RESULT_CODE: __rt::AvpCode = __rt::AvpCode::vendor(
+            298u32,
+            0u32,
+        );
+        /// `Failed-AVP` (code 279).
+        pub const FAILED_AVP: __rt::AvpCode = __rt::AvpCode::vendor(279u32, 0u32);
+        /// `Firmware-Revision` (code 267).
+        pub const FIRMWARE_REVISION: __rt::AvpCode = __rt::AvpCode::vendor(267u32, 0u32);
+        /// `Host-IP-Address` (code 257).
+        pub const HOST_IP_ADDRESS: __rt::AvpCode = __rt::AvpCode::vendor(257u32, 0u32);
+        /// `Inband-Security-Id` (code 299).
+        pub const INBAND_SECURITY_ID: __rt::AvpCode = __rt::AvpCode::vendor(
+            299u32,
+            0u32,
+        );
+        /// `Multi-Round-Time-Out` (code 272).
+        pub const MULTI_ROUND_TIME_OUT: __rt::AvpCode = __rt::AvpCode::vendor(
+            272u32,
+            0u32,
+        );
+        /// `Origin-Host` (code 264).
+        pub const ORIGIN_HOST: __rt::AvpCode = __rt::AvpCode::vendor(264u32, 0u32);
+        /// `Origin-Realm` (code 296).
+        pub const ORIGIN_REALM: __rt::AvpCode = __rt::AvpCode::vendor(296u32, 0u32);
+        /// `Origin-State-Id` (code 278).
+        pub const ORIGIN_STATE_ID: __rt::AvpCode = __rt::AvpCode::vendor(278u32, 0u32);
+        /// `Product-Name` (code 269).
+        pub const PRODUCT_NAME: __rt::AvpCode = __rt::AvpCode::vendor(269u32, 0u32);
+        /// `Proxy-Host` (code 280).
+        pub const PROXY_HOST: __rt::AvpCode = __rt::AvpCode::vendor(280u32, 0u32);
+        /// `Proxy-Info` (code 284).
+        pub const PROXY_INFO: __rt::AvpCode = __rt::AvpCode::vendor(284u32, 0u32);
+        /// `Proxy-State` (code 33).
+        pub const PROXY_STATE: __rt::AvpCode = __rt::AvpCode::vendor(33u32, 0u32);
+        /// `Redirect-Host` (code 292).
+        pub const REDIRECT_HOST: __rt::AvpCode = __rt::AvpCode::vendor(292u32, 0u32);
+        /// `Redirect-Host-Usage` (code 261).
+        pub const REDIRECT_HOST_USAGE: __rt::AvpCode = __rt::AvpCode::vendor(
+            261u32,
+            0u32,
+        );
+        /// `Redirect-Max-Cache-Time` (code 262).
+        pub const REDIRECT_MAX_CACHE_TIME: __rt::AvpCode = __rt::AvpCode::vendor(
+            262u32,
+            0u32,
+        );
+        /// `Result-Code` (code 268).
+        pub const RESULT_CODE: __rt::AvpCode = __rt::AvpCode::vendor(268u32, 0u32);
+        /// `Route-Record` (code 282).
+        pub const ROUTE_RECORD: __rt::AvpCode = __rt::AvpCode::vendor(282u32, 0u32);
+        /// `Session-Id` (code 263).
+        pub const SESSION_ID: __rt::AvpCode = __rt::AvpCode::vendor(263u32, 0u32);
+        /// `Session-Timeout` (code 27).
+        pub const SESSION_TIMEOUT: __rt::AvpCode = __rt::AvpCode::vendor(27u32, 0u32);
+        /// `Session-Binding` (code 270).
+        pub const SESSION_BINDING: __rt::AvpCode = __rt::AvpCode::vendor(270u32, 0u32);
+        /// `Session-Server-Failover` (code 271).
+        pub const SESSION_SERVER_FAILOVER: __rt::AvpCode = __rt::AvpCode::vendor(
+            271u32,
+            0u32,
+        );
+        /// `Supported-Vendor-Id` (code 265).
+        pub const SUPPORTED_VENDOR_ID: __rt::AvpCode = __rt::AvpCode::vendor(
+            265u32,
+            0u32,
+        );
+        /// `Termination-Cause` (code 295).
+        pub const TERMINATION_CAUSE: __rt::AvpCode = __rt::AvpCode::vendor(295u32, 0u32);
+        /// `User-Name` (code 1).
+        pub const USER_NAME: __rt::AvpCode = __rt::AvpCode::vendor(1u32, 0u32);
+        /// `Vendor-Id` (code 266).
+        pub const VENDOR_ID: __rt::AvpCode = __rt::AvpCode::vendor(266u32, 0u32);
+        /// `Vendor-Specific-Application-Id` (code 260).
+        pub const VENDOR_SPECIFIC_APPLICATION_ID: __rt::AvpCode = __rt::AvpCode::vendor(
+            260u32,
+            0u32,
+        );
+        /// `E2E-Sequence` (code 300).
+        pub const E2E_SEQUENCE: __rt::AvpCode = __rt::AvpCode::vendor(300u32, 0u32);
     }
-    /// Codes of this application's commands.
+    /// The codes of this application's commands.
     pub mod command {
-        /// `Capabilities-Exchange`.
-        pub const CAPABILITIES_EXCHANGE: u32 = 257u32;
-        /// `Disconnect-Peer`.
-        pub const DISCONNECT_PEER: u32 = 282u32;
-        /// `Device-Watchdog`.
-        pub const DEVICE_WATCHDOG: u32 = 280u32;
-        /// `Re-Auth`.
-        pub const RE_AUTH: u32 = 258u32;
-        /// `Session-Termination`.
-        pub const SESSION_TERMINATION: u32 = 275u32;
-        /// `Abort-Session`.
-        pub const ABORT_SESSION: u32 = 274u32;
+        use ::diameter_runtime::codegen as __rt;
+        /// `Capabilities-Exchange` (257).
+        pub const CAPABILITIES_EXCHANGE: __rt::CommandCode = __rt::CommandCode(257u32);
+        /// `Disconnect-Peer` (282).
+        pub const DISCONNECT_PEER: __rt::CommandCode = __rt::CommandCode(282u32);
+        /// `Device-Watchdog` (280).
+        pub const DEVICE_WATCHDOG: __rt::CommandCode = __rt::CommandCode(280u32);
+        /// `Re-Auth` (258).
+        pub const RE_AUTH: __rt::CommandCode = __rt::CommandCode(258u32);
+        /// `Session-Termination` (275).
+        pub const SESSION_TERMINATION: __rt::CommandCode = __rt::CommandCode(275u32);
+        /// `Abort-Session` (274).
+        pub const ABORT_SESSION: __rt::CommandCode = __rt::CommandCode(274u32);
     }
     /// Exchanges identity and supported applications when a peer connection is opened (RFC 6733 5.3).
     ///
@@ -713,7 +778,7 @@ pub mod base {
         GrantAndLose,
         /// A value the dictionary does not name, kept as received.
         #[diameter(unknown)]
-        Unknown(i32),
+        Unrecognized(i32),
     }
     /// Kind of accounting record: event, start, interim or stop (9.8.1).
     ///
@@ -734,7 +799,7 @@ pub mod base {
         StopRecord,
         /// A value the dictionary does not name, kept as received.
         #[diameter(unknown)]
-        Unknown(i32),
+        Unrecognized(i32),
     }
     /// Says whether a request asks for authentication, authorization, or both (8.7).
     ///
@@ -752,7 +817,7 @@ pub mod base {
         AuthorizeAuthenticate,
         /// A value the dictionary does not name, kept as received.
         #[diameter(unknown)]
-        Unknown(i32),
+        Unrecognized(i32),
     }
     /// Whether the server keeps session state, i.e. whether STR is expected (8.11).
     ///
@@ -767,7 +832,7 @@ pub mod base {
         NoStateMaintained,
         /// A value the dictionary does not name, kept as received.
         #[diameter(unknown)]
-        Unknown(i32),
+        Unrecognized(i32),
     }
     /// Kind of re-auth the client must perform when Authorization-Lifetime expires (8.12).
     ///
@@ -782,7 +847,7 @@ pub mod base {
         AuthorizeAuthenticate,
         /// A value the dictionary does not name, kept as received.
         #[diameter(unknown)]
-        Unknown(i32),
+        Unrecognized(i32),
     }
     /// Reason a node sends Disconnect-Peer-Request (5.4.3).
     ///
@@ -800,7 +865,7 @@ pub mod base {
         DoNotWantToTalkToYou,
         /// A value the dictionary does not name, kept as received.
         #[diameter(unknown)]
-        Unknown(i32),
+        Unrecognized(i32),
     }
     /// Vendor-assigned result of processing a request, paired with the assigning vendor (7.6).
     ///
@@ -894,7 +959,7 @@ pub mod base {
         AllUser,
         /// A value the dictionary does not name, kept as received.
         #[diameter(unknown)]
-        Unknown(i32),
+        Unrecognized(i32),
     }
     /// Outcome of processing a request; the thousands digit gives the class (7.1).
     ///
@@ -1039,7 +1104,7 @@ pub mod base {
         TryAgainAllowService,
         /// A value the dictionary does not name, kept as received.
         #[diameter(unknown)]
-        Unknown(i32),
+        Unrecognized(i32),
     }
     /// Reason a session ended on the access device (8.15).
     ///
@@ -1072,7 +1137,7 @@ pub mod base {
         DiameterSessionTimeout,
         /// A value the dictionary does not name, kept as received.
         #[diameter(unknown)]
-        Unknown(i32),
+        Unrecognized(i32),
     }
     /// Advertises or names a vendor-specific application; exactly one of the two Id AVPs must be present (6.11).
     ///
@@ -1107,10 +1172,14 @@ pub mod relay {
     use ::diameter_runtime::codegen as __rt;
     /// The Application-ID.
     pub const APPLICATION_ID: u32 = 4294967295u32;
-    /// Codes of the AVPs this application defines.
-    pub mod avp {}
-    /// Codes of this application's commands.
-    pub mod command {}
+    /// The AVPs this application defines: code and Vendor-ID.
+    pub mod avp {
+        use ::diameter_runtime::codegen as __rt;
+    }
+    /// The codes of this application's commands.
+    pub mod command {
+        use ::diameter_runtime::codegen as __rt;
+    }
 }
 /// Base-Accounting (application 3).
 ///
@@ -1120,12 +1189,15 @@ pub mod base_accounting {
     use ::diameter_runtime::codegen as __rt;
     /// The Application-ID.
     pub const APPLICATION_ID: u32 = 3u32;
-    /// Codes of the AVPs this application defines.
-    pub mod avp {}
-    /// Codes of this application's commands.
+    /// The AVPs this application defines: code and Vendor-ID.
+    pub mod avp {
+        use ::diameter_runtime::codegen as __rt;
+    }
+    /// The codes of this application's commands.
     pub mod command {
-        /// `Accounting`.
-        pub const ACCOUNTING: u32 = 271u32;
+        use ::diameter_runtime::codegen as __rt;
+        /// `Accounting` (271).
+        pub const ACCOUNTING: __rt::CommandCode = __rt::CommandCode(271u32);
     }
     /// Carries an accounting record to the accounting server and confirms its receipt (RFC 6733 9.7).
     ///

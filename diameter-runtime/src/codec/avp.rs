@@ -221,6 +221,12 @@ pub struct AvpRef {
 }
 
 impl AvpRef {
+    /// The AVP's code and Vendor-ID, to match against generated `avp` constants.
+    #[inline]
+    pub fn id(&self) -> AvpCode {
+        AvpCode::vendor(self.code, self.vendor_id)
+    }
+
     /// The AVP as an owned [`RawAvp`] sharing `buf`'s memory.
     #[inline]
     pub fn to_raw(&self, buf: &Bytes) -> RawAvp {
@@ -369,4 +375,41 @@ pub fn encode_avp_with(
     let word = ((flags.bits() as u32) << 24) | (len as u32 & 0x00ff_ffff);
     out[start + 4..start + 8].copy_from_slice(&word.to_be_bytes());
     put_padding(out, len);
+}
+
+/// An AVP's identity: its code and Vendor-ID (0 for IETF AVPs). Generated `avp` modules
+/// hold one per AVP, so a 3GPP code never loses its vendor.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct AvpCode {
+    /// The AVP code.
+    pub code: u32,
+    /// The Vendor-ID; 0 for IETF AVPs (no `V` bit).
+    pub vendor_id: u32,
+}
+
+impl AvpCode {
+    /// An IETF AVP (Vendor-ID 0).
+    pub const fn new(code: u32) -> Self {
+        AvpCode { code, vendor_id: 0 }
+    }
+
+    /// A vendor's AVP; Vendor-ID 0 is an IETF AVP.
+    pub const fn vendor(code: u32, vendor_id: u32) -> Self {
+        AvpCode { code, vendor_id }
+    }
+
+    /// Whether `avp` is this AVP.
+    pub fn is(self, avp: &AvpRef) -> bool {
+        avp.code == self.code && avp.vendor_id == self.vendor_id
+    }
+}
+
+impl std::fmt::Display for AvpCode {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        if self.vendor_id == 0 {
+            write!(f, "{}", self.code)
+        } else {
+            write!(f, "{} (vendor {})", self.code, self.vendor_id)
+        }
+    }
 }

@@ -284,3 +284,38 @@ impl Header {
         }
     }
 }
+
+/// A command code (24 bits), as generated `command` modules hold them.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct CommandCode(pub u32);
+
+impl CommandCode {
+    /// The code as a number.
+    pub const fn get(self) -> u32 {
+        self.0
+    }
+}
+
+impl PartialEq<u32> for CommandCode {
+    fn eq(&self, other: &u32) -> bool {
+        self.0 == *other
+    }
+}
+
+impl PartialEq<CommandCode> for u32 {
+    fn eq(&self, other: &CommandCode) -> bool {
+        *self == other.0
+    }
+}
+
+impl From<CommandCode> for u32 {
+    fn from(c: CommandCode) -> u32 {
+        c.0
+    }
+}
+
+impl std::fmt::Display for CommandCode {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{}", self.0)
+    }
+}

@@ -195,6 +195,23 @@ pub fn too_few(
     .in_context(name)
 }
 
+/// 5005: an AVP of a fixed position (`< X >`) found elsewhere, as freeDiameter answers it;
+/// it is the Failed-AVP. `place` is `first` or `last`.
+#[cold]
+pub fn misplaced(
+    buf: &Bytes,
+    avp: &AvpRef,
+    name: impl Into<Cow<'static, str>>,
+    place: &str,
+) -> DecodeError {
+    DecodeError::with_avp(
+        rc::MISSING_AVP,
+        avp.to_raw(buf),
+        format!("must be the {place} AVP"),
+    )
+    .in_context(name)
+}
+
 /// 5008: an AVP the grammar forbids (a rule with max 0).
 #[cold]
 pub fn not_allowed(buf: &Bytes, avp: &AvpRef, name: impl Into<Cow<'static, str>>) -> DecodeError {

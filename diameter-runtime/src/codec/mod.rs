@@ -8,9 +8,9 @@ pub mod header;
 pub mod message;
 pub mod types;
 
-pub use avp::{AvpFlags, AvpReader, RawAvp};
+pub use avp::{AvpCode, AvpFlags, AvpReader, RawAvp};
 pub use error::DecodeError;
 pub use frame::{FrameError, Framer};
-pub use header::{CommandFlags, Header, HEADER_LEN};
+pub use header::{CommandCode, CommandFlags, Header, HEADER_LEN};
 pub use message::{AvpSet, Grouped, Message};
 pub use types::*;

@@ -51,14 +51,14 @@ pub(crate) fn route_incoming(
                 .iter()
                 .map(|p| {
                     let uri = Utf8String::from(format!("aaa://{p};transport=tcp").as_str());
-                    Avp::new(REDIRECT_HOST, m, 0, &uri)
+                    Avp::new(REDIRECT_HOST.code, m, 0, &uri)
                 })
                 .collect();
             let (usage, max_cache) = inner.config.redirect_usage;
-            extra.push(Avp::new(REDIRECT_HOST_USAGE, m, 0, &i32::from(usage)));
+            extra.push(Avp::new(REDIRECT_HOST_USAGE.code, m, 0, &i32::from(usage)));
             if usage != RedirectHostUsage::DontCache {
                 let secs = max_cache.as_secs().min(u32::MAX as u64) as u32;
-                extra.push(Avp::new(REDIRECT_MAX_CACHE_TIME, m, 0, &secs));
+                extra.push(Avp::new(REDIRECT_MAX_CACHE_TIME.code, m, 0, &secs));
             }
             out.push(answer(ResultCode::DIAMETER_REDIRECT_INDICATION, extra));
             true
@@ -89,11 +89,7 @@ pub(crate) fn forward(
     let caps = &inner.caps;
     let looped = AvpReader::within(frame, HEADER_LEN, frame.len())
         .flatten()
-        .any(|a| {
-            a.code == ROUTE_RECORD
-                && a.vendor_id == 0
-                && &frame[a.start..a.end] == caps.origin_host.as_bytes()
-        });
+        .any(|a| a.id() == ROUTE_RECORD && &frame[a.start..a.end] == caps.origin_host.as_bytes());
     if looped {
         let rc = ResultCode::DIAMETER_LOOP_DETECTED;
         out.push(answer_skeleton(header, frame, caps, rc, None, None).encode());
@@ -133,7 +129,7 @@ pub(crate) fn forward(
 
 /// Appends a Route-Record AVP and fixes the message length.
 fn append_route_record(b: &mut BytesMut, host: &[u8]) {
-    crate::codec::avp::encode_avp_with(b, ROUTE_RECORD, AvpFlags::MANDATORY, 0, |o| {
+    crate::codec::avp::encode_avp_with(b, ROUTE_RECORD.code, AvpFlags::MANDATORY, 0, |o| {
         o.extend_from_slice(host)
     });
     Header::fix_length(b);

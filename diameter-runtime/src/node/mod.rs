@@ -75,9 +75,9 @@ use crate::peer::{AppId, Capabilities, PeerInfo, WatchdogConfig, WatchdogState};
 fn with_destination_host(request: &Bytes, host: &str) -> Result<Bytes, Error> {
     let mut m = dynamic::Message::decode(request.clone())?;
     m.avps
-        .retain(|a| !(a.code == avp::DESTINATION_HOST && a.vendor_id == 0));
+        .retain(|a| !(a.code == avp::DESTINATION_HOST.code && a.vendor_id == 0));
     m.avps.push(dynamic::Avp::new(
-        avp::DESTINATION_HOST,
+        avp::DESTINATION_HOST.code,
         AvpFlags::MANDATORY,
         0,
         &DiameterIdentity::from(host),
@@ -595,7 +595,7 @@ impl Node {
         if header.flags.is_error() && result_code(&answer) == Some(3006) {
             let targets: Vec<String> = AvpReader::within(&answer, HEADER_LEN, answer.len())
                 .flatten()
-                .filter(|a| a.code == avp::REDIRECT_HOST && a.vendor_id == 0)
+                .filter(|a| a.id() == avp::REDIRECT_HOST)
                 .filter_map(|a| {
                     std::str::from_utf8(&answer[a.start..a.end])
                         .ok()
@@ -626,7 +626,7 @@ impl Node {
             match (a.code, a.vendor_id, v.len()) {
                 (261, 0, 4) => usage = i32::from_be_bytes([v[0], v[1], v[2], v[3]]),
                 (262, 0, 4) => secs = u32::from_be_bytes([v[0], v[1], v[2], v[3]]),
-                (avp::ORIGIN_HOST, 0, _) => by = v,
+                (c, 0, _) if c == avp::ORIGIN_HOST.code => by = v,
                 _ => {}
             }
         }

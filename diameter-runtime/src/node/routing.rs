@@ -126,11 +126,11 @@ impl<'a> RedirectFacts<'a> {
         };
         for a in AvpReader::within(request, HEADER_LEN, request.len()).flatten() {
             let v = &request[a.start..a.end];
-            match (a.code, a.vendor_id) {
-                (avp::SESSION_ID, 0) => f.session = Some(v),
-                (avp::DESTINATION_REALM, 0) => f.realm = Some(v),
-                (avp::DESTINATION_HOST, 0) => f.host = Some(v),
-                (1, 0) => f.user = Some(v),
+            match a.id() {
+                avp::SESSION_ID => f.session = Some(v),
+                avp::DESTINATION_REALM => f.realm = Some(v),
+                avp::DESTINATION_HOST => f.host = Some(v),
+                avp::USER_NAME => f.user = Some(v),
                 _ => {}
             }
         }
@@ -259,9 +259,9 @@ impl Inner {
         let mut host_at = None;
         let mut realm_at = None;
         for a in AvpReader::within(&request, HEADER_LEN, request.len()).flatten() {
-            match (a.code, a.vendor_id) {
-                (avp::DESTINATION_HOST, 0) => host_at = Some(a.start..a.end),
-                (avp::DESTINATION_REALM, 0) => realm_at = Some(a.start..a.end),
+            match a.id() {
+                avp::DESTINATION_HOST => host_at = Some(a.start..a.end),
+                avp::DESTINATION_REALM => realm_at = Some(a.start..a.end),
                 _ => {}
             }
         }

@@ -143,11 +143,8 @@ impl Received {
         };
         for a in AvpReader::within(&r.frame, HEADER_LEN, r.frame.len()) {
             let Ok(a) = a else { break };
-            if a.vendor_id != 0 {
-                continue;
-            }
             let span = Some((a.start as u32, a.end as u32));
-            match a.code {
+            match a.id() {
                 avp::SESSION_ID if r.session_id.is_none() => r.session_id = span,
                 avp::ORIGIN_HOST if r.origin_host.is_none() => r.origin_host = span,
                 avp::DESTINATION_HOST if r.destination_host.is_none() => r.destination_host = span,

@@ -59,7 +59,7 @@ fn build_ccr() -> CreditControlRequest {
             tariff_change_usage: None,
             service_identifier: vec![],
             rating_group: Some(100),
-            g_s_u_pool_reference: vec![],
+            gsu_pool_reference: vec![],
             validity_time: None,
             result_code: None,
             final_unit_indication: None,

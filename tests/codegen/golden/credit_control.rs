@@ -8,153 +8,287 @@ pub mod credit_control {
     use ::diameter_runtime::codegen as __rt;
     /// The Application-ID.
     pub const APPLICATION_ID: u32 = 4u32;
-    /// Codes of the AVPs this application defines.
+    /// The AVPs this application defines: code and Vendor-ID.
     pub mod avp {
-        /// `CC-Correlation-Id`.
-        pub const CC_CORRELATION_ID: u32 = 411u32;
-        /// `CC-Input-Octets`.
-        pub const CC_INPUT_OCTETS: u32 = 412u32;
-        /// `CC-Money`.
-        pub const CC_MONEY: u32 = 413u32;
-        /// `CC-Output-Octets`.
-        pub const CC_OUTPUT_OCTETS: u32 = 414u32;
-        /// `CC-Request-Number`.
-        pub const CC_REQUEST_NUMBER: u32 = 415u32;
-        /// `CC-Request-Type`.
-        pub const CC_REQUEST_TYPE: u32 = 416u32;
-        /// `CC-Service-Specific-Units`.
-        pub const CC_SERVICE_SPECIFIC_UNITS: u32 = 417u32;
-        /// `CC-Session-Failover`.
-        pub const CC_SESSION_FAILOVER: u32 = 418u32;
-        /// `CC-Sub-Session-Id`.
-        pub const CC_SUB_SESSION_ID: u32 = 419u32;
-        /// `CC-Time`.
-        pub const CC_TIME: u32 = 420u32;
-        /// `CC-Total-Octets`.
-        pub const CC_TOTAL_OCTETS: u32 = 421u32;
-        /// `Check-Balance-Result`.
-        pub const CHECK_BALANCE_RESULT: u32 = 422u32;
-        /// `Cost-Information`.
-        pub const COST_INFORMATION: u32 = 423u32;
-        /// `Cost-Unit`.
-        pub const COST_UNIT: u32 = 424u32;
-        /// `Currency-Code`.
-        pub const CURRENCY_CODE: u32 = 425u32;
-        /// `Credit-Control`.
-        pub const CREDIT_CONTROL: u32 = 426u32;
-        /// `Credit-Control-Failure-Handling`.
-        pub const CREDIT_CONTROL_FAILURE_HANDLING: u32 = 427u32;
-        /// `Direct-Debiting-Failure-Handling`.
-        pub const DIRECT_DEBITING_FAILURE_HANDLING: u32 = 428u32;
-        /// `Exponent`.
-        pub const EXPONENT: u32 = 429u32;
-        /// `Final-Unit-Indication`.
-        pub const FINAL_UNIT_INDICATION: u32 = 430u32;
-        /// `Granted-Service-Unit`.
-        pub const GRANTED_SERVICE_UNIT: u32 = 431u32;
-        /// `Rating-Group`.
-        pub const RATING_GROUP: u32 = 432u32;
-        /// `Redirect-Address-Type`.
-        pub const REDIRECT_ADDRESS_TYPE: u32 = 433u32;
-        /// `Redirect-Server`.
-        pub const REDIRECT_SERVER: u32 = 434u32;
-        /// `Redirect-Server-Address`.
-        pub const REDIRECT_SERVER_ADDRESS: u32 = 435u32;
-        /// `Requested-Action`.
-        pub const REQUESTED_ACTION: u32 = 436u32;
-        /// `Requested-Service-Unit`.
-        pub const REQUESTED_SERVICE_UNIT: u32 = 437u32;
-        /// `Restriction-Filter-Rule`.
-        pub const RESTRICTION_FILTER_RULE: u32 = 438u32;
-        /// `Service-Identifier`.
-        pub const SERVICE_IDENTIFIER: u32 = 439u32;
-        /// `Service-Parameter-Info`.
-        pub const SERVICE_PARAMETER_INFO: u32 = 440u32;
-        /// `Service-Parameter-Type`.
-        pub const SERVICE_PARAMETER_TYPE: u32 = 441u32;
-        /// `Service-Parameter-Value`.
-        pub const SERVICE_PARAMETER_VALUE: u32 = 442u32;
-        /// `Subscription-Id`.
-        pub const SUBSCRIPTION_ID: u32 = 443u32;
-        /// `Subscription-Id-Data`.
-        pub const SUBSCRIPTION_ID_DATA: u32 = 444u32;
-        /// `Unit-Value`.
-        pub const UNIT_VALUE: u32 = 445u32;
-        /// `Used-Service-Unit`.
-        pub const USED_SERVICE_UNIT: u32 = 446u32;
-        /// `Value-Digits`.
-        pub const VALUE_DIGITS: u32 = 447u32;
-        /// `Validity-Time`.
-        pub const VALIDITY_TIME: u32 = 448u32;
-        /// `Final-Unit-Action`.
-        pub const FINAL_UNIT_ACTION: u32 = 449u32;
-        /// `Subscription-Id-Type`.
-        pub const SUBSCRIPTION_ID_TYPE: u32 = 450u32;
-        /// `Tariff-Time-Change`.
-        pub const TARIFF_TIME_CHANGE: u32 = 451u32;
-        /// `Tariff-Change-Usage`.
-        pub const TARIFF_CHANGE_USAGE: u32 = 452u32;
-        /// `G-S-U-Pool-Identifier`.
-        pub const G_S_U_POOL_IDENTIFIER: u32 = 453u32;
-        /// `CC-Unit-Type`.
-        pub const CC_UNIT_TYPE: u32 = 454u32;
-        /// `Multiple-Services-Indicator`.
-        pub const MULTIPLE_SERVICES_INDICATOR: u32 = 455u32;
-        /// `Multiple-Services-Credit-Control`.
-        pub const MULTIPLE_SERVICES_CREDIT_CONTROL: u32 = 456u32;
-        /// `G-S-U-Pool-Reference`.
-        pub const G_S_U_POOL_REFERENCE: u32 = 457u32;
-        /// `User-Equipment-Info`.
-        pub const USER_EQUIPMENT_INFO: u32 = 458u32;
-        /// `User-Equipment-Info-Type`.
-        pub const USER_EQUIPMENT_INFO_TYPE: u32 = 459u32;
-        /// `User-Equipment-Info-Value`.
-        pub const USER_EQUIPMENT_INFO_VALUE: u32 = 460u32;
-        /// `Service-Context-Id`.
-        pub const SERVICE_CONTEXT_ID: u32 = 461u32;
-        /// `User-Equipment-Info-Extension`.
-        pub const USER_EQUIPMENT_INFO_EXTENSION: u32 = 653u32;
-        /// `User-Equipment-Info-IMEISV`.
-        pub const USER_EQUIPMENT_INFO_IMEISV: u32 = 654u32;
-        /// `User-Equipment-Info-MAC`.
-        pub const USER_EQUIPMENT_INFO_MAC: u32 = 655u32;
-        /// `User-Equipment-Info-EUI64`.
-        pub const USER_EQUIPMENT_INFO_EUI64: u32 = 656u32;
-        /// `User-Equipment-Info-ModifiedEUI64`.
-        pub const USER_EQUIPMENT_INFO_MODIFIEDEUI64: u32 = 657u32;
-        /// `User-Equipment-Info-IMEI`.
-        pub const USER_EQUIPMENT_INFO_IMEI: u32 = 658u32;
-        /// `Subscription-Id-Extension`.
-        pub const SUBSCRIPTION_ID_EXTENSION: u32 = 659u32;
-        /// `Subscription-Id-E164`.
-        pub const SUBSCRIPTION_ID_E164: u32 = 660u32;
-        /// `Subscription-Id-IMSI`.
-        pub const SUBSCRIPTION_ID_IMSI: u32 = 661u32;
-        /// `Subscription-Id-SIP-URI`.
-        pub const SUBSCRIPTION_ID_SIP_URI: u32 = 662u32;
-        /// `Subscription-Id-NAI`.
-        pub const SUBSCRIPTION_ID_NAI: u32 = 663u32;
-        /// `Subscription-Id-Private`.
-        pub const SUBSCRIPTION_ID_PRIVATE: u32 = 664u32;
-        /// `Redirect-Server-Extension`.
-        pub const REDIRECT_SERVER_EXTENSION: u32 = 665u32;
-        /// `Redirect-Address-IPAddress`.
-        pub const REDIRECT_ADDRESS_IPADDRESS: u32 = 666u32;
-        /// `Redirect-Address-URL`.
-        pub const REDIRECT_ADDRESS_URL: u32 = 667u32;
-        /// `Redirect-Address-SIP-URI`.
-        pub const REDIRECT_ADDRESS_SIP_URI: u32 = 668u32;
-        /// `QoS-Final-Unit-Indication`.
-        pub const QOS_FINAL_UNIT_INDICATION: u32 = 669u32;
-        /// `Filter-Id`.
-        pub const FILTER_ID: u32 = 11u32;
-        /// `Filter-Rule`.
-        pub const FILTER_RULE: u32 = 509u32;
+        use ::diameter_runtime::codegen as __rt;
+        /// `CC-Correlation-Id` (code 411).
+        pub const CC_CORRELATION_ID: __rt::AvpCode = __rt::AvpCode::vendor(411u32, 0u32);
+        /// `CC-Input-Octets` (code 412).
+        pub const CC_INPUT_OCTETS: __rt::AvpCode = __rt::AvpCode::vendor(412u32, 0u32);
+        /// `CC-Money` (code 413).
+        pub const CC_MONEY: __rt::AvpCode = __rt::AvpCode::vendor(413u32, 0u32);
+        /// `CC-Output-Octets` (code 414).
+        pub const CC_OUTPUT_OCTETS: __rt::AvpCode = __rt::AvpCode::vendor(414u32, 0u32);
+        /// `CC-Request-Number` (code 415).
+        pub const CC_REQUEST_NUMBER: __rt::AvpCode = __rt::AvpCode::vendor(415u32, 0u32);
+        /// `CC-Request-Type` (code 416).
+        pub const CC_REQUEST_TYPE: __rt::AvpCode = __rt::AvpCode::vendor(416u32, 0u32);
+        /// `CC-Service-Specific-Units` (code 417).
+        pub const CC_SERVICE_SPECIFIC_UNITS: __rt::AvpCode = __rt::AvpCode::vendor(
+            417u32,
+            0u32,
+        );
+        /// `CC-Session-Failover` (code 418).
+        pub const CC_SESSION_FAILOVER: __rt::AvpCode = __rt::AvpCode::vendor(
+            418u32,
+            0u32,
+        );
+        /// `CC-Sub-Session-Id` (code 419).
+        pub const CC_SUB_SESSION_ID: __rt::AvpCode = __rt::AvpCode::vendor(419u32, 0u32);
+        /// `CC-Time` (code 420).
+        pub const CC_TIME: __rt::AvpCode = __rt::AvpCode::vendor(420u32, 0u32);
+        /// `CC-Total-Octets` (code 421).
+        pub const CC_TOTAL_OCTETS: __rt::AvpCode = __rt::AvpCode::vendor(421u32, 0u32);
+        /// `Check-Balance-Result` (code 422).
+        pub const CHECK_BALANCE_RESULT: __rt::AvpCode = __rt::AvpCode::vendor(
+            422u32,
+            0u32,
+        );
+        /// `Cost-Information` (code 423).
+        pub const COST_INFORMATION: __rt::AvpCode = __rt::AvpCode::vendor(423u32, 0u32);
+        /// `Cost-Unit` (code 424).
+        pub const COST_UNIT: __rt::AvpCode = __rt::AvpCode::vendor(424u32, 0u32);
+        /// `Currency-Code` (code 425).
+        pub const CURRENCY_CODE: __rt::AvpCode = __rt::AvpCode::vendor(425u32, 0u32);
+        /// `Credit-Control` (code 426).
+        pub const CREDIT_CONTROL: __rt::AvpCode = __rt::AvpCode::vendor(426u32, 0u32);
+        /// `Credit-Control-Failure-Handling` (code 427).
+        pub const CREDIT_CONTROL_FAILURE_HANDLING: __rt::AvpCode = __rt::AvpCode::vendor(
+            427u32,
+            0u32,
+        );
+        /// `Direct-Debiting-Failure-Handling` (code 428).
+        pub const DIRECT_DEBITING_FAILURE_HANDLING: __rt::AvpCode = __rt::AvpCode::vendor(
+            428u32,
+            0u32,
+        );
+        /// `Exponent` (code 429).
+        pub const EXPONENT: __rt::AvpCode = __rt::AvpCode::vendor(429u32, 0u32);
+        /// `Final-Unit-Indication` (code 430).
+        pub const FINAL_UNIT_INDICATION: __rt::AvpCode = __rt::AvpCode::vendor(
+            430u32,
+            0u32,
+        );
+        /// `Granted-Service-Unit` (code 431).
+        pub const GRANTED_SERVICE_UNIT: __rt::AvpCode = __rt::AvpCode::vendor(
+            431u32,
+            0u32,
+        );
+        /// `Rating-Group` (code 432).
+        pub const RATING_GROUP: __rt::AvpCode = __rt::AvpCode::vendor(432u32, 0u32);
+        /// `Redirect-Address-Type` (code 433).
+        pub const REDIRECT_ADDRESS_TYPE: __rt::AvpCode = __rt::AvpCode::vendor(
+            433u32,
+            0u32,
+        );
+        /// `Redirect-Server` (code 434).
+        pub const REDIRECT_SERVER: __rt::AvpCode = __rt::AvpCode::vendor(434u32, 0u32);
+        /// `Redirect-Server-Address` (code 435).
+        pub const REDIRECT_SERVER_ADDRESS: __rt::AvpCode = __rt::AvpCode::vendor(
+            435u32,
+            0u32,
+        );
+        /// `Requested-Action` (code 436).
+        pub const REQUESTED_ACTION: __rt::AvpCode = __rt::AvpCode::vendor(436u32, 0u32);
+        /// `Requested-Service-Unit` (code 437).
+        pub const REQUESTED_SERVICE_UNIT: __rt::AvpCode = __rt::AvpCode::vendor(
+            437u32,
+            0u32,
+        );
+        /// `Restriction-Filter-Rule` (code 438).
+        pub const RESTRICTION_FILTER_RULE: __rt::AvpCode = __rt::AvpCode::vendor(
+            438u32,
+            0u32,
+        );
+        /// `Service-Identifier` (code 439).
+        pub const SERVICE_IDENTIFIER: __rt::AvpCode = __rt::AvpCode::vendor(
+            439u32,
+            0u32,
+        );
+        /// `Service-Parameter-Info` (code 440).
+        pub const SERVICE_PARAMETER_INFO: __rt::AvpCode = __rt::AvpCode::vendor(
+            440u32,
+            0u32,
+        );
+        /// `Service-Parameter-Type` (code 441).
+        pub const SERVICE_PARAMETER_TYPE: __rt::AvpCode = __rt::AvpCode::vendor(
+            441u32,
+            0u32,
+        );
+        /// `Service-Parameter-Value` (code 442).
+        pub const SERVICE_PARAMETER_VALUE: __rt::AvpCode = __rt::AvpCode::vendor(
+            442u32,
+            0u32,
+        );
+        /// `Subscription-Id` (code 443).
+        pub const SUBSCRIPTION_ID: __rt::AvpCode = __rt::AvpCode::vendor(443u32, 0u32);
+        /// `Subscription-Id-Data` (code 444).
+        pub const SUBSCRIPTION_ID_DATA: __rt::AvpCode = __rt::AvpCode::vendor(
+            444u32,
+            0u32,
+        );
+        /// `Unit-Value` (code 445).
+        pub const UNIT_VALUE: __rt::AvpCode = __rt::AvpCode::vendor(445u32, 0u32);
+        /// `Used-Service-Unit` (code 446).
+        pub const USED_SERVICE_UNIT: __rt::AvpCode = __rt::AvpCode::vendor(446u32, 0u32);
+        /// `Value-Digits` (code 447).
+        pub const VALUE_DIGITS: __rt::AvpCode = __rt::AvpCode::vendor(447u32, 0u32);
+        /// `Validity-Time` (code 448).
+        pub const VALIDITY_TIME: __rt::AvpCode = __rt::AvpCode::vendor(448u32, 0u32);
+        /// `Final-Unit-Action` (code 449).
+        pub const FINAL_UNIT_ACTION: __rt::AvpCode = __rt::AvpCode::vendor(449u32, 0u32);
+        /// `Subscription-Id-Type` (code 450).
+        pub const SUBSCRIPTION_ID_TYPE: __rt::AvpCode = __rt::AvpCode::vendor(
+            450u32,
+            0u32,
+        );
+        /// `Tariff-Time-Change` (code 451).
+        pub const TARIFF_TIME_CHANGE: __rt::AvpCode = __rt::AvpCode::vendor(
+            451u32,
+            0u32,
+        );
+        /// `Tariff-Change-Usage` (code 452).
+        pub const TARIFF_CHANGE_USAGE: __rt::AvpCode = __rt::AvpCode::vendor(
+            452u32,
+            0u32,
+        );
+        /// `G-S-U-Pool-Identifier` (code 453).
+        pub const GSU_POOL_IDENTIFIER: __rt::AvpCode = __rt::AvpCode::vendor(
+            453u32,
+            0u32,
+        );
+        /// `CC-Unit-Type` (code 454).
+        pub const CC_UNIT_TYPE: __rt::AvpCode = __rt::AvpCode::vendor(454u32, 0u32);
+        /// `Multiple-Services-Indicator` (code 455).
+        pub const MULTIPLE_SERVICES_INDICATOR: __rt::AvpCode = __rt::AvpCode::vendor(
+            455u32,
+            0u32,
+        );
+        /// `Multiple-Services-Credit-Control` (code 456).
+        pub const MULTIPLE_SERVICES_CREDIT_CONTROL: __rt::AvpCode = __rt::AvpCode::vendor(
+            456u32,
+            0u32,
+        );
+        /// `G-S-U-Pool-Reference` (code 457).
+        pub const GSU_POOL_REFERENCE: __rt::AvpCode = __rt::AvpCode::vendor(
+            457u32,
+            0u32,
+        );
+        /// `User-Equipment-Info` (code 458).
+        pub const USER_EQUIPMENT_INFO: __rt::AvpCode = __rt::AvpCode::vendor(
+            458u32,
+            0u32,
+        );
+        /// `User-Equipment-Info-Type` (code 459).
+        pub const USER_EQUIPMENT_INFO_TYPE: __rt::AvpCode = __rt::AvpCode::vendor(
+            459u32,
+            0u32,
+        );
+        /// `User-Equipment-Info-Value` (code 460).
+        pub const USER_EQUIPMENT_INFO_VALUE: __rt::AvpCode = __rt::AvpCode::vendor(
+            460u32,
+            0u32,
+        );
+        /// `Service-Context-Id` (code 461).
+        pub const SERVICE_CONTEXT_ID: __rt::AvpCode = __rt::AvpCode::vendor(
+            461u32,
+            0u32,
+        );
+        /// `User-Equipment-Info-Extension` (code 653).
+        pub const USER_EQUIPMENT_INFO_EXTENSION: __rt::AvpCode = __rt::AvpCode::vendor(
+            653u32,
+            0u32,
+        );
+        /// `User-Equipment-Info-IMEISV` (code 654).
+        pub const USER_EQUIPMENT_INFO_IMEISV: __rt::AvpCode = __rt::AvpCode::vendor(
+            654u32,
+            0u32,
+        );
+        /// `User-Equipment-Info-MAC` (code 655).
+        pub const USER_EQUIPMENT_INFO_MAC: __rt::AvpCode = __rt::AvpCode::vendor(
+            655u32,
+            0u32,
+        );
+        /// `User-Equipment-Info-EUI64` (code 656).
+        pub const USER_EQUIPMENT_INFO_EUI64: __rt::AvpCode = __rt::AvpCode::vendor(
+            656u32,
+            0u32,
+        );
+        /// `User-Equipment-Info-ModifiedEUI64` (code 657).
+        pub const USER_EQUIPMENT_INFO_MODIFIED_EUI64: __rt::AvpCode = __rt::AvpCode::vendor(
+            657u32,
+            0u32,
+        );
+        /// `User-Equipment-Info-IMEI` (code 658).
+        pub const USER_EQUIPMENT_INFO_IMEI: __rt::AvpCode = __rt::AvpCode::vendor(
+            658u32,
+            0u32,
+        );
+        /// `Subscription-Id-Extension` (code 659).
+        pub const SUBSCRIPTION_ID_EXTENSION: __rt::AvpCode = __rt::AvpCode::vendor(
+            659u32,
+            0u32,
+        );
+        /// `Subscription-Id-E164` (code 660).
+        pub const SUBSCRIPTION_ID_E164: __rt::AvpCode = __rt::AvpCode::vendor(
+            660u32,
+            0u32,
+        );
+        /// `Subscription-Id-IMSI` (code 661).
+        pub const SUBSCRIPTION_ID_IMSI: __rt::AvpCode = __rt::AvpCode::vendor(
+            661u32,
+            0u32,
+        );
+        /// `Subscription-Id-SIP-URI` (code 662).
+        pub const SUBSCRIPTION_ID_SIP_URI: __rt::AvpCode = __rt::AvpCode::vendor(
+            662u32,
+            0u32,
+        );
+        /// `Subscription-Id-NAI` (code 663).
+        pub const SUBSCRIPTION_ID_NAI: __rt::AvpCode = __rt::AvpCode::vendor(
+            663u32,
+            0u32,
+        );
+        /// `Subscription-Id-Private` (code 664).
+        pub const SUBSCRIPTION_ID_PRIVATE: __rt::AvpCode = __rt::AvpCode::vendor(
+            664u32,
+            0u32,
+        );
+        /// `Redirect-Server-Extension` (code 665).
+        pub const REDIRECT_SERVER_EXTENSION: __rt::AvpCode = __rt::AvpCode::vendor(
+            665u32,
+            0u32,
+        );
+        /// `Redirect-Address-IPAddress` (code 666).
+        pub const REDIRECT_ADDRESS_IP_ADDRESS: __rt::AvpCode = __rt::AvpCode::vendor(
+            666u32,
+            0u32,
+        );
+        /// `Redirect-Address-URL` (code 667).
+        pub const REDIRECT_ADDRESS_URL: __rt::AvpCode = __rt::AvpCode::vendor(
+            667u32,
+            0u32,
+        );
+        /// `Redirect-Address-SIP-URI` (code 668).
+        pub const REDIRECT_ADDRESS_SIP_URI: __rt::AvpCode = __rt::AvpCode::vendor(
+            668u32,
+            0u32,
+        );
+        /// `QoS-Final-Unit-Indication` (code 669).
+        pub const QOS_FINAL_UNIT_INDICATION: __rt::AvpCode = __rt::AvpCode::vendor(
+            669u32,
+            0u32,
+        );
+        /// `Filter-Id` (code 11).
+        pub const FILTER_ID: __rt::AvpCode = __rt::AvpCode::vendor(11u32, 0u32);
+        /// `Filter-Rule` (code 509).
+        pub const FILTER_RULE: __rt::AvpCode = __rt::AvpCode::vendor(509u32, 0u32);
     }
-    /// Codes of this application's commands.
+    /// The codes of this application's commands.
     pub mod command {
-        /// `Credit-Control`.
-        pub const CREDIT_CONTROL: u32 = 272u32;
+        use ::diameter_runtime::codegen as __rt;
+        /// `Credit-Control` (272).
+        pub const CREDIT_CONTROL: __rt::CommandCode = __rt::CommandCode(272u32);
     }
     /// Requests and returns credit authorization, usage reports and one-time debits for a service.
     ///
@@ -221,9 +355,7 @@ pub mod credit_control {
         pub service_identifier: __rt::Option<u32>,
         /// [ Termination-Cause ]
         #[diameter(avp = 295, must, name = "Termination-Cause")]
-        pub termination_cause: __rt::Option<
-            ::diameter_runtime::base::base::TerminationCause,
-        >,
+        pub termination_cause: __rt::Option<::diameter_runtime::base::TerminationCause>,
         /// [ Requested-Service-Unit ]
         #[diameter(avp = 437, must, name = "Requested-Service-Unit")]
         pub requested_service_unit: __rt::Option<RequestedServiceUnit>,
@@ -253,7 +385,7 @@ pub mod credit_control {
         pub user_equipment_info_extension: __rt::Option<UserEquipmentInfoExtension>,
         /// *[ Proxy-Info ]
         #[diameter(avp = 284, must, name = "Proxy-Info")]
-        pub proxy_info: __rt::Vec<::diameter_runtime::base::base::ProxyInfo>,
+        pub proxy_info: __rt::Vec<::diameter_runtime::base::ProxyInfo>,
         /// *[ Route-Record ]
         #[diameter(avp = 282, must, name = "Route-Record")]
         pub route_record: __rt::Vec<__rt::DiameterIdentity>,
@@ -278,7 +410,7 @@ pub mod credit_control {
         pub session_id: __rt::Utf8String,
         /// { Result-Code }
         #[diameter(avp = 268, must, name = "Result-Code")]
-        pub result_code: ::diameter_runtime::base::base::ResultCode,
+        pub result_code: ::diameter_runtime::base::ResultCode,
         /// { Origin-Host }
         #[diameter(avp = 264, must, name = "Origin-Host")]
         pub origin_host: __rt::DiameterIdentity,
@@ -326,7 +458,7 @@ pub mod credit_control {
         pub final_unit_indication: __rt::Option<FinalUnitIndication>,
         /// [ QoS-Final-Unit-Indication ]
         #[diameter(avp = 669, name = "QoS-Final-Unit-Indication")]
-        pub qos_final_unit_indication: __rt::Option<QoSFinalUnitIndication>,
+        pub qos_final_unit_indication: __rt::Option<QosFinalUnitIndication>,
         /// [ Check-Balance-Result ]
         #[diameter(avp = 422, must, name = "Check-Balance-Result")]
         pub check_balance_result: __rt::Option<CheckBalanceResult>,
@@ -347,20 +479,20 @@ pub mod credit_control {
         /// [ Redirect-Host-Usage ]
         #[diameter(avp = 261, must, name = "Redirect-Host-Usage")]
         pub redirect_host_usage: __rt::Option<
-            ::diameter_runtime::base::base::RedirectHostUsage,
+            ::diameter_runtime::base::RedirectHostUsage,
         >,
         /// [ Redirect-Max-Cache-Time ]
         #[diameter(avp = 262, must, name = "Redirect-Max-Cache-Time")]
         pub redirect_max_cache_time: __rt::Option<u32>,
         /// *[ Proxy-Info ]
         #[diameter(avp = 284, must, name = "Proxy-Info")]
-        pub proxy_info: __rt::Vec<::diameter_runtime::base::base::ProxyInfo>,
+        pub proxy_info: __rt::Vec<::diameter_runtime::base::ProxyInfo>,
         /// *[ Route-Record ]
         #[diameter(avp = 282, must, name = "Route-Record")]
         pub route_record: __rt::Vec<__rt::DiameterIdentity>,
         /// *[ Failed-AVP ]
         #[diameter(avp = 279, must, name = "Failed-AVP")]
-        pub failed_avp: __rt::Vec<::diameter_runtime::base::base::FailedAvp>,
+        pub failed_avp: __rt::Vec<::diameter_runtime::base::FailedAvp>,
         /// *[ AVP ]
         #[diameter(extra)]
         pub avps: __rt::Vec<__rt::RawAvp>,
@@ -459,7 +591,7 @@ pub mod credit_control {
         EventRequest,
         /// A value the dictionary does not name, kept as received.
         #[diameter(unknown)]
-        Unknown(i32),
+        Unrecognized(i32),
     }
     /// Whether the credit-control message stream may be moved to a backup server.
     ///
@@ -474,7 +606,7 @@ pub mod credit_control {
         FailoverSupported,
         /// A value the dictionary does not name, kept as received.
         #[diameter(unknown)]
-        Unknown(i32),
+        Unrecognized(i32),
     }
     /// Outcome of a CHECK_BALANCE request.
     ///
@@ -489,7 +621,7 @@ pub mod credit_control {
         NoCredit,
         /// A value the dictionary does not name, kept as received.
         #[diameter(unknown)]
-        Unknown(i32),
+        Unrecognized(i32),
     }
     /// Cost of the service that the client may pass on to the end user.
     ///
@@ -519,7 +651,7 @@ pub mod credit_control {
         ReAuthorization,
         /// A value the dictionary does not name, kept as received.
         #[diameter(unknown)]
-        Unknown(i32),
+        Unrecognized(i32),
     }
     /// Client behaviour when credit-control messages cannot be delivered (CCFH).
     ///
@@ -537,7 +669,7 @@ pub mod credit_control {
         RetryAndTerminate,
         /// A value the dictionary does not name, kept as received.
         #[diameter(unknown)]
-        Unknown(i32),
+        Unrecognized(i32),
     }
     /// Client behaviour when direct-debiting messages cannot be delivered (DDFH).
     ///
@@ -552,7 +684,7 @@ pub mod credit_control {
         Continue,
         /// A value the dictionary does not name, kept as received.
         #[diameter(unknown)]
-        Unknown(i32),
+        Unrecognized(i32),
     }
     /// Marks the granted units as final and states the action to take when they are used up.
     ///
@@ -621,7 +753,7 @@ pub mod credit_control {
         SipUri,
         /// A value the dictionary does not name, kept as received.
         #[diameter(unknown)]
-        Unknown(i32),
+        Unrecognized(i32),
     }
     /// Address of the server the end user is redirected to when the account is exhausted.
     ///
@@ -654,7 +786,7 @@ pub mod credit_control {
         PriceEnquiry,
         /// A value the dictionary does not name, kept as received.
         #[diameter(unknown)]
-        Unknown(i32),
+        Unrecognized(i32),
     }
     /// Amount of units or money requested by the client.
     ///
@@ -765,7 +897,7 @@ pub mod credit_control {
         RestrictAccess,
         /// A value the dictionary does not name, kept as received.
         #[diameter(unknown)]
-        Unknown(i32),
+        Unrecognized(i32),
     }
     /// Kind of identifier carried in Subscription-Id-Data.
     ///
@@ -789,7 +921,7 @@ pub mod credit_control {
         EndUserPrivate,
         /// A value the dictionary does not name, kept as received.
         #[diameter(unknown)]
-        Unknown(i32),
+        Unrecognized(i32),
     }
     /// Whether units fall before, after or across a tariff change.
     ///
@@ -807,7 +939,7 @@ pub mod credit_control {
         UnitIndeterminate,
         /// A value the dictionary does not name, kept as received.
         #[diameter(unknown)]
-        Unknown(i32),
+        Unrecognized(i32),
     }
     /// Kind of units pooled in a credit pool.
     ///
@@ -834,7 +966,7 @@ pub mod credit_control {
         ServiceSpecificUnits,
         /// A value the dictionary does not name, kept as received.
         #[diameter(unknown)]
-        Unknown(i32),
+        Unrecognized(i32),
     }
     /// Whether the client supports independent credit-control of multiple services.
     ///
@@ -849,7 +981,7 @@ pub mod credit_control {
         MultipleServicesSupported,
         /// A value the dictionary does not name, kept as received.
         #[diameter(unknown)]
-        Unknown(i32),
+        Unrecognized(i32),
     }
     /// Credit-control data for one or more services or one rating-group.
     ///
@@ -876,19 +1008,19 @@ pub mod credit_control {
         pub rating_group: __rt::Option<u32>,
         /// *[ G-S-U-Pool-Reference ]
         #[diameter(avp = 457, must, name = "G-S-U-Pool-Reference")]
-        pub g_s_u_pool_reference: __rt::Vec<GSUPoolReference>,
+        pub gsu_pool_reference: __rt::Vec<GsuPoolReference>,
         /// [ Validity-Time ]
         #[diameter(avp = 448, must, name = "Validity-Time")]
         pub validity_time: __rt::Option<u32>,
         /// [ Result-Code ]
         #[diameter(avp = 268, must, name = "Result-Code")]
-        pub result_code: __rt::Option<::diameter_runtime::base::base::ResultCode>,
+        pub result_code: __rt::Option<::diameter_runtime::base::ResultCode>,
         /// [ Final-Unit-Indication ]
         #[diameter(avp = 430, must, name = "Final-Unit-Indication")]
         pub final_unit_indication: __rt::Option<FinalUnitIndication>,
         /// [ QoS-Final-Unit-Indication ]
         #[diameter(avp = 669, name = "QoS-Final-Unit-Indication")]
-        pub qos_final_unit_indication: __rt::Option<QoSFinalUnitIndication>,
+        pub qos_final_unit_indication: __rt::Option<QosFinalUnitIndication>,
         /// *[ AVP ]
         #[diameter(extra)]
         pub avps: __rt::Vec<__rt::RawAvp>,
@@ -897,10 +1029,10 @@ pub mod credit_control {
     ///
     /// `G-S-U-Pool-Reference` AVP (code 457, Grouped).
     #[derive(Debug, Clone, PartialEq, __rt::Grouped)]
-    pub struct GSUPoolReference {
+    pub struct GsuPoolReference {
         /// { G-S-U-Pool-Identifier }
         #[diameter(avp = 453, must, name = "G-S-U-Pool-Identifier")]
-        pub g_s_u_pool_identifier: u32,
+        pub gsu_pool_identifier: u32,
         /// { CC-Unit-Type }
         #[diameter(avp = 454, must, name = "CC-Unit-Type")]
         pub cc_unit_type: CcUnitType,
@@ -939,7 +1071,7 @@ pub mod credit_control {
         ModifiedEui64,
         /// A value the dictionary does not name, kept as received.
         #[diameter(unknown)]
-        Unknown(i32),
+        Unrecognized(i32),
     }
     /// Terminal identity carried as exactly one type-specific sub-AVP.
     ///
@@ -957,7 +1089,7 @@ pub mod credit_control {
         pub user_equipment_info_eui64: __rt::Option<__rt::Bytes>,
         /// [ User-Equipment-Info-ModifiedEUI64 ]
         #[diameter(avp = 657, name = "User-Equipment-Info-ModifiedEUI64")]
-        pub user_equipment_info_modifiedeui64: __rt::Option<__rt::Bytes>,
+        pub user_equipment_info_modified_eui64: __rt::Option<__rt::Bytes>,
         /// [ User-Equipment-Info-IMEI ]
         #[diameter(avp = 658, name = "User-Equipment-Info-IMEI")]
         pub user_equipment_info_imei: __rt::Option<__rt::Bytes>,
@@ -996,7 +1128,7 @@ pub mod credit_control {
     pub struct RedirectServerExtension {
         /// [ Redirect-Address-IPAddress ]
         #[diameter(avp = 666, name = "Redirect-Address-IPAddress")]
-        pub redirect_address_ipaddress: __rt::Option<__rt::Address>,
+        pub redirect_address_ip_address: __rt::Option<__rt::Address>,
         /// [ Redirect-Address-URL ]
         #[diameter(avp = 667, name = "Redirect-Address-URL")]
         pub redirect_address_url: __rt::Option<__rt::Utf8String>,
@@ -1011,7 +1143,7 @@ pub mod credit_control {
     ///
     /// `QoS-Final-Unit-Indication` AVP (code 669, Grouped).
     #[derive(Debug, Clone, PartialEq, __rt::Grouped)]
-    pub struct QoSFinalUnitIndication {
+    pub struct QosFinalUnitIndication {
         /// { Final-Unit-Action }
         #[diameter(avp = 449, must, name = "Final-Unit-Action")]
         pub final_unit_action: FinalUnitAction,

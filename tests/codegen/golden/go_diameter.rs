@@ -6,139 +6,219 @@ pub mod base {
     use ::diameter_runtime::codegen as __rt;
     /// The Application-ID.
     pub const APPLICATION_ID: u32 = 0u32;
-    /// Codes of the AVPs this application defines.
+    /// The AVPs this application defines: code and Vendor-ID.
     pub mod avp {
-        /// `Acct-Interim-Interval`.
-        pub const ACCT_INTERIM_INTERVAL: u32 = 85u32;
-        /// `Accounting-Realtime-Required`.
-        pub const ACCOUNTING_REALTIME_REQUIRED: u32 = 483u32;
-        /// `Acct-Multi-Session-Id`.
-        pub const ACCT_MULTI_SESSION_ID: u32 = 50u32;
-        /// `Accounting-Record-Number`.
-        pub const ACCOUNTING_RECORD_NUMBER: u32 = 485u32;
-        /// `Accounting-Record-Type`.
-        pub const ACCOUNTING_RECORD_TYPE: u32 = 480u32;
-        /// `Accounting-Session-Id`.
-        pub const ACCOUNTING_SESSION_ID: u32 = 44u32;
-        /// `Accounting-Sub-Session-Id`.
-        pub const ACCOUNTING_SUB_SESSION_ID: u32 = 287u32;
-        /// `Acct-Application-Id`.
-        pub const ACCT_APPLICATION_ID: u32 = 259u32;
-        /// `Auth-Application-Id`.
-        pub const AUTH_APPLICATION_ID: u32 = 258u32;
-        /// `Auth-Request-Type`.
-        pub const AUTH_REQUEST_TYPE: u32 = 274u32;
-        /// `Authorization-Lifetime`.
-        pub const AUTHORIZATION_LIFETIME: u32 = 291u32;
-        /// `Auth-Grace-Period`.
-        pub const AUTH_GRACE_PERIOD: u32 = 276u32;
-        /// `Auth-Session-State`.
-        pub const AUTH_SESSION_STATE: u32 = 277u32;
-        /// `Re-Auth-Request-Type`.
-        pub const RE_AUTH_REQUEST_TYPE: u32 = 285u32;
-        /// `Class`.
-        pub const CLASS: u32 = 25u32;
-        /// `Destination-Host`.
-        pub const DESTINATION_HOST: u32 = 293u32;
-        /// `Destination-Realm`.
-        pub const DESTINATION_REALM: u32 = 283u32;
-        /// `Disconnect-Cause`.
-        pub const DISCONNECT_CAUSE: u32 = 273u32;
-        /// `Error-Message`.
-        pub const ERROR_MESSAGE: u32 = 281u32;
-        /// `Error-Reporting-Host`.
-        pub const ERROR_REPORTING_HOST: u32 = 294u32;
-        /// `Event-Timestamp`.
-        pub const EVENT_TIMESTAMP: u32 = 55u32;
-        /// `Experimental-Result`.
-        pub const EXPERIMENTAL_RESULT: u32 = 297u32;
-        /// `Experimental-Result-Code`.
-        pub const EXPERIMENTAL_RESULT_CODE: u32 = 298u32;
-        /// `Failed-AVP`.
-        pub const FAILED_AVP: u32 = 279u32;
-        /// `Firmware-Revision`.
-        pub const FIRMWARE_REVISION: u32 = 267u32;
-        /// `Host-IP-Address`.
-        pub const HOST_IP_ADDRESS: u32 = 257u32;
-        /// `Inband-Security-Id`.
-        pub const INBAND_SECURITY_ID: u32 = 299u32;
-        /// `Multi-Round-Time-Out`.
-        pub const MULTI_ROUND_TIME_OUT: u32 = 272u32;
-        /// `Origin-Host`.
-        pub const ORIGIN_HOST: u32 = 264u32;
-        /// `Origin-Realm`.
-        pub const ORIGIN_REALM: u32 = 296u32;
-        /// `Origin-State-Id`.
-        pub const ORIGIN_STATE_ID: u32 = 278u32;
-        /// `Product-Name`.
-        pub const PRODUCT_NAME: u32 = 269u32;
-        /// `Proxy-Host`.
-        pub const PROXY_HOST: u32 = 280u32;
-        /// `Proxy-Info`.
-        pub const PROXY_INFO: u32 = 284u32;
-        /// `Proxy-State`.
-        pub const PROXY_STATE: u32 = 33u32;
-        /// `Redirect-Host`.
-        pub const REDIRECT_HOST: u32 = 292u32;
-        /// `Redirect-Host-Usage`.
-        pub const REDIRECT_HOST_USAGE: u32 = 261u32;
-        /// `Redirect-Max-Cache-Time`.
-        pub const REDIRECT_MAX_CACHE_TIME: u32 = 262u32;
-        /// `Result-Code`.
-        pub const RESULT_CODE: u32 = 268u32;
-        /// `Route-Record`.
-        pub const ROUTE_RECORD: u32 = 282u32;
-        /// `Session-Id`.
-        pub const SESSION_ID: u32 = 263u32;
-        /// `Session-Timeout`.
-        pub const SESSION_TIMEOUT: u32 = 27u32;
-        /// `Session-Binding`.
-        pub const SESSION_BINDING: u32 = 270u32;
-        /// `Session-Server-Failover`.
-        pub const SESSION_SERVER_FAILOVER: u32 = 271u32;
-        /// `Supported-Vendor-Id`.
-        pub const SUPPORTED_VENDOR_ID: u32 = 265u32;
-        /// `Termination-Cause`.
-        pub const TERMINATION_CAUSE: u32 = 295u32;
-        /// `User-Name`.
-        pub const USER_NAME: u32 = 1u32;
-        /// `Vendor-Id`.
-        pub const VENDOR_ID: u32 = 266u32;
-        /// `Vendor-Specific-Application-Id`.
-        pub const VENDOR_SPECIFIC_APPLICATION_ID: u32 = 260u32;
-        /// `OC-Supported-Features`.
-        pub const OC_SUPPORTED_FEATURES: u32 = 621u32;
-        /// `OC-Feature-Vector`.
-        pub const OC_FEATURE_VECTOR: u32 = 622u32;
-        /// `OC-OLR`.
-        pub const OC_OLR: u32 = 623u32;
-        /// `OC-Sequence-Number`.
-        pub const OC_SEQUENCE_NUMBER: u32 = 624u32;
-        /// `OC-Validity-Duration`.
-        pub const OC_VALIDITY_DURATION: u32 = 625u32;
-        /// `OC-Report-Type`.
-        pub const OC_REPORT_TYPE: u32 = 626u32;
-        /// `OC-Reduction-Percentage`.
-        pub const OC_REDUCTION_PERCENTAGE: u32 = 627u32;
-        /// `DRMP`.
-        pub const DRMP: u32 = 301u32;
+        use ::diameter_runtime::codegen as __rt;
+        /// `Acct-Interim-Interval` (code 85).
+        pub const ACCT_INTERIM_INTERVAL: __rt::AvpCode = __rt::AvpCode::vendor(
+            85u32,
+            0u32,
+        );
+        /// `Accounting-Realtime-Required` (code 483).
+        pub const ACCOUNTING_REALTIME_REQUIRED: __rt::AvpCode = __rt::AvpCode::vendor(
+            483u32,
+            0u32,
+        );
+        /// `Acct-Multi-Session-Id` (code 50).
+        pub const ACCT_MULTI_SESSION_ID: __rt::AvpCode = __rt::AvpCode::vendor(
+            50u32,
+            0u32,
+        );
+        /// `Accounting-Record-Number` (code 485).
+        pub const ACCOUNTING_RECORD_NUMBER: __rt::AvpCode = __rt::AvpCode::vendor(
+            485u32,
+            0u32,
+        );
+        /// `Accounting-Record-Type` (code 480).
+        pub const ACCOUNTING_RECORD_TYPE: __rt::AvpCode = __rt::AvpCode::vendor(
+            480u32,
+            0u32,
+        );
+        /// `Accounting-Session-Id` (code 44).
+        pub const ACCOUNTING_SESSION_ID: __rt::AvpCode = __rt::AvpCode::vendor(
+            44u32,
+            0u32,
+        );
+        /// `Accounting-Sub-Session-Id` (code 287).
+        pub const ACCOUNTING_SUB_SESSION_ID: __rt::AvpCode = __rt::AvpCode::vendor(
+            287u32,
+            0u32,
+        );
+        /// `Acct-Application-Id` (code 259).
+        pub const ACCT_APPLICATION_ID: __rt::AvpCode = __rt::AvpCode::vendor(
+            259u32,
+            0u32,
+        );
+        /// `Auth-Application-Id` (code 258).
+        pub const AUTH_APPLICATION_ID: __rt::AvpCode = __rt::AvpCode::vendor(
+            258u32,
+            0u32,
+        );
+        /// `Auth-Request-Type` (code 274).
+        pub const AUTH_REQUEST_TYPE: __rt::AvpCode = __rt::AvpCode::vendor(274u32, 0u32);
+        /// `Authorization-Lifetime` (code 291).
+        pub const AUTHORIZATION_LIFETIME: __rt::AvpCode = __rt::AvpCode::vendor(
+            291u32,
+            0u32,
+        );
+        /// `Auth-Grace-Period` (code 276).
+        pub const AUTH_GRACE_PERIOD: __rt::AvpCode = __rt::AvpCode::vendor(276u32, 0u32);
+        /// `Auth-Session-State` (code 277).
+        pub const AUTH_SESSION_STATE: __rt::AvpCode = __rt::AvpCode::vendor(
+            277u32,
+            0u32,
+        );
+        /// `Re-Auth-Request-Type` (code 285).
+        pub const RE_AUTH_REQUEST_TYPE: __rt::AvpCode = __rt::AvpCode::vendor(
+            285u32,
+            0u32,
+        );
+        /// `Class` (code 25).
+        pub const CLASS: __rt::AvpCode = __rt::AvpCode::vendor(25u32, 0u32);
+        /// `Destination-Host` (code 293).
+        pub const DESTINATION_HOST: __rt::AvpCode = __rt::AvpCode::vendor(293u32, 0u32);
+        /// `Destination-Realm` (code 283).
+        pub const DESTINATION_REALM: __rt::AvpCode = __rt::AvpCode::vendor(283u32, 0u32);
+        /// `Disconnect-Cause` (code 273).
+        pub const DISCONNECT_CAUSE: __rt::AvpCode = __rt::AvpCode::vendor(273u32, 0u32);
+        /// `Error-Message` (code 281).
+        pub const ERROR_MESSAGE: __rt::AvpCode = __rt::AvpCode::vendor(281u32, 0u32);
+        /// `Error-Reporting-Host` (code 294).
+        pub const ERROR_REPORTING_HOST: __rt::AvpCode = __rt::AvpCode::vendor(
+            294u32,
+            0u32,
+        );
+        /// `Event-Timestamp` (code 55).
+        pub const EVENT_TIMESTAMP: __rt::AvpCode = __rt::AvpCode::vendor(55u32, 0u32);
+        /// `Experimental-Result` (code 297).
+        pub const EXPERIMENTAL_RESULT: __rt::AvpCode = __rt::AvpCode::vendor(
+            297u32,
+            0u32,
+        );
+        /// `Experimental-Result-Code` (code 298).
+        pub const EXPERIMENTAL_RESULT_CODE: __rt::AvpCode = __rt::AvpCode::vendor(
+            298u32,
+            0u32,
+        );
+        /// `Failed-AVP` (code 279).
+        pub const FAILED_AVP: __rt::AvpCode = __rt::AvpCode::vendor(279u32, 0u32);
+        /// `Firmware-Revision` (code 267).
+        pub const FIRMWARE_REVISION: __rt::AvpCode = __rt::AvpCode::vendor(267u32, 0u32);
+        /// `Host-IP-Address` (code 257).
+        pub const HOST_IP_ADDRESS: __rt::AvpCode = __rt::AvpCode::vendor(257u32, 0u32);
+        /// `Inband-Security-Id` (code 299).
+        pub const INBAND_SECURITY_ID: __rt::AvpCode = __rt::AvpCode::vendor(
+            299u32,
+            0u32,
+        );
+        /// `Multi-Round-Time-Out` (code 272).
+        pub const MULTI_ROUND_TIME_OUT: __rt::AvpCode = __rt::AvpCode::vendor(
+            272u32,
+            0u32,
+        );
+        /// `Origin-Host` (code 264).
+        pub const ORIGIN_HOST: __rt::AvpCode = __rt::AvpCode::vendor(264u32, 0u32);
+        /// `Origin-Realm` (code 296).
+        pub const ORIGIN_REALM: __rt::AvpCode = __rt::AvpCode::vendor(296u32, 0u32);
+        /// `Origin-State-Id` (code 278).
+        pub const ORIGIN_STATE_ID: __rt::AvpCode = __rt::AvpCode::vendor(278u32, 0u32);
+        /// `Product-Name` (code 269).
+        pub const PRODUCT_NAME: __rt::AvpCode = __rt::AvpCode::vendor(269u32, 0u32);
+        /// `Proxy-Host` (code 280).
+        pub const PROXY_HOST: __rt::AvpCode = __rt::AvpCode::vendor(280u32, 0u32);
+        /// `Proxy-Info` (code 284).
+        pub const PROXY_INFO: __rt::AvpCode = __rt::AvpCode::vendor(284u32, 0u32);
+        /// `Proxy-State` (code 33).
+        pub const PROXY_STATE: __rt::AvpCode = __rt::AvpCode::vendor(33u32, 0u32);
+        /// `Redirect-Host` (code 292).
+        pub const REDIRECT_HOST: __rt::AvpCode = __rt::AvpCode::vendor(292u32, 0u32);
+        /// `Redirect-Host-Usage` (code 261).
+        pub const REDIRECT_HOST_USAGE: __rt::AvpCode = __rt::AvpCode::vendor(
+            261u32,
+            0u32,
+        );
+        /// `Redirect-Max-Cache-Time` (code 262).
+        pub const REDIRECT_MAX_CACHE_TIME: __rt::AvpCode = __rt::AvpCode::vendor(
+            262u32,
+            0u32,
+        );
+        /// `Result-Code` (code 268).
+        pub const RESULT_CODE: __rt::AvpCode = __rt::AvpCode::vendor(268u32, 0u32);
+        /// `Route-Record` (code 282).
+        pub const ROUTE_RECORD: __rt::AvpCode = __rt::AvpCode::vendor(282u32, 0u32);
+        /// `Session-Id` (code 263).
+        pub const SESSION_ID: __rt::AvpCode = __rt::AvpCode::vendor(263u32, 0u32);
+        /// `Session-Timeout` (code 27).
+        pub const SESSION_TIMEOUT: __rt::AvpCode = __rt::AvpCode::vendor(27u32, 0u32);
+        /// `Session-Binding` (code 270).
+        pub const SESSION_BINDING: __rt::AvpCode = __rt::AvpCode::vendor(270u32, 0u32);
+        /// `Session-Server-Failover` (code 271).
+        pub const SESSION_SERVER_FAILOVER: __rt::AvpCode = __rt::AvpCode::vendor(
+            271u32,
+            0u32,
+        );
+        /// `Supported-Vendor-Id` (code 265).
+        pub const SUPPORTED_VENDOR_ID: __rt::AvpCode = __rt::AvpCode::vendor(
+            265u32,
+            0u32,
+        );
+        /// `Termination-Cause` (code 295).
+        pub const TERMINATION_CAUSE: __rt::AvpCode = __rt::AvpCode::vendor(295u32, 0u32);
+        /// `User-Name` (code 1).
+        pub const USER_NAME: __rt::AvpCode = __rt::AvpCode::vendor(1u32, 0u32);
+        /// `Vendor-Id` (code 266).
+        pub const VENDOR_ID: __rt::AvpCode = __rt::AvpCode::vendor(266u32, 0u32);
+        /// `Vendor-Specific-Application-Id` (code 260).
+        pub const VENDOR_SPECIFIC_APPLICATION_ID: __rt::AvpCode = __rt::AvpCode::vendor(
+            260u32,
+            0u32,
+        );
+        /// `OC-Supported-Features` (code 621).
+        pub const OC_SUPPORTED_FEATURES: __rt::AvpCode = __rt::AvpCode::vendor(
+            621u32,
+            0u32,
+        );
+        /// `OC-Feature-Vector` (code 622).
+        pub const OC_FEATURE_VECTOR: __rt::AvpCode = __rt::AvpCode::vendor(622u32, 0u32);
+        /// `OC-OLR` (code 623).
+        pub const OC_OLR: __rt::AvpCode = __rt::AvpCode::vendor(623u32, 0u32);
+        /// `OC-Sequence-Number` (code 624).
+        pub const OC_SEQUENCE_NUMBER: __rt::AvpCode = __rt::AvpCode::vendor(
+            624u32,
+            0u32,
+        );
+        /// `OC-Validity-Duration` (code 625).
+        pub const OC_VALIDITY_DURATION: __rt::AvpCode = __rt::AvpCode::vendor(
+            625u32,
+            0u32,
+        );
+        /// `OC-Report-Type` (code 626).
+        pub const OC_REPORT_TYPE: __rt::AvpCode = __rt::AvpCode::vendor(626u32, 0u32);
+        /// `OC-Reduction-Percentage` (code 627).
+        pub const OC_REDUCTION_PERCENTAGE: __rt::AvpCode = __rt::AvpCode::vendor(
+            627u32,
+            0u32,
+        );
+        /// `DRMP` (code 301).
+        pub const DRMP: __rt::AvpCode = __rt::AvpCode::vendor(301u32, 0u32);
     }
-    /// Codes of this application's commands.
+    /// The codes of this application's commands.
     pub mod command {
-        /// `Capabilities-Exchange`.
-        pub const CAPABILITIES_EXCHANGE: u32 = 257u32;
-        /// `Re-Auth`.
-        pub const RE_AUTH: u32 = 258u32;
-        /// `Accounting`.
-        pub const ACCOUNTING: u32 = 271u32;
-        /// `Abort-Session`.
-        pub const ABORT_SESSION: u32 = 274u32;
-        /// `Session-Termination`.
-        pub const SESSION_TERMINATION: u32 = 275u32;
-        /// `Device-Watchdog`.
-        pub const DEVICE_WATCHDOG: u32 = 280u32;
-        /// `Disconnect-Peer`.
-        pub const DISCONNECT_PEER: u32 = 282u32;
+        use ::diameter_runtime::codegen as __rt;
+        /// `Capabilities-Exchange` (257).
+        pub const CAPABILITIES_EXCHANGE: __rt::CommandCode = __rt::CommandCode(257u32);
+        /// `Re-Auth` (258).
+        pub const RE_AUTH: __rt::CommandCode = __rt::CommandCode(258u32);
+        /// `Accounting` (271).
+        pub const ACCOUNTING: __rt::CommandCode = __rt::CommandCode(271u32);
+        /// `Abort-Session` (274).
+        pub const ABORT_SESSION: __rt::CommandCode = __rt::CommandCode(274u32);
+        /// `Session-Termination` (275).
+        pub const SESSION_TERMINATION: __rt::CommandCode = __rt::CommandCode(275u32);
+        /// `Device-Watchdog` (280).
+        pub const DEVICE_WATCHDOG: __rt::CommandCode = __rt::CommandCode(280u32);
+        /// `Disconnect-Peer` (282).
+        pub const DISCONNECT_PEER: __rt::CommandCode = __rt::CommandCode(282u32);
     }
     /// `Capabilities-Exchange-Request` (command 257, application 0).
     #[derive(Debug, Clone, PartialEq, __rt::Message)]
@@ -770,7 +850,7 @@ pub mod base {
         GrantAndLose,
         /// A value the dictionary does not name, kept as received.
         #[diameter(unknown)]
-        Unknown(i32),
+        Unrecognized(i32),
     }
     /// `Accounting-Record-Type` AVP (code 480, Enumerated).
     #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, __rt::Enumerated)]
@@ -789,7 +869,7 @@ pub mod base {
         StopRecord,
         /// A value the dictionary does not name, kept as received.
         #[diameter(unknown)]
-        Unknown(i32),
+        Unrecognized(i32),
     }
     /// `Auth-Request-Type` AVP (code 274, Enumerated).
     #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, __rt::Enumerated)]
@@ -805,7 +885,7 @@ pub mod base {
         AuthorizeAuthenticate,
         /// A value the dictionary does not name, kept as received.
         #[diameter(unknown)]
-        Unknown(i32),
+        Unrecognized(i32),
     }
     /// `Auth-Session-State` AVP (code 277, Enumerated).
     #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, __rt::Enumerated)]
@@ -818,7 +898,7 @@ pub mod base {
         NoStateMaintained,
         /// A value the dictionary does not name, kept as received.
         #[diameter(unknown)]
-        Unknown(i32),
+        Unrecognized(i32),
     }
     /// `Re-Auth-Request-Type` AVP (code 285, Enumerated).
     #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, __rt::Enumerated)]
@@ -831,7 +911,7 @@ pub mod base {
         AuthorizeAuthenticate,
         /// A value the dictionary does not name, kept as received.
         #[diameter(unknown)]
-        Unknown(i32),
+        Unrecognized(i32),
     }
     /// `Disconnect-Cause` AVP (code 273, Enumerated).
     #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, __rt::Enumerated)]
@@ -847,7 +927,7 @@ pub mod base {
         DoNotWantToTalkToYou,
         /// A value the dictionary does not name, kept as received.
         #[diameter(unknown)]
-        Unknown(i32),
+        Unrecognized(i32),
     }
     /// `Experimental-Result` AVP (code 297, Grouped).
     #[derive(Debug, Clone, PartialEq, __rt::Grouped)]
@@ -902,7 +982,7 @@ pub mod base {
         AllUser,
         /// A value the dictionary does not name, kept as received.
         #[diameter(unknown)]
-        Unknown(i32),
+        Unrecognized(i32),
     }
     /// `Session-Server-Failover` AVP (code 271, Enumerated).
     #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, __rt::Enumerated)]
@@ -921,7 +1001,7 @@ pub mod base {
         TryAgainAllowService,
         /// A value the dictionary does not name, kept as received.
         #[diameter(unknown)]
-        Unknown(i32),
+        Unrecognized(i32),
     }
     /// `Termination-Cause` AVP (code 295, Enumerated).
     #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, __rt::Enumerated)]
@@ -952,7 +1032,7 @@ pub mod base {
         DiameterSessionTimeout,
         /// A value the dictionary does not name, kept as received.
         #[diameter(unknown)]
-        Unknown(i32),
+        Unrecognized(i32),
     }
     /// `Vendor-Specific-Application-Id` AVP (code 260, Grouped).
     #[derive(Debug, Clone, PartialEq, __rt::Grouped)]
@@ -1007,7 +1087,7 @@ pub mod base {
         RealmReport,
         /// A value the dictionary does not name, kept as received.
         #[diameter(unknown)]
-        Unknown(i32),
+        Unrecognized(i32),
     }
     /// `DRMP` AVP (code 301, Enumerated).
     #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, __rt::Enumerated)]
@@ -1062,7 +1142,7 @@ pub mod base {
         Priority15,
         /// A value the dictionary does not name, kept as received.
         #[diameter(unknown)]
-        Unknown(i32),
+        Unrecognized(i32),
     }
 }
 /// Base Accounting (application 3).
@@ -1071,10 +1151,14 @@ pub mod base_accounting {
     use ::diameter_runtime::codegen as __rt;
     /// The Application-ID.
     pub const APPLICATION_ID: u32 = 3u32;
-    /// Codes of the AVPs this application defines.
-    pub mod avp {}
-    /// Codes of this application's commands.
-    pub mod command {}
+    /// The AVPs this application defines: code and Vendor-ID.
+    pub mod avp {
+        use ::diameter_runtime::codegen as __rt;
+    }
+    /// The codes of this application's commands.
+    pub mod command {
+        use ::diameter_runtime::codegen as __rt;
+    }
 }
 /// Charging Control (application 4).
 pub mod charging_control {
@@ -1082,881 +1166,1852 @@ pub mod charging_control {
     use ::diameter_runtime::codegen as __rt;
     /// The Application-ID.
     pub const APPLICATION_ID: u32 = 4u32;
-    /// Codes of the AVPs this application defines.
+    /// The AVPs this application defines: code and Vendor-ID.
     pub mod avp {
-        /// `CC-Correlation-Id`.
-        pub const CC_CORRELATION_ID: u32 = 411u32;
-        /// `CC-Input-Octets`.
-        pub const CC_INPUT_OCTETS: u32 = 412u32;
-        /// `CC-Money`.
-        pub const CC_MONEY: u32 = 413u32;
-        /// `CC-Output-Octets`.
-        pub const CC_OUTPUT_OCTETS: u32 = 414u32;
-        /// `CC-Request-Number`.
-        pub const CC_REQUEST_NUMBER: u32 = 415u32;
-        /// `CC-Request-Type`.
-        pub const CC_REQUEST_TYPE: u32 = 416u32;
-        /// `CC-Service-Specific-Units`.
-        pub const CC_SERVICE_SPECIFIC_UNITS: u32 = 417u32;
-        /// `CC-Session-Failover`.
-        pub const CC_SESSION_FAILOVER: u32 = 418u32;
-        /// `CC-Sub-Session-Id`.
-        pub const CC_SUB_SESSION_ID: u32 = 419u32;
-        /// `CC-Time`.
-        pub const CC_TIME: u32 = 420u32;
-        /// `CC-Total-Octets`.
-        pub const CC_TOTAL_OCTETS: u32 = 421u32;
-        /// `CC-Unit-Type`.
-        pub const CC_UNIT_TYPE: u32 = 454u32;
-        /// `Check-Balance-Result`.
-        pub const CHECK_BALANCE_RESULT: u32 = 422u32;
-        /// `Cost-Information`.
-        pub const COST_INFORMATION: u32 = 423u32;
-        /// `Cost-Unit`.
-        pub const COST_UNIT: u32 = 424u32;
-        /// `Credit-Control`.
-        pub const CREDIT_CONTROL: u32 = 426u32;
-        /// `Credit-Control-Failure-Handling`.
-        pub const CREDIT_CONTROL_FAILURE_HANDLING: u32 = 427u32;
-        /// `Currency-Code`.
-        pub const CURRENCY_CODE: u32 = 425u32;
-        /// `Direct-Debiting-Failure-Handling`.
-        pub const DIRECT_DEBITING_FAILURE_HANDLING: u32 = 428u32;
-        /// `Exponent`.
-        pub const EXPONENT: u32 = 429u32;
-        /// `Final-Unit-Action`.
-        pub const FINAL_UNIT_ACTION: u32 = 449u32;
-        /// `Final-Unit-Indication`.
-        pub const FINAL_UNIT_INDICATION: u32 = 430u32;
-        /// `Granted-Service-Unit`.
-        pub const GRANTED_SERVICE_UNIT: u32 = 431u32;
-        /// `G-S-U-Pool-Identifier`.
-        pub const G_S_U_POOL_IDENTIFIER: u32 = 453u32;
-        /// `G-S-U-Pool-Reference`.
-        pub const G_S_U_POOL_REFERENCE: u32 = 457u32;
-        /// `Multiple-Services-Credit-Control`.
-        pub const MULTIPLE_SERVICES_CREDIT_CONTROL: u32 = 456u32;
-        /// `Multiple-Services-Indicator`.
-        pub const MULTIPLE_SERVICES_INDICATOR: u32 = 455u32;
-        /// `Rating-Group`.
-        pub const RATING_GROUP: u32 = 432u32;
-        /// `Redirect-Address-Type`.
-        pub const REDIRECT_ADDRESS_TYPE: u32 = 433u32;
-        /// `Redirect-Server`.
-        pub const REDIRECT_SERVER: u32 = 434u32;
-        /// `Redirect-Server-Address`.
-        pub const REDIRECT_SERVER_ADDRESS: u32 = 435u32;
-        /// `Requested-Action`.
-        pub const REQUESTED_ACTION: u32 = 436u32;
-        /// `Requested-Service-Unit`.
-        pub const REQUESTED_SERVICE_UNIT: u32 = 437u32;
-        /// `Restriction-Filter-Rule`.
-        pub const RESTRICTION_FILTER_RULE: u32 = 438u32;
-        /// `Service-Context-Id`.
-        pub const SERVICE_CONTEXT_ID: u32 = 461u32;
-        /// `Service-Identifier`.
-        pub const SERVICE_IDENTIFIER: u32 = 439u32;
-        /// `Service-Parameter-Info`.
-        pub const SERVICE_PARAMETER_INFO: u32 = 440u32;
-        /// `Service-Parameter-Type`.
-        pub const SERVICE_PARAMETER_TYPE: u32 = 441u32;
-        /// `Service-Parameter-Value`.
-        pub const SERVICE_PARAMETER_VALUE: u32 = 442u32;
-        /// `Subscription-Id`.
-        pub const SUBSCRIPTION_ID: u32 = 443u32;
-        /// `Subscription-Id-Data`.
-        pub const SUBSCRIPTION_ID_DATA: u32 = 444u32;
-        /// `Subscription-Id-Type`.
-        pub const SUBSCRIPTION_ID_TYPE: u32 = 450u32;
-        /// `Tariff-Change-Usage`.
-        pub const TARIFF_CHANGE_USAGE: u32 = 452u32;
-        /// `Tariff-Time-Change`.
-        pub const TARIFF_TIME_CHANGE: u32 = 451u32;
-        /// `Unit-Value`.
-        pub const UNIT_VALUE: u32 = 445u32;
-        /// `Used-Service-Unit`.
-        pub const USED_SERVICE_UNIT: u32 = 446u32;
-        /// `User-Equipment-Info`.
-        pub const USER_EQUIPMENT_INFO: u32 = 458u32;
-        /// `User-Equipment-Info-Type`.
-        pub const USER_EQUIPMENT_INFO_TYPE: u32 = 459u32;
-        /// `User-Equipment-Info-Value`.
-        pub const USER_EQUIPMENT_INFO_VALUE: u32 = 460u32;
-        /// `Value-Digits`.
-        pub const VALUE_DIGITS: u32 = 447u32;
-        /// `Validity-Time`.
-        pub const VALIDITY_TIME: u32 = 448u32;
-        /// `TGPP-Charging-Characteristics`.
-        pub const TGPP_CHARGING_CHARACTERISTICS: u32 = 13u32;
-        /// `TGPP-Charging-Id`.
-        pub const TGPP_CHARGING_ID: u32 = 2u32;
-        /// `TGPP-GGSN-MCC-MNC`.
-        pub const TGPP_GGSN_MCC_MNC: u32 = 9u32;
-        /// `TGPP-IMSI`.
-        pub const TGPP_IMSI: u32 = 1u32;
-        /// `TGPP-IMSI-MCC-MNC`.
-        pub const TGPP_IMSI_MCC_MNC: u32 = 8u32;
-        /// `TGPP-MS-TimeZone`.
-        pub const TGPP_MS_TIMEZONE: u32 = 23u32;
-        /// `TGPP-NSAPI`.
-        pub const TGPP_NSAPI: u32 = 10u32;
-        /// `TGPP-PDP-Type`.
-        pub const TGPP_PDP_TYPE: u32 = 3u32;
-        /// `TGPP-RAT-Type`.
-        pub const TGPP_RAT_TYPE: u32 = 21u32;
-        /// `TGPP-Selection-Mode`.
-        pub const TGPP_SELECTION_MODE: u32 = 12u32;
-        /// `TGPP-Session-Stop-Indicator`.
-        pub const TGPP_SESSION_STOP_INDICATOR: u32 = 11u32;
-        /// `TGPP-SGSN-MCC-MNC`.
-        pub const TGPP_SGSN_MCC_MNC: u32 = 18u32;
-        /// `TGPP-User-Location-Info`.
-        pub const TGPP_USER_LOCATION_INFO: u32 = 22u32;
-        /// `Access-Network-Charging-Identifier-Value`.
-        pub const ACCESS_NETWORK_CHARGING_IDENTIFIER_VALUE: u32 = 503u32;
-        /// `Access-Network-Information`.
-        pub const ACCESS_NETWORK_INFORMATION: u32 = 1263u32;
-        /// `Access-Transfer-Information`.
-        pub const ACCESS_TRANSFER_INFORMATION: u32 = 2709u32;
-        /// `Access-Transfer-Type`.
-        pub const ACCESS_TRANSFER_TYPE: u32 = 2710u32;
-        /// `Account-Expiration`.
-        pub const ACCOUNT_EXPIRATION: u32 = 2309u32;
-        /// `Accumulated-Cost`.
-        pub const ACCUMULATED_COST: u32 = 2052u32;
-        /// `Adaptations`.
-        pub const ADAPTATIONS: u32 = 1217u32;
-        /// `ADC-Rule-Base-Name`.
-        pub const ADC_RULE_BASE_NAME: u32 = 1095u32;
-        /// `Additional-Content-Information`.
-        pub const ADDITIONAL_CONTENT_INFORMATION: u32 = 1207u32;
-        /// `Additional-Type-Information`.
-        pub const ADDITIONAL_TYPE_INFORMATION: u32 = 1205u32;
-        /// `Address-Data`.
-        pub const ADDRESS_DATA: u32 = 897u32;
-        /// `Address-Domain`.
-        pub const ADDRESS_DOMAIN: u32 = 898u32;
-        /// `Addressee-Type`.
-        pub const ADDRESSEE_TYPE: u32 = 1208u32;
-        /// `Address-Type`.
-        pub const ADDRESS_TYPE: u32 = 899u32;
-        /// `AF-Charging-Identifier`.
-        pub const AF_CHARGING_IDENTIFIER: u32 = 505u32;
-        /// `AF-Correlation-Information`.
-        pub const AF_CORRELATION_INFORMATION: u32 = 1276u32;
-        /// `Allocation-Retention-Priority`.
-        pub const ALLOCATION_RETENTION_PRIORITY: u32 = 1034u32;
-        /// `Alternate-Charged-Party-Address`.
-        pub const ALTERNATE_CHARGED_PARTY_ADDRESS: u32 = 1280u32;
-        /// `AoC-Cost-Information`.
-        pub const AOC_COST_INFORMATION: u32 = 2053u32;
-        /// `AoC-Format`.
-        pub const AOC_FORMAT: u32 = 2310u32;
-        /// `AoC-Information`.
-        pub const AOC_INFORMATION: u32 = 2054u32;
-        /// `AoC-Request-Type`.
-        pub const AOC_REQUEST_TYPE: u32 = 2055u32;
-        /// `AoC-Service`.
-        pub const AOC_SERVICE: u32 = 2311u32;
-        /// `AoC-Service-Obligatory-Type`.
-        pub const AOC_SERVICE_OBLIGATORY_TYPE: u32 = 2312u32;
-        /// `AoC-Service-Type`.
-        pub const AOC_SERVICE_TYPE: u32 = 2313u32;
-        /// `AoC-Subscription-Information`.
-        pub const AOC_SUBSCRIPTION_INFORMATION: u32 = 2314u32;
-        /// `Application-Port-Identifer`.
-        pub const APPLICATION_PORT_IDENTIFER: u32 = 3010u32;
-        /// `Application-Provided-Called-Party-Address`.
-        pub const APPLICATION_PROVIDED_CALLED_PARTY_ADDRESS: u32 = 837u32;
-        /// `Application-Server`.
-        pub const APPLICATION_SERVER: u32 = 836u32;
-        /// `Application-Server-Id`.
-        pub const APPLICATION_SERVER_ID: u32 = 2101u32;
-        /// `Application-Service-Provider-Identity`.
-        pub const APPLICATION_SERVICE_PROVIDER_IDENTITY: u32 = 532u32;
-        /// `Application-Server-Information`.
-        pub const APPLICATION_SERVER_INFORMATION: u32 = 850u32;
-        /// `Application-Session-Id`.
-        pub const APPLICATION_SESSION_ID: u32 = 2103u32;
-        /// `Applic-Id`.
-        pub const APPLIC_ID: u32 = 1218u32;
-        /// `Associated-Party-Address`.
-        pub const ASSOCIATED_PARTY_ADDRESS: u32 = 2035u32;
-        /// `Associated-URI`.
-        pub const ASSOCIATED_URI: u32 = 856u32;
-        /// `Authorised-QoS`.
-        pub const AUTHORISED_QOS: u32 = 849u32;
-        /// `Aux-Applic-Info`.
-        pub const AUX_APPLIC_INFO: u32 = 1219u32;
-        /// `Base-Time-Interval`.
-        pub const BASE_TIME_INTERVAL: u32 = 1265u32;
-        /// `Basic-Service-Code`.
-        pub const BASIC_SERVICE_CODE: u32 = 3411u32;
-        /// `Bearer-Capability`.
-        pub const BEARER_CAPABILITY: u32 = 3412u32;
-        /// `Bearer-Identifier`.
-        pub const BEARER_IDENTIFIER: u32 = 1020u32;
-        /// `Bearer-Service`.
-        pub const BEARER_SERVICE: u32 = 854u32;
-        /// `BSSID`.
-        pub const BSSID: u32 = 2716u32;
-        /// `Called-Asserted-Identity`.
-        pub const CALLED_ASSERTED_IDENTITY: u32 = 1250u32;
-        /// `Called-Party-Address`.
-        pub const CALLED_PARTY_ADDRESS: u32 = 832u32;
-        /// `Calling-Party-Address`.
-        pub const CALLING_PARTY_ADDRESS: u32 = 831u32;
-        /// `Carrier-Select-Routing-Information`.
-        pub const CARRIER_SELECT_ROUTING_INFORMATION: u32 = 2023u32;
-        /// `Cause-Code`.
-        pub const CAUSE_CODE: u32 = 861u32;
-        /// `CG-Address`.
-        pub const CG_ADDRESS: u32 = 846u32;
-        /// `Change-Condition`.
-        pub const CHANGE_CONDITION: u32 = 2037u32;
-        /// `Change-Time`.
-        pub const CHANGE_TIME: u32 = 2038u32;
-        /// `Charge-Reason-Code`.
-        pub const CHARGE_REASON_CODE: u32 = 2118u32;
-        /// `Charged-Party`.
-        pub const CHARGED_PARTY: u32 = 857u32;
-        /// `Charging-Characteristics-Selection-Mode`.
-        pub const CHARGING_CHARACTERISTICS_SELECTION_MODE: u32 = 2066u32;
-        /// `Charging-Rule-Base-Name`.
-        pub const CHARGING_RULE_BASE_NAME: u32 = 1004u32;
-        /// `Class-Identifier`.
-        pub const CLASS_IDENTIFIER: u32 = 1214u32;
-        /// `Client-Address`.
-        pub const CLIENT_ADDRESS: u32 = 2018u32;
-        /// `CN-IP-Multicast-Distribution`.
-        pub const CN_IP_MULTICAST_DISTRIBUTION: u32 = 921u32;
-        /// `CN-Operator-Selection-Entity`.
-        pub const CN_OPERATOR_SELECTION_ENTITY: u32 = 3421u32;
-        /// `Content-Class`.
-        pub const CONTENT_CLASS: u32 = 1220u32;
-        /// `Content-Disposition`.
-        pub const CONTENT_DISPOSITION: u32 = 828u32;
-        /// `Content-Id`.
-        pub const CONTENT_ID: u32 = 2116u32;
-        /// `Content-Provider-Id`.
-        pub const CONTENT_PROVIDER_ID: u32 = 2117u32;
-        /// `Content-Length`.
-        pub const CONTENT_LENGTH: u32 = 827u32;
-        /// `Content-Size`.
-        pub const CONTENT_SIZE: u32 = 1206u32;
-        /// `CSG-Access-Mode`.
-        pub const CSG_ACCESS_MODE: u32 = 2317u32;
-        /// `CSG-Id`.
-        pub const CSG_ID: u32 = 1437u32;
-        /// `CSG-Membership-Indication`.
-        pub const CSG_MEMBERSHIP_INDICATION: u32 = 2318u32;
-        /// `Content-Type`.
-        pub const CONTENT_TYPE: u32 = 826u32;
-        /// `Current-Tariff`.
-        pub const CURRENT_TARIFF: u32 = 2056u32;
-        /// `CUG-Information`.
-        pub const CUG_INFORMATION: u32 = 2304u32;
-        /// `Data-Coding-Scheme`.
-        pub const DATA_CODING_SCHEME: u32 = 2001u32;
-        /// `Deferred-Location-Event-Type`.
-        pub const DEFERRED_LOCATION_EVENT_TYPE: u32 = 1230u32;
-        /// `Delivery-Report-Requested`.
-        pub const DELIVERY_REPORT_REQUESTED: u32 = 1216u32;
-        /// `Delivery-Status`.
-        pub const DELIVERY_STATUS: u32 = 2104u32;
-        /// `Destination-Interface`.
-        pub const DESTINATION_INTERFACE: u32 = 2002u32;
-        /// `Diagnostics`.
-        pub const DIAGNOSTICS: u32 = 2039u32;
-        /// `Domain-Name`.
-        pub const DOMAIN_NAME: u32 = 1200u32;
-        /// `DRM-Content`.
-        pub const DRM_CONTENT: u32 = 1221u32;
-        /// `Dynamic-Address-Flag`.
-        pub const DYNAMIC_ADDRESS_FLAG: u32 = 2051u32;
-        /// `Dynamic-Address-Flag-Extension`.
-        pub const DYNAMIC_ADDRESS_FLAG_EXTENSION: u32 = 2068u32;
-        /// `Early-Media-Description`.
-        pub const EARLY_MEDIA_DESCRIPTION: u32 = 1272u32;
-        /// `ePDG-Address`.
-        pub const EPDG_ADDRESS: u32 = 3425u32;
-        /// `Envelope`.
-        pub const ENVELOPE: u32 = 1266u32;
-        /// `Envelope-End-Time`.
-        pub const ENVELOPE_END_TIME: u32 = 1267u32;
-        /// `Envelope-Reporting`.
-        pub const ENVELOPE_REPORTING: u32 = 1268u32;
-        /// `Envelope-Start-Time`.
-        pub const ENVELOPE_START_TIME: u32 = 1269u32;
-        /// `Event`.
-        pub const EVENT: u32 = 825u32;
-        /// `Event-Charging-TimeStamp`.
-        pub const EVENT_CHARGING_TIMESTAMP: u32 = 1258u32;
-        /// `Event-Type`.
-        pub const EVENT_TYPE: u32 = 823u32;
-        /// `Expires`.
-        pub const EXPIRES: u32 = 888u32;
-        /// `File-Repair-Supported`.
-        pub const FILE_REPAIR_SUPPORTED: u32 = 1224u32;
-        /// `Fixed-User-Location-Info`.
-        pub const FIXED_USER_LOCATION_INFO: u32 = 2825u32;
-        /// `Flows`.
-        pub const FLOWS: u32 = 510u32;
-        /// `From-Address`.
-        pub const FROM_ADDRESS: u32 = 2708u32;
-        /// `Forwarding-Pending`.
-        pub const FORWARDING_PENDING: u32 = 3415u32;
-        /// `GGSN-Address`.
-        pub const GGSN_ADDRESS: u32 = 847u32;
-        /// `Guaranteed-Bitrate-DL`.
-        pub const GUARANTEED_BITRATE_DL: u32 = 1025u32;
-        /// `Guaranteed-Bitrate-UL`.
-        pub const GUARANTEED_BITRATE_UL: u32 = 1026u32;
-        /// `Extended-GBR-DL`.
-        pub const EXTENDED_GBR_DL: u32 = 2850u32;
-        /// `Extended-GBR-UL`.
-        pub const EXTENDED_GBR_UL: u32 = 2851u32;
-        /// `IMS-Application-Reference-Identifier`.
-        pub const IMS_APPLICATION_REFERENCE_IDENTIFIER: u32 = 2601u32;
-        /// `IMS-Charging-Identifier`.
-        pub const IMS_CHARGING_IDENTIFIER: u32 = 841u32;
-        /// `IMS-Communication-Service-Identifier`.
-        pub const IMS_COMMUNICATION_SERVICE_IDENTIFIER: u32 = 1281u32;
-        /// `IMS-Emergency-Indicator`.
-        pub const IMS_EMERGENCY_INDICATOR: u32 = 2322u32;
-        /// `IMS-Information`.
-        pub const IMS_INFORMATION: u32 = 876u32;
-        /// `IMS-Visited-Network-Identifier`.
-        pub const IMS_VISITED_NETWORK_IDENTIFIER: u32 = 2713u32;
-        /// `IMSI-Unauthenticated-Flag`.
-        pub const IMSI_UNAUTHENTICATED_FLAG: u32 = 2308u32;
-        /// `Incoming-Trunk-Group-Id`.
-        pub const INCOMING_TRUNK_GROUP_ID: u32 = 852u32;
-        /// `Incremental-Cost`.
-        pub const INCREMENTAL_COST: u32 = 2062u32;
-        /// `Initial-IMS-Charging-Identifier`.
-        pub const INITIAL_IMS_CHARGING_IDENTIFIER: u32 = 2321u32;
-        /// `Instance-Id`.
-        pub const INSTANCE_ID: u32 = 3402u32;
-        /// `Interface-Id`.
-        pub const INTERFACE_ID: u32 = 2003u32;
-        /// `Interface-Port`.
-        pub const INTERFACE_PORT: u32 = 2004u32;
-        /// `Interface-Text`.
-        pub const INTERFACE_TEXT: u32 = 2005u32;
-        /// `Interface-Type`.
-        pub const INTERFACE_TYPE: u32 = 2006u32;
-        /// `Inter-Operator-Identifier`.
-        pub const INTER_OPERATOR_IDENTIFIER: u32 = 838u32;
-        /// `IP-Realm-Default-Indication`.
-        pub const IP_REALM_DEFAULT_INDICATION: u32 = 2603u32;
-        /// `ISUP-Cause`.
-        pub const ISUP_CAUSE: u32 = 3416u32;
-        /// `ISUP-Cause-Diagnostics`.
-        pub const ISUP_CAUSE_DIAGNOSTICS: u32 = 3422u32;
-        /// `ISUP-Cause-Location`.
-        pub const ISUP_CAUSE_LOCATION: u32 = 3423u32;
-        /// `ISUP-Cause-Value`.
-        pub const ISUP_CAUSE_VALUE: u32 = 3424u32;
-        /// `ISUP-Location-Number`.
-        pub const ISUP_LOCATION_NUMBER: u32 = 3414u32;
-        /// `LCS-APN`.
-        pub const LCS_APN: u32 = 1231u32;
-        /// `LCS-Client-Dialed-By-MS`.
-        pub const LCS_CLIENT_DIALED_BY_MS: u32 = 1233u32;
-        /// `LCS-Client-External-Id`.
-        pub const LCS_CLIENT_EXTERNAL_ID: u32 = 1234u32;
-        /// `LCS-Client-Id`.
-        pub const LCS_CLIENT_ID: u32 = 1232u32;
-        /// `LCS-Client-Name`.
-        pub const LCS_CLIENT_NAME: u32 = 1235u32;
-        /// `LCS-Client-Type`.
-        pub const LCS_CLIENT_TYPE: u32 = 1241u32;
-        /// `LCS-Data-Coding-Scheme`.
-        pub const LCS_DATA_CODING_SCHEME: u32 = 1236u32;
-        /// `LCS-Format-Indicator`.
-        pub const LCS_FORMAT_INDICATOR: u32 = 1237u32;
-        /// `LCS-Information`.
-        pub const LCS_INFORMATION: u32 = 878u32;
-        /// `LCS-Name-String`.
-        pub const LCS_NAME_STRING: u32 = 1238u32;
-        /// `LCS-Requestor-Id`.
-        pub const LCS_REQUESTOR_ID: u32 = 1239u32;
-        /// `LCS-Requestor-Id-String`.
-        pub const LCS_REQUESTOR_ID_STRING: u32 = 1240u32;
-        /// `Local-GW-Inserted-Indication`.
-        pub const LOCAL_GW_INSERTED_INDICATION: u32 = 2604u32;
-        /// `Local-Sequence-Number`.
-        pub const LOCAL_SEQUENCE_NUMBER: u32 = 2063u32;
-        /// `Location-Estimate`.
-        pub const LOCATION_ESTIMATE: u32 = 1242u32;
-        /// `Location-Estimate-Type`.
-        pub const LOCATION_ESTIMATE_TYPE: u32 = 1243u32;
-        /// `Location-Type`.
-        pub const LOCATION_TYPE: u32 = 1244u32;
-        /// `Low-Balance-Indication`.
-        pub const LOW_BALANCE_INDICATION: u32 = 2020u32;
-        /// `Low-Priority-Indicator`.
-        pub const LOW_PRIORITY_INDICATOR: u32 = 2602u32;
-        /// `Mandatory-Capability`.
-        pub const MANDATORY_CAPABILITY: u32 = 604u32;
-        /// `Max-Requested-Bandwidth-DL`.
-        pub const MAX_REQUESTED_BANDWIDTH_DL: u32 = 515u32;
-        /// `Max-Requested-Bandwidth-UL`.
-        pub const MAX_REQUESTED_BANDWIDTH_UL: u32 = 516u32;
-        /// `Extended-Max-Requested-BW-DL`.
-        pub const EXTENDED_MAX_REQUESTED_BW_DL: u32 = 554u32;
-        /// `Extended-Max-Requested-BW-UL`.
-        pub const EXTENDED_MAX_REQUESTED_BW_UL: u32 = 555u32;
-        /// `MBMS-2G-3G-Indicator`.
-        pub const MBMS_2G_3G_INDICATOR: u32 = 907u32;
-        /// `MBMS-Charged-Party`.
-        pub const MBMS_CHARGED_PARTY: u32 = 2323u32;
-        /// `MBMS-GW-Address`.
-        pub const MBMS_GW_ADDRESS: u32 = 2307u32;
-        /// `MBMS-Information`.
-        pub const MBMS_INFORMATION: u32 = 880u32;
-        /// `MBMS-Service-Area`.
-        pub const MBMS_SERVICE_AREA: u32 = 903u32;
-        /// `MBMS-Service-Type`.
-        pub const MBMS_SERVICE_TYPE: u32 = 906u32;
-        /// `MBMS-Session-Identity`.
-        pub const MBMS_SESSION_IDENTITY: u32 = 908u32;
-        /// `MBMS-User-Service-Type`.
-        pub const MBMS_USER_SERVICE_TYPE: u32 = 1225u32;
-        /// `Media-Initiator-Flag`.
-        pub const MEDIA_INITIATOR_FLAG: u32 = 882u32;
-        /// `Media-Initiator-Party`.
-        pub const MEDIA_INITIATOR_PARTY: u32 = 1288u32;
-        /// `Message-Body`.
-        pub const MESSAGE_BODY: u32 = 889u32;
-        /// `Message-Class`.
-        pub const MESSAGE_CLASS: u32 = 1213u32;
-        /// `Message-Id`.
-        pub const MESSAGE_ID: u32 = 1210u32;
-        /// `Message-Size`.
-        pub const MESSAGE_SIZE: u32 = 1212u32;
-        /// `Message-Type`.
-        pub const MESSAGE_TYPE: u32 = 1211u32;
-        /// `MMBox-Storage-Requested`.
-        pub const MMBOX_STORAGE_REQUESTED: u32 = 1248u32;
-        /// `MM-Content-Type`.
-        pub const MM_CONTENT_TYPE: u32 = 1203u32;
-        /// `MME-Name`.
-        pub const MME_NAME: u32 = 2402u32;
-        /// `MME-Number-for-MT-SMS`.
-        pub const MME_NUMBER_FOR_MT_SMS: u32 = 1645u32;
-        /// `MME-Realm`.
-        pub const MME_REALM: u32 = 2408u32;
-        /// `MMS-Information`.
-        pub const MMS_INFORMATION: u32 = 877u32;
-        /// `MMTel-Information`.
-        pub const MMTEL_INFORMATION: u32 = 2030u32;
-        /// `MMTel-SService-Type`.
-        pub const MMTEL_SSERVICE_TYPE: u32 = 2031u32;
-        /// `MSC-Address`.
-        pub const MSC_ADDRESS: u32 = 3417u32;
-        /// `MSISDN`.
-        pub const MSISDN: u32 = 701u32;
-        /// `MTC-IWF-Address`.
-        pub const MTC_IWF_ADDRESS: u32 = 3406u32;
-        /// `Neighbour-Node-Address`.
-        pub const NEIGHBOUR_NODE_ADDRESS: u32 = 2705u32;
-        /// `Network-Call-Reference-Number`.
-        pub const NETWORK_CALL_REFERENCE_NUMBER: u32 = 3418u32;
-        /// `Next-Tariff`.
-        pub const NEXT_TARIFF: u32 = 2057u32;
-        /// `NNI-Information`.
-        pub const NNI_INFORMATION: u32 = 2703u32;
-        /// `NNI-Type`.
-        pub const NNI_TYPE: u32 = 2704u32;
-        /// `Node-Functionality`.
-        pub const NODE_FUNCTIONALITY: u32 = 862u32;
-        /// `Node-Id`.
-        pub const NODE_ID: u32 = 2064u32;
-        /// `Number-Of-Diversions`.
-        pub const NUMBER_OF_DIVERSIONS: u32 = 2034u32;
-        /// `Number-Of-Messages-Sent`.
-        pub const NUMBER_OF_MESSAGES_SENT: u32 = 2019u32;
-        /// `Number-Of-Messages-Successfully-Exploded`.
-        pub const NUMBER_OF_MESSAGES_SUCCESSFULLY_EXPLODED: u32 = 2111u32;
-        /// `Number-Of-Messages-Successfully-Sent`.
-        pub const NUMBER_OF_MESSAGES_SUCCESSFULLY_SENT: u32 = 2112u32;
-        /// `Number-Of-Participants`.
-        pub const NUMBER_OF_PARTICIPANTS: u32 = 885u32;
-        /// `Number-Of-Received-Talk-Bursts`.
-        pub const NUMBER_OF_RECEIVED_TALK_BURSTS: u32 = 1282u32;
-        /// `Number-Of-Talk-Bursts`.
-        pub const NUMBER_OF_TALK_BURSTS: u32 = 1283u32;
-        /// `Number-Portability-Routing-Information`.
-        pub const NUMBER_PORTABILITY_ROUTING_INFORMATION: u32 = 2024u32;
-        /// `Offline-Charging`.
-        pub const OFFLINE_CHARGING: u32 = 1278u32;
-        /// `Online-Charging-Flag`.
-        pub const ONLINE_CHARGING_FLAG: u32 = 2303u32;
-        /// `Optional-Capability`.
-        pub const OPTIONAL_CAPABILITY: u32 = 605u32;
-        /// `Originating-IOI`.
-        pub const ORIGINATING_IOI: u32 = 839u32;
-        /// `Originator-SCCP-Address`.
-        pub const ORIGINATOR_SCCP_ADDRESS: u32 = 2008u32;
-        /// `Originator`.
-        pub const ORIGINATOR: u32 = 864u32;
-        /// `Originator-Address`.
-        pub const ORIGINATOR_ADDRESS: u32 = 886u32;
-        /// `Originator-Received-Address`.
-        pub const ORIGINATOR_RECEIVED_ADDRESS: u32 = 2027u32;
-        /// `Originator-Interface`.
-        pub const ORIGINATOR_INTERFACE: u32 = 2009u32;
-        /// `Outgoing-Session-Id`.
-        pub const OUTGOING_SESSION_ID: u32 = 2320u32;
-        /// `Outgoing-Trunk-Group-Id`.
-        pub const OUTGOING_TRUNK_GROUP_ID: u32 = 853u32;
-        /// `Participant-Access-Priority`.
-        pub const PARTICIPANT_ACCESS_PRIORITY: u32 = 1259u32;
-        /// `Participant-Action-Type`.
-        pub const PARTICIPANT_ACTION_TYPE: u32 = 2049u32;
-        /// `Participant-Group`.
-        pub const PARTICIPANT_GROUP: u32 = 1260u32;
-        /// `Participants-Involved`.
-        pub const PARTICIPANTS_INVOLVED: u32 = 887u32;
-        /// `PDN-Connection-Charging-Id`.
-        pub const PDN_CONNECTION_CHARGING_ID: u32 = 2050u32;
-        /// `PDP-Address`.
-        pub const PDP_ADDRESS: u32 = 1227u32;
-        /// `PDP-Context-Type`.
-        pub const PDP_CONTEXT_TYPE: u32 = 1247u32;
-        /// `PDP-Address-Prefix-Length`.
-        pub const PDP_ADDRESS_PREFIX_LENGTH: u32 = 2606u32;
-        /// `PoC-Change-Condition`.
-        pub const POC_CHANGE_CONDITION: u32 = 1261u32;
-        /// `PoC-Change-Time`.
-        pub const POC_CHANGE_TIME: u32 = 1262u32;
-        /// `PoC-Controlling-Address`.
-        pub const POC_CONTROLLING_ADDRESS: u32 = 858u32;
-        /// `PoC-Event-Type`.
-        pub const POC_EVENT_TYPE: u32 = 2025u32;
-        /// `PoC-Group-Name`.
-        pub const POC_GROUP_NAME: u32 = 859u32;
-        /// `PoC-Information`.
-        pub const POC_INFORMATION: u32 = 879u32;
-        /// `PoC-Server-Role`.
-        pub const POC_SERVER_ROLE: u32 = 883u32;
-        /// `PoC-Session-Id`.
-        pub const POC_SESSION_ID: u32 = 1229u32;
-        /// `PoC-Session-Initiation-type`.
-        pub const POC_SESSION_INITIATION_TYPE: u32 = 1277u32;
-        /// `PoC-Session-Type`.
-        pub const POC_SESSION_TYPE: u32 = 884u32;
-        /// `PoC-User-Role`.
-        pub const POC_USER_ROLE: u32 = 1252u32;
-        /// `PoC-User-Role-Ids`.
-        pub const POC_USER_ROLE_IDS: u32 = 1253u32;
-        /// `PoC-User-Role-info-Units`.
-        pub const POC_USER_ROLE_INFO_UNITS: u32 = 1254u32;
-        /// `Positioning-Data`.
-        pub const POSITIONING_DATA: u32 = 1245u32;
-        /// `Preferred-AoC-Currency`.
-        pub const PREFERRED_AOC_CURRENCY: u32 = 2315u32;
-        /// `Presence-Reporting-Area-Identifier`.
-        pub const PRESENCE_REPORTING_AREA_IDENTIFIER: u32 = 2821u32;
-        /// `Presence-Reporting-Area-Information`.
-        pub const PRESENCE_REPORTING_AREA_INFORMATION: u32 = 2822u32;
-        /// `Presence-Reporting-Area-Status`.
-        pub const PRESENCE_REPORTING_AREA_STATUS: u32 = 2823u32;
-        /// `Priority`.
-        pub const PRIORITY: u32 = 1209u32;
-        /// `Priority-Indication`.
-        pub const PRIORITY_INDICATION: u32 = 3006u32;
-        /// `Priority-Level`.
-        pub const PRIORITY_LEVEL: u32 = 1046u32;
-        /// `Pre-emption-Capability`.
-        pub const PRE_EMPTION_CAPABILITY: u32 = 1047u32;
-        /// `Pre-emption-Vulnerability`.
-        pub const PRE_EMPTION_VULNERABILITY: u32 = 1048u32;
-        /// `PS-Append-Free-Format-Data`.
-        pub const PS_APPEND_FREE_FORMAT_DATA: u32 = 867u32;
-        /// `PS-Free-Format-Data`.
-        pub const PS_FREE_FORMAT_DATA: u32 = 866u32;
-        /// `PS-Furnish-Charging-Information`.
-        pub const PS_FURNISH_CHARGING_INFORMATION: u32 = 865u32;
-        /// `PS-Information`.
-        pub const PS_INFORMATION: u32 = 874u32;
-        /// `QoS-Information`.
-        pub const QOS_INFORMATION: u32 = 1016u32;
-        /// `QoS-Class-Identifier`.
-        pub const QOS_CLASS_IDENTIFIER: u32 = 1028u32;
-        /// `Quota-Consumption-Time`.
-        pub const QUOTA_CONSUMPTION_TIME: u32 = 881u32;
-        /// `Quota-Holding-Time`.
-        pub const QUOTA_HOLDING_TIME: u32 = 871u32;
-        /// `RAI`.
-        pub const RAI: u32 = 909u32;
-        /// `Rate-Element`.
-        pub const RATE_ELEMENT: u32 = 2058u32;
-        /// `RAT-Type`.
-        pub const RAT_TYPE: u32 = 1032u32;
-        /// `Read-Reply-Report-Requested`.
-        pub const READ_REPLY_REPORT_REQUESTED: u32 = 1222u32;
-        /// `Real-Time-Tariff-Information`.
-        pub const REAL_TIME_TARIFF_INFORMATION: u32 = 2305u32;
-        /// `Reason-Header`.
-        pub const REASON_HEADER: u32 = 3401u32;
-        /// `Received-Talk-Burst-Time`.
-        pub const RECEIVED_TALK_BURST_TIME: u32 = 1284u32;
-        /// `Received-Talk-Burst-Volume`.
-        pub const RECEIVED_TALK_BURST_VOLUME: u32 = 1285u32;
-        /// `Recipient-Address`.
-        pub const RECIPIENT_ADDRESS: u32 = 1201u32;
-        /// `Recipient-Info`.
-        pub const RECIPIENT_INFO: u32 = 2026u32;
-        /// `Recipient-Received-Address`.
-        pub const RECIPIENT_RECEIVED_ADDRESS: u32 = 2028u32;
-        /// `Recipient-SCCP-Address`.
-        pub const RECIPIENT_SCCP_ADDRESS: u32 = 2010u32;
-        /// `Reference-Number`.
-        pub const REFERENCE_NUMBER: u32 = 3007u32;
-        /// `Refund-Information`.
-        pub const REFUND_INFORMATION: u32 = 2022u32;
-        /// `Relationship-Mode`.
-        pub const RELATIONSHIP_MODE: u32 = 2706u32;
-        /// `Related-IMS-Charging-Identifier`.
-        pub const RELATED_IMS_CHARGING_IDENTIFIER: u32 = 2711u32;
-        /// `Related-IMS-Charging-Identifier-Node`.
-        pub const RELATED_IMS_CHARGING_IDENTIFIER_NODE: u32 = 2712u32;
-        /// `Remaining-Balance`.
-        pub const REMAINING_BALANCE: u32 = 2021u32;
-        /// `Reply-Applic-Id`.
-        pub const REPLY_APPLIC_ID: u32 = 1223u32;
-        /// `Reply-Path-Requested`.
-        pub const REPLY_PATH_REQUESTED: u32 = 2011u32;
-        /// `Reporting-Reason`.
-        pub const REPORTING_REASON: u32 = 872u32;
-        /// `Requested-Party-Address`.
-        pub const REQUESTED_PARTY_ADDRESS: u32 = 1251u32;
-        /// `Required-MBMS-Bearer-Capabilities`.
-        pub const REQUIRED_MBMS_BEARER_CAPABILITIES: u32 = 901u32;
-        /// `Role-Of-Node`.
-        pub const ROLE_OF_NODE: u32 = 829u32;
-        /// `Route-Header-Received`.
-        pub const ROUTE_HEADER_RECEIVED: u32 = 3403u32;
-        /// `Route-Header-Transmitted`.
-        pub const ROUTE_HEADER_TRANSMITTED: u32 = 3404u32;
-        /// `Scale-Factor`.
-        pub const SCALE_FACTOR: u32 = 2059u32;
-        /// `SDP-Answer-Timestamp`.
-        pub const SDP_ANSWER_TIMESTAMP: u32 = 1275u32;
-        /// `SDP-Media-Component`.
-        pub const SDP_MEDIA_COMPONENT: u32 = 843u32;
-        /// `SDP-Media-Description`.
-        pub const SDP_MEDIA_DESCRIPTION: u32 = 845u32;
-        /// `SDP-Media-Name`.
-        pub const SDP_MEDIA_NAME: u32 = 844u32;
-        /// `SDP-Offer-Timestamp`.
-        pub const SDP_OFFER_TIMESTAMP: u32 = 1274u32;
-        /// `SDP-Session-Description`.
-        pub const SDP_SESSION_DESCRIPTION: u32 = 842u32;
-        /// `SDP-TimeStamps`.
-        pub const SDP_TIMESTAMPS: u32 = 1273u32;
-        /// `SDP-Type`.
-        pub const SDP_TYPE: u32 = 2036u32;
-        /// `Serving-Node`.
-        pub const SERVING_NODE: u32 = 2401u32;
-        /// `Session-Direction`.
-        pub const SESSION_DIRECTION: u32 = 2707u32;
-        /// `Served-Party-IP-Address`.
-        pub const SERVED_PARTY_IP_ADDRESS: u32 = 848u32;
-        /// `Server-Capabilities`.
-        pub const SERVER_CAPABILITIES: u32 = 603u32;
-        /// `Server-Name`.
-        pub const SERVER_NAME: u32 = 602u32;
-        /// `Service-Data-Container`.
-        pub const SERVICE_DATA_CONTAINER: u32 = 2040u32;
-        /// `Service-Id`.
-        pub const SERVICE_ID: u32 = 855u32;
-        /// `Service-Information`.
-        pub const SERVICE_INFORMATION: u32 = 873u32;
-        /// `Service-Mode`.
-        pub const SERVICE_MODE: u32 = 2032u32;
-        /// `Service-Specific-Data`.
-        pub const SERVICE_SPECIFIC_DATA: u32 = 863u32;
-        /// `Service-Specific-Info`.
-        pub const SERVICE_SPECIFIC_INFO: u32 = 1249u32;
-        /// `Service-Specific-Type`.
-        pub const SERVICE_SPECIFIC_TYPE: u32 = 1257u32;
-        /// `Serving-Node-Type`.
-        pub const SERVING_NODE_TYPE: u32 = 2047u32;
-        /// `Session-Priority`.
-        pub const SESSION_PRIORITY: u32 = 650u32;
-        /// `SGSN-Address`.
-        pub const SGSN_ADDRESS: u32 = 1228u32;
-        /// `SGW-Address`.
-        pub const SGW_ADDRESS: u32 = 2067u32;
-        /// `SGW-Change`.
-        pub const SGW_CHANGE: u32 = 2065u32;
-        /// `SIP-Method`.
-        pub const SIP_METHOD: u32 = 824u32;
-        /// `SIP-Request-Timestamp-Fraction`.
-        pub const SIP_REQUEST_TIMESTAMP_FRACTION: u32 = 2301u32;
-        /// `SIP-Request-Timestamp`.
-        pub const SIP_REQUEST_TIMESTAMP: u32 = 834u32;
-        /// `SIP-Response-Timestamp-Fraction`.
-        pub const SIP_RESPONSE_TIMESTAMP_FRACTION: u32 = 2302u32;
-        /// `SIP-Response-Timestamp`.
-        pub const SIP_RESPONSE_TIMESTAMP: u32 = 835u32;
-        /// `SM-Device-Trigger-Indicator`.
-        pub const SM_DEVICE_TRIGGER_INDICATOR: u32 = 3407u32;
-        /// `SM-Device-Trigger-Information`.
-        pub const SM_DEVICE_TRIGGER_INFORMATION: u32 = 3405u32;
-        /// `SM-Discharge-Time`.
-        pub const SM_DISCHARGE_TIME: u32 = 2012u32;
-        /// `SM-Message-Type`.
-        pub const SM_MESSAGE_TYPE: u32 = 2007u32;
-        /// `SM-Protocol-Id`.
-        pub const SM_PROTOCOL_ID: u32 = 2013u32;
-        /// `SM-Sequence-Number`.
-        pub const SM_SEQUENCE_NUMBER: u32 = 3408u32;
-        /// `SMSC-Address`.
-        pub const SMSC_ADDRESS: u32 = 2017u32;
-        /// `SMS-Information`.
-        pub const SMS_INFORMATION: u32 = 2000u32;
-        /// `SMS-Node`.
-        pub const SMS_NODE: u32 = 2016u32;
-        /// `SMS-Result`.
-        pub const SMS_RESULT: u32 = 3409u32;
-        /// `SM-Service-Type`.
-        pub const SM_SERVICE_TYPE: u32 = 2029u32;
-        /// `SM-Status`.
-        pub const SM_STATUS: u32 = 2014u32;
-        /// `SM-User-Data-Header`.
-        pub const SM_USER_DATA_HEADER: u32 = 2015u32;
-        /// `Sponsor-Identity`.
-        pub const SPONSOR_IDENTITY: u32 = 531u32;
-        /// `SSID`.
-        pub const SSID: u32 = 1524u32;
-        /// `Start-of-Charging`.
-        pub const START_OF_CHARGING: u32 = 3419u32;
-        /// `Start-Time`.
-        pub const START_TIME: u32 = 2041u32;
-        /// `Status-AS-Code`.
-        pub const STATUS_AS_CODE: u32 = 2702u32;
-        /// `Stop-Time`.
-        pub const STOP_TIME: u32 = 2042u32;
-        /// `Submission-Time`.
-        pub const SUBMISSION_TIME: u32 = 1202u32;
-        /// `Subscriber-Role`.
-        pub const SUBSCRIBER_ROLE: u32 = 2033u32;
-        /// `Supplementary-Service`.
-        pub const SUPPLEMENTARY_SERVICE: u32 = 2048u32;
-        /// `TAD-Identifier`.
-        pub const TAD_IDENTIFIER: u32 = 2717u32;
-        /// `Talk-Burst-Exchange`.
-        pub const TALK_BURST_EXCHANGE: u32 = 1255u32;
-        /// `Talk-Burst-Time`.
-        pub const TALK_BURST_TIME: u32 = 1286u32;
-        /// `Talk-Burst-Volume`.
-        pub const TALK_BURST_VOLUME: u32 = 1287u32;
-        /// `Tariff-Information`.
-        pub const TARIFF_INFORMATION: u32 = 2060u32;
-        /// `Tariff-XML`.
-        pub const TARIFF_XML: u32 = 2306u32;
-        /// `TDF-IP-Address`.
-        pub const TDF_IP_ADDRESS: u32 = 1091u32;
-        /// `Teleservice`.
-        pub const TELESERVICE: u32 = 3413u32;
-        /// `Terminal-Information`.
-        pub const TERMINAL_INFORMATION: u32 = 1401u32;
-        /// `IMEI`.
-        pub const IMEI: u32 = 1402u32;
-        /// `Software-Version`.
-        pub const SOFTWARE_VERSION: u32 = 1403u32;
-        /// `Terminating-IOI`.
-        pub const TERMINATING_IOI: u32 = 840u32;
-        /// `Time-First-Usage`.
-        pub const TIME_FIRST_USAGE: u32 = 2043u32;
-        /// `Time-Last-Usage`.
-        pub const TIME_LAST_USAGE: u32 = 2044u32;
-        /// `Time-Quota-Mechanism`.
-        pub const TIME_QUOTA_MECHANISM: u32 = 1270u32;
-        /// `Time-Quota-Threshold`.
-        pub const TIME_QUOTA_THRESHOLD: u32 = 868u32;
-        /// `Time-Quota-Type`.
-        pub const TIME_QUOTA_TYPE: u32 = 1271u32;
-        /// `Time-Stamps`.
-        pub const TIME_STAMPS: u32 = 833u32;
-        /// `Time-Usage`.
-        pub const TIME_USAGE: u32 = 2045u32;
-        /// `TMGI`.
-        pub const TMGI: u32 = 900u32;
-        /// `Token-Text`.
-        pub const TOKEN_TEXT: u32 = 1215u32;
-        /// `Total-Number-Of-Messages-Exploded`.
-        pub const TOTAL_NUMBER_OF_MESSAGES_EXPLODED: u32 = 2113u32;
-        /// `Total-Number-Of-Messages-Sent`.
-        pub const TOTAL_NUMBER_OF_MESSAGES_SENT: u32 = 2114u32;
-        /// `Traffic-Data-Volumes`.
-        pub const TRAFFIC_DATA_VOLUMES: u32 = 2046u32;
-        /// `Transcoder-Inserted-Indication`.
-        pub const TRANSCODER_INSERTED_INDICATION: u32 = 2605u32;
-        /// `Transit-IOI-List`.
-        pub const TRANSIT_IOI_LIST: u32 = 2701u32;
-        /// `Trigger`.
-        pub const TRIGGER: u32 = 1264u32;
-        /// `Trigger-Type`.
-        pub const TRIGGER_TYPE: u32 = 870u32;
-        /// `Trunk-Group-Id`.
-        pub const TRUNK_GROUP_ID: u32 = 851u32;
-        /// `TWAN-User-Location-Info`.
-        pub const TWAN_USER_LOCATION_INFO: u32 = 2714u32;
-        /// `Type-Number`.
-        pub const TYPE_NUMBER: u32 = 1204u32;
-        /// `Unit-Cost`.
-        pub const UNIT_COST: u32 = 2061u32;
-        /// `Unit-Quota-Threshold`.
-        pub const UNIT_QUOTA_THRESHOLD: u32 = 1226u32;
-        /// `User-CSG-Information`.
-        pub const USER_CSG_INFORMATION: u32 = 2319u32;
-        /// `User-Data`.
-        pub const USER_DATA: u32 = 606u32;
-        /// `User-Location-Info-Time`.
-        pub const USER_LOCATION_INFO_TIME: u32 = 2812u32;
-        /// `User-Participating-Type`.
-        pub const USER_PARTICIPATING_TYPE: u32 = 1279u32;
-        /// `User-Session-Id`.
-        pub const USER_SESSION_ID: u32 = 830u32;
-        /// `VAS-Id`.
-        pub const VAS_ID: u32 = 1102u32;
-        /// `VASP-Id`.
-        pub const VASP_ID: u32 = 1101u32;
-        /// `VCS-Information`.
-        pub const VCS_INFORMATION: u32 = 3410u32;
-        /// `VLR-Number`.
-        pub const VLR_NUMBER: u32 = 3420u32;
-        /// `Volume-Quota-Threshold`.
-        pub const VOLUME_QUOTA_THRESHOLD: u32 = 869u32;
-        /// `SGSN-Number`.
-        pub const SGSN_NUMBER: u32 = 1489u32;
-        /// `GMLC-Address`.
-        pub const GMLC_ADDRESS: u32 = 2405u32;
-        /// `Supported-Features`.
-        pub const SUPPORTED_FEATURES: u32 = 628u32;
-        /// `Feature-List-ID`.
-        pub const FEATURE_LIST_ID: u32 = 629u32;
-        /// `Feature-List`.
-        pub const FEATURE_LIST: u32 = 630u32;
-        /// `APN-Aggregate-Max-Bitrate-DL`.
-        pub const APN_AGGREGATE_MAX_BITRATE_DL: u32 = 1040u32;
-        /// `APN-Aggregate-Max-Bitrate-UL`.
-        pub const APN_AGGREGATE_MAX_BITRATE_UL: u32 = 1041u32;
-        /// `Extended-APN-AMBR-DL`.
-        pub const EXTENDED_APN_AMBR_DL: u32 = 2848u32;
-        /// `Extended-APN-AMBR-UL`.
-        pub const EXTENDED_APN_AMBR_UL: u32 = 2849u32;
+        use ::diameter_runtime::codegen as __rt;
+        /// `CC-Correlation-Id` (code 411).
+        pub const CC_CORRELATION_ID: __rt::AvpCode = __rt::AvpCode::vendor(411u32, 0u32);
+        /// `CC-Input-Octets` (code 412).
+        pub const CC_INPUT_OCTETS: __rt::AvpCode = __rt::AvpCode::vendor(412u32, 0u32);
+        /// `CC-Money` (code 413).
+        pub const CC_MONEY: __rt::AvpCode = __rt::AvpCode::vendor(413u32, 0u32);
+        /// `CC-Output-Octets` (code 414).
+        pub const CC_OUTPUT_OCTETS: __rt::AvpCode = __rt::AvpCode::vendor(414u32, 0u32);
+        /// `CC-Request-Number` (code 415).
+        pub const CC_REQUEST_NUMBER: __rt::AvpCode = __rt::AvpCode::vendor(415u32, 0u32);
+        /// `CC-Request-Type` (code 416).
+        pub const CC_REQUEST_TYPE: __rt::AvpCode = __rt::AvpCode::vendor(416u32, 0u32);
+        /// `CC-Service-Specific-Units` (code 417).
+        pub const CC_SERVICE_SPECIFIC_UNITS: __rt::AvpCode = __rt::AvpCode::vendor(
+            417u32,
+            0u32,
+        );
+        /// `CC-Session-Failover` (code 418).
+        pub const CC_SESSION_FAILOVER: __rt::AvpCode = __rt::AvpCode::vendor(
+            418u32,
+            0u32,
+        );
+        /// `CC-Sub-Session-Id` (code 419).
+        pub const CC_SUB_SESSION_ID: __rt::AvpCode = __rt::AvpCode::vendor(419u32, 0u32);
+        /// `CC-Time` (code 420).
+        pub const CC_TIME: __rt::AvpCode = __rt::AvpCode::vendor(420u32, 0u32);
+        /// `CC-Total-Octets` (code 421).
+        pub const CC_TOTAL_OCTETS: __rt::AvpCode = __rt::AvpCode::vendor(421u32, 0u32);
+        /// `CC-Unit-Type` (code 454).
+        pub const CC_UNIT_TYPE: __rt::AvpCode = __rt::AvpCode::vendor(454u32, 0u32);
+        /// `Check-Balance-Result` (code 422).
+        pub const CHECK_BALANCE_RESULT: __rt::AvpCode = __rt::AvpCode::vendor(
+            422u32,
+            0u32,
+        );
+        /// `Cost-Information` (code 423).
+        pub const COST_INFORMATION: __rt::AvpCode = __rt::AvpCode::vendor(423u32, 0u32);
+        /// `Cost-Unit` (code 424).
+        pub const COST_UNIT: __rt::AvpCode = __rt::AvpCode::vendor(424u32, 0u32);
+        /// `Credit-Control` (code 426).
+        pub const CREDIT_CONTROL: __rt::AvpCode = __rt::AvpCode::vendor(426u32, 0u32);
+        /// `Credit-Control-Failure-Handling` (code 427).
+        pub const CREDIT_CONTROL_FAILURE_HANDLING: __rt::AvpCode = __rt::AvpCode::vendor(
+            427u32,
+            0u32,
+        );
+        /// `Currency-Code` (code 425).
+        pub const CURRENCY_CODE: __rt::AvpCode = __rt::AvpCode::vendor(425u32, 0u32);
+        /// `Direct-Debiting-Failure-Handling` (code 428).
+        pub const DIRECT_DEBITING_FAILURE_HANDLING: __rt::AvpCode = __rt::AvpCode::vendor(
+            428u32,
+            0u32,
+        );
+        /// `Exponent` (code 429).
+        pub const EXPONENT: __rt::AvpCode = __rt::AvpCode::vendor(429u32, 0u32);
+        /// `Final-Unit-Action` (code 449).
+        pub const FINAL_UNIT_ACTION: __rt::AvpCode = __rt::AvpCode::vendor(449u32, 0u32);
+        /// `Final-Unit-Indication` (code 430).
+        pub const FINAL_UNIT_INDICATION: __rt::AvpCode = __rt::AvpCode::vendor(
+            430u32,
+            0u32,
+        );
+        /// `Granted-Service-Unit` (code 431).
+        pub const GRANTED_SERVICE_UNIT: __rt::AvpCode = __rt::AvpCode::vendor(
+            431u32,
+            0u32,
+        );
+        /// `G-S-U-Pool-Identifier` (code 453).
+        pub const GSU_POOL_IDENTIFIER: __rt::AvpCode = __rt::AvpCode::vendor(
+            453u32,
+            0u32,
+        );
+        /// `G-S-U-Pool-Reference` (code 457).
+        pub const GSU_POOL_REFERENCE: __rt::AvpCode = __rt::AvpCode::vendor(
+            457u32,
+            0u32,
+        );
+        /// `Multiple-Services-Credit-Control` (code 456).
+        pub const MULTIPLE_SERVICES_CREDIT_CONTROL: __rt::AvpCode = __rt::AvpCode::vendor(
+            456u32,
+            0u32,
+        );
+        /// `Multiple-Services-Indicator` (code 455).
+        pub const MULTIPLE_SERVICES_INDICATOR: __rt::AvpCode = __rt::AvpCode::vendor(
+            455u32,
+            0u32,
+        );
+        /// `Rating-Group` (code 432).
+        pub const RATING_GROUP: __rt::AvpCode = __rt::AvpCode::vendor(432u32, 0u32);
+        /// `Redirect-Address-Type` (code 433).
+        pub const REDIRECT_ADDRESS_TYPE: __rt::AvpCode = __rt::AvpCode::vendor(
+            433u32,
+            0u32,
+        );
+        /// `Redirect-Server` (code 434).
+        pub const REDIRECT_SERVER: __rt::AvpCode = __rt::AvpCode::vendor(434u32, 0u32);
+        /// `Redirect-Server-Address` (code 435).
+        pub const REDIRECT_SERVER_ADDRESS: __rt::AvpCode = __rt::AvpCode::vendor(
+            435u32,
+            0u32,
+        );
+        /// `Requested-Action` (code 436).
+        pub const REQUESTED_ACTION: __rt::AvpCode = __rt::AvpCode::vendor(436u32, 0u32);
+        /// `Requested-Service-Unit` (code 437).
+        pub const REQUESTED_SERVICE_UNIT: __rt::AvpCode = __rt::AvpCode::vendor(
+            437u32,
+            0u32,
+        );
+        /// `Restriction-Filter-Rule` (code 438).
+        pub const RESTRICTION_FILTER_RULE: __rt::AvpCode = __rt::AvpCode::vendor(
+            438u32,
+            0u32,
+        );
+        /// `Service-Context-Id` (code 461).
+        pub const SERVICE_CONTEXT_ID: __rt::AvpCode = __rt::AvpCode::vendor(
+            461u32,
+            0u32,
+        );
+        /// `Service-Identifier` (code 439).
+        pub const SERVICE_IDENTIFIER: __rt::AvpCode = __rt::AvpCode::vendor(
+            439u32,
+            0u32,
+        );
+        /// `Service-Parameter-Info` (code 440).
+        pub const SERVICE_PARAMETER_INFO: __rt::AvpCode = __rt::AvpCode::vendor(
+            440u32,
+            0u32,
+        );
+        /// `Service-Parameter-Type` (code 441).
+        pub const SERVICE_PARAMETER_TYPE: __rt::AvpCode = __rt::AvpCode::vendor(
+            441u32,
+            0u32,
+        );
+        /// `Service-Parameter-Value` (code 442).
+        pub const SERVICE_PARAMETER_VALUE: __rt::AvpCode = __rt::AvpCode::vendor(
+            442u32,
+            0u32,
+        );
+        /// `Subscription-Id` (code 443).
+        pub const SUBSCRIPTION_ID: __rt::AvpCode = __rt::AvpCode::vendor(443u32, 0u32);
+        /// `Subscription-Id-Data` (code 444).
+        pub const SUBSCRIPTION_ID_DATA: __rt::AvpCode = __rt::AvpCode::vendor(
+            444u32,
+            0u32,
+        );
+        /// `Subscription-Id-Type` (code 450).
+        pub const SUBSCRIPTION_ID_TYPE: __rt::AvpCode = __rt::AvpCode::vendor(
+            450u32,
+            0u32,
+        );
+        /// `Tariff-Change-Usage` (code 452).
+        pub const TARIFF_CHANGE_USAGE: __rt::AvpCode = __rt::AvpCode::vendor(
+            452u32,
+            0u32,
+        );
+        /// `Tariff-Time-Change` (code 451).
+        pub const TARIFF_TIME_CHANGE: __rt::AvpCode = __rt::AvpCode::vendor(
+            451u32,
+            0u32,
+        );
+        /// `Unit-Value` (code 445).
+        pub const UNIT_VALUE: __rt::AvpCode = __rt::AvpCode::vendor(445u32, 0u32);
+        /// `Used-Service-Unit` (code 446).
+        pub const USED_SERVICE_UNIT: __rt::AvpCode = __rt::AvpCode::vendor(446u32, 0u32);
+        /// `User-Equipment-Info` (code 458).
+        pub const USER_EQUIPMENT_INFO: __rt::AvpCode = __rt::AvpCode::vendor(
+            458u32,
+            0u32,
+        );
+        /// `User-Equipment-Info-Type` (code 459).
+        pub const USER_EQUIPMENT_INFO_TYPE: __rt::AvpCode = __rt::AvpCode::vendor(
+            459u32,
+            0u32,
+        );
+        /// `User-Equipment-Info-Value` (code 460).
+        pub const USER_EQUIPMENT_INFO_VALUE: __rt::AvpCode = __rt::AvpCode::vendor(
+            460u32,
+            0u32,
+        );
+        /// `Value-Digits` (code 447).
+        pub const VALUE_DIGITS: __rt::AvpCode = __rt::AvpCode::vendor(447u32, 0u32);
+        /// `Validity-Time` (code 448).
+        pub const VALIDITY_TIME: __rt::AvpCode = __rt::AvpCode::vendor(448u32, 0u32);
+        /// `TGPP-Charging-Characteristics` (code 13, vendor 10415).
+        pub const TGPP_CHARGING_CHARACTERISTICS: __rt::AvpCode = __rt::AvpCode::vendor(
+            13u32,
+            10415u32,
+        );
+        /// `TGPP-Charging-Id` (code 2, vendor 10415).
+        pub const TGPP_CHARGING_ID: __rt::AvpCode = __rt::AvpCode::vendor(
+            2u32,
+            10415u32,
+        );
+        /// `TGPP-GGSN-MCC-MNC` (code 9, vendor 10415).
+        pub const TGPP_GGSN_MCC_MNC: __rt::AvpCode = __rt::AvpCode::vendor(
+            9u32,
+            10415u32,
+        );
+        /// `TGPP-IMSI` (code 1, vendor 10415).
+        pub const TGPP_IMSI: __rt::AvpCode = __rt::AvpCode::vendor(1u32, 10415u32);
+        /// `TGPP-IMSI-MCC-MNC` (code 8, vendor 10415).
+        pub const TGPP_IMSI_MCC_MNC: __rt::AvpCode = __rt::AvpCode::vendor(
+            8u32,
+            10415u32,
+        );
+        /// `TGPP-MS-TimeZone` (code 23, vendor 10415).
+        pub const TGPP_MS_TIME_ZONE: __rt::AvpCode = __rt::AvpCode::vendor(
+            23u32,
+            10415u32,
+        );
+        /// `TGPP-NSAPI` (code 10, vendor 10415).
+        pub const TGPP_NSAPI: __rt::AvpCode = __rt::AvpCode::vendor(10u32, 10415u32);
+        /// `TGPP-PDP-Type` (code 3, vendor 10415).
+        pub const TGPP_PDP_TYPE: __rt::AvpCode = __rt::AvpCode::vendor(3u32, 10415u32);
+        /// `TGPP-RAT-Type` (code 21, vendor 10415).
+        pub const TGPP_RAT_TYPE: __rt::AvpCode = __rt::AvpCode::vendor(21u32, 10415u32);
+        /// `TGPP-Selection-Mode` (code 12, vendor 10415).
+        pub const TGPP_SELECTION_MODE: __rt::AvpCode = __rt::AvpCode::vendor(
+            12u32,
+            10415u32,
+        );
+        /// `TGPP-Session-Stop-Indicator` (code 11, vendor 10415).
+        pub const TGPP_SESSION_STOP_INDICATOR: __rt::AvpCode = __rt::AvpCode::vendor(
+            11u32,
+            10415u32,
+        );
+        /// `TGPP-SGSN-MCC-MNC` (code 18, vendor 10415).
+        pub const TGPP_SGSN_MCC_MNC: __rt::AvpCode = __rt::AvpCode::vendor(
+            18u32,
+            10415u32,
+        );
+        /// `TGPP-User-Location-Info` (code 22, vendor 10415).
+        pub const TGPP_USER_LOCATION_INFO: __rt::AvpCode = __rt::AvpCode::vendor(
+            22u32,
+            10415u32,
+        );
+        /// `Access-Network-Charging-Identifier-Value` (code 503, vendor 10415).
+        pub const ACCESS_NETWORK_CHARGING_IDENTIFIER_VALUE: __rt::AvpCode = __rt::AvpCode::vendor(
+            503u32,
+            10415u32,
+        );
+        /// `Access-Network-Information` (code 1263, vendor 10415).
+        pub const ACCESS_NETWORK_INFORMATION: __rt::AvpCode = __rt::AvpCode::vendor(
+            1263u32,
+            10415u32,
+        );
+        /// `Access-Transfer-Information` (code 2709, vendor 10415).
+        pub const ACCESS_TRANSFER_INFORMATION: __rt::AvpCode = __rt::AvpCode::vendor(
+            2709u32,
+            10415u32,
+        );
+        /// `Access-Transfer-Type` (code 2710, vendor 10415).
+        pub const ACCESS_TRANSFER_TYPE: __rt::AvpCode = __rt::AvpCode::vendor(
+            2710u32,
+            10415u32,
+        );
+        /// `Account-Expiration` (code 2309, vendor 10415).
+        pub const ACCOUNT_EXPIRATION: __rt::AvpCode = __rt::AvpCode::vendor(
+            2309u32,
+            10415u32,
+        );
+        /// `Accumulated-Cost` (code 2052, vendor 10415).
+        pub const ACCUMULATED_COST: __rt::AvpCode = __rt::AvpCode::vendor(
+            2052u32,
+            10415u32,
+        );
+        /// `Adaptations` (code 1217, vendor 10415).
+        pub const ADAPTATIONS: __rt::AvpCode = __rt::AvpCode::vendor(1217u32, 10415u32);
+        /// `ADC-Rule-Base-Name` (code 1095, vendor 10415).
+        pub const ADC_RULE_BASE_NAME: __rt::AvpCode = __rt::AvpCode::vendor(
+            1095u32,
+            10415u32,
+        );
+        /// `Additional-Content-Information` (code 1207, vendor 10415).
+        pub const ADDITIONAL_CONTENT_INFORMATION: __rt::AvpCode = __rt::AvpCode::vendor(
+            1207u32,
+            10415u32,
+        );
+        /// `Additional-Type-Information` (code 1205, vendor 10415).
+        pub const ADDITIONAL_TYPE_INFORMATION: __rt::AvpCode = __rt::AvpCode::vendor(
+            1205u32,
+            10415u32,
+        );
+        /// `Address-Data` (code 897, vendor 10415).
+        pub const ADDRESS_DATA: __rt::AvpCode = __rt::AvpCode::vendor(897u32, 10415u32);
+        /// `Address-Domain` (code 898, vendor 10415).
+        pub const ADDRESS_DOMAIN: __rt::AvpCode = __rt::AvpCode::vendor(
+            898u32,
+            10415u32,
+        );
+        /// `Addressee-Type` (code 1208, vendor 10415).
+        pub const ADDRESSEE_TYPE: __rt::AvpCode = __rt::AvpCode::vendor(
+            1208u32,
+            10415u32,
+        );
+        /// `Address-Type` (code 899, vendor 10415).
+        pub const ADDRESS_TYPE: __rt::AvpCode = __rt::AvpCode::vendor(899u32, 10415u32);
+        /// `AF-Charging-Identifier` (code 505, vendor 10415).
+        pub const AF_CHARGING_IDENTIFIER: __rt::AvpCode = __rt::AvpCode::vendor(
+            505u32,
+            10415u32,
+        );
+        /// `AF-Correlation-Information` (code 1276, vendor 10415).
+        pub const AF_CORRELATION_INFORMATION: __rt::AvpCode = __rt::AvpCode::vendor(
+            1276u32,
+            10415u32,
+        );
+        /// `Allocation-Retention-Priority` (code 1034, vendor 10415).
+        pub const ALLOCATION_RETENTION_PRIORITY: __rt::AvpCode = __rt::AvpCode::vendor(
+            1034u32,
+            10415u32,
+        );
+        /// `Alternate-Charged-Party-Address` (code 1280, vendor 10415).
+        pub const ALTERNATE_CHARGED_PARTY_ADDRESS: __rt::AvpCode = __rt::AvpCode::vendor(
+            1280u32,
+            10415u32,
+        );
+        /// `AoC-Cost-Information` (code 2053, vendor 10415).
+        pub const AOC_COST_INFORMATION: __rt::AvpCode = __rt::AvpCode::vendor(
+            2053u32,
+            10415u32,
+        );
+        /// `AoC-Format` (code 2310, vendor 10415).
+        pub const AOC_FORMAT: __rt::AvpCode = __rt::AvpCode::vendor(2310u32, 10415u32);
+        /// `AoC-Information` (code 2054, vendor 10415).
+        pub const AOC_INFORMATION: __rt::AvpCode = __rt::AvpCode::vendor(
+            2054u32,
+            10415u32,
+        );
+        /// `AoC-Request-Type` (code 2055, vendor 10415).
+        pub const AOC_REQUEST_TYPE: __rt::AvpCode = __rt::AvpCode::vendor(
+            2055u32,
+            10415u32,
+        );
+        /// `AoC-Service` (code 2311, vendor 10415).
+        pub const AOC_SERVICE: __rt::AvpCode = __rt::AvpCode::vendor(2311u32, 10415u32);
+        /// `AoC-Service-Obligatory-Type` (code 2312, vendor 10415).
+        pub const AOC_SERVICE_OBLIGATORY_TYPE: __rt::AvpCode = __rt::AvpCode::vendor(
+            2312u32,
+            10415u32,
+        );
+        /// `AoC-Service-Type` (code 2313, vendor 10415).
+        pub const AOC_SERVICE_TYPE: __rt::AvpCode = __rt::AvpCode::vendor(
+            2313u32,
+            10415u32,
+        );
+        /// `AoC-Subscription-Information` (code 2314, vendor 10415).
+        pub const AOC_SUBSCRIPTION_INFORMATION: __rt::AvpCode = __rt::AvpCode::vendor(
+            2314u32,
+            10415u32,
+        );
+        /// `Application-Port-Identifer` (code 3010, vendor 10415).
+        pub const APPLICATION_PORT_IDENTIFER: __rt::AvpCode = __rt::AvpCode::vendor(
+            3010u32,
+            10415u32,
+        );
+        /// `Application-Provided-Called-Party-Address` (code 837, vendor 10415).
+        pub const APPLICATION_PROVIDED_CALLED_PARTY_ADDRESS: __rt::AvpCode = __rt::AvpCode::vendor(
+            837u32,
+            10415u32,
+        );
+        /// `Application-Server` (code 836, vendor 10415).
+        pub const APPLICATION_SERVER: __rt::AvpCode = __rt::AvpCode::vendor(
+            836u32,
+            10415u32,
+        );
+        /// `Application-Server-Id` (code 2101, vendor 10415).
+        pub const APPLICATION_SERVER_ID: __rt::AvpCode = __rt::AvpCode::vendor(
+            2101u32,
+            10415u32,
+        );
+        /// `Application-Service-Provider-Identity` (code 532, vendor 10415).
+        pub const APPLICATION_SERVICE_PROVIDER_IDENTITY: __rt::AvpCode = __rt::AvpCode::vendor(
+            532u32,
+            10415u32,
+        );
+        /// `Application-Server-Information` (code 850, vendor 10415).
+        pub const APPLICATION_SERVER_INFORMATION: __rt::AvpCode = __rt::AvpCode::vendor(
+            850u32,
+            10415u32,
+        );
+        /// `Application-Session-Id` (code 2103, vendor 10415).
+        pub const APPLICATION_SESSION_ID: __rt::AvpCode = __rt::AvpCode::vendor(
+            2103u32,
+            10415u32,
+        );
+        /// `Applic-Id` (code 1218, vendor 10415).
+        pub const APPLIC_ID: __rt::AvpCode = __rt::AvpCode::vendor(1218u32, 10415u32);
+        /// `Associated-Party-Address` (code 2035, vendor 10415).
+        pub const ASSOCIATED_PARTY_ADDRESS: __rt::AvpCode = __rt::AvpCode::vendor(
+            2035u32,
+            10415u32,
+        );
+        /// `Associated-URI` (code 856, vendor 10415).
+        pub const ASSOCIATED_URI: __rt::AvpCode = __rt::AvpCode::vendor(
+            856u32,
+            10415u32,
+        );
+        /// `Authorised-QoS` (code 849, vendor 10415).
+        pub const AUTHORISED_QOS: __rt::AvpCode = __rt::AvpCode::vendor(
+            849u32,
+            10415u32,
+        );
+        /// `Aux-Applic-Info` (code 1219, vendor 10415).
+        pub const AUX_APPLIC_INFO: __rt::AvpCode = __rt::AvpCode::vendor(
+            1219u32,
+            10415u32,
+        );
+        /// `Base-Time-Interval` (code 1265, vendor 10415).
+        pub const BASE_TIME_INTERVAL: __rt::AvpCode = __rt::AvpCode::vendor(
+            1265u32,
+            10415u32,
+        );
+        /// `Basic-Service-Code` (code 3411, vendor 10415).
+        pub const BASIC_SERVICE_CODE: __rt::AvpCode = __rt::AvpCode::vendor(
+            3411u32,
+            10415u32,
+        );
+        /// `Bearer-Capability` (code 3412, vendor 10415).
+        pub const BEARER_CAPABILITY: __rt::AvpCode = __rt::AvpCode::vendor(
+            3412u32,
+            10415u32,
+        );
+        /// `Bearer-Identifier` (code 1020, vendor 10415).
+        pub const BEARER_IDENTIFIER: __rt::AvpCode = __rt::AvpCode::vendor(
+            1020u32,
+            10415u32,
+        );
+        /// `Bearer-Service` (code 854, vendor 10415).
+        pub const BEARER_SERVICE: __rt::AvpCode = __rt::AvpCode::vendor(
+            854u32,
+            10415u32,
+        );
+        /// `BSSID` (code 2716, vendor 10415).
+        pub const BSSID: __rt::AvpCode = __rt::AvpCode::vendor(2716u32, 10415u32);
+        /// `Called-Asserted-Identity` (code 1250, vendor 10415).
+        pub const CALLED_ASSERTED_IDENTITY: __rt::AvpCode = __rt::AvpCode::vendor(
+            1250u32,
+            10415u32,
+        );
+        /// `Called-Party-Address` (code 832, vendor 10415).
+        pub const CALLED_PARTY_ADDRESS: __rt::AvpCode = __rt::AvpCode::vendor(
+            832u32,
+            10415u32,
+        );
+        /// `Calling-Party-Address` (code 831, vendor 10415).
+        pub const CALLING_PARTY_ADDRESS: __rt::AvpCode = __rt::AvpCode::vendor(
+            831u32,
+            10415u32,
+        );
+        /// `Carrier-Select-Routing-Information` (code 2023, vendor 10415).
+        pub const CARRIER_SELECT_ROUTING_INFORMATION: __rt::AvpCode = __rt::AvpCode::vendor(
+            2023u32,
+            10415u32,
+        );
+        /// `Cause-Code` (code 861, vendor 10415).
+        pub const CAUSE_CODE: __rt::AvpCode = __rt::AvpCode::vendor(861u32, 10415u32);
+        /// `CG-Address` (code 846, vendor 10415).
+        pub const CG_ADDRESS: __rt::AvpCode = __rt::AvpCode::vendor(846u32, 10415u32);
+        /// `Change-Condition` (code 2037, vendor 10415).
+        pub const CHANGE_CONDITION: __rt::AvpCode = __rt::AvpCode::vendor(
+            2037u32,
+            10415u32,
+        );
+        /// `Change-Time` (code 2038, vendor 10415).
+        pub const CHANGE_TIME: __rt::AvpCode = __rt::AvpCode::vendor(2038u32, 10415u32);
+        /// `Charge-Reason-Code` (code 2118, vendor 10415).
+        pub const CHARGE_REASON_CODE: __rt::AvpCode = __rt::AvpCode::vendor(
+            2118u32,
+            10415u32,
+        );
+        /// `Charged-Party` (code 857, vendor 10415).
+        pub const CHARGED_PARTY: __rt::AvpCode = __rt::AvpCode::vendor(857u32, 10415u32);
+        /// `Charging-Characteristics-Selection-Mode` (code 2066, vendor 10415).
+        pub const CHARGING_CHARACTERISTICS_SELECTION_MODE: __rt::AvpCode = __rt::AvpCode::vendor(
+            2066u32,
+            10415u32,
+        );
+        /// `Charging-Rule-Base-Name` (code 1004, vendor 10415).
+        pub const CHARGING_RULE_BASE_NAME: __rt::AvpCode = __rt::AvpCode::vendor(
+            1004u32,
+            10415u32,
+        );
+        /// `Class-Identifier` (code 1214, vendor 10415).
+        pub const CLASS_IDENTIFIER: __rt::AvpCode = __rt::AvpCode::vendor(
+            1214u32,
+            10415u32,
+        );
+        /// `Client-Address` (code 2018, vendor 10415).
+        pub const CLIENT_ADDRESS: __rt::AvpCode = __rt::AvpCode::vendor(
+            2018u32,
+            10415u32,
+        );
+        /// `CN-IP-Multicast-Distribution` (code 921, vendor 10415).
+        pub const CN_IP_MULTICAST_DISTRIBUTION: __rt::AvpCode = __rt::AvpCode::vendor(
+            921u32,
+            10415u32,
+        );
+        /// `CN-Operator-Selection-Entity` (code 3421, vendor 10415).
+        pub const CN_OPERATOR_SELECTION_ENTITY: __rt::AvpCode = __rt::AvpCode::vendor(
+            3421u32,
+            10415u32,
+        );
+        /// `Content-Class` (code 1220, vendor 10415).
+        pub const CONTENT_CLASS: __rt::AvpCode = __rt::AvpCode::vendor(
+            1220u32,
+            10415u32,
+        );
+        /// `Content-Disposition` (code 828, vendor 10415).
+        pub const CONTENT_DISPOSITION: __rt::AvpCode = __rt::AvpCode::vendor(
+            828u32,
+            10415u32,
+        );
+        /// `Content-Id` (code 2116, vendor 10415).
+        pub const CONTENT_ID: __rt::AvpCode = __rt::AvpCode::vendor(2116u32, 10415u32);
+        /// `Content-Provider-Id` (code 2117, vendor 10415).
+        pub const CONTENT_PROVIDER_ID: __rt::AvpCode = __rt::AvpCode::vendor(
+            2117u32,
+            10415u32,
+        );
+        /// `Content-Length` (code 827, vendor 10415).
+        pub const CONTENT_LENGTH: __rt::AvpCode = __rt::AvpCode::vendor(
+            827u32,
+            10415u32,
+        );
+        /// `Content-Size` (code 1206, vendor 10415).
+        pub const CONTENT_SIZE: __rt::AvpCode = __rt::AvpCode::vendor(1206u32, 10415u32);
+        /// `CSG-Access-Mode` (code 2317, vendor 10415).
+        pub const CSG_ACCESS_MODE: __rt::AvpCode = __rt::AvpCode::vendor(
+            2317u32,
+            10415u32,
+        );
+        /// `CSG-Id` (code 1437, vendor 10415).
+        pub const CSG_ID: __rt::AvpCode = __rt::AvpCode::vendor(1437u32, 10415u32);
+        /// `CSG-Membership-Indication` (code 2318, vendor 10415).
+        pub const CSG_MEMBERSHIP_INDICATION: __rt::AvpCode = __rt::AvpCode::vendor(
+            2318u32,
+            10415u32,
+        );
+        /// `Content-Type` (code 826, vendor 10415).
+        pub const CONTENT_TYPE: __rt::AvpCode = __rt::AvpCode::vendor(826u32, 10415u32);
+        /// `Current-Tariff` (code 2056, vendor 10415).
+        pub const CURRENT_TARIFF: __rt::AvpCode = __rt::AvpCode::vendor(
+            2056u32,
+            10415u32,
+        );
+        /// `CUG-Information` (code 2304, vendor 10415).
+        pub const CUG_INFORMATION: __rt::AvpCode = __rt::AvpCode::vendor(
+            2304u32,
+            10415u32,
+        );
+        /// `Data-Coding-Scheme` (code 2001, vendor 10415).
+        pub const DATA_CODING_SCHEME: __rt::AvpCode = __rt::AvpCode::vendor(
+            2001u32,
+            10415u32,
+        );
+        /// `Deferred-Location-Event-Type` (code 1230, vendor 10415).
+        pub const DEFERRED_LOCATION_EVENT_TYPE: __rt::AvpCode = __rt::AvpCode::vendor(
+            1230u32,
+            10415u32,
+        );
+        /// `Delivery-Report-Requested` (code 1216, vendor 10415).
+        pub const DELIVERY_REPORT_REQUESTED: __rt::AvpCode = __rt::AvpCode::vendor(
+            1216u32,
+            10415u32,
+        );
+        /// `Delivery-Status` (code 2104, vendor 10415).
+        pub const DELIVERY_STATUS: __rt::AvpCode = __rt::AvpCode::vendor(
+            2104u32,
+            10415u32,
+        );
+        /// `Destination-Interface` (code 2002, vendor 10415).
+        pub const DESTINATION_INTERFACE: __rt::AvpCode = __rt::AvpCode::vendor(
+            2002u32,
+            10415u32,
+        );
+        /// `Diagnostics` (code 2039, vendor 10415).
+        pub const DIAGNOSTICS: __rt::AvpCode = __rt::AvpCode::vendor(2039u32, 10415u32);
+        /// `Domain-Name` (code 1200, vendor 10415).
+        pub const DOMAIN_NAME: __rt::AvpCode = __rt::AvpCode::vendor(1200u32, 10415u32);
+        /// `DRM-Content` (code 1221, vendor 10415).
+        pub const DRM_CONTENT: __rt::AvpCode = __rt::AvpCode::vendor(1221u32, 10415u32);
+        /// `Dynamic-Address-Flag` (code 2051, vendor 10415).
+        pub const DYNAMIC_ADDRESS_FLAG: __rt::AvpCode = __rt::AvpCode::vendor(
+            2051u32,
+            10415u32,
+        );
+        /// `Dynamic-Address-Flag-Extension` (code 2068, vendor 10415).
+        pub const DYNAMIC_ADDRESS_FLAG_EXTENSION: __rt::AvpCode = __rt::AvpCode::vendor(
+            2068u32,
+            10415u32,
+        );
+        /// `Early-Media-Description` (code 1272, vendor 10415).
+        pub const EARLY_MEDIA_DESCRIPTION: __rt::AvpCode = __rt::AvpCode::vendor(
+            1272u32,
+            10415u32,
+        );
+        /// `ePDG-Address` (code 3425, vendor 10415).
+        pub const EPDG_ADDRESS: __rt::AvpCode = __rt::AvpCode::vendor(3425u32, 10415u32);
+        /// `Envelope` (code 1266, vendor 10415).
+        pub const ENVELOPE: __rt::AvpCode = __rt::AvpCode::vendor(1266u32, 10415u32);
+        /// `Envelope-End-Time` (code 1267, vendor 10415).
+        pub const ENVELOPE_END_TIME: __rt::AvpCode = __rt::AvpCode::vendor(
+            1267u32,
+            10415u32,
+        );
+        /// `Envelope-Reporting` (code 1268, vendor 10415).
+        pub const ENVELOPE_REPORTING: __rt::AvpCode = __rt::AvpCode::vendor(
+            1268u32,
+            10415u32,
+        );
+        /// `Envelope-Start-Time` (code 1269, vendor 10415).
+        pub const ENVELOPE_START_TIME: __rt::AvpCode = __rt::AvpCode::vendor(
+            1269u32,
+            10415u32,
+        );
+        /// `Event` (code 825, vendor 10415).
+        pub const EVENT: __rt::AvpCode = __rt::AvpCode::vendor(825u32, 10415u32);
+        /// `Event-Charging-TimeStamp` (code 1258, vendor 10415).
+        pub const EVENT_CHARGING_TIME_STAMP: __rt::AvpCode = __rt::AvpCode::vendor(
+            1258u32,
+            10415u32,
+        );
+        /// `Event-Type` (code 823, vendor 10415).
+        pub const EVENT_TYPE: __rt::AvpCode = __rt::AvpCode::vendor(823u32, 10415u32);
+        /// `Expires` (code 888, vendor 10415).
+        pub const EXPIRES: __rt::AvpCode = __rt::AvpCode::vendor(888u32, 10415u32);
+        /// `File-Repair-Supported` (code 1224, vendor 10415).
+        pub const FILE_REPAIR_SUPPORTED: __rt::AvpCode = __rt::AvpCode::vendor(
+            1224u32,
+            10415u32,
+        );
+        /// `Fixed-User-Location-Info` (code 2825, vendor 10415).
+        pub const FIXED_USER_LOCATION_INFO: __rt::AvpCode = __rt::AvpCode::vendor(
+            2825u32,
+            10415u32,
+        );
+        /// `Flows` (code 510, vendor 10415).
+        pub const FLOWS: __rt::AvpCode = __rt::AvpCode::vendor(510u32, 10415u32);
+        /// `From-Address` (code 2708, vendor 10415).
+        pub const FROM_ADDRESS: __rt::AvpCode = __rt::AvpCode::vendor(2708u32, 10415u32);
+        /// `Forwarding-Pending` (code 3415, vendor 10415).
+        pub const FORWARDING_PENDING: __rt::AvpCode = __rt::AvpCode::vendor(
+            3415u32,
+            10415u32,
+        );
+        /// `GGSN-Address` (code 847, vendor 10415).
+        pub const GGSN_ADDRESS: __rt::AvpCode = __rt::AvpCode::vendor(847u32, 10415u32);
+        /// `Guaranteed-Bitrate-DL` (code 1025, vendor 10415).
+        pub const GUARANTEED_BITRATE_DL: __rt::AvpCode = __rt::AvpCode::vendor(
+            1025u32,
+            10415u32,
+        );
+        /// `Guaranteed-Bitrate-UL` (code 1026, vendor 10415).
+        pub const GUARANTEED_BITRATE_UL: __rt::AvpCode = __rt::AvpCode::vendor(
+            1026u32,
+            10415u32,
+        );
+        /// `Extended-GBR-DL` (code 2850, vendor 10415).
+        pub const EXTENDED_GBR_DL: __rt::AvpCode = __rt::AvpCode::vendor(
+            2850u32,
+            10415u32,
+        );
+        /// `Extended-GBR-UL` (code 2851, vendor 10415).
+        pub const EXTENDED_GBR_UL: __rt::AvpCode = __rt::AvpCode::vendor(
+            2851u32,
+            10415u32,
+        );
+        /// `IMS-Application-Reference-Identifier` (code 2601, vendor 10415).
+        pub const IMS_APPLICATION_REFERENCE_IDENTIFIER: __rt::AvpCode = __rt::AvpCode::vendor(
+            2601u32,
+            10415u32,
+        );
+        /// `IMS-Charging-Identifier` (code 841, vendor 10415).
+        pub const IMS_CHARGING_IDENTIFIER: __rt::AvpCode = __rt::AvpCode::vendor(
+            841u32,
+            10415u32,
+        );
+        /// `IMS-Communication-Service-Identifier` (code 1281, vendor 10415).
+        pub const IMS_COMMUNICATION_SERVICE_IDENTIFIER: __rt::AvpCode = __rt::AvpCode::vendor(
+            1281u32,
+            10415u32,
+        );
+        /// `IMS-Emergency-Indicator` (code 2322, vendor 10415).
+        pub const IMS_EMERGENCY_INDICATOR: __rt::AvpCode = __rt::AvpCode::vendor(
+            2322u32,
+            10415u32,
+        );
+        /// `IMS-Information` (code 876, vendor 10415).
+        pub const IMS_INFORMATION: __rt::AvpCode = __rt::AvpCode::vendor(
+            876u32,
+            10415u32,
+        );
+        /// `IMS-Visited-Network-Identifier` (code 2713, vendor 10415).
+        pub const IMS_VISITED_NETWORK_IDENTIFIER: __rt::AvpCode = __rt::AvpCode::vendor(
+            2713u32,
+            10415u32,
+        );
+        /// `IMSI-Unauthenticated-Flag` (code 2308, vendor 10415).
+        pub const IMSI_UNAUTHENTICATED_FLAG: __rt::AvpCode = __rt::AvpCode::vendor(
+            2308u32,
+            10415u32,
+        );
+        /// `Incoming-Trunk-Group-Id` (code 852, vendor 10415).
+        pub const INCOMING_TRUNK_GROUP_ID: __rt::AvpCode = __rt::AvpCode::vendor(
+            852u32,
+            10415u32,
+        );
+        /// `Incremental-Cost` (code 2062, vendor 10415).
+        pub const INCREMENTAL_COST: __rt::AvpCode = __rt::AvpCode::vendor(
+            2062u32,
+            10415u32,
+        );
+        /// `Initial-IMS-Charging-Identifier` (code 2321, vendor 10415).
+        pub const INITIAL_IMS_CHARGING_IDENTIFIER: __rt::AvpCode = __rt::AvpCode::vendor(
+            2321u32,
+            10415u32,
+        );
+        /// `Instance-Id` (code 3402, vendor 10415).
+        pub const INSTANCE_ID: __rt::AvpCode = __rt::AvpCode::vendor(3402u32, 10415u32);
+        /// `Interface-Id` (code 2003, vendor 10415).
+        pub const INTERFACE_ID: __rt::AvpCode = __rt::AvpCode::vendor(2003u32, 10415u32);
+        /// `Interface-Port` (code 2004, vendor 10415).
+        pub const INTERFACE_PORT: __rt::AvpCode = __rt::AvpCode::vendor(
+            2004u32,
+            10415u32,
+        );
+        /// `Interface-Text` (code 2005, vendor 10415).
+        pub const INTERFACE_TEXT: __rt::AvpCode = __rt::AvpCode::vendor(
+            2005u32,
+            10415u32,
+        );
+        /// `Interface-Type` (code 2006, vendor 10415).
+        pub const INTERFACE_TYPE: __rt::AvpCode = __rt::AvpCode::vendor(
+            2006u32,
+            10415u32,
+        );
+        /// `Inter-Operator-Identifier` (code 838, vendor 10415).
+        pub const INTER_OPERATOR_IDENTIFIER: __rt::AvpCode = __rt::AvpCode::vendor(
+            838u32,
+            10415u32,
+        );
+        /// `IP-Realm-Default-Indication` (code 2603, vendor 10415).
+        pub const IP_REALM_DEFAULT_INDICATION: __rt::AvpCode = __rt::AvpCode::vendor(
+            2603u32,
+            10415u32,
+        );
+        /// `ISUP-Cause` (code 3416, vendor 10415).
+        pub const ISUP_CAUSE: __rt::AvpCode = __rt::AvpCode::vendor(3416u32, 10415u32);
+        /// `ISUP-Cause-Diagnostics` (code 3422, vendor 10415).
+        pub const ISUP_CAUSE_DIAGNOSTICS: __rt::AvpCode = __rt::AvpCode::vendor(
+            3422u32,
+            10415u32,
+        );
+        /// `ISUP-Cause-Location` (code 3423, vendor 10415).
+        pub const ISUP_CAUSE_LOCATION: __rt::AvpCode = __rt::AvpCode::vendor(
+            3423u32,
+            10415u32,
+        );
+        /// `ISUP-Cause-Value` (code 3424, vendor 10415).
+        pub const ISUP_CAUSE_VALUE: __rt::AvpCode = __rt::AvpCode::vendor(
+            3424u32,
+            10415u32,
+        );
+        /// `ISUP-Location-Number` (code 3414, vendor 10415).
+        pub const ISUP_LOCATION_NUMBER: __rt::AvpCode = __rt::AvpCode::vendor(
+            3414u32,
+            10415u32,
+        );
+        /// `LCS-APN` (code 1231, vendor 10415).
+        pub const LCS_APN: __rt::AvpCode = __rt::AvpCode::vendor(1231u32, 10415u32);
+        /// `LCS-Client-Dialed-By-MS` (code 1233, vendor 10415).
+        pub const LCS_CLIENT_DIALED_BY_MS: __rt::AvpCode = __rt::AvpCode::vendor(
+            1233u32,
+            10415u32,
+        );
+        /// `LCS-Client-External-Id` (code 1234, vendor 10415).
+        pub const LCS_CLIENT_EXTERNAL_ID: __rt::AvpCode = __rt::AvpCode::vendor(
+            1234u32,
+            10415u32,
+        );
+        /// `LCS-Client-Id` (code 1232, vendor 10415).
+        pub const LCS_CLIENT_ID: __rt::AvpCode = __rt::AvpCode::vendor(
+            1232u32,
+            10415u32,
+        );
+        /// `LCS-Client-Name` (code 1235, vendor 10415).
+        pub const LCS_CLIENT_NAME: __rt::AvpCode = __rt::AvpCode::vendor(
+            1235u32,
+            10415u32,
+        );
+        /// `LCS-Client-Type` (code 1241, vendor 10415).
+        pub const LCS_CLIENT_TYPE: __rt::AvpCode = __rt::AvpCode::vendor(
+            1241u32,
+            10415u32,
+        );
+        /// `LCS-Data-Coding-Scheme` (code 1236, vendor 10415).
+        pub const LCS_DATA_CODING_SCHEME: __rt::AvpCode = __rt::AvpCode::vendor(
+            1236u32,
+            10415u32,
+        );
+        /// `LCS-Format-Indicator` (code 1237, vendor 10415).
+        pub const LCS_FORMAT_INDICATOR: __rt::AvpCode = __rt::AvpCode::vendor(
+            1237u32,
+            10415u32,
+        );
+        /// `LCS-Information` (code 878, vendor 10415).
+        pub const LCS_INFORMATION: __rt::AvpCode = __rt::AvpCode::vendor(
+            878u32,
+            10415u32,
+        );
+        /// `LCS-Name-String` (code 1238, vendor 10415).
+        pub const LCS_NAME_STRING: __rt::AvpCode = __rt::AvpCode::vendor(
+            1238u32,
+            10415u32,
+        );
+        /// `LCS-Requestor-Id` (code 1239, vendor 10415).
+        pub const LCS_REQUESTOR_ID: __rt::AvpCode = __rt::AvpCode::vendor(
+            1239u32,
+            10415u32,
+        );
+        /// `LCS-Requestor-Id-String` (code 1240, vendor 10415).
+        pub const LCS_REQUESTOR_ID_STRING: __rt::AvpCode = __rt::AvpCode::vendor(
+            1240u32,
+            10415u32,
+        );
+        /// `Local-GW-Inserted-Indication` (code 2604, vendor 10415).
+        pub const LOCAL_GW_INSERTED_INDICATION: __rt::AvpCode = __rt::AvpCode::vendor(
+            2604u32,
+            10415u32,
+        );
+        /// `Local-Sequence-Number` (code 2063, vendor 10415).
+        pub const LOCAL_SEQUENCE_NUMBER: __rt::AvpCode = __rt::AvpCode::vendor(
+            2063u32,
+            10415u32,
+        );
+        /// `Location-Estimate` (code 1242, vendor 10415).
+        pub const LOCATION_ESTIMATE: __rt::AvpCode = __rt::AvpCode::vendor(
+            1242u32,
+            10415u32,
+        );
+        /// `Location-Estimate-Type` (code 1243, vendor 10415).
+        pub const LOCATION_ESTIMATE_TYPE: __rt::AvpCode = __rt::AvpCode::vendor(
+            1243u32,
+            10415u32,
+        );
+        /// `Location-Type` (code 1244, vendor 10415).
+        pub const LOCATION_TYPE: __rt::AvpCode = __rt::AvpCode::vendor(
+            1244u32,
+            10415u32,
+        );
+        /// `Low-Balance-Indication` (code 2020, vendor 10415).
+        pub const LOW_BALANCE_INDICATION: __rt::AvpCode = __rt::AvpCode::vendor(
+            2020u32,
+            10415u32,
+        );
+        /// `Low-Priority-Indicator` (code 2602, vendor 10415).
+        pub const LOW_PRIORITY_INDICATOR: __rt::AvpCode = __rt::AvpCode::vendor(
+            2602u32,
+            10415u32,
+        );
+        /// `Mandatory-Capability` (code 604, vendor 10415).
+        pub const MANDATORY_CAPABILITY: __rt::AvpCode = __rt::AvpCode::vendor(
+            604u32,
+            10415u32,
+        );
+        /// `Max-Requested-Bandwidth-DL` (code 515, vendor 10415).
+        pub const MAX_REQUESTED_BANDWIDTH_DL: __rt::AvpCode = __rt::AvpCode::vendor(
+            515u32,
+            10415u32,
+        );
+        /// `Max-Requested-Bandwidth-UL` (code 516, vendor 10415).
+        pub const MAX_REQUESTED_BANDWIDTH_UL: __rt::AvpCode = __rt::AvpCode::vendor(
+            516u32,
+            10415u32,
+        );
+        /// `Extended-Max-Requested-BW-DL` (code 554, vendor 10415).
+        pub const EXTENDED_MAX_REQUESTED_BW_DL: __rt::AvpCode = __rt::AvpCode::vendor(
+            554u32,
+            10415u32,
+        );
+        /// `Extended-Max-Requested-BW-UL` (code 555, vendor 10415).
+        pub const EXTENDED_MAX_REQUESTED_BW_UL: __rt::AvpCode = __rt::AvpCode::vendor(
+            555u32,
+            10415u32,
+        );
+        /// `MBMS-2G-3G-Indicator` (code 907, vendor 10415).
+        pub const MBMS_2G_3G_INDICATOR: __rt::AvpCode = __rt::AvpCode::vendor(
+            907u32,
+            10415u32,
+        );
+        /// `MBMS-Charged-Party` (code 2323, vendor 10415).
+        pub const MBMS_CHARGED_PARTY: __rt::AvpCode = __rt::AvpCode::vendor(
+            2323u32,
+            10415u32,
+        );
+        /// `MBMS-GW-Address` (code 2307, vendor 10415).
+        pub const MBMS_GW_ADDRESS: __rt::AvpCode = __rt::AvpCode::vendor(
+            2307u32,
+            10415u32,
+        );
+        /// `MBMS-Information` (code 880, vendor 10415).
+        pub const MBMS_INFORMATION: __rt::AvpCode = __rt::AvpCode::vendor(
+            880u32,
+            10415u32,
+        );
+        /// `MBMS-Service-Area` (code 903, vendor 10415).
+        pub const MBMS_SERVICE_AREA: __rt::AvpCode = __rt::AvpCode::vendor(
+            903u32,
+            10415u32,
+        );
+        /// `MBMS-Service-Type` (code 906, vendor 10415).
+        pub const MBMS_SERVICE_TYPE: __rt::AvpCode = __rt::AvpCode::vendor(
+            906u32,
+            10415u32,
+        );
+        /// `MBMS-Session-Identity` (code 908, vendor 10415).
+        pub const MBMS_SESSION_IDENTITY: __rt::AvpCode = __rt::AvpCode::vendor(
+            908u32,
+            10415u32,
+        );
+        /// `MBMS-User-Service-Type` (code 1225, vendor 10415).
+        pub const MBMS_USER_SERVICE_TYPE: __rt::AvpCode = __rt::AvpCode::vendor(
+            1225u32,
+            10415u32,
+        );
+        /// `Media-Initiator-Flag` (code 882, vendor 10415).
+        pub const MEDIA_INITIATOR_FLAG: __rt::AvpCode = __rt::AvpCode::vendor(
+            882u32,
+            10415u32,
+        );
+        /// `Media-Initiator-Party` (code 1288, vendor 10415).
+        pub const MEDIA_INITIATOR_PARTY: __rt::AvpCode = __rt::AvpCode::vendor(
+            1288u32,
+            10415u32,
+        );
+        /// `Message-Body` (code 889, vendor 10415).
+        pub const MESSAGE_BODY: __rt::AvpCode = __rt::AvpCode::vendor(889u32, 10415u32);
+        /// `Message-Class` (code 1213, vendor 10415).
+        pub const MESSAGE_CLASS: __rt::AvpCode = __rt::AvpCode::vendor(
+            1213u32,
+            10415u32,
+        );
+        /// `Message-Id` (code 1210, vendor 10415).
+        pub const MESSAGE_ID: __rt::AvpCode = __rt::AvpCode::vendor(1210u32, 10415u32);
+        /// `Message-Size` (code 1212, vendor 10415).
+        pub const MESSAGE_SIZE: __rt::AvpCode = __rt::AvpCode::vendor(1212u32, 10415u32);
+        /// `Message-Type` (code 1211, vendor 10415).
+        pub const MESSAGE_TYPE: __rt::AvpCode = __rt::AvpCode::vendor(1211u32, 10415u32);
+        /// `MMBox-Storage-Requested` (code 1248, vendor 10415).
+        pub const MMBOX_STORAGE_REQUESTED: __rt::AvpCode = __rt::AvpCode::vendor(
+            1248u32,
+            10415u32,
+        );
+        /// `MM-Content-Type` (code 1203, vendor 10415).
+        pub const MM_CONTENT_TYPE: __rt::AvpCode = __rt::AvpCode::vendor(
+            1203u32,
+            10415u32,
+        );
+        /// `MME-Name` (code 2402, vendor 10415).
+        pub const MME_NAME: __rt::AvpCode = __rt::AvpCode::vendor(2402u32, 10415u32);
+        /// `MME-Number-for-MT-SMS` (code 1645, vendor 10415).
+        pub const MME_NUMBER_FOR_MT_SMS: __rt::AvpCode = __rt::AvpCode::vendor(
+            1645u32,
+            10415u32,
+        );
+        /// `MME-Realm` (code 2408, vendor 10415).
+        pub const MME_REALM: __rt::AvpCode = __rt::AvpCode::vendor(2408u32, 10415u32);
+        /// `MMS-Information` (code 877, vendor 10415).
+        pub const MMS_INFORMATION: __rt::AvpCode = __rt::AvpCode::vendor(
+            877u32,
+            10415u32,
+        );
+        /// `MMTel-Information` (code 2030, vendor 10415).
+        pub const MMTEL_INFORMATION: __rt::AvpCode = __rt::AvpCode::vendor(
+            2030u32,
+            10415u32,
+        );
+        /// `MMTel-SService-Type` (code 2031, vendor 10415).
+        pub const MMTEL_S_SERVICE_TYPE: __rt::AvpCode = __rt::AvpCode::vendor(
+            2031u32,
+            10415u32,
+        );
+        /// `MSC-Address` (code 3417, vendor 10415).
+        pub const MSC_ADDRESS: __rt::AvpCode = __rt::AvpCode::vendor(3417u32, 10415u32);
+        /// `MSISDN` (code 701, vendor 10415).
+        pub const MSISDN: __rt::AvpCode = __rt::AvpCode::vendor(701u32, 10415u32);
+        /// `MTC-IWF-Address` (code 3406, vendor 10415).
+        pub const MTC_IWF_ADDRESS: __rt::AvpCode = __rt::AvpCode::vendor(
+            3406u32,
+            10415u32,
+        );
+        /// `Neighbour-Node-Address` (code 2705, vendor 10415).
+        pub const NEIGHBOUR_NODE_ADDRESS: __rt::AvpCode = __rt::AvpCode::vendor(
+            2705u32,
+            10415u32,
+        );
+        /// `Network-Call-Reference-Number` (code 3418, vendor 10415).
+        pub const NETWORK_CALL_REFERENCE_NUMBER: __rt::AvpCode = __rt::AvpCode::vendor(
+            3418u32,
+            10415u32,
+        );
+        /// `Next-Tariff` (code 2057, vendor 10415).
+        pub const NEXT_TARIFF: __rt::AvpCode = __rt::AvpCode::vendor(2057u32, 10415u32);
+        /// `NNI-Information` (code 2703, vendor 10415).
+        pub const NNI_INFORMATION: __rt::AvpCode = __rt::AvpCode::vendor(
+            2703u32,
+            10415u32,
+        );
+        /// `NNI-Type` (code 2704, vendor 10415).
+        pub const NNI_TYPE: __rt::AvpCode = __rt::AvpCode::vendor(2704u32, 10415u32);
+        /// `Node-Functionality` (code 862, vendor 10415).
+        pub const NODE_FUNCTIONALITY: __rt::AvpCode = __rt::AvpCode::vendor(
+            862u32,
+            10415u32,
+        );
+        /// `Node-Id` (code 2064, vendor 10415).
+        pub const NODE_ID: __rt::AvpCode = __rt::AvpCode::vendor(2064u32, 10415u32);
+        /// `Number-Of-Diversions` (code 2034, vendor 10415).
+        pub const NUMBER_OF_DIVERSIONS: __rt::AvpCode = __rt::AvpCode::vendor(
+            2034u32,
+            10415u32,
+        );
+        /// `Number-Of-Messages-Sent` (code 2019, vendor 10415).
+        pub const NUMBER_OF_MESSAGES_SENT: __rt::AvpCode = __rt::AvpCode::vendor(
+            2019u32,
+            10415u32,
+        );
+        /// `Number-Of-Messages-Successfully-Exploded` (code 2111, vendor 10415).
+        pub const NUMBER_OF_MESSAGES_SUCCESSFULLY_EXPLODED: __rt::AvpCode = __rt::AvpCode::vendor(
+            2111u32,
+            10415u32,
+        );
+        /// `Number-Of-Messages-Successfully-Sent` (code 2112, vendor 10415).
+        pub const NUMBER_OF_MESSAGES_SUCCESSFULLY_SENT: __rt::AvpCode = __rt::AvpCode::vendor(
+            2112u32,
+            10415u32,
+        );
+        /// `Number-Of-Participants` (code 885, vendor 10415).
+        pub const NUMBER_OF_PARTICIPANTS: __rt::AvpCode = __rt::AvpCode::vendor(
+            885u32,
+            10415u32,
+        );
+        /// `Number-Of-Received-Talk-Bursts` (code 1282, vendor 10415).
+        pub const NUMBER_OF_RECEIVED_TALK_BURSTS: __rt::AvpCode = __rt::AvpCode::vendor(
+            1282u32,
+            10415u32,
+        );
+        /// `Number-Of-Talk-Bursts` (code 1283, vendor 10415).
+        pub const NUMBER_OF_TALK_BURSTS: __rt::AvpCode = __rt::AvpCode::vendor(
+            1283u32,
+            10415u32,
+        );
+        /// `Number-Portability-Routing-Information` (code 2024, vendor 10415).
+        pub const NUMBER_PORTABILITY_ROUTING_INFORMATION: __rt::AvpCode = __rt::AvpCode::vendor(
+            2024u32,
+            10415u32,
+        );
+        /// `Offline-Charging` (code 1278, vendor 10415).
+        pub const OFFLINE_CHARGING: __rt::AvpCode = __rt::AvpCode::vendor(
+            1278u32,
+            10415u32,
+        );
+        /// `Online-Charging-Flag` (code 2303, vendor 10415).
+        pub const ONLINE_CHARGING_FLAG: __rt::AvpCode = __rt::AvpCode::vendor(
+            2303u32,
+            10415u32,
+        );
+        /// `Optional-Capability` (code 605, vendor 10415).
+        pub const OPTIONAL_CAPABILITY: __rt::AvpCode = __rt::AvpCode::vendor(
+            605u32,
+            10415u32,
+        );
+        /// `Originating-IOI` (code 839, vendor 10415).
+        pub const ORIGINATING_IOI: __rt::AvpCode = __rt::AvpCode::vendor(
+            839u32,
+            10415u32,
+        );
+        /// `Originator-SCCP-Address` (code 2008, vendor 10415).
+        pub const ORIGINATOR_SCCP_ADDRESS: __rt::AvpCode = __rt::AvpCode::vendor(
+            2008u32,
+            10415u32,
+        );
+        /// `Originator` (code 864, vendor 10415).
+        pub const ORIGINATOR: __rt::AvpCode = __rt::AvpCode::vendor(864u32, 10415u32);
+        /// `Originator-Address` (code 886, vendor 10415).
+        pub const ORIGINATOR_ADDRESS: __rt::AvpCode = __rt::AvpCode::vendor(
+            886u32,
+            10415u32,
+        );
+        /// `Originator-Received-Address` (code 2027, vendor 10415).
+        pub const ORIGINATOR_RECEIVED_ADDRESS: __rt::AvpCode = __rt::AvpCode::vendor(
+            2027u32,
+            10415u32,
+        );
+        /// `Originator-Interface` (code 2009, vendor 10415).
+        pub const ORIGINATOR_INTERFACE: __rt::AvpCode = __rt::AvpCode::vendor(
+            2009u32,
+            10415u32,
+        );
+        /// `Outgoing-Session-Id` (code 2320, vendor 10415).
+        pub const OUTGOING_SESSION_ID: __rt::AvpCode = __rt::AvpCode::vendor(
+            2320u32,
+            10415u32,
+        );
+        /// `Outgoing-Trunk-Group-Id` (code 853, vendor 10415).
+        pub const OUTGOING_TRUNK_GROUP_ID: __rt::AvpCode = __rt::AvpCode::vendor(
+            853u32,
+            10415u32,
+        );
+        /// `Participant-Access-Priority` (code 1259, vendor 10415).
+        pub const PARTICIPANT_ACCESS_PRIORITY: __rt::AvpCode = __rt::AvpCode::vendor(
+            1259u32,
+            10415u32,
+        );
+        /// `Participant-Action-Type` (code 2049, vendor 10415).
+        pub const PARTICIPANT_ACTION_TYPE: __rt::AvpCode = __rt::AvpCode::vendor(
+            2049u32,
+            10415u32,
+        );
+        /// `Participant-Group` (code 1260, vendor 10415).
+        pub const PARTICIPANT_GROUP: __rt::AvpCode = __rt::AvpCode::vendor(
+            1260u32,
+            10415u32,
+        );
+        /// `Participants-Involved` (code 887, vendor 10415).
+        pub const PARTICIPANTS_INVOLVED: __rt::AvpCode = __rt::AvpCode::vendor(
+            887u32,
+            10415u32,
+        );
+        /// `PDN-Connection-Charging-Id` (code 2050, vendor 10415).
+        pub const PDN_CONNECTION_CHARGING_ID: __rt::AvpCode = __rt::AvpCode::vendor(
+            2050u32,
+            10415u32,
+        );
+        /// `PDP-Address` (code 1227, vendor 10415).
+        pub const PDP_ADDRESS: __rt::AvpCode = __rt::AvpCode::vendor(1227u32, 10415u32);
+        /// `PDP-Context-Type` (code 1247, vendor 10415).
+        pub const PDP_CONTEXT_TYPE: __rt::AvpCode = __rt::AvpCode::vendor(
+            1247u32,
+            10415u32,
+        );
+        /// `PDP-Address-Prefix-Length` (code 2606, vendor 10415).
+        pub const PDP_ADDRESS_PREFIX_LENGTH: __rt::AvpCode = __rt::AvpCode::vendor(
+            2606u32,
+            10415u32,
+        );
+        /// `PoC-Change-Condition` (code 1261, vendor 10415).
+        pub const POC_CHANGE_CONDITION: __rt::AvpCode = __rt::AvpCode::vendor(
+            1261u32,
+            10415u32,
+        );
+        /// `PoC-Change-Time` (code 1262, vendor 10415).
+        pub const POC_CHANGE_TIME: __rt::AvpCode = __rt::AvpCode::vendor(
+            1262u32,
+            10415u32,
+        );
+        /// `PoC-Controlling-Address` (code 858, vendor 10415).
+        pub const POC_CONTROLLING_ADDRESS: __rt::AvpCode = __rt::AvpCode::vendor(
+            858u32,
+            10415u32,
+        );
+        /// `PoC-Event-Type` (code 2025, vendor 10415).
+        pub const POC_EVENT_TYPE: __rt::AvpCode = __rt::AvpCode::vendor(
+            2025u32,
+            10415u32,
+        );
+        /// `PoC-Group-Name` (code 859, vendor 10415).
+        pub const POC_GROUP_NAME: __rt::AvpCode = __rt::AvpCode::vendor(
+            859u32,
+            10415u32,
+        );
+        /// `PoC-Information` (code 879, vendor 10415).
+        pub const POC_INFORMATION: __rt::AvpCode = __rt::AvpCode::vendor(
+            879u32,
+            10415u32,
+        );
+        /// `PoC-Server-Role` (code 883, vendor 10415).
+        pub const POC_SERVER_ROLE: __rt::AvpCode = __rt::AvpCode::vendor(
+            883u32,
+            10415u32,
+        );
+        /// `PoC-Session-Id` (code 1229, vendor 10415).
+        pub const POC_SESSION_ID: __rt::AvpCode = __rt::AvpCode::vendor(
+            1229u32,
+            10415u32,
+        );
+        /// `PoC-Session-Initiation-type` (code 1277, vendor 10415).
+        pub const POC_SESSION_INITIATION_TYPE: __rt::AvpCode = __rt::AvpCode::vendor(
+            1277u32,
+            10415u32,
+        );
+        /// `PoC-Session-Type` (code 884, vendor 10415).
+        pub const POC_SESSION_TYPE: __rt::AvpCode = __rt::AvpCode::vendor(
+            884u32,
+            10415u32,
+        );
+        /// `PoC-User-Role` (code 1252, vendor 10415).
+        pub const POC_USER_ROLE: __rt::AvpCode = __rt::AvpCode::vendor(
+            1252u32,
+            10415u32,
+        );
+        /// `PoC-User-Role-Ids` (code 1253, vendor 10415).
+        pub const POC_USER_ROLE_IDS: __rt::AvpCode = __rt::AvpCode::vendor(
+            1253u32,
+            10415u32,
+        );
+        /// `PoC-User-Role-info-Units` (code 1254, vendor 10415).
+        pub const POC_USER_ROLE_INFO_UNITS: __rt::AvpCode = __rt::AvpCode::vendor(
+            1254u32,
+            10415u32,
+        );
+        /// `Positioning-Data` (code 1245, vendor 10415).
+        pub const POSITIONING_DATA: __rt::AvpCode = __rt::AvpCode::vendor(
+            1245u32,
+            10415u32,
+        );
+        /// `Preferred-AoC-Currency` (code 2315, vendor 10415).
+        pub const PREFERRED_AOC_CURRENCY: __rt::AvpCode = __rt::AvpCode::vendor(
+            2315u32,
+            10415u32,
+        );
+        /// `Presence-Reporting-Area-Identifier` (code 2821, vendor 10415).
+        pub const PRESENCE_REPORTING_AREA_IDENTIFIER: __rt::AvpCode = __rt::AvpCode::vendor(
+            2821u32,
+            10415u32,
+        );
+        /// `Presence-Reporting-Area-Information` (code 2822, vendor 10415).
+        pub const PRESENCE_REPORTING_AREA_INFORMATION: __rt::AvpCode = __rt::AvpCode::vendor(
+            2822u32,
+            10415u32,
+        );
+        /// `Presence-Reporting-Area-Status` (code 2823, vendor 10415).
+        pub const PRESENCE_REPORTING_AREA_STATUS: __rt::AvpCode = __rt::AvpCode::vendor(
+            2823u32,
+            10415u32,
+        );
+        /// `Priority` (code 1209, vendor 10415).
+        pub const PRIORITY: __rt::AvpCode = __rt::AvpCode::vendor(1209u32, 10415u32);
+        /// `Priority-Indication` (code 3006, vendor 10415).
+        pub const PRIORITY_INDICATION: __rt::AvpCode = __rt::AvpCode::vendor(
+            3006u32,
+            10415u32,
+        );
+        /// `Priority-Level` (code 1046, vendor 10415).
+        pub const PRIORITY_LEVEL: __rt::AvpCode = __rt::AvpCode::vendor(
+            1046u32,
+            10415u32,
+        );
+        /// `Pre-emption-Capability` (code 1047, vendor 10415).
+        pub const PRE_EMPTION_CAPABILITY: __rt::AvpCode = __rt::AvpCode::vendor(
+            1047u32,
+            10415u32,
+        );
+        /// `Pre-emption-Vulnerability` (code 1048, vendor 10415).
+        pub const PRE_EMPTION_VULNERABILITY: __rt::AvpCode = __rt::AvpCode::vendor(
+            1048u32,
+            10415u32,
+        );
+        /// `PS-Append-Free-Format-Data` (code 867, vendor 10415).
+        pub const PS_APPEND_FREE_FORMAT_DATA: __rt::AvpCode = __rt::AvpCode::vendor(
+            867u32,
+            10415u32,
+        );
+        /// `PS-Free-Format-Data` (code 866, vendor 10415).
+        pub const PS_FREE_FORMAT_DATA: __rt::AvpCode = __rt::AvpCode::vendor(
+            866u32,
+            10415u32,
+        );
+        /// `PS-Furnish-Charging-Information` (code 865, vendor 10415).
+        pub const PS_FURNISH_CHARGING_INFORMATION: __rt::AvpCode = __rt::AvpCode::vendor(
+            865u32,
+            10415u32,
+        );
+        /// `PS-Information` (code 874, vendor 10415).
+        pub const PS_INFORMATION: __rt::AvpCode = __rt::AvpCode::vendor(
+            874u32,
+            10415u32,
+        );
+        /// `QoS-Information` (code 1016, vendor 10415).
+        pub const QOS_INFORMATION: __rt::AvpCode = __rt::AvpCode::vendor(
+            1016u32,
+            10415u32,
+        );
+        /// `QoS-Class-Identifier` (code 1028, vendor 10415).
+        pub const QOS_CLASS_IDENTIFIER: __rt::AvpCode = __rt::AvpCode::vendor(
+            1028u32,
+            10415u32,
+        );
+        /// `Quota-Consumption-Time` (code 881, vendor 10415).
+        pub const QUOTA_CONSUMPTION_TIME: __rt::AvpCode = __rt::AvpCode::vendor(
+            881u32,
+            10415u32,
+        );
+        /// `Quota-Holding-Time` (code 871, vendor 10415).
+        pub const QUOTA_HOLDING_TIME: __rt::AvpCode = __rt::AvpCode::vendor(
+            871u32,
+            10415u32,
+        );
+        /// `RAI` (code 909, vendor 10415).
+        pub const RAI: __rt::AvpCode = __rt::AvpCode::vendor(909u32, 10415u32);
+        /// `Rate-Element` (code 2058, vendor 10415).
+        pub const RATE_ELEMENT: __rt::AvpCode = __rt::AvpCode::vendor(2058u32, 10415u32);
+        /// `RAT-Type` (code 1032, vendor 10415).
+        pub const RAT_TYPE: __rt::AvpCode = __rt::AvpCode::vendor(1032u32, 10415u32);
+        /// `Read-Reply-Report-Requested` (code 1222, vendor 10415).
+        pub const READ_REPLY_REPORT_REQUESTED: __rt::AvpCode = __rt::AvpCode::vendor(
+            1222u32,
+            10415u32,
+        );
+        /// `Real-Time-Tariff-Information` (code 2305, vendor 10415).
+        pub const REAL_TIME_TARIFF_INFORMATION: __rt::AvpCode = __rt::AvpCode::vendor(
+            2305u32,
+            10415u32,
+        );
+        /// `Reason-Header` (code 3401, vendor 10415).
+        pub const REASON_HEADER: __rt::AvpCode = __rt::AvpCode::vendor(
+            3401u32,
+            10415u32,
+        );
+        /// `Received-Talk-Burst-Time` (code 1284, vendor 10415).
+        pub const RECEIVED_TALK_BURST_TIME: __rt::AvpCode = __rt::AvpCode::vendor(
+            1284u32,
+            10415u32,
+        );
+        /// `Received-Talk-Burst-Volume` (code 1285, vendor 10415).
+        pub const RECEIVED_TALK_BURST_VOLUME: __rt::AvpCode = __rt::AvpCode::vendor(
+            1285u32,
+            10415u32,
+        );
+        /// `Recipient-Address` (code 1201, vendor 10415).
+        pub const RECIPIENT_ADDRESS: __rt::AvpCode = __rt::AvpCode::vendor(
+            1201u32,
+            10415u32,
+        );
+        /// `Recipient-Info` (code 2026, vendor 10415).
+        pub const RECIPIENT_INFO: __rt::AvpCode = __rt::AvpCode::vendor(
+            2026u32,
+            10415u32,
+        );
+        /// `Recipient-Received-Address` (code 2028, vendor 10415).
+        pub const RECIPIENT_RECEIVED_ADDRESS: __rt::AvpCode = __rt::AvpCode::vendor(
+            2028u32,
+            10415u32,
+        );
+        /// `Recipient-SCCP-Address` (code 2010, vendor 10415).
+        pub const RECIPIENT_SCCP_ADDRESS: __rt::AvpCode = __rt::AvpCode::vendor(
+            2010u32,
+            10415u32,
+        );
+        /// `Reference-Number` (code 3007, vendor 10415).
+        pub const REFERENCE_NUMBER: __rt::AvpCode = __rt::AvpCode::vendor(
+            3007u32,
+            10415u32,
+        );
+        /// `Refund-Information` (code 2022, vendor 10415).
+        pub const REFUND_INFORMATION: __rt::AvpCode = __rt::AvpCode::vendor(
+            2022u32,
+            10415u32,
+        );
+        /// `Relationship-Mode` (code 2706, vendor 10415).
+        pub const RELATIONSHIP_MODE: __rt::AvpCode = __rt::AvpCode::vendor(
+            2706u32,
+            10415u32,
+        );
+        /// `Related-IMS-Charging-Identifier` (code 2711, vendor 10415).
+        pub const RELATED_IMS_CHARGING_IDENTIFIER: __rt::AvpCode = __rt::AvpCode::vendor(
+            2711u32,
+            10415u32,
+        );
+        /// `Related-IMS-Charging-Identifier-Node` (code 2712, vendor 10415).
+        pub const RELATED_IMS_CHARGING_IDENTIFIER_NODE: __rt::AvpCode = __rt::AvpCode::vendor(
+            2712u32,
+            10415u32,
+        );
+        /// `Remaining-Balance` (code 2021, vendor 10415).
+        pub const REMAINING_BALANCE: __rt::AvpCode = __rt::AvpCode::vendor(
+            2021u32,
+            10415u32,
+        );
+        /// `Reply-Applic-Id` (code 1223, vendor 10415).
+        pub const REPLY_APPLIC_ID: __rt::AvpCode = __rt::AvpCode::vendor(
+            1223u32,
+            10415u32,
+        );
+        /// `Reply-Path-Requested` (code 2011, vendor 10415).
+        pub const REPLY_PATH_REQUESTED: __rt::AvpCode = __rt::AvpCode::vendor(
+            2011u32,
+            10415u32,
+        );
+        /// `Reporting-Reason` (code 872, vendor 10415).
+        pub const REPORTING_REASON: __rt::AvpCode = __rt::AvpCode::vendor(
+            872u32,
+            10415u32,
+        );
+        /// `Requested-Party-Address` (code 1251, vendor 10415).
+        pub const REQUESTED_PARTY_ADDRESS: __rt::AvpCode = __rt::AvpCode::vendor(
+            1251u32,
+            10415u32,
+        );
+        /// `Required-MBMS-Bearer-Capabilities` (code 901, vendor 10415).
+        pub const REQUIRED_MBMS_BEARER_CAPABILITIES: __rt::AvpCode = __rt::AvpCode::vendor(
+            901u32,
+            10415u32,
+        );
+        /// `Role-Of-Node` (code 829, vendor 10415).
+        pub const ROLE_OF_NODE: __rt::AvpCode = __rt::AvpCode::vendor(829u32, 10415u32);
+        /// `Route-Header-Received` (code 3403, vendor 10415).
+        pub const ROUTE_HEADER_RECEIVED: __rt::AvpCode = __rt::AvpCode::vendor(
+            3403u32,
+            10415u32,
+        );
+        /// `Route-Header-Transmitted` (code 3404, vendor 10415).
+        pub const ROUTE_HEADER_TRANSMITTED: __rt::AvpCode = __rt::AvpCode::vendor(
+            3404u32,
+            10415u32,
+        );
+        /// `Scale-Factor` (code 2059, vendor 10415).
+        pub const SCALE_FACTOR: __rt::AvpCode = __rt::AvpCode::vendor(2059u32, 10415u32);
+        /// `SDP-Answer-Timestamp` (code 1275, vendor 10415).
+        pub const SDP_ANSWER_TIMESTAMP: __rt::AvpCode = __rt::AvpCode::vendor(
+            1275u32,
+            10415u32,
+        );
+        /// `SDP-Media-Component` (code 843, vendor 10415).
+        pub const SDP_MEDIA_COMPONENT: __rt::AvpCode = __rt::AvpCode::vendor(
+            843u32,
+            10415u32,
+        );
+        /// `SDP-Media-Description` (code 845, vendor 10415).
+        pub const SDP_MEDIA_DESCRIPTION: __rt::AvpCode = __rt::AvpCode::vendor(
+            845u32,
+            10415u32,
+        );
+        /// `SDP-Media-Name` (code 844, vendor 10415).
+        pub const SDP_MEDIA_NAME: __rt::AvpCode = __rt::AvpCode::vendor(
+            844u32,
+            10415u32,
+        );
+        /// `SDP-Offer-Timestamp` (code 1274, vendor 10415).
+        pub const SDP_OFFER_TIMESTAMP: __rt::AvpCode = __rt::AvpCode::vendor(
+            1274u32,
+            10415u32,
+        );
+        /// `SDP-Session-Description` (code 842, vendor 10415).
+        pub const SDP_SESSION_DESCRIPTION: __rt::AvpCode = __rt::AvpCode::vendor(
+            842u32,
+            10415u32,
+        );
+        /// `SDP-TimeStamps` (code 1273, vendor 10415).
+        pub const SDP_TIME_STAMPS: __rt::AvpCode = __rt::AvpCode::vendor(
+            1273u32,
+            10415u32,
+        );
+        /// `SDP-Type` (code 2036, vendor 10415).
+        pub const SDP_TYPE: __rt::AvpCode = __rt::AvpCode::vendor(2036u32, 10415u32);
+        /// `Serving-Node` (code 2401, vendor 10415).
+        pub const SERVING_NODE: __rt::AvpCode = __rt::AvpCode::vendor(2401u32, 10415u32);
+        /// `Session-Direction` (code 2707, vendor 10415).
+        pub const SESSION_DIRECTION: __rt::AvpCode = __rt::AvpCode::vendor(
+            2707u32,
+            10415u32,
+        );
+        /// `Served-Party-IP-Address` (code 848, vendor 10415).
+        pub const SERVED_PARTY_IP_ADDRESS: __rt::AvpCode = __rt::AvpCode::vendor(
+            848u32,
+            10415u32,
+        );
+        /// `Server-Capabilities` (code 603, vendor 10415).
+        pub const SERVER_CAPABILITIES: __rt::AvpCode = __rt::AvpCode::vendor(
+            603u32,
+            10415u32,
+        );
+        /// `Server-Name` (code 602, vendor 10415).
+        pub const SERVER_NAME: __rt::AvpCode = __rt::AvpCode::vendor(602u32, 10415u32);
+        /// `Service-Data-Container` (code 2040, vendor 10415).
+        pub const SERVICE_DATA_CONTAINER: __rt::AvpCode = __rt::AvpCode::vendor(
+            2040u32,
+            10415u32,
+        );
+        /// `Service-Id` (code 855, vendor 10415).
+        pub const SERVICE_ID: __rt::AvpCode = __rt::AvpCode::vendor(855u32, 10415u32);
+        /// `Service-Information` (code 873, vendor 10415).
+        pub const SERVICE_INFORMATION: __rt::AvpCode = __rt::AvpCode::vendor(
+            873u32,
+            10415u32,
+        );
+        /// `Service-Mode` (code 2032, vendor 10415).
+        pub const SERVICE_MODE: __rt::AvpCode = __rt::AvpCode::vendor(2032u32, 10415u32);
+        /// `Service-Specific-Data` (code 863, vendor 10415).
+        pub const SERVICE_SPECIFIC_DATA: __rt::AvpCode = __rt::AvpCode::vendor(
+            863u32,
+            10415u32,
+        );
+        /// `Service-Specific-Info` (code 1249, vendor 10415).
+        pub const SERVICE_SPECIFIC_INFO: __rt::AvpCode = __rt::AvpCode::vendor(
+            1249u32,
+            10415u32,
+        );
+        /// `Service-Specific-Type` (code 1257, vendor 10415).
+        pub const SERVICE_SPECIFIC_TYPE: __rt::AvpCode = __rt::AvpCode::vendor(
+            1257u32,
+            10415u32,
+        );
+        /// `Serving-Node-Type` (code 2047, vendor 10415).
+        pub const SERVING_NODE_TYPE: __rt::AvpCode = __rt::AvpCode::vendor(
+            2047u32,
+            10415u32,
+        );
+        /// `Session-Priority` (code 650, vendor 10415).
+        pub const SESSION_PRIORITY: __rt::AvpCode = __rt::AvpCode::vendor(
+            650u32,
+            10415u32,
+        );
+        /// `SGSN-Address` (code 1228, vendor 10415).
+        pub const SGSN_ADDRESS: __rt::AvpCode = __rt::AvpCode::vendor(1228u32, 10415u32);
+        /// `SGW-Address` (code 2067, vendor 10415).
+        pub const SGW_ADDRESS: __rt::AvpCode = __rt::AvpCode::vendor(2067u32, 10415u32);
+        /// `SGW-Change` (code 2065, vendor 10415).
+        pub const SGW_CHANGE: __rt::AvpCode = __rt::AvpCode::vendor(2065u32, 10415u32);
+        /// `SIP-Method` (code 824, vendor 10415).
+        pub const SIP_METHOD: __rt::AvpCode = __rt::AvpCode::vendor(824u32, 10415u32);
+        /// `SIP-Request-Timestamp-Fraction` (code 2301, vendor 10415).
+        pub const SIP_REQUEST_TIMESTAMP_FRACTION: __rt::AvpCode = __rt::AvpCode::vendor(
+            2301u32,
+            10415u32,
+        );
+        /// `SIP-Request-Timestamp` (code 834, vendor 10415).
+        pub const SIP_REQUEST_TIMESTAMP: __rt::AvpCode = __rt::AvpCode::vendor(
+            834u32,
+            10415u32,
+        );
+        /// `SIP-Response-Timestamp-Fraction` (code 2302, vendor 10415).
+        pub const SIP_RESPONSE_TIMESTAMP_FRACTION: __rt::AvpCode = __rt::AvpCode::vendor(
+            2302u32,
+            10415u32,
+        );
+        /// `SIP-Response-Timestamp` (code 835, vendor 10415).
+        pub const SIP_RESPONSE_TIMESTAMP: __rt::AvpCode = __rt::AvpCode::vendor(
+            835u32,
+            10415u32,
+        );
+        /// `SM-Device-Trigger-Indicator` (code 3407, vendor 10415).
+        pub const SM_DEVICE_TRIGGER_INDICATOR: __rt::AvpCode = __rt::AvpCode::vendor(
+            3407u32,
+            10415u32,
+        );
+        /// `SM-Device-Trigger-Information` (code 3405, vendor 10415).
+        pub const SM_DEVICE_TRIGGER_INFORMATION: __rt::AvpCode = __rt::AvpCode::vendor(
+            3405u32,
+            10415u32,
+        );
+        /// `SM-Discharge-Time` (code 2012, vendor 10415).
+        pub const SM_DISCHARGE_TIME: __rt::AvpCode = __rt::AvpCode::vendor(
+            2012u32,
+            10415u32,
+        );
+        /// `SM-Message-Type` (code 2007, vendor 10415).
+        pub const SM_MESSAGE_TYPE: __rt::AvpCode = __rt::AvpCode::vendor(
+            2007u32,
+            10415u32,
+        );
+        /// `SM-Protocol-Id` (code 2013, vendor 10415).
+        pub const SM_PROTOCOL_ID: __rt::AvpCode = __rt::AvpCode::vendor(
+            2013u32,
+            10415u32,
+        );
+        /// `SM-Sequence-Number` (code 3408, vendor 10415).
+        pub const SM_SEQUENCE_NUMBER: __rt::AvpCode = __rt::AvpCode::vendor(
+            3408u32,
+            10415u32,
+        );
+        /// `SMSC-Address` (code 2017, vendor 10415).
+        pub const SMSC_ADDRESS: __rt::AvpCode = __rt::AvpCode::vendor(2017u32, 10415u32);
+        /// `SMS-Information` (code 2000, vendor 10415).
+        pub const SMS_INFORMATION: __rt::AvpCode = __rt::AvpCode::vendor(
+            2000u32,
+            10415u32,
+        );
+        /// `SMS-Node` (code 2016, vendor 10415).
+        pub const SMS_NODE: __rt::AvpCode = __rt::AvpCode::vendor(2016u32, 10415u32);
+        /// `SMS-Result` (code 3409, vendor 10415).
+        pub const SMS_RESULT: __rt::AvpCode = __rt::AvpCode::vendor(3409u32, 10415u32);
+        /// `SM-Service-Type` (code 2029, vendor 10415).
+        pub const SM_SERVICE_TYPE: __rt::AvpCode = __rt::AvpCode::vendor(
+            2029u32,
+            10415u32,
+        );
+        /// `SM-Status` (code 2014, vendor 10415).
+        pub const SM_STATUS: __rt::AvpCode = __rt::AvpCode::vendor(2014u32, 10415u32);
+        /// `SM-User-Data-Header` (code 2015, vendor 10415).
+        pub const SM_USER_DATA_HEADER: __rt::AvpCode = __rt::AvpCode::vendor(
+            2015u32,
+            10415u32,
+        );
+        /// `Sponsor-Identity` (code 531, vendor 10415).
+        pub const SPONSOR_IDENTITY: __rt::AvpCode = __rt::AvpCode::vendor(
+            531u32,
+            10415u32,
+        );
+        /// `SSID` (code 1524, vendor 10415).
+        pub const SSID: __rt::AvpCode = __rt::AvpCode::vendor(1524u32, 10415u32);
+        /// `Start-of-Charging` (code 3419, vendor 10415).
+        pub const START_OF_CHARGING: __rt::AvpCode = __rt::AvpCode::vendor(
+            3419u32,
+            10415u32,
+        );
+        /// `Start-Time` (code 2041, vendor 10415).
+        pub const START_TIME: __rt::AvpCode = __rt::AvpCode::vendor(2041u32, 10415u32);
+        /// `Status-AS-Code` (code 2702, vendor 10415).
+        pub const STATUS_AS_CODE: __rt::AvpCode = __rt::AvpCode::vendor(
+            2702u32,
+            10415u32,
+        );
+        /// `Stop-Time` (code 2042, vendor 10415).
+        pub const STOP_TIME: __rt::AvpCode = __rt::AvpCode::vendor(2042u32, 10415u32);
+        /// `Submission-Time` (code 1202, vendor 10415).
+        pub const SUBMISSION_TIME: __rt::AvpCode = __rt::AvpCode::vendor(
+            1202u32,
+            10415u32,
+        );
+        /// `Subscriber-Role` (code 2033, vendor 10415).
+        pub const SUBSCRIBER_ROLE: __rt::AvpCode = __rt::AvpCode::vendor(
+            2033u32,
+            10415u32,
+        );
+        /// `Supplementary-Service` (code 2048, vendor 10415).
+        pub const SUPPLEMENTARY_SERVICE: __rt::AvpCode = __rt::AvpCode::vendor(
+            2048u32,
+            10415u32,
+        );
+        /// `TAD-Identifier` (code 2717, vendor 10415).
+        pub const TAD_IDENTIFIER: __rt::AvpCode = __rt::AvpCode::vendor(
+            2717u32,
+            10415u32,
+        );
+        /// `Talk-Burst-Exchange` (code 1255, vendor 10415).
+        pub const TALK_BURST_EXCHANGE: __rt::AvpCode = __rt::AvpCode::vendor(
+            1255u32,
+            10415u32,
+        );
+        /// `Talk-Burst-Time` (code 1286, vendor 10415).
+        pub const TALK_BURST_TIME: __rt::AvpCode = __rt::AvpCode::vendor(
+            1286u32,
+            10415u32,
+        );
+        /// `Talk-Burst-Volume` (code 1287, vendor 10415).
+        pub const TALK_BURST_VOLUME: __rt::AvpCode = __rt::AvpCode::vendor(
+            1287u32,
+            10415u32,
+        );
+        /// `Tariff-Information` (code 2060, vendor 10415).
+        pub const TARIFF_INFORMATION: __rt::AvpCode = __rt::AvpCode::vendor(
+            2060u32,
+            10415u32,
+        );
+        /// `Tariff-XML` (code 2306, vendor 10415).
+        pub const TARIFF_XML: __rt::AvpCode = __rt::AvpCode::vendor(2306u32, 10415u32);
+        /// `TDF-IP-Address` (code 1091, vendor 10415).
+        pub const TDF_IP_ADDRESS: __rt::AvpCode = __rt::AvpCode::vendor(
+            1091u32,
+            10415u32,
+        );
+        /// `Teleservice` (code 3413, vendor 10415).
+        pub const TELESERVICE: __rt::AvpCode = __rt::AvpCode::vendor(3413u32, 10415u32);
+        /// `Terminal-Information` (code 1401, vendor 10415).
+        pub const TERMINAL_INFORMATION: __rt::AvpCode = __rt::AvpCode::vendor(
+            1401u32,
+            10415u32,
+        );
+        /// `IMEI` (code 1402, vendor 10415).
+        pub const IMEI: __rt::AvpCode = __rt::AvpCode::vendor(1402u32, 10415u32);
+        /// `Software-Version` (code 1403, vendor 10415).
+        pub const SOFTWARE_VERSION: __rt::AvpCode = __rt::AvpCode::vendor(
+            1403u32,
+            10415u32,
+        );
+        /// `Terminating-IOI` (code 840, vendor 10415).
+        pub const TERMINATING_IOI: __rt::AvpCode = __rt::AvpCode::vendor(
+            840u32,
+            10415u32,
+        );
+        /// `Time-First-Usage` (code 2043, vendor 10415).
+        pub const TIME_FIRST_USAGE: __rt::AvpCode = __rt::AvpCode::vendor(
+            2043u32,
+            10415u32,
+        );
+        /// `Time-Last-Usage` (code 2044, vendor 10415).
+        pub const TIME_LAST_USAGE: __rt::AvpCode = __rt::AvpCode::vendor(
+            2044u32,
+            10415u32,
+        );
+        /// `Time-Quota-Mechanism` (code 1270, vendor 10415).
+        pub const TIME_QUOTA_MECHANISM: __rt::AvpCode = __rt::AvpCode::vendor(
+            1270u32,
+            10415u32,
+        );
+        /// `Time-Quota-Threshold` (code 868, vendor 10415).
+        pub const TIME_QUOTA_THRESHOLD: __rt::AvpCode = __rt::AvpCode::vendor(
+            868u32,
+            10415u32,
+        );
+        /// `Time-Quota-Type` (code 1271, vendor 10415).
+        pub const TIME_QUOTA_TYPE: __rt::AvpCode = __rt::AvpCode::vendor(
+            1271u32,
+            10415u32,
+        );
+        /// `Time-Stamps` (code 833, vendor 10415).
+        pub const TIME_STAMPS: __rt::AvpCode = __rt::AvpCode::vendor(833u32, 10415u32);
+        /// `Time-Usage` (code 2045, vendor 10415).
+        pub const TIME_USAGE: __rt::AvpCode = __rt::AvpCode::vendor(2045u32, 10415u32);
+        /// `TMGI` (code 900, vendor 10415).
+        pub const TMGI: __rt::AvpCode = __rt::AvpCode::vendor(900u32, 10415u32);
+        /// `Token-Text` (code 1215, vendor 10415).
+        pub const TOKEN_TEXT: __rt::AvpCode = __rt::AvpCode::vendor(1215u32, 10415u32);
+        /// `Total-Number-Of-Messages-Exploded` (code 2113, vendor 10415).
+        pub const TOTAL_NUMBER_OF_MESSAGES_EXPLODED: __rt::AvpCode = __rt::AvpCode::vendor(
+            2113u32,
+            10415u32,
+        );
+        /// `Total-Number-Of-Messages-Sent` (code 2114, vendor 10415).
+        pub const TOTAL_NUMBER_OF_MESSAGES_SENT: __rt::AvpCode = __rt::AvpCode::vendor(
+            2114u32,
+            10415u32,
+        );
+        /// `Traffic-Data-Volumes` (code 2046, vendor 10415).
+        pub const TRAFFIC_DATA_VOLUMES: __rt::AvpCode = __rt::AvpCode::vendor(
+            2046u32,
+            10415u32,
+        );
+        /// `Transcoder-Inserted-Indication` (code 2605, vendor 10415).
+        pub const TRANSCODER_INSERTED_INDICATION: __rt::AvpCode = __rt::AvpCode::vendor(
+            2605u32,
+            10415u32,
+        );
+        /// `Transit-IOI-List` (code 2701, vendor 10415).
+        pub const TRANSIT_IOI_LIST: __rt::AvpCode = __rt::AvpCode::vendor(
+            2701u32,
+            10415u32,
+        );
+        /// `Trigger` (code 1264, vendor 10415).
+        pub const TRIGGER: __rt::AvpCode = __rt::AvpCode::vendor(1264u32, 10415u32);
+        /// `Trigger-Type` (code 870, vendor 10415).
+        pub const TRIGGER_TYPE: __rt::AvpCode = __rt::AvpCode::vendor(870u32, 10415u32);
+        /// `Trunk-Group-Id` (code 851, vendor 10415).
+        pub const TRUNK_GROUP_ID: __rt::AvpCode = __rt::AvpCode::vendor(
+            851u32,
+            10415u32,
+        );
+        /// `TWAN-User-Location-Info` (code 2714, vendor 10415).
+        pub const TWAN_USER_LOCATION_INFO: __rt::AvpCode = __rt::AvpCode::vendor(
+            2714u32,
+            10415u32,
+        );
+        /// `Type-Number` (code 1204, vendor 10415).
+        pub const TYPE_NUMBER: __rt::AvpCode = __rt::AvpCode::vendor(1204u32, 10415u32);
+        /// `Unit-Cost` (code 2061, vendor 10415).
+        pub const UNIT_COST: __rt::AvpCode = __rt::AvpCode::vendor(2061u32, 10415u32);
+        /// `Unit-Quota-Threshold` (code 1226, vendor 10415).
+        pub const UNIT_QUOTA_THRESHOLD: __rt::AvpCode = __rt::AvpCode::vendor(
+            1226u32,
+            10415u32,
+        );
+        /// `User-CSG-Information` (code 2319, vendor 10415).
+        pub const USER_CSG_INFORMATION: __rt::AvpCode = __rt::AvpCode::vendor(
+            2319u32,
+            10415u32,
+        );
+        /// `User-Data` (code 606, vendor 10415).
+        pub const USER_DATA: __rt::AvpCode = __rt::AvpCode::vendor(606u32, 10415u32);
+        /// `User-Location-Info-Time` (code 2812, vendor 10415).
+        pub const USER_LOCATION_INFO_TIME: __rt::AvpCode = __rt::AvpCode::vendor(
+            2812u32,
+            10415u32,
+        );
+        /// `User-Participating-Type` (code 1279, vendor 10415).
+        pub const USER_PARTICIPATING_TYPE: __rt::AvpCode = __rt::AvpCode::vendor(
+            1279u32,
+            10415u32,
+        );
+        /// `User-Session-Id` (code 830, vendor 10415).
+        pub const USER_SESSION_ID: __rt::AvpCode = __rt::AvpCode::vendor(
+            830u32,
+            10415u32,
+        );
+        /// `VAS-Id` (code 1102, vendor 10415).
+        pub const VAS_ID: __rt::AvpCode = __rt::AvpCode::vendor(1102u32, 10415u32);
+        /// `VASP-Id` (code 1101, vendor 10415).
+        pub const VASP_ID: __rt::AvpCode = __rt::AvpCode::vendor(1101u32, 10415u32);
+        /// `VCS-Information` (code 3410, vendor 10415).
+        pub const VCS_INFORMATION: __rt::AvpCode = __rt::AvpCode::vendor(
+            3410u32,
+            10415u32,
+        );
+        /// `VLR-Number` (code 3420, vendor 10415).
+        pub const VLR_NUMBER: __rt::AvpCode = __rt::AvpCode::vendor(3420u32, 10415u32);
+        /// `Volume-Quota-Threshold` (code 869, vendor 10415).
+        pub const VOLUME_QUOTA_THRESHOLD: __rt::AvpCode = __rt::AvpCode::vendor(
+            869u32,
+            10415u32,
+        );
+        /// `SGSN-Number` (code 1489, vendor 10415).
+        pub const SGSN_NUMBER: __rt::AvpCode = __rt::AvpCode::vendor(1489u32, 10415u32);
+        /// `GMLC-Address` (code 2405, vendor 10415).
+        pub const GMLC_ADDRESS: __rt::AvpCode = __rt::AvpCode::vendor(2405u32, 10415u32);
+        /// `Supported-Features` (code 628, vendor 10415).
+        pub const SUPPORTED_FEATURES: __rt::AvpCode = __rt::AvpCode::vendor(
+            628u32,
+            10415u32,
+        );
+        /// `Feature-List-ID` (code 629, vendor 10415).
+        pub const FEATURE_LIST_ID: __rt::AvpCode = __rt::AvpCode::vendor(
+            629u32,
+            10415u32,
+        );
+        /// `Feature-List` (code 630, vendor 10415).
+        pub const FEATURE_LIST: __rt::AvpCode = __rt::AvpCode::vendor(630u32, 10415u32);
+        /// `APN-Aggregate-Max-Bitrate-DL` (code 1040, vendor 10415).
+        pub const APN_AGGREGATE_MAX_BITRATE_DL: __rt::AvpCode = __rt::AvpCode::vendor(
+            1040u32,
+            10415u32,
+        );
+        /// `APN-Aggregate-Max-Bitrate-UL` (code 1041, vendor 10415).
+        pub const APN_AGGREGATE_MAX_BITRATE_UL: __rt::AvpCode = __rt::AvpCode::vendor(
+            1041u32,
+            10415u32,
+        );
+        /// `Extended-APN-AMBR-DL` (code 2848, vendor 10415).
+        pub const EXTENDED_APN_AMBR_DL: __rt::AvpCode = __rt::AvpCode::vendor(
+            2848u32,
+            10415u32,
+        );
+        /// `Extended-APN-AMBR-UL` (code 2849, vendor 10415).
+        pub const EXTENDED_APN_AMBR_UL: __rt::AvpCode = __rt::AvpCode::vendor(
+            2849u32,
+            10415u32,
+        );
     }
-    /// Codes of this application's commands.
+    /// The codes of this application's commands.
     pub mod command {
-        /// `Credit-Control`.
-        pub const CREDIT_CONTROL: u32 = 272u32;
+        use ::diameter_runtime::codegen as __rt;
+        /// `Credit-Control` (272).
+        pub const CREDIT_CONTROL: __rt::CommandCode = __rt::CommandCode(272u32);
     }
     /// `Credit-Control-Request` (command 272, application 4).
     #[derive(Debug, Clone, PartialEq, __rt::Message)]
@@ -2235,7 +3290,7 @@ pub mod charging_control {
         TerminationRequest,
         /// A value the dictionary does not name, kept as received.
         #[diameter(unknown)]
-        Unknown(i32),
+        Unrecognized(i32),
     }
     /// `CC-Session-Failover` AVP (code 418, Enumerated).
     #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, __rt::Enumerated)]
@@ -2248,7 +3303,7 @@ pub mod charging_control {
         FailoverSupported,
         /// A value the dictionary does not name, kept as received.
         #[diameter(unknown)]
-        Unknown(i32),
+        Unrecognized(i32),
     }
     /// `CC-Unit-Type` AVP (code 454, Enumerated).
     #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, __rt::Enumerated)]
@@ -2273,7 +3328,7 @@ pub mod charging_control {
         ServiceSpecificUnits,
         /// A value the dictionary does not name, kept as received.
         #[diameter(unknown)]
-        Unknown(i32),
+        Unrecognized(i32),
     }
     /// `Check-Balance-Result` AVP (code 422, Enumerated).
     #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, __rt::Enumerated)]
@@ -2286,7 +3341,7 @@ pub mod charging_control {
         NoCredit,
         /// A value the dictionary does not name, kept as received.
         #[diameter(unknown)]
-        Unknown(i32),
+        Unrecognized(i32),
     }
     /// `Cost-Information` AVP (code 423, Grouped).
     #[derive(Debug, Clone, PartialEq, __rt::Grouped)]
@@ -2312,7 +3367,7 @@ pub mod charging_control {
         ReAuthorization,
         /// A value the dictionary does not name, kept as received.
         #[diameter(unknown)]
-        Unknown(i32),
+        Unrecognized(i32),
     }
     /// `Credit-Control-Failure-Handling` AVP (code 427, Enumerated).
     #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, __rt::Enumerated)]
@@ -2328,7 +3383,7 @@ pub mod charging_control {
         RetryAndTerminate,
         /// A value the dictionary does not name, kept as received.
         #[diameter(unknown)]
-        Unknown(i32),
+        Unrecognized(i32),
     }
     /// `Direct-Debiting-Failure-Handling` AVP (code 428, Enumerated).
     #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, __rt::Enumerated)]
@@ -2341,7 +3396,7 @@ pub mod charging_control {
         Continue,
         /// A value the dictionary does not name, kept as received.
         #[diameter(unknown)]
-        Unknown(i32),
+        Unrecognized(i32),
     }
     /// `Final-Unit-Action` AVP (code 449, Enumerated).
     #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, __rt::Enumerated)]
@@ -2357,7 +3412,7 @@ pub mod charging_control {
         RestrictAccess,
         /// A value the dictionary does not name, kept as received.
         #[diameter(unknown)]
-        Unknown(i32),
+        Unrecognized(i32),
     }
     /// `Final-Unit-Indication` AVP (code 430, Grouped).
     #[derive(Debug, Clone, PartialEq, __rt::Grouped)]
@@ -2402,10 +3457,10 @@ pub mod charging_control {
     }
     /// `G-S-U-Pool-Reference` AVP (code 457, Grouped).
     #[derive(Debug, Clone, PartialEq, __rt::Grouped)]
-    pub struct GSUPoolReference {
+    pub struct GsuPoolReference {
         /// { G-S-U-Pool-Identifier }
         #[diameter(avp = 453, must, name = "G-S-U-Pool-Identifier")]
-        pub g_s_u_pool_identifier: u32,
+        pub gsu_pool_identifier: u32,
         /// { CC-Unit-Type }
         #[diameter(avp = 454, must, name = "CC-Unit-Type")]
         pub cc_unit_type: CcUnitType,
@@ -2436,7 +3491,7 @@ pub mod charging_control {
         pub rating_group: __rt::Option<u32>,
         /// [ G-S-U-Pool-Reference ]
         #[diameter(avp = 457, must, name = "G-S-U-Pool-Reference")]
-        pub g_s_u_pool_reference: __rt::Option<GSUPoolReference>,
+        pub gsu_pool_reference: __rt::Option<GsuPoolReference>,
         /// [ Validity-Time ]
         #[diameter(avp = 448, must, name = "Validity-Time")]
         pub validity_time: __rt::Option<u32>,
@@ -2458,17 +3513,17 @@ pub mod charging_control {
         MultipleServicesSupported,
         /// A value the dictionary does not name, kept as received.
         #[diameter(unknown)]
-        Unknown(i32),
+        Unrecognized(i32),
     }
     /// `Redirect-Address-Type` AVP (code 433, Enumerated).
     #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, __rt::Enumerated)]
     pub enum RedirectAddressType {
         /// IPv4 Address (0).
         #[diameter(value = 0, name = "IPv4 Address")]
-        IPv4Address,
+        Ipv4Address,
         /// IPv6 Address (1).
         #[diameter(value = 1, name = "IPv6 Address")]
-        IPv6Address,
+        Ipv6Address,
         /// URL (2).
         #[diameter(value = 2, name = "URL")]
         Url,
@@ -2477,7 +3532,7 @@ pub mod charging_control {
         SipUri,
         /// A value the dictionary does not name, kept as received.
         #[diameter(unknown)]
-        Unknown(i32),
+        Unrecognized(i32),
     }
     /// `Redirect-Server` AVP (code 434, Grouped).
     #[derive(Debug, Clone, PartialEq, __rt::Grouped)]
@@ -2506,7 +3561,7 @@ pub mod charging_control {
         PriceEnquiry,
         /// A value the dictionary does not name, kept as received.
         #[diameter(unknown)]
-        Unknown(i32),
+        Unrecognized(i32),
     }
     /// `Requested-Service-Unit` AVP (code 437, Grouped).
     #[derive(Debug, Clone, PartialEq, __rt::Grouped)]
@@ -2567,7 +3622,7 @@ pub mod charging_control {
         EndUserNai,
         /// A value the dictionary does not name, kept as received.
         #[diameter(unknown)]
-        Unknown(i32),
+        Unrecognized(i32),
     }
     /// `Tariff-Change-Usage` AVP (code 452, Enumerated).
     #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, __rt::Enumerated)]
@@ -2583,7 +3638,7 @@ pub mod charging_control {
         UnitIndeterminate,
         /// A value the dictionary does not name, kept as received.
         #[diameter(unknown)]
-        Unknown(i32),
+        Unrecognized(i32),
     }
     /// `Unit-Value` AVP (code 445, Grouped).
     #[derive(Debug, Clone, PartialEq, __rt::Grouped)]
@@ -2647,7 +3702,7 @@ pub mod charging_control {
         ModifiedEui64,
         /// A value the dictionary does not name, kept as received.
         #[diameter(unknown)]
-        Unknown(i32),
+        Unrecognized(i32),
     }
     /// `TGPP-PDP-Type` AVP (code 3, vendor 10415, Enumerated).
     #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, __rt::Enumerated)]
@@ -2666,7 +3721,7 @@ pub mod charging_control {
         Ipv4v6,
         /// A value the dictionary does not name, kept as received.
         #[diameter(unknown)]
-        Unknown(i32),
+        Unrecognized(i32),
     }
     /// `Access-Transfer-Information` AVP (code 2709, vendor 10415, Grouped).
     #[derive(Debug, Clone, PartialEq, __rt::Grouped)]
@@ -2694,7 +3749,7 @@ pub mod charging_control {
         CsToPsTransfer,
         /// A value the dictionary does not name, kept as received.
         #[diameter(unknown)]
-        Unknown(i32),
+        Unrecognized(i32),
     }
     /// `Accumulated-Cost` AVP (code 2052, vendor 10415, Grouped).
     #[derive(Debug, Clone, PartialEq, __rt::Grouped)]
@@ -2717,7 +3772,7 @@ pub mod charging_control {
         No,
         /// A value the dictionary does not name, kept as received.
         #[diameter(unknown)]
-        Unknown(i32),
+        Unrecognized(i32),
     }
     /// `Additional-Content-Information` AVP (code 1207, vendor 10415, Grouped).
     #[derive(Debug, Clone, PartialEq, __rt::Grouped)]
@@ -2761,7 +3816,7 @@ pub mod charging_control {
         Bcc,
         /// A value the dictionary does not name, kept as received.
         #[diameter(unknown)]
-        Unknown(i32),
+        Unrecognized(i32),
     }
     /// `Address-Type` AVP (code 899, vendor 10415, Enumerated).
     #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, __rt::Enumerated)]
@@ -2774,10 +3829,10 @@ pub mod charging_control {
         Msisdn,
         /// IPv4 Address (2).
         #[diameter(value = 2, name = "IPv4 Address")]
-        IPv4Address,
+        Ipv4Address,
         /// IPv6 Address (3).
         #[diameter(value = 3, name = "IPv6 Address")]
-        IPv6Address,
+        Ipv6Address,
         /// Numeric Shortcode (4).
         #[diameter(value = 4, name = "Numeric Shortcode")]
         NumericShortcode,
@@ -2792,7 +3847,7 @@ pub mod charging_control {
         Imsi,
         /// A value the dictionary does not name, kept as received.
         #[diameter(unknown)]
-        Unknown(i32),
+        Unrecognized(i32),
     }
     /// `AF-Correlation-Information` AVP (code 1276, vendor 10415, Grouped).
     #[derive(Debug, Clone, PartialEq, __rt::Grouped)]
@@ -2819,7 +3874,7 @@ pub mod charging_control {
     }
     /// `AoC-Cost-Information` AVP (code 2053, vendor 10415, Grouped).
     #[derive(Debug, Clone, PartialEq, __rt::Grouped)]
-    pub struct AoCCostInformation {
+    pub struct AocCostInformation {
         /// [ Accumulated-Cost ]
         #[diameter(avp = 2052, vendor = 10415, must, name = "Accumulated-Cost")]
         pub accumulated_cost: __rt::Option<AccumulatedCost>,
@@ -2832,7 +3887,7 @@ pub mod charging_control {
     }
     /// `AoC-Format` AVP (code 2310, vendor 10415, Enumerated).
     #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, __rt::Enumerated)]
-    pub enum AoCFormat {
+    pub enum AocFormat {
         /// MONETARY (0).
         #[diameter(value = 0, name = "MONETARY")]
         Monetary,
@@ -2844,14 +3899,14 @@ pub mod charging_control {
         Cai,
         /// A value the dictionary does not name, kept as received.
         #[diameter(unknown)]
-        Unknown(i32),
+        Unrecognized(i32),
     }
     /// `AoC-Information` AVP (code 2054, vendor 10415, Grouped).
     #[derive(Debug, Clone, PartialEq, __rt::Grouped)]
-    pub struct AoCInformation {
+    pub struct AocInformation {
         /// [ AoC-Cost-Information ]
         #[diameter(avp = 2053, vendor = 10415, must, name = "AoC-Cost-Information")]
-        pub aoc_cost_information: __rt::Option<AoCCostInformation>,
+        pub aoc_cost_information: __rt::Option<AocCostInformation>,
         /// [ Tariff-Information ]
         #[diameter(avp = 2060, vendor = 10415, must, name = "Tariff-Information")]
         pub tariff_information: __rt::Option<TariffInformation>,
@@ -2862,30 +3917,30 @@ pub mod charging_control {
             must,
             name = "AoC-Subscription-Information"
         )]
-        pub aoc_subscription_information: __rt::Option<AoCSubscriptionInformation>,
+        pub aoc_subscription_information: __rt::Option<AocSubscriptionInformation>,
     }
     /// `AoC-Request-Type` AVP (code 2055, vendor 10415, Enumerated).
     #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, __rt::Enumerated)]
-    pub enum AoCRequestType {
+    pub enum AocRequestType {
         /// AoC_NOT_REQUESTED (0).
         #[diameter(value = 0, name = "AoC_NOT_REQUESTED")]
-        AoCNotRequested,
+        AocNotRequested,
         /// AoC_FULL (1).
         #[diameter(value = 1, name = "AoC_FULL")]
-        AoCFull,
+        AocFull,
         /// AoC_COST_ONLY (2).
         #[diameter(value = 2, name = "AoC_COST_ONLY")]
-        AoCCostOnly,
+        AocCostOnly,
         /// AoC_TARIFF_ONLY (3).
         #[diameter(value = 3, name = "AoC_TARIFF_ONLY")]
-        AoCTariffOnly,
+        AocTariffOnly,
         /// A value the dictionary does not name, kept as received.
         #[diameter(unknown)]
-        Unknown(i32),
+        Unrecognized(i32),
     }
     /// `AoC-Service` AVP (code 2311, vendor 10415, Grouped).
     #[derive(Debug, Clone, PartialEq, __rt::Grouped)]
-    pub struct AoCService {
+    pub struct AocService {
         /// [ AoC-Service-Obligatory-Type ]
         #[diameter(
             avp = 2312,
@@ -2893,14 +3948,14 @@ pub mod charging_control {
             must,
             name = "AoC-Service-Obligatory-Type"
         )]
-        pub aoc_service_obligatory_type: __rt::Option<AoCServiceObligatoryType>,
+        pub aoc_service_obligatory_type: __rt::Option<AocServiceObligatoryType>,
         /// [ AoC-Service-Type ]
         #[diameter(avp = 2313, vendor = 10415, must, name = "AoC-Service-Type")]
-        pub aoc_service_type: __rt::Option<AoCServiceType>,
+        pub aoc_service_type: __rt::Option<AocServiceType>,
     }
     /// `AoC-Service-Obligatory-Type` AVP (code 2312, vendor 10415, Enumerated).
     #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, __rt::Enumerated)]
-    pub enum AoCServiceObligatoryType {
+    pub enum AocServiceObligatoryType {
         /// NON_BINDING (0).
         #[diameter(value = 0, name = "NON_BINDING")]
         NonBinding,
@@ -2909,11 +3964,11 @@ pub mod charging_control {
         Binding,
         /// A value the dictionary does not name, kept as received.
         #[diameter(unknown)]
-        Unknown(i32),
+        Unrecognized(i32),
     }
     /// `AoC-Service-Type` AVP (code 2313, vendor 10415, Enumerated).
     #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, __rt::Enumerated)]
-    pub enum AoCServiceType {
+    pub enum AocServiceType {
         /// NONE (0).
         #[diameter(value = 0, name = "NONE")]
         None,
@@ -2928,17 +3983,17 @@ pub mod charging_control {
         AocE,
         /// A value the dictionary does not name, kept as received.
         #[diameter(unknown)]
-        Unknown(i32),
+        Unrecognized(i32),
     }
     /// `AoC-Subscription-Information` AVP (code 2314, vendor 10415, Grouped).
     #[derive(Debug, Clone, PartialEq, __rt::Grouped)]
-    pub struct AoCSubscriptionInformation {
+    pub struct AocSubscriptionInformation {
         /// *[ AoC-Service ]
         #[diameter(avp = 2311, vendor = 10415, must, name = "AoC-Service")]
-        pub aoc_service: __rt::Vec<AoCService>,
+        pub aoc_service: __rt::Vec<AocService>,
         /// [ AoC-Format ]
         #[diameter(avp = 2310, vendor = 10415, must, name = "AoC-Format")]
-        pub aoc_format: __rt::Option<AoCFormat>,
+        pub aoc_format: __rt::Option<AocFormat>,
         /// [ Preferred-AoC-Currency ]
         #[diameter(avp = 2315, vendor = 10415, must, name = "Preferred-AoC-Currency")]
         pub preferred_aoc_currency: __rt::Option<u32>,
@@ -2973,7 +4028,7 @@ pub mod charging_control {
     pub enum ChargeReasonCode {
         /// UNKNOWN (0).
         #[diameter(value = 0, name = "UNKNOWN")]
-        Unknown0,
+        Unknown,
         /// USAGE (1).
         #[diameter(value = 1, name = "USAGE")]
         Usage,
@@ -2988,7 +4043,7 @@ pub mod charging_control {
         AddOnCharge,
         /// A value the dictionary does not name, kept as received.
         #[diameter(unknown)]
-        Unknown(i32),
+        Unrecognized(i32),
     }
     /// `Charging-Characteristics-Selection-Mode` AVP (code 2066, vendor 10415, Enumerated).
     #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, __rt::Enumerated)]
@@ -3013,7 +4068,7 @@ pub mod charging_control {
         VisitingDefault,
         /// A value the dictionary does not name, kept as received.
         #[diameter(unknown)]
-        Unknown(i32),
+        Unrecognized(i32),
     }
     /// `Class-Identifier` AVP (code 1214, vendor 10415, Enumerated).
     #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, __rt::Enumerated)]
@@ -3032,7 +4087,7 @@ pub mod charging_control {
         Auto,
         /// A value the dictionary does not name, kept as received.
         #[diameter(unknown)]
-        Unknown(i32),
+        Unrecognized(i32),
     }
     /// `CN-IP-Multicast-Distribution` AVP (code 921, vendor 10415, Enumerated).
     #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, __rt::Enumerated)]
@@ -3045,7 +4100,7 @@ pub mod charging_control {
         IpMulticast,
         /// A value the dictionary does not name, kept as received.
         #[diameter(unknown)]
-        Unknown(i32),
+        Unrecognized(i32),
     }
     /// `CN-Operator-Selection-Entity` AVP (code 3421, vendor 10415, Enumerated).
     #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, __rt::Enumerated)]
@@ -3061,7 +4116,7 @@ pub mod charging_control {
         TheServingNetworkHasBeenSelectedByTheNetwork,
         /// A value the dictionary does not name, kept as received.
         #[diameter(unknown)]
-        Unknown(i32),
+        Unrecognized(i32),
     }
     /// `Content-Class` AVP (code 1220, vendor 10415, Enumerated).
     #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, __rt::Enumerated)]
@@ -3092,7 +4147,7 @@ pub mod charging_control {
         ContentRich,
         /// A value the dictionary does not name, kept as received.
         #[diameter(unknown)]
-        Unknown(i32),
+        Unrecognized(i32),
     }
     /// `CSG-Access-Mode` AVP (code 2317, vendor 10415, Enumerated).
     #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, __rt::Enumerated)]
@@ -3105,7 +4160,7 @@ pub mod charging_control {
         HybridMode,
         /// A value the dictionary does not name, kept as received.
         #[diameter(unknown)]
-        Unknown(i32),
+        Unrecognized(i32),
     }
     /// `CSG-Membership-Indication` AVP (code 2318, vendor 10415, Enumerated).
     #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, __rt::Enumerated)]
@@ -3118,7 +4173,7 @@ pub mod charging_control {
         CsgMember,
         /// A value the dictionary does not name, kept as received.
         #[diameter(unknown)]
-        Unknown(i32),
+        Unrecognized(i32),
     }
     /// `Current-Tariff` AVP (code 2056, vendor 10415, Grouped).
     #[derive(Debug, Clone, PartialEq, __rt::Grouped)]
@@ -3144,7 +4199,7 @@ pub mod charging_control {
         Yes,
         /// A value the dictionary does not name, kept as received.
         #[diameter(unknown)]
-        Unknown(i32),
+        Unrecognized(i32),
     }
     /// `Destination-Interface` AVP (code 2002, vendor 10415, Grouped).
     #[derive(Debug, Clone, PartialEq, __rt::Grouped)]
@@ -3173,7 +4228,7 @@ pub mod charging_control {
         Yes,
         /// A value the dictionary does not name, kept as received.
         #[diameter(unknown)]
-        Unknown(i32),
+        Unrecognized(i32),
     }
     /// `Dynamic-Address-Flag` AVP (code 2051, vendor 10415, Enumerated).
     #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, __rt::Enumerated)]
@@ -3186,7 +4241,7 @@ pub mod charging_control {
         Dynamic,
         /// A value the dictionary does not name, kept as received.
         #[diameter(unknown)]
-        Unknown(i32),
+        Unrecognized(i32),
     }
     /// `Dynamic-Address-Flag-Extension` AVP (code 2068, vendor 10415, Enumerated).
     #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, __rt::Enumerated)]
@@ -3199,14 +4254,14 @@ pub mod charging_control {
         Dynamic,
         /// A value the dictionary does not name, kept as received.
         #[diameter(unknown)]
-        Unknown(i32),
+        Unrecognized(i32),
     }
     /// `Early-Media-Description` AVP (code 1272, vendor 10415, Grouped).
     #[derive(Debug, Clone, PartialEq, __rt::Grouped)]
     pub struct EarlyMediaDescription {
         /// [ SDP-TimeStamps ]
         #[diameter(avp = 1273, vendor = 10415, must, name = "SDP-TimeStamps")]
-        pub sdp_timestamps: __rt::Option<SdpTimeStamps>,
+        pub sdp_time_stamps: __rt::Option<SdpTimeStamps>,
         /// *[ SDP-Media-Component ]
         #[diameter(avp = 843, vendor = 10415, must, name = "SDP-Media-Component")]
         pub sdp_media_component: __rt::Vec<SdpMediaComponent>,
@@ -3256,7 +4311,7 @@ pub mod charging_control {
         ReportEnvelopesWithVolumeAndEvents,
         /// A value the dictionary does not name, kept as received.
         #[diameter(unknown)]
-        Unknown(i32),
+        Unrecognized(i32),
     }
     /// `Event-Type` AVP (code 823, vendor 10415, Grouped).
     #[derive(Debug, Clone, PartialEq, __rt::Grouped)]
@@ -3282,7 +4337,7 @@ pub mod charging_control {
         NotSupported,
         /// A value the dictionary does not name, kept as received.
         #[diameter(unknown)]
-        Unknown(i32),
+        Unrecognized(i32),
     }
     /// `Fixed-User-Location-Info` AVP (code 2825, vendor 10415, Grouped).
     #[derive(Debug, Clone, PartialEq, __rt::Grouped)]
@@ -3315,7 +4370,7 @@ pub mod charging_control {
         ForwardingPending,
         /// A value the dictionary does not name, kept as received.
         #[diameter(unknown)]
-        Unknown(i32),
+        Unrecognized(i32),
     }
     /// `IMS-Emergency-Indicator` AVP (code 2322, vendor 10415, Enumerated).
     #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, __rt::Enumerated)]
@@ -3328,7 +4383,7 @@ pub mod charging_control {
         Emergency,
         /// A value the dictionary does not name, kept as received.
         #[diameter(unknown)]
-        Unknown(i32),
+        Unrecognized(i32),
     }
     /// `IMS-Information` AVP (code 876, vendor 10415, Grouped).
     #[derive(Debug, Clone, PartialEq, __rt::Grouped)]
@@ -3557,7 +4612,7 @@ pub mod charging_control {
         Unauthenticated,
         /// A value the dictionary does not name, kept as received.
         #[diameter(unknown)]
-        Unknown(i32),
+        Unrecognized(i32),
     }
     /// `Incremental-Cost` AVP (code 2062, vendor 10415, Grouped).
     #[derive(Debug, Clone, PartialEq, __rt::Grouped)]
@@ -3574,7 +4629,7 @@ pub mod charging_control {
     pub enum InterfaceType {
         /// Unknown (0).
         #[diameter(value = 0, name = "Unknown")]
-        Unknown0,
+        Unknown,
         /// MOBILE_ORIGINATING (1).
         #[diameter(value = 1, name = "MOBILE_ORIGINATING")]
         MobileOriginating,
@@ -3589,7 +4644,7 @@ pub mod charging_control {
         ApplicationTermination,
         /// A value the dictionary does not name, kept as received.
         #[diameter(unknown)]
-        Unknown(i32),
+        Unrecognized(i32),
     }
     /// `Inter-Operator-Identifier` AVP (code 838, vendor 10415, Grouped).
     #[derive(Debug, Clone, PartialEq, __rt::Grouped)]
@@ -3612,7 +4667,7 @@ pub mod charging_control {
         DefaultIpRealmUsed,
         /// A value the dictionary does not name, kept as received.
         #[diameter(unknown)]
-        Unknown(i32),
+        Unrecognized(i32),
     }
     /// `ISUP-Cause` AVP (code 3416, vendor 10415, Grouped).
     #[derive(Debug, Clone, PartialEq, __rt::Grouped)]
@@ -3676,7 +4731,7 @@ pub mod charging_control {
         LawfulInterceptServices,
         /// A value the dictionary does not name, kept as received.
         #[diameter(unknown)]
-        Unknown(i32),
+        Unrecognized(i32),
     }
     /// `LCS-Format-Indicator` AVP (code 1237, vendor 10415, Enumerated).
     #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, __rt::Enumerated)]
@@ -3698,7 +4753,7 @@ pub mod charging_control {
         SipUrl,
         /// A value the dictionary does not name, kept as received.
         #[diameter(unknown)]
-        Unknown(i32),
+        Unrecognized(i32),
     }
     /// `LCS-Information` AVP (code 878, vendor 10415, Grouped).
     #[derive(Debug, Clone, PartialEq, __rt::Grouped)]
@@ -3743,7 +4798,7 @@ pub mod charging_control {
         LocalGwInserted,
         /// A value the dictionary does not name, kept as received.
         #[diameter(unknown)]
-        Unknown(i32),
+        Unrecognized(i32),
     }
     /// `Location-Estimate-Type` AVP (code 1243, vendor 10415, Enumerated).
     #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, __rt::Enumerated)]
@@ -3765,7 +4820,7 @@ pub mod charging_control {
         CancelDeferredLocation,
         /// A value the dictionary does not name, kept as received.
         #[diameter(unknown)]
-        Unknown(i32),
+        Unrecognized(i32),
     }
     /// `Location-Type` AVP (code 1244, vendor 10415, Grouped).
     #[derive(Debug, Clone, PartialEq, __rt::Grouped)]
@@ -3793,7 +4848,7 @@ pub mod charging_control {
         Yes,
         /// A value the dictionary does not name, kept as received.
         #[diameter(unknown)]
-        Unknown(i32),
+        Unrecognized(i32),
     }
     /// `Low-Priority-Indicator` AVP (code 2602, vendor 10415, Enumerated).
     #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, __rt::Enumerated)]
@@ -3806,7 +4861,7 @@ pub mod charging_control {
         Yes,
         /// A value the dictionary does not name, kept as received.
         #[diameter(unknown)]
-        Unknown(i32),
+        Unrecognized(i32),
     }
     /// `MBMS-2G-3G-Indicator` AVP (code 907, vendor 10415, Enumerated).
     #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, __rt::Enumerated)]
@@ -3822,7 +4877,7 @@ pub mod charging_control {
         V2gAnd3g,
         /// A value the dictionary does not name, kept as received.
         #[diameter(unknown)]
-        Unknown(i32),
+        Unrecognized(i32),
     }
     /// `MBMS-Charged-Party` AVP (code 2323, vendor 10415, Enumerated).
     #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, __rt::Enumerated)]
@@ -3835,7 +4890,7 @@ pub mod charging_control {
         Subscriber,
         /// A value the dictionary does not name, kept as received.
         #[diameter(unknown)]
-        Unknown(i32),
+        Unrecognized(i32),
     }
     /// `MBMS-Information` AVP (code 880, vendor 10415, Grouped).
     #[derive(Debug, Clone, PartialEq, __rt::Grouped)]
@@ -3901,7 +4956,7 @@ pub mod charging_control {
         Broadcast,
         /// A value the dictionary does not name, kept as received.
         #[diameter(unknown)]
-        Unknown(i32),
+        Unrecognized(i32),
     }
     /// `MBMS-User-Service-Type` AVP (code 1225, vendor 10415, Enumerated).
     #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, __rt::Enumerated)]
@@ -3914,7 +4969,7 @@ pub mod charging_control {
         Streaming,
         /// A value the dictionary does not name, kept as received.
         #[diameter(unknown)]
-        Unknown(i32),
+        Unrecognized(i32),
     }
     /// `Media-Initiator-Flag` AVP (code 882, vendor 10415, Enumerated).
     #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, __rt::Enumerated)]
@@ -3927,10 +4982,10 @@ pub mod charging_control {
         CallingParty,
         /// unknown (2).
         #[diameter(value = 2, name = "unknown")]
-        Unknown2,
+        Unknown,
         /// A value the dictionary does not name, kept as received.
         #[diameter(unknown)]
-        Unknown(i32),
+        Unrecognized(i32),
     }
     /// `Message-Body` AVP (code 889, vendor 10415, Grouped).
     #[derive(Debug, Clone, PartialEq, __rt::Grouped)]
@@ -4008,11 +5063,11 @@ pub mod charging_control {
         MMboxDeleteConf,
         /// A value the dictionary does not name, kept as received.
         #[diameter(unknown)]
-        Unknown(i32),
+        Unrecognized(i32),
     }
     /// `MMBox-Storage-Requested` AVP (code 1248, vendor 10415, Enumerated).
     #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, __rt::Enumerated)]
-    pub enum MmBoxStorageRequested {
+    pub enum MmboxStorageRequested {
         /// No (0).
         #[diameter(value = 0, name = "No")]
         No,
@@ -4021,7 +5076,7 @@ pub mod charging_control {
         Yes,
         /// A value the dictionary does not name, kept as received.
         #[diameter(unknown)]
-        Unknown(i32),
+        Unrecognized(i32),
     }
     /// `MM-Content-Type` AVP (code 1203, vendor 10415, Grouped).
     #[derive(Debug, Clone, PartialEq, __rt::Grouped)]
@@ -4092,7 +5147,7 @@ pub mod charging_control {
         pub read_reply_report_requested: __rt::Option<ReadReplyReportRequested>,
         /// [ MMBox-Storage-Requested ]
         #[diameter(avp = 1248, vendor = 10415, must, name = "MMBox-Storage-Requested")]
-        pub mmbox_storage_requested: __rt::Option<MmBoxStorageRequested>,
+        pub mmbox_storage_requested: __rt::Option<MmboxStorageRequested>,
         /// [ Applic-Id ]
         #[diameter(avp = 1218, vendor = 10415, must, name = "Applic-Id")]
         pub applic_id: __rt::Option<__rt::Utf8String>,
@@ -4120,7 +5175,7 @@ pub mod charging_control {
     }
     /// `MMTel-Information` AVP (code 2030, vendor 10415, Grouped).
     #[derive(Debug, Clone, PartialEq, __rt::Grouped)]
-    pub struct MmTelInformation {
+    pub struct MmtelInformation {
         /// *[ Supplementary-Service ]
         #[diameter(avp = 2048, vendor = 10415, must, name = "Supplementary-Service")]
         pub supplementary_service: __rt::Vec<SupplementaryService>,
@@ -4168,7 +5223,7 @@ pub mod charging_control {
         RoamingWithLoopback,
         /// A value the dictionary does not name, kept as received.
         #[diameter(unknown)]
-        Unknown(i32),
+        Unrecognized(i32),
     }
     /// `Node-Functionality` AVP (code 862, vendor 10415, Enumerated).
     #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, __rt::Enumerated)]
@@ -4226,10 +5281,10 @@ pub mod charging_control {
         ProxyFunction,
         /// ePDG (17).
         #[diameter(value = 17, name = "ePDG")]
-        EPdg,
+        Epdg,
         /// A value the dictionary does not name, kept as received.
         #[diameter(unknown)]
-        Unknown(i32),
+        Unrecognized(i32),
     }
     /// `Offline-Charging` AVP (code 1278, vendor 10415, Grouped).
     #[derive(Debug, Clone, PartialEq, __rt::Grouped)]
@@ -4261,7 +5316,7 @@ pub mod charging_control {
         EcfAddressProvided,
         /// A value the dictionary does not name, kept as received.
         #[diameter(unknown)]
-        Unknown(i32),
+        Unrecognized(i32),
     }
     /// `Originator` AVP (code 864, vendor 10415, Enumerated).
     #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, __rt::Enumerated)]
@@ -4274,7 +5329,7 @@ pub mod charging_control {
         CalledParty,
         /// A value the dictionary does not name, kept as received.
         #[diameter(unknown)]
-        Unknown(i32),
+        Unrecognized(i32),
     }
     /// `Originator-Address` AVP (code 886, vendor 10415, Grouped).
     #[derive(Debug, Clone, PartialEq, __rt::Grouped)]
@@ -4335,7 +5390,7 @@ pub mod charging_control {
         LowPriority,
         /// A value the dictionary does not name, kept as received.
         #[diameter(unknown)]
-        Unknown(i32),
+        Unrecognized(i32),
     }
     /// `Participant-Action-Type` AVP (code 2049, vendor 10415, Enumerated).
     #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, __rt::Enumerated)]
@@ -4354,7 +5409,7 @@ pub mod charging_control {
         QuitConf,
         /// A value the dictionary does not name, kept as received.
         #[diameter(unknown)]
-        Unknown(i32),
+        Unrecognized(i32),
     }
     /// `Participant-Group` AVP (code 1260, vendor 10415, Grouped).
     #[derive(Debug, Clone, PartialEq, __rt::Grouped)]
@@ -4385,11 +5440,11 @@ pub mod charging_control {
         Secondary,
         /// A value the dictionary does not name, kept as received.
         #[diameter(unknown)]
-        Unknown(i32),
+        Unrecognized(i32),
     }
     /// `PoC-Change-Condition` AVP (code 1261, vendor 10415, Enumerated).
     #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, __rt::Enumerated)]
-    pub enum PoCChangeCondition {
+    pub enum PocChangeCondition {
         /// ServiceChange (0).
         #[diameter(value = 0, name = "ServiceChange")]
         ServiceChange,
@@ -4410,11 +5465,11 @@ pub mod charging_control {
         TariffTime,
         /// A value the dictionary does not name, kept as received.
         #[diameter(unknown)]
-        Unknown(i32),
+        Unrecognized(i32),
     }
     /// `PoC-Event-Type` AVP (code 2025, vendor 10415, Enumerated).
     #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, __rt::Enumerated)]
-    pub enum PoCEventType {
+    pub enum PocEventType {
         /// Normal (0).
         #[diameter(value = 0, name = "Normal")]
         Normal,
@@ -4423,29 +5478,29 @@ pub mod charging_control {
         InstantPpersonalAalertEvent,
         /// PoC Group Advertisement event (2).
         #[diameter(value = 2, name = "PoC Group Advertisement event")]
-        PoCGroupAdvertisementEvent,
+        PocGroupAdvertisementEvent,
         /// Early Ssession Setting-up event (3).
         #[diameter(value = 3, name = "Early Ssession Setting-up event")]
         EarlySsessionSettingUpEvent,
         /// PoC Talk Burst (4).
         #[diameter(value = 4, name = "PoC Talk Burst")]
-        PoCTalkBurst,
+        PocTalkBurst,
         /// A value the dictionary does not name, kept as received.
         #[diameter(unknown)]
-        Unknown(i32),
+        Unrecognized(i32),
     }
     /// `PoC-Information` AVP (code 879, vendor 10415, Grouped).
     #[derive(Debug, Clone, PartialEq, __rt::Grouped)]
-    pub struct PoCInformation {
+    pub struct PocInformation {
         /// [ PoC-Server-Role ]
         #[diameter(avp = 883, vendor = 10415, must, name = "PoC-Server-Role")]
-        pub poc_server_role: __rt::Option<PoCServerRole>,
+        pub poc_server_role: __rt::Option<PocServerRole>,
         /// [ PoC-Session-Type ]
         #[diameter(avp = 884, vendor = 10415, must, name = "PoC-Session-Type")]
-        pub poc_session_type: __rt::Option<PoCSessionType>,
+        pub poc_session_type: __rt::Option<PocSessionType>,
         /// [ PoC-User-Role ]
         #[diameter(avp = 1252, vendor = 10415, must, name = "PoC-User-Role")]
-        pub poc_user_role: __rt::Option<PoCUserRole>,
+        pub poc_user_role: __rt::Option<PocUserRole>,
         /// [ PoC-Session-Initiation-type ]
         #[diameter(
             avp = 1277,
@@ -4453,10 +5508,10 @@ pub mod charging_control {
             must,
             name = "PoC-Session-Initiation-type"
         )]
-        pub poc_session_initiation_type: __rt::Option<PoCSessionInitiationType>,
+        pub poc_session_initiation_type: __rt::Option<PocSessionInitiationType>,
         /// [ PoC-Event-Type ]
         #[diameter(avp = 2025, vendor = 10415, must, name = "PoC-Event-Type")]
-        pub poc_event_type: __rt::Option<PoCEventType>,
+        pub poc_event_type: __rt::Option<PocEventType>,
         /// [ Number-Of-Participants ]
         #[diameter(avp = 885, vendor = 10415, must, name = "Number-Of-Participants")]
         pub number_of_participants: __rt::Option<u32>,
@@ -4484,20 +5539,20 @@ pub mod charging_control {
     }
     /// `PoC-Server-Role` AVP (code 883, vendor 10415, Enumerated).
     #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, __rt::Enumerated)]
-    pub enum PoCServerRole {
+    pub enum PocServerRole {
         /// Participating PoC Server (0).
         #[diameter(value = 0, name = "Participating PoC Server")]
-        ParticipatingPoCServer,
+        ParticipatingPocServer,
         /// Controlling PoC Server (1).
         #[diameter(value = 1, name = "Controlling PoC Server")]
-        ControllingPoCServer,
+        ControllingPocServer,
         /// A value the dictionary does not name, kept as received.
         #[diameter(unknown)]
-        Unknown(i32),
+        Unrecognized(i32),
     }
     /// `PoC-Session-Initiation-type` AVP (code 1277, vendor 10415, Enumerated).
     #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, __rt::Enumerated)]
-    pub enum PoCSessionInitiationType {
+    pub enum PocSessionInitiationType {
         /// Pre-established (0).
         #[diameter(value = 0, name = "Pre-established")]
         PreEstablished,
@@ -4506,40 +5561,40 @@ pub mod charging_control {
         OnDemand,
         /// A value the dictionary does not name, kept as received.
         #[diameter(unknown)]
-        Unknown(i32),
+        Unrecognized(i32),
     }
     /// `PoC-Session-Type` AVP (code 884, vendor 10415, Enumerated).
     #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, __rt::Enumerated)]
-    pub enum PoCSessionType {
+    pub enum PocSessionType {
         /// 1 to 1 PoC session (0).
         #[diameter(value = 0, name = "1 to 1 PoC session")]
-        V1To1PoCSession,
+        V1To1PocSession,
         /// Chat PoC group session (1).
         #[diameter(value = 1, name = "Chat PoC group session")]
-        ChatPoCGroupSession,
+        ChatPocGroupSession,
         /// Pre-arranged PoC group session (2).
         #[diameter(value = 2, name = "Pre-arranged PoC group session")]
-        PreArrangedPoCGroupSession,
+        PreArrangedPocGroupSession,
         /// Ad-hoc PoC group session (3).
         #[diameter(value = 3, name = "Ad-hoc PoC group session")]
-        AdHocPoCGroupSession,
+        AdHocPocGroupSession,
         /// A value the dictionary does not name, kept as received.
         #[diameter(unknown)]
-        Unknown(i32),
+        Unrecognized(i32),
     }
     /// `PoC-User-Role` AVP (code 1252, vendor 10415, Grouped).
     #[derive(Debug, Clone, PartialEq, __rt::Grouped)]
-    pub struct PoCUserRole {
+    pub struct PocUserRole {
         /// [ PoC-User-Role-Ids ]
         #[diameter(avp = 1253, vendor = 10415, must, name = "PoC-User-Role-Ids")]
         pub poc_user_role_ids: __rt::Option<__rt::Utf8String>,
         /// [ PoC-User-Role-info-Units ]
         #[diameter(avp = 1254, vendor = 10415, must, name = "PoC-User-Role-info-Units")]
-        pub poc_user_role_info_units: __rt::Option<PoCUserRoleInfoUnits>,
+        pub poc_user_role_info_units: __rt::Option<PocUserRoleInfoUnits>,
     }
     /// `PoC-User-Role-info-Units` AVP (code 1254, vendor 10415, Enumerated).
     #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, __rt::Enumerated)]
-    pub enum PoCUserRoleInfoUnits {
+    pub enum PocUserRoleInfoUnits {
         /// Moderator (1).
         #[diameter(value = 1, name = "Moderator")]
         Moderator,
@@ -4554,7 +5609,7 @@ pub mod charging_control {
         SessionParticipant,
         /// A value the dictionary does not name, kept as received.
         #[diameter(unknown)]
-        Unknown(i32),
+        Unrecognized(i32),
     }
     /// `Presence-Reporting-Area-Information` AVP (code 2822, vendor 10415, Grouped).
     #[derive(Debug, Clone, PartialEq, __rt::Grouped)]
@@ -4587,7 +5642,7 @@ pub mod charging_control {
         High,
         /// A value the dictionary does not name, kept as received.
         #[diameter(unknown)]
-        Unknown(i32),
+        Unrecognized(i32),
     }
     /// `Priority-Indication` AVP (code 3006, vendor 10415, Enumerated).
     #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, __rt::Enumerated)]
@@ -4600,7 +5655,7 @@ pub mod charging_control {
         Priority,
         /// A value the dictionary does not name, kept as received.
         #[diameter(unknown)]
-        Unknown(i32),
+        Unrecognized(i32),
     }
     /// `Pre-emption-Capability` AVP (code 1047, vendor 10415, Enumerated).
     #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, __rt::Enumerated)]
@@ -4613,7 +5668,7 @@ pub mod charging_control {
         PreEmptionCapabilityDisabled,
         /// A value the dictionary does not name, kept as received.
         #[diameter(unknown)]
-        Unknown(i32),
+        Unrecognized(i32),
     }
     /// `Pre-emption-Vulnerability` AVP (code 1048, vendor 10415, Enumerated).
     #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, __rt::Enumerated)]
@@ -4626,7 +5681,7 @@ pub mod charging_control {
         PreEmptionVulnerabilityDisabled,
         /// A value the dictionary does not name, kept as received.
         #[diameter(unknown)]
-        Unknown(i32),
+        Unrecognized(i32),
     }
     /// `PS-Append-Free-Format-Data` AVP (code 867, vendor 10415, Enumerated).
     #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, __rt::Enumerated)]
@@ -4639,7 +5694,7 @@ pub mod charging_control {
         Overwrite,
         /// A value the dictionary does not name, kept as received.
         #[diameter(unknown)]
-        Unknown(i32),
+        Unrecognized(i32),
     }
     /// `PS-Furnish-Charging-Information` AVP (code 865, vendor 10415, Grouped).
     #[derive(Debug, Clone, PartialEq, __rt::Grouped)]
@@ -4693,7 +5748,7 @@ pub mod charging_control {
         pub dynamic_address_flag_extension: __rt::Option<DynamicAddressFlagExtension>,
         /// [ QoS-Information ]
         #[diameter(avp = 1016, vendor = 10415, must, name = "QoS-Information")]
-        pub qos_information: __rt::Option<QoSInformation>,
+        pub qos_information: __rt::Option<QosInformation>,
         /// *[ SGSN-Address ]
         #[diameter(avp = 1228, vendor = 10415, must, name = "SGSN-Address")]
         pub sgsn_address: __rt::Vec<__rt::Address>,
@@ -4757,7 +5812,7 @@ pub mod charging_control {
         pub tgpp_sgsn_mcc_mnc: __rt::Option<__rt::Utf8String>,
         /// [ TGPP-MS-TimeZone ]
         #[diameter(avp = 23, vendor = 10415, name = "TGPP-MS-TimeZone")]
-        pub tgpp_ms_timezone: __rt::Option<__rt::Bytes>,
+        pub tgpp_ms_time_zone: __rt::Option<__rt::Bytes>,
         /// [ Charging-Rule-Base-Name ]
         #[diameter(avp = 1004, vendor = 10415, must, name = "Charging-Rule-Base-Name")]
         pub charging_rule_base_name: __rt::Option<__rt::Utf8String>,
@@ -4852,10 +5907,10 @@ pub mod charging_control {
     }
     /// `QoS-Information` AVP (code 1016, vendor 10415, Grouped).
     #[derive(Debug, Clone, PartialEq, __rt::Grouped)]
-    pub struct QoSInformation {
+    pub struct QosInformation {
         /// [ QoS-Class-Identifier ]
         #[diameter(avp = 1028, vendor = 10415, must, name = "QoS-Class-Identifier")]
-        pub qos_class_identifier: __rt::Option<QoSClassIdentifier>,
+        pub qos_class_identifier: __rt::Option<QosClassIdentifier>,
         /// [ Max-Requested-Bandwidth-UL ]
         #[diameter(avp = 516, vendor = 10415, must, name = "Max-Requested-Bandwidth-UL")]
         pub max_requested_bandwidth_ul: __rt::Option<u32>,
@@ -4904,7 +5959,7 @@ pub mod charging_control {
     }
     /// `QoS-Class-Identifier` AVP (code 1028, vendor 10415, Enumerated).
     #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, __rt::Enumerated)]
-    pub enum QoSClassIdentifier {
+    pub enum QosClassIdentifier {
         /// QCI_1 (1).
         #[diameter(value = 1, name = "QCI_1")]
         Qci1,
@@ -4952,7 +6007,7 @@ pub mod charging_control {
         Qci79,
         /// A value the dictionary does not name, kept as received.
         #[diameter(unknown)]
-        Unknown(i32),
+        Unrecognized(i32),
     }
     /// `Rate-Element` AVP (code 2058, vendor 10415, Grouped).
     #[derive(Debug, Clone, PartialEq, __rt::Grouped)]
@@ -5011,7 +6066,7 @@ pub mod charging_control {
         Ehrpd,
         /// A value the dictionary does not name, kept as received.
         #[diameter(unknown)]
-        Unknown(i32),
+        Unrecognized(i32),
     }
     /// `Read-Reply-Report-Requested` AVP (code 1222, vendor 10415, Enumerated).
     #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, __rt::Enumerated)]
@@ -5024,7 +6079,7 @@ pub mod charging_control {
         Yes,
         /// A value the dictionary does not name, kept as received.
         #[diameter(unknown)]
-        Unknown(i32),
+        Unrecognized(i32),
     }
     /// `Real-Time-Tariff-Information` AVP (code 2305, vendor 10415, Grouped).
     #[derive(Debug, Clone, PartialEq, __rt::Grouped)]
@@ -5100,7 +6155,7 @@ pub mod charging_control {
         NonTrusted,
         /// A value the dictionary does not name, kept as received.
         #[diameter(unknown)]
-        Unknown(i32),
+        Unrecognized(i32),
     }
     /// `Remaining-Balance` AVP (code 2021, vendor 10415, Grouped).
     #[derive(Debug, Clone, PartialEq, __rt::Grouped)]
@@ -5123,7 +6178,7 @@ pub mod charging_control {
         ReplyPathSet,
         /// A value the dictionary does not name, kept as received.
         #[diameter(unknown)]
-        Unknown(i32),
+        Unrecognized(i32),
     }
     /// `Reporting-Reason` AVP (code 872, vendor 10415, Enumerated).
     #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, __rt::Enumerated)]
@@ -5157,7 +6212,7 @@ pub mod charging_control {
         PoolExhausted,
         /// A value the dictionary does not name, kept as received.
         #[diameter(unknown)]
-        Unknown(i32),
+        Unrecognized(i32),
     }
     /// `Role-Of-Node` AVP (code 829, vendor 10415, Enumerated).
     #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, __rt::Enumerated)]
@@ -5173,7 +6228,7 @@ pub mod charging_control {
         ForwardingRole,
         /// A value the dictionary does not name, kept as received.
         #[diameter(unknown)]
-        Unknown(i32),
+        Unrecognized(i32),
     }
     /// `Scale-Factor` AVP (code 2059, vendor 10415, Grouped).
     #[derive(Debug, Clone, PartialEq, __rt::Grouped)]
@@ -5260,7 +6315,7 @@ pub mod charging_control {
         SdpAnswer,
         /// A value the dictionary does not name, kept as received.
         #[diameter(unknown)]
-        Unknown(i32),
+        Unrecognized(i32),
     }
     /// `Serving-Node` AVP (code 2401, vendor 10415, Grouped).
     #[derive(Debug, Clone, PartialEq, __rt::Grouped)]
@@ -5295,7 +6350,7 @@ pub mod charging_control {
         Outbound,
         /// A value the dictionary does not name, kept as received.
         #[diameter(unknown)]
-        Unknown(i32),
+        Unrecognized(i32),
     }
     /// `Server-Capabilities` AVP (code 603, vendor 10415, Grouped).
     #[derive(Debug, Clone, PartialEq, __rt::Grouped)]
@@ -5338,7 +6393,7 @@ pub mod charging_control {
         pub local_sequence_number: __rt::Option<u32>,
         /// [ QoS-Information ]
         #[diameter(avp = 1016, vendor = 10415, must, name = "QoS-Information")]
-        pub qos_information: __rt::Option<QoSInformation>,
+        pub qos_information: __rt::Option<QosInformation>,
         /// [ Rating-Group ]
         #[diameter(avp = 432, must, name = "Rating-Group")]
         pub rating_group: __rt::Option<u32>,
@@ -5398,7 +6453,7 @@ pub mod charging_control {
         pub subscription_id: __rt::Vec<SubscriptionId>,
         /// [ AoC-Information ]
         #[diameter(avp = 2054, vendor = 10415, must, name = "AoC-Information")]
-        pub aoc_information: __rt::Option<AoCInformation>,
+        pub aoc_information: __rt::Option<AocInformation>,
         /// [ PS-Information ]
         #[diameter(avp = 874, vendor = 10415, must, name = "PS-Information")]
         pub ps_information: __rt::Option<PsInformation>,
@@ -5413,7 +6468,7 @@ pub mod charging_control {
         pub lcs_information: __rt::Option<LcsInformation>,
         /// [ PoC-Information ]
         #[diameter(avp = 879, vendor = 10415, must, name = "PoC-Information")]
-        pub poc_information: __rt::Option<PoCInformation>,
+        pub poc_information: __rt::Option<PocInformation>,
         /// [ MBMS-Information ]
         #[diameter(avp = 880, vendor = 10415, must, name = "MBMS-Information")]
         pub mbms_information: __rt::Option<MbmsInformation>,
@@ -5425,7 +6480,7 @@ pub mod charging_control {
         pub vcs_information: __rt::Option<VcsInformation>,
         /// [ MMTel-Information ]
         #[diameter(avp = 2030, vendor = 10415, must, name = "MMTel-Information")]
-        pub mmtel_information: __rt::Option<MmTelInformation>,
+        pub mmtel_information: __rt::Option<MmtelInformation>,
     }
     /// `Service-Specific-Info` AVP (code 1249, vendor 10415, Grouped).
     #[derive(Debug, Clone, PartialEq, __rt::Grouped)]
@@ -5451,10 +6506,10 @@ pub mod charging_control {
         Gtpsgw,
         /// ePDG (3).
         #[diameter(value = 3, name = "ePDG")]
-        EPdg,
+        Epdg,
         /// hSGW (4).
         #[diameter(value = 4, name = "hSGW")]
-        HSgw,
+        Hsgw,
         /// MME (5).
         #[diameter(value = 5, name = "MME")]
         Mme,
@@ -5463,7 +6518,7 @@ pub mod charging_control {
         Twan,
         /// A value the dictionary does not name, kept as received.
         #[diameter(unknown)]
-        Unknown(i32),
+        Unrecognized(i32),
     }
     /// `Session-Priority` AVP (code 650, vendor 10415, Enumerated).
     #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, __rt::Enumerated)]
@@ -5485,7 +6540,7 @@ pub mod charging_control {
         Priority4,
         /// A value the dictionary does not name, kept as received.
         #[diameter(unknown)]
-        Unknown(i32),
+        Unrecognized(i32),
     }
     /// `SGW-Change` AVP (code 2065, vendor 10415, Enumerated).
     #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, __rt::Enumerated)]
@@ -5498,7 +6553,7 @@ pub mod charging_control {
         AcrStartDueToSgwChange,
         /// A value the dictionary does not name, kept as received.
         #[diameter(unknown)]
-        Unknown(i32),
+        Unrecognized(i32),
     }
     /// `SM-Device-Trigger-Indicator` AVP (code 3407, vendor 10415, Enumerated).
     #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, __rt::Enumerated)]
@@ -5511,7 +6566,7 @@ pub mod charging_control {
         DeviceTrigger,
         /// A value the dictionary does not name, kept as received.
         #[diameter(unknown)]
-        Unknown(i32),
+        Unrecognized(i32),
     }
     /// `SM-Device-Trigger-Information` AVP (code 3405, vendor 10415, Grouped).
     #[derive(Debug, Clone, PartialEq, __rt::Grouped)]
@@ -5546,7 +6601,7 @@ pub mod charging_control {
         SmServiceRequest,
         /// A value the dictionary does not name, kept as received.
         #[diameter(unknown)]
-        Unknown(i32),
+        Unrecognized(i32),
     }
     /// `SMS-Information` AVP (code 2000, vendor 10415, Grouped).
     #[derive(Debug, Clone, PartialEq, __rt::Grouped)]
@@ -5644,7 +6699,7 @@ pub mod charging_control {
         SmsSc,
         /// A value the dictionary does not name, kept as received.
         #[diameter(unknown)]
-        Unknown(i32),
+        Unrecognized(i32),
     }
     /// `SM-Service-Type` AVP (code 2029, vendor 10415, Enumerated).
     #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, __rt::Enumerated)]
@@ -5690,7 +6745,7 @@ pub mod charging_control {
         Vas4smsShortMessageDeferredDelivery,
         /// A value the dictionary does not name, kept as received.
         #[diameter(unknown)]
-        Unknown(i32),
+        Unrecognized(i32),
     }
     /// `Status-AS-Code` AVP (code 2702, vendor 10415, Enumerated).
     #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, __rt::Enumerated)]
@@ -5706,7 +6761,7 @@ pub mod charging_control {
         Timeout,
         /// A value the dictionary does not name, kept as received.
         #[diameter(unknown)]
-        Unknown(i32),
+        Unrecognized(i32),
     }
     /// `Subscriber-Role` AVP (code 2033, vendor 10415, Enumerated).
     #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, __rt::Enumerated)]
@@ -5719,14 +6774,14 @@ pub mod charging_control {
         Terminating,
         /// A value the dictionary does not name, kept as received.
         #[diameter(unknown)]
-        Unknown(i32),
+        Unrecognized(i32),
     }
     /// `Supplementary-Service` AVP (code 2048, vendor 10415, Grouped).
     #[derive(Debug, Clone, PartialEq, __rt::Grouped)]
     pub struct SupplementaryService {
         /// [ MMTel-SService-Type ]
         #[diameter(avp = 2031, vendor = 10415, must, name = "MMTel-SService-Type")]
-        pub mmtel_sservice_type: __rt::Option<u32>,
+        pub mmtel_s_service_type: __rt::Option<u32>,
         /// [ Service-Mode ]
         #[diameter(avp = 2032, vendor = 10415, must, name = "Service-Mode")]
         pub service_mode: __rt::Option<u32>,
@@ -5753,7 +6808,7 @@ pub mod charging_control {
         pub cug_information: __rt::Option<__rt::Bytes>,
         /// [ AoC-Information ]
         #[diameter(avp = 2054, vendor = 10415, must, name = "AoC-Information")]
-        pub aoc_information: __rt::Option<AoCInformation>,
+        pub aoc_information: __rt::Option<AocInformation>,
     }
     /// `TAD-Identifier` AVP (code 2717, vendor 10415, Enumerated).
     #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, __rt::Enumerated)]
@@ -5766,7 +6821,7 @@ pub mod charging_control {
         Ps,
         /// A value the dictionary does not name, kept as received.
         #[diameter(unknown)]
-        Unknown(i32),
+        Unrecognized(i32),
     }
     /// `Talk-Burst-Exchange` AVP (code 1255, vendor 10415, Grouped).
     #[derive(Debug, Clone, PartialEq, __rt::Grouped)]
@@ -5807,7 +6862,7 @@ pub mod charging_control {
         pub number_of_participants: __rt::Option<u32>,
         /// [ PoC-Change-Condition ]
         #[diameter(avp = 1261, vendor = 10415, must, name = "PoC-Change-Condition")]
-        pub poc_change_condition: __rt::Option<PoCChangeCondition>,
+        pub poc_change_condition: __rt::Option<PocChangeCondition>,
     }
     /// `Tariff-Information` AVP (code 2060, vendor 10415, Grouped).
     #[derive(Debug, Clone, PartialEq, __rt::Grouped)]
@@ -5859,7 +6914,7 @@ pub mod charging_control {
         ContinuousTimePeriod,
         /// A value the dictionary does not name, kept as received.
         #[diameter(unknown)]
-        Unknown(i32),
+        Unrecognized(i32),
     }
     /// `Time-Stamps` AVP (code 833, vendor 10415, Grouped).
     #[derive(Debug, Clone, PartialEq, __rt::Grouped)]
@@ -5892,7 +6947,7 @@ pub mod charging_control {
     pub struct TrafficDataVolumes {
         /// [ QoS-Information ]
         #[diameter(avp = 1016, vendor = 10415, must, name = "QoS-Information")]
-        pub qos_information: __rt::Option<QoSInformation>,
+        pub qos_information: __rt::Option<QosInformation>,
         /// [ Accounting-Input-Octets ]
         #[diameter(avp = 363, must, name = "Accounting-Input-Octets")]
         pub accounting_input_octets: __rt::Option<u64>,
@@ -5926,7 +6981,7 @@ pub mod charging_control {
         TranscoderInserted,
         /// A value the dictionary does not name, kept as received.
         #[diameter(unknown)]
-        Unknown(i32),
+        Unrecognized(i32),
     }
     /// `Trigger` AVP (code 1264, vendor 10415, Grouped).
     #[derive(Debug, Clone, PartialEq, __rt::Grouped)]
@@ -6057,7 +7112,7 @@ pub mod charging_control {
         ChangeOfUePresenceInPresenceReportingArea,
         /// A value the dictionary does not name, kept as received.
         #[diameter(unknown)]
-        Unknown(i32),
+        Unrecognized(i32),
     }
     /// `Trunk-Group-Id` AVP (code 851, vendor 10415, Grouped).
     #[derive(Debug, Clone, PartialEq, __rt::Grouped)]
@@ -6110,13 +7165,13 @@ pub mod charging_control {
         Normal,
         /// NW PoC Box (1).
         #[diameter(value = 1, name = "NW PoC Box")]
-        NwPoCBox,
+        NwPocBox,
         /// UE PoC Box (2).
         #[diameter(value = 2, name = "UE PoC Box")]
-        UePoCBox,
+        UePocBox,
         /// A value the dictionary does not name, kept as received.
         #[diameter(unknown)]
-        Unknown(i32),
+        Unrecognized(i32),
     }
     /// `VCS-Information` AVP (code 3410, vendor 10415, Grouped).
     #[derive(Debug, Clone, PartialEq, __rt::Grouped)]
@@ -6180,15 +7235,17 @@ pub mod diameter_sy {
     use ::diameter_runtime::codegen as __rt;
     /// The Application-ID.
     pub const APPLICATION_ID: u32 = 16777302u32;
-    /// Codes of the AVPs this application defines.
+    /// The AVPs this application defines: code and Vendor-ID.
     pub mod avp {
-        /// `SL-Request-Type`.
-        pub const SL_REQUEST_TYPE: u32 = 2904u32;
+        use ::diameter_runtime::codegen as __rt;
+        /// `SL-Request-Type` (code 2904).
+        pub const SL_REQUEST_TYPE: __rt::AvpCode = __rt::AvpCode::vendor(2904u32, 0u32);
     }
-    /// Codes of this application's commands.
+    /// The codes of this application's commands.
     pub mod command {
-        /// `Spending-Limit`.
-        pub const SPENDING_LIMIT: u32 = 8388635u32;
+        use ::diameter_runtime::codegen as __rt;
+        /// `Spending-Limit` (8388635).
+        pub const SPENDING_LIMIT: __rt::CommandCode = __rt::CommandCode(8388635u32);
     }
     /// `Spending-Limit-Request` (command 8388635, application 16777302).
     #[derive(Debug, Clone, PartialEq, __rt::Message)]
@@ -6354,7 +7411,7 @@ pub mod diameter_sy {
         IntermediateRequest,
         /// A value the dictionary does not name, kept as received.
         #[diameter(unknown)]
-        Unknown(i32),
+        Unrecognized(i32),
     }
 }
 /// Gx Charging Control (application 16777238).
@@ -6363,93 +7420,191 @@ pub mod gx_charging_control {
     use ::diameter_runtime::codegen as __rt;
     /// The Application-ID.
     pub const APPLICATION_ID: u32 = 16777238u32;
-    /// Codes of the AVPs this application defines.
+    /// The AVPs this application defines: code and Vendor-ID.
     pub mod avp {
-        /// `Flow-Description`.
-        pub const FLOW_DESCRIPTION: u32 = 507u32;
-        /// `Charging-Rule-Install`.
-        pub const CHARGING_RULE_INSTALL: u32 = 1001u32;
-        /// `Charging-Rule-Remove`.
-        pub const CHARGING_RULE_REMOVE: u32 = 1002u32;
-        /// `Charging-Rule-Definition`.
-        pub const CHARGING_RULE_DEFINITION: u32 = 1003u32;
-        /// `Charging-Rule-Base-Name`.
-        pub const CHARGING_RULE_BASE_NAME: u32 = 1004u32;
-        /// `Charging-Rule-Name`.
-        pub const CHARGING_RULE_NAME: u32 = 1005u32;
-        /// `Event-Trigger`.
-        pub const EVENT_TRIGGER: u32 = 1006u32;
-        /// `Revalidation-Time`.
-        pub const REVALIDATION_TIME: u32 = 1042u32;
-        /// `Precedence`.
-        pub const PRECEDENCE: u32 = 1010u32;
-        /// `ToS-Traffic-Class`.
-        pub const TOS_TRAFFIC_CLASS: u32 = 1014u32;
-        /// `IP-CAN-Type`.
-        pub const IP_CAN_TYPE: u32 = 1027u32;
-        /// `Rule-Activation-Time`.
-        pub const RULE_ACTIVATION_TIME: u32 = 1043u32;
-        /// `Rule-Deactivation-Time`.
-        pub const RULE_DEACTIVATION_TIME: u32 = 1044u32;
-        /// `Security-Parameter-Index`.
-        pub const SECURITY_PARAMETER_INDEX: u32 = 1056u32;
-        /// `Flow-Label`.
-        pub const FLOW_LABEL: u32 = 1057u32;
-        /// `Flow-Information`.
-        pub const FLOW_INFORMATION: u32 = 1058u32;
-        /// `Packet-Filter-Identifier`.
-        pub const PACKET_FILTER_IDENTIFIER: u32 = 1060u32;
-        /// `Monitoring-Key`.
-        pub const MONITORING_KEY: u32 = 1066u32;
-        /// `Usage-Monitoring-Information`.
-        pub const USAGE_MONITORING_INFORMATION: u32 = 1067u32;
-        /// `Usage-Monitoring-Level`.
-        pub const USAGE_MONITORING_LEVEL: u32 = 1068u32;
-        /// `Usage-Monitoring-Report`.
-        pub const USAGE_MONITORING_REPORT: u32 = 1069u32;
-        /// `Usage-Monitoring-Support`.
-        pub const USAGE_MONITORING_SUPPORT: u32 = 1070u32;
-        /// `Packet-Filter-Usage`.
-        pub const PACKET_FILTER_USAGE: u32 = 1072u32;
-        /// `Flow-Direction`.
-        pub const FLOW_DIRECTION: u32 = 1080u32;
-        /// `Redirect-Information`.
-        pub const REDIRECT_INFORMATION: u32 = 1085u32;
-        /// `Redirect-Support`.
-        pub const REDIRECT_SUPPORT: u32 = 1086u32;
-        /// `Network-Request-Support`.
-        pub const NETWORK_REQUEST_SUPPORT: u32 = 1024u32;
-        /// `Offline`.
-        pub const OFFLINE: u32 = 1008u32;
-        /// `Online`.
-        pub const ONLINE: u32 = 1009u32;
-        /// `Default-EPS-Bearer-QoS`.
-        pub const DEFAULT_EPS_BEARER_QOS: u32 = 1049u32;
-        /// `AN-GW-Address`.
-        pub const AN_GW_ADDRESS: u32 = 1050u32;
-        /// `Bearer-Usage`.
-        pub const BEARER_USAGE: u32 = 1000u32;
-        /// `Access-Network-Charging-Identifier-Gx`.
-        pub const ACCESS_NETWORK_CHARGING_IDENTIFIER_GX: u32 = 1022u32;
-        /// `TGPP-SGSN-Address`.
-        pub const TGPP_SGSN_ADDRESS: u32 = 6u32;
-        /// `TGPP-GGSN-Address`.
-        pub const TGPP_GGSN_ADDRESS: u32 = 7u32;
-        /// `Access-Network-Charging-Address`.
-        pub const ACCESS_NETWORK_CHARGING_ADDRESS: u32 = 501u32;
-        /// `TGPP-MS-TimeZone`.
-        pub const TGPP_MS_TIMEZONE: u32 = 23u32;
-        /// `TFT-Filter`.
-        pub const TFT_FILTER: u32 = 1012u32;
-        /// `TFT-Packet-Filter-Information`.
-        pub const TFT_PACKET_FILTER_INFORMATION: u32 = 1013u32;
+        use ::diameter_runtime::codegen as __rt;
+        /// `Flow-Description` (code 507, vendor 10415).
+        pub const FLOW_DESCRIPTION: __rt::AvpCode = __rt::AvpCode::vendor(
+            507u32,
+            10415u32,
+        );
+        /// `Charging-Rule-Install` (code 1001, vendor 10415).
+        pub const CHARGING_RULE_INSTALL: __rt::AvpCode = __rt::AvpCode::vendor(
+            1001u32,
+            10415u32,
+        );
+        /// `Charging-Rule-Remove` (code 1002, vendor 10415).
+        pub const CHARGING_RULE_REMOVE: __rt::AvpCode = __rt::AvpCode::vendor(
+            1002u32,
+            10415u32,
+        );
+        /// `Charging-Rule-Definition` (code 1003, vendor 10415).
+        pub const CHARGING_RULE_DEFINITION: __rt::AvpCode = __rt::AvpCode::vendor(
+            1003u32,
+            10415u32,
+        );
+        /// `Charging-Rule-Base-Name` (code 1004, vendor 10415).
+        pub const CHARGING_RULE_BASE_NAME: __rt::AvpCode = __rt::AvpCode::vendor(
+            1004u32,
+            10415u32,
+        );
+        /// `Charging-Rule-Name` (code 1005, vendor 10415).
+        pub const CHARGING_RULE_NAME: __rt::AvpCode = __rt::AvpCode::vendor(
+            1005u32,
+            10415u32,
+        );
+        /// `Event-Trigger` (code 1006, vendor 10415).
+        pub const EVENT_TRIGGER: __rt::AvpCode = __rt::AvpCode::vendor(
+            1006u32,
+            10415u32,
+        );
+        /// `Revalidation-Time` (code 1042, vendor 10415).
+        pub const REVALIDATION_TIME: __rt::AvpCode = __rt::AvpCode::vendor(
+            1042u32,
+            10415u32,
+        );
+        /// `Precedence` (code 1010, vendor 10415).
+        pub const PRECEDENCE: __rt::AvpCode = __rt::AvpCode::vendor(1010u32, 10415u32);
+        /// `ToS-Traffic-Class` (code 1014, vendor 10415).
+        pub const TOS_TRAFFIC_CLASS: __rt::AvpCode = __rt::AvpCode::vendor(
+            1014u32,
+            10415u32,
+        );
+        /// `IP-CAN-Type` (code 1027, vendor 10415).
+        pub const IP_CAN_TYPE: __rt::AvpCode = __rt::AvpCode::vendor(1027u32, 10415u32);
+        /// `Rule-Activation-Time` (code 1043, vendor 10415).
+        pub const RULE_ACTIVATION_TIME: __rt::AvpCode = __rt::AvpCode::vendor(
+            1043u32,
+            10415u32,
+        );
+        /// `Rule-Deactivation-Time` (code 1044, vendor 10415).
+        pub const RULE_DEACTIVATION_TIME: __rt::AvpCode = __rt::AvpCode::vendor(
+            1044u32,
+            10415u32,
+        );
+        /// `Security-Parameter-Index` (code 1056, vendor 10415).
+        pub const SECURITY_PARAMETER_INDEX: __rt::AvpCode = __rt::AvpCode::vendor(
+            1056u32,
+            10415u32,
+        );
+        /// `Flow-Label` (code 1057, vendor 10415).
+        pub const FLOW_LABEL: __rt::AvpCode = __rt::AvpCode::vendor(1057u32, 10415u32);
+        /// `Flow-Information` (code 1058, vendor 10415).
+        pub const FLOW_INFORMATION: __rt::AvpCode = __rt::AvpCode::vendor(
+            1058u32,
+            10415u32,
+        );
+        /// `Packet-Filter-Identifier` (code 1060, vendor 10415).
+        pub const PACKET_FILTER_IDENTIFIER: __rt::AvpCode = __rt::AvpCode::vendor(
+            1060u32,
+            10415u32,
+        );
+        /// `Monitoring-Key` (code 1066, vendor 10415).
+        pub const MONITORING_KEY: __rt::AvpCode = __rt::AvpCode::vendor(
+            1066u32,
+            10415u32,
+        );
+        /// `Usage-Monitoring-Information` (code 1067, vendor 10415).
+        pub const USAGE_MONITORING_INFORMATION: __rt::AvpCode = __rt::AvpCode::vendor(
+            1067u32,
+            10415u32,
+        );
+        /// `Usage-Monitoring-Level` (code 1068, vendor 10415).
+        pub const USAGE_MONITORING_LEVEL: __rt::AvpCode = __rt::AvpCode::vendor(
+            1068u32,
+            10415u32,
+        );
+        /// `Usage-Monitoring-Report` (code 1069, vendor 10415).
+        pub const USAGE_MONITORING_REPORT: __rt::AvpCode = __rt::AvpCode::vendor(
+            1069u32,
+            10415u32,
+        );
+        /// `Usage-Monitoring-Support` (code 1070, vendor 10415).
+        pub const USAGE_MONITORING_SUPPORT: __rt::AvpCode = __rt::AvpCode::vendor(
+            1070u32,
+            10415u32,
+        );
+        /// `Packet-Filter-Usage` (code 1072, vendor 10415).
+        pub const PACKET_FILTER_USAGE: __rt::AvpCode = __rt::AvpCode::vendor(
+            1072u32,
+            10415u32,
+        );
+        /// `Flow-Direction` (code 1080, vendor 10415).
+        pub const FLOW_DIRECTION: __rt::AvpCode = __rt::AvpCode::vendor(
+            1080u32,
+            10415u32,
+        );
+        /// `Redirect-Information` (code 1085, vendor 10415).
+        pub const REDIRECT_INFORMATION: __rt::AvpCode = __rt::AvpCode::vendor(
+            1085u32,
+            10415u32,
+        );
+        /// `Redirect-Support` (code 1086, vendor 10415).
+        pub const REDIRECT_SUPPORT: __rt::AvpCode = __rt::AvpCode::vendor(
+            1086u32,
+            10415u32,
+        );
+        /// `Network-Request-Support` (code 1024, vendor 10415).
+        pub const NETWORK_REQUEST_SUPPORT: __rt::AvpCode = __rt::AvpCode::vendor(
+            1024u32,
+            10415u32,
+        );
+        /// `Offline` (code 1008, vendor 10415).
+        pub const OFFLINE: __rt::AvpCode = __rt::AvpCode::vendor(1008u32, 10415u32);
+        /// `Online` (code 1009, vendor 10415).
+        pub const ONLINE: __rt::AvpCode = __rt::AvpCode::vendor(1009u32, 10415u32);
+        /// `Default-EPS-Bearer-QoS` (code 1049, vendor 10415).
+        pub const DEFAULT_EPS_BEARER_QOS: __rt::AvpCode = __rt::AvpCode::vendor(
+            1049u32,
+            10415u32,
+        );
+        /// `AN-GW-Address` (code 1050, vendor 10415).
+        pub const AN_GW_ADDRESS: __rt::AvpCode = __rt::AvpCode::vendor(
+            1050u32,
+            10415u32,
+        );
+        /// `Bearer-Usage` (code 1000, vendor 10415).
+        pub const BEARER_USAGE: __rt::AvpCode = __rt::AvpCode::vendor(1000u32, 10415u32);
+        /// `Access-Network-Charging-Identifier-Gx` (code 1022, vendor 10415).
+        pub const ACCESS_NETWORK_CHARGING_IDENTIFIER_GX: __rt::AvpCode = __rt::AvpCode::vendor(
+            1022u32,
+            10415u32,
+        );
+        /// `TGPP-SGSN-Address` (code 6, vendor 10415).
+        pub const TGPP_SGSN_ADDRESS: __rt::AvpCode = __rt::AvpCode::vendor(
+            6u32,
+            10415u32,
+        );
+        /// `TGPP-GGSN-Address` (code 7, vendor 10415).
+        pub const TGPP_GGSN_ADDRESS: __rt::AvpCode = __rt::AvpCode::vendor(
+            7u32,
+            10415u32,
+        );
+        /// `Access-Network-Charging-Address` (code 501, vendor 10415).
+        pub const ACCESS_NETWORK_CHARGING_ADDRESS: __rt::AvpCode = __rt::AvpCode::vendor(
+            501u32,
+            10415u32,
+        );
+        /// `TGPP-MS-TimeZone` (code 23, vendor 10415).
+        pub const TGPP_MS_TIME_ZONE: __rt::AvpCode = __rt::AvpCode::vendor(
+            23u32,
+            10415u32,
+        );
+        /// `TFT-Filter` (code 1012, vendor 10415).
+        pub const TFT_FILTER: __rt::AvpCode = __rt::AvpCode::vendor(1012u32, 10415u32);
+        /// `TFT-Packet-Filter-Information` (code 1013, vendor 10415).
+        pub const TFT_PACKET_FILTER_INFORMATION: __rt::AvpCode = __rt::AvpCode::vendor(
+            1013u32,
+            10415u32,
+        );
     }
-    /// Codes of this application's commands.
+    /// The codes of this application's commands.
     pub mod command {
-        /// `Credit-Control`.
-        pub const CREDIT_CONTROL: u32 = 272u32;
-        /// `Re-Auth`.
-        pub const RE_AUTH: u32 = 258u32;
+        use ::diameter_runtime::codegen as __rt;
+        /// `Credit-Control` (272).
+        pub const CREDIT_CONTROL: __rt::CommandCode = __rt::CommandCode(272u32);
+        /// `Re-Auth` (258).
+        pub const RE_AUTH: __rt::CommandCode = __rt::CommandCode(258u32);
     }
     /// `Credit-Control-Request` (command 272, application 16777238).
     #[derive(Debug, Clone, PartialEq, __rt::Message)]
@@ -6525,7 +7680,7 @@ pub mod gx_charging_control {
         pub network_request_support: __rt::Option<NetworkRequestSupport>,
         /// [ Default-EPS-Bearer-QoS ]
         #[diameter(avp = 1049, vendor = 10415, name = "Default-EPS-Bearer-QoS")]
-        pub default_eps_bearer_qos: __rt::Option<DefaultEpsBearerQoS>,
+        pub default_eps_bearer_qos: __rt::Option<DefaultEpsBearerQos>,
         /// *2[ AN-GW-Address ]
         #[diameter(avp = 1050, vendor = 10415, max = 2, name = "AN-GW-Address")]
         pub an_gw_address: __rt::Vec<__rt::Address>,
@@ -6567,13 +7722,13 @@ pub mod gx_charging_control {
         pub access_network_charging_address: __rt::Option<__rt::Address>,
         /// [ TGPP-MS-TimeZone ]
         #[diameter(avp = 23, vendor = 10415, name = "TGPP-MS-TimeZone")]
-        pub tgpp_ms_timezone: __rt::Option<__rt::Bytes>,
+        pub tgpp_ms_time_zone: __rt::Option<__rt::Bytes>,
         /// [ TGPP-Selection-Mode ]
         #[diameter(avp = 12, vendor = 10415, name = "TGPP-Selection-Mode")]
         pub tgpp_selection_mode: __rt::Option<__rt::Utf8String>,
         /// [ QoS-Information ]
         #[diameter(avp = 1016, vendor = 10415, must, name = "QoS-Information")]
-        pub qos_information: __rt::Option<super::charging_control::QoSInformation>,
+        pub qos_information: __rt::Option<super::charging_control::QosInformation>,
         /// [ TGPP-SGSN-MCC-MNC ]
         #[diameter(avp = 18, vendor = 10415, name = "TGPP-SGSN-MCC-MNC")]
         pub tgpp_sgsn_mcc_mnc: __rt::Option<__rt::Utf8String>,
@@ -6670,7 +7825,7 @@ pub mod gx_charging_control {
         pub re_auth_request_type: super::base::ReAuthRequestType,
         /// [ QoS-Information ]
         #[diameter(avp = 1016, vendor = 10415, must, name = "QoS-Information")]
-        pub qos_information: __rt::Option<super::charging_control::QoSInformation>,
+        pub qos_information: __rt::Option<super::charging_control::QosInformation>,
         /// [ Origin-State-Id ]
         #[diameter(avp = 278, must, name = "Origin-State-Id")]
         pub origin_state_id: __rt::Option<u32>,
@@ -6962,29 +8117,29 @@ pub mod gx_charging_control {
         UsageReport,
         /// A value the dictionary does not name, kept as received.
         #[diameter(unknown)]
-        Unknown(i32),
+        Unrecognized(i32),
     }
     /// `IP-CAN-Type` AVP (code 1027, vendor 10415, Enumerated).
     #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, __rt::Enumerated)]
     pub enum IpCanType {
         /// 3GPP-GPRS (0).
         #[diameter(value = 0, name = "3GPP-GPRS")]
-        V3gppGprs,
+        TgppGprs,
         /// DOCSIS (1).
         #[diameter(value = 1, name = "DOCSIS")]
         Docsis,
         /// xDSL (2).
         #[diameter(value = 2, name = "xDSL")]
-        XDsl,
+        Xdsl,
         /// WiMAX (3).
         #[diameter(value = 3, name = "WiMAX")]
-        WiMax,
+        Wimax,
         /// 3GPP2 (4).
         #[diameter(value = 4, name = "3GPP2")]
-        V3gpp2,
+        Tgpp2,
         /// 3GPP-EPS (5).
         #[diameter(value = 5, name = "3GPP-EPS")]
-        V3gppEps,
+        TgppEps,
         /// Non-3GPP-EPS (6).
         #[diameter(value = 6, name = "Non-3GPP-EPS")]
         Non3gppEps,
@@ -6993,13 +8148,13 @@ pub mod gx_charging_control {
         Fba,
         /// 3GPP-5GS (8).
         #[diameter(value = 8, name = "3GPP-5GS")]
-        V3gpp5gs,
+        Tgpp5gs,
         /// Non-3GPP-5GS (9).
         #[diameter(value = 9, name = "Non-3GPP-5GS")]
         Non3gpp5gs,
         /// A value the dictionary does not name, kept as received.
         #[diameter(unknown)]
-        Unknown(i32),
+        Unrecognized(i32),
     }
     /// `Flow-Information` AVP (code 1058, vendor 10415, Grouped).
     #[derive(Debug, Clone, PartialEq, __rt::Grouped)]
@@ -7059,7 +8214,7 @@ pub mod gx_charging_control {
         PccRuleLevel,
         /// A value the dictionary does not name, kept as received.
         #[diameter(unknown)]
-        Unknown(i32),
+        Unrecognized(i32),
     }
     /// `Usage-Monitoring-Report` AVP (code 1069, vendor 10415, Enumerated).
     #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, __rt::Enumerated)]
@@ -7069,7 +8224,7 @@ pub mod gx_charging_control {
         UsageMonitoringReport,
         /// A value the dictionary does not name, kept as received.
         #[diameter(unknown)]
-        Unknown(i32),
+        Unrecognized(i32),
     }
     /// `Usage-Monitoring-Support` AVP (code 1070, vendor 10415, Enumerated).
     #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, __rt::Enumerated)]
@@ -7079,7 +8234,7 @@ pub mod gx_charging_control {
         UsageMonitoringSupport,
         /// A value the dictionary does not name, kept as received.
         #[diameter(unknown)]
-        Unknown(i32),
+        Unrecognized(i32),
     }
     /// `Packet-Filter-Usage` AVP (code 1072, vendor 10415, Enumerated).
     #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, __rt::Enumerated)]
@@ -7089,7 +8244,7 @@ pub mod gx_charging_control {
         SendToUe,
         /// A value the dictionary does not name, kept as received.
         #[diameter(unknown)]
-        Unknown(i32),
+        Unrecognized(i32),
     }
     /// `Flow-Direction` AVP (code 1080, vendor 10415, Enumerated).
     #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, __rt::Enumerated)]
@@ -7108,7 +8263,7 @@ pub mod gx_charging_control {
         Bidirectional,
         /// A value the dictionary does not name, kept as received.
         #[diameter(unknown)]
-        Unknown(i32),
+        Unrecognized(i32),
     }
     /// `Redirect-Information` AVP (code 1085, vendor 10415, Grouped).
     #[derive(Debug, Clone, PartialEq, __rt::Grouped)]
@@ -7136,7 +8291,7 @@ pub mod gx_charging_control {
         RedirectionEnabled,
         /// A value the dictionary does not name, kept as received.
         #[diameter(unknown)]
-        Unknown(i32),
+        Unrecognized(i32),
     }
     /// `Network-Request-Support` AVP (code 1024, vendor 10415, Enumerated).
     #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, __rt::Enumerated)]
@@ -7149,7 +8304,7 @@ pub mod gx_charging_control {
         NetworkRequestSupported,
         /// A value the dictionary does not name, kept as received.
         #[diameter(unknown)]
-        Unknown(i32),
+        Unrecognized(i32),
     }
     /// `Offline` AVP (code 1008, vendor 10415, Enumerated).
     #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, __rt::Enumerated)]
@@ -7162,7 +8317,7 @@ pub mod gx_charging_control {
         EnableOffline,
         /// A value the dictionary does not name, kept as received.
         #[diameter(unknown)]
-        Unknown(i32),
+        Unrecognized(i32),
     }
     /// `Online` AVP (code 1009, vendor 10415, Enumerated).
     #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, __rt::Enumerated)]
@@ -7175,15 +8330,15 @@ pub mod gx_charging_control {
         EnableOnline,
         /// A value the dictionary does not name, kept as received.
         #[diameter(unknown)]
-        Unknown(i32),
+        Unrecognized(i32),
     }
     /// `Default-EPS-Bearer-QoS` AVP (code 1049, vendor 10415, Grouped).
     #[derive(Debug, Clone, PartialEq, __rt::Grouped)]
-    pub struct DefaultEpsBearerQoS {
+    pub struct DefaultEpsBearerQos {
         /// [ QoS-Class-Identifier ]
         #[diameter(avp = 1028, vendor = 10415, must, name = "QoS-Class-Identifier")]
         pub qos_class_identifier: __rt::Option<
-            super::charging_control::QoSClassIdentifier,
+            super::charging_control::QosClassIdentifier,
         >,
         /// [ Allocation-Retention-Priority ]
         #[diameter(avp = 1034, vendor = 10415, name = "Allocation-Retention-Priority")]
@@ -7202,7 +8357,7 @@ pub mod gx_charging_control {
         ImsSignalling,
         /// A value the dictionary does not name, kept as received.
         #[diameter(unknown)]
-        Unknown(i32),
+        Unrecognized(i32),
     }
     /// `Access-Network-Charging-Identifier-Gx` AVP (code 1022, vendor 10415, Grouped).
     #[derive(Debug, Clone, PartialEq, __rt::Grouped)]
@@ -7251,173 +8406,235 @@ pub mod network_access {
     use ::diameter_runtime::codegen as __rt;
     /// The Application-ID.
     pub const APPLICATION_ID: u32 = 1u32;
-    /// Codes of the AVPs this application defines.
+    /// The AVPs this application defines: code and Vendor-ID.
     pub mod avp {
-        /// `NAS-Port`.
-        pub const NAS_PORT: u32 = 5u32;
-        /// `NAS-Port-Id`.
-        pub const NAS_PORT_ID: u32 = 87u32;
-        /// `NAS-Port-Type`.
-        pub const NAS_PORT_TYPE: u32 = 61u32;
-        /// `Called-Station-Id`.
-        pub const CALLED_STATION_ID: u32 = 30u32;
-        /// `Calling-Station-Id`.
-        pub const CALLING_STATION_ID: u32 = 31u32;
-        /// `Connect-Info`.
-        pub const CONNECT_INFO: u32 = 77u32;
-        /// `Originating-Line-Info`.
-        pub const ORIGINATING_LINE_INFO: u32 = 94u32;
-        /// `Reply-Message`.
-        pub const REPLY_MESSAGE: u32 = 18u32;
-        /// `User-Password`.
-        pub const USER_PASSWORD: u32 = 2u32;
-        /// `Password-Retry`.
-        pub const PASSWORD_RETRY: u32 = 75u32;
-        /// `Prompt`.
-        pub const PROMPT: u32 = 76u32;
-        /// `CHAP-Auth`.
-        pub const CHAP_AUTH: u32 = 402u32;
-        /// `CHAP-Algorithm`.
-        pub const CHAP_ALGORITHM: u32 = 403u32;
-        /// `CHAP-Ident`.
-        pub const CHAP_IDENT: u32 = 404u32;
-        /// `CHAP-Response`.
-        pub const CHAP_RESPONSE: u32 = 405u32;
-        /// `CHAP-Challenge`.
-        pub const CHAP_CHALLENGE: u32 = 60u32;
-        /// `ARAP-Password`.
-        pub const ARAP_PASSWORD: u32 = 70u32;
-        /// `ARAP-Challenge-Response`.
-        pub const ARAP_CHALLENGE_RESPONSE: u32 = 84u32;
-        /// `ARAP-Security`.
-        pub const ARAP_SECURITY: u32 = 73u32;
-        /// `ARAP-Security-Data`.
-        pub const ARAP_SECURITY_DATA: u32 = 74u32;
-        /// `Service-Type`.
-        pub const SERVICE_TYPE: u32 = 6u32;
-        /// `Callback-Number`.
-        pub const CALLBACK_NUMBER: u32 = 19u32;
-        /// `Callback-Id`.
-        pub const CALLBACK_ID: u32 = 20u32;
-        /// `Idle-Timeout`.
-        pub const IDLE_TIMEOUT: u32 = 28u32;
-        /// `Port-Limit`.
-        pub const PORT_LIMIT: u32 = 62u32;
-        /// `NAS-Filter-Rule`.
-        pub const NAS_FILTER_RULE: u32 = 400u32;
-        /// `Filter-Id`.
-        pub const FILTER_ID: u32 = 11u32;
-        /// `Configuration-Token`.
-        pub const CONFIGURATION_TOKEN: u32 = 78u32;
-        /// `Framed-Protocol`.
-        pub const FRAMED_PROTOCOL: u32 = 7u32;
-        /// `Framed-Routing`.
-        pub const FRAMED_ROUTING: u32 = 10u32;
-        /// `Framed-MTU`.
-        pub const FRAMED_MTU: u32 = 12u32;
-        /// `Framed-Compression`.
-        pub const FRAMED_COMPRESSION: u32 = 13u32;
-        /// `Framed-IP-Address`.
-        pub const FRAMED_IP_ADDRESS: u32 = 8u32;
-        /// `Framed-IP-Netmask`.
-        pub const FRAMED_IP_NETMASK: u32 = 9u32;
-        /// `Framed-Route`.
-        pub const FRAMED_ROUTE: u32 = 22u32;
-        /// `Framed-Pool`.
-        pub const FRAMED_POOL: u32 = 88u32;
-        /// `Framed-Interface-Id`.
-        pub const FRAMED_INTERFACE_ID: u32 = 96u32;
-        /// `Framed-IPv6-Prefix`.
-        pub const FRAMED_IPV6_PREFIX: u32 = 97u32;
-        /// `Framed-IPv6-Route`.
-        pub const FRAMED_IPV6_ROUTE: u32 = 99u32;
-        /// `Framed-IPv6-Pool`.
-        pub const FRAMED_IPV6_POOL: u32 = 100u32;
-        /// `Framed-IPX-Network`.
-        pub const FRAMED_IPX_NETWORK: u32 = 23u32;
-        /// `Framed-Appletalk-Link`.
-        pub const FRAMED_APPLETALK_LINK: u32 = 37u32;
-        /// `Framed-Appletalk-Network`.
-        pub const FRAMED_APPLETALK_NETWORK: u32 = 38u32;
-        /// `Framed-Appletalk-Zone`.
-        pub const FRAMED_APPLETALK_ZONE: u32 = 39u32;
-        /// `ARAP-Features`.
-        pub const ARAP_FEATURES: u32 = 71u32;
-        /// `ARAP-Zone-Access`.
-        pub const ARAP_ZONE_ACCESS: u32 = 72u32;
-        /// `Login-IP-Host`.
-        pub const LOGIN_IP_HOST: u32 = 14u32;
-        /// `Login-IPv6-Host`.
-        pub const LOGIN_IPV6_HOST: u32 = 98u32;
-        /// `Login-Service`.
-        pub const LOGIN_SERVICE: u32 = 15u32;
-        /// `Login-TCP-Port`.
-        pub const LOGIN_TCP_PORT: u32 = 16u32;
-        /// `Login-LAT-Service`.
-        pub const LOGIN_LAT_SERVICE: u32 = 34u32;
-        /// `Login-LAT-Node`.
-        pub const LOGIN_LAT_NODE: u32 = 35u32;
-        /// `Login-LAT-Group`.
-        pub const LOGIN_LAT_GROUP: u32 = 36u32;
-        /// `Login-LAT-Port`.
-        pub const LOGIN_LAT_PORT: u32 = 63u32;
-        /// `Tunneling`.
-        pub const TUNNELING: u32 = 401u32;
-        /// `Tunnel-Type`.
-        pub const TUNNEL_TYPE: u32 = 64u32;
-        /// `Tunnel-Medium-Type`.
-        pub const TUNNEL_MEDIUM_TYPE: u32 = 65u32;
-        /// `Tunnel-Client-Endpoint`.
-        pub const TUNNEL_CLIENT_ENDPOINT: u32 = 66u32;
-        /// `Tunnel-Server-Endpoint`.
-        pub const TUNNEL_SERVER_ENDPOINT: u32 = 67u32;
-        /// `Tunnel-Password`.
-        pub const TUNNEL_PASSWORD: u32 = 69u32;
-        /// `Tunnel-Private-Group-Id`.
-        pub const TUNNEL_PRIVATE_GROUP_ID: u32 = 81u32;
-        /// `Tunnel-Assignment-Id`.
-        pub const TUNNEL_ASSIGNMENT_ID: u32 = 82u32;
-        /// `Tunnel-Preference`.
-        pub const TUNNEL_PREFERENCE: u32 = 83u32;
-        /// `Tunnel-Client-Auth-Id`.
-        pub const TUNNEL_CLIENT_AUTH_ID: u32 = 90u32;
-        /// `Tunnel-Server-Auth-Id`.
-        pub const TUNNEL_SERVER_AUTH_ID: u32 = 91u32;
-        /// `Accounting-Input-Octets`.
-        pub const ACCOUNTING_INPUT_OCTETS: u32 = 363u32;
-        /// `Accounting-Output-Octets`.
-        pub const ACCOUNTING_OUTPUT_OCTETS: u32 = 364u32;
-        /// `Accounting-Input-Packets`.
-        pub const ACCOUNTING_INPUT_PACKETS: u32 = 365u32;
-        /// `Accounting-Output-Packets`.
-        pub const ACCOUNTING_OUTPUT_PACKETS: u32 = 366u32;
-        /// `Acct-Session-Time`.
-        pub const ACCT_SESSION_TIME: u32 = 46u32;
-        /// `Acct-Authentic`.
-        pub const ACCT_AUTHENTIC: u32 = 45u32;
-        /// `Accounting-Auth-Method`.
-        pub const ACCOUNTING_AUTH_METHOD: u32 = 406u32;
-        /// `Acct-Delay-Time`.
-        pub const ACCT_DELAY_TIME: u32 = 41u32;
-        /// `Acct-Link-Count`.
-        pub const ACCT_LINK_COUNT: u32 = 51u32;
-        /// `Acct-Tunnel-Connection`.
-        pub const ACCT_TUNNEL_CONNECTION: u32 = 68u32;
-        /// `Acct-Tunnel-Packets-Lost`.
-        pub const ACCT_TUNNEL_PACKETS_LOST: u32 = 86u32;
+        use ::diameter_runtime::codegen as __rt;
+        /// `NAS-Port` (code 5).
+        pub const NAS_PORT: __rt::AvpCode = __rt::AvpCode::vendor(5u32, 0u32);
+        /// `NAS-Port-Id` (code 87).
+        pub const NAS_PORT_ID: __rt::AvpCode = __rt::AvpCode::vendor(87u32, 0u32);
+        /// `NAS-Port-Type` (code 61).
+        pub const NAS_PORT_TYPE: __rt::AvpCode = __rt::AvpCode::vendor(61u32, 0u32);
+        /// `Called-Station-Id` (code 30).
+        pub const CALLED_STATION_ID: __rt::AvpCode = __rt::AvpCode::vendor(30u32, 0u32);
+        /// `Calling-Station-Id` (code 31).
+        pub const CALLING_STATION_ID: __rt::AvpCode = __rt::AvpCode::vendor(31u32, 0u32);
+        /// `Connect-Info` (code 77).
+        pub const CONNECT_INFO: __rt::AvpCode = __rt::AvpCode::vendor(77u32, 0u32);
+        /// `Originating-Line-Info` (code 94).
+        pub const ORIGINATING_LINE_INFO: __rt::AvpCode = __rt::AvpCode::vendor(
+            94u32,
+            0u32,
+        );
+        /// `Reply-Message` (code 18).
+        pub const REPLY_MESSAGE: __rt::AvpCode = __rt::AvpCode::vendor(18u32, 0u32);
+        /// `User-Password` (code 2).
+        pub const USER_PASSWORD: __rt::AvpCode = __rt::AvpCode::vendor(2u32, 0u32);
+        /// `Password-Retry` (code 75).
+        pub const PASSWORD_RETRY: __rt::AvpCode = __rt::AvpCode::vendor(75u32, 0u32);
+        /// `Prompt` (code 76).
+        pub const PROMPT: __rt::AvpCode = __rt::AvpCode::vendor(76u32, 0u32);
+        /// `CHAP-Auth` (code 402).
+        pub const CHAP_AUTH: __rt::AvpCode = __rt::AvpCode::vendor(402u32, 0u32);
+        /// `CHAP-Algorithm` (code 403).
+        pub const CHAP_ALGORITHM: __rt::AvpCode = __rt::AvpCode::vendor(403u32, 0u32);
+        /// `CHAP-Ident` (code 404).
+        pub const CHAP_IDENT: __rt::AvpCode = __rt::AvpCode::vendor(404u32, 0u32);
+        /// `CHAP-Response` (code 405).
+        pub const CHAP_RESPONSE: __rt::AvpCode = __rt::AvpCode::vendor(405u32, 0u32);
+        /// `CHAP-Challenge` (code 60).
+        pub const CHAP_CHALLENGE: __rt::AvpCode = __rt::AvpCode::vendor(60u32, 0u32);
+        /// `ARAP-Password` (code 70).
+        pub const ARAP_PASSWORD: __rt::AvpCode = __rt::AvpCode::vendor(70u32, 0u32);
+        /// `ARAP-Challenge-Response` (code 84).
+        pub const ARAP_CHALLENGE_RESPONSE: __rt::AvpCode = __rt::AvpCode::vendor(
+            84u32,
+            0u32,
+        );
+        /// `ARAP-Security` (code 73).
+        pub const ARAP_SECURITY: __rt::AvpCode = __rt::AvpCode::vendor(73u32, 0u32);
+        /// `ARAP-Security-Data` (code 74).
+        pub const ARAP_SECURITY_DATA: __rt::AvpCode = __rt::AvpCode::vendor(74u32, 0u32);
+        /// `Service-Type` (code 6).
+        pub const SERVICE_TYPE: __rt::AvpCode = __rt::AvpCode::vendor(6u32, 0u32);
+        /// `Callback-Number` (code 19).
+        pub const CALLBACK_NUMBER: __rt::AvpCode = __rt::AvpCode::vendor(19u32, 0u32);
+        /// `Callback-Id` (code 20).
+        pub const CALLBACK_ID: __rt::AvpCode = __rt::AvpCode::vendor(20u32, 0u32);
+        /// `Idle-Timeout` (code 28).
+        pub const IDLE_TIMEOUT: __rt::AvpCode = __rt::AvpCode::vendor(28u32, 0u32);
+        /// `Port-Limit` (code 62).
+        pub const PORT_LIMIT: __rt::AvpCode = __rt::AvpCode::vendor(62u32, 0u32);
+        /// `NAS-Filter-Rule` (code 400).
+        pub const NAS_FILTER_RULE: __rt::AvpCode = __rt::AvpCode::vendor(400u32, 0u32);
+        /// `Filter-Id` (code 11).
+        pub const FILTER_ID: __rt::AvpCode = __rt::AvpCode::vendor(11u32, 0u32);
+        /// `Configuration-Token` (code 78).
+        pub const CONFIGURATION_TOKEN: __rt::AvpCode = __rt::AvpCode::vendor(
+            78u32,
+            0u32,
+        );
+        /// `Framed-Protocol` (code 7).
+        pub const FRAMED_PROTOCOL: __rt::AvpCode = __rt::AvpCode::vendor(7u32, 0u32);
+        /// `Framed-Routing` (code 10).
+        pub const FRAMED_ROUTING: __rt::AvpCode = __rt::AvpCode::vendor(10u32, 0u32);
+        /// `Framed-MTU` (code 12).
+        pub const FRAMED_MTU: __rt::AvpCode = __rt::AvpCode::vendor(12u32, 0u32);
+        /// `Framed-Compression` (code 13).
+        pub const FRAMED_COMPRESSION: __rt::AvpCode = __rt::AvpCode::vendor(13u32, 0u32);
+        /// `Framed-IP-Address` (code 8).
+        pub const FRAMED_IP_ADDRESS: __rt::AvpCode = __rt::AvpCode::vendor(8u32, 0u32);
+        /// `Framed-IP-Netmask` (code 9).
+        pub const FRAMED_IP_NETMASK: __rt::AvpCode = __rt::AvpCode::vendor(9u32, 0u32);
+        /// `Framed-Route` (code 22).
+        pub const FRAMED_ROUTE: __rt::AvpCode = __rt::AvpCode::vendor(22u32, 0u32);
+        /// `Framed-Pool` (code 88).
+        pub const FRAMED_POOL: __rt::AvpCode = __rt::AvpCode::vendor(88u32, 0u32);
+        /// `Framed-Interface-Id` (code 96).
+        pub const FRAMED_INTERFACE_ID: __rt::AvpCode = __rt::AvpCode::vendor(
+            96u32,
+            0u32,
+        );
+        /// `Framed-IPv6-Prefix` (code 97).
+        pub const FRAMED_IPV6_PREFIX: __rt::AvpCode = __rt::AvpCode::vendor(97u32, 0u32);
+        /// `Framed-IPv6-Route` (code 99).
+        pub const FRAMED_IPV6_ROUTE: __rt::AvpCode = __rt::AvpCode::vendor(99u32, 0u32);
+        /// `Framed-IPv6-Pool` (code 100).
+        pub const FRAMED_IPV6_POOL: __rt::AvpCode = __rt::AvpCode::vendor(100u32, 0u32);
+        /// `Framed-IPX-Network` (code 23).
+        pub const FRAMED_IPX_NETWORK: __rt::AvpCode = __rt::AvpCode::vendor(23u32, 0u32);
+        /// `Framed-Appletalk-Link` (code 37).
+        pub const FRAMED_APPLETALK_LINK: __rt::AvpCode = __rt::AvpCode::vendor(
+            37u32,
+            0u32,
+        );
+        /// `Framed-Appletalk-Network` (code 38).
+        pub const FRAMED_APPLETALK_NETWORK: __rt::AvpCode = __rt::AvpCode::vendor(
+            38u32,
+            0u32,
+        );
+        /// `Framed-Appletalk-Zone` (code 39).
+        pub const FRAMED_APPLETALK_ZONE: __rt::AvpCode = __rt::AvpCode::vendor(
+            39u32,
+            0u32,
+        );
+        /// `ARAP-Features` (code 71).
+        pub const ARAP_FEATURES: __rt::AvpCode = __rt::AvpCode::vendor(71u32, 0u32);
+        /// `ARAP-Zone-Access` (code 72).
+        pub const ARAP_ZONE_ACCESS: __rt::AvpCode = __rt::AvpCode::vendor(72u32, 0u32);
+        /// `Login-IP-Host` (code 14).
+        pub const LOGIN_IP_HOST: __rt::AvpCode = __rt::AvpCode::vendor(14u32, 0u32);
+        /// `Login-IPv6-Host` (code 98).
+        pub const LOGIN_IPV6_HOST: __rt::AvpCode = __rt::AvpCode::vendor(98u32, 0u32);
+        /// `Login-Service` (code 15).
+        pub const LOGIN_SERVICE: __rt::AvpCode = __rt::AvpCode::vendor(15u32, 0u32);
+        /// `Login-TCP-Port` (code 16).
+        pub const LOGIN_TCP_PORT: __rt::AvpCode = __rt::AvpCode::vendor(16u32, 0u32);
+        /// `Login-LAT-Service` (code 34).
+        pub const LOGIN_LAT_SERVICE: __rt::AvpCode = __rt::AvpCode::vendor(34u32, 0u32);
+        /// `Login-LAT-Node` (code 35).
+        pub const LOGIN_LAT_NODE: __rt::AvpCode = __rt::AvpCode::vendor(35u32, 0u32);
+        /// `Login-LAT-Group` (code 36).
+        pub const LOGIN_LAT_GROUP: __rt::AvpCode = __rt::AvpCode::vendor(36u32, 0u32);
+        /// `Login-LAT-Port` (code 63).
+        pub const LOGIN_LAT_PORT: __rt::AvpCode = __rt::AvpCode::vendor(63u32, 0u32);
+        /// `Tunneling` (code 401).
+        pub const TUNNELING: __rt::AvpCode = __rt::AvpCode::vendor(401u32, 0u32);
+        /// `Tunnel-Type` (code 64).
+        pub const TUNNEL_TYPE: __rt::AvpCode = __rt::AvpCode::vendor(64u32, 0u32);
+        /// `Tunnel-Medium-Type` (code 65).
+        pub const TUNNEL_MEDIUM_TYPE: __rt::AvpCode = __rt::AvpCode::vendor(65u32, 0u32);
+        /// `Tunnel-Client-Endpoint` (code 66).
+        pub const TUNNEL_CLIENT_ENDPOINT: __rt::AvpCode = __rt::AvpCode::vendor(
+            66u32,
+            0u32,
+        );
+        /// `Tunnel-Server-Endpoint` (code 67).
+        pub const TUNNEL_SERVER_ENDPOINT: __rt::AvpCode = __rt::AvpCode::vendor(
+            67u32,
+            0u32,
+        );
+        /// `Tunnel-Password` (code 69).
+        pub const TUNNEL_PASSWORD: __rt::AvpCode = __rt::AvpCode::vendor(69u32, 0u32);
+        /// `Tunnel-Private-Group-Id` (code 81).
+        pub const TUNNEL_PRIVATE_GROUP_ID: __rt::AvpCode = __rt::AvpCode::vendor(
+            81u32,
+            0u32,
+        );
+        /// `Tunnel-Assignment-Id` (code 82).
+        pub const TUNNEL_ASSIGNMENT_ID: __rt::AvpCode = __rt::AvpCode::vendor(
+            82u32,
+            0u32,
+        );
+        /// `Tunnel-Preference` (code 83).
+        pub const TUNNEL_PREFERENCE: __rt::AvpCode = __rt::AvpCode::vendor(83u32, 0u32);
+        /// `Tunnel-Client-Auth-Id` (code 90).
+        pub const TUNNEL_CLIENT_AUTH_ID: __rt::AvpCode = __rt::AvpCode::vendor(
+            90u32,
+            0u32,
+        );
+        /// `Tunnel-Server-Auth-Id` (code 91).
+        pub const TUNNEL_SERVER_AUTH_ID: __rt::AvpCode = __rt::AvpCode::vendor(
+            91u32,
+            0u32,
+        );
+        /// `Accounting-Input-Octets` (code 363).
+        pub const ACCOUNTING_INPUT_OCTETS: __rt::AvpCode = __rt::AvpCode::vendor(
+            363u32,
+            0u32,
+        );
+        /// `Accounting-Output-Octets` (code 364).
+        pub const ACCOUNTING_OUTPUT_OCTETS: __rt::AvpCode = __rt::AvpCode::vendor(
+            364u32,
+            0u32,
+        );
+        /// `Accounting-Input-Packets` (code 365).
+        pub const ACCOUNTING_INPUT_PACKETS: __rt::AvpCode = __rt::AvpCode::vendor(
+            365u32,
+            0u32,
+        );
+        /// `Accounting-Output-Packets` (code 366).
+        pub const ACCOUNTING_OUTPUT_PACKETS: __rt::AvpCode = __rt::AvpCode::vendor(
+            366u32,
+            0u32,
+        );
+        /// `Acct-Session-Time` (code 46).
+        pub const ACCT_SESSION_TIME: __rt::AvpCode = __rt::AvpCode::vendor(46u32, 0u32);
+        /// `Acct-Authentic` (code 45).
+        pub const ACCT_AUTHENTIC: __rt::AvpCode = __rt::AvpCode::vendor(45u32, 0u32);
+        /// `Accounting-Auth-Method` (code 406).
+        pub const ACCOUNTING_AUTH_METHOD: __rt::AvpCode = __rt::AvpCode::vendor(
+            406u32,
+            0u32,
+        );
+        /// `Acct-Delay-Time` (code 41).
+        pub const ACCT_DELAY_TIME: __rt::AvpCode = __rt::AvpCode::vendor(41u32, 0u32);
+        /// `Acct-Link-Count` (code 51).
+        pub const ACCT_LINK_COUNT: __rt::AvpCode = __rt::AvpCode::vendor(51u32, 0u32);
+        /// `Acct-Tunnel-Connection` (code 68).
+        pub const ACCT_TUNNEL_CONNECTION: __rt::AvpCode = __rt::AvpCode::vendor(
+            68u32,
+            0u32,
+        );
+        /// `Acct-Tunnel-Packets-Lost` (code 86).
+        pub const ACCT_TUNNEL_PACKETS_LOST: __rt::AvpCode = __rt::AvpCode::vendor(
+            86u32,
+            0u32,
+        );
     }
-    /// Codes of this application's commands.
+    /// The codes of this application's commands.
     pub mod command {
-        /// `AA`.
-        pub const AA: u32 = 265u32;
-        /// `Re-Auth`.
-        pub const RE_AUTH: u32 = 258u32;
-        /// `Session-Termination`.
-        pub const SESSION_TERMINATION: u32 = 275u32;
-        /// `Abort-Session`.
-        pub const ABORT_SESSION: u32 = 274u32;
-        /// `Accounting`.
-        pub const ACCOUNTING: u32 = 271u32;
+        use ::diameter_runtime::codegen as __rt;
+        /// `AA` (265).
+        pub const AA: __rt::CommandCode = __rt::CommandCode(265u32);
+        /// `Re-Auth` (258).
+        pub const RE_AUTH: __rt::CommandCode = __rt::CommandCode(258u32);
+        /// `Session-Termination` (275).
+        pub const SESSION_TERMINATION: __rt::CommandCode = __rt::CommandCode(275u32);
+        /// `Abort-Session` (274).
+        pub const ABORT_SESSION: __rt::CommandCode = __rt::CommandCode(274u32);
+        /// `Accounting` (271).
+        pub const ACCOUNTING: __rt::CommandCode = __rt::CommandCode(271u32);
     }
     /// `AA-Request` (command 265, application 1).
     #[derive(Debug, Clone, PartialEq, __rt::Message)]
@@ -8666,7 +9883,7 @@ pub mod network_access {
         Ethernet,
         /// xDSL - Digital Subscriber Line of unknown type (16).
         #[diameter(value = 16, name = "xDSL - Digital Subscriber Line of unknown type")]
-        XDslDigitalSubscriberLineOfUnknownType,
+        XdslDigitalSubscriberLineOfUnknownType,
         /// Cable (17).
         #[diameter(value = 17, name = "Cable")]
         Cable,
@@ -8708,34 +9925,34 @@ pub mod network_access {
         WirelessIeee80222,
         /// PPPoA - PPP over ATM (30).
         #[diameter(value = 30, name = "PPPoA - PPP over ATM")]
-        PpPoAPppOverAtm,
+        PppoaPppOverAtm,
         /// PPPoEoA - PPP over Ethernet over ATM (31).
         #[diameter(value = 31, name = "PPPoEoA - PPP over Ethernet over ATM")]
-        PpPoEoAPppOverEthernetOverAtm,
+        PppoeoAPppOverEthernetOverAtm,
         /// PPPoEoE - PPP over Ethernet over Ethernet (32).
         #[diameter(value = 32, name = "PPPoEoE - PPP over Ethernet over Ethernet")]
-        PpPoEoEPppOverEthernetOverEthernet,
+        PppoeoEPppOverEthernetOverEthernet,
         /// PPPoEoVLAN - PPP over Ethernet over VLAN (33).
         #[diameter(value = 33, name = "PPPoEoVLAN - PPP over Ethernet over VLAN")]
-        PpPoEoVlanPppOverEthernetOverVlan,
+        PppoeoVlanPppOverEthernetOverVlan,
         /// PPPoEoQinQ - PPP over Ethernet over IEEE 802.1QinQ (34).
         #[diameter(
             value = 34,
             name = "PPPoEoQinQ - PPP over Ethernet over IEEE 802.1QinQ"
         )]
-        PpPoEoQinQPppOverEthernetOverIeee8021qinQ,
+        PppoeoQinQPppOverEthernetOverIeee8021QinQ,
         /// xPON - Passive Optical Network (35).
         #[diameter(value = 35, name = "xPON - Passive Optical Network")]
-        XPonPassiveOpticalNetwork,
+        XponPassiveOpticalNetwork,
         /// Wireless - XGP (36).
         #[diameter(value = 36, name = "Wireless - XGP")]
         WirelessXgp,
         /// WiMAX Pre-Release 8 IWK Function (37).
         #[diameter(value = 37, name = "WiMAX Pre-Release 8 IWK Function")]
-        WiMaxPreRelease8IwkFunction,
+        WimaxPreRelease8IwkFunction,
         /// WIMAX-WIFI-IWK: WiMAX WIFI Interworking (38).
         #[diameter(value = 38, name = "WIMAX-WIFI-IWK: WiMAX WIFI Interworking")]
-        WimaxWifiIwkWiMaxWifiInterworking,
+        WimaxWifiIwkWimaxWifiInterworking,
         /// WIMAX-SFF: Signaling Forwarding Function for LTE/3GPP2 (39).
         #[diameter(
             value = 39,
@@ -8744,19 +9961,19 @@ pub mod network_access {
         WimaxSffSignalingForwardingFunctionForLte3gpp2,
         /// WIMAX-HA-LMA: WiMAX HA and or LMA function (40).
         #[diameter(value = 40, name = "WIMAX-HA-LMA: WiMAX HA and or LMA function")]
-        WimaxHaLmaWiMaxHaAndOrLmaFunction,
+        WimaxHaLmaWimaxHaAndOrLmaFunction,
         /// WIMAX-DHCP: WIMAX DCHP service (41).
         #[diameter(value = 41, name = "WIMAX-DHCP: WIMAX DCHP service")]
         WimaxDhcpWimaxDchpService,
         /// WIMAX-LBS: WiMAX location based service (42).
         #[diameter(value = 42, name = "WIMAX-LBS: WiMAX location based service")]
-        WimaxLbsWiMaxLocationBasedService,
+        WimaxLbsWimaxLocationBasedService,
         /// WIMAX-WVS: WiMAX voice service (43).
         #[diameter(value = 43, name = "WIMAX-WVS: WiMAX voice service")]
-        WimaxWvsWiMaxVoiceService,
+        WimaxWvsWimaxVoiceService,
         /// A value the dictionary does not name, kept as received.
         #[diameter(unknown)]
-        Unknown(i32),
+        Unrecognized(i32),
     }
     /// `Prompt` AVP (code 76, Enumerated).
     #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, __rt::Enumerated)]
@@ -8769,7 +9986,7 @@ pub mod network_access {
         Echo,
         /// A value the dictionary does not name, kept as received.
         #[diameter(unknown)]
-        Unknown(i32),
+        Unrecognized(i32),
     }
     /// `CHAP-Auth` AVP (code 402, Grouped).
     #[derive(Debug, Clone, PartialEq, __rt::Grouped)]
@@ -8792,7 +10009,7 @@ pub mod network_access {
         ChapWithMd5,
         /// A value the dictionary does not name, kept as received.
         #[diameter(unknown)]
-        Unknown(i32),
+        Unrecognized(i32),
     }
     /// `Service-Type` AVP (code 6, Enumerated).
     #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, __rt::Enumerated)]
@@ -8856,7 +10073,7 @@ pub mod network_access {
         AdditionalAuthorization,
         /// A value the dictionary does not name, kept as received.
         #[diameter(unknown)]
-        Unknown(i32),
+        Unrecognized(i32),
     }
     /// `Framed-Protocol` AVP (code 7, Enumerated).
     #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, __rt::Enumerated)]
@@ -8887,7 +10104,7 @@ pub mod network_access {
         GprsPdpContext,
         /// A value the dictionary does not name, kept as received.
         #[diameter(unknown)]
-        Unknown(i32),
+        Unrecognized(i32),
     }
     /// `Framed-Routing` AVP (code 10, Enumerated).
     #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, __rt::Enumerated)]
@@ -8906,7 +10123,7 @@ pub mod network_access {
         SendAndListen,
         /// A value the dictionary does not name, kept as received.
         #[diameter(unknown)]
-        Unknown(i32),
+        Unrecognized(i32),
     }
     /// `Framed-Compression` AVP (code 13, Enumerated).
     #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, __rt::Enumerated)]
@@ -8925,7 +10142,7 @@ pub mod network_access {
         StacLzsCompression,
         /// A value the dictionary does not name, kept as received.
         #[diameter(unknown)]
-        Unknown(i32),
+        Unrecognized(i32),
     }
     /// `ARAP-Zone-Access` AVP (code 72, Enumerated).
     #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, __rt::Enumerated)]
@@ -8944,7 +10161,7 @@ pub mod network_access {
         UseZoneFilterExclusively,
         /// A value the dictionary does not name, kept as received.
         #[diameter(unknown)]
-        Unknown(i32),
+        Unrecognized(i32),
     }
     /// `Login-Service` AVP (code 15, Enumerated).
     #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, __rt::Enumerated)]
@@ -8981,7 +10198,7 @@ pub mod network_access {
         TcpClearQuietSuppressesAnyNasGeneratedConnectString,
         /// A value the dictionary does not name, kept as received.
         #[diameter(unknown)]
-        Unknown(i32),
+        Unrecognized(i32),
     }
     /// `Tunneling` AVP (code 401, Grouped).
     #[derive(Debug, Clone, PartialEq, __rt::Grouped)]
@@ -9061,20 +10278,20 @@ pub mod network_access {
         IpInIpTunneling,
         /// Virtual LANs (VLAN) (13).
         #[diameter(value = 13, name = "Virtual LANs (VLAN)")]
-        VirtualLaNsVlan,
+        VirtualLansVlan,
         /// A value the dictionary does not name, kept as received.
         #[diameter(unknown)]
-        Unknown(i32),
+        Unrecognized(i32),
     }
     /// `Tunnel-Medium-Type` AVP (code 65, Enumerated).
     #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, __rt::Enumerated)]
     pub enum TunnelMediumType {
         /// IPv4 (IP version 4) (1).
         #[diameter(value = 1, name = "IPv4 (IP version 4)")]
-        IPv4IpVersion4,
+        Ipv4IpVersion4,
         /// IPv6 (IP version 6) (2).
         #[diameter(value = 2, name = "IPv6 (IP version 6)")]
-        IPv6IpVersion6,
+        Ipv6IpVersion6,
         /// NSAP (3).
         #[diameter(value = 3, name = "NSAP")]
         Nsap,
@@ -9119,7 +10336,7 @@ pub mod network_access {
         E164WithNsapFormatSubaddress,
         /// A value the dictionary does not name, kept as received.
         #[diameter(unknown)]
-        Unknown(i32),
+        Unrecognized(i32),
     }
     /// `Acct-Authentic` AVP (code 45, Enumerated).
     #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, __rt::Enumerated)]
@@ -9138,7 +10355,7 @@ pub mod network_access {
         Diameter,
         /// A value the dictionary does not name, kept as received.
         #[diameter(unknown)]
-        Unknown(i32),
+        Unrecognized(i32),
     }
     /// `Accounting-Auth-Method` AVP (code 406, Enumerated).
     #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, __rt::Enumerated)]
@@ -9163,7 +10380,7 @@ pub mod network_access {
         None,
         /// A value the dictionary does not name, kept as received.
         #[diameter(unknown)]
-        Unknown(i32),
+        Unrecognized(i32),
     }
 }
 /// Rx (application 16777236).
@@ -9172,341 +10389,631 @@ pub mod rx {
     use ::diameter_runtime::codegen as __rt;
     /// The Application-ID.
     pub const APPLICATION_ID: u32 = 16777236u32;
-    /// Codes of the AVPs this application defines.
+    /// The AVPs this application defines: code and Vendor-ID.
     pub mod avp {
-        /// `5GS-RAN-NAS-Release-Cause`.
-        pub const _5GS_RAN_NAS_RELEASE_CAUSE: u32 = 572u32;
-        /// `5GMM-Cause`.
-        pub const _5GMM_CAUSE: u32 = 573u32;
-        /// `5GSM-Cause`.
-        pub const _5GSM_CAUSE: u32 = 574u32;
-        /// `NGAP-Cause`.
-        pub const NGAP_CAUSE: u32 = 575u32;
-        /// `NGAP-Group`.
-        pub const NGAP_GROUP: u32 = 576u32;
-        /// `NGAP-Value`.
-        pub const NGAP_VALUE: u32 = 577u32;
-        /// `Abort-Cause`.
-        pub const ABORT_CAUSE: u32 = 500u32;
-        /// `Access-Network-Charging-Address`.
-        pub const ACCESS_NETWORK_CHARGING_ADDRESS: u32 = 501u32;
-        /// `Access-Network-Charging-Identifier`.
-        pub const ACCESS_NETWORK_CHARGING_IDENTIFIER: u32 = 502u32;
-        /// `Access-Network-Charging-Identifier-Value`.
-        pub const ACCESS_NETWORK_CHARGING_IDENTIFIER_VALUE: u32 = 503u32;
-        /// `Flows`.
-        pub const FLOWS: u32 = 510u32;
-        /// `Media-Component-Number`.
-        pub const MEDIA_COMPONENT_NUMBER: u32 = 518u32;
-        /// `Flow-Number`.
-        pub const FLOW_NUMBER: u32 = 509u32;
-        /// `Content-Version`.
-        pub const CONTENT_VERSION: u32 = 552u32;
-        /// `Media-Component-Status`.
-        pub const MEDIA_COMPONENT_STATUS: u32 = 549u32;
-        /// `Acceptable-Service-Info`.
-        pub const ACCEPTABLE_SERVICE_INFO: u32 = 526u32;
-        /// `Media-Component-Description`.
-        pub const MEDIA_COMPONENT_DESCRIPTION: u32 = 517u32;
-        /// `Max-Requested-Bandwidth-DL`.
-        pub const MAX_REQUESTED_BANDWIDTH_DL: u32 = 515u32;
-        /// `Max-Requested-Bandwidth-UL`.
-        pub const MAX_REQUESTED_BANDWIDTH_UL: u32 = 516u32;
-        /// `Extended-Max-Requested-BW-DL`.
-        pub const EXTENDED_MAX_REQUESTED_BW_DL: u32 = 554u32;
-        /// `Extended-Max-Requested-BW-UL`.
-        pub const EXTENDED_MAX_REQUESTED_BW_UL: u32 = 555u32;
-        /// `Media-Sub-Component`.
-        pub const MEDIA_SUB_COMPONENT: u32 = 519u32;
-        /// `Flow-Description`.
-        pub const FLOW_DESCRIPTION: u32 = 507u32;
-        /// `Flow-Usage`.
-        pub const FLOW_USAGE: u32 = 512u32;
-        /// `AF-Signalling-Protocol`.
-        pub const AF_SIGNALLING_PROTOCOL: u32 = 529u32;
-        /// `AF-Application-Identifier`.
-        pub const AF_APPLICATION_IDENTIFIER: u32 = 504u32;
-        /// `FLUS-Identifier`.
-        pub const FLUS_IDENTIFIER: u32 = 566u32;
-        /// `Media-Type`.
-        pub const MEDIA_TYPE: u32 = 520u32;
-        /// `Max-Supported-Bandwidth-UL`.
-        pub const MAX_SUPPORTED_BANDWIDTH_UL: u32 = 544u32;
-        /// `Max-Supported-Bandwidth-DL`.
-        pub const MAX_SUPPORTED_BANDWIDTH_DL: u32 = 543u32;
-        /// `Min-Desired-Bandwidth-DL`.
-        pub const MIN_DESIRED_BANDWIDTH_DL: u32 = 545u32;
-        /// `Min-Desired-Bandwidth-UL`.
-        pub const MIN_DESIRED_BANDWIDTH_UL: u32 = 546u32;
-        /// `Min-Requested-Bandwidth-DL`.
-        pub const MIN_REQUESTED_BANDWIDTH_DL: u32 = 534u32;
-        /// `Min-Requested-Bandwidth-UL`.
-        pub const MIN_REQUESTED_BANDWIDTH_UL: u32 = 535u32;
-        /// `Extended-Max-Supported-BW-DL`.
-        pub const EXTENDED_MAX_SUPPORTED_BW_DL: u32 = 556u32;
-        /// `Extended-Max-Supported-BW-UL`.
-        pub const EXTENDED_MAX_SUPPORTED_BW_UL: u32 = 557u32;
-        /// `Extended-Min-Desired-BW-DL`.
-        pub const EXTENDED_MIN_DESIRED_BW_DL: u32 = 558u32;
-        /// `Extended-Min-Desired-BW-UL`.
-        pub const EXTENDED_MIN_DESIRED_BW_UL: u32 = 559u32;
-        /// `Extended-Min-Requested-BW-DL`.
-        pub const EXTENDED_MIN_REQUESTED_BW_DL: u32 = 560u32;
-        /// `Extended-Min-Requested-BW-UL`.
-        pub const EXTENDED_MIN_REQUESTED_BW_UL: u32 = 561u32;
-        /// `Flow-Status`.
-        pub const FLOW_STATUS: u32 = 511u32;
-        /// `Priority-Sharing-Indicator`.
-        pub const PRIORITY_SHARING_INDICATOR: u32 = 550u32;
-        /// `RS-Bandwidth`.
-        pub const RS_BANDWIDTH: u32 = 522u32;
-        /// `RR-Bandwidth`.
-        pub const RR_BANDWIDTH: u32 = 521u32;
-        /// `Codec-Data`.
-        pub const CODEC_DATA: u32 = 524u32;
-        /// `Sharing-Key-DL`.
-        pub const SHARING_KEY_DL: u32 = 539u32;
-        /// `Sharing-Key-UL`.
-        pub const SHARING_KEY_UL: u32 = 540u32;
-        /// `Desired-Max-Latency`.
-        pub const DESIRED_MAX_LATENCY: u32 = 567u32;
-        /// `Desired-Max-Loss`.
-        pub const DESIRED_MAX_LOSS: u32 = 568u32;
-        /// `AF-Charging-Identifier`.
-        pub const AF_CHARGING_IDENTIFIER: u32 = 505u32;
-        /// `AF-Requested-Data`.
-        pub const AF_REQUESTED_DATA: u32 = 551u32;
-        /// `Callee-Information`.
-        pub const CALLEE_INFORMATION: u32 = 565u32;
-        /// `GCS-Identifier`.
-        pub const GCS_IDENTIFIER: u32 = 538u32;
-        /// `IP-Domain-Id`.
-        pub const IP_DOMAIN_ID: u32 = 537u32;
-        /// `MA-Information`.
-        pub const MA_INFORMATION: u32 = 570u32;
-        /// `MA-Information-Action`.
-        pub const MA_INFORMATION_ACTION: u32 = 571u32;
-        /// `MCPTT-Identifier`.
-        pub const MCPTT_IDENTIFIER: u32 = 547u32;
-        /// `MCVideo-Identifier`.
-        pub const MCVIDEO_IDENTIFIER: u32 = 562u32;
-        /// `MPS-Identifier`.
-        pub const MPS_IDENTIFIER: u32 = 528u32;
-        /// `NID`.
-        pub const NID: u32 = 569u32;
-        /// `Pre-emption-Control-Info`.
-        pub const PRE_EMPTION_CONTROL_INFO: u32 = 553u32;
-        /// `Required-Access-Info`.
-        pub const REQUIRED_ACCESS_INFO: u32 = 536u32;
-        /// `Retry-Interval`.
-        pub const RETRY_INTERVAL: u32 = 541u32;
-        /// `Rx-Request-Type`.
-        pub const RX_REQUEST_TYPE: u32 = 533u32;
-        /// `Service-Authorization-Info`.
-        pub const SERVICE_AUTHORIZATION_INFO: u32 = 548u32;
-        /// `Service-URN`.
-        pub const SERVICE_URN: u32 = 525u32;
-        /// `Service-Info-Status`.
-        pub const SERVICE_INFO_STATUS: u32 = 527u32;
-        /// `Specific-Action`.
-        pub const SPECIFIC_ACTION: u32 = 513u32;
-        /// `SIP-Forking-Indication`.
-        pub const SIP_FORKING_INDICATION: u32 = 523u32;
-        /// `Sponsored-Connectivity-Data`.
-        pub const SPONSORED_CONNECTIVITY_DATA: u32 = 530u32;
-        /// `Sponsor-Identity`.
-        pub const SPONSOR_IDENTITY: u32 = 531u32;
-        /// `Application-Service-Provider-Identity`.
-        pub const APPLICATION_SERVICE_PROVIDER_IDENTITY: u32 = 532u32;
-        /// `Wireline-User-Location-Info`.
-        pub const WIRELINE_USER_LOCATION_INFO: u32 = 578u32;
-        /// `HFC-Node-Identifier`.
-        pub const HFC_NODE_IDENTIFIER: u32 = 579u32;
-        /// `GLI-Identifier`.
-        pub const GLI_IDENTIFIER: u32 = 580u32;
-        /// `Line-Type`.
-        pub const LINE_TYPE: u32 = 581u32;
-        /// `Session-Id`.
-        pub const SESSION_ID: u32 = 263u32;
-        /// `Final-Unit-Action`.
-        pub const FINAL_UNIT_ACTION: u32 = 449u32;
-        /// `Pre-emption-Capability`.
-        pub const PRE_EMPTION_CAPABILITY: u32 = 1047u32;
-        /// `Pre-emption-Vulnerability`.
-        pub const PRE_EMPTION_VULNERABILITY: u32 = 1048u32;
-        /// `Reservation-Priority`.
-        pub const RESERVATION_PRIORITY: u32 = 458u32;
-        /// `ToS-Traffic-Class`.
-        pub const TOS_TRAFFIC_CLASS: u32 = 1014u32;
-        /// `Called-Party-Address`.
-        pub const CALLED_PARTY_ADDRESS: u32 = 832u32;
-        /// `Requested-Party-Address`.
-        pub const REQUESTED_PARTY_ADDRESS: u32 = 1251u32;
-        /// `Called-Asserted-Identity`.
-        pub const CALLED_ASSERTED_IDENTITY: u32 = 1250u32;
-        /// `IP-CAN-Type`.
-        pub const IP_CAN_TYPE: u32 = 1027u32;
-        /// `RAT-Type`.
-        pub const RAT_TYPE: u32 = 1032u32;
-        /// `Granted-Service-Unit`.
-        pub const GRANTED_SERVICE_UNIT: u32 = 431u32;
-        /// `Used-Service-Unit`.
-        pub const USED_SERVICE_UNIT: u32 = 446u32;
-        /// `Tariff-Time-Change`.
-        pub const TARIFF_TIME_CHANGE: u32 = 451u32;
-        /// `CC-Time`.
-        pub const CC_TIME: u32 = 420u32;
-        /// `CC-Money`.
-        pub const CC_MONEY: u32 = 413u32;
-        /// `Unit-Value`.
-        pub const UNIT_VALUE: u32 = 445u32;
-        /// `Currency-Code`.
-        pub const CURRENCY_CODE: u32 = 425u32;
-        /// `Value-Digits`.
-        pub const VALUE_DIGITS: u32 = 447u32;
-        /// `Exponent`.
-        pub const EXPONENT: u32 = 429u32;
-        /// `CC-Total-Octets`.
-        pub const CC_TOTAL_OCTETS: u32 = 421u32;
-        /// `CC-Output-Octets`.
-        pub const CC_OUTPUT_OCTETS: u32 = 414u32;
-        /// `CC-Service-Specific-Units`.
-        pub const CC_SERVICE_SPECIFIC_UNITS: u32 = 417u32;
-        /// `CC-Input-Octets`.
-        pub const CC_INPUT_OCTETS: u32 = 412u32;
-        /// `DRMP`.
-        pub const DRMP: u32 = 301u32;
-        /// `Origin-Host`.
-        pub const ORIGIN_HOST: u32 = 264u32;
-        /// `Origin-Realm`.
-        pub const ORIGIN_REALM: u32 = 296u32;
-        /// `Destination-Host`.
-        pub const DESTINATION_HOST: u32 = 293u32;
-        /// `Destination-Realm`.
-        pub const DESTINATION_REALM: u32 = 283u32;
-        /// `Auth-Application-Id`.
-        pub const AUTH_APPLICATION_ID: u32 = 258u32;
-        /// `Auth-Session-State`.
-        pub const AUTH_SESSION_STATE: u32 = 277u32;
-        /// `Subscription-Id`.
-        pub const SUBSCRIPTION_ID: u32 = 443u32;
-        /// `Subscription-Id-Data`.
-        pub const SUBSCRIPTION_ID_DATA: u32 = 444u32;
-        /// `Subscription-Id-Type`.
-        pub const SUBSCRIPTION_ID_TYPE: u32 = 450u32;
-        /// `OC-Supported-Features`.
-        pub const OC_SUPPORTED_FEATURES: u32 = 621u32;
-        /// `Supported-Features`.
-        pub const SUPPORTED_FEATURES: u32 = 628u32;
-        /// `Vendor-Id`.
-        pub const VENDOR_ID: u32 = 266u32;
-        /// `Feature-List-ID`.
-        pub const FEATURE_LIST_ID: u32 = 629u32;
-        /// `Feature-List`.
-        pub const FEATURE_LIST: u32 = 630u32;
-        /// `Framed-IP-Address`.
-        pub const FRAMED_IP_ADDRESS: u32 = 8u32;
-        /// `Called-Station-Id`.
-        pub const CALLED_STATION_ID: u32 = 30u32;
-        /// `IMS-Content-Identifier`.
-        pub const IMS_CONTENT_IDENTIFIER: u32 = 563u32;
-        /// `IMS-Content-Type`.
-        pub const IMS_CONTENT_TYPE: u32 = 564u32;
-        /// `Calling-Party-Address`.
-        pub const CALLING_PARTY_ADDRESS: u32 = 831u32;
-        /// `Reference-Id`.
-        pub const REFERENCE_ID: u32 = 4202u32;
-        /// `Origin-State-Id`.
-        pub const ORIGIN_STATE_ID: u32 = 278u32;
-        /// `Proxy-Info`.
-        pub const PROXY_INFO: u32 = 284u32;
-        /// `Proxy-Host`.
-        pub const PROXY_HOST: u32 = 280u32;
-        /// `Proxy-State`.
-        pub const PROXY_STATE: u32 = 33u32;
-        /// `Route-Record`.
-        pub const ROUTE_RECORD: u32 = 282u32;
-        /// `Result-Code`.
-        pub const RESULT_CODE: u32 = 268u32;
-        /// `Experimental-Result`.
-        pub const EXPERIMENTAL_RESULT: u32 = 297u32;
-        /// `Experimental-Result-Code`.
-        pub const EXPERIMENTAL_RESULT_CODE: u32 = 298u32;
-        /// `AN-GW-Address`.
-        pub const AN_GW_ADDRESS: u32 = 1050u32;
-        /// `AN-Trusted`.
-        pub const AN_TRUSTED: u32 = 1503u32;
-        /// `NetLoc-Access-Support`.
-        pub const NETLOC_ACCESS_SUPPORT: u32 = 2824u32;
-        /// `OC-OLR`.
-        pub const OC_OLR: u32 = 623u32;
-        /// `OC-Sequence-Number`.
-        pub const OC_SEQUENCE_NUMBER: u32 = 624u32;
-        /// `OC-Validity-Duration`.
-        pub const OC_VALIDITY_DURATION: u32 = 625u32;
-        /// `OC-Report-Type`.
-        pub const OC_REPORT_TYPE: u32 = 626u32;
-        /// `OC-Reduction-Percentage`.
-        pub const OC_REDUCTION_PERCENTAGE: u32 = 627u32;
-        /// `User-Equipment-Info`.
-        pub const USER_EQUIPMENT_INFO: u32 = 458u32;
-        /// `User-Equipment-Info-Type`.
-        pub const USER_EQUIPMENT_INFO_TYPE: u32 = 459u32;
-        /// `User-Equipment-Info-Value`.
-        pub const USER_EQUIPMENT_INFO_VALUE: u32 = 460u32;
-        /// `Class`.
-        pub const CLASS: u32 = 25u32;
-        /// `Error-Message`.
-        pub const ERROR_MESSAGE: u32 = 281u32;
-        /// `Error-Reporting-Host`.
-        pub const ERROR_REPORTING_HOST: u32 = 294u32;
-        /// `Redirect-Host`.
-        pub const REDIRECT_HOST: u32 = 292u32;
-        /// `Redirect-Host-Usage`.
-        pub const REDIRECT_HOST_USAGE: u32 = 261u32;
-        /// `Redirect-Max-Cache-Time`.
-        pub const REDIRECT_MAX_CACHE_TIME: u32 = 262u32;
-        /// `Load`.
-        pub const LOAD: u32 = 650u32;
-        /// `Load-Value`.
-        pub const LOAD_VALUE: u32 = 652u32;
-        /// `Load-Type`.
-        pub const LOAD_TYPE: u32 = 651u32;
-        /// `SourceID`.
-        pub const SOURCE_ID: u32 = 649u32;
-        /// `User-Location-Info-Time`.
-        pub const USER_LOCATION_INFO_TIME: u32 = 2812u32;
-        /// `RAN-NAS-Release-Cause`.
-        pub const RAN_NAS_RELEASE_CAUSE: u32 = 2819u32;
-        /// `TWAN-Identifier`.
-        pub const TWAN_IDENTIFIER: u32 = 29u32;
-        /// `TCP-Source-Port`.
-        pub const TCP_SOURCE_PORT: u32 = 2843u32;
-        /// `UDP-Source-Port`.
-        pub const UDP_SOURCE_PORT: u32 = 2806u32;
-        /// `UE-Local-IP-Address`.
-        pub const UE_LOCAL_IP_ADDRESS: u32 = 2805u32;
-        /// `Failed-AVP`.
-        pub const FAILED_AVP: u32 = 279u32;
-        /// `Framed-Ipv6-Prefix`.
-        pub const FRAMED_IPV6_PREFIX: u32 = 97u32;
-        /// `TGPP-SGSN-MCC-MNC`.
-        pub const TGPP_SGSN_MCC_MNC: u32 = 18u32;
-        /// `TGPP-User-Location-Info`.
-        pub const TGPP_USER_LOCATION_INFO: u32 = 22u32;
-        /// `TGPP-MS-TimeZone`.
-        pub const TGPP_MS_TIMEZONE: u32 = 23u32;
+        use ::diameter_runtime::codegen as __rt;
+        /// `5GS-RAN-NAS-Release-Cause` (code 572, vendor 10415).
+        pub const _5GS_RAN_NAS_RELEASE_CAUSE: __rt::AvpCode = __rt::AvpCode::vendor(
+            572u32,
+            10415u32,
+        );
+        /// `5GMM-Cause` (code 573, vendor 10415).
+        pub const _5GMM_CAUSE: __rt::AvpCode = __rt::AvpCode::vendor(573u32, 10415u32);
+        /// `5GSM-Cause` (code 574, vendor 10415).
+        pub const _5GSM_CAUSE: __rt::AvpCode = __rt::AvpCode::vendor(574u32, 10415u32);
+        /// `NGAP-Cause` (code 575, vendor 10415).
+        pub const NGAP_CAUSE: __rt::AvpCode = __rt::AvpCode::vendor(575u32, 10415u32);
+        /// `NGAP-Group` (code 576, vendor 10415).
+        pub const NGAP_GROUP: __rt::AvpCode = __rt::AvpCode::vendor(576u32, 10415u32);
+        /// `NGAP-Value` (code 577, vendor 10415).
+        pub const NGAP_VALUE: __rt::AvpCode = __rt::AvpCode::vendor(577u32, 10415u32);
+        /// `Abort-Cause` (code 500, vendor 10415).
+        pub const ABORT_CAUSE: __rt::AvpCode = __rt::AvpCode::vendor(500u32, 10415u32);
+        /// `Access-Network-Charging-Address` (code 501, vendor 10415).
+        pub const ACCESS_NETWORK_CHARGING_ADDRESS: __rt::AvpCode = __rt::AvpCode::vendor(
+            501u32,
+            10415u32,
+        );
+        /// `Access-Network-Charging-Identifier` (code 502, vendor 10415).
+        pub const ACCESS_NETWORK_CHARGING_IDENTIFIER: __rt::AvpCode = __rt::AvpCode::vendor(
+            502u32,
+            10415u32,
+        );
+        /// `Access-Network-Charging-Identifier-Value` (code 503, vendor 10415).
+        pub const ACCESS_NETWORK_CHARGING_IDENTIFIER_VALUE: __rt::AvpCode = __rt::AvpCode::vendor(
+            503u32,
+            10415u32,
+        );
+        /// `Flows` (code 510, vendor 10415).
+        pub const FLOWS: __rt::AvpCode = __rt::AvpCode::vendor(510u32, 10415u32);
+        /// `Media-Component-Number` (code 518, vendor 10415).
+        pub const MEDIA_COMPONENT_NUMBER: __rt::AvpCode = __rt::AvpCode::vendor(
+            518u32,
+            10415u32,
+        );
+        /// `Flow-Number` (code 509, vendor 10415).
+        pub const FLOW_NUMBER: __rt::AvpCode = __rt::AvpCode::vendor(509u32, 10415u32);
+        /// `Content-Version` (code 552, vendor 10415).
+        pub const CONTENT_VERSION: __rt::AvpCode = __rt::AvpCode::vendor(
+            552u32,
+            10415u32,
+        );
+        /// `Media-Component-Status` (code 549, vendor 10415).
+        pub const MEDIA_COMPONENT_STATUS: __rt::AvpCode = __rt::AvpCode::vendor(
+            549u32,
+            10415u32,
+        );
+        /// `Acceptable-Service-Info` (code 526, vendor 10415).
+        pub const ACCEPTABLE_SERVICE_INFO: __rt::AvpCode = __rt::AvpCode::vendor(
+            526u32,
+            10415u32,
+        );
+        /// `Media-Component-Description` (code 517, vendor 10415).
+        pub const MEDIA_COMPONENT_DESCRIPTION: __rt::AvpCode = __rt::AvpCode::vendor(
+            517u32,
+            10415u32,
+        );
+        /// `Max-Requested-Bandwidth-DL` (code 515, vendor 10415).
+        pub const MAX_REQUESTED_BANDWIDTH_DL: __rt::AvpCode = __rt::AvpCode::vendor(
+            515u32,
+            10415u32,
+        );
+        /// `Max-Requested-Bandwidth-UL` (code 516, vendor 10415).
+        pub const MAX_REQUESTED_BANDWIDTH_UL: __rt::AvpCode = __rt::AvpCode::vendor(
+            516u32,
+            10415u32,
+        );
+        /// `Extended-Max-Requested-BW-DL` (code 554, vendor 10415).
+        pub const EXTENDED_MAX_REQUESTED_BW_DL: __rt::AvpCode = __rt::AvpCode::vendor(
+            554u32,
+            10415u32,
+        );
+        /// `Extended-Max-Requested-BW-UL` (code 555, vendor 10415).
+        pub const EXTENDED_MAX_REQUESTED_BW_UL: __rt::AvpCode = __rt::AvpCode::vendor(
+            555u32,
+            10415u32,
+        );
+        /// `Media-Sub-Component` (code 519, vendor 10415).
+        pub const MEDIA_SUB_COMPONENT: __rt::AvpCode = __rt::AvpCode::vendor(
+            519u32,
+            10415u32,
+        );
+        /// `Flow-Description` (code 507, vendor 10415).
+        pub const FLOW_DESCRIPTION: __rt::AvpCode = __rt::AvpCode::vendor(
+            507u32,
+            10415u32,
+        );
+        /// `Flow-Usage` (code 512, vendor 10415).
+        pub const FLOW_USAGE: __rt::AvpCode = __rt::AvpCode::vendor(512u32, 10415u32);
+        /// `AF-Signalling-Protocol` (code 529, vendor 10415).
+        pub const AF_SIGNALLING_PROTOCOL: __rt::AvpCode = __rt::AvpCode::vendor(
+            529u32,
+            10415u32,
+        );
+        /// `AF-Application-Identifier` (code 504, vendor 10415).
+        pub const AF_APPLICATION_IDENTIFIER: __rt::AvpCode = __rt::AvpCode::vendor(
+            504u32,
+            10415u32,
+        );
+        /// `FLUS-Identifier` (code 566, vendor 10415).
+        pub const FLUS_IDENTIFIER: __rt::AvpCode = __rt::AvpCode::vendor(
+            566u32,
+            10415u32,
+        );
+        /// `Media-Type` (code 520, vendor 10415).
+        pub const MEDIA_TYPE: __rt::AvpCode = __rt::AvpCode::vendor(520u32, 10415u32);
+        /// `Max-Supported-Bandwidth-UL` (code 544, vendor 10415).
+        pub const MAX_SUPPORTED_BANDWIDTH_UL: __rt::AvpCode = __rt::AvpCode::vendor(
+            544u32,
+            10415u32,
+        );
+        /// `Max-Supported-Bandwidth-DL` (code 543, vendor 10415).
+        pub const MAX_SUPPORTED_BANDWIDTH_DL: __rt::AvpCode = __rt::AvpCode::vendor(
+            543u32,
+            10415u32,
+        );
+        /// `Min-Desired-Bandwidth-DL` (code 545, vendor 10415).
+        pub const MIN_DESIRED_BANDWIDTH_DL: __rt::AvpCode = __rt::AvpCode::vendor(
+            545u32,
+            10415u32,
+        );
+        /// `Min-Desired-Bandwidth-UL` (code 546, vendor 10415).
+        pub const MIN_DESIRED_BANDWIDTH_UL: __rt::AvpCode = __rt::AvpCode::vendor(
+            546u32,
+            10415u32,
+        );
+        /// `Min-Requested-Bandwidth-DL` (code 534, vendor 10415).
+        pub const MIN_REQUESTED_BANDWIDTH_DL: __rt::AvpCode = __rt::AvpCode::vendor(
+            534u32,
+            10415u32,
+        );
+        /// `Min-Requested-Bandwidth-UL` (code 535, vendor 10415).
+        pub const MIN_REQUESTED_BANDWIDTH_UL: __rt::AvpCode = __rt::AvpCode::vendor(
+            535u32,
+            10415u32,
+        );
+        /// `Extended-Max-Supported-BW-DL` (code 556, vendor 10415).
+        pub const EXTENDED_MAX_SUPPORTED_BW_DL: __rt::AvpCode = __rt::AvpCode::vendor(
+            556u32,
+            10415u32,
+        );
+        /// `Extended-Max-Supported-BW-UL` (code 557, vendor 10415).
+        pub const EXTENDED_MAX_SUPPORTED_BW_UL: __rt::AvpCode = __rt::AvpCode::vendor(
+            557u32,
+            10415u32,
+        );
+        /// `Extended-Min-Desired-BW-DL` (code 558, vendor 10415).
+        pub const EXTENDED_MIN_DESIRED_BW_DL: __rt::AvpCode = __rt::AvpCode::vendor(
+            558u32,
+            10415u32,
+        );
+        /// `Extended-Min-Desired-BW-UL` (code 559, vendor 10415).
+        pub const EXTENDED_MIN_DESIRED_BW_UL: __rt::AvpCode = __rt::AvpCode::vendor(
+            559u32,
+            10415u32,
+        );
+        /// `Extended-Min-Requested-BW-DL` (code 560, vendor 10415).
+        pub const EXTENDED_MIN_REQUESTED_BW_DL: __rt::AvpCode = __rt::AvpCode::vendor(
+            560u32,
+            10415u32,
+        );
+        /// `Extended-Min-Requested-BW-UL` (code 561, vendor 10415).
+        pub const EXTENDED_MIN_REQUESTED_BW_UL: __rt::AvpCode = __rt::AvpCode::vendor(
+            561u32,
+            10415u32,
+        );
+        /// `Flow-Status` (code 511, vendor 10415).
+        pub const FLOW_STATUS: __rt::AvpCode = __rt::AvpCode::vendor(511u32, 10415u32);
+        /// `Priority-Sharing-Indicator` (code 550, vendor 10415).
+        pub const PRIORITY_SHARING_INDICATOR: __rt::AvpCode = __rt::AvpCode::vendor(
+            550u32,
+            10415u32,
+        );
+        /// `RS-Bandwidth` (code 522, vendor 10415).
+        pub const RS_BANDWIDTH: __rt::AvpCode = __rt::AvpCode::vendor(522u32, 10415u32);
+        /// `RR-Bandwidth` (code 521, vendor 10415).
+        pub const RR_BANDWIDTH: __rt::AvpCode = __rt::AvpCode::vendor(521u32, 10415u32);
+        /// `Codec-Data` (code 524, vendor 10415).
+        pub const CODEC_DATA: __rt::AvpCode = __rt::AvpCode::vendor(524u32, 10415u32);
+        /// `Sharing-Key-DL` (code 539, vendor 10415).
+        pub const SHARING_KEY_DL: __rt::AvpCode = __rt::AvpCode::vendor(
+            539u32,
+            10415u32,
+        );
+        /// `Sharing-Key-UL` (code 540, vendor 10415).
+        pub const SHARING_KEY_UL: __rt::AvpCode = __rt::AvpCode::vendor(
+            540u32,
+            10415u32,
+        );
+        /// `Desired-Max-Latency` (code 567, vendor 10415).
+        pub const DESIRED_MAX_LATENCY: __rt::AvpCode = __rt::AvpCode::vendor(
+            567u32,
+            10415u32,
+        );
+        /// `Desired-Max-Loss` (code 568, vendor 10415).
+        pub const DESIRED_MAX_LOSS: __rt::AvpCode = __rt::AvpCode::vendor(
+            568u32,
+            10415u32,
+        );
+        /// `AF-Charging-Identifier` (code 505, vendor 10415).
+        pub const AF_CHARGING_IDENTIFIER: __rt::AvpCode = __rt::AvpCode::vendor(
+            505u32,
+            10415u32,
+        );
+        /// `AF-Requested-Data` (code 551, vendor 10415).
+        pub const AF_REQUESTED_DATA: __rt::AvpCode = __rt::AvpCode::vendor(
+            551u32,
+            10415u32,
+        );
+        /// `Callee-Information` (code 565, vendor 10415).
+        pub const CALLEE_INFORMATION: __rt::AvpCode = __rt::AvpCode::vendor(
+            565u32,
+            10415u32,
+        );
+        /// `GCS-Identifier` (code 538, vendor 10415).
+        pub const GCS_IDENTIFIER: __rt::AvpCode = __rt::AvpCode::vendor(
+            538u32,
+            10415u32,
+        );
+        /// `IP-Domain-Id` (code 537, vendor 10415).
+        pub const IP_DOMAIN_ID: __rt::AvpCode = __rt::AvpCode::vendor(537u32, 10415u32);
+        /// `MA-Information` (code 570, vendor 10415).
+        pub const MA_INFORMATION: __rt::AvpCode = __rt::AvpCode::vendor(
+            570u32,
+            10415u32,
+        );
+        /// `MA-Information-Action` (code 571, vendor 10415).
+        pub const MA_INFORMATION_ACTION: __rt::AvpCode = __rt::AvpCode::vendor(
+            571u32,
+            10415u32,
+        );
+        /// `MCPTT-Identifier` (code 547, vendor 10415).
+        pub const MCPTT_IDENTIFIER: __rt::AvpCode = __rt::AvpCode::vendor(
+            547u32,
+            10415u32,
+        );
+        /// `MCVideo-Identifier` (code 562, vendor 10415).
+        pub const MCVIDEO_IDENTIFIER: __rt::AvpCode = __rt::AvpCode::vendor(
+            562u32,
+            10415u32,
+        );
+        /// `MPS-Identifier` (code 528, vendor 10415).
+        pub const MPS_IDENTIFIER: __rt::AvpCode = __rt::AvpCode::vendor(
+            528u32,
+            10415u32,
+        );
+        /// `NID` (code 569, vendor 10415).
+        pub const NID: __rt::AvpCode = __rt::AvpCode::vendor(569u32, 10415u32);
+        /// `Pre-emption-Control-Info` (code 553, vendor 10415).
+        pub const PRE_EMPTION_CONTROL_INFO: __rt::AvpCode = __rt::AvpCode::vendor(
+            553u32,
+            10415u32,
+        );
+        /// `Required-Access-Info` (code 536, vendor 10415).
+        pub const REQUIRED_ACCESS_INFO: __rt::AvpCode = __rt::AvpCode::vendor(
+            536u32,
+            10415u32,
+        );
+        /// `Retry-Interval` (code 541, vendor 10415).
+        pub const RETRY_INTERVAL: __rt::AvpCode = __rt::AvpCode::vendor(
+            541u32,
+            10415u32,
+        );
+        /// `Rx-Request-Type` (code 533, vendor 10415).
+        pub const RX_REQUEST_TYPE: __rt::AvpCode = __rt::AvpCode::vendor(
+            533u32,
+            10415u32,
+        );
+        /// `Service-Authorization-Info` (code 548, vendor 10415).
+        pub const SERVICE_AUTHORIZATION_INFO: __rt::AvpCode = __rt::AvpCode::vendor(
+            548u32,
+            10415u32,
+        );
+        /// `Service-URN` (code 525, vendor 10415).
+        pub const SERVICE_URN: __rt::AvpCode = __rt::AvpCode::vendor(525u32, 10415u32);
+        /// `Service-Info-Status` (code 527, vendor 10415).
+        pub const SERVICE_INFO_STATUS: __rt::AvpCode = __rt::AvpCode::vendor(
+            527u32,
+            10415u32,
+        );
+        /// `Specific-Action` (code 513, vendor 10415).
+        pub const SPECIFIC_ACTION: __rt::AvpCode = __rt::AvpCode::vendor(
+            513u32,
+            10415u32,
+        );
+        /// `SIP-Forking-Indication` (code 523, vendor 10415).
+        pub const SIP_FORKING_INDICATION: __rt::AvpCode = __rt::AvpCode::vendor(
+            523u32,
+            10415u32,
+        );
+        /// `Sponsored-Connectivity-Data` (code 530, vendor 10415).
+        pub const SPONSORED_CONNECTIVITY_DATA: __rt::AvpCode = __rt::AvpCode::vendor(
+            530u32,
+            10415u32,
+        );
+        /// `Sponsor-Identity` (code 531, vendor 10415).
+        pub const SPONSOR_IDENTITY: __rt::AvpCode = __rt::AvpCode::vendor(
+            531u32,
+            10415u32,
+        );
+        /// `Application-Service-Provider-Identity` (code 532, vendor 10415).
+        pub const APPLICATION_SERVICE_PROVIDER_IDENTITY: __rt::AvpCode = __rt::AvpCode::vendor(
+            532u32,
+            10415u32,
+        );
+        /// `Wireline-User-Location-Info` (code 578, vendor 10415).
+        pub const WIRELINE_USER_LOCATION_INFO: __rt::AvpCode = __rt::AvpCode::vendor(
+            578u32,
+            10415u32,
+        );
+        /// `HFC-Node-Identifier` (code 579, vendor 10415).
+        pub const HFC_NODE_IDENTIFIER: __rt::AvpCode = __rt::AvpCode::vendor(
+            579u32,
+            10415u32,
+        );
+        /// `GLI-Identifier` (code 580, vendor 10415).
+        pub const GLI_IDENTIFIER: __rt::AvpCode = __rt::AvpCode::vendor(
+            580u32,
+            10415u32,
+        );
+        /// `Line-Type` (code 581, vendor 10415).
+        pub const LINE_TYPE: __rt::AvpCode = __rt::AvpCode::vendor(581u32, 10415u32);
+        /// `Session-Id` (code 263).
+        pub const SESSION_ID: __rt::AvpCode = __rt::AvpCode::vendor(263u32, 0u32);
+        /// `Final-Unit-Action` (code 449).
+        pub const FINAL_UNIT_ACTION: __rt::AvpCode = __rt::AvpCode::vendor(449u32, 0u32);
+        /// `Pre-emption-Capability` (code 1047, vendor 10415).
+        pub const PRE_EMPTION_CAPABILITY: __rt::AvpCode = __rt::AvpCode::vendor(
+            1047u32,
+            10415u32,
+        );
+        /// `Pre-emption-Vulnerability` (code 1048, vendor 10415).
+        pub const PRE_EMPTION_VULNERABILITY: __rt::AvpCode = __rt::AvpCode::vendor(
+            1048u32,
+            10415u32,
+        );
+        /// `Reservation-Priority` (code 458, vendor 10415).
+        pub const RESERVATION_PRIORITY: __rt::AvpCode = __rt::AvpCode::vendor(
+            458u32,
+            10415u32,
+        );
+        /// `ToS-Traffic-Class` (code 1014, vendor 10415).
+        pub const TOS_TRAFFIC_CLASS: __rt::AvpCode = __rt::AvpCode::vendor(
+            1014u32,
+            10415u32,
+        );
+        /// `Called-Party-Address` (code 832, vendor 10415).
+        pub const CALLED_PARTY_ADDRESS: __rt::AvpCode = __rt::AvpCode::vendor(
+            832u32,
+            10415u32,
+        );
+        /// `Requested-Party-Address` (code 1251, vendor 10415).
+        pub const REQUESTED_PARTY_ADDRESS: __rt::AvpCode = __rt::AvpCode::vendor(
+            1251u32,
+            10415u32,
+        );
+        /// `Called-Asserted-Identity` (code 1250, vendor 10415).
+        pub const CALLED_ASSERTED_IDENTITY: __rt::AvpCode = __rt::AvpCode::vendor(
+            1250u32,
+            10415u32,
+        );
+        /// `IP-CAN-Type` (code 1027, vendor 10415).
+        pub const IP_CAN_TYPE: __rt::AvpCode = __rt::AvpCode::vendor(1027u32, 10415u32);
+        /// `RAT-Type` (code 1032, vendor 10415).
+        pub const RAT_TYPE: __rt::AvpCode = __rt::AvpCode::vendor(1032u32, 10415u32);
+        /// `Granted-Service-Unit` (code 431).
+        pub const GRANTED_SERVICE_UNIT: __rt::AvpCode = __rt::AvpCode::vendor(
+            431u32,
+            0u32,
+        );
+        /// `Used-Service-Unit` (code 446).
+        pub const USED_SERVICE_UNIT: __rt::AvpCode = __rt::AvpCode::vendor(446u32, 0u32);
+        /// `Tariff-Time-Change` (code 451).
+        pub const TARIFF_TIME_CHANGE: __rt::AvpCode = __rt::AvpCode::vendor(
+            451u32,
+            0u32,
+        );
+        /// `CC-Time` (code 420).
+        pub const CC_TIME: __rt::AvpCode = __rt::AvpCode::vendor(420u32, 0u32);
+        /// `CC-Money` (code 413).
+        pub const CC_MONEY: __rt::AvpCode = __rt::AvpCode::vendor(413u32, 0u32);
+        /// `Unit-Value` (code 445).
+        pub const UNIT_VALUE: __rt::AvpCode = __rt::AvpCode::vendor(445u32, 0u32);
+        /// `Currency-Code` (code 425).
+        pub const CURRENCY_CODE: __rt::AvpCode = __rt::AvpCode::vendor(425u32, 0u32);
+        /// `Value-Digits` (code 447).
+        pub const VALUE_DIGITS: __rt::AvpCode = __rt::AvpCode::vendor(447u32, 0u32);
+        /// `Exponent` (code 429).
+        pub const EXPONENT: __rt::AvpCode = __rt::AvpCode::vendor(429u32, 0u32);
+        /// `CC-Total-Octets` (code 421).
+        pub const CC_TOTAL_OCTETS: __rt::AvpCode = __rt::AvpCode::vendor(421u32, 0u32);
+        /// `CC-Output-Octets` (code 414).
+        pub const CC_OUTPUT_OCTETS: __rt::AvpCode = __rt::AvpCode::vendor(414u32, 0u32);
+        /// `CC-Service-Specific-Units` (code 417).
+        pub const CC_SERVICE_SPECIFIC_UNITS: __rt::AvpCode = __rt::AvpCode::vendor(
+            417u32,
+            0u32,
+        );
+        /// `CC-Input-Octets` (code 412).
+        pub const CC_INPUT_OCTETS: __rt::AvpCode = __rt::AvpCode::vendor(412u32, 0u32);
+        /// `DRMP` (code 301).
+        pub const DRMP: __rt::AvpCode = __rt::AvpCode::vendor(301u32, 0u32);
+        /// `Origin-Host` (code 264).
+        pub const ORIGIN_HOST: __rt::AvpCode = __rt::AvpCode::vendor(264u32, 0u32);
+        /// `Origin-Realm` (code 296).
+        pub const ORIGIN_REALM: __rt::AvpCode = __rt::AvpCode::vendor(296u32, 0u32);
+        /// `Destination-Host` (code 293).
+        pub const DESTINATION_HOST: __rt::AvpCode = __rt::AvpCode::vendor(293u32, 0u32);
+        /// `Destination-Realm` (code 283).
+        pub const DESTINATION_REALM: __rt::AvpCode = __rt::AvpCode::vendor(283u32, 0u32);
+        /// `Auth-Application-Id` (code 258).
+        pub const AUTH_APPLICATION_ID: __rt::AvpCode = __rt::AvpCode::vendor(
+            258u32,
+            0u32,
+        );
+        /// `Auth-Session-State` (code 277).
+        pub const AUTH_SESSION_STATE: __rt::AvpCode = __rt::AvpCode::vendor(
+            277u32,
+            0u32,
+        );
+        /// `Subscription-Id` (code 443).
+        pub const SUBSCRIPTION_ID: __rt::AvpCode = __rt::AvpCode::vendor(443u32, 0u32);
+        /// `Subscription-Id-Data` (code 444).
+        pub const SUBSCRIPTION_ID_DATA: __rt::AvpCode = __rt::AvpCode::vendor(
+            444u32,
+            0u32,
+        );
+        /// `Subscription-Id-Type` (code 450).
+        pub const SUBSCRIPTION_ID_TYPE: __rt::AvpCode = __rt::AvpCode::vendor(
+            450u32,
+            0u32,
+        );
+        /// `OC-Supported-Features` (code 621).
+        pub const OC_SUPPORTED_FEATURES: __rt::AvpCode = __rt::AvpCode::vendor(
+            621u32,
+            0u32,
+        );
+        /// `Supported-Features` (code 628, vendor 10415).
+        pub const SUPPORTED_FEATURES: __rt::AvpCode = __rt::AvpCode::vendor(
+            628u32,
+            10415u32,
+        );
+        /// `Vendor-Id` (code 266).
+        pub const VENDOR_ID: __rt::AvpCode = __rt::AvpCode::vendor(266u32, 0u32);
+        /// `Feature-List-ID` (code 629, vendor 10415).
+        pub const FEATURE_LIST_ID: __rt::AvpCode = __rt::AvpCode::vendor(
+            629u32,
+            10415u32,
+        );
+        /// `Feature-List` (code 630, vendor 10415).
+        pub const FEATURE_LIST: __rt::AvpCode = __rt::AvpCode::vendor(630u32, 10415u32);
+        /// `Framed-IP-Address` (code 8).
+        pub const FRAMED_IP_ADDRESS: __rt::AvpCode = __rt::AvpCode::vendor(8u32, 0u32);
+        /// `Called-Station-Id` (code 30).
+        pub const CALLED_STATION_ID: __rt::AvpCode = __rt::AvpCode::vendor(30u32, 0u32);
+        /// `IMS-Content-Identifier` (code 563).
+        pub const IMS_CONTENT_IDENTIFIER: __rt::AvpCode = __rt::AvpCode::vendor(
+            563u32,
+            0u32,
+        );
+        /// `IMS-Content-Type` (code 564).
+        pub const IMS_CONTENT_TYPE: __rt::AvpCode = __rt::AvpCode::vendor(564u32, 0u32);
+        /// `Calling-Party-Address` (code 831, vendor 10415).
+        pub const CALLING_PARTY_ADDRESS: __rt::AvpCode = __rt::AvpCode::vendor(
+            831u32,
+            10415u32,
+        );
+        /// `Reference-Id` (code 4202, vendor 10415).
+        pub const REFERENCE_ID: __rt::AvpCode = __rt::AvpCode::vendor(4202u32, 10415u32);
+        /// `Origin-State-Id` (code 278).
+        pub const ORIGIN_STATE_ID: __rt::AvpCode = __rt::AvpCode::vendor(278u32, 0u32);
+        /// `Proxy-Info` (code 284).
+        pub const PROXY_INFO: __rt::AvpCode = __rt::AvpCode::vendor(284u32, 0u32);
+        /// `Proxy-Host` (code 280).
+        pub const PROXY_HOST: __rt::AvpCode = __rt::AvpCode::vendor(280u32, 0u32);
+        /// `Proxy-State` (code 33).
+        pub const PROXY_STATE: __rt::AvpCode = __rt::AvpCode::vendor(33u32, 0u32);
+        /// `Route-Record` (code 282).
+        pub const ROUTE_RECORD: __rt::AvpCode = __rt::AvpCode::vendor(282u32, 0u32);
+        /// `Result-Code` (code 268).
+        pub const RESULT_CODE: __rt::AvpCode = __rt::AvpCode::vendor(268u32, 0u32);
+        /// `Experimental-Result` (code 297).
+        pub const EXPERIMENTAL_RESULT: __rt::AvpCode = __rt::AvpCode::vendor(
+            297u32,
+            0u32,
+        );
+        /// `Experimental-Result-Code` (code 298).
+        pub const EXPERIMENTAL_RESULT_CODE: __rt::AvpCode = __rt::AvpCode::vendor(
+            298u32,
+            0u32,
+        );
+        /// `AN-GW-Address` (code 1050, vendor 10415).
+        pub const AN_GW_ADDRESS: __rt::AvpCode = __rt::AvpCode::vendor(
+            1050u32,
+            10415u32,
+        );
+        /// `AN-Trusted` (code 1503).
+        pub const AN_TRUSTED: __rt::AvpCode = __rt::AvpCode::vendor(1503u32, 0u32);
+        /// `NetLoc-Access-Support` (code 2824, vendor 10415).
+        pub const NET_LOC_ACCESS_SUPPORT: __rt::AvpCode = __rt::AvpCode::vendor(
+            2824u32,
+            10415u32,
+        );
+        /// `OC-OLR` (code 623).
+        pub const OC_OLR: __rt::AvpCode = __rt::AvpCode::vendor(623u32, 0u32);
+        /// `OC-Sequence-Number` (code 624).
+        pub const OC_SEQUENCE_NUMBER: __rt::AvpCode = __rt::AvpCode::vendor(
+            624u32,
+            0u32,
+        );
+        /// `OC-Validity-Duration` (code 625).
+        pub const OC_VALIDITY_DURATION: __rt::AvpCode = __rt::AvpCode::vendor(
+            625u32,
+            0u32,
+        );
+        /// `OC-Report-Type` (code 626).
+        pub const OC_REPORT_TYPE: __rt::AvpCode = __rt::AvpCode::vendor(626u32, 0u32);
+        /// `OC-Reduction-Percentage` (code 627).
+        pub const OC_REDUCTION_PERCENTAGE: __rt::AvpCode = __rt::AvpCode::vendor(
+            627u32,
+            0u32,
+        );
+        /// `User-Equipment-Info` (code 458).
+        pub const USER_EQUIPMENT_INFO: __rt::AvpCode = __rt::AvpCode::vendor(
+            458u32,
+            0u32,
+        );
+        /// `User-Equipment-Info-Type` (code 459).
+        pub const USER_EQUIPMENT_INFO_TYPE: __rt::AvpCode = __rt::AvpCode::vendor(
+            459u32,
+            0u32,
+        );
+        /// `User-Equipment-Info-Value` (code 460).
+        pub const USER_EQUIPMENT_INFO_VALUE: __rt::AvpCode = __rt::AvpCode::vendor(
+            460u32,
+            0u32,
+        );
+        /// `Class` (code 25).
+        pub const CLASS: __rt::AvpCode = __rt::AvpCode::vendor(25u32, 0u32);
+        /// `Error-Message` (code 281).
+        pub const ERROR_MESSAGE: __rt::AvpCode = __rt::AvpCode::vendor(281u32, 0u32);
+        /// `Error-Reporting-Host` (code 294).
+        pub const ERROR_REPORTING_HOST: __rt::AvpCode = __rt::AvpCode::vendor(
+            294u32,
+            0u32,
+        );
+        /// `Redirect-Host` (code 292).
+        pub const REDIRECT_HOST: __rt::AvpCode = __rt::AvpCode::vendor(292u32, 0u32);
+        /// `Redirect-Host-Usage` (code 261).
+        pub const REDIRECT_HOST_USAGE: __rt::AvpCode = __rt::AvpCode::vendor(
+            261u32,
+            0u32,
+        );
+        /// `Redirect-Max-Cache-Time` (code 262).
+        pub const REDIRECT_MAX_CACHE_TIME: __rt::AvpCode = __rt::AvpCode::vendor(
+            262u32,
+            0u32,
+        );
+        /// `Load` (code 650).
+        pub const LOAD: __rt::AvpCode = __rt::AvpCode::vendor(650u32, 0u32);
+        /// `Load-Value` (code 652).
+        pub const LOAD_VALUE: __rt::AvpCode = __rt::AvpCode::vendor(652u32, 0u32);
+        /// `Load-Type` (code 651).
+        pub const LOAD_TYPE: __rt::AvpCode = __rt::AvpCode::vendor(651u32, 0u32);
+        /// `SourceID` (code 649).
+        pub const SOURCE_ID: __rt::AvpCode = __rt::AvpCode::vendor(649u32, 0u32);
+        /// `User-Location-Info-Time` (code 2812).
+        pub const USER_LOCATION_INFO_TIME: __rt::AvpCode = __rt::AvpCode::vendor(
+            2812u32,
+            0u32,
+        );
+        /// `RAN-NAS-Release-Cause` (code 2819).
+        pub const RAN_NAS_RELEASE_CAUSE: __rt::AvpCode = __rt::AvpCode::vendor(
+            2819u32,
+            0u32,
+        );
+        /// `TWAN-Identifier` (code 29).
+        pub const TWAN_IDENTIFIER: __rt::AvpCode = __rt::AvpCode::vendor(29u32, 0u32);
+        /// `TCP-Source-Port` (code 2843).
+        pub const TCP_SOURCE_PORT: __rt::AvpCode = __rt::AvpCode::vendor(2843u32, 0u32);
+        /// `UDP-Source-Port` (code 2806).
+        pub const UDP_SOURCE_PORT: __rt::AvpCode = __rt::AvpCode::vendor(2806u32, 0u32);
+        /// `UE-Local-IP-Address` (code 2805).
+        pub const UE_LOCAL_IP_ADDRESS: __rt::AvpCode = __rt::AvpCode::vendor(
+            2805u32,
+            0u32,
+        );
+        /// `Failed-AVP` (code 279).
+        pub const FAILED_AVP: __rt::AvpCode = __rt::AvpCode::vendor(279u32, 0u32);
+        /// `Framed-Ipv6-Prefix` (code 97).
+        pub const FRAMED_IPV6_PREFIX: __rt::AvpCode = __rt::AvpCode::vendor(97u32, 0u32);
+        /// `TGPP-SGSN-MCC-MNC` (code 18, vendor 10415).
+        pub const TGPP_SGSN_MCC_MNC: __rt::AvpCode = __rt::AvpCode::vendor(
+            18u32,
+            10415u32,
+        );
+        /// `TGPP-User-Location-Info` (code 22, vendor 10415).
+        pub const TGPP_USER_LOCATION_INFO: __rt::AvpCode = __rt::AvpCode::vendor(
+            22u32,
+            10415u32,
+        );
+        /// `TGPP-MS-TimeZone` (code 23, vendor 10415).
+        pub const TGPP_MS_TIME_ZONE: __rt::AvpCode = __rt::AvpCode::vendor(
+            23u32,
+            10415u32,
+        );
     }
-    /// Codes of this application's commands.
+    /// The codes of this application's commands.
     pub mod command {
-        /// `AA`.
-        pub const AA: u32 = 265u32;
-        /// `Re-Auth`.
-        pub const RE_AUTH: u32 = 258u32;
-        /// `Session-Termination`.
-        pub const SESSION_TERMINATION: u32 = 275u32;
-        /// `Abort-Session`.
-        pub const ABORT_SESSION: u32 = 274u32;
+        use ::diameter_runtime::codegen as __rt;
+        /// `AA` (265).
+        pub const AA: __rt::CommandCode = __rt::CommandCode(265u32);
+        /// `Re-Auth` (258).
+        pub const RE_AUTH: __rt::CommandCode = __rt::CommandCode(258u32);
+        /// `Session-Termination` (275).
+        pub const SESSION_TERMINATION: __rt::CommandCode = __rt::CommandCode(275u32);
+        /// `Abort-Session` (274).
+        pub const ABORT_SESSION: __rt::CommandCode = __rt::CommandCode(274u32);
     }
     /// `AA-Request` (command 265, application 16777236).
     #[derive(Debug, Clone, PartialEq, __rt::Message)]
@@ -9713,7 +11220,7 @@ pub mod rx {
         pub ma_information: __rt::Option<MaInformation>,
         /// [ NetLoc-Access-Support ]
         #[diameter(avp = 2824, vendor = 10415, name = "NetLoc-Access-Support")]
-        pub netloc_access_support: __rt::Option<u32>,
+        pub net_loc_access_support: __rt::Option<u32>,
         /// [ RAT-Type ]
         #[diameter(avp = 1032, vendor = 10415, must, name = "RAT-Type")]
         pub rat_type: __rt::Option<RatType>,
@@ -9850,7 +11357,7 @@ pub mod rx {
         pub ma_information: __rt::Option<MaInformation>,
         /// [ NetLoc-Access-Support ]
         #[diameter(avp = 2824, vendor = 10415, name = "NetLoc-Access-Support")]
-        pub netloc_access_support: __rt::Option<u32>,
+        pub net_loc_access_support: __rt::Option<u32>,
         /// [ RAT-Type ]
         #[diameter(avp = 1032, vendor = 10415, must, name = "RAT-Type")]
         pub rat_type: __rt::Option<RatType>,
@@ -10416,7 +11923,7 @@ pub mod rx {
         SponsoredDataConnectivityDisallowed,
         /// A value the dictionary does not name, kept as received.
         #[diameter(unknown)]
-        Unknown(i32),
+        Unrecognized(i32),
     }
     /// `Access-Network-Charging-Identifier` AVP (code 502, vendor 10415, Grouped).
     #[derive(Debug, Clone, PartialEq, __rt::Grouped)]
@@ -10636,7 +12143,7 @@ pub mod rx {
         AfSignalling,
         /// A value the dictionary does not name, kept as received.
         #[diameter(unknown)]
-        Unknown(i32),
+        Unrecognized(i32),
     }
     /// `AF-Signalling-Protocol` AVP (code 529, vendor 10415, Enumerated).
     #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, __rt::Enumerated)]
@@ -10649,7 +12156,7 @@ pub mod rx {
         Sip,
         /// A value the dictionary does not name, kept as received.
         #[diameter(unknown)]
-        Unknown(i32),
+        Unrecognized(i32),
     }
     /// `Media-Type` AVP (code 520, vendor 10415, Enumerated).
     #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, __rt::Enumerated)]
@@ -10677,7 +12184,7 @@ pub mod rx {
         Message,
         /// A value the dictionary does not name, kept as received.
         #[diameter(unknown)]
-        Unknown(i32),
+        Unrecognized(i32),
     }
     /// `Flow-Status` AVP (code 511, vendor 10415, Enumerated).
     #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, __rt::Enumerated)]
@@ -10699,7 +12206,7 @@ pub mod rx {
         Removed,
         /// A value the dictionary does not name, kept as received.
         #[diameter(unknown)]
-        Unknown(i32),
+        Unrecognized(i32),
     }
     /// `Priority-Sharing-Indicator` AVP (code 550, vendor 10415, Enumerated).
     #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, __rt::Enumerated)]
@@ -10712,7 +12219,7 @@ pub mod rx {
         PrioritySharingDisabled,
         /// A value the dictionary does not name, kept as received.
         #[diameter(unknown)]
-        Unknown(i32),
+        Unrecognized(i32),
     }
     /// `Callee-Information` AVP (code 565, vendor 10415, Grouped).
     #[derive(Debug, Clone, PartialEq, __rt::Grouped)]
@@ -10757,7 +12264,7 @@ pub mod rx {
         MsTimeZone,
         /// A value the dictionary does not name, kept as received.
         #[diameter(unknown)]
-        Unknown(i32),
+        Unrecognized(i32),
     }
     /// `Rx-Request-Type` AVP (code 533, vendor 10415, Enumerated).
     #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, __rt::Enumerated)]
@@ -10773,7 +12280,7 @@ pub mod rx {
         PcscfRestoration,
         /// A value the dictionary does not name, kept as received.
         #[diameter(unknown)]
-        Unknown(i32),
+        Unrecognized(i32),
     }
     /// `Service-Info-Status` AVP (code 527, vendor 10415, Enumerated).
     #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, __rt::Enumerated)]
@@ -10786,7 +12293,7 @@ pub mod rx {
         PreliminaryServiceInformation,
         /// A value the dictionary does not name, kept as received.
         #[diameter(unknown)]
-        Unknown(i32),
+        Unrecognized(i32),
     }
     /// `Specific-Action` AVP (code 513, vendor 10415, Enumerated).
     #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, __rt::Enumerated)]
@@ -10853,7 +12360,7 @@ pub mod rx {
         IndicationOfReallocationOfCredit,
         /// A value the dictionary does not name, kept as received.
         #[diameter(unknown)]
-        Unknown(i32),
+        Unrecognized(i32),
     }
     /// `SIP-Forking-Indication` AVP (code 523, vendor 10415, Enumerated).
     #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, __rt::Enumerated)]
@@ -10866,7 +12373,7 @@ pub mod rx {
         SeveralDialogues,
         /// A value the dictionary does not name, kept as received.
         #[diameter(unknown)]
-        Unknown(i32),
+        Unrecognized(i32),
     }
     /// `Sponsored-Connectivity-Data` AVP (code 530, vendor 10415, Grouped).
     #[derive(Debug, Clone, PartialEq, __rt::Grouped)]
@@ -10921,7 +12428,7 @@ pub mod rx {
         RestrictAccess,
         /// A value the dictionary does not name, kept as received.
         #[diameter(unknown)]
-        Unknown(i32),
+        Unrecognized(i32),
     }
     /// `Pre-emption-Capability` AVP (code 1047, vendor 10415, Enumerated).
     #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, __rt::Enumerated)]
@@ -10934,7 +12441,7 @@ pub mod rx {
         PreEmptionCapabilityDisabled,
         /// A value the dictionary does not name, kept as received.
         #[diameter(unknown)]
-        Unknown(i32),
+        Unrecognized(i32),
     }
     /// `Pre-emption-Vulnerability` AVP (code 1048, vendor 10415, Enumerated).
     #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, __rt::Enumerated)]
@@ -10947,7 +12454,7 @@ pub mod rx {
         PreEmptionVulnerabilityDisabled,
         /// A value the dictionary does not name, kept as received.
         #[diameter(unknown)]
-        Unknown(i32),
+        Unrecognized(i32),
     }
     /// `Reservation-Priority` AVP (code 458, vendor 10415, Enumerated).
     #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, __rt::Enumerated)]
@@ -10978,29 +12485,29 @@ pub mod rx {
         PrioritySeven,
         /// A value the dictionary does not name, kept as received.
         #[diameter(unknown)]
-        Unknown(i32),
+        Unrecognized(i32),
     }
     /// `IP-CAN-Type` AVP (code 1027, vendor 10415, Enumerated).
     #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, __rt::Enumerated)]
     pub enum IpCanType {
         /// 3GPP-GPRS (0).
         #[diameter(value = 0, name = "3GPP-GPRS")]
-        V3gppGprs,
+        TgppGprs,
         /// DOCSIS (1).
         #[diameter(value = 1, name = "DOCSIS")]
         Docsis,
         /// xDSL (2).
         #[diameter(value = 2, name = "xDSL")]
-        XDsl,
+        Xdsl,
         /// WiMAX (3).
         #[diameter(value = 3, name = "WiMAX")]
-        WiMax,
+        Wimax,
         /// 3GPP2 (4).
         #[diameter(value = 4, name = "3GPP2")]
-        V3gpp2,
+        Tgpp2,
         /// 3GPP-EPS (5).
         #[diameter(value = 5, name = "3GPP-EPS")]
-        V3gppEps,
+        TgppEps,
         /// Non-3GPP-EPS (6).
         #[diameter(value = 6, name = "Non-3GPP-EPS")]
         Non3gppEps,
@@ -11009,13 +12516,13 @@ pub mod rx {
         Fba,
         /// 3GPP-5GS (8).
         #[diameter(value = 8, name = "3GPP-5GS")]
-        V3gpp5gs,
+        Tgpp5gs,
         /// Non-3GPP-5GS (9).
         #[diameter(value = 9, name = "Non-3GPP-5GS")]
         Non3gpp5gs,
         /// A value the dictionary does not name, kept as received.
         #[diameter(unknown)]
-        Unknown(i32),
+        Unrecognized(i32),
     }
     /// `RAT-Type` AVP (code 1032, vendor 10415, Enumerated).
     #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, __rt::Enumerated)]
@@ -11055,7 +12562,7 @@ pub mod rx {
         Ehrpd,
         /// A value the dictionary does not name, kept as received.
         #[diameter(unknown)]
-        Unknown(i32),
+        Unrecognized(i32),
     }
     /// `Granted-Service-Unit` AVP (code 431, Grouped).
     #[derive(Debug, Clone, PartialEq, __rt::Grouped)]
@@ -11182,7 +12689,7 @@ pub mod rx {
         Priority15,
         /// A value the dictionary does not name, kept as received.
         #[diameter(unknown)]
-        Unknown(i32),
+        Unrecognized(i32),
     }
     /// `Auth-Session-State` AVP (code 277, Enumerated).
     #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, __rt::Enumerated)]
@@ -11195,7 +12702,7 @@ pub mod rx {
         NoStateMaintained,
         /// A value the dictionary does not name, kept as received.
         #[diameter(unknown)]
-        Unknown(i32),
+        Unrecognized(i32),
     }
     /// `Subscription-Id` AVP (code 443, Grouped).
     #[derive(Debug, Clone, PartialEq, __rt::Grouped)]
@@ -11224,7 +12731,7 @@ pub mod rx {
         EndUserNai,
         /// A value the dictionary does not name, kept as received.
         #[diameter(unknown)]
-        Unknown(i32),
+        Unrecognized(i32),
     }
     /// `OC-Supported-Features` AVP (code 621, Grouped).
     #[derive(Debug, Clone, PartialEq, __rt::Grouped)]
@@ -11263,7 +12770,7 @@ pub mod rx {
         Conference,
         /// A value the dictionary does not name, kept as received.
         #[diameter(unknown)]
-        Unknown(i32),
+        Unrecognized(i32),
     }
     /// `Proxy-Info` AVP (code 284, Grouped).
     #[derive(Debug, Clone, PartialEq, __rt::Grouped)]
@@ -11296,7 +12803,7 @@ pub mod rx {
         Untrusted,
         /// A value the dictionary does not name, kept as received.
         #[diameter(unknown)]
-        Unknown(i32),
+        Unrecognized(i32),
     }
     /// `OC-OLR` AVP (code 623, Grouped).
     #[derive(Debug, Clone, PartialEq, __rt::Grouped)]
@@ -11328,7 +12835,7 @@ pub mod rx {
         RealmReport,
         /// A value the dictionary does not name, kept as received.
         #[diameter(unknown)]
-        Unknown(i32),
+        Unrecognized(i32),
     }
     /// `User-Equipment-Info` AVP (code 458, Grouped).
     #[derive(Debug, Clone, PartialEq, __rt::Grouped)]
@@ -11357,7 +12864,7 @@ pub mod rx {
         ModifiedEui64,
         /// A value the dictionary does not name, kept as received.
         #[diameter(unknown)]
-        Unknown(i32),
+        Unrecognized(i32),
     }
     /// `Redirect-Host-Usage` AVP (code 261, Enumerated).
     #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, __rt::Enumerated)]
@@ -11385,7 +12892,7 @@ pub mod rx {
         AllUser,
         /// A value the dictionary does not name, kept as received.
         #[diameter(unknown)]
-        Unknown(i32),
+        Unrecognized(i32),
     }
     /// `Load` AVP (code 650, Grouped).
     #[derive(Debug, Clone, PartialEq, __rt::Grouped)]
@@ -11414,7 +12921,7 @@ pub mod rx {
         Peer,
         /// A value the dictionary does not name, kept as received.
         #[diameter(unknown)]
-        Unknown(i32),
+        Unrecognized(i32),
     }
     /// `Failed-AVP` AVP (code 279, Grouped).
     #[derive(Debug, Clone, PartialEq, __rt::Grouped)]
@@ -11430,23 +12937,34 @@ pub mod tgpp_s13 {
     use ::diameter_runtime::codegen as __rt;
     /// The Application-ID.
     pub const APPLICATION_ID: u32 = 16777252u32;
-    /// Codes of the AVPs this application defines.
+    /// The AVPs this application defines: code and Vendor-ID.
     pub mod avp {
-        /// `Terminal-Information`.
-        pub const TERMINAL_INFORMATION: u32 = 1401u32;
-        /// `IMEI`.
-        pub const IMEI: u32 = 1402u32;
-        /// `TGPP2-MEID`.
-        pub const TGPP2_MEID: u32 = 1471u32;
-        /// `Software-Version`.
-        pub const SOFTWARE_VERSION: u32 = 1403u32;
-        /// `Equipment-Status`.
-        pub const EQUIPMENT_STATUS: u32 = 1445u32;
+        use ::diameter_runtime::codegen as __rt;
+        /// `Terminal-Information` (code 1401, vendor 10415).
+        pub const TERMINAL_INFORMATION: __rt::AvpCode = __rt::AvpCode::vendor(
+            1401u32,
+            10415u32,
+        );
+        /// `IMEI` (code 1402, vendor 10415).
+        pub const IMEI: __rt::AvpCode = __rt::AvpCode::vendor(1402u32, 10415u32);
+        /// `TGPP2-MEID` (code 1471, vendor 10415).
+        pub const TGPP2_MEID: __rt::AvpCode = __rt::AvpCode::vendor(1471u32, 10415u32);
+        /// `Software-Version` (code 1403, vendor 10415).
+        pub const SOFTWARE_VERSION: __rt::AvpCode = __rt::AvpCode::vendor(
+            1403u32,
+            10415u32,
+        );
+        /// `Equipment-Status` (code 1445, vendor 10415).
+        pub const EQUIPMENT_STATUS: __rt::AvpCode = __rt::AvpCode::vendor(
+            1445u32,
+            10415u32,
+        );
     }
-    /// Codes of this application's commands.
+    /// The codes of this application's commands.
     pub mod command {
-        /// `ME-Identity-Check`.
-        pub const ME_IDENTITY_CHECK: u32 = 324u32;
+        use ::diameter_runtime::codegen as __rt;
+        /// `ME-Identity-Check` (324).
+        pub const ME_IDENTITY_CHECK: __rt::CommandCode = __rt::CommandCode(324u32);
     }
     /// `ME-Identity-Check-Request` (command 324, application 16777252).
     #[derive(Debug, Clone, PartialEq, __rt::Message)]
@@ -11487,15 +13005,15 @@ pub mod tgpp_s13 {
         /// { User-Name }
         #[diameter(avp = 1, must, name = "User-Name")]
         pub user_name: __rt::Utf8String,
+        /// *[ AVP ]
+        #[diameter(extra)]
+        pub avps: __rt::Vec<__rt::RawAvp>,
         /// *[ Proxy-Info ]
         #[diameter(avp = 284, must, name = "Proxy-Info")]
         pub proxy_info: __rt::Vec<super::base::ProxyInfo>,
         /// *[ Route-Record ]
         #[diameter(avp = 282, must, name = "Route-Record")]
         pub route_record: __rt::Vec<__rt::DiameterIdentity>,
-        /// *[ AVP ]
-        #[diameter(extra)]
-        pub avps: __rt::Vec<__rt::RawAvp>,
     }
     /// `ME-Identity-Check-Answer` (command 324, application 16777252).
     #[derive(Debug, Clone, PartialEq, __rt::Message)]
@@ -11533,6 +13051,9 @@ pub mod tgpp_s13 {
         /// [ Equipment-Status ]
         #[diameter(avp = 1445, vendor = 10415, must, name = "Equipment-Status")]
         pub equipment_status: __rt::Option<EquipmentStatus>,
+        /// *[ AVP ]
+        #[diameter(extra)]
+        pub avps: __rt::Vec<__rt::RawAvp>,
         /// [ Failed-AVP ]
         #[diameter(avp = 279, must, name = "Failed-AVP")]
         pub failed_avp: __rt::Option<super::base::FailedAvp>,
@@ -11542,9 +13063,6 @@ pub mod tgpp_s13 {
         /// *[ Route-Record ]
         #[diameter(avp = 282, must, name = "Route-Record")]
         pub route_record: __rt::Vec<__rt::DiameterIdentity>,
-        /// *[ AVP ]
-        #[diameter(extra)]
-        pub avps: __rt::Vec<__rt::RawAvp>,
     }
     /// The TGPP S13 application, to implement: one method per command. Serve it with `TgppS13Server::new(service)` as the node's handler.
     pub trait TgppS13Service: Send + Sync + 'static {
@@ -11639,7 +13157,7 @@ pub mod tgpp_s13 {
         Greylisted,
         /// A value the dictionary does not name, kept as received.
         #[diameter(unknown)]
-        Unknown(i32),
+        Unrecognized(i32),
     }
 }
 /// TGPP S6A (application 16777251).
@@ -11648,237 +13166,439 @@ pub mod tgpp_s6a {
     use ::diameter_runtime::codegen as __rt;
     /// The Application-ID.
     pub const APPLICATION_ID: u32 = 16777251u32;
-    /// Codes of the AVPs this application defines.
+    /// The AVPs this application defines: code and Vendor-ID.
     pub mod avp {
-        /// `DSR-Flags`.
-        pub const DSR_FLAGS: u32 = 1421u32;
-        /// `DSA-Flags`.
-        pub const DSA_FLAGS: u32 = 1422u32;
-        /// `Subscription-Data`.
-        pub const SUBSCRIPTION_DATA: u32 = 1400u32;
-        /// `Subscriber-Status`.
-        pub const SUBSCRIBER_STATUS: u32 = 1424u32;
-        /// `STN-SR`.
-        pub const STN_SR: u32 = 1433u32;
-        /// `ICS-Indicator`.
-        pub const ICS_INDICATOR: u32 = 1491u32;
-        /// `Network-Access-Mode`.
-        pub const NETWORK_ACCESS_MODE: u32 = 1417u32;
-        /// `Operator-Determined-Barring`.
-        pub const OPERATOR_DETERMINED_BARRING: u32 = 1425u32;
-        /// `HPLMN-ODB`.
-        pub const HPLMN_ODB: u32 = 1418u32;
-        /// `Regional-Subscription-Zone-Code`.
-        pub const REGIONAL_SUBSCRIPTION_ZONE_CODE: u32 = 1446u32;
-        /// `Access-Restriction-Data`.
-        pub const ACCESS_RESTRICTION_DATA: u32 = 1426u32;
-        /// `APN-OI-Replacement`.
-        pub const APN_OI_REPLACEMENT: u32 = 1427u32;
-        /// `LCS-Info`.
-        pub const LCS_INFO: u32 = 1473u32;
-        /// `GMLC-Number`.
-        pub const GMLC_NUMBER: u32 = 1474u32;
-        /// `LCS-PrivacyException`.
-        pub const LCS_PRIVACYEXCEPTION: u32 = 1475u32;
-        /// `SS-Code`.
-        pub const SS_CODE: u32 = 1476u32;
-        /// `SS-Status`.
-        pub const SS_STATUS: u32 = 1477u32;
-        /// `Notification-To-UE-User`.
-        pub const NOTIFICATION_TO_UE_USER: u32 = 1478u32;
-        /// `External-Client`.
-        pub const EXTERNAL_CLIENT: u32 = 1479u32;
-        /// `Client-Identity`.
-        pub const CLIENT_IDENTITY: u32 = 1480u32;
-        /// `GMLC-Restriction`.
-        pub const GMLC_RESTRICTION: u32 = 1481u32;
-        /// `PLMN-Client`.
-        pub const PLMN_CLIENT: u32 = 1482u32;
-        /// `TGPP-Service-Type`.
-        pub const TGPP_SERVICE_TYPE: u32 = 1483u32;
-        /// `ServiceTypeIdentity`.
-        pub const SERVICE_TYPE_IDENTITY: u32 = 1484u32;
-        /// `MO-LR`.
-        pub const MO_LR: u32 = 1485u32;
-        /// `Teleservice-List`.
-        pub const TELESERVICE_LIST: u32 = 1486u32;
-        /// `TS-Code`.
-        pub const TS_CODE: u32 = 1487u32;
-        /// `Call-Barring-Info`.
-        pub const CALL_BARRING_INFO: u32 = 1488u32;
-        /// `AMBR`.
-        pub const AMBR: u32 = 1435u32;
-        /// `APN-Configuration-Profile`.
-        pub const APN_CONFIGURATION_PROFILE: u32 = 1429u32;
-        /// `Context-Identifier`.
-        pub const CONTEXT_IDENTIFIER: u32 = 1423u32;
-        /// `All-APN-Configurations-Included-Indicator`.
-        pub const ALL_APN_CONFIGURATIONS_INCLUDED_INDICATOR: u32 = 1428u32;
-        /// `APN-Configuration`.
-        pub const APN_CONFIGURATION: u32 = 1430u32;
-        /// `Served-Party-IP-Address`.
-        pub const SERVED_PARTY_IP_ADDRESS: u32 = 848u32;
-        /// `PDN-Type`.
-        pub const PDN_TYPE: u32 = 1456u32;
-        /// `EPS-Subscribed-QoS-Profile`.
-        pub const EPS_SUBSCRIBED_QOS_PROFILE: u32 = 1431u32;
-        /// `VPLMN-Dynamic-Address-Allowed`.
-        pub const VPLMN_DYNAMIC_ADDRESS_ALLOWED: u32 = 1432u32;
-        /// `PDN-GW-Allocation-Type`.
-        pub const PDN_GW_ALLOCATION_TYPE: u32 = 1438u32;
-        /// `SIPTO-Permission`.
-        pub const SIPTO_PERMISSION: u32 = 1613u32;
-        /// `LIPA-Permission`.
-        pub const LIPA_PERMISSION: u32 = 1618u32;
-        /// `RAT-Frequency-Selection-Priority-ID`.
-        pub const RAT_FREQUENCY_SELECTION_PRIORITY_ID: u32 = 1440u32;
-        /// `Trace-Data`.
-        pub const TRACE_DATA: u32 = 1458u32;
-        /// `Trace-Reference`.
-        pub const TRACE_REFERENCE: u32 = 1459u32;
-        /// `Trace-Depth`.
-        pub const TRACE_DEPTH: u32 = 1462u32;
-        /// `Trace-NE-Type-List`.
-        pub const TRACE_NE_TYPE_LIST: u32 = 1463u32;
-        /// `Trace-Interface-List`.
-        pub const TRACE_INTERFACE_LIST: u32 = 1464u32;
-        /// `Trace-Event-List`.
-        pub const TRACE_EVENT_LIST: u32 = 1465u32;
-        /// `OMC-Id`.
-        pub const OMC_ID: u32 = 1466u32;
-        /// `Trace-Collection-Entity`.
-        pub const TRACE_COLLECTION_ENTITY: u32 = 1452u32;
-        /// `MDT-Configuration`.
-        pub const MDT_CONFIGURATION: u32 = 1622u32;
-        /// `GPRS-Subscription-Data`.
-        pub const GPRS_SUBSCRIPTION_DATA: u32 = 1467u32;
-        /// `Complete-Data-List-Included-Indicator`.
-        pub const COMPLETE_DATA_LIST_INCLUDED_INDICATOR: u32 = 1468u32;
-        /// `PDP-Context`.
-        pub const PDP_CONTEXT: u32 = 1469u32;
-        /// `PDP-Type`.
-        pub const PDP_TYPE: u32 = 1470u32;
-        /// `QoS-Subscribed`.
-        pub const QOS_SUBSCRIBED: u32 = 1404u32;
-        /// `Ext-PDP-Type`.
-        pub const EXT_PDP_TYPE: u32 = 1620u32;
-        /// `Ext-PDP-Address`.
-        pub const EXT_PDP_ADDRESS: u32 = 1621u32;
-        /// `CSG-Subscription-Data`.
-        pub const CSG_SUBSCRIPTION_DATA: u32 = 1436u32;
-        /// `Expiration-Date`.
-        pub const EXPIRATION_DATE: u32 = 1439u32;
-        /// `Roaming-Restricted-Due-To-Unsupported-Feature`.
-        pub const ROAMING_RESTRICTED_DUE_TO_UNSUPPORTED_FEATURE: u32 = 1457u32;
-        /// `Subscribed-Periodic-RAU-TAU-Timer`.
-        pub const SUBSCRIBED_PERIODIC_RAU_TAU_TIMER: u32 = 1619u32;
-        /// `MPS-Priority`.
-        pub const MPS_PRIORITY: u32 = 1616u32;
-        /// `VPLMN-LIPA-Allowed`.
-        pub const VPLMN_LIPA_ALLOWED: u32 = 1617u32;
-        /// `Relay-Node-Indicator`.
-        pub const RELAY_NODE_INDICATOR: u32 = 1633u32;
-        /// `MDT-User-Consent`.
-        pub const MDT_USER_CONSENT: u32 = 1634u32;
-        /// `Requested-EUTRAN-Authentication-Info`.
-        pub const REQUESTED_EUTRAN_AUTHENTICATION_INFO: u32 = 1408u32;
-        /// `Number-Of-Requested-Vectors`.
-        pub const NUMBER_OF_REQUESTED_VECTORS: u32 = 1410u32;
-        /// `Re-synchronization-Info`.
-        pub const RE_SYNCHRONIZATION_INFO: u32 = 1411u32;
-        /// `Immediate-Response-Preferred`.
-        pub const IMMEDIATE_RESPONSE_PREFERRED: u32 = 1412u32;
-        /// `Requested-UTRAN-GERAN-Authentication-Info`.
-        pub const REQUESTED_UTRAN_GERAN_AUTHENTICATION_INFO: u32 = 1409u32;
-        /// `Visited-PLMN-Id`.
-        pub const VISITED_PLMN_ID: u32 = 1407u32;
-        /// `Error-Diagnostic`.
-        pub const ERROR_DIAGNOSTIC: u32 = 1614u32;
-        /// `Authentication-Info`.
-        pub const AUTHENTICATION_INFO: u32 = 1413u32;
-        /// `E-UTRAN-Vector`.
-        pub const E_UTRAN_VECTOR: u32 = 1414u32;
-        /// `UTRAN-Vector`.
-        pub const UTRAN_VECTOR: u32 = 1415u32;
-        /// `GERAN-Vector`.
-        pub const GERAN_VECTOR: u32 = 1416u32;
-        /// `Item-Number`.
-        pub const ITEM_NUMBER: u32 = 1419u32;
-        /// `Cancellation-Type`.
-        pub const CANCELLATION_TYPE: u32 = 1420u32;
-        /// `RAND`.
-        pub const RAND: u32 = 1447u32;
-        /// `XRES`.
-        pub const XRES: u32 = 1448u32;
-        /// `AUTN`.
-        pub const AUTN: u32 = 1449u32;
-        /// `KASME`.
-        pub const KASME: u32 = 1450u32;
-        /// `Kc`.
-        pub const KC: u32 = 1453u32;
-        /// `SRES`.
-        pub const SRES: u32 = 1454u32;
-        /// `Confidentiality-Key`.
-        pub const CONFIDENTIALITY_KEY: u32 = 625u32;
-        /// `Integrity-Key`.
-        pub const INTEGRITY_KEY: u32 = 626u32;
-        /// `ULR-Flags`.
-        pub const ULR_FLAGS: u32 = 1405u32;
-        /// `ULA-Flags`.
-        pub const ULA_FLAGS: u32 = 1406u32;
-        /// `CLR-Flags`.
-        pub const CLR_FLAGS: u32 = 1638u32;
-        /// `IDR-Flags`.
-        pub const IDR_FLAGS: u32 = 1490u32;
-        /// `UE-SRVCC-Capability`.
-        pub const UE_SRVCC_CAPABILITY: u32 = 1615u32;
-        /// `Homogeneous-Support-of-IMS-Voice-Over-PS-Sessions`.
-        pub const HOMOGENEOUS_SUPPORT_OF_IMS_VOICE_OVER_PS_SESSIONS: u32 = 1493u32;
-        /// `Active-APN`.
-        pub const ACTIVE_APN: u32 = 1612u32;
-        /// `Specific-APN-Info`.
-        pub const SPECIFIC_APN_INFO: u32 = 1472u32;
-        /// `PUR-Flags`.
-        pub const PUR_FLAGS: u32 = 1635u32;
-        /// `PUA-Flags`.
-        pub const PUA_FLAGS: u32 = 1442u32;
-        /// `NOR-Flags`.
-        pub const NOR_FLAGS: u32 = 1443u32;
-        /// `Subscribed-VSRVCC`.
-        pub const SUBSCRIBED_VSRVCC: u32 = 1636u32;
-        /// `MIP-Home-Agent-Address`.
-        pub const MIP_HOME_AGENT_ADDRESS: u32 = 334u32;
-        /// `MIP-Home-Agent-Host`.
-        pub const MIP_HOME_AGENT_HOST: u32 = 348u32;
-        /// `MIP6-Agent-Info`.
-        pub const MIP6_AGENT_INFO: u32 = 486u32;
-        /// `Service-Selection`.
-        pub const SERVICE_SELECTION: u32 = 493u32;
-        /// `Visited-Network-Identifier`.
-        pub const VISITED_NETWORK_IDENTIFIER: u32 = 600u32;
-        /// `MIP6-Home-Link-Prefix`.
-        pub const MIP6_HOME_LINK_PREFIX: u32 = 125u32;
-        /// `User-Id`.
-        pub const USER_ID: u32 = 1444u32;
+        use ::diameter_runtime::codegen as __rt;
+        /// `DSR-Flags` (code 1421, vendor 10415).
+        pub const DSR_FLAGS: __rt::AvpCode = __rt::AvpCode::vendor(1421u32, 10415u32);
+        /// `DSA-Flags` (code 1422, vendor 10415).
+        pub const DSA_FLAGS: __rt::AvpCode = __rt::AvpCode::vendor(1422u32, 10415u32);
+        /// `Subscription-Data` (code 1400, vendor 10415).
+        pub const SUBSCRIPTION_DATA: __rt::AvpCode = __rt::AvpCode::vendor(
+            1400u32,
+            10415u32,
+        );
+        /// `Subscriber-Status` (code 1424, vendor 10415).
+        pub const SUBSCRIBER_STATUS: __rt::AvpCode = __rt::AvpCode::vendor(
+            1424u32,
+            10415u32,
+        );
+        /// `STN-SR` (code 1433, vendor 10415).
+        pub const STN_SR: __rt::AvpCode = __rt::AvpCode::vendor(1433u32, 10415u32);
+        /// `ICS-Indicator` (code 1491, vendor 10415).
+        pub const ICS_INDICATOR: __rt::AvpCode = __rt::AvpCode::vendor(
+            1491u32,
+            10415u32,
+        );
+        /// `Network-Access-Mode` (code 1417, vendor 10415).
+        pub const NETWORK_ACCESS_MODE: __rt::AvpCode = __rt::AvpCode::vendor(
+            1417u32,
+            10415u32,
+        );
+        /// `Operator-Determined-Barring` (code 1425, vendor 10415).
+        pub const OPERATOR_DETERMINED_BARRING: __rt::AvpCode = __rt::AvpCode::vendor(
+            1425u32,
+            10415u32,
+        );
+        /// `HPLMN-ODB` (code 1418, vendor 10415).
+        pub const HPLMN_ODB: __rt::AvpCode = __rt::AvpCode::vendor(1418u32, 10415u32);
+        /// `Regional-Subscription-Zone-Code` (code 1446, vendor 10415).
+        pub const REGIONAL_SUBSCRIPTION_ZONE_CODE: __rt::AvpCode = __rt::AvpCode::vendor(
+            1446u32,
+            10415u32,
+        );
+        /// `Access-Restriction-Data` (code 1426, vendor 10415).
+        pub const ACCESS_RESTRICTION_DATA: __rt::AvpCode = __rt::AvpCode::vendor(
+            1426u32,
+            10415u32,
+        );
+        /// `APN-OI-Replacement` (code 1427, vendor 10415).
+        pub const APN_OI_REPLACEMENT: __rt::AvpCode = __rt::AvpCode::vendor(
+            1427u32,
+            10415u32,
+        );
+        /// `LCS-Info` (code 1473, vendor 10415).
+        pub const LCS_INFO: __rt::AvpCode = __rt::AvpCode::vendor(1473u32, 10415u32);
+        /// `GMLC-Number` (code 1474, vendor 10415).
+        pub const GMLC_NUMBER: __rt::AvpCode = __rt::AvpCode::vendor(1474u32, 10415u32);
+        /// `LCS-PrivacyException` (code 1475, vendor 10415).
+        pub const LCS_PRIVACY_EXCEPTION: __rt::AvpCode = __rt::AvpCode::vendor(
+            1475u32,
+            10415u32,
+        );
+        /// `SS-Code` (code 1476, vendor 10415).
+        pub const SS_CODE: __rt::AvpCode = __rt::AvpCode::vendor(1476u32, 10415u32);
+        /// `SS-Status` (code 1477, vendor 10415).
+        pub const SS_STATUS: __rt::AvpCode = __rt::AvpCode::vendor(1477u32, 10415u32);
+        /// `Notification-To-UE-User` (code 1478, vendor 10415).
+        pub const NOTIFICATION_TO_UE_USER: __rt::AvpCode = __rt::AvpCode::vendor(
+            1478u32,
+            10415u32,
+        );
+        /// `External-Client` (code 1479, vendor 10415).
+        pub const EXTERNAL_CLIENT: __rt::AvpCode = __rt::AvpCode::vendor(
+            1479u32,
+            10415u32,
+        );
+        /// `Client-Identity` (code 1480, vendor 10415).
+        pub const CLIENT_IDENTITY: __rt::AvpCode = __rt::AvpCode::vendor(
+            1480u32,
+            10415u32,
+        );
+        /// `GMLC-Restriction` (code 1481, vendor 10415).
+        pub const GMLC_RESTRICTION: __rt::AvpCode = __rt::AvpCode::vendor(
+            1481u32,
+            10415u32,
+        );
+        /// `PLMN-Client` (code 1482, vendor 10415).
+        pub const PLMN_CLIENT: __rt::AvpCode = __rt::AvpCode::vendor(1482u32, 10415u32);
+        /// `TGPP-Service-Type` (code 1483, vendor 10415).
+        pub const TGPP_SERVICE_TYPE: __rt::AvpCode = __rt::AvpCode::vendor(
+            1483u32,
+            10415u32,
+        );
+        /// `ServiceTypeIdentity` (code 1484, vendor 10415).
+        pub const SERVICE_TYPE_IDENTITY: __rt::AvpCode = __rt::AvpCode::vendor(
+            1484u32,
+            10415u32,
+        );
+        /// `MO-LR` (code 1485, vendor 10415).
+        pub const MO_LR: __rt::AvpCode = __rt::AvpCode::vendor(1485u32, 10415u32);
+        /// `Teleservice-List` (code 1486, vendor 10415).
+        pub const TELESERVICE_LIST: __rt::AvpCode = __rt::AvpCode::vendor(
+            1486u32,
+            10415u32,
+        );
+        /// `TS-Code` (code 1487, vendor 10415).
+        pub const TS_CODE: __rt::AvpCode = __rt::AvpCode::vendor(1487u32, 10415u32);
+        /// `Call-Barring-Info` (code 1488, vendor 10415).
+        pub const CALL_BARRING_INFO: __rt::AvpCode = __rt::AvpCode::vendor(
+            1488u32,
+            10415u32,
+        );
+        /// `AMBR` (code 1435, vendor 10415).
+        pub const AMBR: __rt::AvpCode = __rt::AvpCode::vendor(1435u32, 10415u32);
+        /// `APN-Configuration-Profile` (code 1429, vendor 10415).
+        pub const APN_CONFIGURATION_PROFILE: __rt::AvpCode = __rt::AvpCode::vendor(
+            1429u32,
+            10415u32,
+        );
+        /// `Context-Identifier` (code 1423, vendor 10415).
+        pub const CONTEXT_IDENTIFIER: __rt::AvpCode = __rt::AvpCode::vendor(
+            1423u32,
+            10415u32,
+        );
+        /// `All-APN-Configurations-Included-Indicator` (code 1428, vendor 10415).
+        pub const ALL_APN_CONFIGURATIONS_INCLUDED_INDICATOR: __rt::AvpCode = __rt::AvpCode::vendor(
+            1428u32,
+            10415u32,
+        );
+        /// `APN-Configuration` (code 1430, vendor 10415).
+        pub const APN_CONFIGURATION: __rt::AvpCode = __rt::AvpCode::vendor(
+            1430u32,
+            10415u32,
+        );
+        /// `Served-Party-IP-Address` (code 848, vendor 10415).
+        pub const SERVED_PARTY_IP_ADDRESS: __rt::AvpCode = __rt::AvpCode::vendor(
+            848u32,
+            10415u32,
+        );
+        /// `PDN-Type` (code 1456, vendor 10415).
+        pub const PDN_TYPE: __rt::AvpCode = __rt::AvpCode::vendor(1456u32, 10415u32);
+        /// `EPS-Subscribed-QoS-Profile` (code 1431, vendor 10415).
+        pub const EPS_SUBSCRIBED_QOS_PROFILE: __rt::AvpCode = __rt::AvpCode::vendor(
+            1431u32,
+            10415u32,
+        );
+        /// `VPLMN-Dynamic-Address-Allowed` (code 1432, vendor 10415).
+        pub const VPLMN_DYNAMIC_ADDRESS_ALLOWED: __rt::AvpCode = __rt::AvpCode::vendor(
+            1432u32,
+            10415u32,
+        );
+        /// `PDN-GW-Allocation-Type` (code 1438, vendor 10415).
+        pub const PDN_GW_ALLOCATION_TYPE: __rt::AvpCode = __rt::AvpCode::vendor(
+            1438u32,
+            10415u32,
+        );
+        /// `SIPTO-Permission` (code 1613, vendor 10415).
+        pub const SIPTO_PERMISSION: __rt::AvpCode = __rt::AvpCode::vendor(
+            1613u32,
+            10415u32,
+        );
+        /// `LIPA-Permission` (code 1618, vendor 10415).
+        pub const LIPA_PERMISSION: __rt::AvpCode = __rt::AvpCode::vendor(
+            1618u32,
+            10415u32,
+        );
+        /// `RAT-Frequency-Selection-Priority-ID` (code 1440, vendor 10415).
+        pub const RAT_FREQUENCY_SELECTION_PRIORITY_ID: __rt::AvpCode = __rt::AvpCode::vendor(
+            1440u32,
+            10415u32,
+        );
+        /// `Trace-Data` (code 1458, vendor 10415).
+        pub const TRACE_DATA: __rt::AvpCode = __rt::AvpCode::vendor(1458u32, 10415u32);
+        /// `Trace-Reference` (code 1459, vendor 10415).
+        pub const TRACE_REFERENCE: __rt::AvpCode = __rt::AvpCode::vendor(
+            1459u32,
+            10415u32,
+        );
+        /// `Trace-Depth` (code 1462, vendor 10415).
+        pub const TRACE_DEPTH: __rt::AvpCode = __rt::AvpCode::vendor(1462u32, 10415u32);
+        /// `Trace-NE-Type-List` (code 1463, vendor 10415).
+        pub const TRACE_NE_TYPE_LIST: __rt::AvpCode = __rt::AvpCode::vendor(
+            1463u32,
+            10415u32,
+        );
+        /// `Trace-Interface-List` (code 1464, vendor 10415).
+        pub const TRACE_INTERFACE_LIST: __rt::AvpCode = __rt::AvpCode::vendor(
+            1464u32,
+            10415u32,
+        );
+        /// `Trace-Event-List` (code 1465, vendor 10415).
+        pub const TRACE_EVENT_LIST: __rt::AvpCode = __rt::AvpCode::vendor(
+            1465u32,
+            10415u32,
+        );
+        /// `OMC-Id` (code 1466, vendor 10415).
+        pub const OMC_ID: __rt::AvpCode = __rt::AvpCode::vendor(1466u32, 10415u32);
+        /// `Trace-Collection-Entity` (code 1452, vendor 10415).
+        pub const TRACE_COLLECTION_ENTITY: __rt::AvpCode = __rt::AvpCode::vendor(
+            1452u32,
+            10415u32,
+        );
+        /// `MDT-Configuration` (code 1622, vendor 10415).
+        pub const MDT_CONFIGURATION: __rt::AvpCode = __rt::AvpCode::vendor(
+            1622u32,
+            10415u32,
+        );
+        /// `GPRS-Subscription-Data` (code 1467, vendor 10415).
+        pub const GPRS_SUBSCRIPTION_DATA: __rt::AvpCode = __rt::AvpCode::vendor(
+            1467u32,
+            10415u32,
+        );
+        /// `Complete-Data-List-Included-Indicator` (code 1468, vendor 10415).
+        pub const COMPLETE_DATA_LIST_INCLUDED_INDICATOR: __rt::AvpCode = __rt::AvpCode::vendor(
+            1468u32,
+            10415u32,
+        );
+        /// `PDP-Context` (code 1469, vendor 10415).
+        pub const PDP_CONTEXT: __rt::AvpCode = __rt::AvpCode::vendor(1469u32, 10415u32);
+        /// `PDP-Type` (code 1470, vendor 10415).
+        pub const PDP_TYPE: __rt::AvpCode = __rt::AvpCode::vendor(1470u32, 10415u32);
+        /// `QoS-Subscribed` (code 1404, vendor 10415).
+        pub const QOS_SUBSCRIBED: __rt::AvpCode = __rt::AvpCode::vendor(
+            1404u32,
+            10415u32,
+        );
+        /// `Ext-PDP-Type` (code 1620, vendor 10415).
+        pub const EXT_PDP_TYPE: __rt::AvpCode = __rt::AvpCode::vendor(1620u32, 10415u32);
+        /// `Ext-PDP-Address` (code 1621, vendor 10415).
+        pub const EXT_PDP_ADDRESS: __rt::AvpCode = __rt::AvpCode::vendor(
+            1621u32,
+            10415u32,
+        );
+        /// `CSG-Subscription-Data` (code 1436, vendor 10415).
+        pub const CSG_SUBSCRIPTION_DATA: __rt::AvpCode = __rt::AvpCode::vendor(
+            1436u32,
+            10415u32,
+        );
+        /// `Expiration-Date` (code 1439, vendor 10415).
+        pub const EXPIRATION_DATE: __rt::AvpCode = __rt::AvpCode::vendor(
+            1439u32,
+            10415u32,
+        );
+        /// `Roaming-Restricted-Due-To-Unsupported-Feature` (code 1457, vendor 10415).
+        pub const ROAMING_RESTRICTED_DUE_TO_UNSUPPORTED_FEATURE: __rt::AvpCode = __rt::AvpCode::vendor(
+            1457u32,
+            10415u32,
+        );
+        /// `Subscribed-Periodic-RAU-TAU-Timer` (code 1619, vendor 10415).
+        pub const SUBSCRIBED_PERIODIC_RAU_TAU_TIMER: __rt::AvpCode = __rt::AvpCode::vendor(
+            1619u32,
+            10415u32,
+        );
+        /// `MPS-Priority` (code 1616, vendor 10415).
+        pub const MPS_PRIORITY: __rt::AvpCode = __rt::AvpCode::vendor(1616u32, 10415u32);
+        /// `VPLMN-LIPA-Allowed` (code 1617, vendor 10415).
+        pub const VPLMN_LIPA_ALLOWED: __rt::AvpCode = __rt::AvpCode::vendor(
+            1617u32,
+            10415u32,
+        );
+        /// `Relay-Node-Indicator` (code 1633, vendor 10415).
+        pub const RELAY_NODE_INDICATOR: __rt::AvpCode = __rt::AvpCode::vendor(
+            1633u32,
+            10415u32,
+        );
+        /// `MDT-User-Consent` (code 1634, vendor 10415).
+        pub const MDT_USER_CONSENT: __rt::AvpCode = __rt::AvpCode::vendor(
+            1634u32,
+            10415u32,
+        );
+        /// `Requested-EUTRAN-Authentication-Info` (code 1408, vendor 10415).
+        pub const REQUESTED_EUTRAN_AUTHENTICATION_INFO: __rt::AvpCode = __rt::AvpCode::vendor(
+            1408u32,
+            10415u32,
+        );
+        /// `Number-Of-Requested-Vectors` (code 1410, vendor 10415).
+        pub const NUMBER_OF_REQUESTED_VECTORS: __rt::AvpCode = __rt::AvpCode::vendor(
+            1410u32,
+            10415u32,
+        );
+        /// `Re-synchronization-Info` (code 1411, vendor 10415).
+        pub const RE_SYNCHRONIZATION_INFO: __rt::AvpCode = __rt::AvpCode::vendor(
+            1411u32,
+            10415u32,
+        );
+        /// `Immediate-Response-Preferred` (code 1412, vendor 10415).
+        pub const IMMEDIATE_RESPONSE_PREFERRED: __rt::AvpCode = __rt::AvpCode::vendor(
+            1412u32,
+            10415u32,
+        );
+        /// `Requested-UTRAN-GERAN-Authentication-Info` (code 1409, vendor 10415).
+        pub const REQUESTED_UTRAN_GERAN_AUTHENTICATION_INFO: __rt::AvpCode = __rt::AvpCode::vendor(
+            1409u32,
+            10415u32,
+        );
+        /// `Visited-PLMN-Id` (code 1407, vendor 10415).
+        pub const VISITED_PLMN_ID: __rt::AvpCode = __rt::AvpCode::vendor(
+            1407u32,
+            10415u32,
+        );
+        /// `Error-Diagnostic` (code 1614, vendor 10415).
+        pub const ERROR_DIAGNOSTIC: __rt::AvpCode = __rt::AvpCode::vendor(
+            1614u32,
+            10415u32,
+        );
+        /// `Authentication-Info` (code 1413, vendor 10415).
+        pub const AUTHENTICATION_INFO: __rt::AvpCode = __rt::AvpCode::vendor(
+            1413u32,
+            10415u32,
+        );
+        /// `E-UTRAN-Vector` (code 1414, vendor 10415).
+        pub const E_UTRAN_VECTOR: __rt::AvpCode = __rt::AvpCode::vendor(
+            1414u32,
+            10415u32,
+        );
+        /// `UTRAN-Vector` (code 1415, vendor 10415).
+        pub const UTRAN_VECTOR: __rt::AvpCode = __rt::AvpCode::vendor(1415u32, 10415u32);
+        /// `GERAN-Vector` (code 1416, vendor 10415).
+        pub const GERAN_VECTOR: __rt::AvpCode = __rt::AvpCode::vendor(1416u32, 10415u32);
+        /// `Item-Number` (code 1419, vendor 10415).
+        pub const ITEM_NUMBER: __rt::AvpCode = __rt::AvpCode::vendor(1419u32, 10415u32);
+        /// `Cancellation-Type` (code 1420, vendor 10415).
+        pub const CANCELLATION_TYPE: __rt::AvpCode = __rt::AvpCode::vendor(
+            1420u32,
+            10415u32,
+        );
+        /// `RAND` (code 1447, vendor 10415).
+        pub const RAND: __rt::AvpCode = __rt::AvpCode::vendor(1447u32, 10415u32);
+        /// `XRES` (code 1448, vendor 10415).
+        pub const XRES: __rt::AvpCode = __rt::AvpCode::vendor(1448u32, 10415u32);
+        /// `AUTN` (code 1449, vendor 10415).
+        pub const AUTN: __rt::AvpCode = __rt::AvpCode::vendor(1449u32, 10415u32);
+        /// `KASME` (code 1450, vendor 10415).
+        pub const KASME: __rt::AvpCode = __rt::AvpCode::vendor(1450u32, 10415u32);
+        /// `Kc` (code 1453, vendor 10415).
+        pub const KC: __rt::AvpCode = __rt::AvpCode::vendor(1453u32, 10415u32);
+        /// `SRES` (code 1454, vendor 10415).
+        pub const SRES: __rt::AvpCode = __rt::AvpCode::vendor(1454u32, 10415u32);
+        /// `Confidentiality-Key` (code 625, vendor 10415).
+        pub const CONFIDENTIALITY_KEY: __rt::AvpCode = __rt::AvpCode::vendor(
+            625u32,
+            10415u32,
+        );
+        /// `Integrity-Key` (code 626, vendor 10415).
+        pub const INTEGRITY_KEY: __rt::AvpCode = __rt::AvpCode::vendor(626u32, 10415u32);
+        /// `ULR-Flags` (code 1405, vendor 10415).
+        pub const ULR_FLAGS: __rt::AvpCode = __rt::AvpCode::vendor(1405u32, 10415u32);
+        /// `ULA-Flags` (code 1406, vendor 10415).
+        pub const ULA_FLAGS: __rt::AvpCode = __rt::AvpCode::vendor(1406u32, 10415u32);
+        /// `CLR-Flags` (code 1638, vendor 10415).
+        pub const CLR_FLAGS: __rt::AvpCode = __rt::AvpCode::vendor(1638u32, 10415u32);
+        /// `IDR-Flags` (code 1490, vendor 10415).
+        pub const IDR_FLAGS: __rt::AvpCode = __rt::AvpCode::vendor(1490u32, 10415u32);
+        /// `UE-SRVCC-Capability` (code 1615, vendor 10415).
+        pub const UE_SRVCC_CAPABILITY: __rt::AvpCode = __rt::AvpCode::vendor(
+            1615u32,
+            10415u32,
+        );
+        /// `Homogeneous-Support-of-IMS-Voice-Over-PS-Sessions` (code 1493, vendor 10415).
+        pub const HOMOGENEOUS_SUPPORT_OF_IMS_VOICE_OVER_PS_SESSIONS: __rt::AvpCode = __rt::AvpCode::vendor(
+            1493u32,
+            10415u32,
+        );
+        /// `Active-APN` (code 1612, vendor 10415).
+        pub const ACTIVE_APN: __rt::AvpCode = __rt::AvpCode::vendor(1612u32, 10415u32);
+        /// `Specific-APN-Info` (code 1472, vendor 10415).
+        pub const SPECIFIC_APN_INFO: __rt::AvpCode = __rt::AvpCode::vendor(
+            1472u32,
+            10415u32,
+        );
+        /// `PUR-Flags` (code 1635, vendor 10415).
+        pub const PUR_FLAGS: __rt::AvpCode = __rt::AvpCode::vendor(1635u32, 10415u32);
+        /// `PUA-Flags` (code 1442, vendor 10415).
+        pub const PUA_FLAGS: __rt::AvpCode = __rt::AvpCode::vendor(1442u32, 10415u32);
+        /// `NOR-Flags` (code 1443, vendor 10415).
+        pub const NOR_FLAGS: __rt::AvpCode = __rt::AvpCode::vendor(1443u32, 10415u32);
+        /// `Subscribed-VSRVCC` (code 1636, vendor 10415).
+        pub const SUBSCRIBED_VSRVCC: __rt::AvpCode = __rt::AvpCode::vendor(
+            1636u32,
+            10415u32,
+        );
+        /// `MIP-Home-Agent-Address` (code 334).
+        pub const MIP_HOME_AGENT_ADDRESS: __rt::AvpCode = __rt::AvpCode::vendor(
+            334u32,
+            0u32,
+        );
+        /// `MIP-Home-Agent-Host` (code 348).
+        pub const MIP_HOME_AGENT_HOST: __rt::AvpCode = __rt::AvpCode::vendor(
+            348u32,
+            0u32,
+        );
+        /// `MIP6-Agent-Info` (code 486, vendor 10415).
+        pub const MIP6_AGENT_INFO: __rt::AvpCode = __rt::AvpCode::vendor(
+            486u32,
+            10415u32,
+        );
+        /// `Service-Selection` (code 493, vendor 10415).
+        pub const SERVICE_SELECTION: __rt::AvpCode = __rt::AvpCode::vendor(
+            493u32,
+            10415u32,
+        );
+        /// `Visited-Network-Identifier` (code 600, vendor 10415).
+        pub const VISITED_NETWORK_IDENTIFIER: __rt::AvpCode = __rt::AvpCode::vendor(
+            600u32,
+            10415u32,
+        );
+        /// `MIP6-Home-Link-Prefix` (code 125).
+        pub const MIP6_HOME_LINK_PREFIX: __rt::AvpCode = __rt::AvpCode::vendor(
+            125u32,
+            0u32,
+        );
+        /// `User-Id` (code 1444, vendor 10415).
+        pub const USER_ID: __rt::AvpCode = __rt::AvpCode::vendor(1444u32, 10415u32);
     }
-    /// Codes of this application's commands.
+    /// The codes of this application's commands.
     pub mod command {
-        /// `Update-Location`.
-        pub const UPDATE_LOCATION: u32 = 316u32;
-        /// `Cancel-Location`.
-        pub const CANCEL_LOCATION: u32 = 317u32;
-        /// `Insert-Subscriber-Data`.
-        pub const INSERT_SUBSCRIBER_DATA: u32 = 319u32;
-        /// `Authentication-Information`.
-        pub const AUTHENTICATION_INFORMATION: u32 = 318u32;
-        /// `Purge-UE`.
-        pub const PURGE_UE: u32 = 321u32;
-        /// `Notify`.
-        pub const NOTIFY: u32 = 323u32;
-        /// `Reset`.
-        pub const RESET: u32 = 322u32;
-        /// `Delete-Subscriber-Data`.
-        pub const DELETE_SUBSCRIBER_DATA: u32 = 320u32;
+        use ::diameter_runtime::codegen as __rt;
+        /// `Update-Location` (316).
+        pub const UPDATE_LOCATION: __rt::CommandCode = __rt::CommandCode(316u32);
+        /// `Cancel-Location` (317).
+        pub const CANCEL_LOCATION: __rt::CommandCode = __rt::CommandCode(317u32);
+        /// `Insert-Subscriber-Data` (319).
+        pub const INSERT_SUBSCRIBER_DATA: __rt::CommandCode = __rt::CommandCode(319u32);
+        /// `Authentication-Information` (318).
+        pub const AUTHENTICATION_INFORMATION: __rt::CommandCode = __rt::CommandCode(
+            318u32,
+        );
+        /// `Purge-UE` (321).
+        pub const PURGE_UE: __rt::CommandCode = __rt::CommandCode(321u32);
+        /// `Notify` (323).
+        pub const NOTIFY: __rt::CommandCode = __rt::CommandCode(323u32);
+        /// `Reset` (322).
+        pub const RESET: __rt::CommandCode = __rt::CommandCode(322u32);
+        /// `Delete-Subscriber-Data` (320).
+        pub const DELETE_SUBSCRIBER_DATA: __rt::CommandCode = __rt::CommandCode(320u32);
     }
     /// `Update-Location-Request` (command 316, application 16777251).
     #[derive(Debug, Clone, PartialEq, __rt::Message)]
@@ -11954,15 +13674,15 @@ pub mod tgpp_s6a {
         /// *[ Active-APN ]
         #[diameter(avp = 1612, vendor = 10415, must, name = "Active-APN")]
         pub active_apn: __rt::Vec<ActiveApn>,
+        /// *[ AVP ]
+        #[diameter(extra)]
+        pub avps: __rt::Vec<__rt::RawAvp>,
         /// *[ Proxy-Info ]
         #[diameter(avp = 284, must, name = "Proxy-Info")]
         pub proxy_info: __rt::Vec<super::base::ProxyInfo>,
         /// *[ Route-Record ]
         #[diameter(avp = 282, must, name = "Route-Record")]
         pub route_record: __rt::Vec<__rt::DiameterIdentity>,
-        /// *[ AVP ]
-        #[diameter(extra)]
-        pub avps: __rt::Vec<__rt::RawAvp>,
     }
     /// `Update-Location-Answer` (command 316, application 16777251).
     #[derive(Debug, Clone, PartialEq, __rt::Message)]
@@ -12009,6 +13729,9 @@ pub mod tgpp_s6a {
         /// [ Subscription-Data ]
         #[diameter(avp = 1400, vendor = 10415, must, name = "Subscription-Data")]
         pub subscription_data: __rt::Option<SubscriptionData>,
+        /// *[ AVP ]
+        #[diameter(extra)]
+        pub avps: __rt::Vec<__rt::RawAvp>,
         /// *[ Failed-AVP ]
         #[diameter(avp = 279, must, name = "Failed-AVP")]
         pub failed_avp: __rt::Vec<super::base::FailedAvp>,
@@ -12018,9 +13741,6 @@ pub mod tgpp_s6a {
         /// *[ Route-Record ]
         #[diameter(avp = 282, must, name = "Route-Record")]
         pub route_record: __rt::Vec<__rt::DiameterIdentity>,
-        /// *[ AVP ]
-        #[diameter(extra)]
-        pub avps: __rt::Vec<__rt::RawAvp>,
     }
     /// `Cancel-Location-Request` (command 317, application 16777251).
     #[derive(Debug, Clone, PartialEq, __rt::Message)]
@@ -12067,15 +13787,15 @@ pub mod tgpp_s6a {
         /// [ CLR-Flags ]
         #[diameter(avp = 1638, vendor = 10415, name = "CLR-Flags")]
         pub clr_flags: __rt::Option<u32>,
+        /// *[ AVP ]
+        #[diameter(extra)]
+        pub avps: __rt::Vec<__rt::RawAvp>,
         /// *[ Proxy-Info ]
         #[diameter(avp = 284, must, name = "Proxy-Info")]
         pub proxy_info: __rt::Vec<super::base::ProxyInfo>,
         /// *[ Route-Record ]
         #[diameter(avp = 282, must, name = "Route-Record")]
         pub route_record: __rt::Vec<__rt::DiameterIdentity>,
-        /// *[ AVP ]
-        #[diameter(extra)]
-        pub avps: __rt::Vec<__rt::RawAvp>,
     }
     /// `Cancel-Location-Answer` (command 317, application 16777251).
     #[derive(Debug, Clone, PartialEq, __rt::Message)]
@@ -12113,6 +13833,9 @@ pub mod tgpp_s6a {
         /// { Origin-Realm }
         #[diameter(avp = 296, must, name = "Origin-Realm")]
         pub origin_realm: __rt::DiameterIdentity,
+        /// *[ AVP ]
+        #[diameter(extra)]
+        pub avps: __rt::Vec<__rt::RawAvp>,
         /// *[ Failed-AVP ]
         #[diameter(avp = 279, must, name = "Failed-AVP")]
         pub failed_avp: __rt::Vec<super::base::FailedAvp>,
@@ -12122,9 +13845,6 @@ pub mod tgpp_s6a {
         /// *[ Route-Record ]
         #[diameter(avp = 282, must, name = "Route-Record")]
         pub route_record: __rt::Vec<__rt::DiameterIdentity>,
-        /// *[ AVP ]
-        #[diameter(extra)]
-        pub avps: __rt::Vec<__rt::RawAvp>,
     }
     /// `Insert-Subscriber-Data-Request` (command 319, application 16777251).
     #[derive(Debug, Clone, PartialEq, __rt::Message)]
@@ -12174,15 +13894,15 @@ pub mod tgpp_s6a {
         /// [ IDR-Flags ]
         #[diameter(avp = 1490, vendor = 10415, name = "IDR-Flags")]
         pub idr_flags: __rt::Option<u32>,
+        /// *[ AVP ]
+        #[diameter(extra)]
+        pub avps: __rt::Vec<__rt::RawAvp>,
         /// *[ Proxy-Info ]
         #[diameter(avp = 284, must, name = "Proxy-Info")]
         pub proxy_info: __rt::Vec<super::base::ProxyInfo>,
         /// *[ Route-Record ]
         #[diameter(avp = 282, must, name = "Route-Record")]
         pub route_record: __rt::Vec<__rt::DiameterIdentity>,
-        /// *[ AVP ]
-        #[diameter(extra)]
-        pub avps: __rt::Vec<__rt::RawAvp>,
     }
     /// `Insert-Subscriber-Data-Answer` (command 319, application 16777251).
     #[derive(Debug, Clone, PartialEq, __rt::Message)]
@@ -12226,6 +13946,9 @@ pub mod tgpp_s6a {
         /// { RAT-Type }
         #[diameter(avp = 1032, vendor = 10415, name = "RAT-Type")]
         pub rat_type: super::charging_control::RatType,
+        /// *[ AVP ]
+        #[diameter(extra)]
+        pub avps: __rt::Vec<__rt::RawAvp>,
         /// [ Failed-AVP ]
         #[diameter(avp = 279, must, name = "Failed-AVP")]
         pub failed_avp: __rt::Option<super::base::FailedAvp>,
@@ -12235,9 +13958,6 @@ pub mod tgpp_s6a {
         /// *[ Route-Record ]
         #[diameter(avp = 282, must, name = "Route-Record")]
         pub route_record: __rt::Vec<__rt::DiameterIdentity>,
-        /// *[ AVP ]
-        #[diameter(extra)]
-        pub avps: __rt::Vec<__rt::RawAvp>,
     }
     /// `Authentication-Information-Request` (command 318, application 16777251).
     #[derive(Debug, Clone, PartialEq, __rt::Message)]
@@ -12301,15 +14021,15 @@ pub mod tgpp_s6a {
         /// { Visited-PLMN-Id }
         #[diameter(avp = 1407, vendor = 10415, must, name = "Visited-PLMN-Id")]
         pub visited_plmn_id: __rt::Bytes,
+        /// *[ AVP ]
+        #[diameter(extra)]
+        pub avps: __rt::Vec<__rt::RawAvp>,
         /// *[ Proxy-Info ]
         #[diameter(avp = 284, must, name = "Proxy-Info")]
         pub proxy_info: __rt::Vec<super::base::ProxyInfo>,
         /// *[ Route-Record ]
         #[diameter(avp = 282, must, name = "Route-Record")]
         pub route_record: __rt::Vec<__rt::DiameterIdentity>,
-        /// *[ AVP ]
-        #[diameter(extra)]
-        pub avps: __rt::Vec<__rt::RawAvp>,
     }
     /// `Authentication-Information-Answer` (command 318, application 16777251).
     #[derive(Debug, Clone, PartialEq, __rt::Message)]
@@ -12353,6 +14073,9 @@ pub mod tgpp_s6a {
         /// { Authentication-Info }
         #[diameter(avp = 1413, vendor = 10415, must, name = "Authentication-Info")]
         pub authentication_info: AuthenticationInfo,
+        /// *[ AVP ]
+        #[diameter(extra)]
+        pub avps: __rt::Vec<__rt::RawAvp>,
         /// *[ Failed-AVP ]
         #[diameter(avp = 279, must, name = "Failed-AVP")]
         pub failed_avp: __rt::Vec<super::base::FailedAvp>,
@@ -12362,9 +14085,6 @@ pub mod tgpp_s6a {
         /// *[ Route-Record ]
         #[diameter(avp = 282, must, name = "Route-Record")]
         pub route_record: __rt::Vec<__rt::DiameterIdentity>,
-        /// *[ AVP ]
-        #[diameter(extra)]
-        pub avps: __rt::Vec<__rt::RawAvp>,
     }
     /// `Purge-UE-Request` (command 321, application 16777251).
     #[derive(Debug, Clone, PartialEq, __rt::Message)]
@@ -12767,15 +14487,15 @@ pub mod tgpp_s6a {
         /// *[ SS-Code ]
         #[diameter(avp = 1476, vendor = 10415, must, name = "SS-Code")]
         pub ss_code: __rt::Vec<__rt::Bytes>,
+        /// *[ AVP ]
+        #[diameter(extra)]
+        pub avps: __rt::Vec<__rt::RawAvp>,
         /// *[ Proxy-Info ]
         #[diameter(avp = 284, must, name = "Proxy-Info")]
         pub proxy_info: __rt::Vec<super::base::ProxyInfo>,
         /// *[ Route-Record ]
         #[diameter(avp = 282, must, name = "Route-Record")]
         pub route_record: __rt::Vec<__rt::DiameterIdentity>,
-        /// *[ AVP ]
-        #[diameter(extra)]
-        pub avps: __rt::Vec<__rt::RawAvp>,
     }
     /// `Delete-Subscriber-Data-Answer` (command 320, application 16777251).
     #[derive(Debug, Clone, PartialEq, __rt::Message)]
@@ -12819,6 +14539,9 @@ pub mod tgpp_s6a {
         /// [ DSA-Flags ]
         #[diameter(avp = 1422, vendor = 10415, must, name = "DSA-Flags")]
         pub dsa_flags: __rt::Option<u32>,
+        /// *[ AVP ]
+        #[diameter(extra)]
+        pub avps: __rt::Vec<__rt::RawAvp>,
         /// [ Failed-AVP ]
         #[diameter(avp = 279, must, name = "Failed-AVP")]
         pub failed_avp: __rt::Option<super::base::FailedAvp>,
@@ -12828,9 +14551,6 @@ pub mod tgpp_s6a {
         /// *[ Route-Record ]
         #[diameter(avp = 282, must, name = "Route-Record")]
         pub route_record: __rt::Vec<__rt::DiameterIdentity>,
-        /// *[ AVP ]
-        #[diameter(extra)]
-        pub avps: __rt::Vec<__rt::RawAvp>,
     }
     /// The TGPP S6A application, to implement: one method per command. Serve it with `TgppS6aServer::new(service)` as the node's handler.
     pub trait TgppS6aService: Send + Sync + 'static {
@@ -13195,7 +14915,7 @@ pub mod tgpp_s6a {
         OperatorDeterminedBarring,
         /// A value the dictionary does not name, kept as received.
         #[diameter(unknown)]
-        Unknown(i32),
+        Unrecognized(i32),
     }
     /// `ICS-Indicator` AVP (code 1491, vendor 10415, Enumerated).
     #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, __rt::Enumerated)]
@@ -13208,7 +14928,7 @@ pub mod tgpp_s6a {
         True,
         /// A value the dictionary does not name, kept as received.
         #[diameter(unknown)]
-        Unknown(i32),
+        Unrecognized(i32),
     }
     /// `Network-Access-Mode` AVP (code 1417, vendor 10415, Enumerated).
     #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, __rt::Enumerated)]
@@ -13224,7 +14944,7 @@ pub mod tgpp_s6a {
         OnlyPacket,
         /// A value the dictionary does not name, kept as received.
         #[diameter(unknown)]
-        Unknown(i32),
+        Unrecognized(i32),
     }
     /// `LCS-Info` AVP (code 1473, vendor 10415, Grouped).
     #[derive(Debug, Clone, PartialEq, __rt::Grouped)]
@@ -13234,7 +14954,7 @@ pub mod tgpp_s6a {
         pub gmlc_number: __rt::Vec<__rt::Bytes>,
         /// *[ LCS-PrivacyException ]
         #[diameter(avp = 1475, vendor = 10415, must, name = "LCS-PrivacyException")]
-        pub lcs_privacyexception: __rt::Vec<LcsPrivacyException>,
+        pub lcs_privacy_exception: __rt::Vec<LcsPrivacyException>,
         /// *[ MO-LR ]
         #[diameter(avp = 1485, vendor = 10415, must, name = "MO-LR")]
         pub mo_lr: __rt::Vec<MoLr>,
@@ -13287,7 +15007,7 @@ pub mod tgpp_s6a {
         LocationNotAllowed,
         /// A value the dictionary does not name, kept as received.
         #[diameter(unknown)]
-        Unknown(i32),
+        Unrecognized(i32),
     }
     /// `External-Client` AVP (code 1479, vendor 10415, Grouped).
     #[derive(Debug, Clone, PartialEq, __rt::Grouped)]
@@ -13316,7 +15036,7 @@ pub mod tgpp_s6a {
         HomeCountry,
         /// A value the dictionary does not name, kept as received.
         #[diameter(unknown)]
-        Unknown(i32),
+        Unrecognized(i32),
     }
     /// `PLMN-Client` AVP (code 1482, vendor 10415, Enumerated).
     #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, __rt::Enumerated)]
@@ -13335,7 +15055,7 @@ pub mod tgpp_s6a {
         AnonymousLocation,
         /// A value the dictionary does not name, kept as received.
         #[diameter(unknown)]
-        Unknown(i32),
+        Unrecognized(i32),
     }
     /// `TGPP-Service-Type` AVP (code 1483, vendor 10415, Grouped).
     #[derive(Debug, Clone, PartialEq, __rt::Grouped)]
@@ -13446,7 +15166,7 @@ pub mod tgpp_s6a {
         ModifiedAddedApnConfigurationsIncluded,
         /// A value the dictionary does not name, kept as received.
         #[diameter(unknown)]
-        Unknown(i32),
+        Unrecognized(i32),
     }
     /// `APN-Configuration` AVP (code 1430, vendor 10415, Grouped).
     #[derive(Debug, Clone, PartialEq, __rt::Grouped)]
@@ -13476,7 +15196,7 @@ pub mod tgpp_s6a {
             must,
             name = "EPS-Subscribed-QoS-Profile"
         )]
-        pub eps_subscribed_qos_profile: __rt::Option<EpsSubscribedQoSProfile>,
+        pub eps_subscribed_qos_profile: __rt::Option<EpsSubscribedQosProfile>,
         /// [ VPLMN-Dynamic-Address-Allowed ]
         #[diameter(
             avp = 1432,
@@ -13521,26 +15241,26 @@ pub mod tgpp_s6a {
     pub enum PdnType {
         /// IPv4 (0).
         #[diameter(value = 0, name = "IPv4")]
-        IPv4,
+        Ipv4,
         /// IPv6 (1).
         #[diameter(value = 1, name = "IPv6")]
-        IPv6,
+        Ipv6,
         /// IPv4v6 (2).
         #[diameter(value = 2, name = "IPv4v6")]
-        IPv4v6,
+        Ipv4v6,
         /// IPv4_OR_IPv6 (3).
         #[diameter(value = 3, name = "IPv4_OR_IPv6")]
-        IPv4OrIPv6,
+        Ipv4OrIpv6,
         /// A value the dictionary does not name, kept as received.
         #[diameter(unknown)]
-        Unknown(i32),
+        Unrecognized(i32),
     }
     /// `EPS-Subscribed-QoS-Profile` AVP (code 1431, vendor 10415, Grouped).
     #[derive(Debug, Clone, PartialEq, __rt::Grouped)]
-    pub struct EpsSubscribedQoSProfile {
+    pub struct EpsSubscribedQosProfile {
         /// { QoS-Class-Identifier }
         #[diameter(avp = 1028, vendor = 10415, must, name = "QoS-Class-Identifier")]
-        pub qos_class_identifier: super::charging_control::QoSClassIdentifier,
+        pub qos_class_identifier: super::charging_control::QosClassIdentifier,
         /// { Allocation-Retention-Priority }
         #[diameter(avp = 1034, vendor = 10415, name = "Allocation-Retention-Priority")]
         pub allocation_retention_priority: super::charging_control::AllocationRetentionPriority,
@@ -13559,7 +15279,7 @@ pub mod tgpp_s6a {
         Allowed,
         /// A value the dictionary does not name, kept as received.
         #[diameter(unknown)]
-        Unknown(i32),
+        Unrecognized(i32),
     }
     /// `PDN-GW-Allocation-Type` AVP (code 1438, vendor 10415, Enumerated).
     #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, __rt::Enumerated)]
@@ -13572,7 +15292,7 @@ pub mod tgpp_s6a {
         Dynamic,
         /// A value the dictionary does not name, kept as received.
         #[diameter(unknown)]
-        Unknown(i32),
+        Unrecognized(i32),
     }
     /// `SIPTO-Permission` AVP (code 1613, vendor 10415, Enumerated).
     #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, __rt::Enumerated)]
@@ -13585,7 +15305,7 @@ pub mod tgpp_s6a {
         SiptoNotallowed,
         /// A value the dictionary does not name, kept as received.
         #[diameter(unknown)]
-        Unknown(i32),
+        Unrecognized(i32),
     }
     /// `LIPA-Permission` AVP (code 1618, vendor 10415, Enumerated).
     #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, __rt::Enumerated)]
@@ -13601,7 +15321,7 @@ pub mod tgpp_s6a {
         LipaConditional,
         /// A value the dictionary does not name, kept as received.
         #[diameter(unknown)]
-        Unknown(i32),
+        Unrecognized(i32),
     }
     /// `Trace-Data` AVP (code 1458, vendor 10415, Grouped).
     #[derive(Debug, Clone, PartialEq, __rt::Grouped)]
@@ -13648,14 +15368,14 @@ pub mod tgpp_s6a {
         LipaConditional,
         /// A value the dictionary does not name, kept as received.
         #[diameter(unknown)]
-        Unknown(i32),
+        Unrecognized(i32),
     }
     /// `MDT-Configuration` AVP (code 1622, vendor 10415, Grouped).
     #[derive(Debug, Clone, PartialEq, __rt::Grouped)]
     pub struct MdtConfiguration {
         /// { QoS-Class-Identifier }
         #[diameter(avp = 1028, vendor = 10415, must, name = "QoS-Class-Identifier")]
-        pub qos_class_identifier: super::charging_control::QoSClassIdentifier,
+        pub qos_class_identifier: super::charging_control::QosClassIdentifier,
         /// { Allocation-Retention-Priority }
         #[diameter(avp = 1034, vendor = 10415, name = "Allocation-Retention-Priority")]
         pub allocation_retention_priority: super::charging_control::AllocationRetentionPriority,
@@ -13699,7 +15419,7 @@ pub mod tgpp_s6a {
         ModifiedAddedPdpContextsIncluded,
         /// A value the dictionary does not name, kept as received.
         #[diameter(unknown)]
-        Unknown(i32),
+        Unrecognized(i32),
     }
     /// `PDP-Context` AVP (code 1469, vendor 10415, Grouped).
     #[derive(Debug, Clone, PartialEq, __rt::Grouped)]
@@ -13773,7 +15493,7 @@ pub mod tgpp_s6a {
         RoamingRestrictedDueToUnsupportedFeature,
         /// A value the dictionary does not name, kept as received.
         #[diameter(unknown)]
-        Unknown(i32),
+        Unrecognized(i32),
     }
     /// `VPLMN-LIPA-Allowed` AVP (code 1617, vendor 10415, Enumerated).
     #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, __rt::Enumerated)]
@@ -13786,7 +15506,7 @@ pub mod tgpp_s6a {
         LipaAllowed,
         /// A value the dictionary does not name, kept as received.
         #[diameter(unknown)]
-        Unknown(i32),
+        Unrecognized(i32),
     }
     /// `Relay-Node-Indicator` AVP (code 1633, vendor 10415, Enumerated).
     #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, __rt::Enumerated)]
@@ -13799,7 +15519,7 @@ pub mod tgpp_s6a {
         RelayNode,
         /// A value the dictionary does not name, kept as received.
         #[diameter(unknown)]
-        Unknown(i32),
+        Unrecognized(i32),
     }
     /// `MDT-User-Consent` AVP (code 1634, vendor 10415, Enumerated).
     #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, __rt::Enumerated)]
@@ -13812,7 +15532,7 @@ pub mod tgpp_s6a {
         ConsentGiven,
         /// A value the dictionary does not name, kept as received.
         #[diameter(unknown)]
-        Unknown(i32),
+        Unrecognized(i32),
     }
     /// `Requested-EUTRAN-Authentication-Info` AVP (code 1408, vendor 10415, Grouped).
     #[derive(Debug, Clone, PartialEq, __rt::Grouped)]
@@ -13880,7 +15600,7 @@ pub mod tgpp_s6a {
         OdbVplmnApn,
         /// A value the dictionary does not name, kept as received.
         #[diameter(unknown)]
-        Unknown(i32),
+        Unrecognized(i32),
     }
     /// `Authentication-Info` AVP (code 1413, vendor 10415, Grouped).
     #[derive(Debug, Clone, PartialEq, __rt::Grouped)]
@@ -13978,7 +15698,7 @@ pub mod tgpp_s6a {
         InitialAttachProcedure,
         /// A value the dictionary does not name, kept as received.
         #[diameter(unknown)]
-        Unknown(i32),
+        Unrecognized(i32),
     }
     /// `UE-SRVCC-Capability` AVP (code 1615, vendor 10415, Enumerated).
     #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, __rt::Enumerated)]
@@ -13991,7 +15711,7 @@ pub mod tgpp_s6a {
         UeSrvccSupported,
         /// A value the dictionary does not name, kept as received.
         #[diameter(unknown)]
-        Unknown(i32),
+        Unrecognized(i32),
     }
     /// `Homogeneous-Support-of-IMS-Voice-Over-PS-Sessions` AVP (code 1493, vendor 10415, Enumerated).
     #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, __rt::Enumerated)]
@@ -14004,7 +15724,7 @@ pub mod tgpp_s6a {
         Supported,
         /// A value the dictionary does not name, kept as received.
         #[diameter(unknown)]
-        Unknown(i32),
+        Unrecognized(i32),
     }
     /// `Active-APN` AVP (code 1612, vendor 10415, Grouped).
     #[derive(Debug, Clone, PartialEq, __rt::Grouped)]
@@ -14052,7 +15772,7 @@ pub mod tgpp_s6a {
         VsrvccSubscribed,
         /// A value the dictionary does not name, kept as received.
         #[diameter(unknown)]
-        Unknown(i32),
+        Unrecognized(i32),
     }
     /// `MIP-Home-Agent-Host` AVP (code 348, Grouped).
     #[derive(Debug, Clone, PartialEq, __rt::Grouped)]
@@ -14090,135 +15810,274 @@ pub mod tgpp_swx {
     use ::diameter_runtime::codegen as __rt;
     /// The Application-ID.
     pub const APPLICATION_ID: u32 = 16777265u32;
-    /// Codes of the AVPs this application defines.
+    /// The AVPs this application defines: code and Vendor-ID.
     pub mod avp {
-        /// `RAT-Type`.
-        pub const RAT_TYPE: u32 = 1032u32;
-        /// `ANID`.
-        pub const ANID: u32 = 1504u32;
-        /// `Visited-Network-Identifier`.
-        pub const VISITED_NETWORK_IDENTIFIER: u32 = 600u32;
-        /// `Terminal-Information`.
-        pub const TERMINAL_INFORMATION: u32 = 1401u32;
-        /// `SIP-Auth-Data-Item`.
-        pub const SIP_AUTH_DATA_ITEM: u32 = 612u32;
-        /// `SIP-Item-Number`.
-        pub const SIP_ITEM_NUMBER: u32 = 613u32;
-        /// `SIP-Authentication-Scheme`.
-        pub const SIP_AUTHENTICATION_SCHEME: u32 = 608u32;
-        /// `SIP-Authenticate`.
-        pub const SIP_AUTHENTICATE: u32 = 609u32;
-        /// `SIP-Authorization`.
-        pub const SIP_AUTHORIZATION: u32 = 610u32;
-        /// `Confidentiality-Key`.
-        pub const CONFIDENTIALITY_KEY: u32 = 625u32;
-        /// `Integrity-Key`.
-        pub const INTEGRITY_KEY: u32 = 626u32;
-        /// `SIP-Number-Auth-Items`.
-        pub const SIP_NUMBER_AUTH_ITEMS: u32 = 607u32;
-        /// `TGPP-AAA-Server-Name`.
-        pub const TGPP_AAA_SERVER_NAME: u32 = 318u32;
-        /// `Supported-Features`.
-        pub const SUPPORTED_FEATURES: u32 = 628u32;
-        /// `Service-Selection`.
-        pub const SERVICE_SELECTION: u32 = 493u32;
-        /// `Context-Identifier`.
-        pub const CONTEXT_IDENTIFIER: u32 = 1423u32;
-        /// `MIP6-Agent-Info`.
-        pub const MIP6_AGENT_INFO: u32 = 486u32;
-        /// `Server-Assignment-Type`.
-        pub const SERVER_ASSIGNMENT_TYPE: u32 = 614u32;
-        /// `Deregistration-Reason`.
-        pub const DEREGISTRATION_REASON: u32 = 615u32;
-        /// `Reason-Code`.
-        pub const REASON_CODE: u32 = 616u32;
-        /// `Reason-Info`.
-        pub const REASON_INFO: u32 = 617u32;
-        /// `Non-3GPP-User-Data`.
-        pub const NON_3GPP_USER_DATA: u32 = 1500u32;
-        /// `Subscription-Id`.
-        pub const SUBSCRIPTION_ID: u32 = 443u32;
-        /// `Subscription-Id-Type`.
-        pub const SUBSCRIPTION_ID_TYPE: u32 = 450u32;
-        /// `Subscription-Id-Data`.
-        pub const SUBSCRIPTION_ID_DATA: u32 = 444u32;
-        /// `Non-3GPP-IP-Access`.
-        pub const NON_3GPP_IP_ACCESS: u32 = 1501u32;
-        /// `Non-3GPP-IP-Access-APN`.
-        pub const NON_3GPP_IP_ACCESS_APN: u32 = 1502u32;
-        /// `MIP6-Feature-Vector`.
-        pub const MIP6_FEATURE_VECTOR: u32 = 124u32;
-        /// `AMBR`.
-        pub const AMBR: u32 = 1435u32;
-        /// `Max-Requested-Bandwidth-DL`.
-        pub const MAX_REQUESTED_BANDWIDTH_DL: u32 = 515u32;
-        /// `Max-Requested-Bandwidth-UL`.
-        pub const MAX_REQUESTED_BANDWIDTH_UL: u32 = 516u32;
-        /// `Extended-Max-Requested-BW-DL`.
-        pub const EXTENDED_MAX_REQUESTED_BW_DL: u32 = 554u32;
-        /// `Extended-Max-Requested-BW-UL`.
-        pub const EXTENDED_MAX_REQUESTED_BW_UL: u32 = 555u32;
-        /// `TGPP-Charging-Characteristics`.
-        pub const TGPP_CHARGING_CHARACTERISTICS: u32 = 13u32;
-        /// `APN-OI-Replacement`.
-        pub const APN_OI_REPLACEMENT: u32 = 1427u32;
-        /// `APN-Configuration`.
-        pub const APN_CONFIGURATION: u32 = 1430u32;
-        /// `Served-Party-IP-Address`.
-        pub const SERVED_PARTY_IP_ADDRESS: u32 = 848u32;
-        /// `PDN-Type`.
-        pub const PDN_TYPE: u32 = 1456u32;
-        /// `EPS-Subscribed-QoS-Profile`.
-        pub const EPS_SUBSCRIBED_QOS_PROFILE: u32 = 1431u32;
-        /// `QoS-Class-Identifier`.
-        pub const QOS_CLASS_IDENTIFIER: u32 = 1028u32;
-        /// `Allocation-Retention-Priority`.
-        pub const ALLOCATION_RETENTION_PRIORITY: u32 = 1034u32;
-        /// `Priority-Level`.
-        pub const PRIORITY_LEVEL: u32 = 1046u32;
-        /// `Pre-emption-Capability`.
-        pub const PRE_EMPTION_CAPABILITY: u32 = 1047u32;
-        /// `Pre-emption-Vulnerability`.
-        pub const PRE_EMPTION_VULNERABILITY: u32 = 1048u32;
-        /// `VPLMN-Dynamic-Address-Allowed`.
-        pub const VPLMN_DYNAMIC_ADDRESS_ALLOWED: u32 = 1432u32;
-        /// `PDN-GW-Allocation-Type`.
-        pub const PDN_GW_ALLOCATION_TYPE: u32 = 1438u32;
-        /// `Specific-APN-Info`.
-        pub const SPECIFIC_APN_INFO: u32 = 1472u32;
-        /// `SIPTO-Permission`.
-        pub const SIPTO_PERMISSION: u32 = 1613u32;
-        /// `LIPA-Permission`.
-        pub const LIPA_PERMISSION: u32 = 1618u32;
-        /// `Trace-Info`.
-        pub const TRACE_INFO: u32 = 1505u32;
-        /// `Trace-Data`.
-        pub const TRACE_DATA: u32 = 1458u32;
-        /// `Trace-Reference`.
-        pub const TRACE_REFERENCE: u32 = 1459u32;
-        /// `Trace-Depth`.
-        pub const TRACE_DEPTH: u32 = 1462u32;
-        /// `Trace-NE-Type-List`.
-        pub const TRACE_NE_TYPE_LIST: u32 = 1463u32;
-        /// `Trace-Interface-List`.
-        pub const TRACE_INTERFACE_LIST: u32 = 1464u32;
-        /// `Trace-Event-List`.
-        pub const TRACE_EVENT_LIST: u32 = 1465u32;
-        /// `OMC-Id`.
-        pub const OMC_ID: u32 = 1466u32;
-        /// `Trace-Collection-Entity`.
-        pub const TRACE_COLLECTION_ENTITY: u32 = 1452u32;
-        /// `MDT-Configuration`.
-        pub const MDT_CONFIGURATION: u32 = 1622u32;
+        use ::diameter_runtime::codegen as __rt;
+        /// `RAT-Type` (code 1032, vendor 10415).
+        pub const RAT_TYPE: __rt::AvpCode = __rt::AvpCode::vendor(1032u32, 10415u32);
+        /// `ANID` (code 1504, vendor 10415).
+        pub const ANID: __rt::AvpCode = __rt::AvpCode::vendor(1504u32, 10415u32);
+        /// `Visited-Network-Identifier` (code 600, vendor 10415).
+        pub const VISITED_NETWORK_IDENTIFIER: __rt::AvpCode = __rt::AvpCode::vendor(
+            600u32,
+            10415u32,
+        );
+        /// `Terminal-Information` (code 1401, vendor 10415).
+        pub const TERMINAL_INFORMATION: __rt::AvpCode = __rt::AvpCode::vendor(
+            1401u32,
+            10415u32,
+        );
+        /// `SIP-Auth-Data-Item` (code 612, vendor 10415).
+        pub const SIP_AUTH_DATA_ITEM: __rt::AvpCode = __rt::AvpCode::vendor(
+            612u32,
+            10415u32,
+        );
+        /// `SIP-Item-Number` (code 613, vendor 10415).
+        pub const SIP_ITEM_NUMBER: __rt::AvpCode = __rt::AvpCode::vendor(
+            613u32,
+            10415u32,
+        );
+        /// `SIP-Authentication-Scheme` (code 608, vendor 10415).
+        pub const SIP_AUTHENTICATION_SCHEME: __rt::AvpCode = __rt::AvpCode::vendor(
+            608u32,
+            10415u32,
+        );
+        /// `SIP-Authenticate` (code 609, vendor 10415).
+        pub const SIP_AUTHENTICATE: __rt::AvpCode = __rt::AvpCode::vendor(
+            609u32,
+            10415u32,
+        );
+        /// `SIP-Authorization` (code 610, vendor 10415).
+        pub const SIP_AUTHORIZATION: __rt::AvpCode = __rt::AvpCode::vendor(
+            610u32,
+            10415u32,
+        );
+        /// `Confidentiality-Key` (code 625, vendor 10415).
+        pub const CONFIDENTIALITY_KEY: __rt::AvpCode = __rt::AvpCode::vendor(
+            625u32,
+            10415u32,
+        );
+        /// `Integrity-Key` (code 626, vendor 10415).
+        pub const INTEGRITY_KEY: __rt::AvpCode = __rt::AvpCode::vendor(626u32, 10415u32);
+        /// `SIP-Number-Auth-Items` (code 607, vendor 10415).
+        pub const SIP_NUMBER_AUTH_ITEMS: __rt::AvpCode = __rt::AvpCode::vendor(
+            607u32,
+            10415u32,
+        );
+        /// `TGPP-AAA-Server-Name` (code 318, vendor 10415).
+        pub const TGPP_AAA_SERVER_NAME: __rt::AvpCode = __rt::AvpCode::vendor(
+            318u32,
+            10415u32,
+        );
+        /// `Supported-Features` (code 628, vendor 10415).
+        pub const SUPPORTED_FEATURES: __rt::AvpCode = __rt::AvpCode::vendor(
+            628u32,
+            10415u32,
+        );
+        /// `Service-Selection` (code 493).
+        pub const SERVICE_SELECTION: __rt::AvpCode = __rt::AvpCode::vendor(493u32, 0u32);
+        /// `Context-Identifier` (code 1423, vendor 10415).
+        pub const CONTEXT_IDENTIFIER: __rt::AvpCode = __rt::AvpCode::vendor(
+            1423u32,
+            10415u32,
+        );
+        /// `MIP6-Agent-Info` (code 486).
+        pub const MIP6_AGENT_INFO: __rt::AvpCode = __rt::AvpCode::vendor(486u32, 0u32);
+        /// `Server-Assignment-Type` (code 614, vendor 10415).
+        pub const SERVER_ASSIGNMENT_TYPE: __rt::AvpCode = __rt::AvpCode::vendor(
+            614u32,
+            10415u32,
+        );
+        /// `Deregistration-Reason` (code 615, vendor 10415).
+        pub const DEREGISTRATION_REASON: __rt::AvpCode = __rt::AvpCode::vendor(
+            615u32,
+            10415u32,
+        );
+        /// `Reason-Code` (code 616, vendor 10415).
+        pub const REASON_CODE: __rt::AvpCode = __rt::AvpCode::vendor(616u32, 10415u32);
+        /// `Reason-Info` (code 617, vendor 10415).
+        pub const REASON_INFO: __rt::AvpCode = __rt::AvpCode::vendor(617u32, 10415u32);
+        /// `Non-3GPP-User-Data` (code 1500, vendor 10415).
+        pub const NON_3GPP_USER_DATA: __rt::AvpCode = __rt::AvpCode::vendor(
+            1500u32,
+            10415u32,
+        );
+        /// `Subscription-Id` (code 443).
+        pub const SUBSCRIPTION_ID: __rt::AvpCode = __rt::AvpCode::vendor(443u32, 0u32);
+        /// `Subscription-Id-Type` (code 450).
+        pub const SUBSCRIPTION_ID_TYPE: __rt::AvpCode = __rt::AvpCode::vendor(
+            450u32,
+            0u32,
+        );
+        /// `Subscription-Id-Data` (code 444).
+        pub const SUBSCRIPTION_ID_DATA: __rt::AvpCode = __rt::AvpCode::vendor(
+            444u32,
+            0u32,
+        );
+        /// `Non-3GPP-IP-Access` (code 1501, vendor 10415).
+        pub const NON_3GPP_IP_ACCESS: __rt::AvpCode = __rt::AvpCode::vendor(
+            1501u32,
+            10415u32,
+        );
+        /// `Non-3GPP-IP-Access-APN` (code 1502, vendor 10415).
+        pub const NON_3GPP_IP_ACCESS_APN: __rt::AvpCode = __rt::AvpCode::vendor(
+            1502u32,
+            10415u32,
+        );
+        /// `MIP6-Feature-Vector` (code 124).
+        pub const MIP6_FEATURE_VECTOR: __rt::AvpCode = __rt::AvpCode::vendor(
+            124u32,
+            0u32,
+        );
+        /// `AMBR` (code 1435, vendor 10415).
+        pub const AMBR: __rt::AvpCode = __rt::AvpCode::vendor(1435u32, 10415u32);
+        /// `Max-Requested-Bandwidth-DL` (code 515, vendor 10415).
+        pub const MAX_REQUESTED_BANDWIDTH_DL: __rt::AvpCode = __rt::AvpCode::vendor(
+            515u32,
+            10415u32,
+        );
+        /// `Max-Requested-Bandwidth-UL` (code 516, vendor 10415).
+        pub const MAX_REQUESTED_BANDWIDTH_UL: __rt::AvpCode = __rt::AvpCode::vendor(
+            516u32,
+            10415u32,
+        );
+        /// `Extended-Max-Requested-BW-DL` (code 554, vendor 10415).
+        pub const EXTENDED_MAX_REQUESTED_BW_DL: __rt::AvpCode = __rt::AvpCode::vendor(
+            554u32,
+            10415u32,
+        );
+        /// `Extended-Max-Requested-BW-UL` (code 555, vendor 10415).
+        pub const EXTENDED_MAX_REQUESTED_BW_UL: __rt::AvpCode = __rt::AvpCode::vendor(
+            555u32,
+            10415u32,
+        );
+        /// `TGPP-Charging-Characteristics` (code 13, vendor 10415).
+        pub const TGPP_CHARGING_CHARACTERISTICS: __rt::AvpCode = __rt::AvpCode::vendor(
+            13u32,
+            10415u32,
+        );
+        /// `APN-OI-Replacement` (code 1427, vendor 10415).
+        pub const APN_OI_REPLACEMENT: __rt::AvpCode = __rt::AvpCode::vendor(
+            1427u32,
+            10415u32,
+        );
+        /// `APN-Configuration` (code 1430, vendor 10415).
+        pub const APN_CONFIGURATION: __rt::AvpCode = __rt::AvpCode::vendor(
+            1430u32,
+            10415u32,
+        );
+        /// `Served-Party-IP-Address` (code 848, vendor 10415).
+        pub const SERVED_PARTY_IP_ADDRESS: __rt::AvpCode = __rt::AvpCode::vendor(
+            848u32,
+            10415u32,
+        );
+        /// `PDN-Type` (code 1456, vendor 10415).
+        pub const PDN_TYPE: __rt::AvpCode = __rt::AvpCode::vendor(1456u32, 10415u32);
+        /// `EPS-Subscribed-QoS-Profile` (code 1431, vendor 10415).
+        pub const EPS_SUBSCRIBED_QOS_PROFILE: __rt::AvpCode = __rt::AvpCode::vendor(
+            1431u32,
+            10415u32,
+        );
+        /// `QoS-Class-Identifier` (code 1028, vendor 10415).
+        pub const QOS_CLASS_IDENTIFIER: __rt::AvpCode = __rt::AvpCode::vendor(
+            1028u32,
+            10415u32,
+        );
+        /// `Allocation-Retention-Priority` (code 1034, vendor 10415).
+        pub const ALLOCATION_RETENTION_PRIORITY: __rt::AvpCode = __rt::AvpCode::vendor(
+            1034u32,
+            10415u32,
+        );
+        /// `Priority-Level` (code 1046, vendor 10415).
+        pub const PRIORITY_LEVEL: __rt::AvpCode = __rt::AvpCode::vendor(
+            1046u32,
+            10415u32,
+        );
+        /// `Pre-emption-Capability` (code 1047, vendor 10415).
+        pub const PRE_EMPTION_CAPABILITY: __rt::AvpCode = __rt::AvpCode::vendor(
+            1047u32,
+            10415u32,
+        );
+        /// `Pre-emption-Vulnerability` (code 1048, vendor 10415).
+        pub const PRE_EMPTION_VULNERABILITY: __rt::AvpCode = __rt::AvpCode::vendor(
+            1048u32,
+            10415u32,
+        );
+        /// `VPLMN-Dynamic-Address-Allowed` (code 1432, vendor 10415).
+        pub const VPLMN_DYNAMIC_ADDRESS_ALLOWED: __rt::AvpCode = __rt::AvpCode::vendor(
+            1432u32,
+            10415u32,
+        );
+        /// `PDN-GW-Allocation-Type` (code 1438, vendor 10415).
+        pub const PDN_GW_ALLOCATION_TYPE: __rt::AvpCode = __rt::AvpCode::vendor(
+            1438u32,
+            10415u32,
+        );
+        /// `Specific-APN-Info` (code 1472, vendor 10415).
+        pub const SPECIFIC_APN_INFO: __rt::AvpCode = __rt::AvpCode::vendor(
+            1472u32,
+            10415u32,
+        );
+        /// `SIPTO-Permission` (code 1613, vendor 10415).
+        pub const SIPTO_PERMISSION: __rt::AvpCode = __rt::AvpCode::vendor(
+            1613u32,
+            10415u32,
+        );
+        /// `LIPA-Permission` (code 1618, vendor 10415).
+        pub const LIPA_PERMISSION: __rt::AvpCode = __rt::AvpCode::vendor(
+            1618u32,
+            10415u32,
+        );
+        /// `Trace-Info` (code 1505, vendor 10415).
+        pub const TRACE_INFO: __rt::AvpCode = __rt::AvpCode::vendor(1505u32, 10415u32);
+        /// `Trace-Data` (code 1458, vendor 10415).
+        pub const TRACE_DATA: __rt::AvpCode = __rt::AvpCode::vendor(1458u32, 10415u32);
+        /// `Trace-Reference` (code 1459, vendor 10415).
+        pub const TRACE_REFERENCE: __rt::AvpCode = __rt::AvpCode::vendor(
+            1459u32,
+            10415u32,
+        );
+        /// `Trace-Depth` (code 1462, vendor 10415).
+        pub const TRACE_DEPTH: __rt::AvpCode = __rt::AvpCode::vendor(1462u32, 10415u32);
+        /// `Trace-NE-Type-List` (code 1463, vendor 10415).
+        pub const TRACE_NE_TYPE_LIST: __rt::AvpCode = __rt::AvpCode::vendor(
+            1463u32,
+            10415u32,
+        );
+        /// `Trace-Interface-List` (code 1464, vendor 10415).
+        pub const TRACE_INTERFACE_LIST: __rt::AvpCode = __rt::AvpCode::vendor(
+            1464u32,
+            10415u32,
+        );
+        /// `Trace-Event-List` (code 1465, vendor 10415).
+        pub const TRACE_EVENT_LIST: __rt::AvpCode = __rt::AvpCode::vendor(
+            1465u32,
+            10415u32,
+        );
+        /// `OMC-Id` (code 1466, vendor 10415).
+        pub const OMC_ID: __rt::AvpCode = __rt::AvpCode::vendor(1466u32, 10415u32);
+        /// `Trace-Collection-Entity` (code 1452, vendor 10415).
+        pub const TRACE_COLLECTION_ENTITY: __rt::AvpCode = __rt::AvpCode::vendor(
+            1452u32,
+            10415u32,
+        );
+        /// `MDT-Configuration` (code 1622, vendor 10415).
+        pub const MDT_CONFIGURATION: __rt::AvpCode = __rt::AvpCode::vendor(
+            1622u32,
+            10415u32,
+        );
     }
-    /// Codes of this application's commands.
+    /// The codes of this application's commands.
     pub mod command {
-        /// `Multimedia-Auth`.
-        pub const MULTIMEDIA_AUTH: u32 = 303u32;
-        /// `Server-Assignment`.
-        pub const SERVER_ASSIGNMENT: u32 = 301u32;
-        /// `Registration-Termination`.
-        pub const REGISTRATION_TERMINATION: u32 = 304u32;
+        use ::diameter_runtime::codegen as __rt;
+        /// `Multimedia-Auth` (303).
+        pub const MULTIMEDIA_AUTH: __rt::CommandCode = __rt::CommandCode(303u32);
+        /// `Server-Assignment` (301).
+        pub const SERVER_ASSIGNMENT: __rt::CommandCode = __rt::CommandCode(301u32);
+        /// `Registration-Termination` (304).
+        pub const REGISTRATION_TERMINATION: __rt::CommandCode = __rt::CommandCode(
+            304u32,
+        );
     }
     /// `Multimedia-Auth-Request` (command 303, application 16777265).
     #[derive(Debug, Clone, PartialEq, __rt::Message)]
@@ -14673,7 +16532,7 @@ pub mod tgpp_swx {
         Ehrpd,
         /// A value the dictionary does not name, kept as received.
         #[diameter(unknown)]
-        Unknown(i32),
+        Unrecognized(i32),
     }
     /// `Terminal-Information` AVP (code 1401, vendor 10415, Grouped).
     #[derive(Debug, Clone, PartialEq, __rt::Grouped)]
@@ -14783,7 +16642,7 @@ pub mod tgpp_swx {
         Restoration,
         /// A value the dictionary does not name, kept as received.
         #[diameter(unknown)]
-        Unknown(i32),
+        Unrecognized(i32),
     }
     /// `Deregistration-Reason` AVP (code 615, vendor 10415, Grouped).
     #[derive(Debug, Clone, PartialEq, __rt::Grouped)]
@@ -14815,7 +16674,7 @@ pub mod tgpp_swx {
         RemoveSCscf,
         /// A value the dictionary does not name, kept as received.
         #[diameter(unknown)]
-        Unknown(i32),
+        Unrecognized(i32),
     }
     /// `Non-3GPP-User-Data` AVP (code 1500, vendor 10415, Grouped).
     #[derive(Debug, Clone, PartialEq, __rt::Grouped)]
@@ -14887,7 +16746,7 @@ pub mod tgpp_swx {
         EndUserPrivate,
         /// A value the dictionary does not name, kept as received.
         #[diameter(unknown)]
-        Unknown(i32),
+        Unrecognized(i32),
     }
     /// `Non-3GPP-IP-Access` AVP (code 1501, vendor 10415, Enumerated).
     #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, __rt::Enumerated)]
@@ -14900,7 +16759,7 @@ pub mod tgpp_swx {
         Non3gppSubscriptionBarred,
         /// A value the dictionary does not name, kept as received.
         #[diameter(unknown)]
-        Unknown(i32),
+        Unrecognized(i32),
     }
     /// `Non-3GPP-IP-Access-APN` AVP (code 1502, vendor 10415, Enumerated).
     #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, __rt::Enumerated)]
@@ -14913,7 +16772,7 @@ pub mod tgpp_swx {
         Non3gppApnsDisable,
         /// A value the dictionary does not name, kept as received.
         #[diameter(unknown)]
-        Unknown(i32),
+        Unrecognized(i32),
     }
     /// `AMBR` AVP (code 1435, vendor 10415, Grouped).
     #[derive(Debug, Clone, PartialEq, __rt::Grouped)]
@@ -14962,7 +16821,7 @@ pub mod tgpp_swx {
             must,
             name = "EPS-Subscribed-QoS-Profile"
         )]
-        pub eps_subscribed_qos_profile: __rt::Option<EpsSubscribedQoSProfile>,
+        pub eps_subscribed_qos_profile: __rt::Option<EpsSubscribedQosProfile>,
         /// [ VPLMN-Dynamic-Address-Allowed ]
         #[diameter(
             avp = 1432,
@@ -15007,26 +16866,26 @@ pub mod tgpp_swx {
     pub enum PdnType {
         /// IPv4 (0).
         #[diameter(value = 0, name = "IPv4")]
-        IPv4,
+        Ipv4,
         /// IPv6 (1).
         #[diameter(value = 1, name = "IPv6")]
-        IPv6,
+        Ipv6,
         /// IPv4v6 (2).
         #[diameter(value = 2, name = "IPv4v6")]
-        IPv4v6,
+        Ipv4v6,
         /// IPv4_OR_IPv6 (3).
         #[diameter(value = 3, name = "IPv4_OR_IPv6")]
-        IPv4OrIPv6,
+        Ipv4OrIpv6,
         /// A value the dictionary does not name, kept as received.
         #[diameter(unknown)]
-        Unknown(i32),
+        Unrecognized(i32),
     }
     /// `EPS-Subscribed-QoS-Profile` AVP (code 1431, vendor 10415, Grouped).
     #[derive(Debug, Clone, PartialEq, __rt::Grouped)]
-    pub struct EpsSubscribedQoSProfile {
+    pub struct EpsSubscribedQosProfile {
         /// { QoS-Class-Identifier }
         #[diameter(avp = 1028, vendor = 10415, must, name = "QoS-Class-Identifier")]
-        pub qos_class_identifier: QoSClassIdentifier,
+        pub qos_class_identifier: QosClassIdentifier,
         /// { Allocation-Retention-Priority }
         #[diameter(avp = 1034, vendor = 10415, name = "Allocation-Retention-Priority")]
         pub allocation_retention_priority: AllocationRetentionPriority,
@@ -15036,7 +16895,7 @@ pub mod tgpp_swx {
     }
     /// `QoS-Class-Identifier` AVP (code 1028, vendor 10415, Enumerated).
     #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, __rt::Enumerated)]
-    pub enum QoSClassIdentifier {
+    pub enum QosClassIdentifier {
         /// QCI_1 (1).
         #[diameter(value = 1, name = "QCI_1")]
         Qci1,
@@ -15084,7 +16943,7 @@ pub mod tgpp_swx {
         Qci79,
         /// A value the dictionary does not name, kept as received.
         #[diameter(unknown)]
-        Unknown(i32),
+        Unrecognized(i32),
     }
     /// `Allocation-Retention-Priority` AVP (code 1034, vendor 10415, Grouped).
     #[derive(Debug, Clone, PartialEq, __rt::Grouped)]
@@ -15110,7 +16969,7 @@ pub mod tgpp_swx {
         PreEmptionCapabilityDisabled,
         /// A value the dictionary does not name, kept as received.
         #[diameter(unknown)]
-        Unknown(i32),
+        Unrecognized(i32),
     }
     /// `Pre-emption-Vulnerability` AVP (code 1048, vendor 10415, Enumerated).
     #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, __rt::Enumerated)]
@@ -15123,7 +16982,7 @@ pub mod tgpp_swx {
         PreEmptionVulnerabilityDisabled,
         /// A value the dictionary does not name, kept as received.
         #[diameter(unknown)]
-        Unknown(i32),
+        Unrecognized(i32),
     }
     /// `VPLMN-Dynamic-Address-Allowed` AVP (code 1432, vendor 10415, Enumerated).
     #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, __rt::Enumerated)]
@@ -15136,7 +16995,7 @@ pub mod tgpp_swx {
         Allowed,
         /// A value the dictionary does not name, kept as received.
         #[diameter(unknown)]
-        Unknown(i32),
+        Unrecognized(i32),
     }
     /// `PDN-GW-Allocation-Type` AVP (code 1438, vendor 10415, Enumerated).
     #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, __rt::Enumerated)]
@@ -15149,7 +17008,7 @@ pub mod tgpp_swx {
         Dynamic,
         /// A value the dictionary does not name, kept as received.
         #[diameter(unknown)]
-        Unknown(i32),
+        Unrecognized(i32),
     }
     /// `Specific-APN-Info` AVP (code 1472, vendor 10415, Grouped).
     #[derive(Debug, Clone, PartialEq, __rt::Grouped)]
@@ -15178,7 +17037,7 @@ pub mod tgpp_swx {
         SiptoNotallowed,
         /// A value the dictionary does not name, kept as received.
         #[diameter(unknown)]
-        Unknown(i32),
+        Unrecognized(i32),
     }
     /// `LIPA-Permission` AVP (code 1618, vendor 10415, Enumerated).
     #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, __rt::Enumerated)]
@@ -15194,7 +17053,7 @@ pub mod tgpp_swx {
         LipaConditional,
         /// A value the dictionary does not name, kept as received.
         #[diameter(unknown)]
-        Unknown(i32),
+        Unrecognized(i32),
     }
     /// `Trace-Info` AVP (code 1505, vendor 10415, Grouped).
     #[derive(Debug, Clone, PartialEq, __rt::Grouped)]
@@ -15251,14 +17110,14 @@ pub mod tgpp_swx {
         LipaConditional,
         /// A value the dictionary does not name, kept as received.
         #[diameter(unknown)]
-        Unknown(i32),
+        Unrecognized(i32),
     }
     /// `MDT-Configuration` AVP (code 1622, vendor 10415, Grouped).
     #[derive(Debug, Clone, PartialEq, __rt::Grouped)]
     pub struct MdtConfiguration {
         /// { QoS-Class-Identifier }
         #[diameter(avp = 1028, vendor = 10415, must, name = "QoS-Class-Identifier")]
-        pub qos_class_identifier: QoSClassIdentifier,
+        pub qos_class_identifier: QosClassIdentifier,
         /// { Allocation-Retention-Priority }
         #[diameter(avp = 1034, vendor = 10415, name = "Allocation-Retention-Priority")]
         pub allocation_retention_priority: AllocationRetentionPriority,

@@ -13,7 +13,7 @@ fn sources(text: &str) -> Vec<Source> {
         Source {
             path: "base.xml".into(),
             text: BASE_XML.to_string(),
-            external: Some("::diameter_runtime::base::base".into()),
+            external: Some("::diameter_runtime::base".into()),
         },
     ]
 }

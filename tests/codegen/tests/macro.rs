@@ -28,5 +28,9 @@ fn macro_generated_types_round_trip() {
     assert_eq!(back, req);
     assert_eq!(ExampleRequest::COMMAND_CODE, 8388999);
     assert_eq!(example_app::APPLICATION_ID, 16777999);
-    assert_eq!(example_app::avp::QUOTA, 1);
+    assert_eq!(
+        example_app::avp::QUOTA,
+        diameter_runtime::AvpCode::vendor(1, 99999)
+    );
+    assert_eq!(example_app::command::EXAMPLE, 8388999);
 }
