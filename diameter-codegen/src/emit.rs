@@ -332,6 +332,40 @@ impl Names {
     }
 }
 
+/// How often a rule's AVP occurs, as its field holds it.
+#[derive(Clone, Copy)]
+enum Shape {
+    One,
+    Optional,
+    Repeated,
+}
+
+impl Shape {
+    fn of(r: &Rule) -> Shape {
+        match (r.min, r.max) {
+            (m, Some(1)) if m >= 1 => Shape::One,
+            (0, Some(1)) => Shape::Optional,
+            _ => Shape::Repeated,
+        }
+    }
+}
+
+/// The doc of every generated `Default` impl.
+const DEFAULT_DOC: DefaultDoc = DefaultDoc;
+
+struct DefaultDoc;
+
+impl quote::ToTokens for DefaultDoc {
+    fn to_tokens(&self, tokens: &mut TokenStream) {
+        tokens.extend(quote! {
+            /// Required fields empty (text and octets empty, numbers 0, enumerations 0, Grouped
+            /// values their own default), optional ones `None`, repeated ones empty: set what
+            /// matters and finish with `..Default::default()`. A node sending a request fills
+            /// the identity fields it owns and refuses one whose required field is still empty.
+        });
+    }
+}
+
 struct Emitter<'a> {
     dict: &'a Dictionary,
     names: &'a Names,
@@ -497,6 +531,13 @@ impl Emitter<'_> {
                     pub struct #ident {
                         #(#fields)*
                     }
+
+                    #DEFAULT_DOC
+                    impl ::core::default::Default for #ident {
+                        fn default() -> Self {
+                            <Self as __rt::AvpSet>::placeholder()
+                        }
+                    }
                 }
             }
             BaseType::Unsigned32 => {
@@ -559,6 +600,14 @@ impl Emitter<'_> {
                         #[diameter(unknown)]
                         Unrecognized(i32),
                     }
+
+                    /// The value 0: its variant, or `Unrecognized(0)` (unset: a sender
+                    /// refuses it in a required field) when the dictionary does not name 0.
+                    impl ::core::default::Default for #ident {
+                        fn default() -> Self {
+                            <Self as __rt::EnumValue>::from_repr(0)
+                        }
+                    }
                 }
             }
         }
@@ -608,6 +657,116 @@ impl Emitter<'_> {
             pub struct #ident {
                 #(#fields)*
             }
+
+            #DEFAULT_DOC
+            impl ::core::default::Default for #ident {
+                fn default() -> Self {
+                    <Self as __rt::AvpSet>::placeholder()
+                }
+            }
+        }
+    }
+
+    /// `FromRequest`: the answer of a command started from its request.
+    fn answer_from_request(&self, app: &Application, c: &Command) -> TokenStream {
+        let stem = command_stem(c);
+        let req = make_ident(&format!("{stem}Request"), "Cmd");
+        let ans = make_ident(&format!("{stem}Answer"), "Cmd");
+        let in_request = |id: AvpId| {
+            c.request
+                .iter()
+                .find(|r| r.target == Target::Avp(id) && r.max != Some(0))
+        };
+        let mut sets = Vec::new();
+        for r in &c.answer {
+            let Target::Avp(id) = r.target else {
+                continue;
+            };
+            if r.max == Some(0) {
+                continue;
+            }
+            let a = &self.dict.avps[id];
+            let f = make_ident(&field_name(a), "avp_");
+            let to = Shape::of(r);
+            let ietf = a.vendor_id == 0;
+            let value = match (a.code, ietf) {
+                (264, true) => Some(quote!(::core::clone::Clone::clone(__origin_host))),
+                (296, true) => Some(quote!(::core::clone::Clone::clone(__origin_realm))),
+                (268, true) => {
+                    let ty = self.value_type(app.id, id);
+                    Some(match a.ty {
+                        BaseType::Unsigned32 => {
+                            quote!(<#ty as ::core::convert::From<u32>>::from(2001u32))
+                        }
+                        _ => quote!(<#ty as ::core::convert::From<i32>>::from(2001i32)),
+                    })
+                }
+                _ => None,
+            };
+            if let Some(v) = value {
+                sets.push(match to {
+                    Shape::One => quote!(__a.#f = #v;),
+                    Shape::Optional => quote!(__a.#f = __rt::Some(#v);),
+                    Shape::Repeated => quote!(__a.#f = ::std::vec![#v];),
+                });
+                continue;
+            }
+            let Some(from) = in_request(id) else {
+                continue;
+            };
+            // The AVPs that identify the exchange: required on both sides, the
+            // application ids, Session-Id, and Proxy-Info (RFC 6733 §6.7.3).
+            let identifying = (from.min > 0 && r.min > 0)
+                || (ietf && matches!(a.code, 258 | 259 | 260 | 263 | 284));
+            if !identifying {
+                continue;
+            }
+            let src = quote!(__r.#f);
+            sets.push(match (Shape::of(from), to) {
+                (Shape::One, Shape::One)
+                | (Shape::Optional, Shape::Optional)
+                | (Shape::Repeated, Shape::Repeated) => {
+                    quote!(__a.#f = ::core::clone::Clone::clone(&#src);)
+                }
+                (Shape::One, Shape::Optional) => {
+                    quote!(__a.#f = __rt::Some(::core::clone::Clone::clone(&#src));)
+                }
+                (Shape::One, Shape::Repeated) => {
+                    quote!(__a.#f = ::std::vec![::core::clone::Clone::clone(&#src)];)
+                }
+                (Shape::Optional, Shape::One) => quote! {
+                    if let __rt::Some(__v) = &#src {
+                        __a.#f = ::core::clone::Clone::clone(__v);
+                    }
+                },
+                (Shape::Optional, Shape::Repeated) => {
+                    quote!(__a.#f = #src.iter().cloned().collect();)
+                }
+                (Shape::Repeated, Shape::One) => quote! {
+                    if let __rt::Some(__v) = #src.first() {
+                        __a.#f = ::core::clone::Clone::clone(__v);
+                    }
+                },
+                (Shape::Repeated, Shape::Optional) => quote!(__a.#f = #src.first().cloned();),
+            });
+        }
+        let d = doc(&format!(
+            "The `{}-Answer` to a `{}-Request`: Session-Id, this node's Origin-Host and Origin-Realm, Result-Code 2001, Proxy-Info and the identifying AVPs copied; the rest empty.",
+            c.name, c.name
+        ));
+        quote! {
+            #d
+            impl __rt::FromRequest<#req> for #ans {
+                fn from_request(
+                    __r: &#req,
+                    __origin_host: &__rt::DiameterIdentity,
+                    __origin_realm: &__rt::DiameterIdentity,
+                ) -> Self {
+                    let mut __a = <Self as ::core::default::Default>::default();
+                    #(#sets)*
+                    __a
+                }
+            }
         }
     }
 
@@ -648,15 +807,14 @@ impl Emitter<'_> {
                 #d
                 fn #method(
                     &self,
-                    request: #req,
-                    context: __rt::Request,
+                    request: __rt::Request<#req>,
                 ) -> impl ::core::future::Future<Output = __rt::ServiceResult<#ans>> + Send;
             });
             arms.push(quote! {
                 #code => ::std::boxed::Box::pin(async move {
                     match request.decode::<#req>() {
-                        __rt::Ok(r) => match svc.#method(r, request.clone()).await {
-                            __rt::Ok(answer) => request.answer(&answer),
+                        __rt::Ok(r) => match svc.#method(request.clone().with_message(r)).await {
+                            __rt::Ok(answer) => request.reply(&answer),
                             __rt::Err(e) => e.reply(&request),
                         },
                         __rt::Err(e) => request.error_answer(&e),
@@ -664,12 +822,12 @@ impl Emitter<'_> {
                 }),
             });
             let d = doc(&format!(
-                "Sends a `{}-Request` and waits for its answer.",
+                "Sends a `{}-Request` and waits for its answer. Takes the message, a reference to it, or a `Call` with its own timeout and filter; empty identity fields are filled by the node (`Node::call`).",
                 c.name
             ));
             calls.push(quote! {
                 #d
-                pub async fn #method(&self, request: &#req) -> __rt::Result<#ans, __rt::NodeError> {
+                pub async fn #method(&self, request: impl __rt::IntoCall<#req>) -> __rt::Result<#ans, __rt::NodeError> {
                     self.node.call_filtered(request, self.filter.clone()).await
                 }
             });
@@ -770,6 +928,7 @@ impl Emitter<'_> {
                 .push(quote!(#d pub const #ci: __rt::CommandCode = __rt::CommandCode(#code);));
             items.push(self.message(app, c, true));
             items.push(self.message(app, c, false));
+            items.push(self.answer_from_request(app, c));
         }
         if app.id != 0 && !app.commands.is_empty() {
             items.push(self.service(app));
@@ -783,6 +942,13 @@ impl Emitter<'_> {
                 #(#forbid)*
                 pub struct AnswerMessage {
                     #(#fields)*
+                }
+
+                #DEFAULT_DOC
+                impl ::core::default::Default for AnswerMessage {
+                    fn default() -> Self {
+                        <Self as __rt::AvpSet>::placeholder()
+                    }
                 }
             });
         }

@@ -4,19 +4,19 @@
 #![doc(hidden)]
 
 pub use crate::app::{
-    unsupported_command, BoxFuture, Error as NodeError, Handler, Reply, Request, ServiceError,
-    ServiceResult,
+    unsupported_command, BoxFuture, Error as NodeError, FromRequest, Handler, Reply, Request,
+    ServiceError, ServiceResult,
 };
 pub use crate::codec::avp::{AvpCode, AvpFlags, AvpReader, AvpRef, RawAvp};
 pub use crate::codec::error::DecodeError;
 pub use crate::codec::header::{CommandCode, CommandFlags};
 pub use crate::codec::message::{
     decode_field_into, encode_field, misplaced, not_allowed, too_few, too_many, unsupported,
-    AvpSet, Grouped, Message,
+    AvpSet, Fill, FillKind, Fillable, Grouped, Message,
 };
 pub use crate::codec::types::*;
 #[cfg(feature = "node")]
-pub use crate::node::{Filter, Node};
+pub use crate::node::{Call, Filter, IntoCall, Node};
 pub use bytes::{Bytes, BytesMut};
 pub use diameter_derive::{Enumerated, Grouped, Message};
 pub use std::option::Option::{self, None, Some};

@@ -23,6 +23,8 @@ pub fn expand(input: &DeriveInput) -> syn::Result<TokenStream> {
     let name = &input.ident;
     let rt = quote!(::diameter_runtime::codegen);
     let sattrs = struct_attrs(&input.attrs)?;
+    // Value 0 is "unset" when the type names its values and 0 is not one of them.
+    let mut named = true;
     let (repr, from, to, names) = match &input.data {
         Data::Struct(s) => {
             let Fields::Unnamed(u) = &s.fields else {
@@ -43,6 +45,7 @@ pub fn expand(input: &DeriveInput) -> syn::Result<TokenStream> {
                     Self::NAMES.iter().find(|(v, _)| *v == self.0).map(|(_, n)| *n)
                 }
             } else {
+                named = false;
                 quote!(#rt::None)
             };
             (repr.clone(), quote!(#name(v)), quote!(self.0), names)
@@ -160,6 +163,12 @@ pub fn expand(input: &DeriveInput) -> syn::Result<TokenStream> {
             #[inline]
             fn encode_value(&self, out: &mut #rt::BytesMut) {
                 <#repr as #rt::AvpValue>::encode_value(&<Self as #rt::EnumValue>::to_repr(*self), out)
+            }
+            #[inline]
+            fn is_unset(&self) -> bool {
+                #named
+                    && <Self as #rt::EnumValue>::to_repr(*self) == 0
+                    && <Self as #rt::EnumValue>::name(*self).is_none()
             }
         }
         #[automatically_derived]

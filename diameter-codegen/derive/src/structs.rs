@@ -151,6 +151,8 @@ pub fn expand(input: &DeriveInput, kind: Kind) -> syn::Result<TokenStream> {
     let mut finish = Vec::new();
     let mut inits = Vec::new();
     let mut encodes = Vec::new();
+    let mut unset = Vec::new();
+    let mut fills = Vec::new();
     for (i, f) in parsed.iter().enumerate() {
         let seen = format_ident!("__seen{}", i);
         let code = f.attrs.avp.unwrap_or_default();
@@ -217,6 +219,27 @@ pub fn expand(input: &DeriveInput, kind: Kind) -> syn::Result<TokenStream> {
                 encodes.push(quote_spanned! {span=>
                     #rt::encode_field(__out, #code, #flags, #vendor, &self.#ident);
                 });
+                unset.push(quote_spanned! {span=>
+                    if <#inner as #rt::AvpValue>::is_unset(&self.#ident) {
+                        return #rt::Some(#fname);
+                    }
+                    if let #rt::Some(n) = <#inner as #rt::AvpValue>::first_unset(&self.#ident) {
+                        return #rt::Some(n);
+                    }
+                });
+                let kind = match (code, vendor) {
+                    (263, 0) => Some(quote!(SessionId)),
+                    (264, 0) => Some(quote!(OriginHost)),
+                    (296, 0) => Some(quote!(OriginRealm)),
+                    (283, 0) => Some(quote!(DestinationRealm)),
+                    (258, 0) | (259, 0) => Some(quote!(ApplicationId)),
+                    _ => None,
+                };
+                if let Some(kind) = kind {
+                    fills.push(quote_spanned! {span=>
+                        <#inner as #rt::Fillable>::fill_with(&mut self.#ident, #rt::FillKind::#kind, __fill);
+                    });
+                }
             }
             Shape::Optional => {
                 inits.push(quote!(#ident: #rt::None));
@@ -233,6 +256,13 @@ pub fn expand(input: &DeriveInput, kind: Kind) -> syn::Result<TokenStream> {
                 encodes.push(quote_spanned! {span=>
                     if let #rt::Some(v) = &self.#ident {
                         #rt::encode_field(__out, #code, #flags, #vendor, v);
+                    }
+                });
+                unset.push(quote_spanned! {span=>
+                    if let #rt::Some(v) = &self.#ident {
+                        if let #rt::Some(n) = <#inner as #rt::AvpValue>::first_unset(v) {
+                            return #rt::Some(n);
+                        }
                     }
                 });
             }
@@ -270,6 +300,13 @@ pub fn expand(input: &DeriveInput, kind: Kind) -> syn::Result<TokenStream> {
                 encodes.push(quote_spanned! {span=>
                     for v in &self.#ident {
                         #rt::encode_field(__out, #code, #flags, #vendor, v);
+                    }
+                });
+                unset.push(quote_spanned! {span=>
+                    for v in &self.#ident {
+                        if let #rt::Some(n) = <#inner as #rt::AvpValue>::first_unset(v) {
+                            return #rt::Some(n);
+                        }
                     }
                 });
             }
@@ -332,6 +369,11 @@ pub fn expand(input: &DeriveInput, kind: Kind) -> syn::Result<TokenStream> {
             fn encode_avps(&self, __out: &mut #rt::BytesMut) {
                 #(#encodes)*
             }
+
+            fn first_unset(&self) -> #rt::Option<&'static str> {
+                #(#unset)*
+                #rt::None
+            }
         }
     };
 
@@ -352,6 +394,10 @@ pub fn expand(input: &DeriveInput, kind: Kind) -> syn::Result<TokenStream> {
                 }
                 fn encode_value(&self, out: &mut #rt::BytesMut) {
                     <Self as #rt::AvpSet>::encode_avps(self, out)
+                }
+                #[inline]
+                fn first_unset(&self) -> #rt::Option<&'static str> {
+                    <Self as #rt::AvpSet>::first_unset(self)
                 }
                 #[inline]
                 fn placeholder() -> Self {
@@ -402,6 +448,10 @@ pub fn expand(input: &DeriveInput, kind: Kind) -> syn::Result<TokenStream> {
                     const COMMAND_CODE: u32 = #code;
                     const APPLICATION_ID: u32 = #app;
                     const FLAGS: #rt::CommandFlags = #flags;
+
+                    fn fill(&mut self, __fill: &#rt::Fill<'_>) {
+                        #(#fills)*
+                    }
                 }
             }
         }

@@ -24,6 +24,9 @@ pub enum ErrorKind {
     Shutdown,
     /// A configuration value is invalid.
     Config,
+    /// A typed request still has a required field unset after the node filled the identity
+    /// fields it owns: refused before it reaches the wire.
+    Incomplete,
 }
 
 /// An error from the node.
@@ -91,6 +94,7 @@ impl fmt::Display for Error {
             ErrorKind::Refused => "refused",
             ErrorKind::Shutdown => "node shutting down",
             ErrorKind::Config => "bad configuration",
+            ErrorKind::Incomplete => "incomplete request",
         };
         write!(f, "{k}")?;
         if let Some(rc) = self.result_code {

@@ -153,16 +153,34 @@ pub fn unsupported_command(request: &Request) -> Reply {
     ServiceError::new(ResultCode::DIAMETER_COMMAND_UNSUPPORTED).reply(request)
 }
 
-/// An incoming request, with what is needed to answer it.
+/// An incoming request with what is needed to answer it: its header and bytes, the peer it
+/// came from and the node's own identity. `Request` (that is, `Request<()>`) is the raw
+/// request handlers get; generated services get `Request<T>`, which also holds the decoded
+/// message (tonic's shape: [`Request::get_ref`], [`Request::into_inner`], and `Deref` to `T`).
 #[derive(Clone, Debug)]
-pub struct Request {
+pub struct Request<T = ()> {
     pub(crate) header: Header,
     pub(crate) bytes: Bytes,
     pub(crate) peer: DiameterIdentity,
     pub(crate) local: Arc<Capabilities>,
+    message: T,
 }
 
-impl Request {
+/// An answer type built from its request: generated for every command, so a service starts
+/// its answer with `request.answer()` (see [`Request::answer`]).
+pub trait FromRequest<R>: Sized {
+    /// The answer to `request` from the node `origin_host` / `origin_realm`: Session-Id,
+    /// Origin-Host, Origin-Realm, Result-Code 2001 (DIAMETER_SUCCESS), Proxy-Info copied,
+    /// and the AVPs that identify the exchange (those both grammars require, and the
+    /// application-id AVPs) copied from the request; every other field empty.
+    fn from_request(
+        request: &R,
+        origin_host: &DiameterIdentity,
+        origin_realm: &DiameterIdentity,
+    ) -> Self;
+}
+
+impl<T> Request<T> {
     /// The header.
     pub fn header(&self) -> &Header {
         &self.header
@@ -175,6 +193,73 @@ impl Request {
     pub fn peer(&self) -> &DiameterIdentity {
         &self.peer
     }
+    /// This node's Origin-Host.
+    pub fn origin_host(&self) -> &DiameterIdentity {
+        &self.local.origin_host
+    }
+    /// This node's Origin-Realm.
+    pub fn origin_realm(&self) -> &DiameterIdentity {
+        &self.local.origin_realm
+    }
+    /// The decoded message.
+    pub fn get_ref(&self) -> &T {
+        &self.message
+    }
+    /// The decoded message, to change.
+    pub fn get_mut(&mut self) -> &mut T {
+        &mut self.message
+    }
+    /// The decoded message, the context dropped.
+    pub fn into_inner(self) -> T {
+        self.message
+    }
+    /// The same context with another message.
+    pub fn with_message<U>(self, message: U) -> Request<U> {
+        Request {
+            header: self.header,
+            bytes: self.bytes,
+            peer: self.peer,
+            local: self.local,
+            message,
+        }
+    }
+}
+
+impl<T> std::ops::Deref for Request<T> {
+    type Target = T;
+    fn deref(&self) -> &T {
+        &self.message
+    }
+}
+
+impl<T: Message> Request<T> {
+    /// The answer type `A` started from this request ([`FromRequest`]): Session-Id, this
+    /// node's Origin-Host and Origin-Realm, Result-Code 2001, Proxy-Info and the identifying
+    /// AVPs filled in. Set what the service decides and return it.
+    pub fn answer<A: FromRequest<T>>(&self) -> A {
+        A::from_request(
+            &self.message,
+            &self.local.origin_host,
+            &self.local.origin_realm,
+        )
+    }
+}
+
+impl Request {
+    pub(crate) fn new(
+        header: Header,
+        bytes: Bytes,
+        peer: DiameterIdentity,
+        local: Arc<Capabilities>,
+    ) -> Request {
+        Request {
+            header,
+            bytes,
+            peer,
+            local,
+            message: (),
+        }
+    }
     /// Decodes it as the typed `T`, checking its grammar.
     pub fn decode<T: Message>(&self) -> Result<T, DecodeError> {
         T::decode(self.bytes.clone()).map(|(_, m)| m)
@@ -184,7 +269,7 @@ impl Request {
         dynamic::Message::decode(self.bytes.clone())
     }
     /// Encodes a typed answer with this request's identifiers (and its `P` flag).
-    pub fn answer<T: Message>(&self, answer: &T) -> Reply {
+    pub fn reply<T: Message>(&self, answer: &T) -> Reply {
         let mut h = answer.header(self.header.hop_by_hop, self.header.end_to_end);
         h.application_id = self.header.application_id;
         let mut out = BytesMut::with_capacity(256);

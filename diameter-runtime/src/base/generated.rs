@@ -243,6 +243,15 @@ pub mod base {
         #[diameter(extra)]
         pub avps: __rt::Vec<__rt::RawAvp>,
     }
+    /// Required fields empty (text and octets empty, numbers 0, enumerations 0, Grouped
+    /// values their own default), optional ones `None`, repeated ones empty: set what
+    /// matters and finish with `..Default::default()`. A node sending a request fills
+    /// the identity fields it owns and refuses one whose required field is still empty.
+    impl ::core::default::Default for CapabilitiesExchangeRequest {
+        fn default() -> Self {
+            <Self as __rt::AvpSet>::placeholder()
+        }
+    }
     /// Exchanges identity and supported applications when a peer connection is opened (RFC 6733 5.3).
     ///
     /// `Capabilities-Exchange-Answer` (command 257, application 0).
@@ -304,6 +313,41 @@ pub mod base {
         #[diameter(extra)]
         pub avps: __rt::Vec<__rt::RawAvp>,
     }
+    /// Required fields empty (text and octets empty, numbers 0, enumerations 0, Grouped
+    /// values their own default), optional ones `None`, repeated ones empty: set what
+    /// matters and finish with `..Default::default()`. A node sending a request fills
+    /// the identity fields it owns and refuses one whose required field is still empty.
+    impl ::core::default::Default for CapabilitiesExchangeAnswer {
+        fn default() -> Self {
+            <Self as __rt::AvpSet>::placeholder()
+        }
+    }
+    /// The `Capabilities-Exchange-Answer` to a `Capabilities-Exchange-Request`: Session-Id, this node's Origin-Host and Origin-Realm, Result-Code 2001, Proxy-Info and the identifying AVPs copied; the rest empty.
+    impl __rt::FromRequest<CapabilitiesExchangeRequest> for CapabilitiesExchangeAnswer {
+        fn from_request(
+            __r: &CapabilitiesExchangeRequest,
+            __origin_host: &__rt::DiameterIdentity,
+            __origin_realm: &__rt::DiameterIdentity,
+        ) -> Self {
+            let mut __a = <Self as ::core::default::Default>::default();
+            __a.result_code = <ResultCode as ::core::convert::From<u32>>::from(2001u32);
+            __a.origin_host = ::core::clone::Clone::clone(__origin_host);
+            __a.origin_realm = ::core::clone::Clone::clone(__origin_realm);
+            __a.host_ip_address = ::core::clone::Clone::clone(&__r.host_ip_address);
+            __a.vendor_id = ::core::clone::Clone::clone(&__r.vendor_id);
+            __a.product_name = ::core::clone::Clone::clone(&__r.product_name);
+            __a.auth_application_id = ::core::clone::Clone::clone(
+                &__r.auth_application_id,
+            );
+            __a.acct_application_id = ::core::clone::Clone::clone(
+                &__r.acct_application_id,
+            );
+            __a.vendor_specific_application_id = ::core::clone::Clone::clone(
+                &__r.vendor_specific_application_id,
+            );
+            __a
+        }
+    }
     /// Announces that the sender is about to close the transport connection (RFC 6733 5.4).
     ///
     /// `Disconnect-Peer-Request` (command 282, application 0).
@@ -328,6 +372,15 @@ pub mod base {
         /// *[ AVP ]
         #[diameter(extra)]
         pub avps: __rt::Vec<__rt::RawAvp>,
+    }
+    /// Required fields empty (text and octets empty, numbers 0, enumerations 0, Grouped
+    /// values their own default), optional ones `None`, repeated ones empty: set what
+    /// matters and finish with `..Default::default()`. A node sending a request fills
+    /// the identity fields it owns and refuses one whose required field is still empty.
+    impl ::core::default::Default for DisconnectPeerRequest {
+        fn default() -> Self {
+            <Self as __rt::AvpSet>::placeholder()
+        }
     }
     /// Announces that the sender is about to close the transport connection (RFC 6733 5.4).
     ///
@@ -355,6 +408,29 @@ pub mod base {
         #[diameter(extra)]
         pub avps: __rt::Vec<__rt::RawAvp>,
     }
+    /// Required fields empty (text and octets empty, numbers 0, enumerations 0, Grouped
+    /// values their own default), optional ones `None`, repeated ones empty: set what
+    /// matters and finish with `..Default::default()`. A node sending a request fills
+    /// the identity fields it owns and refuses one whose required field is still empty.
+    impl ::core::default::Default for DisconnectPeerAnswer {
+        fn default() -> Self {
+            <Self as __rt::AvpSet>::placeholder()
+        }
+    }
+    /// The `Disconnect-Peer-Answer` to a `Disconnect-Peer-Request`: Session-Id, this node's Origin-Host and Origin-Realm, Result-Code 2001, Proxy-Info and the identifying AVPs copied; the rest empty.
+    impl __rt::FromRequest<DisconnectPeerRequest> for DisconnectPeerAnswer {
+        fn from_request(
+            __r: &DisconnectPeerRequest,
+            __origin_host: &__rt::DiameterIdentity,
+            __origin_realm: &__rt::DiameterIdentity,
+        ) -> Self {
+            let mut __a = <Self as ::core::default::Default>::default();
+            __a.result_code = <ResultCode as ::core::convert::From<u32>>::from(2001u32);
+            __a.origin_host = ::core::clone::Clone::clone(__origin_host);
+            __a.origin_realm = ::core::clone::Clone::clone(__origin_realm);
+            __a
+        }
+    }
     /// Probes an idle peer connection to detect transport failures (RFC 6733 5.5).
     ///
     /// `Device-Watchdog-Request` (command 280, application 0).
@@ -379,6 +455,15 @@ pub mod base {
         /// *[ AVP ]
         #[diameter(extra)]
         pub avps: __rt::Vec<__rt::RawAvp>,
+    }
+    /// Required fields empty (text and octets empty, numbers 0, enumerations 0, Grouped
+    /// values their own default), optional ones `None`, repeated ones empty: set what
+    /// matters and finish with `..Default::default()`. A node sending a request fills
+    /// the identity fields it owns and refuses one whose required field is still empty.
+    impl ::core::default::Default for DeviceWatchdogRequest {
+        fn default() -> Self {
+            <Self as __rt::AvpSet>::placeholder()
+        }
     }
     /// Probes an idle peer connection to detect transport failures (RFC 6733 5.5).
     ///
@@ -408,6 +493,29 @@ pub mod base {
         /// *[ AVP ]
         #[diameter(extra)]
         pub avps: __rt::Vec<__rt::RawAvp>,
+    }
+    /// Required fields empty (text and octets empty, numbers 0, enumerations 0, Grouped
+    /// values their own default), optional ones `None`, repeated ones empty: set what
+    /// matters and finish with `..Default::default()`. A node sending a request fills
+    /// the identity fields it owns and refuses one whose required field is still empty.
+    impl ::core::default::Default for DeviceWatchdogAnswer {
+        fn default() -> Self {
+            <Self as __rt::AvpSet>::placeholder()
+        }
+    }
+    /// The `Device-Watchdog-Answer` to a `Device-Watchdog-Request`: Session-Id, this node's Origin-Host and Origin-Realm, Result-Code 2001, Proxy-Info and the identifying AVPs copied; the rest empty.
+    impl __rt::FromRequest<DeviceWatchdogRequest> for DeviceWatchdogAnswer {
+        fn from_request(
+            __r: &DeviceWatchdogRequest,
+            __origin_host: &__rt::DiameterIdentity,
+            __origin_realm: &__rt::DiameterIdentity,
+        ) -> Self {
+            let mut __a = <Self as ::core::default::Default>::default();
+            __a.result_code = <ResultCode as ::core::convert::From<u32>>::from(2001u32);
+            __a.origin_host = ::core::clone::Clone::clone(__origin_host);
+            __a.origin_realm = ::core::clone::Clone::clone(__origin_realm);
+            __a
+        }
     }
     /// Lets a server ask the access device to re-authenticate or re-authorize a session (RFC 6733 8.3).
     ///
@@ -457,6 +565,15 @@ pub mod base {
         /// *[ AVP ]
         #[diameter(extra)]
         pub avps: __rt::Vec<__rt::RawAvp>,
+    }
+    /// Required fields empty (text and octets empty, numbers 0, enumerations 0, Grouped
+    /// values their own default), optional ones `None`, repeated ones empty: set what
+    /// matters and finish with `..Default::default()`. A node sending a request fills
+    /// the identity fields it owns and refuses one whose required field is still empty.
+    impl ::core::default::Default for ReAuthRequest {
+        fn default() -> Self {
+            <Self as __rt::AvpSet>::placeholder()
+        }
     }
     /// Lets a server ask the access device to re-authenticate or re-authorize a session (RFC 6733 8.3).
     ///
@@ -513,6 +630,31 @@ pub mod base {
         #[diameter(extra)]
         pub avps: __rt::Vec<__rt::RawAvp>,
     }
+    /// Required fields empty (text and octets empty, numbers 0, enumerations 0, Grouped
+    /// values their own default), optional ones `None`, repeated ones empty: set what
+    /// matters and finish with `..Default::default()`. A node sending a request fills
+    /// the identity fields it owns and refuses one whose required field is still empty.
+    impl ::core::default::Default for ReAuthAnswer {
+        fn default() -> Self {
+            <Self as __rt::AvpSet>::placeholder()
+        }
+    }
+    /// The `Re-Auth-Answer` to a `Re-Auth-Request`: Session-Id, this node's Origin-Host and Origin-Realm, Result-Code 2001, Proxy-Info and the identifying AVPs copied; the rest empty.
+    impl __rt::FromRequest<ReAuthRequest> for ReAuthAnswer {
+        fn from_request(
+            __r: &ReAuthRequest,
+            __origin_host: &__rt::DiameterIdentity,
+            __origin_realm: &__rt::DiameterIdentity,
+        ) -> Self {
+            let mut __a = <Self as ::core::default::Default>::default();
+            __a.session_id = ::core::clone::Clone::clone(&__r.session_id);
+            __a.result_code = <ResultCode as ::core::convert::From<u32>>::from(2001u32);
+            __a.origin_host = ::core::clone::Clone::clone(__origin_host);
+            __a.origin_realm = ::core::clone::Clone::clone(__origin_realm);
+            __a.proxy_info = ::core::clone::Clone::clone(&__r.proxy_info);
+            __a
+        }
+    }
     /// Tells the authorizing server that a user session has ended (RFC 6733 8.4).
     ///
     /// `Session-Termination-Request` (command 275, application 0).
@@ -564,6 +706,15 @@ pub mod base {
         /// *[ AVP ]
         #[diameter(extra)]
         pub avps: __rt::Vec<__rt::RawAvp>,
+    }
+    /// Required fields empty (text and octets empty, numbers 0, enumerations 0, Grouped
+    /// values their own default), optional ones `None`, repeated ones empty: set what
+    /// matters and finish with `..Default::default()`. A node sending a request fills
+    /// the identity fields it owns and refuses one whose required field is still empty.
+    impl ::core::default::Default for SessionTerminationRequest {
+        fn default() -> Self {
+            <Self as __rt::AvpSet>::placeholder()
+        }
     }
     /// Tells the authorizing server that a user session has ended (RFC 6733 8.4).
     ///
@@ -623,6 +774,31 @@ pub mod base {
         #[diameter(extra)]
         pub avps: __rt::Vec<__rt::RawAvp>,
     }
+    /// Required fields empty (text and octets empty, numbers 0, enumerations 0, Grouped
+    /// values their own default), optional ones `None`, repeated ones empty: set what
+    /// matters and finish with `..Default::default()`. A node sending a request fills
+    /// the identity fields it owns and refuses one whose required field is still empty.
+    impl ::core::default::Default for SessionTerminationAnswer {
+        fn default() -> Self {
+            <Self as __rt::AvpSet>::placeholder()
+        }
+    }
+    /// The `Session-Termination-Answer` to a `Session-Termination-Request`: Session-Id, this node's Origin-Host and Origin-Realm, Result-Code 2001, Proxy-Info and the identifying AVPs copied; the rest empty.
+    impl __rt::FromRequest<SessionTerminationRequest> for SessionTerminationAnswer {
+        fn from_request(
+            __r: &SessionTerminationRequest,
+            __origin_host: &__rt::DiameterIdentity,
+            __origin_realm: &__rt::DiameterIdentity,
+        ) -> Self {
+            let mut __a = <Self as ::core::default::Default>::default();
+            __a.session_id = ::core::clone::Clone::clone(&__r.session_id);
+            __a.result_code = <ResultCode as ::core::convert::From<u32>>::from(2001u32);
+            __a.origin_host = ::core::clone::Clone::clone(__origin_host);
+            __a.origin_realm = ::core::clone::Clone::clone(__origin_realm);
+            __a.proxy_info = ::core::clone::Clone::clone(&__r.proxy_info);
+            __a
+        }
+    }
     /// Lets a server or proxy ask the access device to stop serving a session (RFC 6733 8.5).
     ///
     /// `Abort-Session-Request` (command 274, application 0).
@@ -668,6 +844,15 @@ pub mod base {
         /// *[ AVP ]
         #[diameter(extra)]
         pub avps: __rt::Vec<__rt::RawAvp>,
+    }
+    /// Required fields empty (text and octets empty, numbers 0, enumerations 0, Grouped
+    /// values their own default), optional ones `None`, repeated ones empty: set what
+    /// matters and finish with `..Default::default()`. A node sending a request fills
+    /// the identity fields it owns and refuses one whose required field is still empty.
+    impl ::core::default::Default for AbortSessionRequest {
+        fn default() -> Self {
+            <Self as __rt::AvpSet>::placeholder()
+        }
     }
     /// Lets a server or proxy ask the access device to stop serving a session (RFC 6733 8.5).
     ///
@@ -724,6 +909,31 @@ pub mod base {
         #[diameter(extra)]
         pub avps: __rt::Vec<__rt::RawAvp>,
     }
+    /// Required fields empty (text and octets empty, numbers 0, enumerations 0, Grouped
+    /// values their own default), optional ones `None`, repeated ones empty: set what
+    /// matters and finish with `..Default::default()`. A node sending a request fills
+    /// the identity fields it owns and refuses one whose required field is still empty.
+    impl ::core::default::Default for AbortSessionAnswer {
+        fn default() -> Self {
+            <Self as __rt::AvpSet>::placeholder()
+        }
+    }
+    /// The `Abort-Session-Answer` to a `Abort-Session-Request`: Session-Id, this node's Origin-Host and Origin-Realm, Result-Code 2001, Proxy-Info and the identifying AVPs copied; the rest empty.
+    impl __rt::FromRequest<AbortSessionRequest> for AbortSessionAnswer {
+        fn from_request(
+            __r: &AbortSessionRequest,
+            __origin_host: &__rt::DiameterIdentity,
+            __origin_realm: &__rt::DiameterIdentity,
+        ) -> Self {
+            let mut __a = <Self as ::core::default::Default>::default();
+            __a.session_id = ::core::clone::Clone::clone(&__r.session_id);
+            __a.result_code = <ResultCode as ::core::convert::From<u32>>::from(2001u32);
+            __a.origin_host = ::core::clone::Clone::clone(__origin_host);
+            __a.origin_realm = ::core::clone::Clone::clone(__origin_realm);
+            __a.proxy_info = ::core::clone::Clone::clone(&__r.proxy_info);
+            __a
+        }
+    }
     /// The generic error answer (RFC 6733 §7.2): any command code, `E` bit set.
     #[derive(Debug, Clone, PartialEq, __rt::Message)]
     #[diameter(answer_message, application = 0, name = "Answer-Message")]
@@ -762,6 +972,15 @@ pub mod base {
         #[diameter(extra)]
         pub avps: __rt::Vec<__rt::RawAvp>,
     }
+    /// Required fields empty (text and octets empty, numbers 0, enumerations 0, Grouped
+    /// values their own default), optional ones `None`, repeated ones empty: set what
+    /// matters and finish with `..Default::default()`. A node sending a request fills
+    /// the identity fields it owns and refuses one whose required field is still empty.
+    impl ::core::default::Default for AnswerMessage {
+        fn default() -> Self {
+            <Self as __rt::AvpSet>::placeholder()
+        }
+    }
     /// Tells the client what to do with service when accounting records cannot be delivered (9.8.7).
     ///
     /// `Accounting-Realtime-Required` AVP (code 483, Enumerated).
@@ -779,6 +998,13 @@ pub mod base {
         /// A value the dictionary does not name, kept as received.
         #[diameter(unknown)]
         Unrecognized(i32),
+    }
+    /// The value 0: its variant, or `Unrecognized(0)` (unset: a sender
+    /// refuses it in a required field) when the dictionary does not name 0.
+    impl ::core::default::Default for AccountingRealtimeRequired {
+        fn default() -> Self {
+            <Self as __rt::EnumValue>::from_repr(0)
+        }
     }
     /// Kind of accounting record: event, start, interim or stop (9.8.1).
     ///
@@ -801,6 +1027,13 @@ pub mod base {
         #[diameter(unknown)]
         Unrecognized(i32),
     }
+    /// The value 0: its variant, or `Unrecognized(0)` (unset: a sender
+    /// refuses it in a required field) when the dictionary does not name 0.
+    impl ::core::default::Default for AccountingRecordType {
+        fn default() -> Self {
+            <Self as __rt::EnumValue>::from_repr(0)
+        }
+    }
     /// Says whether a request asks for authentication, authorization, or both (8.7).
     ///
     /// `Auth-Request-Type` AVP (code 274, Enumerated).
@@ -819,6 +1052,13 @@ pub mod base {
         #[diameter(unknown)]
         Unrecognized(i32),
     }
+    /// The value 0: its variant, or `Unrecognized(0)` (unset: a sender
+    /// refuses it in a required field) when the dictionary does not name 0.
+    impl ::core::default::Default for AuthRequestType {
+        fn default() -> Self {
+            <Self as __rt::EnumValue>::from_repr(0)
+        }
+    }
     /// Whether the server keeps session state, i.e. whether STR is expected (8.11).
     ///
     /// `Auth-Session-State` AVP (code 277, Enumerated).
@@ -834,6 +1074,13 @@ pub mod base {
         #[diameter(unknown)]
         Unrecognized(i32),
     }
+    /// The value 0: its variant, or `Unrecognized(0)` (unset: a sender
+    /// refuses it in a required field) when the dictionary does not name 0.
+    impl ::core::default::Default for AuthSessionState {
+        fn default() -> Self {
+            <Self as __rt::EnumValue>::from_repr(0)
+        }
+    }
     /// Kind of re-auth the client must perform when Authorization-Lifetime expires (8.12).
     ///
     /// `Re-Auth-Request-Type` AVP (code 285, Enumerated).
@@ -848,6 +1095,13 @@ pub mod base {
         /// A value the dictionary does not name, kept as received.
         #[diameter(unknown)]
         Unrecognized(i32),
+    }
+    /// The value 0: its variant, or `Unrecognized(0)` (unset: a sender
+    /// refuses it in a required field) when the dictionary does not name 0.
+    impl ::core::default::Default for ReAuthRequestType {
+        fn default() -> Self {
+            <Self as __rt::EnumValue>::from_repr(0)
+        }
     }
     /// Reason a node sends Disconnect-Peer-Request (5.4.3).
     ///
@@ -867,6 +1121,13 @@ pub mod base {
         #[diameter(unknown)]
         Unrecognized(i32),
     }
+    /// The value 0: its variant, or `Unrecognized(0)` (unset: a sender
+    /// refuses it in a required field) when the dictionary does not name 0.
+    impl ::core::default::Default for DisconnectCause {
+        fn default() -> Self {
+            <Self as __rt::EnumValue>::from_repr(0)
+        }
+    }
     /// Vendor-assigned result of processing a request, paired with the assigning vendor (7.6).
     ///
     /// `Experimental-Result` AVP (code 297, Grouped).
@@ -879,6 +1140,15 @@ pub mod base {
         #[diameter(avp = 298, must, name = "Experimental-Result-Code")]
         pub experimental_result_code: u32,
     }
+    /// Required fields empty (text and octets empty, numbers 0, enumerations 0, Grouped
+    /// values their own default), optional ones `None`, repeated ones empty: set what
+    /// matters and finish with `..Default::default()`. A node sending a request fills
+    /// the identity fields it owns and refuses one whose required field is still empty.
+    impl ::core::default::Default for ExperimentalResult {
+        fn default() -> Self {
+            <Self as __rt::AvpSet>::placeholder()
+        }
+    }
     /// Holds the AVP(s) that caused a request to fail, for debugging (7.5).
     ///
     /// `Failed-AVP` AVP (code 279, Grouped).
@@ -887,6 +1157,15 @@ pub mod base {
         /// 1*{ AVP }
         #[diameter(extra)]
         pub avps: __rt::Vec<__rt::RawAvp>,
+    }
+    /// Required fields empty (text and octets empty, numbers 0, enumerations 0, Grouped
+    /// values their own default), optional ones `None`, repeated ones empty: set what
+    /// matters and finish with `..Default::default()`. A node sending a request fills
+    /// the identity fields it owns and refuses one whose required field is still empty.
+    impl ::core::default::Default for FailedAvp {
+        fn default() -> Self {
+            <Self as __rt::AvpSet>::placeholder()
+        }
     }
     /// Security mechanism advertised in capabilities exchange; use is not recommended (6.10).
     ///
@@ -931,6 +1210,15 @@ pub mod base {
         #[diameter(extra)]
         pub avps: __rt::Vec<__rt::RawAvp>,
     }
+    /// Required fields empty (text and octets empty, numbers 0, enumerations 0, Grouped
+    /// values their own default), optional ones `None`, repeated ones empty: set what
+    /// matters and finish with `..Default::default()`. A node sending a request fills
+    /// the identity fields it owns and refuses one whose required field is still empty.
+    impl ::core::default::Default for ProxyInfo {
+        fn default() -> Self {
+            <Self as __rt::AvpSet>::placeholder()
+        }
+    }
     /// How the route learned from Redirect-Host may be cached and reused (6.13).
     ///
     /// `Redirect-Host-Usage` AVP (code 261, Enumerated).
@@ -960,6 +1248,13 @@ pub mod base {
         /// A value the dictionary does not name, kept as received.
         #[diameter(unknown)]
         Unrecognized(i32),
+    }
+    /// The value 0: its variant, or `Unrecognized(0)` (unset: a sender
+    /// refuses it in a required field) when the dictionary does not name 0.
+    impl ::core::default::Default for RedirectHostUsage {
+        fn default() -> Self {
+            <Self as __rt::EnumValue>::from_repr(0)
+        }
     }
     /// Outcome of processing a request; the thousands digit gives the class (7.1).
     ///
@@ -1106,6 +1401,13 @@ pub mod base {
         #[diameter(unknown)]
         Unrecognized(i32),
     }
+    /// The value 0: its variant, or `Unrecognized(0)` (unset: a sender
+    /// refuses it in a required field) when the dictionary does not name 0.
+    impl ::core::default::Default for SessionServerFailover {
+        fn default() -> Self {
+            <Self as __rt::EnumValue>::from_repr(0)
+        }
+    }
     /// Reason a session ended on the access device (8.15).
     ///
     /// `Termination-Cause` AVP (code 295, Enumerated).
@@ -1139,6 +1441,13 @@ pub mod base {
         #[diameter(unknown)]
         Unrecognized(i32),
     }
+    /// The value 0: its variant, or `Unrecognized(0)` (unset: a sender
+    /// refuses it in a required field) when the dictionary does not name 0.
+    impl ::core::default::Default for TerminationCause {
+        fn default() -> Self {
+            <Self as __rt::EnumValue>::from_repr(0)
+        }
+    }
     /// Advertises or names a vendor-specific application; exactly one of the two Id AVPs must be present (6.11).
     ///
     /// `Vendor-Specific-Application-Id` AVP (code 260, Grouped).
@@ -1154,6 +1463,15 @@ pub mod base {
         #[diameter(avp = 259, must, name = "Acct-Application-Id")]
         pub acct_application_id: __rt::Option<u32>,
     }
+    /// Required fields empty (text and octets empty, numbers 0, enumerations 0, Grouped
+    /// values their own default), optional ones `None`, repeated ones empty: set what
+    /// matters and finish with `..Default::default()`. A node sending a request fills
+    /// the identity fields it owns and refuses one whose required field is still empty.
+    impl ::core::default::Default for VendorSpecificApplicationId {
+        fn default() -> Self {
+            <Self as __rt::AvpSet>::placeholder()
+        }
+    }
     /// Anti-replay sequence for end-to-end security from RFC 3588 6.15; kept for decoding only, RFC 6733 dropped it.
     ///
     /// `E2E-Sequence` AVP (code 300, Grouped).
@@ -1162,6 +1480,15 @@ pub mod base {
         /// 2*{ AVP }
         #[diameter(extra)]
         pub avps: __rt::Vec<__rt::RawAvp>,
+    }
+    /// Required fields empty (text and octets empty, numbers 0, enumerations 0, Grouped
+    /// values their own default), optional ones `None`, repeated ones empty: set what
+    /// matters and finish with `..Default::default()`. A node sending a request fills
+    /// the identity fields it owns and refuses one whose required field is still empty.
+    impl ::core::default::Default for E2eSequence {
+        fn default() -> Self {
+            <Self as __rt::AvpSet>::placeholder()
+        }
     }
 }
 /// Relay (application 4294967295).
@@ -1276,6 +1603,15 @@ pub mod base_accounting {
         #[diameter(extra)]
         pub avps: __rt::Vec<__rt::RawAvp>,
     }
+    /// Required fields empty (text and octets empty, numbers 0, enumerations 0, Grouped
+    /// values their own default), optional ones `None`, repeated ones empty: set what
+    /// matters and finish with `..Default::default()`. A node sending a request fills
+    /// the identity fields it owns and refuses one whose required field is still empty.
+    impl ::core::default::Default for AccountingRequest {
+        fn default() -> Self {
+            <Self as __rt::AvpSet>::placeholder()
+        }
+    }
     /// Carries an accounting record to the accounting server and confirms its receipt (RFC 6733 9.7).
     ///
     /// `Accounting-Answer` (command 271, application 3).
@@ -1356,13 +1692,51 @@ pub mod base_accounting {
         #[diameter(extra)]
         pub avps: __rt::Vec<__rt::RawAvp>,
     }
+    /// Required fields empty (text and octets empty, numbers 0, enumerations 0, Grouped
+    /// values their own default), optional ones `None`, repeated ones empty: set what
+    /// matters and finish with `..Default::default()`. A node sending a request fills
+    /// the identity fields it owns and refuses one whose required field is still empty.
+    impl ::core::default::Default for AccountingAnswer {
+        fn default() -> Self {
+            <Self as __rt::AvpSet>::placeholder()
+        }
+    }
+    /// The `Accounting-Answer` to a `Accounting-Request`: Session-Id, this node's Origin-Host and Origin-Realm, Result-Code 2001, Proxy-Info and the identifying AVPs copied; the rest empty.
+    impl __rt::FromRequest<AccountingRequest> for AccountingAnswer {
+        fn from_request(
+            __r: &AccountingRequest,
+            __origin_host: &__rt::DiameterIdentity,
+            __origin_realm: &__rt::DiameterIdentity,
+        ) -> Self {
+            let mut __a = <Self as ::core::default::Default>::default();
+            __a.session_id = ::core::clone::Clone::clone(&__r.session_id);
+            __a.result_code = <super::base::ResultCode as ::core::convert::From<
+                u32,
+            >>::from(2001u32);
+            __a.origin_host = ::core::clone::Clone::clone(__origin_host);
+            __a.origin_realm = ::core::clone::Clone::clone(__origin_realm);
+            __a.accounting_record_type = ::core::clone::Clone::clone(
+                &__r.accounting_record_type,
+            );
+            __a.accounting_record_number = ::core::clone::Clone::clone(
+                &__r.accounting_record_number,
+            );
+            __a.acct_application_id = ::core::clone::Clone::clone(
+                &__r.acct_application_id,
+            );
+            __a.vendor_specific_application_id = ::core::clone::Clone::clone(
+                &__r.vendor_specific_application_id,
+            );
+            __a.proxy_info = ::core::clone::Clone::clone(&__r.proxy_info);
+            __a
+        }
+    }
     /// The Base-Accounting application, to implement: one method per command. Serve it with `BaseAccountingServer::new(service)` as the node's handler.
     pub trait BaseAccountingService: Send + Sync + 'static {
         /// Answers a `Accounting-Request` (command 271); an `Err` is answered with its Result-Code.
         fn accounting(
             &self,
-            request: AccountingRequest,
-            context: __rt::Request,
+            request: __rt::Request<AccountingRequest>,
         ) -> impl ::core::future::Future<
             Output = __rt::ServiceResult<AccountingAnswer>,
         > + Send;
@@ -1387,8 +1761,9 @@ pub mod base_accounting {
                     ::std::boxed::Box::pin(async move {
                         match request.decode::<AccountingRequest>() {
                             __rt::Ok(r) => {
-                                match svc.accounting(r, request.clone()).await {
-                                    __rt::Ok(answer) => request.answer(&answer),
+                                match svc.accounting(request.clone().with_message(r)).await
+                                {
+                                    __rt::Ok(answer) => request.reply(&answer),
                                     __rt::Err(e) => e.reply(&request),
                                 }
                             }
@@ -1414,9 +1789,9 @@ pub mod base_accounting {
         r" `AppHandle::filter` gives for an application bound to a set of peers."] pub fn
         with_filter(mut self, filter : __rt::Option < __rt::Filter >) -> Self { self
         .filter = filter; self } #[doc =
-        " Sends a `Accounting-Request` and waits for its answer."] pub async fn
-        accounting(& self, request : & AccountingRequest) -> __rt::Result <
-        AccountingAnswer, __rt::NodeError > { self.node.call_filtered(request, self
-        .filter.clone()). await } }
+        " Sends a `Accounting-Request` and waits for its answer. Takes the message, a reference to it, or a `Call` with its own timeout and filter; empty identity fields are filled by the node (`Node::call`)."]
+        pub async fn accounting(& self, request : impl __rt::IntoCall < AccountingRequest
+        >) -> __rt::Result < AccountingAnswer, __rt::NodeError > { self.node
+        .call_filtered(request, self.filter.clone()). await } }
     }
 }

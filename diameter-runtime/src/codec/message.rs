@@ -7,7 +7,7 @@ use bytes::{Bytes, BytesMut};
 use super::avp::{encode_avp_with, AvpFlags, AvpRef, RawAvp};
 use super::error::{rc, DecodeError};
 use super::header::{CommandFlags, Header, HEADER_LEN};
-use super::types::AvpValue;
+use super::types::{AvpValue, DiameterIdentity, Utf8String};
 
 /// Default upper bound on a message's length when decoding: 1 MiB.
 pub const DEFAULT_MAX_MESSAGE_LEN: usize = 1 << 20;
@@ -42,6 +42,13 @@ pub trait AvpSet: Sized {
 
     /// Appends the AVPs in grammar order.
     fn encode_avps(&self, out: &mut BytesMut);
+
+    /// The name of the first required AVP still unset ([`AvpValue::is_unset`]: empty text,
+    /// identity or octets, an enumerated 0 the dictionary does not name), looking into
+    /// Grouped values too. A sender refuses such a message instead of putting it on the wire.
+    fn first_unset(&self) -> Option<&'static str> {
+        None
+    }
 }
 
 /// A Grouped AVP's typed data. Implemented by `#[derive(Grouped)]`, which also implements
@@ -59,6 +66,11 @@ pub trait Message: AvpSet {
     /// Flags every instance carries: `R` for requests, `P` when proxiable, `E` for the
     /// answer-message.
     const FLAGS: CommandFlags;
+
+    /// Fills the identity fields the sender owns that are still empty: Session-Id,
+    /// Origin-Host, Origin-Realm, Destination-Realm and the application-id AVP (when 0).
+    /// Derived messages fill every such required field; the default fills nothing.
+    fn fill(&mut self, _fill: &Fill<'_>) {}
 
     /// The header this message gets when encoded with [`Message::encode`].
     fn header(&self, hop_by_hop: u32, end_to_end: u32) -> Header {
@@ -239,4 +251,92 @@ pub fn unsupported(buf: &Bytes, avp: &AvpRef) -> DecodeError {
             }
         ),
     )
+}
+
+/// Which identity field [`Message::fill`] is filling.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum FillKind {
+    /// Session-Id: a fresh one.
+    SessionId,
+    /// Origin-Host: the sender's.
+    OriginHost,
+    /// Origin-Realm: the sender's.
+    OriginRealm,
+    /// Destination-Realm: from the route.
+    DestinationRealm,
+    /// Auth-Application-Id or Acct-Application-Id: the command's application.
+    ApplicationId,
+}
+
+/// What a sender puts into the empty identity fields of a message ([`Message::fill`]).
+pub struct Fill<'a> {
+    /// Origin-Host.
+    pub origin_host: &'a DiameterIdentity,
+    /// Origin-Realm.
+    pub origin_realm: &'a DiameterIdentity,
+    /// Destination-Realm, asked for only when the field is empty.
+    pub destination_realm: &'a dyn Fn() -> Option<DiameterIdentity>,
+    /// A fresh Session-Id, asked for only when the field is empty.
+    pub session_id: &'a dyn Fn() -> Utf8String,
+    /// The application-id AVP's value.
+    pub application_id: u32,
+}
+
+impl Fill<'_> {
+    fn text(&self, kind: FillKind) -> Option<std::borrow::Cow<'_, str>> {
+        match kind {
+            FillKind::SessionId => Some((self.session_id)().as_str().to_owned().into()),
+            FillKind::OriginHost => Some(self.origin_host.as_str().into()),
+            FillKind::OriginRealm => Some(self.origin_realm.as_str().into()),
+            FillKind::DestinationRealm => {
+                (self.destination_realm)().map(|r| r.as_str().to_owned().into())
+            }
+            FillKind::ApplicationId => None,
+        }
+    }
+}
+
+/// A field type [`Message::fill`] can fill: text and identities when empty, the
+/// application id when 0. `Option` fields are left alone (absent is the sender's choice).
+pub trait Fillable {
+    /// Fills `self` from `fill` if it is empty.
+    fn fill_with(&mut self, kind: FillKind, fill: &Fill<'_>);
+}
+
+macro_rules! fillable_text {
+    ($($t:ty),*) => {$(
+        impl Fillable for $t {
+            fn fill_with(&mut self, kind: FillKind, fill: &Fill<'_>) {
+                if self.as_str().is_empty() {
+                    if let Some(t) = fill.text(kind) {
+                        *self = <$t>::from(&*t);
+                    }
+                }
+            }
+        }
+    )*};
+}
+
+fillable_text!(Utf8String, DiameterIdentity);
+
+impl Fillable for Bytes {
+    fn fill_with(&mut self, kind: FillKind, fill: &Fill<'_>) {
+        if self.is_empty() {
+            if let Some(t) = fill.text(kind) {
+                *self = Bytes::copy_from_slice(t.as_bytes());
+            }
+        }
+    }
+}
+
+impl Fillable for u32 {
+    fn fill_with(&mut self, kind: FillKind, fill: &Fill<'_>) {
+        if kind == FillKind::ApplicationId && *self == 0 {
+            *self = fill.application_id;
+        }
+    }
+}
+
+impl<T> Fillable for Option<T> {
+    fn fill_with(&mut self, _kind: FillKind, _fill: &Fill<'_>) {}
 }

@@ -12,5 +12,5 @@ pub use avp::{AvpCode, AvpFlags, AvpReader, RawAvp};
 pub use error::DecodeError;
 pub use frame::{FrameError, Framer};
 pub use header::{CommandCode, CommandFlags, Header, HEADER_LEN};
-pub use message::{AvpSet, Grouped, Message};
+pub use message::{AvpSet, Fill, FillKind, Fillable, Grouped, Message};
 pub use types::*;

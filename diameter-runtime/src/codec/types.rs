@@ -52,6 +52,20 @@ pub trait AvpValue: Sized {
         *slot = Self::decode_at(buf, start, end)?;
         Ok(())
     }
+
+    /// Whether this is the empty value `Default` gives and a sender must not leave in a
+    /// required field: empty text, identities, URIs and octets, and an enumerated value 0 the
+    /// dictionary does not name. Numbers are never unset (0 is a value).
+    #[inline]
+    fn is_unset(&self) -> bool {
+        false
+    }
+
+    /// For Grouped values: the name of the first required AVP inside that is unset.
+    #[inline]
+    fn first_unset(&self) -> Option<&'static str> {
+        None
+    }
 }
 
 /// OctetString: arbitrary bytes.
@@ -73,6 +87,10 @@ impl AvpValue for Bytes {
     #[inline]
     fn encode_value(&self, out: &mut BytesMut) {
         out.extend_from_slice(self);
+    }
+    #[inline]
+    fn is_unset(&self) -> bool {
+        self.is_empty()
     }
 }
 
@@ -309,6 +327,10 @@ macro_rules! text_type {
             #[inline]
             fn encode_value(&self, out: &mut BytesMut) {
                 out.extend_from_slice(self.as_bytes());
+            }
+            #[inline]
+            fn is_unset(&self) -> bool {
+                self.as_bytes().is_empty()
             }
         }
 
@@ -804,6 +826,9 @@ impl AvpValue for DiameterUri {
     }
     fn encode_value(&self, out: &mut BytesMut) {
         out.extend_from_slice(&self.text);
+    }
+    fn is_unset(&self) -> bool {
+        self.text.is_empty()
     }
 }
 

@@ -312,6 +312,8 @@ impl NodeBuilder {
         let elections = election::Elections::new(self.caps.origin_host.as_str(), self.config.psm());
         let inner = Arc::new(Inner {
             caps: Arc::new(self.caps),
+            session_high: now.as_secs() as u32,
+            session_low: AtomicU32::new(0),
             handlers: Arc::new(Semaphore::new(self.config.max_handlers)),
             config: self.config,
             handler: self.handler,

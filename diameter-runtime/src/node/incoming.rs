@@ -81,12 +81,7 @@ pub(crate) async fn on_request(
         .as_ref()
         .and(req.origin_host())
         .map(|h| super::dup::Key::new(h, header.end_to_end));
-    let request = Request {
-        header,
-        bytes: req.frame.clone(),
-        peer: from.clone(),
-        local: caps.clone(),
-    };
+    let request = Request::new(header, req.frame.clone(), from.clone(), caps.clone());
     if let (None, Some(cb)) = (&bound, inner.callbacks.clone()) {
         let (inner, later, from) = (inner.clone(), later.clone(), from.clone());
         tokio::spawn(async move {

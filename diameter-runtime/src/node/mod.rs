@@ -67,7 +67,9 @@ use routing::{RedirectCache, RedirectFacts};
 use crate::base::{avp, DisconnectCause, RedirectHostUsage};
 use crate::codec::avp::AvpReader;
 use crate::codec::dynamic;
-use crate::codec::{AvpFlags, CommandFlags, DiameterIdentity, DiameterUri, Header};
+use crate::codec::{
+    AvpFlags, CommandFlags, DiameterIdentity, DiameterUri, Fill, Header, Utf8String,
+};
 use crate::codec::{Message, HEADER_LEN};
 use crate::peer::{AppId, Capabilities, PeerInfo, WatchdogConfig, WatchdogState};
 
@@ -207,6 +209,9 @@ struct PeerEntry {
 
 pub(crate) struct Inner {
     pub caps: Arc<Capabilities>,
+    /// Session-Id parts (RFC 6733 §8.8): the start time, and a counter.
+    session_high: u32,
+    session_low: AtomicU32,
     pub config: Config,
     pub handler: Option<Arc<dyn Handler>>,
     peers: Mutex<Vec<PeerEntry>>,
@@ -407,8 +412,74 @@ impl AppHandle {
         Ok(dynamic::Message::decode(answer)?)
     }
     /// Sends a typed request to one of the bound peers and decodes the typed answer.
-    pub async fn call<Req: Message, Ans: Message>(&self, request: &Req) -> Result<Ans, Error> {
+    pub async fn call<Req: Message, Ans: Message>(
+        &self,
+        request: impl IntoCall<Req>,
+    ) -> Result<Ans, Error> {
         self.node.call_filtered(request, self.filter()).await
+    }
+}
+
+/// One typed request to send with options of its own: a timeout instead of the node's, and a
+/// filter instead of the client's. Generated clients and [`Node::call`] take anything that is
+/// [`IntoCall`]: the message, a reference to it, or a `Call`.
+#[derive(Clone, Debug)]
+pub struct Call<T> {
+    message: T,
+    timeout: Option<Duration>,
+    filter: Option<Filter>,
+}
+
+impl<T> Call<T> {
+    /// A call of `message` with the defaults.
+    pub fn new(message: T) -> Self {
+        Call {
+            message,
+            timeout: None,
+            filter: None,
+        }
+    }
+    /// Waits at most `timeout` for the answer (failover and retransmission included).
+    pub fn timeout(mut self, timeout: Duration) -> Self {
+        self.timeout = Some(timeout);
+        self
+    }
+    /// Sends only to the peers `filter` accepts.
+    pub fn filter(mut self, filter: Filter) -> Self {
+        self.filter = Some(filter);
+        self
+    }
+    /// The message.
+    pub fn get_ref(&self) -> &T {
+        &self.message
+    }
+    /// The message, to change.
+    pub fn get_mut(&mut self) -> &mut T {
+        &mut self.message
+    }
+}
+
+/// What a typed send takes: a message, a reference to one (cloned), or a [`Call`].
+pub trait IntoCall<T> {
+    /// The call.
+    fn into_call(self) -> Call<T>;
+}
+
+impl<T: Message> IntoCall<T> for T {
+    fn into_call(self) -> Call<T> {
+        Call::new(self)
+    }
+}
+
+impl<T: Message + Clone> IntoCall<T> for &T {
+    fn into_call(self) -> Call<T> {
+        Call::new(self.clone())
+    }
+}
+
+impl<T: Message> IntoCall<T> for Call<T> {
+    fn into_call(self) -> Call<T> {
+        self
     }
 }
 
@@ -690,8 +761,60 @@ impl Node {
 
     /// Sends a typed request and decodes the typed answer; an answer with the `E` bit is
     /// returned as a [`ErrorKind::Refused`] error carrying its Result-Code.
-    pub async fn call<Req: Message, Ans: Message>(&self, request: &Req) -> Result<Ans, Error> {
+    ///
+    /// The request's empty identity fields are filled first ([`Message::fill`]): a fresh
+    /// Session-Id ([`Node::new_session_id`]), this node's Origin-Host and Origin-Realm, the
+    /// Destination-Realm of the route ([`Node::destination_realm`]) and the application id. A
+    /// required field still unset after that is an [`ErrorKind::Incomplete`] error: nothing
+    /// is sent. `request` is the message, a reference to it (cloned), or a [`Call`] with a
+    /// timeout and filter of its own.
+    pub async fn call<Req: Message, Ans: Message>(
+        &self,
+        request: impl IntoCall<Req>,
+    ) -> Result<Ans, Error> {
         self.call_filtered(request, None).await
+    }
+
+    /// A fresh Session-Id in the RFC 6733 §8.8 form `<Origin-Host>;<high 32 bits>;<low 32
+    /// bits>`: the high part is the node's start time, the low part counts up.
+    pub fn new_session_id(&self) -> Utf8String {
+        let low = self.inner.session_low.fetch_add(1, Ordering::Relaxed);
+        Utf8String::from(
+            format!(
+                "{};{};{}",
+                self.inner.caps.origin_host, self.inner.session_high, low
+            )
+            .as_str(),
+        )
+    }
+
+    /// The Destination-Realm a request of `app` gets when it has none: the realm of a
+    /// configured route for the application, else the Origin-Realm of a peer in OKAY that has
+    /// it (and that `filter` accepts).
+    pub fn destination_realm(&self, app: u32, filter: Option<&Filter>) -> Option<DiameterIdentity> {
+        let routed = self
+            .inner
+            .config
+            .routes
+            .iter()
+            .filter(|r| r.realm != "*" && r.application.is_none_or(|a| a == app))
+            .find(|r| r.action != RouteAction::Redirect);
+        if let Some(r) = routed {
+            return Some(DiameterIdentity::from(r.realm.as_str()));
+        }
+        let peers = self.inner.peers.lock().unwrap_or_else(|p| p.into_inner());
+        let ready: Vec<&PeerInfo> = peers
+            .iter()
+            .filter(|p| {
+                *p.state.borrow() == WatchdogState::Okay
+                    && (app == 0 || p.applications.iter().any(|a| a.id() == app))
+            })
+            .map(|p| &p.info)
+            .collect();
+        ready
+            .iter()
+            .find(|p| filter.is_none_or(|f| f.accepts(p, &ready)))
+            .map(|p| p.origin_realm.clone())
     }
 
     /// The handle of the `index`-th application added with [`NodeBuilder::application`]:
@@ -705,17 +828,39 @@ impl Node {
         })
     }
 
-    /// [`Node::call`] restricted to the peers `filter` accepts (all peers with `None`).
+    /// [`Node::call`] restricted to the peers `filter` accepts (all peers with `None`); a
+    /// [`Call`]'s own filter wins.
     pub async fn call_filtered<Req: Message, Ans: Message>(
         &self,
-        request: &Req,
+        request: impl IntoCall<Req>,
         filter: Option<Filter>,
     ) -> Result<Ans, Error> {
-        let bytes = request.encode(0, 0);
+        let Call {
+            mut message,
+            timeout,
+            filter: own,
+        } = request.into_call();
+        let filter = own.or(filter);
+        let realm = || self.destination_realm(Req::APPLICATION_ID, filter.as_ref());
+        let session = || self.new_session_id();
+        message.fill(&Fill {
+            origin_host: &self.inner.caps.origin_host,
+            origin_realm: &self.inner.caps.origin_realm,
+            destination_realm: &realm,
+            session_id: &session,
+            application_id: Req::APPLICATION_ID,
+        });
+        if let Some(name) = message.first_unset() {
+            return Err(Error::new(
+                ErrorKind::Incomplete,
+                format!("{} not sent: {name} is required and still empty", Req::NAME),
+            ));
+        }
+        let bytes = message.encode(0, 0);
         let answer = self
             .send_bytes_with(
                 bytes,
-                self.inner.config.request_timeout,
+                timeout.unwrap_or(self.inner.config.request_timeout),
                 filter.map(Arc::new),
             )
             .await?;

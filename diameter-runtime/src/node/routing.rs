@@ -48,7 +48,7 @@ pub enum Filter {
 }
 
 impl Filter {
-    fn accepts(&self, p: &PeerInfo, all: &[&PeerInfo]) -> bool {
+    pub(crate) fn accepts(&self, p: &PeerInfo, all: &[&PeerInfo]) -> bool {
         match self {
             Filter::Host(h) => p.origin_host.as_str() == h,
             Filter::Realm(r) => p.origin_realm.as_str() == r,

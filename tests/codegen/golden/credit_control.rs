@@ -393,6 +393,15 @@ pub mod credit_control {
         #[diameter(extra)]
         pub avps: __rt::Vec<__rt::RawAvp>,
     }
+    /// Required fields empty (text and octets empty, numbers 0, enumerations 0, Grouped
+    /// values their own default), optional ones `None`, repeated ones empty: set what
+    /// matters and finish with `..Default::default()`. A node sending a request fills
+    /// the identity fields it owns and refuses one whose required field is still empty.
+    impl ::core::default::Default for CreditControlRequest {
+        fn default() -> Self {
+            <Self as __rt::AvpSet>::placeholder()
+        }
+    }
     /// Requests and returns credit authorization, usage reports and one-time debits for a service.
     ///
     /// `Credit-Control-Answer` (command 272, application 4).
@@ -497,13 +506,44 @@ pub mod credit_control {
         #[diameter(extra)]
         pub avps: __rt::Vec<__rt::RawAvp>,
     }
+    /// Required fields empty (text and octets empty, numbers 0, enumerations 0, Grouped
+    /// values their own default), optional ones `None`, repeated ones empty: set what
+    /// matters and finish with `..Default::default()`. A node sending a request fills
+    /// the identity fields it owns and refuses one whose required field is still empty.
+    impl ::core::default::Default for CreditControlAnswer {
+        fn default() -> Self {
+            <Self as __rt::AvpSet>::placeholder()
+        }
+    }
+    /// The `Credit-Control-Answer` to a `Credit-Control-Request`: Session-Id, this node's Origin-Host and Origin-Realm, Result-Code 2001, Proxy-Info and the identifying AVPs copied; the rest empty.
+    impl __rt::FromRequest<CreditControlRequest> for CreditControlAnswer {
+        fn from_request(
+            __r: &CreditControlRequest,
+            __origin_host: &__rt::DiameterIdentity,
+            __origin_realm: &__rt::DiameterIdentity,
+        ) -> Self {
+            let mut __a = <Self as ::core::default::Default>::default();
+            __a.session_id = ::core::clone::Clone::clone(&__r.session_id);
+            __a.result_code = <::diameter_runtime::base::ResultCode as ::core::convert::From<
+                u32,
+            >>::from(2001u32);
+            __a.origin_host = ::core::clone::Clone::clone(__origin_host);
+            __a.origin_realm = ::core::clone::Clone::clone(__origin_realm);
+            __a.auth_application_id = ::core::clone::Clone::clone(
+                &__r.auth_application_id,
+            );
+            __a.cc_request_type = ::core::clone::Clone::clone(&__r.cc_request_type);
+            __a.cc_request_number = ::core::clone::Clone::clone(&__r.cc_request_number);
+            __a.proxy_info = ::core::clone::Clone::clone(&__r.proxy_info);
+            __a
+        }
+    }
     /// The Credit-Control application, to implement: one method per command. Serve it with `CreditControlServer::new(service)` as the node's handler.
     pub trait CreditControlService: Send + Sync + 'static {
         /// Answers a `Credit-Control-Request` (command 272); an `Err` is answered with its Result-Code.
         fn credit_control(
             &self,
-            request: CreditControlRequest,
-            context: __rt::Request,
+            request: __rt::Request<CreditControlRequest>,
         ) -> impl ::core::future::Future<
             Output = __rt::ServiceResult<CreditControlAnswer>,
         > + Send;
@@ -528,8 +568,11 @@ pub mod credit_control {
                     ::std::boxed::Box::pin(async move {
                         match request.decode::<CreditControlRequest>() {
                             __rt::Ok(r) => {
-                                match svc.credit_control(r, request.clone()).await {
-                                    __rt::Ok(answer) => request.answer(&answer),
+                                match svc
+                                    .credit_control(request.clone().with_message(r))
+                                    .await
+                                {
+                                    __rt::Ok(answer) => request.reply(&answer),
                                     __rt::Err(e) => e.reply(&request),
                                 }
                             }
@@ -555,10 +598,10 @@ pub mod credit_control {
         r" `AppHandle::filter` gives for an application bound to a set of peers."] pub fn
         with_filter(mut self, filter : __rt::Option < __rt::Filter >) -> Self { self
         .filter = filter; self } #[doc =
-        " Sends a `Credit-Control-Request` and waits for its answer."] pub async fn
-        credit_control(& self, request : & CreditControlRequest) -> __rt::Result <
-        CreditControlAnswer, __rt::NodeError > { self.node.call_filtered(request, self
-        .filter.clone()). await } }
+        " Sends a `Credit-Control-Request` and waits for its answer. Takes the message, a reference to it, or a `Call` with its own timeout and filter; empty identity fields are filled by the node (`Node::call`)."]
+        pub async fn credit_control(& self, request : impl __rt::IntoCall <
+        CreditControlRequest >) -> __rt::Result < CreditControlAnswer, __rt::NodeError >
+        { self.node.call_filtered(request, self.filter.clone()). await } }
     }
     /// Monetary amount expressed in a given currency.
     ///
@@ -571,6 +614,15 @@ pub mod credit_control {
         /// [ Currency-Code ]
         #[diameter(avp = 425, must, name = "Currency-Code")]
         pub currency_code: __rt::Option<u32>,
+    }
+    /// Required fields empty (text and octets empty, numbers 0, enumerations 0, Grouped
+    /// values their own default), optional ones `None`, repeated ones empty: set what
+    /// matters and finish with `..Default::default()`. A node sending a request fills
+    /// the identity fields it owns and refuses one whose required field is still empty.
+    impl ::core::default::Default for CcMoney {
+        fn default() -> Self {
+            <Self as __rt::AvpSet>::placeholder()
+        }
     }
     /// Reason for sending the Credit-Control-Request.
     ///
@@ -593,6 +645,13 @@ pub mod credit_control {
         #[diameter(unknown)]
         Unrecognized(i32),
     }
+    /// The value 0: its variant, or `Unrecognized(0)` (unset: a sender
+    /// refuses it in a required field) when the dictionary does not name 0.
+    impl ::core::default::Default for CcRequestType {
+        fn default() -> Self {
+            <Self as __rt::EnumValue>::from_repr(0)
+        }
+    }
     /// Whether the credit-control message stream may be moved to a backup server.
     ///
     /// `CC-Session-Failover` AVP (code 418, Enumerated).
@@ -607,6 +666,13 @@ pub mod credit_control {
         /// A value the dictionary does not name, kept as received.
         #[diameter(unknown)]
         Unrecognized(i32),
+    }
+    /// The value 0: its variant, or `Unrecognized(0)` (unset: a sender
+    /// refuses it in a required field) when the dictionary does not name 0.
+    impl ::core::default::Default for CcSessionFailover {
+        fn default() -> Self {
+            <Self as __rt::EnumValue>::from_repr(0)
+        }
     }
     /// Outcome of a CHECK_BALANCE request.
     ///
@@ -623,6 +689,13 @@ pub mod credit_control {
         #[diameter(unknown)]
         Unrecognized(i32),
     }
+    /// The value 0: its variant, or `Unrecognized(0)` (unset: a sender
+    /// refuses it in a required field) when the dictionary does not name 0.
+    impl ::core::default::Default for CheckBalanceResult {
+        fn default() -> Self {
+            <Self as __rt::EnumValue>::from_repr(0)
+        }
+    }
     /// Cost of the service that the client may pass on to the end user.
     ///
     /// `Cost-Information` AVP (code 423, Grouped).
@@ -638,6 +711,15 @@ pub mod credit_control {
         #[diameter(avp = 424, must, name = "Cost-Unit")]
         pub cost_unit: __rt::Option<__rt::Utf8String>,
     }
+    /// Required fields empty (text and octets empty, numbers 0, enumerations 0, Grouped
+    /// values their own default), optional ones `None`, repeated ones empty: set what
+    /// matters and finish with `..Default::default()`. A node sending a request fills
+    /// the identity fields it owns and refuses one whose required field is still empty.
+    impl ::core::default::Default for CostInformation {
+        fn default() -> Self {
+            <Self as __rt::AvpSet>::placeholder()
+        }
+    }
     /// Sent in AA-Request to signal the credit-control capability of the service element.
     ///
     /// `Credit-Control` AVP (code 426, Enumerated).
@@ -652,6 +734,13 @@ pub mod credit_control {
         /// A value the dictionary does not name, kept as received.
         #[diameter(unknown)]
         Unrecognized(i32),
+    }
+    /// The value 0: its variant, or `Unrecognized(0)` (unset: a sender
+    /// refuses it in a required field) when the dictionary does not name 0.
+    impl ::core::default::Default for CreditControl {
+        fn default() -> Self {
+            <Self as __rt::EnumValue>::from_repr(0)
+        }
     }
     /// Client behaviour when credit-control messages cannot be delivered (CCFH).
     ///
@@ -671,6 +760,13 @@ pub mod credit_control {
         #[diameter(unknown)]
         Unrecognized(i32),
     }
+    /// The value 0: its variant, or `Unrecognized(0)` (unset: a sender
+    /// refuses it in a required field) when the dictionary does not name 0.
+    impl ::core::default::Default for CreditControlFailureHandling {
+        fn default() -> Self {
+            <Self as __rt::EnumValue>::from_repr(0)
+        }
+    }
     /// Client behaviour when direct-debiting messages cannot be delivered (DDFH).
     ///
     /// `Direct-Debiting-Failure-Handling` AVP (code 428, Enumerated).
@@ -685,6 +781,13 @@ pub mod credit_control {
         /// A value the dictionary does not name, kept as received.
         #[diameter(unknown)]
         Unrecognized(i32),
+    }
+    /// The value 0: its variant, or `Unrecognized(0)` (unset: a sender
+    /// refuses it in a required field) when the dictionary does not name 0.
+    impl ::core::default::Default for DirectDebitingFailureHandling {
+        fn default() -> Self {
+            <Self as __rt::EnumValue>::from_repr(0)
+        }
     }
     /// Marks the granted units as final and states the action to take when they are used up.
     ///
@@ -703,6 +806,15 @@ pub mod credit_control {
         /// [ Redirect-Server ]
         #[diameter(avp = 434, must, name = "Redirect-Server")]
         pub redirect_server: __rt::Option<RedirectServer>,
+    }
+    /// Required fields empty (text and octets empty, numbers 0, enumerations 0, Grouped
+    /// values their own default), optional ones `None`, repeated ones empty: set what
+    /// matters and finish with `..Default::default()`. A node sending a request fills
+    /// the identity fields it owns and refuses one whose required field is still empty.
+    impl ::core::default::Default for FinalUnitIndication {
+        fn default() -> Self {
+            <Self as __rt::AvpSet>::placeholder()
+        }
     }
     /// Units the client may provide before the service must be released or a new request sent.
     ///
@@ -734,6 +846,15 @@ pub mod credit_control {
         #[diameter(extra)]
         pub avps: __rt::Vec<__rt::RawAvp>,
     }
+    /// Required fields empty (text and octets empty, numbers 0, enumerations 0, Grouped
+    /// values their own default), optional ones `None`, repeated ones empty: set what
+    /// matters and finish with `..Default::default()`. A node sending a request fills
+    /// the identity fields it owns and refuses one whose required field is still empty.
+    impl ::core::default::Default for GrantedServiceUnit {
+        fn default() -> Self {
+            <Self as __rt::AvpSet>::placeholder()
+        }
+    }
     /// Format of the address carried in Redirect-Server-Address.
     ///
     /// `Redirect-Address-Type` AVP (code 433, Enumerated).
@@ -755,6 +876,13 @@ pub mod credit_control {
         #[diameter(unknown)]
         Unrecognized(i32),
     }
+    /// The value 0: its variant, or `Unrecognized(0)` (unset: a sender
+    /// refuses it in a required field) when the dictionary does not name 0.
+    impl ::core::default::Default for RedirectAddressType {
+        fn default() -> Self {
+            <Self as __rt::EnumValue>::from_repr(0)
+        }
+    }
     /// Address of the server the end user is redirected to when the account is exhausted.
     ///
     /// `Redirect-Server` AVP (code 434, Grouped).
@@ -766,6 +894,15 @@ pub mod credit_control {
         /// { Redirect-Server-Address }
         #[diameter(avp = 435, must, name = "Redirect-Server-Address")]
         pub redirect_server_address: __rt::Utf8String,
+    }
+    /// Required fields empty (text and octets empty, numbers 0, enumerations 0, Grouped
+    /// values their own default), optional ones `None`, repeated ones empty: set what
+    /// matters and finish with `..Default::default()`. A node sending a request fills
+    /// the identity fields it owns and refuses one whose required field is still empty.
+    impl ::core::default::Default for RedirectServer {
+        fn default() -> Self {
+            <Self as __rt::AvpSet>::placeholder()
+        }
     }
     /// Action requested by an EVENT_REQUEST.
     ///
@@ -787,6 +924,13 @@ pub mod credit_control {
         /// A value the dictionary does not name, kept as received.
         #[diameter(unknown)]
         Unrecognized(i32),
+    }
+    /// The value 0: its variant, or `Unrecognized(0)` (unset: a sender
+    /// refuses it in a required field) when the dictionary does not name 0.
+    impl ::core::default::Default for RequestedAction {
+        fn default() -> Self {
+            <Self as __rt::EnumValue>::from_repr(0)
+        }
     }
     /// Amount of units or money requested by the client.
     ///
@@ -815,6 +959,15 @@ pub mod credit_control {
         #[diameter(extra)]
         pub avps: __rt::Vec<__rt::RawAvp>,
     }
+    /// Required fields empty (text and octets empty, numbers 0, enumerations 0, Grouped
+    /// values their own default), optional ones `None`, repeated ones empty: set what
+    /// matters and finish with `..Default::default()`. A node sending a request fills
+    /// the identity fields it owns and refuses one whose required field is still empty.
+    impl ::core::default::Default for RequestedServiceUnit {
+        fn default() -> Self {
+            <Self as __rt::AvpSet>::placeholder()
+        }
+    }
     /// Service-specific rating parameter carried as a type/value pair.
     ///
     /// `Service-Parameter-Info` AVP (code 440, Grouped).
@@ -826,6 +979,15 @@ pub mod credit_control {
         /// { Service-Parameter-Value }
         #[diameter(avp = 442, name = "Service-Parameter-Value")]
         pub service_parameter_value: __rt::Bytes,
+    }
+    /// Required fields empty (text and octets empty, numbers 0, enumerations 0, Grouped
+    /// values their own default), optional ones `None`, repeated ones empty: set what
+    /// matters and finish with `..Default::default()`. A node sending a request fills
+    /// the identity fields it owns and refuses one whose required field is still empty.
+    impl ::core::default::Default for ServiceParameterInfo {
+        fn default() -> Self {
+            <Self as __rt::AvpSet>::placeholder()
+        }
     }
     /// Identifier of the end user's subscription together with its type.
     ///
@@ -839,6 +1001,15 @@ pub mod credit_control {
         #[diameter(avp = 444, must, name = "Subscription-Id-Data")]
         pub subscription_id_data: __rt::Utf8String,
     }
+    /// Required fields empty (text and octets empty, numbers 0, enumerations 0, Grouped
+    /// values their own default), optional ones `None`, repeated ones empty: set what
+    /// matters and finish with `..Default::default()`. A node sending a request fills
+    /// the identity fields it owns and refuses one whose required field is still empty.
+    impl ::core::default::Default for SubscriptionId {
+        fn default() -> Self {
+            <Self as __rt::AvpSet>::placeholder()
+        }
+    }
     /// Decimal number expressed as Value-Digits times ten to the power Exponent.
     ///
     /// `Unit-Value` AVP (code 445, Grouped).
@@ -850,6 +1021,15 @@ pub mod credit_control {
         /// [ Exponent ]
         #[diameter(avp = 429, must, name = "Exponent")]
         pub exponent: __rt::Option<i32>,
+    }
+    /// Required fields empty (text and octets empty, numbers 0, enumerations 0, Grouped
+    /// values their own default), optional ones `None`, repeated ones empty: set what
+    /// matters and finish with `..Default::default()`. A node sending a request fills
+    /// the identity fields it owns and refuses one whose required field is still empty.
+    impl ::core::default::Default for UnitValue {
+        fn default() -> Self {
+            <Self as __rt::AvpSet>::placeholder()
+        }
     }
     /// Units consumed since the service started or since the previous report.
     ///
@@ -881,6 +1061,15 @@ pub mod credit_control {
         #[diameter(extra)]
         pub avps: __rt::Vec<__rt::RawAvp>,
     }
+    /// Required fields empty (text and octets empty, numbers 0, enumerations 0, Grouped
+    /// values their own default), optional ones `None`, repeated ones empty: set what
+    /// matters and finish with `..Default::default()`. A node sending a request fills
+    /// the identity fields it owns and refuses one whose required field is still empty.
+    impl ::core::default::Default for UsedServiceUnit {
+        fn default() -> Self {
+            <Self as __rt::AvpSet>::placeholder()
+        }
+    }
     /// Action to take when the final granted units are consumed.
     ///
     /// `Final-Unit-Action` AVP (code 449, Enumerated).
@@ -898,6 +1087,13 @@ pub mod credit_control {
         /// A value the dictionary does not name, kept as received.
         #[diameter(unknown)]
         Unrecognized(i32),
+    }
+    /// The value 0: its variant, or `Unrecognized(0)` (unset: a sender
+    /// refuses it in a required field) when the dictionary does not name 0.
+    impl ::core::default::Default for FinalUnitAction {
+        fn default() -> Self {
+            <Self as __rt::EnumValue>::from_repr(0)
+        }
     }
     /// Kind of identifier carried in Subscription-Id-Data.
     ///
@@ -923,6 +1119,13 @@ pub mod credit_control {
         #[diameter(unknown)]
         Unrecognized(i32),
     }
+    /// The value 0: its variant, or `Unrecognized(0)` (unset: a sender
+    /// refuses it in a required field) when the dictionary does not name 0.
+    impl ::core::default::Default for SubscriptionIdType {
+        fn default() -> Self {
+            <Self as __rt::EnumValue>::from_repr(0)
+        }
+    }
     /// Whether units fall before, after or across a tariff change.
     ///
     /// `Tariff-Change-Usage` AVP (code 452, Enumerated).
@@ -940,6 +1143,13 @@ pub mod credit_control {
         /// A value the dictionary does not name, kept as received.
         #[diameter(unknown)]
         Unrecognized(i32),
+    }
+    /// The value 0: its variant, or `Unrecognized(0)` (unset: a sender
+    /// refuses it in a required field) when the dictionary does not name 0.
+    impl ::core::default::Default for TariffChangeUsage {
+        fn default() -> Self {
+            <Self as __rt::EnumValue>::from_repr(0)
+        }
     }
     /// Kind of units pooled in a credit pool.
     ///
@@ -968,6 +1178,13 @@ pub mod credit_control {
         #[diameter(unknown)]
         Unrecognized(i32),
     }
+    /// The value 0: its variant, or `Unrecognized(0)` (unset: a sender
+    /// refuses it in a required field) when the dictionary does not name 0.
+    impl ::core::default::Default for CcUnitType {
+        fn default() -> Self {
+            <Self as __rt::EnumValue>::from_repr(0)
+        }
+    }
     /// Whether the client supports independent credit-control of multiple services.
     ///
     /// `Multiple-Services-Indicator` AVP (code 455, Enumerated).
@@ -982,6 +1199,13 @@ pub mod credit_control {
         /// A value the dictionary does not name, kept as received.
         #[diameter(unknown)]
         Unrecognized(i32),
+    }
+    /// The value 0: its variant, or `Unrecognized(0)` (unset: a sender
+    /// refuses it in a required field) when the dictionary does not name 0.
+    impl ::core::default::Default for MultipleServicesIndicator {
+        fn default() -> Self {
+            <Self as __rt::EnumValue>::from_repr(0)
+        }
     }
     /// Credit-control data for one or more services or one rating-group.
     ///
@@ -1025,6 +1249,15 @@ pub mod credit_control {
         #[diameter(extra)]
         pub avps: __rt::Vec<__rt::RawAvp>,
     }
+    /// Required fields empty (text and octets empty, numbers 0, enumerations 0, Grouped
+    /// values their own default), optional ones `None`, repeated ones empty: set what
+    /// matters and finish with `..Default::default()`. A node sending a request fills
+    /// the identity fields it owns and refuses one whose required field is still empty.
+    impl ::core::default::Default for MultipleServicesCreditControl {
+        fn default() -> Self {
+            <Self as __rt::AvpSet>::placeholder()
+        }
+    }
     /// Links the enclosing granted units to a credit pool with a conversion factor.
     ///
     /// `G-S-U-Pool-Reference` AVP (code 457, Grouped).
@@ -1040,6 +1273,15 @@ pub mod credit_control {
         #[diameter(avp = 445, must, name = "Unit-Value")]
         pub unit_value: UnitValue,
     }
+    /// Required fields empty (text and octets empty, numbers 0, enumerations 0, Grouped
+    /// values their own default), optional ones `None`, repeated ones empty: set what
+    /// matters and finish with `..Default::default()`. A node sending a request fills
+    /// the identity fields it owns and refuses one whose required field is still empty.
+    impl ::core::default::Default for GsuPoolReference {
+        fn default() -> Self {
+            <Self as __rt::AvpSet>::placeholder()
+        }
+    }
     /// Identity of the terminal used by the subscriber, as a type/value pair.
     ///
     /// `User-Equipment-Info` AVP (code 458, Grouped).
@@ -1051,6 +1293,15 @@ pub mod credit_control {
         /// { User-Equipment-Info-Value }
         #[diameter(avp = 460, name = "User-Equipment-Info-Value")]
         pub user_equipment_info_value: __rt::Bytes,
+    }
+    /// Required fields empty (text and octets empty, numbers 0, enumerations 0, Grouped
+    /// values their own default), optional ones `None`, repeated ones empty: set what
+    /// matters and finish with `..Default::default()`. A node sending a request fills
+    /// the identity fields it owns and refuses one whose required field is still empty.
+    impl ::core::default::Default for UserEquipmentInfo {
+        fn default() -> Self {
+            <Self as __rt::AvpSet>::placeholder()
+        }
     }
     /// Kind of identifier carried in User-Equipment-Info-Value.
     ///
@@ -1072,6 +1323,13 @@ pub mod credit_control {
         /// A value the dictionary does not name, kept as received.
         #[diameter(unknown)]
         Unrecognized(i32),
+    }
+    /// The value 0: its variant, or `Unrecognized(0)` (unset: a sender
+    /// refuses it in a required field) when the dictionary does not name 0.
+    impl ::core::default::Default for UserEquipmentInfoType {
+        fn default() -> Self {
+            <Self as __rt::EnumValue>::from_repr(0)
+        }
     }
     /// Terminal identity carried as exactly one type-specific sub-AVP.
     ///
@@ -1097,6 +1355,15 @@ pub mod credit_control {
         #[diameter(extra)]
         pub avps: __rt::Vec<__rt::RawAvp>,
     }
+    /// Required fields empty (text and octets empty, numbers 0, enumerations 0, Grouped
+    /// values their own default), optional ones `None`, repeated ones empty: set what
+    /// matters and finish with `..Default::default()`. A node sending a request fills
+    /// the identity fields it owns and refuses one whose required field is still empty.
+    impl ::core::default::Default for UserEquipmentInfoExtension {
+        fn default() -> Self {
+            <Self as __rt::AvpSet>::placeholder()
+        }
+    }
     /// Subscription identifier carried as exactly one type-specific sub-AVP.
     ///
     /// `Subscription-Id-Extension` AVP (code 659, Grouped).
@@ -1121,6 +1388,15 @@ pub mod credit_control {
         #[diameter(extra)]
         pub avps: __rt::Vec<__rt::RawAvp>,
     }
+    /// Required fields empty (text and octets empty, numbers 0, enumerations 0, Grouped
+    /// values their own default), optional ones `None`, repeated ones empty: set what
+    /// matters and finish with `..Default::default()`. A node sending a request fills
+    /// the identity fields it owns and refuses one whose required field is still empty.
+    impl ::core::default::Default for SubscriptionIdExtension {
+        fn default() -> Self {
+            <Self as __rt::AvpSet>::placeholder()
+        }
+    }
     /// Redirect server address carried as exactly one type-specific sub-AVP.
     ///
     /// `Redirect-Server-Extension` AVP (code 665, Grouped).
@@ -1138,6 +1414,15 @@ pub mod credit_control {
         /// [ AVP ]
         #[diameter(extra)]
         pub avps: __rt::Vec<__rt::RawAvp>,
+    }
+    /// Required fields empty (text and octets empty, numbers 0, enumerations 0, Grouped
+    /// values their own default), optional ones `None`, repeated ones empty: set what
+    /// matters and finish with `..Default::default()`. A node sending a request fills
+    /// the identity fields it owns and refuses one whose required field is still empty.
+    impl ::core::default::Default for RedirectServerExtension {
+        fn default() -> Self {
+            <Self as __rt::AvpSet>::placeholder()
+        }
     }
     /// Final-unit indication whose restrictions are given as RFC 5777 filter rules and extended redirect addresses.
     ///
@@ -1160,6 +1445,15 @@ pub mod credit_control {
         #[diameter(extra)]
         pub avps: __rt::Vec<__rt::RawAvp>,
     }
+    /// Required fields empty (text and octets empty, numbers 0, enumerations 0, Grouped
+    /// values their own default), optional ones `None`, repeated ones empty: set what
+    /// matters and finish with `..Default::default()`. A node sending a request fills
+    /// the identity fields it owns and refuses one whose required field is still empty.
+    impl ::core::default::Default for QosFinalUnitIndication {
+        fn default() -> Self {
+            <Self as __rt::AvpSet>::placeholder()
+        }
+    }
     /// RFC 5777 traffic classifier with action; its inner grammar is not modelled here, so all children are kept as opaque AVPs.
     ///
     /// `Filter-Rule` AVP (code 509, Grouped).
@@ -1168,5 +1462,14 @@ pub mod credit_control {
         /// *[ AVP ]
         #[diameter(extra)]
         pub avps: __rt::Vec<__rt::RawAvp>,
+    }
+    /// Required fields empty (text and octets empty, numbers 0, enumerations 0, Grouped
+    /// values their own default), optional ones `None`, repeated ones empty: set what
+    /// matters and finish with `..Default::default()`. A node sending a request fills
+    /// the identity fields it owns and refuses one whose required field is still empty.
+    impl ::core::default::Default for FilterRule {
+        fn default() -> Self {
+            <Self as __rt::AvpSet>::placeholder()
+        }
     }
 }

@@ -267,6 +267,15 @@ pub mod base {
         #[diameter(avp = 267, name = "Firmware-Revision")]
         pub firmware_revision: __rt::Option<u32>,
     }
+    /// Required fields empty (text and octets empty, numbers 0, enumerations 0, Grouped
+    /// values their own default), optional ones `None`, repeated ones empty: set what
+    /// matters and finish with `..Default::default()`. A node sending a request fills
+    /// the identity fields it owns and refuses one whose required field is still empty.
+    impl ::core::default::Default for CapabilitiesExchangeRequest {
+        fn default() -> Self {
+            <Self as __rt::AvpSet>::placeholder()
+        }
+    }
     /// `Capabilities-Exchange-Answer` (command 257, application 0).
     #[derive(Debug, Clone, PartialEq, __rt::Message)]
     #[diameter(
@@ -323,6 +332,41 @@ pub mod base {
         #[diameter(avp = 267, name = "Firmware-Revision")]
         pub firmware_revision: __rt::Option<u32>,
     }
+    /// Required fields empty (text and octets empty, numbers 0, enumerations 0, Grouped
+    /// values their own default), optional ones `None`, repeated ones empty: set what
+    /// matters and finish with `..Default::default()`. A node sending a request fills
+    /// the identity fields it owns and refuses one whose required field is still empty.
+    impl ::core::default::Default for CapabilitiesExchangeAnswer {
+        fn default() -> Self {
+            <Self as __rt::AvpSet>::placeholder()
+        }
+    }
+    /// The `Capabilities-Exchange-Answer` to a `Capabilities-Exchange-Request`: Session-Id, this node's Origin-Host and Origin-Realm, Result-Code 2001, Proxy-Info and the identifying AVPs copied; the rest empty.
+    impl __rt::FromRequest<CapabilitiesExchangeRequest> for CapabilitiesExchangeAnswer {
+        fn from_request(
+            __r: &CapabilitiesExchangeRequest,
+            __origin_host: &__rt::DiameterIdentity,
+            __origin_realm: &__rt::DiameterIdentity,
+        ) -> Self {
+            let mut __a = <Self as ::core::default::Default>::default();
+            __a.result_code = <u32 as ::core::convert::From<u32>>::from(2001u32);
+            __a.origin_host = ::core::clone::Clone::clone(__origin_host);
+            __a.origin_realm = ::core::clone::Clone::clone(__origin_realm);
+            __a.host_ip_address = ::core::clone::Clone::clone(&__r.host_ip_address);
+            __a.vendor_id = ::core::clone::Clone::clone(&__r.vendor_id);
+            __a.product_name = ::core::clone::Clone::clone(&__r.product_name);
+            __a.auth_application_id = ::core::clone::Clone::clone(
+                &__r.auth_application_id,
+            );
+            __a.acct_application_id = ::core::clone::Clone::clone(
+                &__r.acct_application_id,
+            );
+            __a.vendor_specific_application_id = ::core::clone::Clone::clone(
+                &__r.vendor_specific_application_id,
+            );
+            __a
+        }
+    }
     /// `Re-Auth-Request` (command 258, application 0).
     #[derive(Debug, Clone, PartialEq, __rt::Message)]
     #[diameter(
@@ -366,6 +410,15 @@ pub mod base {
         /// *[ Route-Record ]
         #[diameter(avp = 282, must, name = "Route-Record")]
         pub route_record: __rt::Vec<__rt::DiameterIdentity>,
+    }
+    /// Required fields empty (text and octets empty, numbers 0, enumerations 0, Grouped
+    /// values their own default), optional ones `None`, repeated ones empty: set what
+    /// matters and finish with `..Default::default()`. A node sending a request fills
+    /// the identity fields it owns and refuses one whose required field is still empty.
+    impl ::core::default::Default for ReAuthRequest {
+        fn default() -> Self {
+            <Self as __rt::AvpSet>::placeholder()
+        }
     }
     /// `Re-Auth-Answer` (command 258, application 0).
     #[derive(Debug, Clone, PartialEq, __rt::Message)]
@@ -416,6 +469,31 @@ pub mod base {
         /// *[ Proxy-Info ]
         #[diameter(avp = 284, must, name = "Proxy-Info")]
         pub proxy_info: __rt::Vec<ProxyInfo>,
+    }
+    /// Required fields empty (text and octets empty, numbers 0, enumerations 0, Grouped
+    /// values their own default), optional ones `None`, repeated ones empty: set what
+    /// matters and finish with `..Default::default()`. A node sending a request fills
+    /// the identity fields it owns and refuses one whose required field is still empty.
+    impl ::core::default::Default for ReAuthAnswer {
+        fn default() -> Self {
+            <Self as __rt::AvpSet>::placeholder()
+        }
+    }
+    /// The `Re-Auth-Answer` to a `Re-Auth-Request`: Session-Id, this node's Origin-Host and Origin-Realm, Result-Code 2001, Proxy-Info and the identifying AVPs copied; the rest empty.
+    impl __rt::FromRequest<ReAuthRequest> for ReAuthAnswer {
+        fn from_request(
+            __r: &ReAuthRequest,
+            __origin_host: &__rt::DiameterIdentity,
+            __origin_realm: &__rt::DiameterIdentity,
+        ) -> Self {
+            let mut __a = <Self as ::core::default::Default>::default();
+            __a.session_id = ::core::clone::Clone::clone(&__r.session_id);
+            __a.result_code = <u32 as ::core::convert::From<u32>>::from(2001u32);
+            __a.origin_host = ::core::clone::Clone::clone(__origin_host);
+            __a.origin_realm = ::core::clone::Clone::clone(__origin_realm);
+            __a.proxy_info = ::core::clone::Clone::clone(&__r.proxy_info);
+            __a
+        }
     }
     /// `Accounting-Request` (command 271, application 0).
     #[derive(Debug, Clone, PartialEq, __rt::Message)]
@@ -481,6 +559,15 @@ pub mod base {
         /// *[ Route-Record ]
         #[diameter(avp = 282, must, name = "Route-Record")]
         pub route_record: __rt::Vec<__rt::DiameterIdentity>,
+    }
+    /// Required fields empty (text and octets empty, numbers 0, enumerations 0, Grouped
+    /// values their own default), optional ones `None`, repeated ones empty: set what
+    /// matters and finish with `..Default::default()`. A node sending a request fills
+    /// the identity fields it owns and refuses one whose required field is still empty.
+    impl ::core::default::Default for AccountingRequest {
+        fn default() -> Self {
+            <Self as __rt::AvpSet>::placeholder()
+        }
     }
     /// `Accounting-Answer` (command 271, application 0).
     #[derive(Debug, Clone, PartialEq, __rt::Message)]
@@ -550,6 +637,43 @@ pub mod base {
         #[diameter(avp = 284, must, name = "Proxy-Info")]
         pub proxy_info: __rt::Vec<ProxyInfo>,
     }
+    /// Required fields empty (text and octets empty, numbers 0, enumerations 0, Grouped
+    /// values their own default), optional ones `None`, repeated ones empty: set what
+    /// matters and finish with `..Default::default()`. A node sending a request fills
+    /// the identity fields it owns and refuses one whose required field is still empty.
+    impl ::core::default::Default for AccountingAnswer {
+        fn default() -> Self {
+            <Self as __rt::AvpSet>::placeholder()
+        }
+    }
+    /// The `Accounting-Answer` to a `Accounting-Request`: Session-Id, this node's Origin-Host and Origin-Realm, Result-Code 2001, Proxy-Info and the identifying AVPs copied; the rest empty.
+    impl __rt::FromRequest<AccountingRequest> for AccountingAnswer {
+        fn from_request(
+            __r: &AccountingRequest,
+            __origin_host: &__rt::DiameterIdentity,
+            __origin_realm: &__rt::DiameterIdentity,
+        ) -> Self {
+            let mut __a = <Self as ::core::default::Default>::default();
+            __a.session_id = ::core::clone::Clone::clone(&__r.session_id);
+            __a.result_code = <u32 as ::core::convert::From<u32>>::from(2001u32);
+            __a.origin_host = ::core::clone::Clone::clone(__origin_host);
+            __a.origin_realm = ::core::clone::Clone::clone(__origin_realm);
+            __a.accounting_record_type = ::core::clone::Clone::clone(
+                &__r.accounting_record_type,
+            );
+            __a.accounting_record_number = ::core::clone::Clone::clone(
+                &__r.accounting_record_number,
+            );
+            __a.acct_application_id = ::core::clone::Clone::clone(
+                &__r.acct_application_id,
+            );
+            __a.vendor_specific_application_id = ::core::clone::Clone::clone(
+                &__r.vendor_specific_application_id,
+            );
+            __a.proxy_info = ::core::clone::Clone::clone(&__r.proxy_info);
+            __a
+        }
+    }
     /// `Abort-Session-Request` (command 274, application 0).
     #[derive(Debug, Clone, PartialEq, __rt::Message)]
     #[diameter(
@@ -590,6 +714,15 @@ pub mod base {
         /// *[ Route-Record ]
         #[diameter(avp = 282, must, name = "Route-Record")]
         pub route_record: __rt::Vec<__rt::DiameterIdentity>,
+    }
+    /// Required fields empty (text and octets empty, numbers 0, enumerations 0, Grouped
+    /// values their own default), optional ones `None`, repeated ones empty: set what
+    /// matters and finish with `..Default::default()`. A node sending a request fills
+    /// the identity fields it owns and refuses one whose required field is still empty.
+    impl ::core::default::Default for AbortSessionRequest {
+        fn default() -> Self {
+            <Self as __rt::AvpSet>::placeholder()
+        }
     }
     /// `Abort-Session-Answer` (command 274, application 0).
     #[derive(Debug, Clone, PartialEq, __rt::Message)]
@@ -641,6 +774,31 @@ pub mod base {
         #[diameter(avp = 284, must, name = "Proxy-Info")]
         pub proxy_info: __rt::Vec<ProxyInfo>,
     }
+    /// Required fields empty (text and octets empty, numbers 0, enumerations 0, Grouped
+    /// values their own default), optional ones `None`, repeated ones empty: set what
+    /// matters and finish with `..Default::default()`. A node sending a request fills
+    /// the identity fields it owns and refuses one whose required field is still empty.
+    impl ::core::default::Default for AbortSessionAnswer {
+        fn default() -> Self {
+            <Self as __rt::AvpSet>::placeholder()
+        }
+    }
+    /// The `Abort-Session-Answer` to a `Abort-Session-Request`: Session-Id, this node's Origin-Host and Origin-Realm, Result-Code 2001, Proxy-Info and the identifying AVPs copied; the rest empty.
+    impl __rt::FromRequest<AbortSessionRequest> for AbortSessionAnswer {
+        fn from_request(
+            __r: &AbortSessionRequest,
+            __origin_host: &__rt::DiameterIdentity,
+            __origin_realm: &__rt::DiameterIdentity,
+        ) -> Self {
+            let mut __a = <Self as ::core::default::Default>::default();
+            __a.session_id = ::core::clone::Clone::clone(&__r.session_id);
+            __a.result_code = <u32 as ::core::convert::From<u32>>::from(2001u32);
+            __a.origin_host = ::core::clone::Clone::clone(__origin_host);
+            __a.origin_realm = ::core::clone::Clone::clone(__origin_realm);
+            __a.proxy_info = ::core::clone::Clone::clone(&__r.proxy_info);
+            __a
+        }
+    }
     /// `Session-Termination-Request` (command 275, application 0).
     #[derive(Debug, Clone, PartialEq, __rt::Message)]
     #[diameter(
@@ -687,6 +845,15 @@ pub mod base {
         /// *[ Route-Record ]
         #[diameter(avp = 282, must, name = "Route-Record")]
         pub route_record: __rt::Vec<__rt::DiameterIdentity>,
+    }
+    /// Required fields empty (text and octets empty, numbers 0, enumerations 0, Grouped
+    /// values their own default), optional ones `None`, repeated ones empty: set what
+    /// matters and finish with `..Default::default()`. A node sending a request fills
+    /// the identity fields it owns and refuses one whose required field is still empty.
+    impl ::core::default::Default for SessionTerminationRequest {
+        fn default() -> Self {
+            <Self as __rt::AvpSet>::placeholder()
+        }
     }
     /// `Session-Termination-Answer` (command 275, application 0).
     #[derive(Debug, Clone, PartialEq, __rt::Message)]
@@ -741,6 +908,31 @@ pub mod base {
         #[diameter(avp = 284, must, name = "Proxy-Info")]
         pub proxy_info: __rt::Vec<ProxyInfo>,
     }
+    /// Required fields empty (text and octets empty, numbers 0, enumerations 0, Grouped
+    /// values their own default), optional ones `None`, repeated ones empty: set what
+    /// matters and finish with `..Default::default()`. A node sending a request fills
+    /// the identity fields it owns and refuses one whose required field is still empty.
+    impl ::core::default::Default for SessionTerminationAnswer {
+        fn default() -> Self {
+            <Self as __rt::AvpSet>::placeholder()
+        }
+    }
+    /// The `Session-Termination-Answer` to a `Session-Termination-Request`: Session-Id, this node's Origin-Host and Origin-Realm, Result-Code 2001, Proxy-Info and the identifying AVPs copied; the rest empty.
+    impl __rt::FromRequest<SessionTerminationRequest> for SessionTerminationAnswer {
+        fn from_request(
+            __r: &SessionTerminationRequest,
+            __origin_host: &__rt::DiameterIdentity,
+            __origin_realm: &__rt::DiameterIdentity,
+        ) -> Self {
+            let mut __a = <Self as ::core::default::Default>::default();
+            __a.session_id = ::core::clone::Clone::clone(&__r.session_id);
+            __a.result_code = <u32 as ::core::convert::From<u32>>::from(2001u32);
+            __a.origin_host = ::core::clone::Clone::clone(__origin_host);
+            __a.origin_realm = ::core::clone::Clone::clone(__origin_realm);
+            __a.proxy_info = ::core::clone::Clone::clone(&__r.proxy_info);
+            __a
+        }
+    }
     /// `Device-Watchdog-Request` (command 280, application 0).
     #[derive(Debug, Clone, PartialEq, __rt::Message)]
     #[diameter(
@@ -760,6 +952,15 @@ pub mod base {
         /// [ Origin-State-Id ]
         #[diameter(avp = 278, must, name = "Origin-State-Id")]
         pub origin_state_id: __rt::Option<u32>,
+    }
+    /// Required fields empty (text and octets empty, numbers 0, enumerations 0, Grouped
+    /// values their own default), optional ones `None`, repeated ones empty: set what
+    /// matters and finish with `..Default::default()`. A node sending a request fills
+    /// the identity fields it owns and refuses one whose required field is still empty.
+    impl ::core::default::Default for DeviceWatchdogRequest {
+        fn default() -> Self {
+            <Self as __rt::AvpSet>::placeholder()
+        }
     }
     /// `Device-Watchdog-Answer` (command 280, application 0).
     #[derive(Debug, Clone, PartialEq, __rt::Message)]
@@ -790,6 +991,29 @@ pub mod base {
         #[diameter(avp = 278, must, name = "Origin-State-Id")]
         pub origin_state_id: __rt::Option<u32>,
     }
+    /// Required fields empty (text and octets empty, numbers 0, enumerations 0, Grouped
+    /// values their own default), optional ones `None`, repeated ones empty: set what
+    /// matters and finish with `..Default::default()`. A node sending a request fills
+    /// the identity fields it owns and refuses one whose required field is still empty.
+    impl ::core::default::Default for DeviceWatchdogAnswer {
+        fn default() -> Self {
+            <Self as __rt::AvpSet>::placeholder()
+        }
+    }
+    /// The `Device-Watchdog-Answer` to a `Device-Watchdog-Request`: Session-Id, this node's Origin-Host and Origin-Realm, Result-Code 2001, Proxy-Info and the identifying AVPs copied; the rest empty.
+    impl __rt::FromRequest<DeviceWatchdogRequest> for DeviceWatchdogAnswer {
+        fn from_request(
+            __r: &DeviceWatchdogRequest,
+            __origin_host: &__rt::DiameterIdentity,
+            __origin_realm: &__rt::DiameterIdentity,
+        ) -> Self {
+            let mut __a = <Self as ::core::default::Default>::default();
+            __a.result_code = <u32 as ::core::convert::From<u32>>::from(2001u32);
+            __a.origin_host = ::core::clone::Clone::clone(__origin_host);
+            __a.origin_realm = ::core::clone::Clone::clone(__origin_realm);
+            __a
+        }
+    }
     /// `Disconnect-Peer-Request` (command 282, application 0).
     #[derive(Debug, Clone, PartialEq, __rt::Message)]
     #[diameter(
@@ -809,6 +1033,15 @@ pub mod base {
         /// [ Disconnect-Cause ]
         #[diameter(avp = 273, must, name = "Disconnect-Cause")]
         pub disconnect_cause: __rt::Option<DisconnectCause>,
+    }
+    /// Required fields empty (text and octets empty, numbers 0, enumerations 0, Grouped
+    /// values their own default), optional ones `None`, repeated ones empty: set what
+    /// matters and finish with `..Default::default()`. A node sending a request fills
+    /// the identity fields it owns and refuses one whose required field is still empty.
+    impl ::core::default::Default for DisconnectPeerRequest {
+        fn default() -> Self {
+            <Self as __rt::AvpSet>::placeholder()
+        }
     }
     /// `Disconnect-Peer-Answer` (command 282, application 0).
     #[derive(Debug, Clone, PartialEq, __rt::Message)]
@@ -836,6 +1069,29 @@ pub mod base {
         #[diameter(avp = 279, must, name = "Failed-AVP")]
         pub failed_avp: __rt::Option<FailedAvp>,
     }
+    /// Required fields empty (text and octets empty, numbers 0, enumerations 0, Grouped
+    /// values their own default), optional ones `None`, repeated ones empty: set what
+    /// matters and finish with `..Default::default()`. A node sending a request fills
+    /// the identity fields it owns and refuses one whose required field is still empty.
+    impl ::core::default::Default for DisconnectPeerAnswer {
+        fn default() -> Self {
+            <Self as __rt::AvpSet>::placeholder()
+        }
+    }
+    /// The `Disconnect-Peer-Answer` to a `Disconnect-Peer-Request`: Session-Id, this node's Origin-Host and Origin-Realm, Result-Code 2001, Proxy-Info and the identifying AVPs copied; the rest empty.
+    impl __rt::FromRequest<DisconnectPeerRequest> for DisconnectPeerAnswer {
+        fn from_request(
+            __r: &DisconnectPeerRequest,
+            __origin_host: &__rt::DiameterIdentity,
+            __origin_realm: &__rt::DiameterIdentity,
+        ) -> Self {
+            let mut __a = <Self as ::core::default::Default>::default();
+            __a.result_code = <u32 as ::core::convert::From<u32>>::from(2001u32);
+            __a.origin_host = ::core::clone::Clone::clone(__origin_host);
+            __a.origin_realm = ::core::clone::Clone::clone(__origin_realm);
+            __a
+        }
+    }
     /// `Accounting-Realtime-Required` AVP (code 483, Enumerated).
     #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, __rt::Enumerated)]
     pub enum AccountingRealtimeRequired {
@@ -851,6 +1107,13 @@ pub mod base {
         /// A value the dictionary does not name, kept as received.
         #[diameter(unknown)]
         Unrecognized(i32),
+    }
+    /// The value 0: its variant, or `Unrecognized(0)` (unset: a sender
+    /// refuses it in a required field) when the dictionary does not name 0.
+    impl ::core::default::Default for AccountingRealtimeRequired {
+        fn default() -> Self {
+            <Self as __rt::EnumValue>::from_repr(0)
+        }
     }
     /// `Accounting-Record-Type` AVP (code 480, Enumerated).
     #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, __rt::Enumerated)]
@@ -871,6 +1134,13 @@ pub mod base {
         #[diameter(unknown)]
         Unrecognized(i32),
     }
+    /// The value 0: its variant, or `Unrecognized(0)` (unset: a sender
+    /// refuses it in a required field) when the dictionary does not name 0.
+    impl ::core::default::Default for AccountingRecordType {
+        fn default() -> Self {
+            <Self as __rt::EnumValue>::from_repr(0)
+        }
+    }
     /// `Auth-Request-Type` AVP (code 274, Enumerated).
     #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, __rt::Enumerated)]
     pub enum AuthRequestType {
@@ -887,6 +1157,13 @@ pub mod base {
         #[diameter(unknown)]
         Unrecognized(i32),
     }
+    /// The value 0: its variant, or `Unrecognized(0)` (unset: a sender
+    /// refuses it in a required field) when the dictionary does not name 0.
+    impl ::core::default::Default for AuthRequestType {
+        fn default() -> Self {
+            <Self as __rt::EnumValue>::from_repr(0)
+        }
+    }
     /// `Auth-Session-State` AVP (code 277, Enumerated).
     #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, __rt::Enumerated)]
     pub enum AuthSessionState {
@@ -900,6 +1177,13 @@ pub mod base {
         #[diameter(unknown)]
         Unrecognized(i32),
     }
+    /// The value 0: its variant, or `Unrecognized(0)` (unset: a sender
+    /// refuses it in a required field) when the dictionary does not name 0.
+    impl ::core::default::Default for AuthSessionState {
+        fn default() -> Self {
+            <Self as __rt::EnumValue>::from_repr(0)
+        }
+    }
     /// `Re-Auth-Request-Type` AVP (code 285, Enumerated).
     #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, __rt::Enumerated)]
     pub enum ReAuthRequestType {
@@ -912,6 +1196,13 @@ pub mod base {
         /// A value the dictionary does not name, kept as received.
         #[diameter(unknown)]
         Unrecognized(i32),
+    }
+    /// The value 0: its variant, or `Unrecognized(0)` (unset: a sender
+    /// refuses it in a required field) when the dictionary does not name 0.
+    impl ::core::default::Default for ReAuthRequestType {
+        fn default() -> Self {
+            <Self as __rt::EnumValue>::from_repr(0)
+        }
     }
     /// `Disconnect-Cause` AVP (code 273, Enumerated).
     #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, __rt::Enumerated)]
@@ -929,6 +1220,13 @@ pub mod base {
         #[diameter(unknown)]
         Unrecognized(i32),
     }
+    /// The value 0: its variant, or `Unrecognized(0)` (unset: a sender
+    /// refuses it in a required field) when the dictionary does not name 0.
+    impl ::core::default::Default for DisconnectCause {
+        fn default() -> Self {
+            <Self as __rt::EnumValue>::from_repr(0)
+        }
+    }
     /// `Experimental-Result` AVP (code 297, Grouped).
     #[derive(Debug, Clone, PartialEq, __rt::Grouped)]
     pub struct ExperimentalResult {
@@ -939,12 +1237,30 @@ pub mod base {
         #[diameter(avp = 298, must, name = "Experimental-Result-Code")]
         pub experimental_result_code: u32,
     }
+    /// Required fields empty (text and octets empty, numbers 0, enumerations 0, Grouped
+    /// values their own default), optional ones `None`, repeated ones empty: set what
+    /// matters and finish with `..Default::default()`. A node sending a request fills
+    /// the identity fields it owns and refuses one whose required field is still empty.
+    impl ::core::default::Default for ExperimentalResult {
+        fn default() -> Self {
+            <Self as __rt::AvpSet>::placeholder()
+        }
+    }
     /// `Failed-AVP` AVP (code 279, Grouped).
     #[derive(Debug, Clone, PartialEq, __rt::Grouped)]
     pub struct FailedAvp {
         /// *[ AVP ]
         #[diameter(extra)]
         pub avps: __rt::Vec<__rt::RawAvp>,
+    }
+    /// Required fields empty (text and octets empty, numbers 0, enumerations 0, Grouped
+    /// values their own default), optional ones `None`, repeated ones empty: set what
+    /// matters and finish with `..Default::default()`. A node sending a request fills
+    /// the identity fields it owns and refuses one whose required field is still empty.
+    impl ::core::default::Default for FailedAvp {
+        fn default() -> Self {
+            <Self as __rt::AvpSet>::placeholder()
+        }
     }
     /// `Proxy-Info` AVP (code 284, Grouped).
     #[derive(Debug, Clone, PartialEq, __rt::Grouped)]
@@ -955,6 +1271,15 @@ pub mod base {
         /// { Proxy-State }
         #[diameter(avp = 33, must, name = "Proxy-State")]
         pub proxy_state: __rt::Bytes,
+    }
+    /// Required fields empty (text and octets empty, numbers 0, enumerations 0, Grouped
+    /// values their own default), optional ones `None`, repeated ones empty: set what
+    /// matters and finish with `..Default::default()`. A node sending a request fills
+    /// the identity fields it owns and refuses one whose required field is still empty.
+    impl ::core::default::Default for ProxyInfo {
+        fn default() -> Self {
+            <Self as __rt::AvpSet>::placeholder()
+        }
     }
     /// `Redirect-Host-Usage` AVP (code 261, Enumerated).
     #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, __rt::Enumerated)]
@@ -984,6 +1309,13 @@ pub mod base {
         #[diameter(unknown)]
         Unrecognized(i32),
     }
+    /// The value 0: its variant, or `Unrecognized(0)` (unset: a sender
+    /// refuses it in a required field) when the dictionary does not name 0.
+    impl ::core::default::Default for RedirectHostUsage {
+        fn default() -> Self {
+            <Self as __rt::EnumValue>::from_repr(0)
+        }
+    }
     /// `Session-Server-Failover` AVP (code 271, Enumerated).
     #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, __rt::Enumerated)]
     pub enum SessionServerFailover {
@@ -1002,6 +1334,13 @@ pub mod base {
         /// A value the dictionary does not name, kept as received.
         #[diameter(unknown)]
         Unrecognized(i32),
+    }
+    /// The value 0: its variant, or `Unrecognized(0)` (unset: a sender
+    /// refuses it in a required field) when the dictionary does not name 0.
+    impl ::core::default::Default for SessionServerFailover {
+        fn default() -> Self {
+            <Self as __rt::EnumValue>::from_repr(0)
+        }
     }
     /// `Termination-Cause` AVP (code 295, Enumerated).
     #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, __rt::Enumerated)]
@@ -1034,6 +1373,13 @@ pub mod base {
         #[diameter(unknown)]
         Unrecognized(i32),
     }
+    /// The value 0: its variant, or `Unrecognized(0)` (unset: a sender
+    /// refuses it in a required field) when the dictionary does not name 0.
+    impl ::core::default::Default for TerminationCause {
+        fn default() -> Self {
+            <Self as __rt::EnumValue>::from_repr(0)
+        }
+    }
     /// `Vendor-Specific-Application-Id` AVP (code 260, Grouped).
     #[derive(Debug, Clone, PartialEq, __rt::Grouped)]
     pub struct VendorSpecificApplicationId {
@@ -1047,6 +1393,15 @@ pub mod base {
         #[diameter(avp = 259, must, name = "Acct-Application-Id")]
         pub acct_application_id: u32,
     }
+    /// Required fields empty (text and octets empty, numbers 0, enumerations 0, Grouped
+    /// values their own default), optional ones `None`, repeated ones empty: set what
+    /// matters and finish with `..Default::default()`. A node sending a request fills
+    /// the identity fields it owns and refuses one whose required field is still empty.
+    impl ::core::default::Default for VendorSpecificApplicationId {
+        fn default() -> Self {
+            <Self as __rt::AvpSet>::placeholder()
+        }
+    }
     /// `OC-Supported-Features` AVP (code 621, Grouped).
     #[derive(Debug, Clone, PartialEq, __rt::Grouped)]
     pub struct OcSupportedFeatures {
@@ -1056,6 +1411,15 @@ pub mod base {
         /// *[ AVP ]
         #[diameter(extra)]
         pub avps: __rt::Vec<__rt::RawAvp>,
+    }
+    /// Required fields empty (text and octets empty, numbers 0, enumerations 0, Grouped
+    /// values their own default), optional ones `None`, repeated ones empty: set what
+    /// matters and finish with `..Default::default()`. A node sending a request fills
+    /// the identity fields it owns and refuses one whose required field is still empty.
+    impl ::core::default::Default for OcSupportedFeatures {
+        fn default() -> Self {
+            <Self as __rt::AvpSet>::placeholder()
+        }
     }
     /// `OC-OLR` AVP (code 623, Grouped).
     #[derive(Debug, Clone, PartialEq, __rt::Grouped)]
@@ -1076,6 +1440,15 @@ pub mod base {
         #[diameter(extra)]
         pub avps: __rt::Vec<__rt::RawAvp>,
     }
+    /// Required fields empty (text and octets empty, numbers 0, enumerations 0, Grouped
+    /// values their own default), optional ones `None`, repeated ones empty: set what
+    /// matters and finish with `..Default::default()`. A node sending a request fills
+    /// the identity fields it owns and refuses one whose required field is still empty.
+    impl ::core::default::Default for OcOlr {
+        fn default() -> Self {
+            <Self as __rt::AvpSet>::placeholder()
+        }
+    }
     /// `OC-Report-Type` AVP (code 626, Enumerated).
     #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, __rt::Enumerated)]
     pub enum OcReportType {
@@ -1088,6 +1461,13 @@ pub mod base {
         /// A value the dictionary does not name, kept as received.
         #[diameter(unknown)]
         Unrecognized(i32),
+    }
+    /// The value 0: its variant, or `Unrecognized(0)` (unset: a sender
+    /// refuses it in a required field) when the dictionary does not name 0.
+    impl ::core::default::Default for OcReportType {
+        fn default() -> Self {
+            <Self as __rt::EnumValue>::from_repr(0)
+        }
     }
     /// `DRMP` AVP (code 301, Enumerated).
     #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, __rt::Enumerated)]
@@ -1143,6 +1523,13 @@ pub mod base {
         /// A value the dictionary does not name, kept as received.
         #[diameter(unknown)]
         Unrecognized(i32),
+    }
+    /// The value 0: its variant, or `Unrecognized(0)` (unset: a sender
+    /// refuses it in a required field) when the dictionary does not name 0.
+    impl ::core::default::Default for Drmp {
+        fn default() -> Self {
+            <Self as __rt::EnumValue>::from_repr(0)
+        }
     }
 }
 /// Base Accounting (application 3).
@@ -3110,6 +3497,15 @@ pub mod charging_control {
         #[diameter(avp = 873, vendor = 10415, must, name = "Service-Information")]
         pub service_information: __rt::Option<ServiceInformation>,
     }
+    /// Required fields empty (text and octets empty, numbers 0, enumerations 0, Grouped
+    /// values their own default), optional ones `None`, repeated ones empty: set what
+    /// matters and finish with `..Default::default()`. A node sending a request fills
+    /// the identity fields it owns and refuses one whose required field is still empty.
+    impl ::core::default::Default for CreditControlRequest {
+        fn default() -> Self {
+            <Self as __rt::AvpSet>::placeholder()
+        }
+    }
     /// `Credit-Control-Answer` (command 272, application 4).
     #[derive(Debug, Clone, PartialEq, __rt::Message)]
     #[diameter(
@@ -3203,13 +3599,39 @@ pub mod charging_control {
         #[diameter(avp = 279, must, name = "Failed-AVP")]
         pub failed_avp: __rt::Option<super::base::FailedAvp>,
     }
+    /// Required fields empty (text and octets empty, numbers 0, enumerations 0, Grouped
+    /// values their own default), optional ones `None`, repeated ones empty: set what
+    /// matters and finish with `..Default::default()`. A node sending a request fills
+    /// the identity fields it owns and refuses one whose required field is still empty.
+    impl ::core::default::Default for CreditControlAnswer {
+        fn default() -> Self {
+            <Self as __rt::AvpSet>::placeholder()
+        }
+    }
+    /// The `Credit-Control-Answer` to a `Credit-Control-Request`: Session-Id, this node's Origin-Host and Origin-Realm, Result-Code 2001, Proxy-Info and the identifying AVPs copied; the rest empty.
+    impl __rt::FromRequest<CreditControlRequest> for CreditControlAnswer {
+        fn from_request(
+            __r: &CreditControlRequest,
+            __origin_host: &__rt::DiameterIdentity,
+            __origin_realm: &__rt::DiameterIdentity,
+        ) -> Self {
+            let mut __a = <Self as ::core::default::Default>::default();
+            __a.session_id = ::core::clone::Clone::clone(&__r.session_id);
+            __a.result_code = <u32 as ::core::convert::From<u32>>::from(2001u32);
+            __a.origin_host = ::core::clone::Clone::clone(__origin_host);
+            __a.origin_realm = ::core::clone::Clone::clone(__origin_realm);
+            __a.cc_request_type = ::core::clone::Clone::clone(&__r.cc_request_type);
+            __a.cc_request_number = ::core::clone::Clone::clone(&__r.cc_request_number);
+            __a.proxy_info = ::core::clone::Clone::clone(&__r.proxy_info);
+            __a
+        }
+    }
     /// The Charging Control application, to implement: one method per command. Serve it with `ChargingControlServer::new(service)` as the node's handler.
     pub trait ChargingControlService: Send + Sync + 'static {
         /// Answers a `Credit-Control-Request` (command 272); an `Err` is answered with its Result-Code.
         fn credit_control(
             &self,
-            request: CreditControlRequest,
-            context: __rt::Request,
+            request: __rt::Request<CreditControlRequest>,
         ) -> impl ::core::future::Future<
             Output = __rt::ServiceResult<CreditControlAnswer>,
         > + Send;
@@ -3234,8 +3656,11 @@ pub mod charging_control {
                     ::std::boxed::Box::pin(async move {
                         match request.decode::<CreditControlRequest>() {
                             __rt::Ok(r) => {
-                                match svc.credit_control(r, request.clone()).await {
-                                    __rt::Ok(answer) => request.answer(&answer),
+                                match svc
+                                    .credit_control(request.clone().with_message(r))
+                                    .await
+                                {
+                                    __rt::Ok(answer) => request.reply(&answer),
                                     __rt::Err(e) => e.reply(&request),
                                 }
                             }
@@ -3261,10 +3686,10 @@ pub mod charging_control {
         r" `AppHandle::filter` gives for an application bound to a set of peers."] pub fn
         with_filter(mut self, filter : __rt::Option < __rt::Filter >) -> Self { self
         .filter = filter; self } #[doc =
-        " Sends a `Credit-Control-Request` and waits for its answer."] pub async fn
-        credit_control(& self, request : & CreditControlRequest) -> __rt::Result <
-        CreditControlAnswer, __rt::NodeError > { self.node.call_filtered(request, self
-        .filter.clone()). await } }
+        " Sends a `Credit-Control-Request` and waits for its answer. Takes the message, a reference to it, or a `Call` with its own timeout and filter; empty identity fields are filled by the node (`Node::call`)."]
+        pub async fn credit_control(& self, request : impl __rt::IntoCall <
+        CreditControlRequest >) -> __rt::Result < CreditControlAnswer, __rt::NodeError >
+        { self.node.call_filtered(request, self.filter.clone()). await } }
     }
     /// `CC-Money` AVP (code 413, Grouped).
     #[derive(Debug, Clone, PartialEq, __rt::Grouped)]
@@ -3275,6 +3700,15 @@ pub mod charging_control {
         /// { Currency-Code }
         #[diameter(avp = 425, must, name = "Currency-Code")]
         pub currency_code: u32,
+    }
+    /// Required fields empty (text and octets empty, numbers 0, enumerations 0, Grouped
+    /// values their own default), optional ones `None`, repeated ones empty: set what
+    /// matters and finish with `..Default::default()`. A node sending a request fills
+    /// the identity fields it owns and refuses one whose required field is still empty.
+    impl ::core::default::Default for CcMoney {
+        fn default() -> Self {
+            <Self as __rt::AvpSet>::placeholder()
+        }
     }
     /// `CC-Request-Type` AVP (code 416, Enumerated).
     #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, __rt::Enumerated)]
@@ -3292,6 +3726,13 @@ pub mod charging_control {
         #[diameter(unknown)]
         Unrecognized(i32),
     }
+    /// The value 0: its variant, or `Unrecognized(0)` (unset: a sender
+    /// refuses it in a required field) when the dictionary does not name 0.
+    impl ::core::default::Default for CcRequestType {
+        fn default() -> Self {
+            <Self as __rt::EnumValue>::from_repr(0)
+        }
+    }
     /// `CC-Session-Failover` AVP (code 418, Enumerated).
     #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, __rt::Enumerated)]
     pub enum CcSessionFailover {
@@ -3304,6 +3745,13 @@ pub mod charging_control {
         /// A value the dictionary does not name, kept as received.
         #[diameter(unknown)]
         Unrecognized(i32),
+    }
+    /// The value 0: its variant, or `Unrecognized(0)` (unset: a sender
+    /// refuses it in a required field) when the dictionary does not name 0.
+    impl ::core::default::Default for CcSessionFailover {
+        fn default() -> Self {
+            <Self as __rt::EnumValue>::from_repr(0)
+        }
     }
     /// `CC-Unit-Type` AVP (code 454, Enumerated).
     #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, __rt::Enumerated)]
@@ -3330,6 +3778,13 @@ pub mod charging_control {
         #[diameter(unknown)]
         Unrecognized(i32),
     }
+    /// The value 0: its variant, or `Unrecognized(0)` (unset: a sender
+    /// refuses it in a required field) when the dictionary does not name 0.
+    impl ::core::default::Default for CcUnitType {
+        fn default() -> Self {
+            <Self as __rt::EnumValue>::from_repr(0)
+        }
+    }
     /// `Check-Balance-Result` AVP (code 422, Enumerated).
     #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, __rt::Enumerated)]
     pub enum CheckBalanceResult {
@@ -3342,6 +3797,13 @@ pub mod charging_control {
         /// A value the dictionary does not name, kept as received.
         #[diameter(unknown)]
         Unrecognized(i32),
+    }
+    /// The value 0: its variant, or `Unrecognized(0)` (unset: a sender
+    /// refuses it in a required field) when the dictionary does not name 0.
+    impl ::core::default::Default for CheckBalanceResult {
+        fn default() -> Self {
+            <Self as __rt::EnumValue>::from_repr(0)
+        }
     }
     /// `Cost-Information` AVP (code 423, Grouped).
     #[derive(Debug, Clone, PartialEq, __rt::Grouped)]
@@ -3356,6 +3818,15 @@ pub mod charging_control {
         #[diameter(avp = 424, must, name = "Cost-Unit")]
         pub cost_unit: __rt::Utf8String,
     }
+    /// Required fields empty (text and octets empty, numbers 0, enumerations 0, Grouped
+    /// values their own default), optional ones `None`, repeated ones empty: set what
+    /// matters and finish with `..Default::default()`. A node sending a request fills
+    /// the identity fields it owns and refuses one whose required field is still empty.
+    impl ::core::default::Default for CostInformation {
+        fn default() -> Self {
+            <Self as __rt::AvpSet>::placeholder()
+        }
+    }
     /// `Credit-Control` AVP (code 426, Enumerated).
     #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, __rt::Enumerated)]
     pub enum CreditControl {
@@ -3368,6 +3839,13 @@ pub mod charging_control {
         /// A value the dictionary does not name, kept as received.
         #[diameter(unknown)]
         Unrecognized(i32),
+    }
+    /// The value 0: its variant, or `Unrecognized(0)` (unset: a sender
+    /// refuses it in a required field) when the dictionary does not name 0.
+    impl ::core::default::Default for CreditControl {
+        fn default() -> Self {
+            <Self as __rt::EnumValue>::from_repr(0)
+        }
     }
     /// `Credit-Control-Failure-Handling` AVP (code 427, Enumerated).
     #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, __rt::Enumerated)]
@@ -3385,6 +3863,13 @@ pub mod charging_control {
         #[diameter(unknown)]
         Unrecognized(i32),
     }
+    /// The value 0: its variant, or `Unrecognized(0)` (unset: a sender
+    /// refuses it in a required field) when the dictionary does not name 0.
+    impl ::core::default::Default for CreditControlFailureHandling {
+        fn default() -> Self {
+            <Self as __rt::EnumValue>::from_repr(0)
+        }
+    }
     /// `Direct-Debiting-Failure-Handling` AVP (code 428, Enumerated).
     #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, __rt::Enumerated)]
     pub enum DirectDebitingFailureHandling {
@@ -3397,6 +3882,13 @@ pub mod charging_control {
         /// A value the dictionary does not name, kept as received.
         #[diameter(unknown)]
         Unrecognized(i32),
+    }
+    /// The value 0: its variant, or `Unrecognized(0)` (unset: a sender
+    /// refuses it in a required field) when the dictionary does not name 0.
+    impl ::core::default::Default for DirectDebitingFailureHandling {
+        fn default() -> Self {
+            <Self as __rt::EnumValue>::from_repr(0)
+        }
     }
     /// `Final-Unit-Action` AVP (code 449, Enumerated).
     #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, __rt::Enumerated)]
@@ -3414,6 +3906,13 @@ pub mod charging_control {
         #[diameter(unknown)]
         Unrecognized(i32),
     }
+    /// The value 0: its variant, or `Unrecognized(0)` (unset: a sender
+    /// refuses it in a required field) when the dictionary does not name 0.
+    impl ::core::default::Default for FinalUnitAction {
+        fn default() -> Self {
+            <Self as __rt::EnumValue>::from_repr(0)
+        }
+    }
     /// `Final-Unit-Indication` AVP (code 430, Grouped).
     #[derive(Debug, Clone, PartialEq, __rt::Grouped)]
     pub struct FinalUnitIndication {
@@ -3429,6 +3928,15 @@ pub mod charging_control {
         /// [ Redirect-Server ]
         #[diameter(avp = 434, must, name = "Redirect-Server")]
         pub redirect_server: __rt::Option<RedirectServer>,
+    }
+    /// Required fields empty (text and octets empty, numbers 0, enumerations 0, Grouped
+    /// values their own default), optional ones `None`, repeated ones empty: set what
+    /// matters and finish with `..Default::default()`. A node sending a request fills
+    /// the identity fields it owns and refuses one whose required field is still empty.
+    impl ::core::default::Default for FinalUnitIndication {
+        fn default() -> Self {
+            <Self as __rt::AvpSet>::placeholder()
+        }
     }
     /// `Granted-Service-Unit` AVP (code 431, Grouped).
     #[derive(Debug, Clone, PartialEq, __rt::Grouped)]
@@ -3455,6 +3963,15 @@ pub mod charging_control {
         #[diameter(avp = 417, must, name = "CC-Service-Specific-Units")]
         pub cc_service_specific_units: __rt::Option<u64>,
     }
+    /// Required fields empty (text and octets empty, numbers 0, enumerations 0, Grouped
+    /// values their own default), optional ones `None`, repeated ones empty: set what
+    /// matters and finish with `..Default::default()`. A node sending a request fills
+    /// the identity fields it owns and refuses one whose required field is still empty.
+    impl ::core::default::Default for GrantedServiceUnit {
+        fn default() -> Self {
+            <Self as __rt::AvpSet>::placeholder()
+        }
+    }
     /// `G-S-U-Pool-Reference` AVP (code 457, Grouped).
     #[derive(Debug, Clone, PartialEq, __rt::Grouped)]
     pub struct GsuPoolReference {
@@ -3467,6 +3984,15 @@ pub mod charging_control {
         /// { Unit-Value }
         #[diameter(avp = 445, must, name = "Unit-Value")]
         pub unit_value: UnitValue,
+    }
+    /// Required fields empty (text and octets empty, numbers 0, enumerations 0, Grouped
+    /// values their own default), optional ones `None`, repeated ones empty: set what
+    /// matters and finish with `..Default::default()`. A node sending a request fills
+    /// the identity fields it owns and refuses one whose required field is still empty.
+    impl ::core::default::Default for GsuPoolReference {
+        fn default() -> Self {
+            <Self as __rt::AvpSet>::placeholder()
+        }
     }
     /// `Multiple-Services-Credit-Control` AVP (code 456, Grouped).
     #[derive(Debug, Clone, PartialEq, __rt::Grouped)]
@@ -3502,6 +4028,15 @@ pub mod charging_control {
         #[diameter(avp = 430, must, name = "Final-Unit-Indication")]
         pub final_unit_indication: __rt::Option<FinalUnitIndication>,
     }
+    /// Required fields empty (text and octets empty, numbers 0, enumerations 0, Grouped
+    /// values their own default), optional ones `None`, repeated ones empty: set what
+    /// matters and finish with `..Default::default()`. A node sending a request fills
+    /// the identity fields it owns and refuses one whose required field is still empty.
+    impl ::core::default::Default for MultipleServicesCreditControl {
+        fn default() -> Self {
+            <Self as __rt::AvpSet>::placeholder()
+        }
+    }
     /// `Multiple-Services-Indicator` AVP (code 455, Enumerated).
     #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, __rt::Enumerated)]
     pub enum MultipleServicesIndicator {
@@ -3514,6 +4049,13 @@ pub mod charging_control {
         /// A value the dictionary does not name, kept as received.
         #[diameter(unknown)]
         Unrecognized(i32),
+    }
+    /// The value 0: its variant, or `Unrecognized(0)` (unset: a sender
+    /// refuses it in a required field) when the dictionary does not name 0.
+    impl ::core::default::Default for MultipleServicesIndicator {
+        fn default() -> Self {
+            <Self as __rt::EnumValue>::from_repr(0)
+        }
     }
     /// `Redirect-Address-Type` AVP (code 433, Enumerated).
     #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, __rt::Enumerated)]
@@ -3534,6 +4076,13 @@ pub mod charging_control {
         #[diameter(unknown)]
         Unrecognized(i32),
     }
+    /// The value 0: its variant, or `Unrecognized(0)` (unset: a sender
+    /// refuses it in a required field) when the dictionary does not name 0.
+    impl ::core::default::Default for RedirectAddressType {
+        fn default() -> Self {
+            <Self as __rt::EnumValue>::from_repr(0)
+        }
+    }
     /// `Redirect-Server` AVP (code 434, Grouped).
     #[derive(Debug, Clone, PartialEq, __rt::Grouped)]
     pub struct RedirectServer {
@@ -3543,6 +4092,15 @@ pub mod charging_control {
         /// { Redirect-Server-Address }
         #[diameter(avp = 435, must, name = "Redirect-Server-Address")]
         pub redirect_server_address: __rt::Utf8String,
+    }
+    /// Required fields empty (text and octets empty, numbers 0, enumerations 0, Grouped
+    /// values their own default), optional ones `None`, repeated ones empty: set what
+    /// matters and finish with `..Default::default()`. A node sending a request fills
+    /// the identity fields it owns and refuses one whose required field is still empty.
+    impl ::core::default::Default for RedirectServer {
+        fn default() -> Self {
+            <Self as __rt::AvpSet>::placeholder()
+        }
     }
     /// `Requested-Action` AVP (code 436, Enumerated).
     #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, __rt::Enumerated)]
@@ -3562,6 +4120,13 @@ pub mod charging_control {
         /// A value the dictionary does not name, kept as received.
         #[diameter(unknown)]
         Unrecognized(i32),
+    }
+    /// The value 0: its variant, or `Unrecognized(0)` (unset: a sender
+    /// refuses it in a required field) when the dictionary does not name 0.
+    impl ::core::default::Default for RequestedAction {
+        fn default() -> Self {
+            <Self as __rt::EnumValue>::from_repr(0)
+        }
     }
     /// `Requested-Service-Unit` AVP (code 437, Grouped).
     #[derive(Debug, Clone, PartialEq, __rt::Grouped)]
@@ -3585,6 +4150,15 @@ pub mod charging_control {
         #[diameter(avp = 417, must, name = "CC-Service-Specific-Units")]
         pub cc_service_specific_units: __rt::Option<u64>,
     }
+    /// Required fields empty (text and octets empty, numbers 0, enumerations 0, Grouped
+    /// values their own default), optional ones `None`, repeated ones empty: set what
+    /// matters and finish with `..Default::default()`. A node sending a request fills
+    /// the identity fields it owns and refuses one whose required field is still empty.
+    impl ::core::default::Default for RequestedServiceUnit {
+        fn default() -> Self {
+            <Self as __rt::AvpSet>::placeholder()
+        }
+    }
     /// `Service-Parameter-Info` AVP (code 440, Grouped).
     #[derive(Debug, Clone, PartialEq, __rt::Grouped)]
     pub struct ServiceParameterInfo {
@@ -3595,6 +4169,15 @@ pub mod charging_control {
         #[diameter(avp = 442, name = "Service-Parameter-Value")]
         pub service_parameter_value: __rt::Bytes,
     }
+    /// Required fields empty (text and octets empty, numbers 0, enumerations 0, Grouped
+    /// values their own default), optional ones `None`, repeated ones empty: set what
+    /// matters and finish with `..Default::default()`. A node sending a request fills
+    /// the identity fields it owns and refuses one whose required field is still empty.
+    impl ::core::default::Default for ServiceParameterInfo {
+        fn default() -> Self {
+            <Self as __rt::AvpSet>::placeholder()
+        }
+    }
     /// `Subscription-Id` AVP (code 443, Grouped).
     #[derive(Debug, Clone, PartialEq, __rt::Grouped)]
     pub struct SubscriptionId {
@@ -3604,6 +4187,15 @@ pub mod charging_control {
         /// { Subscription-Id-Data }
         #[diameter(avp = 444, must, name = "Subscription-Id-Data")]
         pub subscription_id_data: __rt::Utf8String,
+    }
+    /// Required fields empty (text and octets empty, numbers 0, enumerations 0, Grouped
+    /// values their own default), optional ones `None`, repeated ones empty: set what
+    /// matters and finish with `..Default::default()`. A node sending a request fills
+    /// the identity fields it owns and refuses one whose required field is still empty.
+    impl ::core::default::Default for SubscriptionId {
+        fn default() -> Self {
+            <Self as __rt::AvpSet>::placeholder()
+        }
     }
     /// `Subscription-Id-Type` AVP (code 450, Enumerated).
     #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, __rt::Enumerated)]
@@ -3624,6 +4216,13 @@ pub mod charging_control {
         #[diameter(unknown)]
         Unrecognized(i32),
     }
+    /// The value 0: its variant, or `Unrecognized(0)` (unset: a sender
+    /// refuses it in a required field) when the dictionary does not name 0.
+    impl ::core::default::Default for SubscriptionIdType {
+        fn default() -> Self {
+            <Self as __rt::EnumValue>::from_repr(0)
+        }
+    }
     /// `Tariff-Change-Usage` AVP (code 452, Enumerated).
     #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, __rt::Enumerated)]
     pub enum TariffChangeUsage {
@@ -3640,6 +4239,13 @@ pub mod charging_control {
         #[diameter(unknown)]
         Unrecognized(i32),
     }
+    /// The value 0: its variant, or `Unrecognized(0)` (unset: a sender
+    /// refuses it in a required field) when the dictionary does not name 0.
+    impl ::core::default::Default for TariffChangeUsage {
+        fn default() -> Self {
+            <Self as __rt::EnumValue>::from_repr(0)
+        }
+    }
     /// `Unit-Value` AVP (code 445, Grouped).
     #[derive(Debug, Clone, PartialEq, __rt::Grouped)]
     pub struct UnitValue {
@@ -3649,6 +4255,15 @@ pub mod charging_control {
         /// { Exponent }
         #[diameter(avp = 429, must, name = "Exponent")]
         pub exponent: i32,
+    }
+    /// Required fields empty (text and octets empty, numbers 0, enumerations 0, Grouped
+    /// values their own default), optional ones `None`, repeated ones empty: set what
+    /// matters and finish with `..Default::default()`. A node sending a request fills
+    /// the identity fields it owns and refuses one whose required field is still empty.
+    impl ::core::default::Default for UnitValue {
+        fn default() -> Self {
+            <Self as __rt::AvpSet>::placeholder()
+        }
     }
     /// `Used-Service-Unit` AVP (code 446, Grouped).
     #[derive(Debug, Clone, PartialEq, __rt::Grouped)]
@@ -3675,6 +4290,15 @@ pub mod charging_control {
         #[diameter(avp = 417, must, name = "CC-Service-Specific-Units")]
         pub cc_service_specific_units: __rt::Option<u64>,
     }
+    /// Required fields empty (text and octets empty, numbers 0, enumerations 0, Grouped
+    /// values their own default), optional ones `None`, repeated ones empty: set what
+    /// matters and finish with `..Default::default()`. A node sending a request fills
+    /// the identity fields it owns and refuses one whose required field is still empty.
+    impl ::core::default::Default for UsedServiceUnit {
+        fn default() -> Self {
+            <Self as __rt::AvpSet>::placeholder()
+        }
+    }
     /// `User-Equipment-Info` AVP (code 458, Grouped).
     #[derive(Debug, Clone, PartialEq, __rt::Grouped)]
     pub struct UserEquipmentInfo {
@@ -3684,6 +4308,15 @@ pub mod charging_control {
         /// { User-Equipment-Info-Value }
         #[diameter(avp = 460, name = "User-Equipment-Info-Value")]
         pub user_equipment_info_value: __rt::Bytes,
+    }
+    /// Required fields empty (text and octets empty, numbers 0, enumerations 0, Grouped
+    /// values their own default), optional ones `None`, repeated ones empty: set what
+    /// matters and finish with `..Default::default()`. A node sending a request fills
+    /// the identity fields it owns and refuses one whose required field is still empty.
+    impl ::core::default::Default for UserEquipmentInfo {
+        fn default() -> Self {
+            <Self as __rt::AvpSet>::placeholder()
+        }
     }
     /// `User-Equipment-Info-Type` AVP (code 459, Enumerated).
     #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, __rt::Enumerated)]
@@ -3704,6 +4337,13 @@ pub mod charging_control {
         #[diameter(unknown)]
         Unrecognized(i32),
     }
+    /// The value 0: its variant, or `Unrecognized(0)` (unset: a sender
+    /// refuses it in a required field) when the dictionary does not name 0.
+    impl ::core::default::Default for UserEquipmentInfoType {
+        fn default() -> Self {
+            <Self as __rt::EnumValue>::from_repr(0)
+        }
+    }
     /// `TGPP-PDP-Type` AVP (code 3, vendor 10415, Enumerated).
     #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, __rt::Enumerated)]
     pub enum TgppPdpType {
@@ -3723,6 +4363,13 @@ pub mod charging_control {
         #[diameter(unknown)]
         Unrecognized(i32),
     }
+    /// The value 0: its variant, or `Unrecognized(0)` (unset: a sender
+    /// refuses it in a required field) when the dictionary does not name 0.
+    impl ::core::default::Default for TgppPdpType {
+        fn default() -> Self {
+            <Self as __rt::EnumValue>::from_repr(0)
+        }
+    }
     /// `Access-Transfer-Information` AVP (code 2709, vendor 10415, Grouped).
     #[derive(Debug, Clone, PartialEq, __rt::Grouped)]
     pub struct AccessTransferInformation {
@@ -3738,6 +4385,15 @@ pub mod charging_control {
         )]
         pub access_network_information: __rt::Option<__rt::Bytes>,
     }
+    /// Required fields empty (text and octets empty, numbers 0, enumerations 0, Grouped
+    /// values their own default), optional ones `None`, repeated ones empty: set what
+    /// matters and finish with `..Default::default()`. A node sending a request fills
+    /// the identity fields it owns and refuses one whose required field is still empty.
+    impl ::core::default::Default for AccessTransferInformation {
+        fn default() -> Self {
+            <Self as __rt::AvpSet>::placeholder()
+        }
+    }
     /// `Access-Transfer-Type` AVP (code 2710, vendor 10415, Enumerated).
     #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, __rt::Enumerated)]
     pub enum AccessTransferType {
@@ -3751,6 +4407,13 @@ pub mod charging_control {
         #[diameter(unknown)]
         Unrecognized(i32),
     }
+    /// The value 0: its variant, or `Unrecognized(0)` (unset: a sender
+    /// refuses it in a required field) when the dictionary does not name 0.
+    impl ::core::default::Default for AccessTransferType {
+        fn default() -> Self {
+            <Self as __rt::EnumValue>::from_repr(0)
+        }
+    }
     /// `Accumulated-Cost` AVP (code 2052, vendor 10415, Grouped).
     #[derive(Debug, Clone, PartialEq, __rt::Grouped)]
     pub struct AccumulatedCost {
@@ -3760,6 +4423,15 @@ pub mod charging_control {
         /// [ Exponent ]
         #[diameter(avp = 429, must, name = "Exponent")]
         pub exponent: __rt::Option<i32>,
+    }
+    /// Required fields empty (text and octets empty, numbers 0, enumerations 0, Grouped
+    /// values their own default), optional ones `None`, repeated ones empty: set what
+    /// matters and finish with `..Default::default()`. A node sending a request fills
+    /// the identity fields it owns and refuses one whose required field is still empty.
+    impl ::core::default::Default for AccumulatedCost {
+        fn default() -> Self {
+            <Self as __rt::AvpSet>::placeholder()
+        }
     }
     /// `Adaptations` AVP (code 1217, vendor 10415, Enumerated).
     #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, __rt::Enumerated)]
@@ -3773,6 +4445,13 @@ pub mod charging_control {
         /// A value the dictionary does not name, kept as received.
         #[diameter(unknown)]
         Unrecognized(i32),
+    }
+    /// The value 0: its variant, or `Unrecognized(0)` (unset: a sender
+    /// refuses it in a required field) when the dictionary does not name 0.
+    impl ::core::default::Default for Adaptations {
+        fn default() -> Self {
+            <Self as __rt::EnumValue>::from_repr(0)
+        }
     }
     /// `Additional-Content-Information` AVP (code 1207, vendor 10415, Grouped).
     #[derive(Debug, Clone, PartialEq, __rt::Grouped)]
@@ -3792,6 +4471,15 @@ pub mod charging_control {
         #[diameter(avp = 1206, vendor = 10415, must, name = "Content-Size")]
         pub content_size: __rt::Option<u32>,
     }
+    /// Required fields empty (text and octets empty, numbers 0, enumerations 0, Grouped
+    /// values their own default), optional ones `None`, repeated ones empty: set what
+    /// matters and finish with `..Default::default()`. A node sending a request fills
+    /// the identity fields it owns and refuses one whose required field is still empty.
+    impl ::core::default::Default for AdditionalContentInformation {
+        fn default() -> Self {
+            <Self as __rt::AvpSet>::placeholder()
+        }
+    }
     /// `Address-Domain` AVP (code 898, vendor 10415, Grouped).
     #[derive(Debug, Clone, PartialEq, __rt::Grouped)]
     pub struct AddressDomain {
@@ -3801,6 +4489,15 @@ pub mod charging_control {
         /// [ TGPP-IMSI-MCC-MNC ]
         #[diameter(avp = 8, vendor = 10415, name = "TGPP-IMSI-MCC-MNC")]
         pub tgpp_imsi_mcc_mnc: __rt::Option<__rt::Utf8String>,
+    }
+    /// Required fields empty (text and octets empty, numbers 0, enumerations 0, Grouped
+    /// values their own default), optional ones `None`, repeated ones empty: set what
+    /// matters and finish with `..Default::default()`. A node sending a request fills
+    /// the identity fields it owns and refuses one whose required field is still empty.
+    impl ::core::default::Default for AddressDomain {
+        fn default() -> Self {
+            <Self as __rt::AvpSet>::placeholder()
+        }
     }
     /// `Addressee-Type` AVP (code 1208, vendor 10415, Enumerated).
     #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, __rt::Enumerated)]
@@ -3817,6 +4514,13 @@ pub mod charging_control {
         /// A value the dictionary does not name, kept as received.
         #[diameter(unknown)]
         Unrecognized(i32),
+    }
+    /// The value 0: its variant, or `Unrecognized(0)` (unset: a sender
+    /// refuses it in a required field) when the dictionary does not name 0.
+    impl ::core::default::Default for AddresseeType {
+        fn default() -> Self {
+            <Self as __rt::EnumValue>::from_repr(0)
+        }
     }
     /// `Address-Type` AVP (code 899, vendor 10415, Enumerated).
     #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, __rt::Enumerated)]
@@ -3849,6 +4553,13 @@ pub mod charging_control {
         #[diameter(unknown)]
         Unrecognized(i32),
     }
+    /// The value 0: its variant, or `Unrecognized(0)` (unset: a sender
+    /// refuses it in a required field) when the dictionary does not name 0.
+    impl ::core::default::Default for AddressType {
+        fn default() -> Self {
+            <Self as __rt::EnumValue>::from_repr(0)
+        }
+    }
     /// `AF-Correlation-Information` AVP (code 1276, vendor 10415, Grouped).
     #[derive(Debug, Clone, PartialEq, __rt::Grouped)]
     pub struct AfCorrelationInformation {
@@ -3858,6 +4569,15 @@ pub mod charging_control {
         /// *[ Flows ]
         #[diameter(avp = 510, vendor = 10415, must, name = "Flows")]
         pub flows: __rt::Vec<Flows>,
+    }
+    /// Required fields empty (text and octets empty, numbers 0, enumerations 0, Grouped
+    /// values their own default), optional ones `None`, repeated ones empty: set what
+    /// matters and finish with `..Default::default()`. A node sending a request fills
+    /// the identity fields it owns and refuses one whose required field is still empty.
+    impl ::core::default::Default for AfCorrelationInformation {
+        fn default() -> Self {
+            <Self as __rt::AvpSet>::placeholder()
+        }
     }
     /// `Allocation-Retention-Priority` AVP (code 1034, vendor 10415, Grouped).
     #[derive(Debug, Clone, PartialEq, __rt::Grouped)]
@@ -3872,6 +4592,15 @@ pub mod charging_control {
         #[diameter(avp = 1048, vendor = 10415, name = "Pre-emption-Vulnerability")]
         pub pre_emption_vulnerability: __rt::Option<PreEmptionVulnerability>,
     }
+    /// Required fields empty (text and octets empty, numbers 0, enumerations 0, Grouped
+    /// values their own default), optional ones `None`, repeated ones empty: set what
+    /// matters and finish with `..Default::default()`. A node sending a request fills
+    /// the identity fields it owns and refuses one whose required field is still empty.
+    impl ::core::default::Default for AllocationRetentionPriority {
+        fn default() -> Self {
+            <Self as __rt::AvpSet>::placeholder()
+        }
+    }
     /// `AoC-Cost-Information` AVP (code 2053, vendor 10415, Grouped).
     #[derive(Debug, Clone, PartialEq, __rt::Grouped)]
     pub struct AocCostInformation {
@@ -3884,6 +4613,15 @@ pub mod charging_control {
         /// [ Currency-Code ]
         #[diameter(avp = 425, must, name = "Currency-Code")]
         pub currency_code: __rt::Option<u32>,
+    }
+    /// Required fields empty (text and octets empty, numbers 0, enumerations 0, Grouped
+    /// values their own default), optional ones `None`, repeated ones empty: set what
+    /// matters and finish with `..Default::default()`. A node sending a request fills
+    /// the identity fields it owns and refuses one whose required field is still empty.
+    impl ::core::default::Default for AocCostInformation {
+        fn default() -> Self {
+            <Self as __rt::AvpSet>::placeholder()
+        }
     }
     /// `AoC-Format` AVP (code 2310, vendor 10415, Enumerated).
     #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, __rt::Enumerated)]
@@ -3900,6 +4638,13 @@ pub mod charging_control {
         /// A value the dictionary does not name, kept as received.
         #[diameter(unknown)]
         Unrecognized(i32),
+    }
+    /// The value 0: its variant, or `Unrecognized(0)` (unset: a sender
+    /// refuses it in a required field) when the dictionary does not name 0.
+    impl ::core::default::Default for AocFormat {
+        fn default() -> Self {
+            <Self as __rt::EnumValue>::from_repr(0)
+        }
     }
     /// `AoC-Information` AVP (code 2054, vendor 10415, Grouped).
     #[derive(Debug, Clone, PartialEq, __rt::Grouped)]
@@ -3918,6 +4663,15 @@ pub mod charging_control {
             name = "AoC-Subscription-Information"
         )]
         pub aoc_subscription_information: __rt::Option<AocSubscriptionInformation>,
+    }
+    /// Required fields empty (text and octets empty, numbers 0, enumerations 0, Grouped
+    /// values their own default), optional ones `None`, repeated ones empty: set what
+    /// matters and finish with `..Default::default()`. A node sending a request fills
+    /// the identity fields it owns and refuses one whose required field is still empty.
+    impl ::core::default::Default for AocInformation {
+        fn default() -> Self {
+            <Self as __rt::AvpSet>::placeholder()
+        }
     }
     /// `AoC-Request-Type` AVP (code 2055, vendor 10415, Enumerated).
     #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, __rt::Enumerated)]
@@ -3938,6 +4692,13 @@ pub mod charging_control {
         #[diameter(unknown)]
         Unrecognized(i32),
     }
+    /// The value 0: its variant, or `Unrecognized(0)` (unset: a sender
+    /// refuses it in a required field) when the dictionary does not name 0.
+    impl ::core::default::Default for AocRequestType {
+        fn default() -> Self {
+            <Self as __rt::EnumValue>::from_repr(0)
+        }
+    }
     /// `AoC-Service` AVP (code 2311, vendor 10415, Grouped).
     #[derive(Debug, Clone, PartialEq, __rt::Grouped)]
     pub struct AocService {
@@ -3953,6 +4714,15 @@ pub mod charging_control {
         #[diameter(avp = 2313, vendor = 10415, must, name = "AoC-Service-Type")]
         pub aoc_service_type: __rt::Option<AocServiceType>,
     }
+    /// Required fields empty (text and octets empty, numbers 0, enumerations 0, Grouped
+    /// values their own default), optional ones `None`, repeated ones empty: set what
+    /// matters and finish with `..Default::default()`. A node sending a request fills
+    /// the identity fields it owns and refuses one whose required field is still empty.
+    impl ::core::default::Default for AocService {
+        fn default() -> Self {
+            <Self as __rt::AvpSet>::placeholder()
+        }
+    }
     /// `AoC-Service-Obligatory-Type` AVP (code 2312, vendor 10415, Enumerated).
     #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, __rt::Enumerated)]
     pub enum AocServiceObligatoryType {
@@ -3965,6 +4735,13 @@ pub mod charging_control {
         /// A value the dictionary does not name, kept as received.
         #[diameter(unknown)]
         Unrecognized(i32),
+    }
+    /// The value 0: its variant, or `Unrecognized(0)` (unset: a sender
+    /// refuses it in a required field) when the dictionary does not name 0.
+    impl ::core::default::Default for AocServiceObligatoryType {
+        fn default() -> Self {
+            <Self as __rt::EnumValue>::from_repr(0)
+        }
     }
     /// `AoC-Service-Type` AVP (code 2313, vendor 10415, Enumerated).
     #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, __rt::Enumerated)]
@@ -3985,6 +4762,13 @@ pub mod charging_control {
         #[diameter(unknown)]
         Unrecognized(i32),
     }
+    /// The value 0: its variant, or `Unrecognized(0)` (unset: a sender
+    /// refuses it in a required field) when the dictionary does not name 0.
+    impl ::core::default::Default for AocServiceType {
+        fn default() -> Self {
+            <Self as __rt::EnumValue>::from_repr(0)
+        }
+    }
     /// `AoC-Subscription-Information` AVP (code 2314, vendor 10415, Grouped).
     #[derive(Debug, Clone, PartialEq, __rt::Grouped)]
     pub struct AocSubscriptionInformation {
@@ -3997,6 +4781,15 @@ pub mod charging_control {
         /// [ Preferred-AoC-Currency ]
         #[diameter(avp = 2315, vendor = 10415, must, name = "Preferred-AoC-Currency")]
         pub preferred_aoc_currency: __rt::Option<u32>,
+    }
+    /// Required fields empty (text and octets empty, numbers 0, enumerations 0, Grouped
+    /// values their own default), optional ones `None`, repeated ones empty: set what
+    /// matters and finish with `..Default::default()`. A node sending a request fills
+    /// the identity fields it owns and refuses one whose required field is still empty.
+    impl ::core::default::Default for AocSubscriptionInformation {
+        fn default() -> Self {
+            <Self as __rt::AvpSet>::placeholder()
+        }
     }
     /// `Application-Server-Information` AVP (code 850, vendor 10415, Grouped).
     #[derive(Debug, Clone, PartialEq, __rt::Grouped)]
@@ -4013,6 +4806,15 @@ pub mod charging_control {
         )]
         pub application_provided_called_party_address: __rt::Vec<__rt::Utf8String>,
     }
+    /// Required fields empty (text and octets empty, numbers 0, enumerations 0, Grouped
+    /// values their own default), optional ones `None`, repeated ones empty: set what
+    /// matters and finish with `..Default::default()`. A node sending a request fills
+    /// the identity fields it owns and refuses one whose required field is still empty.
+    impl ::core::default::Default for ApplicationServerInformation {
+        fn default() -> Self {
+            <Self as __rt::AvpSet>::placeholder()
+        }
+    }
     /// `Basic-Service-Code` AVP (code 3411, vendor 10415, Grouped).
     #[derive(Debug, Clone, PartialEq, __rt::Grouped)]
     pub struct BasicServiceCode {
@@ -4022,6 +4824,15 @@ pub mod charging_control {
         /// [ Teleservice ]
         #[diameter(avp = 3413, vendor = 10415, must, name = "Teleservice")]
         pub teleservice: __rt::Option<__rt::Bytes>,
+    }
+    /// Required fields empty (text and octets empty, numbers 0, enumerations 0, Grouped
+    /// values their own default), optional ones `None`, repeated ones empty: set what
+    /// matters and finish with `..Default::default()`. A node sending a request fills
+    /// the identity fields it owns and refuses one whose required field is still empty.
+    impl ::core::default::Default for BasicServiceCode {
+        fn default() -> Self {
+            <Self as __rt::AvpSet>::placeholder()
+        }
     }
     /// `Charge-Reason-Code` AVP (code 2118, vendor 10415, Enumerated).
     #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, __rt::Enumerated)]
@@ -4044,6 +4855,13 @@ pub mod charging_control {
         /// A value the dictionary does not name, kept as received.
         #[diameter(unknown)]
         Unrecognized(i32),
+    }
+    /// The value 0: its variant, or `Unrecognized(0)` (unset: a sender
+    /// refuses it in a required field) when the dictionary does not name 0.
+    impl ::core::default::Default for ChargeReasonCode {
+        fn default() -> Self {
+            <Self as __rt::EnumValue>::from_repr(0)
+        }
     }
     /// `Charging-Characteristics-Selection-Mode` AVP (code 2066, vendor 10415, Enumerated).
     #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, __rt::Enumerated)]
@@ -4070,6 +4888,13 @@ pub mod charging_control {
         #[diameter(unknown)]
         Unrecognized(i32),
     }
+    /// The value 0: its variant, or `Unrecognized(0)` (unset: a sender
+    /// refuses it in a required field) when the dictionary does not name 0.
+    impl ::core::default::Default for ChargingCharacteristicsSelectionMode {
+        fn default() -> Self {
+            <Self as __rt::EnumValue>::from_repr(0)
+        }
+    }
     /// `Class-Identifier` AVP (code 1214, vendor 10415, Enumerated).
     #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, __rt::Enumerated)]
     pub enum ClassIdentifier {
@@ -4089,6 +4914,13 @@ pub mod charging_control {
         #[diameter(unknown)]
         Unrecognized(i32),
     }
+    /// The value 0: its variant, or `Unrecognized(0)` (unset: a sender
+    /// refuses it in a required field) when the dictionary does not name 0.
+    impl ::core::default::Default for ClassIdentifier {
+        fn default() -> Self {
+            <Self as __rt::EnumValue>::from_repr(0)
+        }
+    }
     /// `CN-IP-Multicast-Distribution` AVP (code 921, vendor 10415, Enumerated).
     #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, __rt::Enumerated)]
     pub enum CnIpMulticastDistribution {
@@ -4101,6 +4933,13 @@ pub mod charging_control {
         /// A value the dictionary does not name, kept as received.
         #[diameter(unknown)]
         Unrecognized(i32),
+    }
+    /// The value 0: its variant, or `Unrecognized(0)` (unset: a sender
+    /// refuses it in a required field) when the dictionary does not name 0.
+    impl ::core::default::Default for CnIpMulticastDistribution {
+        fn default() -> Self {
+            <Self as __rt::EnumValue>::from_repr(0)
+        }
     }
     /// `CN-Operator-Selection-Entity` AVP (code 3421, vendor 10415, Enumerated).
     #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, __rt::Enumerated)]
@@ -4117,6 +4956,13 @@ pub mod charging_control {
         /// A value the dictionary does not name, kept as received.
         #[diameter(unknown)]
         Unrecognized(i32),
+    }
+    /// The value 0: its variant, or `Unrecognized(0)` (unset: a sender
+    /// refuses it in a required field) when the dictionary does not name 0.
+    impl ::core::default::Default for CnOperatorSelectionEntity {
+        fn default() -> Self {
+            <Self as __rt::EnumValue>::from_repr(0)
+        }
     }
     /// `Content-Class` AVP (code 1220, vendor 10415, Enumerated).
     #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, __rt::Enumerated)]
@@ -4149,6 +4995,13 @@ pub mod charging_control {
         #[diameter(unknown)]
         Unrecognized(i32),
     }
+    /// The value 0: its variant, or `Unrecognized(0)` (unset: a sender
+    /// refuses it in a required field) when the dictionary does not name 0.
+    impl ::core::default::Default for ContentClass {
+        fn default() -> Self {
+            <Self as __rt::EnumValue>::from_repr(0)
+        }
+    }
     /// `CSG-Access-Mode` AVP (code 2317, vendor 10415, Enumerated).
     #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, __rt::Enumerated)]
     pub enum CsgAccessMode {
@@ -4161,6 +5014,13 @@ pub mod charging_control {
         /// A value the dictionary does not name, kept as received.
         #[diameter(unknown)]
         Unrecognized(i32),
+    }
+    /// The value 0: its variant, or `Unrecognized(0)` (unset: a sender
+    /// refuses it in a required field) when the dictionary does not name 0.
+    impl ::core::default::Default for CsgAccessMode {
+        fn default() -> Self {
+            <Self as __rt::EnumValue>::from_repr(0)
+        }
     }
     /// `CSG-Membership-Indication` AVP (code 2318, vendor 10415, Enumerated).
     #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, __rt::Enumerated)]
@@ -4175,6 +5035,13 @@ pub mod charging_control {
         #[diameter(unknown)]
         Unrecognized(i32),
     }
+    /// The value 0: its variant, or `Unrecognized(0)` (unset: a sender
+    /// refuses it in a required field) when the dictionary does not name 0.
+    impl ::core::default::Default for CsgMembershipIndication {
+        fn default() -> Self {
+            <Self as __rt::EnumValue>::from_repr(0)
+        }
+    }
     /// `Current-Tariff` AVP (code 2056, vendor 10415, Grouped).
     #[derive(Debug, Clone, PartialEq, __rt::Grouped)]
     pub struct CurrentTariff {
@@ -4188,6 +5055,15 @@ pub mod charging_control {
         #[diameter(avp = 2058, vendor = 10415, must, name = "Rate-Element")]
         pub rate_element: __rt::Vec<RateElement>,
     }
+    /// Required fields empty (text and octets empty, numbers 0, enumerations 0, Grouped
+    /// values their own default), optional ones `None`, repeated ones empty: set what
+    /// matters and finish with `..Default::default()`. A node sending a request fills
+    /// the identity fields it owns and refuses one whose required field is still empty.
+    impl ::core::default::Default for CurrentTariff {
+        fn default() -> Self {
+            <Self as __rt::AvpSet>::placeholder()
+        }
+    }
     /// `Delivery-Report-Requested` AVP (code 1216, vendor 10415, Enumerated).
     #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, __rt::Enumerated)]
     pub enum DeliveryReportRequested {
@@ -4200,6 +5076,13 @@ pub mod charging_control {
         /// A value the dictionary does not name, kept as received.
         #[diameter(unknown)]
         Unrecognized(i32),
+    }
+    /// The value 0: its variant, or `Unrecognized(0)` (unset: a sender
+    /// refuses it in a required field) when the dictionary does not name 0.
+    impl ::core::default::Default for DeliveryReportRequested {
+        fn default() -> Self {
+            <Self as __rt::EnumValue>::from_repr(0)
+        }
     }
     /// `Destination-Interface` AVP (code 2002, vendor 10415, Grouped).
     #[derive(Debug, Clone, PartialEq, __rt::Grouped)]
@@ -4217,6 +5100,15 @@ pub mod charging_control {
         #[diameter(avp = 2006, vendor = 10415, must, name = "Interface-Type")]
         pub interface_type: __rt::Option<InterfaceType>,
     }
+    /// Required fields empty (text and octets empty, numbers 0, enumerations 0, Grouped
+    /// values their own default), optional ones `None`, repeated ones empty: set what
+    /// matters and finish with `..Default::default()`. A node sending a request fills
+    /// the identity fields it owns and refuses one whose required field is still empty.
+    impl ::core::default::Default for DestinationInterface {
+        fn default() -> Self {
+            <Self as __rt::AvpSet>::placeholder()
+        }
+    }
     /// `DRM-Content` AVP (code 1221, vendor 10415, Enumerated).
     #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, __rt::Enumerated)]
     pub enum DrmContent {
@@ -4229,6 +5121,13 @@ pub mod charging_control {
         /// A value the dictionary does not name, kept as received.
         #[diameter(unknown)]
         Unrecognized(i32),
+    }
+    /// The value 0: its variant, or `Unrecognized(0)` (unset: a sender
+    /// refuses it in a required field) when the dictionary does not name 0.
+    impl ::core::default::Default for DrmContent {
+        fn default() -> Self {
+            <Self as __rt::EnumValue>::from_repr(0)
+        }
     }
     /// `Dynamic-Address-Flag` AVP (code 2051, vendor 10415, Enumerated).
     #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, __rt::Enumerated)]
@@ -4243,6 +5142,13 @@ pub mod charging_control {
         #[diameter(unknown)]
         Unrecognized(i32),
     }
+    /// The value 0: its variant, or `Unrecognized(0)` (unset: a sender
+    /// refuses it in a required field) when the dictionary does not name 0.
+    impl ::core::default::Default for DynamicAddressFlag {
+        fn default() -> Self {
+            <Self as __rt::EnumValue>::from_repr(0)
+        }
+    }
     /// `Dynamic-Address-Flag-Extension` AVP (code 2068, vendor 10415, Enumerated).
     #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, __rt::Enumerated)]
     pub enum DynamicAddressFlagExtension {
@@ -4256,6 +5162,13 @@ pub mod charging_control {
         #[diameter(unknown)]
         Unrecognized(i32),
     }
+    /// The value 0: its variant, or `Unrecognized(0)` (unset: a sender
+    /// refuses it in a required field) when the dictionary does not name 0.
+    impl ::core::default::Default for DynamicAddressFlagExtension {
+        fn default() -> Self {
+            <Self as __rt::EnumValue>::from_repr(0)
+        }
+    }
     /// `Early-Media-Description` AVP (code 1272, vendor 10415, Grouped).
     #[derive(Debug, Clone, PartialEq, __rt::Grouped)]
     pub struct EarlyMediaDescription {
@@ -4268,6 +5181,15 @@ pub mod charging_control {
         /// *[ SDP-Session-Description ]
         #[diameter(avp = 842, vendor = 10415, must, name = "SDP-Session-Description")]
         pub sdp_session_description: __rt::Vec<__rt::Utf8String>,
+    }
+    /// Required fields empty (text and octets empty, numbers 0, enumerations 0, Grouped
+    /// values their own default), optional ones `None`, repeated ones empty: set what
+    /// matters and finish with `..Default::default()`. A node sending a request fills
+    /// the identity fields it owns and refuses one whose required field is still empty.
+    impl ::core::default::Default for EarlyMediaDescription {
+        fn default() -> Self {
+            <Self as __rt::AvpSet>::placeholder()
+        }
     }
     /// `Envelope` AVP (code 1266, vendor 10415, Grouped).
     #[derive(Debug, Clone, PartialEq, __rt::Grouped)]
@@ -4291,6 +5213,15 @@ pub mod charging_control {
         #[diameter(avp = 417, must, name = "CC-Service-Specific-Units")]
         pub cc_service_specific_units: __rt::Option<u64>,
     }
+    /// Required fields empty (text and octets empty, numbers 0, enumerations 0, Grouped
+    /// values their own default), optional ones `None`, repeated ones empty: set what
+    /// matters and finish with `..Default::default()`. A node sending a request fills
+    /// the identity fields it owns and refuses one whose required field is still empty.
+    impl ::core::default::Default for Envelope {
+        fn default() -> Self {
+            <Self as __rt::AvpSet>::placeholder()
+        }
+    }
     /// `Envelope-Reporting` AVP (code 1268, vendor 10415, Enumerated).
     #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, __rt::Enumerated)]
     pub enum EnvelopeReporting {
@@ -4313,6 +5244,13 @@ pub mod charging_control {
         #[diameter(unknown)]
         Unrecognized(i32),
     }
+    /// The value 0: its variant, or `Unrecognized(0)` (unset: a sender
+    /// refuses it in a required field) when the dictionary does not name 0.
+    impl ::core::default::Default for EnvelopeReporting {
+        fn default() -> Self {
+            <Self as __rt::EnumValue>::from_repr(0)
+        }
+    }
     /// `Event-Type` AVP (code 823, vendor 10415, Grouped).
     #[derive(Debug, Clone, PartialEq, __rt::Grouped)]
     pub struct EventType {
@@ -4325,6 +5263,15 @@ pub mod charging_control {
         /// { Expires }
         #[diameter(avp = 888, vendor = 10415, must, name = "Expires")]
         pub expires: u32,
+    }
+    /// Required fields empty (text and octets empty, numbers 0, enumerations 0, Grouped
+    /// values their own default), optional ones `None`, repeated ones empty: set what
+    /// matters and finish with `..Default::default()`. A node sending a request fills
+    /// the identity fields it owns and refuses one whose required field is still empty.
+    impl ::core::default::Default for EventType {
+        fn default() -> Self {
+            <Self as __rt::AvpSet>::placeholder()
+        }
     }
     /// `File-Repair-Supported` AVP (code 1224, vendor 10415, Enumerated).
     #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, __rt::Enumerated)]
@@ -4339,6 +5286,13 @@ pub mod charging_control {
         #[diameter(unknown)]
         Unrecognized(i32),
     }
+    /// The value 0: its variant, or `Unrecognized(0)` (unset: a sender
+    /// refuses it in a required field) when the dictionary does not name 0.
+    impl ::core::default::Default for FileRepairSupported {
+        fn default() -> Self {
+            <Self as __rt::EnumValue>::from_repr(0)
+        }
+    }
     /// `Fixed-User-Location-Info` AVP (code 2825, vendor 10415, Grouped).
     #[derive(Debug, Clone, PartialEq, __rt::Grouped)]
     pub struct FixedUserLocationInfo {
@@ -4349,6 +5303,15 @@ pub mod charging_control {
         #[diameter(avp = 2716, vendor = 10415, must, name = "BSSID")]
         pub bssid: __rt::Option<__rt::Utf8String>,
     }
+    /// Required fields empty (text and octets empty, numbers 0, enumerations 0, Grouped
+    /// values their own default), optional ones `None`, repeated ones empty: set what
+    /// matters and finish with `..Default::default()`. A node sending a request fills
+    /// the identity fields it owns and refuses one whose required field is still empty.
+    impl ::core::default::Default for FixedUserLocationInfo {
+        fn default() -> Self {
+            <Self as __rt::AvpSet>::placeholder()
+        }
+    }
     /// `Flows` AVP (code 510, vendor 10415, Grouped).
     #[derive(Debug, Clone, PartialEq, __rt::Grouped)]
     pub struct Flows {
@@ -4358,6 +5321,15 @@ pub mod charging_control {
         /// *[ Flow-Number ]
         #[diameter(avp = 509, vendor = 10415, must, name = "Flow-Number")]
         pub flow_number: __rt::Vec<u32>,
+    }
+    /// Required fields empty (text and octets empty, numbers 0, enumerations 0, Grouped
+    /// values their own default), optional ones `None`, repeated ones empty: set what
+    /// matters and finish with `..Default::default()`. A node sending a request fills
+    /// the identity fields it owns and refuses one whose required field is still empty.
+    impl ::core::default::Default for Flows {
+        fn default() -> Self {
+            <Self as __rt::AvpSet>::placeholder()
+        }
     }
     /// `Forwarding-Pending` AVP (code 3415, vendor 10415, Enumerated).
     #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, __rt::Enumerated)]
@@ -4372,6 +5344,13 @@ pub mod charging_control {
         #[diameter(unknown)]
         Unrecognized(i32),
     }
+    /// The value 0: its variant, or `Unrecognized(0)` (unset: a sender
+    /// refuses it in a required field) when the dictionary does not name 0.
+    impl ::core::default::Default for ForwardingPending {
+        fn default() -> Self {
+            <Self as __rt::EnumValue>::from_repr(0)
+        }
+    }
     /// `IMS-Emergency-Indicator` AVP (code 2322, vendor 10415, Enumerated).
     #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, __rt::Enumerated)]
     pub enum ImsEmergencyIndicator {
@@ -4384,6 +5363,13 @@ pub mod charging_control {
         /// A value the dictionary does not name, kept as received.
         #[diameter(unknown)]
         Unrecognized(i32),
+    }
+    /// The value 0: its variant, or `Unrecognized(0)` (unset: a sender
+    /// refuses it in a required field) when the dictionary does not name 0.
+    impl ::core::default::Default for ImsEmergencyIndicator {
+        fn default() -> Self {
+            <Self as __rt::EnumValue>::from_repr(0)
+        }
     }
     /// `IMS-Information` AVP (code 876, vendor 10415, Grouped).
     #[derive(Debug, Clone, PartialEq, __rt::Grouped)]
@@ -4601,6 +5587,15 @@ pub mod charging_control {
         #[diameter(avp = 2717, vendor = 10415, must, name = "TAD-Identifier")]
         pub tad_identifier: __rt::Option<TadIdentifier>,
     }
+    /// Required fields empty (text and octets empty, numbers 0, enumerations 0, Grouped
+    /// values their own default), optional ones `None`, repeated ones empty: set what
+    /// matters and finish with `..Default::default()`. A node sending a request fills
+    /// the identity fields it owns and refuses one whose required field is still empty.
+    impl ::core::default::Default for ImsInformation {
+        fn default() -> Self {
+            <Self as __rt::AvpSet>::placeholder()
+        }
+    }
     /// `IMSI-Unauthenticated-Flag` AVP (code 2308, vendor 10415, Enumerated).
     #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, __rt::Enumerated)]
     pub enum ImsiUnauthenticatedFlag {
@@ -4614,6 +5609,13 @@ pub mod charging_control {
         #[diameter(unknown)]
         Unrecognized(i32),
     }
+    /// The value 0: its variant, or `Unrecognized(0)` (unset: a sender
+    /// refuses it in a required field) when the dictionary does not name 0.
+    impl ::core::default::Default for ImsiUnauthenticatedFlag {
+        fn default() -> Self {
+            <Self as __rt::EnumValue>::from_repr(0)
+        }
+    }
     /// `Incremental-Cost` AVP (code 2062, vendor 10415, Grouped).
     #[derive(Debug, Clone, PartialEq, __rt::Grouped)]
     pub struct IncrementalCost {
@@ -4623,6 +5625,15 @@ pub mod charging_control {
         /// [ Exponent ]
         #[diameter(avp = 429, must, name = "Exponent")]
         pub exponent: __rt::Option<i32>,
+    }
+    /// Required fields empty (text and octets empty, numbers 0, enumerations 0, Grouped
+    /// values their own default), optional ones `None`, repeated ones empty: set what
+    /// matters and finish with `..Default::default()`. A node sending a request fills
+    /// the identity fields it owns and refuses one whose required field is still empty.
+    impl ::core::default::Default for IncrementalCost {
+        fn default() -> Self {
+            <Self as __rt::AvpSet>::placeholder()
+        }
     }
     /// `Interface-Type` AVP (code 2006, vendor 10415, Enumerated).
     #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, __rt::Enumerated)]
@@ -4646,6 +5657,13 @@ pub mod charging_control {
         #[diameter(unknown)]
         Unrecognized(i32),
     }
+    /// The value 0: its variant, or `Unrecognized(0)` (unset: a sender
+    /// refuses it in a required field) when the dictionary does not name 0.
+    impl ::core::default::Default for InterfaceType {
+        fn default() -> Self {
+            <Self as __rt::EnumValue>::from_repr(0)
+        }
+    }
     /// `Inter-Operator-Identifier` AVP (code 838, vendor 10415, Grouped).
     #[derive(Debug, Clone, PartialEq, __rt::Grouped)]
     pub struct InterOperatorIdentifier {
@@ -4655,6 +5673,15 @@ pub mod charging_control {
         /// [ Terminating-IOI ]
         #[diameter(avp = 840, vendor = 10415, must, name = "Terminating-IOI")]
         pub terminating_ioi: __rt::Option<__rt::Utf8String>,
+    }
+    /// Required fields empty (text and octets empty, numbers 0, enumerations 0, Grouped
+    /// values their own default), optional ones `None`, repeated ones empty: set what
+    /// matters and finish with `..Default::default()`. A node sending a request fills
+    /// the identity fields it owns and refuses one whose required field is still empty.
+    impl ::core::default::Default for InterOperatorIdentifier {
+        fn default() -> Self {
+            <Self as __rt::AvpSet>::placeholder()
+        }
     }
     /// `IP-Realm-Default-Indication` AVP (code 2603, vendor 10415, Enumerated).
     #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, __rt::Enumerated)]
@@ -4669,6 +5696,13 @@ pub mod charging_control {
         #[diameter(unknown)]
         Unrecognized(i32),
     }
+    /// The value 0: its variant, or `Unrecognized(0)` (unset: a sender
+    /// refuses it in a required field) when the dictionary does not name 0.
+    impl ::core::default::Default for IpRealmDefaultIndication {
+        fn default() -> Self {
+            <Self as __rt::EnumValue>::from_repr(0)
+        }
+    }
     /// `ISUP-Cause` AVP (code 3416, vendor 10415, Grouped).
     #[derive(Debug, Clone, PartialEq, __rt::Grouped)]
     pub struct IsupCause {
@@ -4678,6 +5712,15 @@ pub mod charging_control {
         /// [ ISUP-Cause-Value ]
         #[diameter(avp = 3424, vendor = 10415, must, name = "ISUP-Cause-Value")]
         pub isup_cause_value: __rt::Option<u32>,
+    }
+    /// Required fields empty (text and octets empty, numbers 0, enumerations 0, Grouped
+    /// values their own default), optional ones `None`, repeated ones empty: set what
+    /// matters and finish with `..Default::default()`. A node sending a request fills
+    /// the identity fields it owns and refuses one whose required field is still empty.
+    impl ::core::default::Default for IsupCause {
+        fn default() -> Self {
+            <Self as __rt::AvpSet>::placeholder()
+        }
     }
     /// `LCS-Client-Id` AVP (code 1232, vendor 10415, Grouped).
     #[derive(Debug, Clone, PartialEq, __rt::Grouped)]
@@ -4701,6 +5744,15 @@ pub mod charging_control {
         #[diameter(avp = 1239, vendor = 10415, must, name = "LCS-Requestor-Id")]
         pub lcs_requestor_id: __rt::Option<LcsRequestorId>,
     }
+    /// Required fields empty (text and octets empty, numbers 0, enumerations 0, Grouped
+    /// values their own default), optional ones `None`, repeated ones empty: set what
+    /// matters and finish with `..Default::default()`. A node sending a request fills
+    /// the identity fields it owns and refuses one whose required field is still empty.
+    impl ::core::default::Default for LcsClientId {
+        fn default() -> Self {
+            <Self as __rt::AvpSet>::placeholder()
+        }
+    }
     /// `LCS-Client-Name` AVP (code 1235, vendor 10415, Grouped).
     #[derive(Debug, Clone, PartialEq, __rt::Grouped)]
     pub struct LcsClientName {
@@ -4713,6 +5765,15 @@ pub mod charging_control {
         /// [ LCS-Format-Indicator ]
         #[diameter(avp = 1237, vendor = 10415, must, name = "LCS-Format-Indicator")]
         pub lcs_format_indicator: __rt::Option<LcsFormatIndicator>,
+    }
+    /// Required fields empty (text and octets empty, numbers 0, enumerations 0, Grouped
+    /// values their own default), optional ones `None`, repeated ones empty: set what
+    /// matters and finish with `..Default::default()`. A node sending a request fills
+    /// the identity fields it owns and refuses one whose required field is still empty.
+    impl ::core::default::Default for LcsClientName {
+        fn default() -> Self {
+            <Self as __rt::AvpSet>::placeholder()
+        }
     }
     /// `LCS-Client-Type` AVP (code 1241, vendor 10415, Enumerated).
     #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, __rt::Enumerated)]
@@ -4732,6 +5793,13 @@ pub mod charging_control {
         /// A value the dictionary does not name, kept as received.
         #[diameter(unknown)]
         Unrecognized(i32),
+    }
+    /// The value 0: its variant, or `Unrecognized(0)` (unset: a sender
+    /// refuses it in a required field) when the dictionary does not name 0.
+    impl ::core::default::Default for LcsClientType {
+        fn default() -> Self {
+            <Self as __rt::EnumValue>::from_repr(0)
+        }
     }
     /// `LCS-Format-Indicator` AVP (code 1237, vendor 10415, Enumerated).
     #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, __rt::Enumerated)]
@@ -4755,6 +5823,13 @@ pub mod charging_control {
         #[diameter(unknown)]
         Unrecognized(i32),
     }
+    /// The value 0: its variant, or `Unrecognized(0)` (unset: a sender
+    /// refuses it in a required field) when the dictionary does not name 0.
+    impl ::core::default::Default for LcsFormatIndicator {
+        fn default() -> Self {
+            <Self as __rt::EnumValue>::from_repr(0)
+        }
+    }
     /// `LCS-Information` AVP (code 878, vendor 10415, Grouped).
     #[derive(Debug, Clone, PartialEq, __rt::Grouped)]
     pub struct LcsInformation {
@@ -4777,6 +5852,15 @@ pub mod charging_control {
         #[diameter(avp = 701, vendor = 10415, must, name = "MSISDN")]
         pub msisdn: __rt::Option<__rt::Bytes>,
     }
+    /// Required fields empty (text and octets empty, numbers 0, enumerations 0, Grouped
+    /// values their own default), optional ones `None`, repeated ones empty: set what
+    /// matters and finish with `..Default::default()`. A node sending a request fills
+    /// the identity fields it owns and refuses one whose required field is still empty.
+    impl ::core::default::Default for LcsInformation {
+        fn default() -> Self {
+            <Self as __rt::AvpSet>::placeholder()
+        }
+    }
     /// `LCS-Requestor-Id` AVP (code 1239, vendor 10415, Grouped).
     #[derive(Debug, Clone, PartialEq, __rt::Grouped)]
     pub struct LcsRequestorId {
@@ -4786,6 +5870,15 @@ pub mod charging_control {
         /// [ LCS-Requestor-Id-String ]
         #[diameter(avp = 1240, vendor = 10415, must, name = "LCS-Requestor-Id-String")]
         pub lcs_requestor_id_string: __rt::Option<__rt::Utf8String>,
+    }
+    /// Required fields empty (text and octets empty, numbers 0, enumerations 0, Grouped
+    /// values their own default), optional ones `None`, repeated ones empty: set what
+    /// matters and finish with `..Default::default()`. A node sending a request fills
+    /// the identity fields it owns and refuses one whose required field is still empty.
+    impl ::core::default::Default for LcsRequestorId {
+        fn default() -> Self {
+            <Self as __rt::AvpSet>::placeholder()
+        }
     }
     /// `Local-GW-Inserted-Indication` AVP (code 2604, vendor 10415, Enumerated).
     #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, __rt::Enumerated)]
@@ -4799,6 +5892,13 @@ pub mod charging_control {
         /// A value the dictionary does not name, kept as received.
         #[diameter(unknown)]
         Unrecognized(i32),
+    }
+    /// The value 0: its variant, or `Unrecognized(0)` (unset: a sender
+    /// refuses it in a required field) when the dictionary does not name 0.
+    impl ::core::default::Default for LocalGwInsertedIndication {
+        fn default() -> Self {
+            <Self as __rt::EnumValue>::from_repr(0)
+        }
     }
     /// `Location-Estimate-Type` AVP (code 1243, vendor 10415, Enumerated).
     #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, __rt::Enumerated)]
@@ -4822,6 +5922,13 @@ pub mod charging_control {
         #[diameter(unknown)]
         Unrecognized(i32),
     }
+    /// The value 0: its variant, or `Unrecognized(0)` (unset: a sender
+    /// refuses it in a required field) when the dictionary does not name 0.
+    impl ::core::default::Default for LocationEstimateType {
+        fn default() -> Self {
+            <Self as __rt::EnumValue>::from_repr(0)
+        }
+    }
     /// `Location-Type` AVP (code 1244, vendor 10415, Grouped).
     #[derive(Debug, Clone, PartialEq, __rt::Grouped)]
     pub struct LocationType {
@@ -4837,6 +5944,15 @@ pub mod charging_control {
         )]
         pub deferred_location_event_type: __rt::Option<__rt::Utf8String>,
     }
+    /// Required fields empty (text and octets empty, numbers 0, enumerations 0, Grouped
+    /// values their own default), optional ones `None`, repeated ones empty: set what
+    /// matters and finish with `..Default::default()`. A node sending a request fills
+    /// the identity fields it owns and refuses one whose required field is still empty.
+    impl ::core::default::Default for LocationType {
+        fn default() -> Self {
+            <Self as __rt::AvpSet>::placeholder()
+        }
+    }
     /// `Low-Balance-Indication` AVP (code 2020, vendor 10415, Enumerated).
     #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, __rt::Enumerated)]
     pub enum LowBalanceIndication {
@@ -4850,6 +5966,13 @@ pub mod charging_control {
         #[diameter(unknown)]
         Unrecognized(i32),
     }
+    /// The value 0: its variant, or `Unrecognized(0)` (unset: a sender
+    /// refuses it in a required field) when the dictionary does not name 0.
+    impl ::core::default::Default for LowBalanceIndication {
+        fn default() -> Self {
+            <Self as __rt::EnumValue>::from_repr(0)
+        }
+    }
     /// `Low-Priority-Indicator` AVP (code 2602, vendor 10415, Enumerated).
     #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, __rt::Enumerated)]
     pub enum LowPriorityIndicator {
@@ -4862,6 +5985,13 @@ pub mod charging_control {
         /// A value the dictionary does not name, kept as received.
         #[diameter(unknown)]
         Unrecognized(i32),
+    }
+    /// The value 0: its variant, or `Unrecognized(0)` (unset: a sender
+    /// refuses it in a required field) when the dictionary does not name 0.
+    impl ::core::default::Default for LowPriorityIndicator {
+        fn default() -> Self {
+            <Self as __rt::EnumValue>::from_repr(0)
+        }
     }
     /// `MBMS-2G-3G-Indicator` AVP (code 907, vendor 10415, Enumerated).
     #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, __rt::Enumerated)]
@@ -4879,6 +6009,13 @@ pub mod charging_control {
         #[diameter(unknown)]
         Unrecognized(i32),
     }
+    /// The value 0: its variant, or `Unrecognized(0)` (unset: a sender
+    /// refuses it in a required field) when the dictionary does not name 0.
+    impl ::core::default::Default for Mbms2g3gIndicator {
+        fn default() -> Self {
+            <Self as __rt::EnumValue>::from_repr(0)
+        }
+    }
     /// `MBMS-Charged-Party` AVP (code 2323, vendor 10415, Enumerated).
     #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, __rt::Enumerated)]
     pub enum MbmsChargedParty {
@@ -4891,6 +6028,13 @@ pub mod charging_control {
         /// A value the dictionary does not name, kept as received.
         #[diameter(unknown)]
         Unrecognized(i32),
+    }
+    /// The value 0: its variant, or `Unrecognized(0)` (unset: a sender
+    /// refuses it in a required field) when the dictionary does not name 0.
+    impl ::core::default::Default for MbmsChargedParty {
+        fn default() -> Self {
+            <Self as __rt::EnumValue>::from_repr(0)
+        }
     }
     /// `MBMS-Information` AVP (code 880, vendor 10415, Grouped).
     #[derive(Debug, Clone, PartialEq, __rt::Grouped)]
@@ -4945,6 +6089,15 @@ pub mod charging_control {
         #[diameter(avp = 701, vendor = 10415, must, name = "MSISDN")]
         pub msisdn: __rt::Vec<__rt::Bytes>,
     }
+    /// Required fields empty (text and octets empty, numbers 0, enumerations 0, Grouped
+    /// values their own default), optional ones `None`, repeated ones empty: set what
+    /// matters and finish with `..Default::default()`. A node sending a request fills
+    /// the identity fields it owns and refuses one whose required field is still empty.
+    impl ::core::default::Default for MbmsInformation {
+        fn default() -> Self {
+            <Self as __rt::AvpSet>::placeholder()
+        }
+    }
     /// `MBMS-Service-Type` AVP (code 906, vendor 10415, Enumerated).
     #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, __rt::Enumerated)]
     pub enum MbmsServiceType {
@@ -4958,6 +6111,13 @@ pub mod charging_control {
         #[diameter(unknown)]
         Unrecognized(i32),
     }
+    /// The value 0: its variant, or `Unrecognized(0)` (unset: a sender
+    /// refuses it in a required field) when the dictionary does not name 0.
+    impl ::core::default::Default for MbmsServiceType {
+        fn default() -> Self {
+            <Self as __rt::EnumValue>::from_repr(0)
+        }
+    }
     /// `MBMS-User-Service-Type` AVP (code 1225, vendor 10415, Enumerated).
     #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, __rt::Enumerated)]
     pub enum MbmsUserServiceType {
@@ -4970,6 +6130,13 @@ pub mod charging_control {
         /// A value the dictionary does not name, kept as received.
         #[diameter(unknown)]
         Unrecognized(i32),
+    }
+    /// The value 0: its variant, or `Unrecognized(0)` (unset: a sender
+    /// refuses it in a required field) when the dictionary does not name 0.
+    impl ::core::default::Default for MbmsUserServiceType {
+        fn default() -> Self {
+            <Self as __rt::EnumValue>::from_repr(0)
+        }
     }
     /// `Media-Initiator-Flag` AVP (code 882, vendor 10415, Enumerated).
     #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, __rt::Enumerated)]
@@ -4987,6 +6154,13 @@ pub mod charging_control {
         #[diameter(unknown)]
         Unrecognized(i32),
     }
+    /// The value 0: its variant, or `Unrecognized(0)` (unset: a sender
+    /// refuses it in a required field) when the dictionary does not name 0.
+    impl ::core::default::Default for MediaInitiatorFlag {
+        fn default() -> Self {
+            <Self as __rt::EnumValue>::from_repr(0)
+        }
+    }
     /// `Message-Body` AVP (code 889, vendor 10415, Grouped).
     #[derive(Debug, Clone, PartialEq, __rt::Grouped)]
     pub struct MessageBody {
@@ -5003,6 +6177,15 @@ pub mod charging_control {
         #[diameter(avp = 864, vendor = 10415, must, name = "Originator")]
         pub originator: __rt::Option<Originator>,
     }
+    /// Required fields empty (text and octets empty, numbers 0, enumerations 0, Grouped
+    /// values their own default), optional ones `None`, repeated ones empty: set what
+    /// matters and finish with `..Default::default()`. A node sending a request fills
+    /// the identity fields it owns and refuses one whose required field is still empty.
+    impl ::core::default::Default for MessageBody {
+        fn default() -> Self {
+            <Self as __rt::AvpSet>::placeholder()
+        }
+    }
     /// `Message-Class` AVP (code 1213, vendor 10415, Grouped).
     #[derive(Debug, Clone, PartialEq, __rt::Grouped)]
     pub struct MessageClass {
@@ -5012,6 +6195,15 @@ pub mod charging_control {
         /// [ Token-Text ]
         #[diameter(avp = 1215, vendor = 10415, must, name = "Token-Text")]
         pub token_text: __rt::Option<__rt::Utf8String>,
+    }
+    /// Required fields empty (text and octets empty, numbers 0, enumerations 0, Grouped
+    /// values their own default), optional ones `None`, repeated ones empty: set what
+    /// matters and finish with `..Default::default()`. A node sending a request fills
+    /// the identity fields it owns and refuses one whose required field is still empty.
+    impl ::core::default::Default for MessageClass {
+        fn default() -> Self {
+            <Self as __rt::AvpSet>::placeholder()
+        }
     }
     /// `Message-Type` AVP (code 1211, vendor 10415, Enumerated).
     #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, __rt::Enumerated)]
@@ -5065,6 +6257,13 @@ pub mod charging_control {
         #[diameter(unknown)]
         Unrecognized(i32),
     }
+    /// The value 0: its variant, or `Unrecognized(0)` (unset: a sender
+    /// refuses it in a required field) when the dictionary does not name 0.
+    impl ::core::default::Default for MessageType {
+        fn default() -> Self {
+            <Self as __rt::EnumValue>::from_repr(0)
+        }
+    }
     /// `MMBox-Storage-Requested` AVP (code 1248, vendor 10415, Enumerated).
     #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, __rt::Enumerated)]
     pub enum MmboxStorageRequested {
@@ -5077,6 +6276,13 @@ pub mod charging_control {
         /// A value the dictionary does not name, kept as received.
         #[diameter(unknown)]
         Unrecognized(i32),
+    }
+    /// The value 0: its variant, or `Unrecognized(0)` (unset: a sender
+    /// refuses it in a required field) when the dictionary does not name 0.
+    impl ::core::default::Default for MmboxStorageRequested {
+        fn default() -> Self {
+            <Self as __rt::EnumValue>::from_repr(0)
+        }
     }
     /// `MM-Content-Type` AVP (code 1203, vendor 10415, Grouped).
     #[derive(Debug, Clone, PartialEq, __rt::Grouped)]
@@ -5103,6 +6309,15 @@ pub mod charging_control {
             name = "Additional-Content-Information"
         )]
         pub additional_content_information: __rt::Vec<AdditionalContentInformation>,
+    }
+    /// Required fields empty (text and octets empty, numbers 0, enumerations 0, Grouped
+    /// values their own default), optional ones `None`, repeated ones empty: set what
+    /// matters and finish with `..Default::default()`. A node sending a request fills
+    /// the identity fields it owns and refuses one whose required field is still empty.
+    impl ::core::default::Default for MmContentType {
+        fn default() -> Self {
+            <Self as __rt::AvpSet>::placeholder()
+        }
     }
     /// `MMS-Information` AVP (code 877, vendor 10415, Grouped).
     #[derive(Debug, Clone, PartialEq, __rt::Grouped)]
@@ -5173,12 +6388,30 @@ pub mod charging_control {
         #[diameter(avp = 1102, vendor = 10415, must, name = "VAS-Id")]
         pub vas_id: __rt::Option<__rt::Utf8String>,
     }
+    /// Required fields empty (text and octets empty, numbers 0, enumerations 0, Grouped
+    /// values their own default), optional ones `None`, repeated ones empty: set what
+    /// matters and finish with `..Default::default()`. A node sending a request fills
+    /// the identity fields it owns and refuses one whose required field is still empty.
+    impl ::core::default::Default for MmsInformation {
+        fn default() -> Self {
+            <Self as __rt::AvpSet>::placeholder()
+        }
+    }
     /// `MMTel-Information` AVP (code 2030, vendor 10415, Grouped).
     #[derive(Debug, Clone, PartialEq, __rt::Grouped)]
     pub struct MmtelInformation {
         /// *[ Supplementary-Service ]
         #[diameter(avp = 2048, vendor = 10415, must, name = "Supplementary-Service")]
         pub supplementary_service: __rt::Vec<SupplementaryService>,
+    }
+    /// Required fields empty (text and octets empty, numbers 0, enumerations 0, Grouped
+    /// values their own default), optional ones `None`, repeated ones empty: set what
+    /// matters and finish with `..Default::default()`. A node sending a request fills
+    /// the identity fields it owns and refuses one whose required field is still empty.
+    impl ::core::default::Default for MmtelInformation {
+        fn default() -> Self {
+            <Self as __rt::AvpSet>::placeholder()
+        }
     }
     /// `Next-Tariff` AVP (code 2057, vendor 10415, Grouped).
     #[derive(Debug, Clone, PartialEq, __rt::Grouped)]
@@ -5192,6 +6425,15 @@ pub mod charging_control {
         /// *[ Rate-Element ]
         #[diameter(avp = 2058, vendor = 10415, must, name = "Rate-Element")]
         pub rate_element: __rt::Vec<RateElement>,
+    }
+    /// Required fields empty (text and octets empty, numbers 0, enumerations 0, Grouped
+    /// values their own default), optional ones `None`, repeated ones empty: set what
+    /// matters and finish with `..Default::default()`. A node sending a request fills
+    /// the identity fields it owns and refuses one whose required field is still empty.
+    impl ::core::default::Default for NextTariff {
+        fn default() -> Self {
+            <Self as __rt::AvpSet>::placeholder()
+        }
     }
     /// `NNI-Information` AVP (code 2703, vendor 10415, Grouped).
     #[derive(Debug, Clone, PartialEq, __rt::Grouped)]
@@ -5209,6 +6451,15 @@ pub mod charging_control {
         #[diameter(avp = 2705, vendor = 10415, must, name = "Neighbour-Node-Address")]
         pub neighbour_node_address: __rt::Option<__rt::Address>,
     }
+    /// Required fields empty (text and octets empty, numbers 0, enumerations 0, Grouped
+    /// values their own default), optional ones `None`, repeated ones empty: set what
+    /// matters and finish with `..Default::default()`. A node sending a request fills
+    /// the identity fields it owns and refuses one whose required field is still empty.
+    impl ::core::default::Default for NniInformation {
+        fn default() -> Self {
+            <Self as __rt::AvpSet>::placeholder()
+        }
+    }
     /// `NNI-Type` AVP (code 2704, vendor 10415, Enumerated).
     #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, __rt::Enumerated)]
     pub enum NniType {
@@ -5224,6 +6475,13 @@ pub mod charging_control {
         /// A value the dictionary does not name, kept as received.
         #[diameter(unknown)]
         Unrecognized(i32),
+    }
+    /// The value 0: its variant, or `Unrecognized(0)` (unset: a sender
+    /// refuses it in a required field) when the dictionary does not name 0.
+    impl ::core::default::Default for NniType {
+        fn default() -> Self {
+            <Self as __rt::EnumValue>::from_repr(0)
+        }
     }
     /// `Node-Functionality` AVP (code 862, vendor 10415, Enumerated).
     #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, __rt::Enumerated)]
@@ -5286,6 +6544,13 @@ pub mod charging_control {
         #[diameter(unknown)]
         Unrecognized(i32),
     }
+    /// The value 0: its variant, or `Unrecognized(0)` (unset: a sender
+    /// refuses it in a required field) when the dictionary does not name 0.
+    impl ::core::default::Default for NodeFunctionality {
+        fn default() -> Self {
+            <Self as __rt::EnumValue>::from_repr(0)
+        }
+    }
     /// `Offline-Charging` AVP (code 1278, vendor 10415, Grouped).
     #[derive(Debug, Clone, PartialEq, __rt::Grouped)]
     pub struct OfflineCharging {
@@ -5305,6 +6570,15 @@ pub mod charging_control {
         #[diameter(extra)]
         pub avps: __rt::Vec<__rt::RawAvp>,
     }
+    /// Required fields empty (text and octets empty, numbers 0, enumerations 0, Grouped
+    /// values their own default), optional ones `None`, repeated ones empty: set what
+    /// matters and finish with `..Default::default()`. A node sending a request fills
+    /// the identity fields it owns and refuses one whose required field is still empty.
+    impl ::core::default::Default for OfflineCharging {
+        fn default() -> Self {
+            <Self as __rt::AvpSet>::placeholder()
+        }
+    }
     /// `Online-Charging-Flag` AVP (code 2303, vendor 10415, Enumerated).
     #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, __rt::Enumerated)]
     pub enum OnlineChargingFlag {
@@ -5317,6 +6591,13 @@ pub mod charging_control {
         /// A value the dictionary does not name, kept as received.
         #[diameter(unknown)]
         Unrecognized(i32),
+    }
+    /// The value 0: its variant, or `Unrecognized(0)` (unset: a sender
+    /// refuses it in a required field) when the dictionary does not name 0.
+    impl ::core::default::Default for OnlineChargingFlag {
+        fn default() -> Self {
+            <Self as __rt::EnumValue>::from_repr(0)
+        }
     }
     /// `Originator` AVP (code 864, vendor 10415, Enumerated).
     #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, __rt::Enumerated)]
@@ -5331,6 +6612,13 @@ pub mod charging_control {
         #[diameter(unknown)]
         Unrecognized(i32),
     }
+    /// The value 0: its variant, or `Unrecognized(0)` (unset: a sender
+    /// refuses it in a required field) when the dictionary does not name 0.
+    impl ::core::default::Default for Originator {
+        fn default() -> Self {
+            <Self as __rt::EnumValue>::from_repr(0)
+        }
+    }
     /// `Originator-Address` AVP (code 886, vendor 10415, Grouped).
     #[derive(Debug, Clone, PartialEq, __rt::Grouped)]
     pub struct OriginatorAddress {
@@ -5344,6 +6632,15 @@ pub mod charging_control {
         #[diameter(avp = 898, vendor = 10415, must, name = "Address-Domain")]
         pub address_domain: __rt::Option<AddressDomain>,
     }
+    /// Required fields empty (text and octets empty, numbers 0, enumerations 0, Grouped
+    /// values their own default), optional ones `None`, repeated ones empty: set what
+    /// matters and finish with `..Default::default()`. A node sending a request fills
+    /// the identity fields it owns and refuses one whose required field is still empty.
+    impl ::core::default::Default for OriginatorAddress {
+        fn default() -> Self {
+            <Self as __rt::AvpSet>::placeholder()
+        }
+    }
     /// `Originator-Received-Address` AVP (code 2027, vendor 10415, Grouped).
     #[derive(Debug, Clone, PartialEq, __rt::Grouped)]
     pub struct OriginatorReceivedAddress {
@@ -5356,6 +6653,15 @@ pub mod charging_control {
         /// [ Address-Domain ]
         #[diameter(avp = 898, vendor = 10415, must, name = "Address-Domain")]
         pub address_domain: __rt::Option<AddressDomain>,
+    }
+    /// Required fields empty (text and octets empty, numbers 0, enumerations 0, Grouped
+    /// values their own default), optional ones `None`, repeated ones empty: set what
+    /// matters and finish with `..Default::default()`. A node sending a request fills
+    /// the identity fields it owns and refuses one whose required field is still empty.
+    impl ::core::default::Default for OriginatorReceivedAddress {
+        fn default() -> Self {
+            <Self as __rt::AvpSet>::placeholder()
+        }
     }
     /// `Originator-Interface` AVP (code 2009, vendor 10415, Grouped).
     #[derive(Debug, Clone, PartialEq, __rt::Grouped)]
@@ -5372,6 +6678,15 @@ pub mod charging_control {
         /// [ Interface-Type ]
         #[diameter(avp = 2006, vendor = 10415, must, name = "Interface-Type")]
         pub interface_type: __rt::Option<InterfaceType>,
+    }
+    /// Required fields empty (text and octets empty, numbers 0, enumerations 0, Grouped
+    /// values their own default), optional ones `None`, repeated ones empty: set what
+    /// matters and finish with `..Default::default()`. A node sending a request fills
+    /// the identity fields it owns and refuses one whose required field is still empty.
+    impl ::core::default::Default for OriginatorInterface {
+        fn default() -> Self {
+            <Self as __rt::AvpSet>::placeholder()
+        }
     }
     /// `Participant-Access-Priority` AVP (code 1259, vendor 10415, Enumerated).
     #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, __rt::Enumerated)]
@@ -5392,6 +6707,13 @@ pub mod charging_control {
         #[diameter(unknown)]
         Unrecognized(i32),
     }
+    /// The value 0: its variant, or `Unrecognized(0)` (unset: a sender
+    /// refuses it in a required field) when the dictionary does not name 0.
+    impl ::core::default::Default for ParticipantAccessPriority {
+        fn default() -> Self {
+            <Self as __rt::EnumValue>::from_repr(0)
+        }
+    }
     /// `Participant-Action-Type` AVP (code 2049, vendor 10415, Enumerated).
     #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, __rt::Enumerated)]
     pub enum ParticipantActionType {
@@ -5411,6 +6733,13 @@ pub mod charging_control {
         #[diameter(unknown)]
         Unrecognized(i32),
     }
+    /// The value 0: its variant, or `Unrecognized(0)` (unset: a sender
+    /// refuses it in a required field) when the dictionary does not name 0.
+    impl ::core::default::Default for ParticipantActionType {
+        fn default() -> Self {
+            <Self as __rt::EnumValue>::from_repr(0)
+        }
+    }
     /// `Participant-Group` AVP (code 1260, vendor 10415, Grouped).
     #[derive(Debug, Clone, PartialEq, __rt::Grouped)]
     pub struct ParticipantGroup {
@@ -5429,6 +6758,15 @@ pub mod charging_control {
         #[diameter(avp = 1279, vendor = 10415, must, name = "User-Participating-Type")]
         pub user_participating_type: __rt::Option<UserParticipatingType>,
     }
+    /// Required fields empty (text and octets empty, numbers 0, enumerations 0, Grouped
+    /// values their own default), optional ones `None`, repeated ones empty: set what
+    /// matters and finish with `..Default::default()`. A node sending a request fills
+    /// the identity fields it owns and refuses one whose required field is still empty.
+    impl ::core::default::Default for ParticipantGroup {
+        fn default() -> Self {
+            <Self as __rt::AvpSet>::placeholder()
+        }
+    }
     /// `PDP-Context-Type` AVP (code 1247, vendor 10415, Enumerated).
     #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, __rt::Enumerated)]
     pub enum PdpContextType {
@@ -5441,6 +6779,13 @@ pub mod charging_control {
         /// A value the dictionary does not name, kept as received.
         #[diameter(unknown)]
         Unrecognized(i32),
+    }
+    /// The value 0: its variant, or `Unrecognized(0)` (unset: a sender
+    /// refuses it in a required field) when the dictionary does not name 0.
+    impl ::core::default::Default for PdpContextType {
+        fn default() -> Self {
+            <Self as __rt::EnumValue>::from_repr(0)
+        }
     }
     /// `PoC-Change-Condition` AVP (code 1261, vendor 10415, Enumerated).
     #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, __rt::Enumerated)]
@@ -5467,6 +6812,13 @@ pub mod charging_control {
         #[diameter(unknown)]
         Unrecognized(i32),
     }
+    /// The value 0: its variant, or `Unrecognized(0)` (unset: a sender
+    /// refuses it in a required field) when the dictionary does not name 0.
+    impl ::core::default::Default for PocChangeCondition {
+        fn default() -> Self {
+            <Self as __rt::EnumValue>::from_repr(0)
+        }
+    }
     /// `PoC-Event-Type` AVP (code 2025, vendor 10415, Enumerated).
     #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, __rt::Enumerated)]
     pub enum PocEventType {
@@ -5488,6 +6840,13 @@ pub mod charging_control {
         /// A value the dictionary does not name, kept as received.
         #[diameter(unknown)]
         Unrecognized(i32),
+    }
+    /// The value 0: its variant, or `Unrecognized(0)` (unset: a sender
+    /// refuses it in a required field) when the dictionary does not name 0.
+    impl ::core::default::Default for PocEventType {
+        fn default() -> Self {
+            <Self as __rt::EnumValue>::from_repr(0)
+        }
     }
     /// `PoC-Information` AVP (code 879, vendor 10415, Grouped).
     #[derive(Debug, Clone, PartialEq, __rt::Grouped)]
@@ -5537,6 +6896,15 @@ pub mod charging_control {
         #[diameter(avp = 857, vendor = 10415, must, name = "Charged-Party")]
         pub charged_party: __rt::Option<__rt::Utf8String>,
     }
+    /// Required fields empty (text and octets empty, numbers 0, enumerations 0, Grouped
+    /// values their own default), optional ones `None`, repeated ones empty: set what
+    /// matters and finish with `..Default::default()`. A node sending a request fills
+    /// the identity fields it owns and refuses one whose required field is still empty.
+    impl ::core::default::Default for PocInformation {
+        fn default() -> Self {
+            <Self as __rt::AvpSet>::placeholder()
+        }
+    }
     /// `PoC-Server-Role` AVP (code 883, vendor 10415, Enumerated).
     #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, __rt::Enumerated)]
     pub enum PocServerRole {
@@ -5550,6 +6918,13 @@ pub mod charging_control {
         #[diameter(unknown)]
         Unrecognized(i32),
     }
+    /// The value 0: its variant, or `Unrecognized(0)` (unset: a sender
+    /// refuses it in a required field) when the dictionary does not name 0.
+    impl ::core::default::Default for PocServerRole {
+        fn default() -> Self {
+            <Self as __rt::EnumValue>::from_repr(0)
+        }
+    }
     /// `PoC-Session-Initiation-type` AVP (code 1277, vendor 10415, Enumerated).
     #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, __rt::Enumerated)]
     pub enum PocSessionInitiationType {
@@ -5562,6 +6937,13 @@ pub mod charging_control {
         /// A value the dictionary does not name, kept as received.
         #[diameter(unknown)]
         Unrecognized(i32),
+    }
+    /// The value 0: its variant, or `Unrecognized(0)` (unset: a sender
+    /// refuses it in a required field) when the dictionary does not name 0.
+    impl ::core::default::Default for PocSessionInitiationType {
+        fn default() -> Self {
+            <Self as __rt::EnumValue>::from_repr(0)
+        }
     }
     /// `PoC-Session-Type` AVP (code 884, vendor 10415, Enumerated).
     #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, __rt::Enumerated)]
@@ -5582,6 +6964,13 @@ pub mod charging_control {
         #[diameter(unknown)]
         Unrecognized(i32),
     }
+    /// The value 0: its variant, or `Unrecognized(0)` (unset: a sender
+    /// refuses it in a required field) when the dictionary does not name 0.
+    impl ::core::default::Default for PocSessionType {
+        fn default() -> Self {
+            <Self as __rt::EnumValue>::from_repr(0)
+        }
+    }
     /// `PoC-User-Role` AVP (code 1252, vendor 10415, Grouped).
     #[derive(Debug, Clone, PartialEq, __rt::Grouped)]
     pub struct PocUserRole {
@@ -5591,6 +6980,15 @@ pub mod charging_control {
         /// [ PoC-User-Role-info-Units ]
         #[diameter(avp = 1254, vendor = 10415, must, name = "PoC-User-Role-info-Units")]
         pub poc_user_role_info_units: __rt::Option<PocUserRoleInfoUnits>,
+    }
+    /// Required fields empty (text and octets empty, numbers 0, enumerations 0, Grouped
+    /// values their own default), optional ones `None`, repeated ones empty: set what
+    /// matters and finish with `..Default::default()`. A node sending a request fills
+    /// the identity fields it owns and refuses one whose required field is still empty.
+    impl ::core::default::Default for PocUserRole {
+        fn default() -> Self {
+            <Self as __rt::AvpSet>::placeholder()
+        }
     }
     /// `PoC-User-Role-info-Units` AVP (code 1254, vendor 10415, Enumerated).
     #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, __rt::Enumerated)]
@@ -5611,6 +7009,13 @@ pub mod charging_control {
         #[diameter(unknown)]
         Unrecognized(i32),
     }
+    /// The value 0: its variant, or `Unrecognized(0)` (unset: a sender
+    /// refuses it in a required field) when the dictionary does not name 0.
+    impl ::core::default::Default for PocUserRoleInfoUnits {
+        fn default() -> Self {
+            <Self as __rt::EnumValue>::from_repr(0)
+        }
+    }
     /// `Presence-Reporting-Area-Information` AVP (code 2822, vendor 10415, Grouped).
     #[derive(Debug, Clone, PartialEq, __rt::Grouped)]
     pub struct PresenceReportingAreaInformation {
@@ -5628,6 +7033,15 @@ pub mod charging_control {
         #[diameter(extra)]
         pub avps: __rt::Vec<__rt::RawAvp>,
     }
+    /// Required fields empty (text and octets empty, numbers 0, enumerations 0, Grouped
+    /// values their own default), optional ones `None`, repeated ones empty: set what
+    /// matters and finish with `..Default::default()`. A node sending a request fills
+    /// the identity fields it owns and refuses one whose required field is still empty.
+    impl ::core::default::Default for PresenceReportingAreaInformation {
+        fn default() -> Self {
+            <Self as __rt::AvpSet>::placeholder()
+        }
+    }
     /// `Priority` AVP (code 1209, vendor 10415, Enumerated).
     #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, __rt::Enumerated)]
     pub enum Priority {
@@ -5644,6 +7058,13 @@ pub mod charging_control {
         #[diameter(unknown)]
         Unrecognized(i32),
     }
+    /// The value 0: its variant, or `Unrecognized(0)` (unset: a sender
+    /// refuses it in a required field) when the dictionary does not name 0.
+    impl ::core::default::Default for Priority {
+        fn default() -> Self {
+            <Self as __rt::EnumValue>::from_repr(0)
+        }
+    }
     /// `Priority-Indication` AVP (code 3006, vendor 10415, Enumerated).
     #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, __rt::Enumerated)]
     pub enum PriorityIndication {
@@ -5656,6 +7077,13 @@ pub mod charging_control {
         /// A value the dictionary does not name, kept as received.
         #[diameter(unknown)]
         Unrecognized(i32),
+    }
+    /// The value 0: its variant, or `Unrecognized(0)` (unset: a sender
+    /// refuses it in a required field) when the dictionary does not name 0.
+    impl ::core::default::Default for PriorityIndication {
+        fn default() -> Self {
+            <Self as __rt::EnumValue>::from_repr(0)
+        }
     }
     /// `Pre-emption-Capability` AVP (code 1047, vendor 10415, Enumerated).
     #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, __rt::Enumerated)]
@@ -5670,6 +7098,13 @@ pub mod charging_control {
         #[diameter(unknown)]
         Unrecognized(i32),
     }
+    /// The value 0: its variant, or `Unrecognized(0)` (unset: a sender
+    /// refuses it in a required field) when the dictionary does not name 0.
+    impl ::core::default::Default for PreEmptionCapability {
+        fn default() -> Self {
+            <Self as __rt::EnumValue>::from_repr(0)
+        }
+    }
     /// `Pre-emption-Vulnerability` AVP (code 1048, vendor 10415, Enumerated).
     #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, __rt::Enumerated)]
     pub enum PreEmptionVulnerability {
@@ -5682,6 +7117,13 @@ pub mod charging_control {
         /// A value the dictionary does not name, kept as received.
         #[diameter(unknown)]
         Unrecognized(i32),
+    }
+    /// The value 0: its variant, or `Unrecognized(0)` (unset: a sender
+    /// refuses it in a required field) when the dictionary does not name 0.
+    impl ::core::default::Default for PreEmptionVulnerability {
+        fn default() -> Self {
+            <Self as __rt::EnumValue>::from_repr(0)
+        }
     }
     /// `PS-Append-Free-Format-Data` AVP (code 867, vendor 10415, Enumerated).
     #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, __rt::Enumerated)]
@@ -5696,6 +7138,13 @@ pub mod charging_control {
         #[diameter(unknown)]
         Unrecognized(i32),
     }
+    /// The value 0: its variant, or `Unrecognized(0)` (unset: a sender
+    /// refuses it in a required field) when the dictionary does not name 0.
+    impl ::core::default::Default for PsAppendFreeFormatData {
+        fn default() -> Self {
+            <Self as __rt::EnumValue>::from_repr(0)
+        }
+    }
     /// `PS-Furnish-Charging-Information` AVP (code 865, vendor 10415, Grouped).
     #[derive(Debug, Clone, PartialEq, __rt::Grouped)]
     pub struct PsFurnishChargingInformation {
@@ -5708,6 +7157,15 @@ pub mod charging_control {
         /// [ PS-Append-Free-Format-Data ]
         #[diameter(avp = 867, vendor = 10415, must, name = "PS-Append-Free-Format-Data")]
         pub ps_append_free_format_data: __rt::Option<PsAppendFreeFormatData>,
+    }
+    /// Required fields empty (text and octets empty, numbers 0, enumerations 0, Grouped
+    /// values their own default), optional ones `None`, repeated ones empty: set what
+    /// matters and finish with `..Default::default()`. A node sending a request fills
+    /// the identity fields it owns and refuses one whose required field is still empty.
+    impl ::core::default::Default for PsFurnishChargingInformation {
+        fn default() -> Self {
+            <Self as __rt::AvpSet>::placeholder()
+        }
     }
     /// `PS-Information` AVP (code 874, vendor 10415, Grouped).
     #[derive(Debug, Clone, PartialEq, __rt::Grouped)]
@@ -5905,6 +7363,15 @@ pub mod charging_control {
         )]
         pub cn_operator_selection_entity: __rt::Option<CnOperatorSelectionEntity>,
     }
+    /// Required fields empty (text and octets empty, numbers 0, enumerations 0, Grouped
+    /// values their own default), optional ones `None`, repeated ones empty: set what
+    /// matters and finish with `..Default::default()`. A node sending a request fills
+    /// the identity fields it owns and refuses one whose required field is still empty.
+    impl ::core::default::Default for PsInformation {
+        fn default() -> Self {
+            <Self as __rt::AvpSet>::placeholder()
+        }
+    }
     /// `QoS-Information` AVP (code 1016, vendor 10415, Grouped).
     #[derive(Debug, Clone, PartialEq, __rt::Grouped)]
     pub struct QosInformation {
@@ -5956,6 +7423,15 @@ pub mod charging_control {
         /// *[ AVP ]
         #[diameter(extra)]
         pub avps: __rt::Vec<__rt::RawAvp>,
+    }
+    /// Required fields empty (text and octets empty, numbers 0, enumerations 0, Grouped
+    /// values their own default), optional ones `None`, repeated ones empty: set what
+    /// matters and finish with `..Default::default()`. A node sending a request fills
+    /// the identity fields it owns and refuses one whose required field is still empty.
+    impl ::core::default::Default for QosInformation {
+        fn default() -> Self {
+            <Self as __rt::AvpSet>::placeholder()
+        }
     }
     /// `QoS-Class-Identifier` AVP (code 1028, vendor 10415, Enumerated).
     #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, __rt::Enumerated)]
@@ -6009,6 +7485,13 @@ pub mod charging_control {
         #[diameter(unknown)]
         Unrecognized(i32),
     }
+    /// The value 0: its variant, or `Unrecognized(0)` (unset: a sender
+    /// refuses it in a required field) when the dictionary does not name 0.
+    impl ::core::default::Default for QosClassIdentifier {
+        fn default() -> Self {
+            <Self as __rt::EnumValue>::from_repr(0)
+        }
+    }
     /// `Rate-Element` AVP (code 2058, vendor 10415, Grouped).
     #[derive(Debug, Clone, PartialEq, __rt::Grouped)]
     pub struct RateElement {
@@ -6027,6 +7510,15 @@ pub mod charging_control {
         /// [ Unit-Quota-Threshold ]
         #[diameter(avp = 1226, vendor = 10415, must, name = "Unit-Quota-Threshold")]
         pub unit_quota_threshold: __rt::Option<u32>,
+    }
+    /// Required fields empty (text and octets empty, numbers 0, enumerations 0, Grouped
+    /// values their own default), optional ones `None`, repeated ones empty: set what
+    /// matters and finish with `..Default::default()`. A node sending a request fills
+    /// the identity fields it owns and refuses one whose required field is still empty.
+    impl ::core::default::Default for RateElement {
+        fn default() -> Self {
+            <Self as __rt::AvpSet>::placeholder()
+        }
     }
     /// `RAT-Type` AVP (code 1032, vendor 10415, Enumerated).
     #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, __rt::Enumerated)]
@@ -6068,6 +7560,13 @@ pub mod charging_control {
         #[diameter(unknown)]
         Unrecognized(i32),
     }
+    /// The value 0: its variant, or `Unrecognized(0)` (unset: a sender
+    /// refuses it in a required field) when the dictionary does not name 0.
+    impl ::core::default::Default for RatType {
+        fn default() -> Self {
+            <Self as __rt::EnumValue>::from_repr(0)
+        }
+    }
     /// `Read-Reply-Report-Requested` AVP (code 1222, vendor 10415, Enumerated).
     #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, __rt::Enumerated)]
     pub enum ReadReplyReportRequested {
@@ -6081,6 +7580,13 @@ pub mod charging_control {
         #[diameter(unknown)]
         Unrecognized(i32),
     }
+    /// The value 0: its variant, or `Unrecognized(0)` (unset: a sender
+    /// refuses it in a required field) when the dictionary does not name 0.
+    impl ::core::default::Default for ReadReplyReportRequested {
+        fn default() -> Self {
+            <Self as __rt::EnumValue>::from_repr(0)
+        }
+    }
     /// `Real-Time-Tariff-Information` AVP (code 2305, vendor 10415, Grouped).
     #[derive(Debug, Clone, PartialEq, __rt::Grouped)]
     pub struct RealTimeTariffInformation {
@@ -6090,6 +7596,15 @@ pub mod charging_control {
         /// [ Tariff-XML ]
         #[diameter(avp = 2306, vendor = 10415, must, name = "Tariff-XML")]
         pub tariff_xml: __rt::Option<__rt::Utf8String>,
+    }
+    /// Required fields empty (text and octets empty, numbers 0, enumerations 0, Grouped
+    /// values their own default), optional ones `None`, repeated ones empty: set what
+    /// matters and finish with `..Default::default()`. A node sending a request fills
+    /// the identity fields it owns and refuses one whose required field is still empty.
+    impl ::core::default::Default for RealTimeTariffInformation {
+        fn default() -> Self {
+            <Self as __rt::AvpSet>::placeholder()
+        }
     }
     /// `Recipient-Address` AVP (code 1201, vendor 10415, Grouped).
     #[derive(Debug, Clone, PartialEq, __rt::Grouped)]
@@ -6106,6 +7621,15 @@ pub mod charging_control {
         /// [ Addressee-Type ]
         #[diameter(avp = 1208, vendor = 10415, must, name = "Addressee-Type")]
         pub addressee_type: __rt::Option<AddresseeType>,
+    }
+    /// Required fields empty (text and octets empty, numbers 0, enumerations 0, Grouped
+    /// values their own default), optional ones `None`, repeated ones empty: set what
+    /// matters and finish with `..Default::default()`. A node sending a request fills
+    /// the identity fields it owns and refuses one whose required field is still empty.
+    impl ::core::default::Default for RecipientAddress {
+        fn default() -> Self {
+            <Self as __rt::AvpSet>::placeholder()
+        }
     }
     /// `Recipient-Info` AVP (code 2026, vendor 10415, Grouped).
     #[derive(Debug, Clone, PartialEq, __rt::Grouped)]
@@ -6131,6 +7655,15 @@ pub mod charging_control {
         #[diameter(avp = 2013, vendor = 10415, must, name = "SM-Protocol-Id")]
         pub sm_protocol_id: __rt::Option<__rt::Bytes>,
     }
+    /// Required fields empty (text and octets empty, numbers 0, enumerations 0, Grouped
+    /// values their own default), optional ones `None`, repeated ones empty: set what
+    /// matters and finish with `..Default::default()`. A node sending a request fills
+    /// the identity fields it owns and refuses one whose required field is still empty.
+    impl ::core::default::Default for RecipientInfo {
+        fn default() -> Self {
+            <Self as __rt::AvpSet>::placeholder()
+        }
+    }
     /// `Recipient-Received-Address` AVP (code 2028, vendor 10415, Grouped).
     #[derive(Debug, Clone, PartialEq, __rt::Grouped)]
     pub struct RecipientReceivedAddress {
@@ -6143,6 +7676,15 @@ pub mod charging_control {
         /// [ Address-Domain ]
         #[diameter(avp = 898, vendor = 10415, must, name = "Address-Domain")]
         pub address_domain: __rt::Option<AddressDomain>,
+    }
+    /// Required fields empty (text and octets empty, numbers 0, enumerations 0, Grouped
+    /// values their own default), optional ones `None`, repeated ones empty: set what
+    /// matters and finish with `..Default::default()`. A node sending a request fills
+    /// the identity fields it owns and refuses one whose required field is still empty.
+    impl ::core::default::Default for RecipientReceivedAddress {
+        fn default() -> Self {
+            <Self as __rt::AvpSet>::placeholder()
+        }
     }
     /// `Relationship-Mode` AVP (code 2706, vendor 10415, Enumerated).
     #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, __rt::Enumerated)]
@@ -6157,6 +7699,13 @@ pub mod charging_control {
         #[diameter(unknown)]
         Unrecognized(i32),
     }
+    /// The value 0: its variant, or `Unrecognized(0)` (unset: a sender
+    /// refuses it in a required field) when the dictionary does not name 0.
+    impl ::core::default::Default for RelationshipMode {
+        fn default() -> Self {
+            <Self as __rt::EnumValue>::from_repr(0)
+        }
+    }
     /// `Remaining-Balance` AVP (code 2021, vendor 10415, Grouped).
     #[derive(Debug, Clone, PartialEq, __rt::Grouped)]
     pub struct RemainingBalance {
@@ -6166,6 +7715,15 @@ pub mod charging_control {
         /// { Currency-Code }
         #[diameter(avp = 425, must, name = "Currency-Code")]
         pub currency_code: u32,
+    }
+    /// Required fields empty (text and octets empty, numbers 0, enumerations 0, Grouped
+    /// values their own default), optional ones `None`, repeated ones empty: set what
+    /// matters and finish with `..Default::default()`. A node sending a request fills
+    /// the identity fields it owns and refuses one whose required field is still empty.
+    impl ::core::default::Default for RemainingBalance {
+        fn default() -> Self {
+            <Self as __rt::AvpSet>::placeholder()
+        }
     }
     /// `Reply-Path-Requested` AVP (code 2011, vendor 10415, Enumerated).
     #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, __rt::Enumerated)]
@@ -6179,6 +7737,13 @@ pub mod charging_control {
         /// A value the dictionary does not name, kept as received.
         #[diameter(unknown)]
         Unrecognized(i32),
+    }
+    /// The value 0: its variant, or `Unrecognized(0)` (unset: a sender
+    /// refuses it in a required field) when the dictionary does not name 0.
+    impl ::core::default::Default for ReplyPathRequested {
+        fn default() -> Self {
+            <Self as __rt::EnumValue>::from_repr(0)
+        }
     }
     /// `Reporting-Reason` AVP (code 872, vendor 10415, Enumerated).
     #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, __rt::Enumerated)]
@@ -6214,6 +7779,13 @@ pub mod charging_control {
         #[diameter(unknown)]
         Unrecognized(i32),
     }
+    /// The value 0: its variant, or `Unrecognized(0)` (unset: a sender
+    /// refuses it in a required field) when the dictionary does not name 0.
+    impl ::core::default::Default for ReportingReason {
+        fn default() -> Self {
+            <Self as __rt::EnumValue>::from_repr(0)
+        }
+    }
     /// `Role-Of-Node` AVP (code 829, vendor 10415, Enumerated).
     #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, __rt::Enumerated)]
     pub enum RoleOfNode {
@@ -6230,6 +7802,13 @@ pub mod charging_control {
         #[diameter(unknown)]
         Unrecognized(i32),
     }
+    /// The value 0: its variant, or `Unrecognized(0)` (unset: a sender
+    /// refuses it in a required field) when the dictionary does not name 0.
+    impl ::core::default::Default for RoleOfNode {
+        fn default() -> Self {
+            <Self as __rt::EnumValue>::from_repr(0)
+        }
+    }
     /// `Scale-Factor` AVP (code 2059, vendor 10415, Grouped).
     #[derive(Debug, Clone, PartialEq, __rt::Grouped)]
     pub struct ScaleFactor {
@@ -6239,6 +7818,15 @@ pub mod charging_control {
         /// [ Exponent ]
         #[diameter(avp = 429, must, name = "Exponent")]
         pub exponent: __rt::Option<i32>,
+    }
+    /// Required fields empty (text and octets empty, numbers 0, enumerations 0, Grouped
+    /// values their own default), optional ones `None`, repeated ones empty: set what
+    /// matters and finish with `..Default::default()`. A node sending a request fills
+    /// the identity fields it owns and refuses one whose required field is still empty.
+    impl ::core::default::Default for ScaleFactor {
+        fn default() -> Self {
+            <Self as __rt::AvpSet>::placeholder()
+        }
     }
     /// `SDP-Media-Component` AVP (code 843, vendor 10415, Grouped).
     #[derive(Debug, Clone, PartialEq, __rt::Grouped)]
@@ -6294,6 +7882,15 @@ pub mod charging_control {
         #[diameter(avp = 2036, vendor = 10415, must, name = "SDP-Type")]
         pub sdp_type: __rt::Option<SdpType>,
     }
+    /// Required fields empty (text and octets empty, numbers 0, enumerations 0, Grouped
+    /// values their own default), optional ones `None`, repeated ones empty: set what
+    /// matters and finish with `..Default::default()`. A node sending a request fills
+    /// the identity fields it owns and refuses one whose required field is still empty.
+    impl ::core::default::Default for SdpMediaComponent {
+        fn default() -> Self {
+            <Self as __rt::AvpSet>::placeholder()
+        }
+    }
     /// `SDP-TimeStamps` AVP (code 1273, vendor 10415, Grouped).
     #[derive(Debug, Clone, PartialEq, __rt::Grouped)]
     pub struct SdpTimeStamps {
@@ -6303,6 +7900,15 @@ pub mod charging_control {
         /// [ SDP-Answer-Timestamp ]
         #[diameter(avp = 1275, vendor = 10415, must, name = "SDP-Answer-Timestamp")]
         pub sdp_answer_timestamp: __rt::Option<__rt::Time>,
+    }
+    /// Required fields empty (text and octets empty, numbers 0, enumerations 0, Grouped
+    /// values their own default), optional ones `None`, repeated ones empty: set what
+    /// matters and finish with `..Default::default()`. A node sending a request fills
+    /// the identity fields it owns and refuses one whose required field is still empty.
+    impl ::core::default::Default for SdpTimeStamps {
+        fn default() -> Self {
+            <Self as __rt::AvpSet>::placeholder()
+        }
     }
     /// `SDP-Type` AVP (code 2036, vendor 10415, Enumerated).
     #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, __rt::Enumerated)]
@@ -6316,6 +7922,13 @@ pub mod charging_control {
         /// A value the dictionary does not name, kept as received.
         #[diameter(unknown)]
         Unrecognized(i32),
+    }
+    /// The value 0: its variant, or `Unrecognized(0)` (unset: a sender
+    /// refuses it in a required field) when the dictionary does not name 0.
+    impl ::core::default::Default for SdpType {
+        fn default() -> Self {
+            <Self as __rt::EnumValue>::from_repr(0)
+        }
     }
     /// `Serving-Node` AVP (code 2401, vendor 10415, Grouped).
     #[derive(Debug, Clone, PartialEq, __rt::Grouped)]
@@ -6339,6 +7952,15 @@ pub mod charging_control {
         #[diameter(extra)]
         pub avps: __rt::Vec<__rt::RawAvp>,
     }
+    /// Required fields empty (text and octets empty, numbers 0, enumerations 0, Grouped
+    /// values their own default), optional ones `None`, repeated ones empty: set what
+    /// matters and finish with `..Default::default()`. A node sending a request fills
+    /// the identity fields it owns and refuses one whose required field is still empty.
+    impl ::core::default::Default for ServingNode {
+        fn default() -> Self {
+            <Self as __rt::AvpSet>::placeholder()
+        }
+    }
     /// `Session-Direction` AVP (code 2707, vendor 10415, Enumerated).
     #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, __rt::Enumerated)]
     pub enum SessionDirection {
@@ -6351,6 +7973,13 @@ pub mod charging_control {
         /// A value the dictionary does not name, kept as received.
         #[diameter(unknown)]
         Unrecognized(i32),
+    }
+    /// The value 0: its variant, or `Unrecognized(0)` (unset: a sender
+    /// refuses it in a required field) when the dictionary does not name 0.
+    impl ::core::default::Default for SessionDirection {
+        fn default() -> Self {
+            <Self as __rt::EnumValue>::from_repr(0)
+        }
     }
     /// `Server-Capabilities` AVP (code 603, vendor 10415, Grouped).
     #[derive(Debug, Clone, PartialEq, __rt::Grouped)]
@@ -6367,6 +7996,15 @@ pub mod charging_control {
         /// *[ AVP ]
         #[diameter(extra)]
         pub avps: __rt::Vec<__rt::RawAvp>,
+    }
+    /// Required fields empty (text and octets empty, numbers 0, enumerations 0, Grouped
+    /// values their own default), optional ones `None`, repeated ones empty: set what
+    /// matters and finish with `..Default::default()`. A node sending a request fills
+    /// the identity fields it owns and refuses one whose required field is still empty.
+    impl ::core::default::Default for ServerCapabilities {
+        fn default() -> Self {
+            <Self as __rt::AvpSet>::placeholder()
+        }
     }
     /// `Service-Data-Container` AVP (code 2040, vendor 10415, Grouped).
     #[derive(Debug, Clone, PartialEq, __rt::Grouped)]
@@ -6445,6 +8083,15 @@ pub mod charging_control {
         #[diameter(avp = 2319, vendor = 10415, must, name = "User-CSG-Information")]
         pub user_csg_information: __rt::Option<UserCsgInformation>,
     }
+    /// Required fields empty (text and octets empty, numbers 0, enumerations 0, Grouped
+    /// values their own default), optional ones `None`, repeated ones empty: set what
+    /// matters and finish with `..Default::default()`. A node sending a request fills
+    /// the identity fields it owns and refuses one whose required field is still empty.
+    impl ::core::default::Default for ServiceDataContainer {
+        fn default() -> Self {
+            <Self as __rt::AvpSet>::placeholder()
+        }
+    }
     /// `Service-Information` AVP (code 873, vendor 10415, Grouped).
     #[derive(Debug, Clone, PartialEq, __rt::Grouped)]
     pub struct ServiceInformation {
@@ -6482,6 +8129,15 @@ pub mod charging_control {
         #[diameter(avp = 2030, vendor = 10415, must, name = "MMTel-Information")]
         pub mmtel_information: __rt::Option<MmtelInformation>,
     }
+    /// Required fields empty (text and octets empty, numbers 0, enumerations 0, Grouped
+    /// values their own default), optional ones `None`, repeated ones empty: set what
+    /// matters and finish with `..Default::default()`. A node sending a request fills
+    /// the identity fields it owns and refuses one whose required field is still empty.
+    impl ::core::default::Default for ServiceInformation {
+        fn default() -> Self {
+            <Self as __rt::AvpSet>::placeholder()
+        }
+    }
     /// `Service-Specific-Info` AVP (code 1249, vendor 10415, Grouped).
     #[derive(Debug, Clone, PartialEq, __rt::Grouped)]
     pub struct ServiceSpecificInfo {
@@ -6491,6 +8147,15 @@ pub mod charging_control {
         /// [ Service-Specific-Type ]
         #[diameter(avp = 1257, vendor = 10415, must, name = "Service-Specific-Type")]
         pub service_specific_type: __rt::Option<u32>,
+    }
+    /// Required fields empty (text and octets empty, numbers 0, enumerations 0, Grouped
+    /// values their own default), optional ones `None`, repeated ones empty: set what
+    /// matters and finish with `..Default::default()`. A node sending a request fills
+    /// the identity fields it owns and refuses one whose required field is still empty.
+    impl ::core::default::Default for ServiceSpecificInfo {
+        fn default() -> Self {
+            <Self as __rt::AvpSet>::placeholder()
+        }
     }
     /// `Serving-Node-Type` AVP (code 2047, vendor 10415, Enumerated).
     #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, __rt::Enumerated)]
@@ -6520,6 +8185,13 @@ pub mod charging_control {
         #[diameter(unknown)]
         Unrecognized(i32),
     }
+    /// The value 0: its variant, or `Unrecognized(0)` (unset: a sender
+    /// refuses it in a required field) when the dictionary does not name 0.
+    impl ::core::default::Default for ServingNodeType {
+        fn default() -> Self {
+            <Self as __rt::EnumValue>::from_repr(0)
+        }
+    }
     /// `Session-Priority` AVP (code 650, vendor 10415, Enumerated).
     #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, __rt::Enumerated)]
     pub enum SessionPriority {
@@ -6542,6 +8214,13 @@ pub mod charging_control {
         #[diameter(unknown)]
         Unrecognized(i32),
     }
+    /// The value 0: its variant, or `Unrecognized(0)` (unset: a sender
+    /// refuses it in a required field) when the dictionary does not name 0.
+    impl ::core::default::Default for SessionPriority {
+        fn default() -> Self {
+            <Self as __rt::EnumValue>::from_repr(0)
+        }
+    }
     /// `SGW-Change` AVP (code 2065, vendor 10415, Enumerated).
     #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, __rt::Enumerated)]
     pub enum SgwChange {
@@ -6555,6 +8234,13 @@ pub mod charging_control {
         #[diameter(unknown)]
         Unrecognized(i32),
     }
+    /// The value 0: its variant, or `Unrecognized(0)` (unset: a sender
+    /// refuses it in a required field) when the dictionary does not name 0.
+    impl ::core::default::Default for SgwChange {
+        fn default() -> Self {
+            <Self as __rt::EnumValue>::from_repr(0)
+        }
+    }
     /// `SM-Device-Trigger-Indicator` AVP (code 3407, vendor 10415, Enumerated).
     #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, __rt::Enumerated)]
     pub enum SmDeviceTriggerIndicator {
@@ -6567,6 +8253,13 @@ pub mod charging_control {
         /// A value the dictionary does not name, kept as received.
         #[diameter(unknown)]
         Unrecognized(i32),
+    }
+    /// The value 0: its variant, or `Unrecognized(0)` (unset: a sender
+    /// refuses it in a required field) when the dictionary does not name 0.
+    impl ::core::default::Default for SmDeviceTriggerIndicator {
+        fn default() -> Self {
+            <Self as __rt::EnumValue>::from_repr(0)
+        }
     }
     /// `SM-Device-Trigger-Information` AVP (code 3405, vendor 10415, Grouped).
     #[derive(Debug, Clone, PartialEq, __rt::Grouped)]
@@ -6587,6 +8280,15 @@ pub mod charging_control {
         #[diameter(avp = 3006, vendor = 10415, must, name = "Priority-Indication")]
         pub priority_indication: __rt::Option<PriorityIndication>,
     }
+    /// Required fields empty (text and octets empty, numbers 0, enumerations 0, Grouped
+    /// values their own default), optional ones `None`, repeated ones empty: set what
+    /// matters and finish with `..Default::default()`. A node sending a request fills
+    /// the identity fields it owns and refuses one whose required field is still empty.
+    impl ::core::default::Default for SmDeviceTriggerInformation {
+        fn default() -> Self {
+            <Self as __rt::AvpSet>::placeholder()
+        }
+    }
     /// `SM-Message-Type` AVP (code 2007, vendor 10415, Enumerated).
     #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, __rt::Enumerated)]
     pub enum SmMessageType {
@@ -6602,6 +8304,13 @@ pub mod charging_control {
         /// A value the dictionary does not name, kept as received.
         #[diameter(unknown)]
         Unrecognized(i32),
+    }
+    /// The value 0: its variant, or `Unrecognized(0)` (unset: a sender
+    /// refuses it in a required field) when the dictionary does not name 0.
+    impl ::core::default::Default for SmMessageType {
+        fn default() -> Self {
+            <Self as __rt::EnumValue>::from_repr(0)
+        }
     }
     /// `SMS-Information` AVP (code 2000, vendor 10415, Grouped).
     #[derive(Debug, Clone, PartialEq, __rt::Grouped)]
@@ -6682,6 +8391,15 @@ pub mod charging_control {
         )]
         pub sm_device_trigger_information: __rt::Option<SmDeviceTriggerInformation>,
     }
+    /// Required fields empty (text and octets empty, numbers 0, enumerations 0, Grouped
+    /// values their own default), optional ones `None`, repeated ones empty: set what
+    /// matters and finish with `..Default::default()`. A node sending a request fills
+    /// the identity fields it owns and refuses one whose required field is still empty.
+    impl ::core::default::Default for SmsInformation {
+        fn default() -> Self {
+            <Self as __rt::AvpSet>::placeholder()
+        }
+    }
     /// `SMS-Node` AVP (code 2016, vendor 10415, Enumerated).
     #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, __rt::Enumerated)]
     pub enum SmsNode {
@@ -6700,6 +8418,13 @@ pub mod charging_control {
         /// A value the dictionary does not name, kept as received.
         #[diameter(unknown)]
         Unrecognized(i32),
+    }
+    /// The value 0: its variant, or `Unrecognized(0)` (unset: a sender
+    /// refuses it in a required field) when the dictionary does not name 0.
+    impl ::core::default::Default for SmsNode {
+        fn default() -> Self {
+            <Self as __rt::EnumValue>::from_repr(0)
+        }
     }
     /// `SM-Service-Type` AVP (code 2029, vendor 10415, Enumerated).
     #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, __rt::Enumerated)]
@@ -6747,6 +8472,13 @@ pub mod charging_control {
         #[diameter(unknown)]
         Unrecognized(i32),
     }
+    /// The value 0: its variant, or `Unrecognized(0)` (unset: a sender
+    /// refuses it in a required field) when the dictionary does not name 0.
+    impl ::core::default::Default for SmServiceType {
+        fn default() -> Self {
+            <Self as __rt::EnumValue>::from_repr(0)
+        }
+    }
     /// `Status-AS-Code` AVP (code 2702, vendor 10415, Enumerated).
     #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, __rt::Enumerated)]
     pub enum StatusAsCode {
@@ -6763,6 +8495,13 @@ pub mod charging_control {
         #[diameter(unknown)]
         Unrecognized(i32),
     }
+    /// The value 0: its variant, or `Unrecognized(0)` (unset: a sender
+    /// refuses it in a required field) when the dictionary does not name 0.
+    impl ::core::default::Default for StatusAsCode {
+        fn default() -> Self {
+            <Self as __rt::EnumValue>::from_repr(0)
+        }
+    }
     /// `Subscriber-Role` AVP (code 2033, vendor 10415, Enumerated).
     #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, __rt::Enumerated)]
     pub enum SubscriberRole {
@@ -6775,6 +8514,13 @@ pub mod charging_control {
         /// A value the dictionary does not name, kept as received.
         #[diameter(unknown)]
         Unrecognized(i32),
+    }
+    /// The value 0: its variant, or `Unrecognized(0)` (unset: a sender
+    /// refuses it in a required field) when the dictionary does not name 0.
+    impl ::core::default::Default for SubscriberRole {
+        fn default() -> Self {
+            <Self as __rt::EnumValue>::from_repr(0)
+        }
     }
     /// `Supplementary-Service` AVP (code 2048, vendor 10415, Grouped).
     #[derive(Debug, Clone, PartialEq, __rt::Grouped)]
@@ -6810,6 +8556,15 @@ pub mod charging_control {
         #[diameter(avp = 2054, vendor = 10415, must, name = "AoC-Information")]
         pub aoc_information: __rt::Option<AocInformation>,
     }
+    /// Required fields empty (text and octets empty, numbers 0, enumerations 0, Grouped
+    /// values their own default), optional ones `None`, repeated ones empty: set what
+    /// matters and finish with `..Default::default()`. A node sending a request fills
+    /// the identity fields it owns and refuses one whose required field is still empty.
+    impl ::core::default::Default for SupplementaryService {
+        fn default() -> Self {
+            <Self as __rt::AvpSet>::placeholder()
+        }
+    }
     /// `TAD-Identifier` AVP (code 2717, vendor 10415, Enumerated).
     #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, __rt::Enumerated)]
     pub enum TadIdentifier {
@@ -6822,6 +8577,13 @@ pub mod charging_control {
         /// A value the dictionary does not name, kept as received.
         #[diameter(unknown)]
         Unrecognized(i32),
+    }
+    /// The value 0: its variant, or `Unrecognized(0)` (unset: a sender
+    /// refuses it in a required field) when the dictionary does not name 0.
+    impl ::core::default::Default for TadIdentifier {
+        fn default() -> Self {
+            <Self as __rt::EnumValue>::from_repr(0)
+        }
     }
     /// `Talk-Burst-Exchange` AVP (code 1255, vendor 10415, Grouped).
     #[derive(Debug, Clone, PartialEq, __rt::Grouped)]
@@ -6864,6 +8626,15 @@ pub mod charging_control {
         #[diameter(avp = 1261, vendor = 10415, must, name = "PoC-Change-Condition")]
         pub poc_change_condition: __rt::Option<PocChangeCondition>,
     }
+    /// Required fields empty (text and octets empty, numbers 0, enumerations 0, Grouped
+    /// values their own default), optional ones `None`, repeated ones empty: set what
+    /// matters and finish with `..Default::default()`. A node sending a request fills
+    /// the identity fields it owns and refuses one whose required field is still empty.
+    impl ::core::default::Default for TalkBurstExchange {
+        fn default() -> Self {
+            <Self as __rt::AvpSet>::placeholder()
+        }
+    }
     /// `Tariff-Information` AVP (code 2060, vendor 10415, Grouped).
     #[derive(Debug, Clone, PartialEq, __rt::Grouped)]
     pub struct TariffInformation {
@@ -6876,6 +8647,15 @@ pub mod charging_control {
         /// [ Next-Tariff ]
         #[diameter(avp = 2057, vendor = 10415, must, name = "Next-Tariff")]
         pub next_tariff: __rt::Option<NextTariff>,
+    }
+    /// Required fields empty (text and octets empty, numbers 0, enumerations 0, Grouped
+    /// values their own default), optional ones `None`, repeated ones empty: set what
+    /// matters and finish with `..Default::default()`. A node sending a request fills
+    /// the identity fields it owns and refuses one whose required field is still empty.
+    impl ::core::default::Default for TariffInformation {
+        fn default() -> Self {
+            <Self as __rt::AvpSet>::placeholder()
+        }
     }
     /// `Terminal-Information` AVP (code 1401, vendor 10415, Grouped).
     #[derive(Debug, Clone, PartialEq, __rt::Grouped)]
@@ -6893,6 +8673,15 @@ pub mod charging_control {
         #[diameter(extra)]
         pub avps: __rt::Vec<__rt::RawAvp>,
     }
+    /// Required fields empty (text and octets empty, numbers 0, enumerations 0, Grouped
+    /// values their own default), optional ones `None`, repeated ones empty: set what
+    /// matters and finish with `..Default::default()`. A node sending a request fills
+    /// the identity fields it owns and refuses one whose required field is still empty.
+    impl ::core::default::Default for TerminalInformation {
+        fn default() -> Self {
+            <Self as __rt::AvpSet>::placeholder()
+        }
+    }
     /// `Time-Quota-Mechanism` AVP (code 1270, vendor 10415, Grouped).
     #[derive(Debug, Clone, PartialEq, __rt::Grouped)]
     pub struct TimeQuotaMechanism {
@@ -6902,6 +8691,15 @@ pub mod charging_control {
         /// { Base-Time-Interval }
         #[diameter(avp = 1265, vendor = 10415, must, name = "Base-Time-Interval")]
         pub base_time_interval: u32,
+    }
+    /// Required fields empty (text and octets empty, numbers 0, enumerations 0, Grouped
+    /// values their own default), optional ones `None`, repeated ones empty: set what
+    /// matters and finish with `..Default::default()`. A node sending a request fills
+    /// the identity fields it owns and refuses one whose required field is still empty.
+    impl ::core::default::Default for TimeQuotaMechanism {
+        fn default() -> Self {
+            <Self as __rt::AvpSet>::placeholder()
+        }
     }
     /// `Time-Quota-Type` AVP (code 1271, vendor 10415, Enumerated).
     #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, __rt::Enumerated)]
@@ -6915,6 +8713,13 @@ pub mod charging_control {
         /// A value the dictionary does not name, kept as received.
         #[diameter(unknown)]
         Unrecognized(i32),
+    }
+    /// The value 0: its variant, or `Unrecognized(0)` (unset: a sender
+    /// refuses it in a required field) when the dictionary does not name 0.
+    impl ::core::default::Default for TimeQuotaType {
+        fn default() -> Self {
+            <Self as __rt::EnumValue>::from_repr(0)
+        }
     }
     /// `Time-Stamps` AVP (code 833, vendor 10415, Grouped).
     #[derive(Debug, Clone, PartialEq, __rt::Grouped)]
@@ -6941,6 +8746,15 @@ pub mod charging_control {
             name = "SIP-Response-Timestamp-Fraction"
         )]
         pub sip_response_timestamp_fraction: __rt::Option<u32>,
+    }
+    /// Required fields empty (text and octets empty, numbers 0, enumerations 0, Grouped
+    /// values their own default), optional ones `None`, repeated ones empty: set what
+    /// matters and finish with `..Default::default()`. A node sending a request fills
+    /// the identity fields it owns and refuses one whose required field is still empty.
+    impl ::core::default::Default for TimeStamps {
+        fn default() -> Self {
+            <Self as __rt::AvpSet>::placeholder()
+        }
     }
     /// `Traffic-Data-Volumes` AVP (code 2046, vendor 10415, Grouped).
     #[derive(Debug, Clone, PartialEq, __rt::Grouped)]
@@ -6970,6 +8784,15 @@ pub mod charging_control {
         #[diameter(avp = 2319, vendor = 10415, must, name = "User-CSG-Information")]
         pub user_csg_information: __rt::Option<UserCsgInformation>,
     }
+    /// Required fields empty (text and octets empty, numbers 0, enumerations 0, Grouped
+    /// values their own default), optional ones `None`, repeated ones empty: set what
+    /// matters and finish with `..Default::default()`. A node sending a request fills
+    /// the identity fields it owns and refuses one whose required field is still empty.
+    impl ::core::default::Default for TrafficDataVolumes {
+        fn default() -> Self {
+            <Self as __rt::AvpSet>::placeholder()
+        }
+    }
     /// `Transcoder-Inserted-Indication` AVP (code 2605, vendor 10415, Enumerated).
     #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, __rt::Enumerated)]
     pub enum TranscoderInsertedIndication {
@@ -6983,12 +8806,28 @@ pub mod charging_control {
         #[diameter(unknown)]
         Unrecognized(i32),
     }
+    /// The value 0: its variant, or `Unrecognized(0)` (unset: a sender
+    /// refuses it in a required field) when the dictionary does not name 0.
+    impl ::core::default::Default for TranscoderInsertedIndication {
+        fn default() -> Self {
+            <Self as __rt::EnumValue>::from_repr(0)
+        }
+    }
     /// `Trigger` AVP (code 1264, vendor 10415, Grouped).
     #[derive(Debug, Clone, PartialEq, __rt::Grouped)]
     pub struct Trigger {
         /// *[ Trigger-Type ]
         #[diameter(avp = 870, vendor = 10415, must, name = "Trigger-Type")]
         pub trigger_type: __rt::Vec<TriggerType>,
+    }
+    /// Required fields empty (text and octets empty, numbers 0, enumerations 0, Grouped
+    /// values their own default), optional ones `None`, repeated ones empty: set what
+    /// matters and finish with `..Default::default()`. A node sending a request fills
+    /// the identity fields it owns and refuses one whose required field is still empty.
+    impl ::core::default::Default for Trigger {
+        fn default() -> Self {
+            <Self as __rt::AvpSet>::placeholder()
+        }
     }
     /// `Trigger-Type` AVP (code 870, vendor 10415, Enumerated).
     #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, __rt::Enumerated)]
@@ -7114,6 +8953,13 @@ pub mod charging_control {
         #[diameter(unknown)]
         Unrecognized(i32),
     }
+    /// The value 0: its variant, or `Unrecognized(0)` (unset: a sender
+    /// refuses it in a required field) when the dictionary does not name 0.
+    impl ::core::default::Default for TriggerType {
+        fn default() -> Self {
+            <Self as __rt::EnumValue>::from_repr(0)
+        }
+    }
     /// `Trunk-Group-Id` AVP (code 851, vendor 10415, Grouped).
     #[derive(Debug, Clone, PartialEq, __rt::Grouped)]
     pub struct TrunkGroupId {
@@ -7123,6 +8969,15 @@ pub mod charging_control {
         /// [ Outgoing-Trunk-Group-Id ]
         #[diameter(avp = 853, vendor = 10415, must, name = "Outgoing-Trunk-Group-Id")]
         pub outgoing_trunk_group_id: __rt::Option<__rt::Utf8String>,
+    }
+    /// Required fields empty (text and octets empty, numbers 0, enumerations 0, Grouped
+    /// values their own default), optional ones `None`, repeated ones empty: set what
+    /// matters and finish with `..Default::default()`. A node sending a request fills
+    /// the identity fields it owns and refuses one whose required field is still empty.
+    impl ::core::default::Default for TrunkGroupId {
+        fn default() -> Self {
+            <Self as __rt::AvpSet>::placeholder()
+        }
     }
     /// `TWAN-User-Location-Info` AVP (code 2714, vendor 10415, Grouped).
     #[derive(Debug, Clone, PartialEq, __rt::Grouped)]
@@ -7134,6 +8989,15 @@ pub mod charging_control {
         #[diameter(avp = 2716, vendor = 10415, must, name = "BSSID")]
         pub bssid: __rt::Option<__rt::Utf8String>,
     }
+    /// Required fields empty (text and octets empty, numbers 0, enumerations 0, Grouped
+    /// values their own default), optional ones `None`, repeated ones empty: set what
+    /// matters and finish with `..Default::default()`. A node sending a request fills
+    /// the identity fields it owns and refuses one whose required field is still empty.
+    impl ::core::default::Default for TwanUserLocationInfo {
+        fn default() -> Self {
+            <Self as __rt::AvpSet>::placeholder()
+        }
+    }
     /// `Unit-Cost` AVP (code 2061, vendor 10415, Grouped).
     #[derive(Debug, Clone, PartialEq, __rt::Grouped)]
     pub struct UnitCost {
@@ -7143,6 +9007,15 @@ pub mod charging_control {
         /// [ Exponent ]
         #[diameter(avp = 429, must, name = "Exponent")]
         pub exponent: __rt::Option<i32>,
+    }
+    /// Required fields empty (text and octets empty, numbers 0, enumerations 0, Grouped
+    /// values their own default), optional ones `None`, repeated ones empty: set what
+    /// matters and finish with `..Default::default()`. A node sending a request fills
+    /// the identity fields it owns and refuses one whose required field is still empty.
+    impl ::core::default::Default for UnitCost {
+        fn default() -> Self {
+            <Self as __rt::AvpSet>::placeholder()
+        }
     }
     /// `User-CSG-Information` AVP (code 2319, vendor 10415, Grouped).
     #[derive(Debug, Clone, PartialEq, __rt::Grouped)]
@@ -7156,6 +9029,15 @@ pub mod charging_control {
         /// [ CSG-Membership-Indication ]
         #[diameter(avp = 2318, vendor = 10415, must, name = "CSG-Membership-Indication")]
         pub csg_membership_indication: __rt::Option<CsgMembershipIndication>,
+    }
+    /// Required fields empty (text and octets empty, numbers 0, enumerations 0, Grouped
+    /// values their own default), optional ones `None`, repeated ones empty: set what
+    /// matters and finish with `..Default::default()`. A node sending a request fills
+    /// the identity fields it owns and refuses one whose required field is still empty.
+    impl ::core::default::Default for UserCsgInformation {
+        fn default() -> Self {
+            <Self as __rt::AvpSet>::placeholder()
+        }
     }
     /// `User-Participating-Type` AVP (code 1279, vendor 10415, Enumerated).
     #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, __rt::Enumerated)]
@@ -7172,6 +9054,13 @@ pub mod charging_control {
         /// A value the dictionary does not name, kept as received.
         #[diameter(unknown)]
         Unrecognized(i32),
+    }
+    /// The value 0: its variant, or `Unrecognized(0)` (unset: a sender
+    /// refuses it in a required field) when the dictionary does not name 0.
+    impl ::core::default::Default for UserParticipatingType {
+        fn default() -> Self {
+            <Self as __rt::EnumValue>::from_repr(0)
+        }
     }
     /// `VCS-Information` AVP (code 3410, vendor 10415, Grouped).
     #[derive(Debug, Clone, PartialEq, __rt::Grouped)]
@@ -7215,6 +9104,15 @@ pub mod charging_control {
         #[diameter(avp = 866, vendor = 10415, must, name = "PS-Free-Format-Data")]
         pub ps_free_format_data: __rt::Option<__rt::Bytes>,
     }
+    /// Required fields empty (text and octets empty, numbers 0, enumerations 0, Grouped
+    /// values their own default), optional ones `None`, repeated ones empty: set what
+    /// matters and finish with `..Default::default()`. A node sending a request fills
+    /// the identity fields it owns and refuses one whose required field is still empty.
+    impl ::core::default::Default for VcsInformation {
+        fn default() -> Self {
+            <Self as __rt::AvpSet>::placeholder()
+        }
+    }
     /// `Supported-Features` AVP (code 628, vendor 10415, Grouped).
     #[derive(Debug, Clone, PartialEq, __rt::Grouped)]
     pub struct SupportedFeatures {
@@ -7227,6 +9125,15 @@ pub mod charging_control {
         /// { Feature-List }
         #[diameter(avp = 630, vendor = 10415, name = "Feature-List")]
         pub feature_list: u32,
+    }
+    /// Required fields empty (text and octets empty, numbers 0, enumerations 0, Grouped
+    /// values their own default), optional ones `None`, repeated ones empty: set what
+    /// matters and finish with `..Default::default()`. A node sending a request fills
+    /// the identity fields it owns and refuses one whose required field is still empty.
+    impl ::core::default::Default for SupportedFeatures {
+        fn default() -> Self {
+            <Self as __rt::AvpSet>::placeholder()
+        }
     }
 }
 /// Diameter Sy (application 16777302).
@@ -7293,6 +9200,15 @@ pub mod diameter_sy {
             super::charging_control::ServiceInformation,
         >,
     }
+    /// Required fields empty (text and octets empty, numbers 0, enumerations 0, Grouped
+    /// values their own default), optional ones `None`, repeated ones empty: set what
+    /// matters and finish with `..Default::default()`. A node sending a request fills
+    /// the identity fields it owns and refuses one whose required field is still empty.
+    impl ::core::default::Default for SpendingLimitRequest {
+        fn default() -> Self {
+            <Self as __rt::AvpSet>::placeholder()
+        }
+    }
     /// `Spending-Limit-Answer` (command 8388635, application 16777302).
     #[derive(Debug, Clone, PartialEq, __rt::Message)]
     #[diameter(
@@ -7337,13 +9253,37 @@ pub mod diameter_sy {
         #[diameter(avp = 279, must, name = "Failed-AVP")]
         pub failed_avp: __rt::Option<super::base::FailedAvp>,
     }
+    /// Required fields empty (text and octets empty, numbers 0, enumerations 0, Grouped
+    /// values their own default), optional ones `None`, repeated ones empty: set what
+    /// matters and finish with `..Default::default()`. A node sending a request fills
+    /// the identity fields it owns and refuses one whose required field is still empty.
+    impl ::core::default::Default for SpendingLimitAnswer {
+        fn default() -> Self {
+            <Self as __rt::AvpSet>::placeholder()
+        }
+    }
+    /// The `Spending-Limit-Answer` to a `Spending-Limit-Request`: Session-Id, this node's Origin-Host and Origin-Realm, Result-Code 2001, Proxy-Info and the identifying AVPs copied; the rest empty.
+    impl __rt::FromRequest<SpendingLimitRequest> for SpendingLimitAnswer {
+        fn from_request(
+            __r: &SpendingLimitRequest,
+            __origin_host: &__rt::DiameterIdentity,
+            __origin_realm: &__rt::DiameterIdentity,
+        ) -> Self {
+            let mut __a = <Self as ::core::default::Default>::default();
+            __a.session_id = ::core::clone::Clone::clone(&__r.session_id);
+            __a.result_code = <u32 as ::core::convert::From<u32>>::from(2001u32);
+            __a.origin_host = ::core::clone::Clone::clone(__origin_host);
+            __a.origin_realm = ::core::clone::Clone::clone(__origin_realm);
+            __a.proxy_info = ::core::clone::Clone::clone(&__r.proxy_info);
+            __a
+        }
+    }
     /// The Diameter Sy application, to implement: one method per command. Serve it with `DiameterSyServer::new(service)` as the node's handler.
     pub trait DiameterSyService: Send + Sync + 'static {
         /// Answers a `Spending-Limit-Request` (command 8388635); an `Err` is answered with its Result-Code.
         fn spending_limit(
             &self,
-            request: SpendingLimitRequest,
-            context: __rt::Request,
+            request: __rt::Request<SpendingLimitRequest>,
         ) -> impl ::core::future::Future<
             Output = __rt::ServiceResult<SpendingLimitAnswer>,
         > + Send;
@@ -7368,8 +9308,11 @@ pub mod diameter_sy {
                     ::std::boxed::Box::pin(async move {
                         match request.decode::<SpendingLimitRequest>() {
                             __rt::Ok(r) => {
-                                match svc.spending_limit(r, request.clone()).await {
-                                    __rt::Ok(answer) => request.answer(&answer),
+                                match svc
+                                    .spending_limit(request.clone().with_message(r))
+                                    .await
+                                {
+                                    __rt::Ok(answer) => request.reply(&answer),
                                     __rt::Err(e) => e.reply(&request),
                                 }
                             }
@@ -7395,10 +9338,10 @@ pub mod diameter_sy {
         r" `AppHandle::filter` gives for an application bound to a set of peers."] pub fn
         with_filter(mut self, filter : __rt::Option < __rt::Filter >) -> Self { self
         .filter = filter; self } #[doc =
-        " Sends a `Spending-Limit-Request` and waits for its answer."] pub async fn
-        spending_limit(& self, request : & SpendingLimitRequest) -> __rt::Result <
-        SpendingLimitAnswer, __rt::NodeError > { self.node.call_filtered(request, self
-        .filter.clone()). await } }
+        " Sends a `Spending-Limit-Request` and waits for its answer. Takes the message, a reference to it, or a `Call` with its own timeout and filter; empty identity fields are filled by the node (`Node::call`)."]
+        pub async fn spending_limit(& self, request : impl __rt::IntoCall <
+        SpendingLimitRequest >) -> __rt::Result < SpendingLimitAnswer, __rt::NodeError >
+        { self.node.call_filtered(request, self.filter.clone()). await } }
     }
     /// `SL-Request-Type` AVP (code 2904, Enumerated).
     #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, __rt::Enumerated)]
@@ -7412,6 +9355,13 @@ pub mod diameter_sy {
         /// A value the dictionary does not name, kept as received.
         #[diameter(unknown)]
         Unrecognized(i32),
+    }
+    /// The value 0: its variant, or `Unrecognized(0)` (unset: a sender
+    /// refuses it in a required field) when the dictionary does not name 0.
+    impl ::core::default::Default for SlRequestType {
+        fn default() -> Self {
+            <Self as __rt::EnumValue>::from_repr(0)
+        }
     }
 }
 /// Gx Charging Control (application 16777238).
@@ -7736,6 +9686,15 @@ pub mod gx_charging_control {
         #[diameter(avp = 22, vendor = 10415, name = "TGPP-User-Location-Info")]
         pub tgpp_user_location_info: __rt::Option<__rt::Bytes>,
     }
+    /// Required fields empty (text and octets empty, numbers 0, enumerations 0, Grouped
+    /// values their own default), optional ones `None`, repeated ones empty: set what
+    /// matters and finish with `..Default::default()`. A node sending a request fills
+    /// the identity fields it owns and refuses one whose required field is still empty.
+    impl ::core::default::Default for CreditControlRequest {
+        fn default() -> Self {
+            <Self as __rt::AvpSet>::placeholder()
+        }
+    }
     /// `Credit-Control-Answer` (command 272, application 16777238).
     #[derive(Debug, Clone, PartialEq, __rt::Message)]
     #[diameter(
@@ -7792,6 +9751,33 @@ pub mod gx_charging_control {
         #[diameter(avp = 1042, vendor = 10415, must, name = "Revalidation-Time")]
         pub revalidation_time: __rt::Vec<__rt::Time>,
     }
+    /// Required fields empty (text and octets empty, numbers 0, enumerations 0, Grouped
+    /// values their own default), optional ones `None`, repeated ones empty: set what
+    /// matters and finish with `..Default::default()`. A node sending a request fills
+    /// the identity fields it owns and refuses one whose required field is still empty.
+    impl ::core::default::Default for CreditControlAnswer {
+        fn default() -> Self {
+            <Self as __rt::AvpSet>::placeholder()
+        }
+    }
+    /// The `Credit-Control-Answer` to a `Credit-Control-Request`: Session-Id, this node's Origin-Host and Origin-Realm, Result-Code 2001, Proxy-Info and the identifying AVPs copied; the rest empty.
+    impl __rt::FromRequest<CreditControlRequest> for CreditControlAnswer {
+        fn from_request(
+            __r: &CreditControlRequest,
+            __origin_host: &__rt::DiameterIdentity,
+            __origin_realm: &__rt::DiameterIdentity,
+        ) -> Self {
+            let mut __a = <Self as ::core::default::Default>::default();
+            __a.session_id = ::core::clone::Clone::clone(&__r.session_id);
+            __a.result_code = <u32 as ::core::convert::From<u32>>::from(2001u32);
+            __a.origin_host = ::core::clone::Clone::clone(__origin_host);
+            __a.origin_realm = ::core::clone::Clone::clone(__origin_realm);
+            __a.cc_request_type = ::core::clone::Clone::clone(&__r.cc_request_type);
+            __a.cc_request_number = ::core::clone::Clone::clone(&__r.cc_request_number);
+            __a.proxy_info = ::core::clone::Clone::clone(&__r.proxy_info);
+            __a
+        }
+    }
     /// `Re-Auth-Request` (command 258, application 16777238).
     #[derive(Debug, Clone, PartialEq, __rt::Message)]
     #[diameter(
@@ -7842,6 +9828,15 @@ pub mod gx_charging_control {
         #[diameter(avp = 1042, vendor = 10415, must, name = "Revalidation-Time")]
         pub revalidation_time: __rt::Vec<__rt::Time>,
     }
+    /// Required fields empty (text and octets empty, numbers 0, enumerations 0, Grouped
+    /// values their own default), optional ones `None`, repeated ones empty: set what
+    /// matters and finish with `..Default::default()`. A node sending a request fills
+    /// the identity fields it owns and refuses one whose required field is still empty.
+    impl ::core::default::Default for ReAuthRequest {
+        fn default() -> Self {
+            <Self as __rt::AvpSet>::placeholder()
+        }
+    }
     /// `Re-Auth-Answer` (command 258, application 16777238).
     #[derive(Debug, Clone, PartialEq, __rt::Message)]
     #[diameter(
@@ -7880,21 +9875,44 @@ pub mod gx_charging_control {
         #[diameter(avp = 284, must, name = "Proxy-Info")]
         pub proxy_info: __rt::Vec<super::base::ProxyInfo>,
     }
+    /// Required fields empty (text and octets empty, numbers 0, enumerations 0, Grouped
+    /// values their own default), optional ones `None`, repeated ones empty: set what
+    /// matters and finish with `..Default::default()`. A node sending a request fills
+    /// the identity fields it owns and refuses one whose required field is still empty.
+    impl ::core::default::Default for ReAuthAnswer {
+        fn default() -> Self {
+            <Self as __rt::AvpSet>::placeholder()
+        }
+    }
+    /// The `Re-Auth-Answer` to a `Re-Auth-Request`: Session-Id, this node's Origin-Host and Origin-Realm, Result-Code 2001, Proxy-Info and the identifying AVPs copied; the rest empty.
+    impl __rt::FromRequest<ReAuthRequest> for ReAuthAnswer {
+        fn from_request(
+            __r: &ReAuthRequest,
+            __origin_host: &__rt::DiameterIdentity,
+            __origin_realm: &__rt::DiameterIdentity,
+        ) -> Self {
+            let mut __a = <Self as ::core::default::Default>::default();
+            __a.session_id = ::core::clone::Clone::clone(&__r.session_id);
+            __a.result_code = <u32 as ::core::convert::From<u32>>::from(2001u32);
+            __a.origin_host = ::core::clone::Clone::clone(__origin_host);
+            __a.origin_realm = ::core::clone::Clone::clone(__origin_realm);
+            __a.proxy_info = ::core::clone::Clone::clone(&__r.proxy_info);
+            __a
+        }
+    }
     /// The Gx Charging Control application, to implement: one method per command. Serve it with `GxChargingControlServer::new(service)` as the node's handler.
     pub trait GxChargingControlService: Send + Sync + 'static {
         /// Answers a `Credit-Control-Request` (command 272); an `Err` is answered with its Result-Code.
         fn credit_control(
             &self,
-            request: CreditControlRequest,
-            context: __rt::Request,
+            request: __rt::Request<CreditControlRequest>,
         ) -> impl ::core::future::Future<
             Output = __rt::ServiceResult<CreditControlAnswer>,
         > + Send;
         /// Answers a `Re-Auth-Request` (command 258); an `Err` is answered with its Result-Code.
         fn re_auth(
             &self,
-            request: ReAuthRequest,
-            context: __rt::Request,
+            request: __rt::Request<ReAuthRequest>,
         ) -> impl ::core::future::Future<
             Output = __rt::ServiceResult<ReAuthAnswer>,
         > + Send;
@@ -7919,8 +9937,11 @@ pub mod gx_charging_control {
                     ::std::boxed::Box::pin(async move {
                         match request.decode::<CreditControlRequest>() {
                             __rt::Ok(r) => {
-                                match svc.credit_control(r, request.clone()).await {
-                                    __rt::Ok(answer) => request.answer(&answer),
+                                match svc
+                                    .credit_control(request.clone().with_message(r))
+                                    .await
+                                {
+                                    __rt::Ok(answer) => request.reply(&answer),
                                     __rt::Err(e) => e.reply(&request),
                                 }
                             }
@@ -7932,8 +9953,8 @@ pub mod gx_charging_control {
                     ::std::boxed::Box::pin(async move {
                         match request.decode::<ReAuthRequest>() {
                             __rt::Ok(r) => {
-                                match svc.re_auth(r, request.clone()).await {
-                                    __rt::Ok(answer) => request.answer(&answer),
+                                match svc.re_auth(request.clone().with_message(r)).await {
+                                    __rt::Ok(answer) => request.reply(&answer),
                                     __rt::Err(e) => e.reply(&request),
                                 }
                             }
@@ -7960,13 +9981,14 @@ pub mod gx_charging_control {
         r" `AppHandle::filter` gives for an application bound to a set of peers."] pub fn
         with_filter(mut self, filter : __rt::Option < __rt::Filter >) -> Self { self
         .filter = filter; self } #[doc =
-        " Sends a `Credit-Control-Request` and waits for its answer."] pub async fn
-        credit_control(& self, request : & CreditControlRequest) -> __rt::Result <
-        CreditControlAnswer, __rt::NodeError > { self.node.call_filtered(request, self
-        .filter.clone()). await } #[doc =
-        " Sends a `Re-Auth-Request` and waits for its answer."] pub async fn re_auth(&
-        self, request : & ReAuthRequest) -> __rt::Result < ReAuthAnswer, __rt::NodeError
-        > { self.node.call_filtered(request, self.filter.clone()). await } }
+        " Sends a `Credit-Control-Request` and waits for its answer. Takes the message, a reference to it, or a `Call` with its own timeout and filter; empty identity fields are filled by the node (`Node::call`)."]
+        pub async fn credit_control(& self, request : impl __rt::IntoCall <
+        CreditControlRequest >) -> __rt::Result < CreditControlAnswer, __rt::NodeError >
+        { self.node.call_filtered(request, self.filter.clone()). await } #[doc =
+        " Sends a `Re-Auth-Request` and waits for its answer. Takes the message, a reference to it, or a `Call` with its own timeout and filter; empty identity fields are filled by the node (`Node::call`)."]
+        pub async fn re_auth(& self, request : impl __rt::IntoCall < ReAuthRequest >) ->
+        __rt::Result < ReAuthAnswer, __rt::NodeError > { self.node.call_filtered(request,
+        self.filter.clone()). await } }
     }
     /// `Charging-Rule-Install` AVP (code 1001, vendor 10415, Grouped).
     #[derive(Debug, Clone, PartialEq, __rt::Grouped)]
@@ -7987,6 +10009,15 @@ pub mod gx_charging_control {
         #[diameter(avp = 1044, vendor = 10415, must, name = "Rule-Deactivation-Time")]
         pub rule_deactivation_time: __rt::Vec<__rt::Time>,
     }
+    /// Required fields empty (text and octets empty, numbers 0, enumerations 0, Grouped
+    /// values their own default), optional ones `None`, repeated ones empty: set what
+    /// matters and finish with `..Default::default()`. A node sending a request fills
+    /// the identity fields it owns and refuses one whose required field is still empty.
+    impl ::core::default::Default for ChargingRuleInstall {
+        fn default() -> Self {
+            <Self as __rt::AvpSet>::placeholder()
+        }
+    }
     /// `Charging-Rule-Remove` AVP (code 1002, vendor 10415, Grouped).
     #[derive(Debug, Clone, PartialEq, __rt::Grouped)]
     pub struct ChargingRuleRemove {
@@ -7996,6 +10027,15 @@ pub mod gx_charging_control {
         /// *[ Charging-Rule-Base-Name ]
         #[diameter(avp = 1004, vendor = 10415, must, name = "Charging-Rule-Base-Name")]
         pub charging_rule_base_name: __rt::Vec<__rt::Utf8String>,
+    }
+    /// Required fields empty (text and octets empty, numbers 0, enumerations 0, Grouped
+    /// values their own default), optional ones `None`, repeated ones empty: set what
+    /// matters and finish with `..Default::default()`. A node sending a request fills
+    /// the identity fields it owns and refuses one whose required field is still empty.
+    impl ::core::default::Default for ChargingRuleRemove {
+        fn default() -> Self {
+            <Self as __rt::AvpSet>::placeholder()
+        }
     }
     /// `Charging-Rule-Definition` AVP (code 1003, vendor 10415, Grouped).
     #[derive(Debug, Clone, PartialEq, __rt::Grouped)]
@@ -8024,6 +10064,15 @@ pub mod gx_charging_control {
         /// [ Redirect-Information ]
         #[diameter(avp = 1085, vendor = 10415, name = "Redirect-Information")]
         pub redirect_information: __rt::Option<RedirectInformation>,
+    }
+    /// Required fields empty (text and octets empty, numbers 0, enumerations 0, Grouped
+    /// values their own default), optional ones `None`, repeated ones empty: set what
+    /// matters and finish with `..Default::default()`. A node sending a request fills
+    /// the identity fields it owns and refuses one whose required field is still empty.
+    impl ::core::default::Default for ChargingRuleDefinition {
+        fn default() -> Self {
+            <Self as __rt::AvpSet>::placeholder()
+        }
     }
     /// `Event-Trigger` AVP (code 1006, vendor 10415, Enumerated).
     #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, __rt::Enumerated)]
@@ -8119,6 +10168,13 @@ pub mod gx_charging_control {
         #[diameter(unknown)]
         Unrecognized(i32),
     }
+    /// The value 0: its variant, or `Unrecognized(0)` (unset: a sender
+    /// refuses it in a required field) when the dictionary does not name 0.
+    impl ::core::default::Default for EventTrigger {
+        fn default() -> Self {
+            <Self as __rt::EnumValue>::from_repr(0)
+        }
+    }
     /// `IP-CAN-Type` AVP (code 1027, vendor 10415, Enumerated).
     #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, __rt::Enumerated)]
     pub enum IpCanType {
@@ -8156,6 +10212,13 @@ pub mod gx_charging_control {
         #[diameter(unknown)]
         Unrecognized(i32),
     }
+    /// The value 0: its variant, or `Unrecognized(0)` (unset: a sender
+    /// refuses it in a required field) when the dictionary does not name 0.
+    impl ::core::default::Default for IpCanType {
+        fn default() -> Self {
+            <Self as __rt::EnumValue>::from_repr(0)
+        }
+    }
     /// `Flow-Information` AVP (code 1058, vendor 10415, Grouped).
     #[derive(Debug, Clone, PartialEq, __rt::Grouped)]
     pub struct FlowInformation {
@@ -8181,6 +10244,15 @@ pub mod gx_charging_control {
         #[diameter(avp = 1080, vendor = 10415, name = "Flow-Direction")]
         pub flow_direction: __rt::Option<FlowDirection>,
     }
+    /// Required fields empty (text and octets empty, numbers 0, enumerations 0, Grouped
+    /// values their own default), optional ones `None`, repeated ones empty: set what
+    /// matters and finish with `..Default::default()`. A node sending a request fills
+    /// the identity fields it owns and refuses one whose required field is still empty.
+    impl ::core::default::Default for FlowInformation {
+        fn default() -> Self {
+            <Self as __rt::AvpSet>::placeholder()
+        }
+    }
     /// `Usage-Monitoring-Information` AVP (code 1067, vendor 10415, Grouped).
     #[derive(Debug, Clone, PartialEq, __rt::Grouped)]
     pub struct UsageMonitoringInformation {
@@ -8203,6 +10275,15 @@ pub mod gx_charging_control {
         #[diameter(avp = 1070, vendor = 10415, name = "Usage-Monitoring-Support")]
         pub usage_monitoring_support: __rt::Option<UsageMonitoringSupport>,
     }
+    /// Required fields empty (text and octets empty, numbers 0, enumerations 0, Grouped
+    /// values their own default), optional ones `None`, repeated ones empty: set what
+    /// matters and finish with `..Default::default()`. A node sending a request fills
+    /// the identity fields it owns and refuses one whose required field is still empty.
+    impl ::core::default::Default for UsageMonitoringInformation {
+        fn default() -> Self {
+            <Self as __rt::AvpSet>::placeholder()
+        }
+    }
     /// `Usage-Monitoring-Level` AVP (code 1068, vendor 10415, Enumerated).
     #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, __rt::Enumerated)]
     pub enum UsageMonitoringLevel {
@@ -8216,6 +10297,13 @@ pub mod gx_charging_control {
         #[diameter(unknown)]
         Unrecognized(i32),
     }
+    /// The value 0: its variant, or `Unrecognized(0)` (unset: a sender
+    /// refuses it in a required field) when the dictionary does not name 0.
+    impl ::core::default::Default for UsageMonitoringLevel {
+        fn default() -> Self {
+            <Self as __rt::EnumValue>::from_repr(0)
+        }
+    }
     /// `Usage-Monitoring-Report` AVP (code 1069, vendor 10415, Enumerated).
     #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, __rt::Enumerated)]
     pub enum UsageMonitoringReport {
@@ -8225,6 +10313,13 @@ pub mod gx_charging_control {
         /// A value the dictionary does not name, kept as received.
         #[diameter(unknown)]
         Unrecognized(i32),
+    }
+    /// The value 0: its variant, or `Unrecognized(0)` (unset: a sender
+    /// refuses it in a required field) when the dictionary does not name 0.
+    impl ::core::default::Default for UsageMonitoringReport {
+        fn default() -> Self {
+            <Self as __rt::EnumValue>::from_repr(0)
+        }
     }
     /// `Usage-Monitoring-Support` AVP (code 1070, vendor 10415, Enumerated).
     #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, __rt::Enumerated)]
@@ -8236,6 +10331,13 @@ pub mod gx_charging_control {
         #[diameter(unknown)]
         Unrecognized(i32),
     }
+    /// The value 0: its variant, or `Unrecognized(0)` (unset: a sender
+    /// refuses it in a required field) when the dictionary does not name 0.
+    impl ::core::default::Default for UsageMonitoringSupport {
+        fn default() -> Self {
+            <Self as __rt::EnumValue>::from_repr(0)
+        }
+    }
     /// `Packet-Filter-Usage` AVP (code 1072, vendor 10415, Enumerated).
     #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, __rt::Enumerated)]
     pub enum PacketFilterUsage {
@@ -8245,6 +10347,13 @@ pub mod gx_charging_control {
         /// A value the dictionary does not name, kept as received.
         #[diameter(unknown)]
         Unrecognized(i32),
+    }
+    /// The value 0: its variant, or `Unrecognized(0)` (unset: a sender
+    /// refuses it in a required field) when the dictionary does not name 0.
+    impl ::core::default::Default for PacketFilterUsage {
+        fn default() -> Self {
+            <Self as __rt::EnumValue>::from_repr(0)
+        }
     }
     /// `Flow-Direction` AVP (code 1080, vendor 10415, Enumerated).
     #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, __rt::Enumerated)]
@@ -8265,6 +10374,13 @@ pub mod gx_charging_control {
         #[diameter(unknown)]
         Unrecognized(i32),
     }
+    /// The value 0: its variant, or `Unrecognized(0)` (unset: a sender
+    /// refuses it in a required field) when the dictionary does not name 0.
+    impl ::core::default::Default for FlowDirection {
+        fn default() -> Self {
+            <Self as __rt::EnumValue>::from_repr(0)
+        }
+    }
     /// `Redirect-Information` AVP (code 1085, vendor 10415, Grouped).
     #[derive(Debug, Clone, PartialEq, __rt::Grouped)]
     pub struct RedirectInformation {
@@ -8280,6 +10396,15 @@ pub mod gx_charging_control {
         #[diameter(avp = 435, must, name = "Redirect-Server-Address")]
         pub redirect_server_address: __rt::Option<__rt::Utf8String>,
     }
+    /// Required fields empty (text and octets empty, numbers 0, enumerations 0, Grouped
+    /// values their own default), optional ones `None`, repeated ones empty: set what
+    /// matters and finish with `..Default::default()`. A node sending a request fills
+    /// the identity fields it owns and refuses one whose required field is still empty.
+    impl ::core::default::Default for RedirectInformation {
+        fn default() -> Self {
+            <Self as __rt::AvpSet>::placeholder()
+        }
+    }
     /// `Redirect-Support` AVP (code 1086, vendor 10415, Enumerated).
     #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, __rt::Enumerated)]
     pub enum RedirectSupport {
@@ -8292,6 +10417,13 @@ pub mod gx_charging_control {
         /// A value the dictionary does not name, kept as received.
         #[diameter(unknown)]
         Unrecognized(i32),
+    }
+    /// The value 0: its variant, or `Unrecognized(0)` (unset: a sender
+    /// refuses it in a required field) when the dictionary does not name 0.
+    impl ::core::default::Default for RedirectSupport {
+        fn default() -> Self {
+            <Self as __rt::EnumValue>::from_repr(0)
+        }
     }
     /// `Network-Request-Support` AVP (code 1024, vendor 10415, Enumerated).
     #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, __rt::Enumerated)]
@@ -8306,6 +10438,13 @@ pub mod gx_charging_control {
         #[diameter(unknown)]
         Unrecognized(i32),
     }
+    /// The value 0: its variant, or `Unrecognized(0)` (unset: a sender
+    /// refuses it in a required field) when the dictionary does not name 0.
+    impl ::core::default::Default for NetworkRequestSupport {
+        fn default() -> Self {
+            <Self as __rt::EnumValue>::from_repr(0)
+        }
+    }
     /// `Offline` AVP (code 1008, vendor 10415, Enumerated).
     #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, __rt::Enumerated)]
     pub enum Offline {
@@ -8319,6 +10458,13 @@ pub mod gx_charging_control {
         #[diameter(unknown)]
         Unrecognized(i32),
     }
+    /// The value 0: its variant, or `Unrecognized(0)` (unset: a sender
+    /// refuses it in a required field) when the dictionary does not name 0.
+    impl ::core::default::Default for Offline {
+        fn default() -> Self {
+            <Self as __rt::EnumValue>::from_repr(0)
+        }
+    }
     /// `Online` AVP (code 1009, vendor 10415, Enumerated).
     #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, __rt::Enumerated)]
     pub enum Online {
@@ -8331,6 +10477,13 @@ pub mod gx_charging_control {
         /// A value the dictionary does not name, kept as received.
         #[diameter(unknown)]
         Unrecognized(i32),
+    }
+    /// The value 0: its variant, or `Unrecognized(0)` (unset: a sender
+    /// refuses it in a required field) when the dictionary does not name 0.
+    impl ::core::default::Default for Online {
+        fn default() -> Self {
+            <Self as __rt::EnumValue>::from_repr(0)
+        }
     }
     /// `Default-EPS-Bearer-QoS` AVP (code 1049, vendor 10415, Grouped).
     #[derive(Debug, Clone, PartialEq, __rt::Grouped)]
@@ -8346,6 +10499,15 @@ pub mod gx_charging_control {
             super::charging_control::AllocationRetentionPriority,
         >,
     }
+    /// Required fields empty (text and octets empty, numbers 0, enumerations 0, Grouped
+    /// values their own default), optional ones `None`, repeated ones empty: set what
+    /// matters and finish with `..Default::default()`. A node sending a request fills
+    /// the identity fields it owns and refuses one whose required field is still empty.
+    impl ::core::default::Default for DefaultEpsBearerQos {
+        fn default() -> Self {
+            <Self as __rt::AvpSet>::placeholder()
+        }
+    }
     /// `Bearer-Usage` AVP (code 1000, vendor 10415, Enumerated).
     #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, __rt::Enumerated)]
     pub enum BearerUsage {
@@ -8358,6 +10520,13 @@ pub mod gx_charging_control {
         /// A value the dictionary does not name, kept as received.
         #[diameter(unknown)]
         Unrecognized(i32),
+    }
+    /// The value 0: its variant, or `Unrecognized(0)` (unset: a sender
+    /// refuses it in a required field) when the dictionary does not name 0.
+    impl ::core::default::Default for BearerUsage {
+        fn default() -> Self {
+            <Self as __rt::EnumValue>::from_repr(0)
+        }
     }
     /// `Access-Network-Charging-Identifier-Gx` AVP (code 1022, vendor 10415, Grouped).
     #[derive(Debug, Clone, PartialEq, __rt::Grouped)]
@@ -8376,6 +10545,15 @@ pub mod gx_charging_control {
         /// *[ Charging-Rule-Name ]
         #[diameter(avp = 1005, vendor = 10415, must, name = "Charging-Rule-Name")]
         pub charging_rule_name: __rt::Vec<__rt::Bytes>,
+    }
+    /// Required fields empty (text and octets empty, numbers 0, enumerations 0, Grouped
+    /// values their own default), optional ones `None`, repeated ones empty: set what
+    /// matters and finish with `..Default::default()`. A node sending a request fills
+    /// the identity fields it owns and refuses one whose required field is still empty.
+    impl ::core::default::Default for AccessNetworkChargingIdentifierGx {
+        fn default() -> Self {
+            <Self as __rt::AvpSet>::placeholder()
+        }
     }
     /// `TFT-Packet-Filter-Information` AVP (code 1013, vendor 10415, Grouped).
     #[derive(Debug, Clone, PartialEq, __rt::Grouped)]
@@ -8398,6 +10576,15 @@ pub mod gx_charging_control {
         /// [ Flow-Direction ]
         #[diameter(avp = 1080, vendor = 10415, name = "Flow-Direction")]
         pub flow_direction: __rt::Option<FlowDirection>,
+    }
+    /// Required fields empty (text and octets empty, numbers 0, enumerations 0, Grouped
+    /// values their own default), optional ones `None`, repeated ones empty: set what
+    /// matters and finish with `..Default::default()`. A node sending a request fills
+    /// the identity fields it owns and refuses one whose required field is still empty.
+    impl ::core::default::Default for TftPacketFilterInformation {
+        fn default() -> Self {
+            <Self as __rt::AvpSet>::placeholder()
+        }
     }
 }
 /// Network Access (application 1).
@@ -8773,6 +10960,15 @@ pub mod network_access {
         #[diameter(avp = 282, must, name = "Route-Record")]
         pub route_record: __rt::Vec<__rt::DiameterIdentity>,
     }
+    /// Required fields empty (text and octets empty, numbers 0, enumerations 0, Grouped
+    /// values their own default), optional ones `None`, repeated ones empty: set what
+    /// matters and finish with `..Default::default()`. A node sending a request fills
+    /// the identity fields it owns and refuses one whose required field is still empty.
+    impl ::core::default::Default for AaRequest {
+        fn default() -> Self {
+            <Self as __rt::AvpSet>::placeholder()
+        }
+    }
     /// `AA-Answer` (command 265, application 1).
     #[derive(Debug, Clone, PartialEq, __rt::Message)]
     #[diameter(command = 265, answer, proxiable, application = 1, name = "AA-Answer")]
@@ -8970,6 +11166,35 @@ pub mod network_access {
         #[diameter(avp = 284, must, name = "Proxy-Info")]
         pub proxy_info: __rt::Vec<super::base::ProxyInfo>,
     }
+    /// Required fields empty (text and octets empty, numbers 0, enumerations 0, Grouped
+    /// values their own default), optional ones `None`, repeated ones empty: set what
+    /// matters and finish with `..Default::default()`. A node sending a request fills
+    /// the identity fields it owns and refuses one whose required field is still empty.
+    impl ::core::default::Default for AaAnswer {
+        fn default() -> Self {
+            <Self as __rt::AvpSet>::placeholder()
+        }
+    }
+    /// The `AA-Answer` to a `AA-Request`: Session-Id, this node's Origin-Host and Origin-Realm, Result-Code 2001, Proxy-Info and the identifying AVPs copied; the rest empty.
+    impl __rt::FromRequest<AaRequest> for AaAnswer {
+        fn from_request(
+            __r: &AaRequest,
+            __origin_host: &__rt::DiameterIdentity,
+            __origin_realm: &__rt::DiameterIdentity,
+        ) -> Self {
+            let mut __a = <Self as ::core::default::Default>::default();
+            __a.session_id = ::core::clone::Clone::clone(&__r.session_id);
+            __a.auth_application_id = ::core::clone::Clone::clone(
+                &__r.auth_application_id,
+            );
+            __a.auth_request_type = ::core::clone::Clone::clone(&__r.auth_request_type);
+            __a.result_code = <u32 as ::core::convert::From<u32>>::from(2001u32);
+            __a.origin_host = ::core::clone::Clone::clone(__origin_host);
+            __a.origin_realm = ::core::clone::Clone::clone(__origin_realm);
+            __a.proxy_info = ::core::clone::Clone::clone(&__r.proxy_info);
+            __a
+        }
+    }
     /// `Re-Auth-Request` (command 258, application 1).
     #[derive(Debug, Clone, PartialEq, __rt::Message)]
     #[diameter(
@@ -9053,6 +11278,15 @@ pub mod network_access {
         #[diameter(avp = 282, must, name = "Route-Record")]
         pub route_record: __rt::Vec<__rt::DiameterIdentity>,
     }
+    /// Required fields empty (text and octets empty, numbers 0, enumerations 0, Grouped
+    /// values their own default), optional ones `None`, repeated ones empty: set what
+    /// matters and finish with `..Default::default()`. A node sending a request fills
+    /// the identity fields it owns and refuses one whose required field is still empty.
+    impl ::core::default::Default for ReAuthRequest {
+        fn default() -> Self {
+            <Self as __rt::AvpSet>::placeholder()
+        }
+    }
     /// `Re-Auth-Answer` (command 258, application 1).
     #[derive(Debug, Clone, PartialEq, __rt::Message)]
     #[diameter(
@@ -9130,6 +11364,31 @@ pub mod network_access {
         #[diameter(avp = 284, must, name = "Proxy-Info")]
         pub proxy_info: __rt::Vec<super::base::ProxyInfo>,
     }
+    /// Required fields empty (text and octets empty, numbers 0, enumerations 0, Grouped
+    /// values their own default), optional ones `None`, repeated ones empty: set what
+    /// matters and finish with `..Default::default()`. A node sending a request fills
+    /// the identity fields it owns and refuses one whose required field is still empty.
+    impl ::core::default::Default for ReAuthAnswer {
+        fn default() -> Self {
+            <Self as __rt::AvpSet>::placeholder()
+        }
+    }
+    /// The `Re-Auth-Answer` to a `Re-Auth-Request`: Session-Id, this node's Origin-Host and Origin-Realm, Result-Code 2001, Proxy-Info and the identifying AVPs copied; the rest empty.
+    impl __rt::FromRequest<ReAuthRequest> for ReAuthAnswer {
+        fn from_request(
+            __r: &ReAuthRequest,
+            __origin_host: &__rt::DiameterIdentity,
+            __origin_realm: &__rt::DiameterIdentity,
+        ) -> Self {
+            let mut __a = <Self as ::core::default::Default>::default();
+            __a.session_id = ::core::clone::Clone::clone(&__r.session_id);
+            __a.result_code = <u32 as ::core::convert::From<u32>>::from(2001u32);
+            __a.origin_host = ::core::clone::Clone::clone(__origin_host);
+            __a.origin_realm = ::core::clone::Clone::clone(__origin_realm);
+            __a.proxy_info = ::core::clone::Clone::clone(&__r.proxy_info);
+            __a
+        }
+    }
     /// `Session-Termination-Request` (command 275, application 1).
     #[derive(Debug, Clone, PartialEq, __rt::Message)]
     #[diameter(
@@ -9176,6 +11435,15 @@ pub mod network_access {
         /// *[ Route-Record ]
         #[diameter(avp = 282, must, name = "Route-Record")]
         pub route_record: __rt::Vec<__rt::DiameterIdentity>,
+    }
+    /// Required fields empty (text and octets empty, numbers 0, enumerations 0, Grouped
+    /// values their own default), optional ones `None`, repeated ones empty: set what
+    /// matters and finish with `..Default::default()`. A node sending a request fills
+    /// the identity fields it owns and refuses one whose required field is still empty.
+    impl ::core::default::Default for SessionTerminationRequest {
+        fn default() -> Self {
+            <Self as __rt::AvpSet>::placeholder()
+        }
     }
     /// `Session-Termination-Answer` (command 275, application 1).
     #[derive(Debug, Clone, PartialEq, __rt::Message)]
@@ -9229,6 +11497,31 @@ pub mod network_access {
         /// *[ Proxy-Info ]
         #[diameter(avp = 284, must, name = "Proxy-Info")]
         pub proxy_info: __rt::Vec<super::base::ProxyInfo>,
+    }
+    /// Required fields empty (text and octets empty, numbers 0, enumerations 0, Grouped
+    /// values their own default), optional ones `None`, repeated ones empty: set what
+    /// matters and finish with `..Default::default()`. A node sending a request fills
+    /// the identity fields it owns and refuses one whose required field is still empty.
+    impl ::core::default::Default for SessionTerminationAnswer {
+        fn default() -> Self {
+            <Self as __rt::AvpSet>::placeholder()
+        }
+    }
+    /// The `Session-Termination-Answer` to a `Session-Termination-Request`: Session-Id, this node's Origin-Host and Origin-Realm, Result-Code 2001, Proxy-Info and the identifying AVPs copied; the rest empty.
+    impl __rt::FromRequest<SessionTerminationRequest> for SessionTerminationAnswer {
+        fn from_request(
+            __r: &SessionTerminationRequest,
+            __origin_host: &__rt::DiameterIdentity,
+            __origin_realm: &__rt::DiameterIdentity,
+        ) -> Self {
+            let mut __a = <Self as ::core::default::Default>::default();
+            __a.session_id = ::core::clone::Clone::clone(&__r.session_id);
+            __a.result_code = <u32 as ::core::convert::From<u32>>::from(2001u32);
+            __a.origin_host = ::core::clone::Clone::clone(__origin_host);
+            __a.origin_realm = ::core::clone::Clone::clone(__origin_realm);
+            __a.proxy_info = ::core::clone::Clone::clone(&__r.proxy_info);
+            __a
+        }
     }
     /// `Abort-Session-Request` (command 274, application 1).
     #[derive(Debug, Clone, PartialEq, __rt::Message)]
@@ -9310,6 +11603,15 @@ pub mod network_access {
         #[diameter(avp = 282, must, name = "Route-Record")]
         pub route_record: __rt::Vec<__rt::DiameterIdentity>,
     }
+    /// Required fields empty (text and octets empty, numbers 0, enumerations 0, Grouped
+    /// values their own default), optional ones `None`, repeated ones empty: set what
+    /// matters and finish with `..Default::default()`. A node sending a request fills
+    /// the identity fields it owns and refuses one whose required field is still empty.
+    impl ::core::default::Default for AbortSessionRequest {
+        fn default() -> Self {
+            <Self as __rt::AvpSet>::placeholder()
+        }
+    }
     /// `Abort-Session-Answer` (command 274, application 1).
     #[derive(Debug, Clone, PartialEq, __rt::Message)]
     #[diameter(
@@ -9359,6 +11661,31 @@ pub mod network_access {
         /// *[ Proxy-Info ]
         #[diameter(avp = 284, must, name = "Proxy-Info")]
         pub proxy_info: __rt::Vec<super::base::ProxyInfo>,
+    }
+    /// Required fields empty (text and octets empty, numbers 0, enumerations 0, Grouped
+    /// values their own default), optional ones `None`, repeated ones empty: set what
+    /// matters and finish with `..Default::default()`. A node sending a request fills
+    /// the identity fields it owns and refuses one whose required field is still empty.
+    impl ::core::default::Default for AbortSessionAnswer {
+        fn default() -> Self {
+            <Self as __rt::AvpSet>::placeholder()
+        }
+    }
+    /// The `Abort-Session-Answer` to a `Abort-Session-Request`: Session-Id, this node's Origin-Host and Origin-Realm, Result-Code 2001, Proxy-Info and the identifying AVPs copied; the rest empty.
+    impl __rt::FromRequest<AbortSessionRequest> for AbortSessionAnswer {
+        fn from_request(
+            __r: &AbortSessionRequest,
+            __origin_host: &__rt::DiameterIdentity,
+            __origin_realm: &__rt::DiameterIdentity,
+        ) -> Self {
+            let mut __a = <Self as ::core::default::Default>::default();
+            __a.session_id = ::core::clone::Clone::clone(&__r.session_id);
+            __a.result_code = <u32 as ::core::convert::From<u32>>::from(2001u32);
+            __a.origin_host = ::core::clone::Clone::clone(__origin_host);
+            __a.origin_realm = ::core::clone::Clone::clone(__origin_realm);
+            __a.proxy_info = ::core::clone::Clone::clone(&__r.proxy_info);
+            __a
+        }
     }
     /// `Accounting-Request` (command 271, application 1).
     #[derive(Debug, Clone, PartialEq, __rt::Message)]
@@ -9583,6 +11910,15 @@ pub mod network_access {
         #[diameter(avp = 282, must, name = "Route-Record")]
         pub route_record: __rt::Vec<__rt::DiameterIdentity>,
     }
+    /// Required fields empty (text and octets empty, numbers 0, enumerations 0, Grouped
+    /// values their own default), optional ones `None`, repeated ones empty: set what
+    /// matters and finish with `..Default::default()`. A node sending a request fills
+    /// the identity fields it owns and refuses one whose required field is still empty.
+    impl ::core::default::Default for AccountingRequest {
+        fn default() -> Self {
+            <Self as __rt::AvpSet>::placeholder()
+        }
+    }
     /// `Accounting-Answer` (command 271, application 1).
     #[derive(Debug, Clone, PartialEq, __rt::Message)]
     #[diameter(
@@ -9668,43 +12004,72 @@ pub mod network_access {
         #[diameter(avp = 284, must, name = "Proxy-Info")]
         pub proxy_info: __rt::Vec<super::base::ProxyInfo>,
     }
+    /// Required fields empty (text and octets empty, numbers 0, enumerations 0, Grouped
+    /// values their own default), optional ones `None`, repeated ones empty: set what
+    /// matters and finish with `..Default::default()`. A node sending a request fills
+    /// the identity fields it owns and refuses one whose required field is still empty.
+    impl ::core::default::Default for AccountingAnswer {
+        fn default() -> Self {
+            <Self as __rt::AvpSet>::placeholder()
+        }
+    }
+    /// The `Accounting-Answer` to a `Accounting-Request`: Session-Id, this node's Origin-Host and Origin-Realm, Result-Code 2001, Proxy-Info and the identifying AVPs copied; the rest empty.
+    impl __rt::FromRequest<AccountingRequest> for AccountingAnswer {
+        fn from_request(
+            __r: &AccountingRequest,
+            __origin_host: &__rt::DiameterIdentity,
+            __origin_realm: &__rt::DiameterIdentity,
+        ) -> Self {
+            let mut __a = <Self as ::core::default::Default>::default();
+            __a.session_id = ::core::clone::Clone::clone(&__r.session_id);
+            __a.result_code = <u32 as ::core::convert::From<u32>>::from(2001u32);
+            __a.origin_host = ::core::clone::Clone::clone(__origin_host);
+            __a.origin_realm = ::core::clone::Clone::clone(__origin_realm);
+            __a.accounting_record_type = ::core::clone::Clone::clone(
+                &__r.accounting_record_type,
+            );
+            __a.accounting_record_number = ::core::clone::Clone::clone(
+                &__r.accounting_record_number,
+            );
+            __a.acct_application_id = ::core::clone::Clone::clone(
+                &__r.acct_application_id,
+            );
+            __a.proxy_info = ::core::clone::Clone::clone(&__r.proxy_info);
+            __a
+        }
+    }
     /// The Network Access application, to implement: one method per command. Serve it with `NetworkAccessServer::new(service)` as the node's handler.
     pub trait NetworkAccessService: Send + Sync + 'static {
         /// Answers a `AA-Request` (command 265); an `Err` is answered with its Result-Code.
         fn aa(
             &self,
-            request: AaRequest,
-            context: __rt::Request,
+            request: __rt::Request<AaRequest>,
         ) -> impl ::core::future::Future<Output = __rt::ServiceResult<AaAnswer>> + Send;
         /// Answers a `Re-Auth-Request` (command 258); an `Err` is answered with its Result-Code.
         fn re_auth(
             &self,
-            request: ReAuthRequest,
-            context: __rt::Request,
+            request: __rt::Request<ReAuthRequest>,
         ) -> impl ::core::future::Future<
             Output = __rt::ServiceResult<ReAuthAnswer>,
         > + Send;
         /// Answers a `Session-Termination-Request` (command 275); an `Err` is answered with its Result-Code.
         fn session_termination(
             &self,
-            request: SessionTerminationRequest,
-            context: __rt::Request,
+            request: __rt::Request<SessionTerminationRequest>,
         ) -> impl ::core::future::Future<
             Output = __rt::ServiceResult<SessionTerminationAnswer>,
         > + Send;
         /// Answers a `Abort-Session-Request` (command 274); an `Err` is answered with its Result-Code.
         fn abort_session(
             &self,
-            request: AbortSessionRequest,
-            context: __rt::Request,
+            request: __rt::Request<AbortSessionRequest>,
         ) -> impl ::core::future::Future<
             Output = __rt::ServiceResult<AbortSessionAnswer>,
         > + Send;
         /// Answers a `Accounting-Request` (command 271); an `Err` is answered with its Result-Code.
         fn accounting(
             &self,
-            request: AccountingRequest,
-            context: __rt::Request,
+            request: __rt::Request<AccountingRequest>,
         ) -> impl ::core::future::Future<
             Output = __rt::ServiceResult<AccountingAnswer>,
         > + Send;
@@ -9729,8 +12094,8 @@ pub mod network_access {
                     ::std::boxed::Box::pin(async move {
                         match request.decode::<AaRequest>() {
                             __rt::Ok(r) => {
-                                match svc.aa(r, request.clone()).await {
-                                    __rt::Ok(answer) => request.answer(&answer),
+                                match svc.aa(request.clone().with_message(r)).await {
+                                    __rt::Ok(answer) => request.reply(&answer),
                                     __rt::Err(e) => e.reply(&request),
                                 }
                             }
@@ -9742,8 +12107,8 @@ pub mod network_access {
                     ::std::boxed::Box::pin(async move {
                         match request.decode::<ReAuthRequest>() {
                             __rt::Ok(r) => {
-                                match svc.re_auth(r, request.clone()).await {
-                                    __rt::Ok(answer) => request.answer(&answer),
+                                match svc.re_auth(request.clone().with_message(r)).await {
+                                    __rt::Ok(answer) => request.reply(&answer),
                                     __rt::Err(e) => e.reply(&request),
                                 }
                             }
@@ -9755,8 +12120,11 @@ pub mod network_access {
                     ::std::boxed::Box::pin(async move {
                         match request.decode::<SessionTerminationRequest>() {
                             __rt::Ok(r) => {
-                                match svc.session_termination(r, request.clone()).await {
-                                    __rt::Ok(answer) => request.answer(&answer),
+                                match svc
+                                    .session_termination(request.clone().with_message(r))
+                                    .await
+                                {
+                                    __rt::Ok(answer) => request.reply(&answer),
                                     __rt::Err(e) => e.reply(&request),
                                 }
                             }
@@ -9768,8 +12136,11 @@ pub mod network_access {
                     ::std::boxed::Box::pin(async move {
                         match request.decode::<AbortSessionRequest>() {
                             __rt::Ok(r) => {
-                                match svc.abort_session(r, request.clone()).await {
-                                    __rt::Ok(answer) => request.answer(&answer),
+                                match svc
+                                    .abort_session(request.clone().with_message(r))
+                                    .await
+                                {
+                                    __rt::Ok(answer) => request.reply(&answer),
                                     __rt::Err(e) => e.reply(&request),
                                 }
                             }
@@ -9781,8 +12152,9 @@ pub mod network_access {
                     ::std::boxed::Box::pin(async move {
                         match request.decode::<AccountingRequest>() {
                             __rt::Ok(r) => {
-                                match svc.accounting(r, request.clone()).await {
-                                    __rt::Ok(answer) => request.answer(&answer),
+                                match svc.accounting(request.clone().with_message(r)).await
+                                {
+                                    __rt::Ok(answer) => request.reply(&answer),
                                     __rt::Err(e) => e.reply(&request),
                                 }
                             }
@@ -9808,24 +12180,27 @@ pub mod network_access {
         r" `AppHandle::filter` gives for an application bound to a set of peers."] pub fn
         with_filter(mut self, filter : __rt::Option < __rt::Filter >) -> Self { self
         .filter = filter; self } #[doc =
-        " Sends a `AA-Request` and waits for its answer."] pub async fn aa(& self,
-        request : & AaRequest) -> __rt::Result < AaAnswer, __rt::NodeError > { self.node
-        .call_filtered(request, self.filter.clone()). await } #[doc =
-        " Sends a `Re-Auth-Request` and waits for its answer."] pub async fn re_auth(&
-        self, request : & ReAuthRequest) -> __rt::Result < ReAuthAnswer, __rt::NodeError
-        > { self.node.call_filtered(request, self.filter.clone()). await } #[doc =
-        " Sends a `Session-Termination-Request` and waits for its answer."] pub async fn
-        session_termination(& self, request : & SessionTerminationRequest) ->
-        __rt::Result < SessionTerminationAnswer, __rt::NodeError > { self.node
-        .call_filtered(request, self.filter.clone()). await } #[doc =
-        " Sends a `Abort-Session-Request` and waits for its answer."] pub async fn
-        abort_session(& self, request : & AbortSessionRequest) -> __rt::Result <
-        AbortSessionAnswer, __rt::NodeError > { self.node.call_filtered(request, self
-        .filter.clone()). await } #[doc =
-        " Sends a `Accounting-Request` and waits for its answer."] pub async fn
-        accounting(& self, request : & AccountingRequest) -> __rt::Result <
-        AccountingAnswer, __rt::NodeError > { self.node.call_filtered(request, self
-        .filter.clone()). await } }
+        " Sends a `AA-Request` and waits for its answer. Takes the message, a reference to it, or a `Call` with its own timeout and filter; empty identity fields are filled by the node (`Node::call`)."]
+        pub async fn aa(& self, request : impl __rt::IntoCall < AaRequest >) ->
+        __rt::Result < AaAnswer, __rt::NodeError > { self.node.call_filtered(request,
+        self.filter.clone()). await } #[doc =
+        " Sends a `Re-Auth-Request` and waits for its answer. Takes the message, a reference to it, or a `Call` with its own timeout and filter; empty identity fields are filled by the node (`Node::call`)."]
+        pub async fn re_auth(& self, request : impl __rt::IntoCall < ReAuthRequest >) ->
+        __rt::Result < ReAuthAnswer, __rt::NodeError > { self.node.call_filtered(request,
+        self.filter.clone()). await } #[doc =
+        " Sends a `Session-Termination-Request` and waits for its answer. Takes the message, a reference to it, or a `Call` with its own timeout and filter; empty identity fields are filled by the node (`Node::call`)."]
+        pub async fn session_termination(& self, request : impl __rt::IntoCall <
+        SessionTerminationRequest >) -> __rt::Result < SessionTerminationAnswer,
+        __rt::NodeError > { self.node.call_filtered(request, self.filter.clone()). await
+        } #[doc =
+        " Sends a `Abort-Session-Request` and waits for its answer. Takes the message, a reference to it, or a `Call` with its own timeout and filter; empty identity fields are filled by the node (`Node::call`)."]
+        pub async fn abort_session(& self, request : impl __rt::IntoCall <
+        AbortSessionRequest >) -> __rt::Result < AbortSessionAnswer, __rt::NodeError > {
+        self.node.call_filtered(request, self.filter.clone()). await } #[doc =
+        " Sends a `Accounting-Request` and waits for its answer. Takes the message, a reference to it, or a `Call` with its own timeout and filter; empty identity fields are filled by the node (`Node::call`)."]
+        pub async fn accounting(& self, request : impl __rt::IntoCall < AccountingRequest
+        >) -> __rt::Result < AccountingAnswer, __rt::NodeError > { self.node
+        .call_filtered(request, self.filter.clone()). await } }
     }
     /// `NAS-Port-Type` AVP (code 61, Enumerated).
     #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, __rt::Enumerated)]
@@ -9975,6 +12350,13 @@ pub mod network_access {
         #[diameter(unknown)]
         Unrecognized(i32),
     }
+    /// The value 0: its variant, or `Unrecognized(0)` (unset: a sender
+    /// refuses it in a required field) when the dictionary does not name 0.
+    impl ::core::default::Default for NasPortType {
+        fn default() -> Self {
+            <Self as __rt::EnumValue>::from_repr(0)
+        }
+    }
     /// `Prompt` AVP (code 76, Enumerated).
     #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, __rt::Enumerated)]
     pub enum Prompt {
@@ -9987,6 +12369,13 @@ pub mod network_access {
         /// A value the dictionary does not name, kept as received.
         #[diameter(unknown)]
         Unrecognized(i32),
+    }
+    /// The value 0: its variant, or `Unrecognized(0)` (unset: a sender
+    /// refuses it in a required field) when the dictionary does not name 0.
+    impl ::core::default::Default for Prompt {
+        fn default() -> Self {
+            <Self as __rt::EnumValue>::from_repr(0)
+        }
     }
     /// `CHAP-Auth` AVP (code 402, Grouped).
     #[derive(Debug, Clone, PartialEq, __rt::Grouped)]
@@ -10001,6 +12390,15 @@ pub mod network_access {
         #[diameter(avp = 405, must, name = "CHAP-Response")]
         pub chap_response: __rt::Bytes,
     }
+    /// Required fields empty (text and octets empty, numbers 0, enumerations 0, Grouped
+    /// values their own default), optional ones `None`, repeated ones empty: set what
+    /// matters and finish with `..Default::default()`. A node sending a request fills
+    /// the identity fields it owns and refuses one whose required field is still empty.
+    impl ::core::default::Default for ChapAuth {
+        fn default() -> Self {
+            <Self as __rt::AvpSet>::placeholder()
+        }
+    }
     /// `CHAP-Algorithm` AVP (code 403, Enumerated).
     #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, __rt::Enumerated)]
     pub enum ChapAlgorithm {
@@ -10010,6 +12408,13 @@ pub mod network_access {
         /// A value the dictionary does not name, kept as received.
         #[diameter(unknown)]
         Unrecognized(i32),
+    }
+    /// The value 0: its variant, or `Unrecognized(0)` (unset: a sender
+    /// refuses it in a required field) when the dictionary does not name 0.
+    impl ::core::default::Default for ChapAlgorithm {
+        fn default() -> Self {
+            <Self as __rt::EnumValue>::from_repr(0)
+        }
     }
     /// `Service-Type` AVP (code 6, Enumerated).
     #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, __rt::Enumerated)]
@@ -10075,6 +12480,13 @@ pub mod network_access {
         #[diameter(unknown)]
         Unrecognized(i32),
     }
+    /// The value 0: its variant, or `Unrecognized(0)` (unset: a sender
+    /// refuses it in a required field) when the dictionary does not name 0.
+    impl ::core::default::Default for ServiceType {
+        fn default() -> Self {
+            <Self as __rt::EnumValue>::from_repr(0)
+        }
+    }
     /// `Framed-Protocol` AVP (code 7, Enumerated).
     #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, __rt::Enumerated)]
     pub enum FramedProtocol {
@@ -10106,6 +12518,13 @@ pub mod network_access {
         #[diameter(unknown)]
         Unrecognized(i32),
     }
+    /// The value 0: its variant, or `Unrecognized(0)` (unset: a sender
+    /// refuses it in a required field) when the dictionary does not name 0.
+    impl ::core::default::Default for FramedProtocol {
+        fn default() -> Self {
+            <Self as __rt::EnumValue>::from_repr(0)
+        }
+    }
     /// `Framed-Routing` AVP (code 10, Enumerated).
     #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, __rt::Enumerated)]
     pub enum FramedRouting {
@@ -10124,6 +12543,13 @@ pub mod network_access {
         /// A value the dictionary does not name, kept as received.
         #[diameter(unknown)]
         Unrecognized(i32),
+    }
+    /// The value 0: its variant, or `Unrecognized(0)` (unset: a sender
+    /// refuses it in a required field) when the dictionary does not name 0.
+    impl ::core::default::Default for FramedRouting {
+        fn default() -> Self {
+            <Self as __rt::EnumValue>::from_repr(0)
+        }
     }
     /// `Framed-Compression` AVP (code 13, Enumerated).
     #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, __rt::Enumerated)]
@@ -10144,6 +12570,13 @@ pub mod network_access {
         #[diameter(unknown)]
         Unrecognized(i32),
     }
+    /// The value 0: its variant, or `Unrecognized(0)` (unset: a sender
+    /// refuses it in a required field) when the dictionary does not name 0.
+    impl ::core::default::Default for FramedCompression {
+        fn default() -> Self {
+            <Self as __rt::EnumValue>::from_repr(0)
+        }
+    }
     /// `ARAP-Zone-Access` AVP (code 72, Enumerated).
     #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, __rt::Enumerated)]
     pub enum ArapZoneAccess {
@@ -10162,6 +12595,13 @@ pub mod network_access {
         /// A value the dictionary does not name, kept as received.
         #[diameter(unknown)]
         Unrecognized(i32),
+    }
+    /// The value 0: its variant, or `Unrecognized(0)` (unset: a sender
+    /// refuses it in a required field) when the dictionary does not name 0.
+    impl ::core::default::Default for ArapZoneAccess {
+        fn default() -> Self {
+            <Self as __rt::EnumValue>::from_repr(0)
+        }
     }
     /// `Login-Service` AVP (code 15, Enumerated).
     #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, __rt::Enumerated)]
@@ -10200,6 +12640,13 @@ pub mod network_access {
         #[diameter(unknown)]
         Unrecognized(i32),
     }
+    /// The value 0: its variant, or `Unrecognized(0)` (unset: a sender
+    /// refuses it in a required field) when the dictionary does not name 0.
+    impl ::core::default::Default for LoginService {
+        fn default() -> Self {
+            <Self as __rt::EnumValue>::from_repr(0)
+        }
+    }
     /// `Tunneling` AVP (code 401, Grouped).
     #[derive(Debug, Clone, PartialEq, __rt::Grouped)]
     pub struct Tunneling {
@@ -10233,6 +12680,15 @@ pub mod network_access {
         /// [ Tunnel-Private-Group-Id ]
         #[diameter(avp = 81, must, name = "Tunnel-Private-Group-Id")]
         pub tunnel_private_group_id: __rt::Option<__rt::Bytes>,
+    }
+    /// Required fields empty (text and octets empty, numbers 0, enumerations 0, Grouped
+    /// values their own default), optional ones `None`, repeated ones empty: set what
+    /// matters and finish with `..Default::default()`. A node sending a request fills
+    /// the identity fields it owns and refuses one whose required field is still empty.
+    impl ::core::default::Default for Tunneling {
+        fn default() -> Self {
+            <Self as __rt::AvpSet>::placeholder()
+        }
     }
     /// `Tunnel-Type` AVP (code 64, Enumerated).
     #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, __rt::Enumerated)]
@@ -10282,6 +12738,13 @@ pub mod network_access {
         /// A value the dictionary does not name, kept as received.
         #[diameter(unknown)]
         Unrecognized(i32),
+    }
+    /// The value 0: its variant, or `Unrecognized(0)` (unset: a sender
+    /// refuses it in a required field) when the dictionary does not name 0.
+    impl ::core::default::Default for TunnelType {
+        fn default() -> Self {
+            <Self as __rt::EnumValue>::from_repr(0)
+        }
     }
     /// `Tunnel-Medium-Type` AVP (code 65, Enumerated).
     #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, __rt::Enumerated)]
@@ -10338,6 +12801,13 @@ pub mod network_access {
         #[diameter(unknown)]
         Unrecognized(i32),
     }
+    /// The value 0: its variant, or `Unrecognized(0)` (unset: a sender
+    /// refuses it in a required field) when the dictionary does not name 0.
+    impl ::core::default::Default for TunnelMediumType {
+        fn default() -> Self {
+            <Self as __rt::EnumValue>::from_repr(0)
+        }
+    }
     /// `Acct-Authentic` AVP (code 45, Enumerated).
     #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, __rt::Enumerated)]
     pub enum AcctAuthentic {
@@ -10356,6 +12826,13 @@ pub mod network_access {
         /// A value the dictionary does not name, kept as received.
         #[diameter(unknown)]
         Unrecognized(i32),
+    }
+    /// The value 0: its variant, or `Unrecognized(0)` (unset: a sender
+    /// refuses it in a required field) when the dictionary does not name 0.
+    impl ::core::default::Default for AcctAuthentic {
+        fn default() -> Self {
+            <Self as __rt::EnumValue>::from_repr(0)
+        }
     }
     /// `Accounting-Auth-Method` AVP (code 406, Enumerated).
     #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, __rt::Enumerated)]
@@ -10381,6 +12858,13 @@ pub mod network_access {
         /// A value the dictionary does not name, kept as received.
         #[diameter(unknown)]
         Unrecognized(i32),
+    }
+    /// The value 0: its variant, or `Unrecognized(0)` (unset: a sender
+    /// refuses it in a required field) when the dictionary does not name 0.
+    impl ::core::default::Default for AccountingAuthMethod {
+        fn default() -> Self {
+            <Self as __rt::EnumValue>::from_repr(0)
+        }
     }
 }
 /// Rx (application 16777236).
@@ -11148,6 +13632,15 @@ pub mod rx {
         #[diameter(extra)]
         pub avps: __rt::Vec<__rt::RawAvp>,
     }
+    /// Required fields empty (text and octets empty, numbers 0, enumerations 0, Grouped
+    /// values their own default), optional ones `None`, repeated ones empty: set what
+    /// matters and finish with `..Default::default()`. A node sending a request fills
+    /// the identity fields it owns and refuses one whose required field is still empty.
+    impl ::core::default::Default for AaRequest {
+        fn default() -> Self {
+            <Self as __rt::AvpSet>::placeholder()
+        }
+    }
     /// `AA-Answer` (command 265, application 16777236).
     #[derive(Debug, Clone, PartialEq, __rt::Message)]
     #[diameter(
@@ -11282,6 +13775,36 @@ pub mod rx {
         #[diameter(extra)]
         pub avps: __rt::Vec<__rt::RawAvp>,
     }
+    /// Required fields empty (text and octets empty, numbers 0, enumerations 0, Grouped
+    /// values their own default), optional ones `None`, repeated ones empty: set what
+    /// matters and finish with `..Default::default()`. A node sending a request fills
+    /// the identity fields it owns and refuses one whose required field is still empty.
+    impl ::core::default::Default for AaAnswer {
+        fn default() -> Self {
+            <Self as __rt::AvpSet>::placeholder()
+        }
+    }
+    /// The `AA-Answer` to a `AA-Request`: Session-Id, this node's Origin-Host and Origin-Realm, Result-Code 2001, Proxy-Info and the identifying AVPs copied; the rest empty.
+    impl __rt::FromRequest<AaRequest> for AaAnswer {
+        fn from_request(
+            __r: &AaRequest,
+            __origin_host: &__rt::DiameterIdentity,
+            __origin_realm: &__rt::DiameterIdentity,
+        ) -> Self {
+            let mut __a = <Self as ::core::default::Default>::default();
+            __a.session_id = ::core::clone::Clone::clone(&__r.session_id);
+            __a.auth_application_id = ::core::clone::Clone::clone(
+                &__r.auth_application_id,
+            );
+            __a.origin_host = ::core::clone::Clone::clone(__origin_host);
+            __a.origin_realm = ::core::clone::Clone::clone(__origin_realm);
+            __a.result_code = __rt::Some(
+                <u32 as ::core::convert::From<u32>>::from(2001u32),
+            );
+            __a.proxy_info = ::core::clone::Clone::clone(&__r.proxy_info);
+            __a
+        }
+    }
     /// `Re-Auth-Request` (command 258, application 16777236).
     #[derive(Debug, Clone, PartialEq, __rt::Message)]
     #[diameter(
@@ -11407,6 +13930,15 @@ pub mod rx {
         #[diameter(extra)]
         pub avps: __rt::Vec<__rt::RawAvp>,
     }
+    /// Required fields empty (text and octets empty, numbers 0, enumerations 0, Grouped
+    /// values their own default), optional ones `None`, repeated ones empty: set what
+    /// matters and finish with `..Default::default()`. A node sending a request fills
+    /// the identity fields it owns and refuses one whose required field is still empty.
+    impl ::core::default::Default for ReAuthRequest {
+        fn default() -> Self {
+            <Self as __rt::AvpSet>::placeholder()
+        }
+    }
     /// `Re-Auth-Answer` (command 258, application 16777236).
     #[derive(Debug, Clone, PartialEq, __rt::Message)]
     #[diameter(
@@ -11483,6 +14015,32 @@ pub mod rx {
         #[diameter(extra)]
         pub avps: __rt::Vec<__rt::RawAvp>,
     }
+    /// Required fields empty (text and octets empty, numbers 0, enumerations 0, Grouped
+    /// values their own default), optional ones `None`, repeated ones empty: set what
+    /// matters and finish with `..Default::default()`. A node sending a request fills
+    /// the identity fields it owns and refuses one whose required field is still empty.
+    impl ::core::default::Default for ReAuthAnswer {
+        fn default() -> Self {
+            <Self as __rt::AvpSet>::placeholder()
+        }
+    }
+    /// The `Re-Auth-Answer` to a `Re-Auth-Request`: Session-Id, this node's Origin-Host and Origin-Realm, Result-Code 2001, Proxy-Info and the identifying AVPs copied; the rest empty.
+    impl __rt::FromRequest<ReAuthRequest> for ReAuthAnswer {
+        fn from_request(
+            __r: &ReAuthRequest,
+            __origin_host: &__rt::DiameterIdentity,
+            __origin_realm: &__rt::DiameterIdentity,
+        ) -> Self {
+            let mut __a = <Self as ::core::default::Default>::default();
+            __a.origin_host = ::core::clone::Clone::clone(__origin_host);
+            __a.origin_realm = ::core::clone::Clone::clone(__origin_realm);
+            __a.result_code = __rt::Some(
+                <u32 as ::core::convert::From<u32>>::from(2001u32),
+            );
+            __a.proxy_info = ::core::clone::Clone::clone(&__r.proxy_info);
+            __a
+        }
+    }
     /// `Session-Termination-Request` (command 275, application 16777236).
     #[derive(Debug, Clone, PartialEq, __rt::Message)]
     #[diameter(
@@ -11538,6 +14096,15 @@ pub mod rx {
         /// *[ AVP ]
         #[diameter(extra)]
         pub avps: __rt::Vec<__rt::RawAvp>,
+    }
+    /// Required fields empty (text and octets empty, numbers 0, enumerations 0, Grouped
+    /// values their own default), optional ones `None`, repeated ones empty: set what
+    /// matters and finish with `..Default::default()`. A node sending a request fills
+    /// the identity fields it owns and refuses one whose required field is still empty.
+    impl ::core::default::Default for SessionTerminationRequest {
+        fn default() -> Self {
+            <Self as __rt::AvpSet>::placeholder()
+        }
     }
     /// `Session-Termination-Answer` (command 275, application 16777236).
     #[derive(Debug, Clone, PartialEq, __rt::Message)]
@@ -11634,6 +14201,33 @@ pub mod rx {
         #[diameter(extra)]
         pub avps: __rt::Vec<__rt::RawAvp>,
     }
+    /// Required fields empty (text and octets empty, numbers 0, enumerations 0, Grouped
+    /// values their own default), optional ones `None`, repeated ones empty: set what
+    /// matters and finish with `..Default::default()`. A node sending a request fills
+    /// the identity fields it owns and refuses one whose required field is still empty.
+    impl ::core::default::Default for SessionTerminationAnswer {
+        fn default() -> Self {
+            <Self as __rt::AvpSet>::placeholder()
+        }
+    }
+    /// The `Session-Termination-Answer` to a `Session-Termination-Request`: Session-Id, this node's Origin-Host and Origin-Realm, Result-Code 2001, Proxy-Info and the identifying AVPs copied; the rest empty.
+    impl __rt::FromRequest<SessionTerminationRequest> for SessionTerminationAnswer {
+        fn from_request(
+            __r: &SessionTerminationRequest,
+            __origin_host: &__rt::DiameterIdentity,
+            __origin_realm: &__rt::DiameterIdentity,
+        ) -> Self {
+            let mut __a = <Self as ::core::default::Default>::default();
+            __a.session_id = ::core::clone::Clone::clone(&__r.session_id);
+            __a.origin_host = ::core::clone::Clone::clone(__origin_host);
+            __a.origin_realm = ::core::clone::Clone::clone(__origin_realm);
+            __a.result_code = __rt::Some(
+                <u32 as ::core::convert::From<u32>>::from(2001u32),
+            );
+            __a.proxy_info = ::core::clone::Clone::clone(&__r.proxy_info);
+            __a
+        }
+    }
     /// `Abort-Session-Request` (command 274, application 16777236).
     #[derive(Debug, Clone, PartialEq, __rt::Message)]
     #[diameter(
@@ -11683,6 +14277,15 @@ pub mod rx {
         /// *[ AVP ]
         #[diameter(extra)]
         pub avps: __rt::Vec<__rt::RawAvp>,
+    }
+    /// Required fields empty (text and octets empty, numbers 0, enumerations 0, Grouped
+    /// values their own default), optional ones `None`, repeated ones empty: set what
+    /// matters and finish with `..Default::default()`. A node sending a request fills
+    /// the identity fields it owns and refuses one whose required field is still empty.
+    impl ::core::default::Default for AbortSessionRequest {
+        fn default() -> Self {
+            <Self as __rt::AvpSet>::placeholder()
+        }
     }
     /// `Abort-Session-Answer` (command 274, application 16777236).
     #[derive(Debug, Clone, PartialEq, __rt::Message)]
@@ -11743,35 +14346,58 @@ pub mod rx {
         #[diameter(extra)]
         pub avps: __rt::Vec<__rt::RawAvp>,
     }
+    /// Required fields empty (text and octets empty, numbers 0, enumerations 0, Grouped
+    /// values their own default), optional ones `None`, repeated ones empty: set what
+    /// matters and finish with `..Default::default()`. A node sending a request fills
+    /// the identity fields it owns and refuses one whose required field is still empty.
+    impl ::core::default::Default for AbortSessionAnswer {
+        fn default() -> Self {
+            <Self as __rt::AvpSet>::placeholder()
+        }
+    }
+    /// The `Abort-Session-Answer` to a `Abort-Session-Request`: Session-Id, this node's Origin-Host and Origin-Realm, Result-Code 2001, Proxy-Info and the identifying AVPs copied; the rest empty.
+    impl __rt::FromRequest<AbortSessionRequest> for AbortSessionAnswer {
+        fn from_request(
+            __r: &AbortSessionRequest,
+            __origin_host: &__rt::DiameterIdentity,
+            __origin_realm: &__rt::DiameterIdentity,
+        ) -> Self {
+            let mut __a = <Self as ::core::default::Default>::default();
+            __a.session_id = ::core::clone::Clone::clone(&__r.session_id);
+            __a.origin_host = ::core::clone::Clone::clone(__origin_host);
+            __a.origin_realm = ::core::clone::Clone::clone(__origin_realm);
+            __a.result_code = __rt::Some(
+                <u32 as ::core::convert::From<u32>>::from(2001u32),
+            );
+            __a.proxy_info = ::core::clone::Clone::clone(&__r.proxy_info);
+            __a
+        }
+    }
     /// The Rx application, to implement: one method per command. Serve it with `RxServer::new(service)` as the node's handler.
     pub trait RxService: Send + Sync + 'static {
         /// Answers a `AA-Request` (command 265); an `Err` is answered with its Result-Code.
         fn aa(
             &self,
-            request: AaRequest,
-            context: __rt::Request,
+            request: __rt::Request<AaRequest>,
         ) -> impl ::core::future::Future<Output = __rt::ServiceResult<AaAnswer>> + Send;
         /// Answers a `Re-Auth-Request` (command 258); an `Err` is answered with its Result-Code.
         fn re_auth(
             &self,
-            request: ReAuthRequest,
-            context: __rt::Request,
+            request: __rt::Request<ReAuthRequest>,
         ) -> impl ::core::future::Future<
             Output = __rt::ServiceResult<ReAuthAnswer>,
         > + Send;
         /// Answers a `Session-Termination-Request` (command 275); an `Err` is answered with its Result-Code.
         fn session_termination(
             &self,
-            request: SessionTerminationRequest,
-            context: __rt::Request,
+            request: __rt::Request<SessionTerminationRequest>,
         ) -> impl ::core::future::Future<
             Output = __rt::ServiceResult<SessionTerminationAnswer>,
         > + Send;
         /// Answers a `Abort-Session-Request` (command 274); an `Err` is answered with its Result-Code.
         fn abort_session(
             &self,
-            request: AbortSessionRequest,
-            context: __rt::Request,
+            request: __rt::Request<AbortSessionRequest>,
         ) -> impl ::core::future::Future<
             Output = __rt::ServiceResult<AbortSessionAnswer>,
         > + Send;
@@ -11796,8 +14422,8 @@ pub mod rx {
                     ::std::boxed::Box::pin(async move {
                         match request.decode::<AaRequest>() {
                             __rt::Ok(r) => {
-                                match svc.aa(r, request.clone()).await {
-                                    __rt::Ok(answer) => request.answer(&answer),
+                                match svc.aa(request.clone().with_message(r)).await {
+                                    __rt::Ok(answer) => request.reply(&answer),
                                     __rt::Err(e) => e.reply(&request),
                                 }
                             }
@@ -11809,8 +14435,8 @@ pub mod rx {
                     ::std::boxed::Box::pin(async move {
                         match request.decode::<ReAuthRequest>() {
                             __rt::Ok(r) => {
-                                match svc.re_auth(r, request.clone()).await {
-                                    __rt::Ok(answer) => request.answer(&answer),
+                                match svc.re_auth(request.clone().with_message(r)).await {
+                                    __rt::Ok(answer) => request.reply(&answer),
                                     __rt::Err(e) => e.reply(&request),
                                 }
                             }
@@ -11822,8 +14448,11 @@ pub mod rx {
                     ::std::boxed::Box::pin(async move {
                         match request.decode::<SessionTerminationRequest>() {
                             __rt::Ok(r) => {
-                                match svc.session_termination(r, request.clone()).await {
-                                    __rt::Ok(answer) => request.answer(&answer),
+                                match svc
+                                    .session_termination(request.clone().with_message(r))
+                                    .await
+                                {
+                                    __rt::Ok(answer) => request.reply(&answer),
                                     __rt::Err(e) => e.reply(&request),
                                 }
                             }
@@ -11835,8 +14464,11 @@ pub mod rx {
                     ::std::boxed::Box::pin(async move {
                         match request.decode::<AbortSessionRequest>() {
                             __rt::Ok(r) => {
-                                match svc.abort_session(r, request.clone()).await {
-                                    __rt::Ok(answer) => request.answer(&answer),
+                                match svc
+                                    .abort_session(request.clone().with_message(r))
+                                    .await
+                                {
+                                    __rt::Ok(answer) => request.reply(&answer),
                                     __rt::Err(e) => e.reply(&request),
                                 }
                             }
@@ -11862,20 +14494,23 @@ pub mod rx {
         r" `AppHandle::filter` gives for an application bound to a set of peers."] pub fn
         with_filter(mut self, filter : __rt::Option < __rt::Filter >) -> Self { self
         .filter = filter; self } #[doc =
-        " Sends a `AA-Request` and waits for its answer."] pub async fn aa(& self,
-        request : & AaRequest) -> __rt::Result < AaAnswer, __rt::NodeError > { self.node
-        .call_filtered(request, self.filter.clone()). await } #[doc =
-        " Sends a `Re-Auth-Request` and waits for its answer."] pub async fn re_auth(&
-        self, request : & ReAuthRequest) -> __rt::Result < ReAuthAnswer, __rt::NodeError
-        > { self.node.call_filtered(request, self.filter.clone()). await } #[doc =
-        " Sends a `Session-Termination-Request` and waits for its answer."] pub async fn
-        session_termination(& self, request : & SessionTerminationRequest) ->
-        __rt::Result < SessionTerminationAnswer, __rt::NodeError > { self.node
-        .call_filtered(request, self.filter.clone()). await } #[doc =
-        " Sends a `Abort-Session-Request` and waits for its answer."] pub async fn
-        abort_session(& self, request : & AbortSessionRequest) -> __rt::Result <
-        AbortSessionAnswer, __rt::NodeError > { self.node.call_filtered(request, self
-        .filter.clone()). await } }
+        " Sends a `AA-Request` and waits for its answer. Takes the message, a reference to it, or a `Call` with its own timeout and filter; empty identity fields are filled by the node (`Node::call`)."]
+        pub async fn aa(& self, request : impl __rt::IntoCall < AaRequest >) ->
+        __rt::Result < AaAnswer, __rt::NodeError > { self.node.call_filtered(request,
+        self.filter.clone()). await } #[doc =
+        " Sends a `Re-Auth-Request` and waits for its answer. Takes the message, a reference to it, or a `Call` with its own timeout and filter; empty identity fields are filled by the node (`Node::call`)."]
+        pub async fn re_auth(& self, request : impl __rt::IntoCall < ReAuthRequest >) ->
+        __rt::Result < ReAuthAnswer, __rt::NodeError > { self.node.call_filtered(request,
+        self.filter.clone()). await } #[doc =
+        " Sends a `Session-Termination-Request` and waits for its answer. Takes the message, a reference to it, or a `Call` with its own timeout and filter; empty identity fields are filled by the node (`Node::call`)."]
+        pub async fn session_termination(& self, request : impl __rt::IntoCall <
+        SessionTerminationRequest >) -> __rt::Result < SessionTerminationAnswer,
+        __rt::NodeError > { self.node.call_filtered(request, self.filter.clone()). await
+        } #[doc =
+        " Sends a `Abort-Session-Request` and waits for its answer. Takes the message, a reference to it, or a `Call` with its own timeout and filter; empty identity fields are filled by the node (`Node::call`)."]
+        pub async fn abort_session(& self, request : impl __rt::IntoCall <
+        AbortSessionRequest >) -> __rt::Result < AbortSessionAnswer, __rt::NodeError > {
+        self.node.call_filtered(request, self.filter.clone()). await } }
     }
     /// `5GS-RAN-NAS-Release-Cause` AVP (code 572, vendor 10415, Grouped).
     #[derive(Debug, Clone, PartialEq, __rt::Grouped)]
@@ -11893,6 +14528,15 @@ pub mod rx {
         #[diameter(extra)]
         pub avps: __rt::Vec<__rt::RawAvp>,
     }
+    /// Required fields empty (text and octets empty, numbers 0, enumerations 0, Grouped
+    /// values their own default), optional ones `None`, repeated ones empty: set what
+    /// matters and finish with `..Default::default()`. A node sending a request fills
+    /// the identity fields it owns and refuses one whose required field is still empty.
+    impl ::core::default::Default for Avp5gsRanNasReleaseCause {
+        fn default() -> Self {
+            <Self as __rt::AvpSet>::placeholder()
+        }
+    }
     /// `NGAP-Cause` AVP (code 575, vendor 10415, Grouped).
     #[derive(Debug, Clone, PartialEq, __rt::Grouped)]
     pub struct NgapCause {
@@ -11902,6 +14546,15 @@ pub mod rx {
         /// { NGAP-Value }
         #[diameter(avp = 577, vendor = 10415, name = "NGAP-Value")]
         pub ngap_value: u32,
+    }
+    /// Required fields empty (text and octets empty, numbers 0, enumerations 0, Grouped
+    /// values their own default), optional ones `None`, repeated ones empty: set what
+    /// matters and finish with `..Default::default()`. A node sending a request fills
+    /// the identity fields it owns and refuses one whose required field is still empty.
+    impl ::core::default::Default for NgapCause {
+        fn default() -> Self {
+            <Self as __rt::AvpSet>::placeholder()
+        }
     }
     /// `Abort-Cause` AVP (code 500, vendor 10415, Enumerated).
     #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, __rt::Enumerated)]
@@ -11925,6 +14578,13 @@ pub mod rx {
         #[diameter(unknown)]
         Unrecognized(i32),
     }
+    /// The value 0: its variant, or `Unrecognized(0)` (unset: a sender
+    /// refuses it in a required field) when the dictionary does not name 0.
+    impl ::core::default::Default for AbortCause {
+        fn default() -> Self {
+            <Self as __rt::EnumValue>::from_repr(0)
+        }
+    }
     /// `Access-Network-Charging-Identifier` AVP (code 502, vendor 10415, Grouped).
     #[derive(Debug, Clone, PartialEq, __rt::Grouped)]
     pub struct AccessNetworkChargingIdentifier {
@@ -11939,6 +14599,15 @@ pub mod rx {
         /// *[ Flows ]
         #[diameter(avp = 510, vendor = 10415, must, name = "Flows")]
         pub flows: __rt::Vec<Flows>,
+    }
+    /// Required fields empty (text and octets empty, numbers 0, enumerations 0, Grouped
+    /// values their own default), optional ones `None`, repeated ones empty: set what
+    /// matters and finish with `..Default::default()`. A node sending a request fills
+    /// the identity fields it owns and refuses one whose required field is still empty.
+    impl ::core::default::Default for AccessNetworkChargingIdentifier {
+        fn default() -> Self {
+            <Self as __rt::AvpSet>::placeholder()
+        }
     }
     /// `Flows` AVP (code 510, vendor 10415, Grouped).
     #[derive(Debug, Clone, PartialEq, __rt::Grouped)]
@@ -11961,6 +14630,15 @@ pub mod rx {
         /// *[ AVP ]
         #[diameter(extra)]
         pub avps: __rt::Vec<__rt::RawAvp>,
+    }
+    /// Required fields empty (text and octets empty, numbers 0, enumerations 0, Grouped
+    /// values their own default), optional ones `None`, repeated ones empty: set what
+    /// matters and finish with `..Default::default()`. A node sending a request fills
+    /// the identity fields it owns and refuses one whose required field is still empty.
+    impl ::core::default::Default for Flows {
+        fn default() -> Self {
+            <Self as __rt::AvpSet>::placeholder()
+        }
     }
     /// `Acceptable-Service-Info` AVP (code 526, vendor 10415, Grouped).
     #[derive(Debug, Clone, PartialEq, __rt::Grouped)]
@@ -11988,6 +14666,15 @@ pub mod rx {
         /// *[ AVP ]
         #[diameter(extra)]
         pub avps: __rt::Vec<__rt::RawAvp>,
+    }
+    /// Required fields empty (text and octets empty, numbers 0, enumerations 0, Grouped
+    /// values their own default), optional ones `None`, repeated ones empty: set what
+    /// matters and finish with `..Default::default()`. A node sending a request fills
+    /// the identity fields it owns and refuses one whose required field is still empty.
+    impl ::core::default::Default for AcceptableServiceInfo {
+        fn default() -> Self {
+            <Self as __rt::AvpSet>::placeholder()
+        }
     }
     /// `Media-Component-Description` AVP (code 517, vendor 10415, Grouped).
     #[derive(Debug, Clone, PartialEq, __rt::Grouped)]
@@ -12092,6 +14779,15 @@ pub mod rx {
         #[diameter(extra)]
         pub avps: __rt::Vec<__rt::RawAvp>,
     }
+    /// Required fields empty (text and octets empty, numbers 0, enumerations 0, Grouped
+    /// values their own default), optional ones `None`, repeated ones empty: set what
+    /// matters and finish with `..Default::default()`. A node sending a request fills
+    /// the identity fields it owns and refuses one whose required field is still empty.
+    impl ::core::default::Default for MediaComponentDescription {
+        fn default() -> Self {
+            <Self as __rt::AvpSet>::placeholder()
+        }
+    }
     /// `Media-Sub-Component` AVP (code 519, vendor 10415, Grouped).
     #[derive(Debug, Clone, PartialEq, __rt::Grouped)]
     pub struct MediaSubComponent {
@@ -12129,6 +14825,15 @@ pub mod rx {
         #[diameter(extra)]
         pub avps: __rt::Vec<__rt::RawAvp>,
     }
+    /// Required fields empty (text and octets empty, numbers 0, enumerations 0, Grouped
+    /// values their own default), optional ones `None`, repeated ones empty: set what
+    /// matters and finish with `..Default::default()`. A node sending a request fills
+    /// the identity fields it owns and refuses one whose required field is still empty.
+    impl ::core::default::Default for MediaSubComponent {
+        fn default() -> Self {
+            <Self as __rt::AvpSet>::placeholder()
+        }
+    }
     /// `Flow-Usage` AVP (code 512, vendor 10415, Enumerated).
     #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, __rt::Enumerated)]
     pub enum FlowUsage {
@@ -12145,6 +14850,13 @@ pub mod rx {
         #[diameter(unknown)]
         Unrecognized(i32),
     }
+    /// The value 0: its variant, or `Unrecognized(0)` (unset: a sender
+    /// refuses it in a required field) when the dictionary does not name 0.
+    impl ::core::default::Default for FlowUsage {
+        fn default() -> Self {
+            <Self as __rt::EnumValue>::from_repr(0)
+        }
+    }
     /// `AF-Signalling-Protocol` AVP (code 529, vendor 10415, Enumerated).
     #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, __rt::Enumerated)]
     pub enum AfSignallingProtocol {
@@ -12157,6 +14869,13 @@ pub mod rx {
         /// A value the dictionary does not name, kept as received.
         #[diameter(unknown)]
         Unrecognized(i32),
+    }
+    /// The value 0: its variant, or `Unrecognized(0)` (unset: a sender
+    /// refuses it in a required field) when the dictionary does not name 0.
+    impl ::core::default::Default for AfSignallingProtocol {
+        fn default() -> Self {
+            <Self as __rt::EnumValue>::from_repr(0)
+        }
     }
     /// `Media-Type` AVP (code 520, vendor 10415, Enumerated).
     #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, __rt::Enumerated)]
@@ -12186,6 +14905,13 @@ pub mod rx {
         #[diameter(unknown)]
         Unrecognized(i32),
     }
+    /// The value 0: its variant, or `Unrecognized(0)` (unset: a sender
+    /// refuses it in a required field) when the dictionary does not name 0.
+    impl ::core::default::Default for MediaType {
+        fn default() -> Self {
+            <Self as __rt::EnumValue>::from_repr(0)
+        }
+    }
     /// `Flow-Status` AVP (code 511, vendor 10415, Enumerated).
     #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, __rt::Enumerated)]
     pub enum FlowStatus {
@@ -12208,6 +14934,13 @@ pub mod rx {
         #[diameter(unknown)]
         Unrecognized(i32),
     }
+    /// The value 0: its variant, or `Unrecognized(0)` (unset: a sender
+    /// refuses it in a required field) when the dictionary does not name 0.
+    impl ::core::default::Default for FlowStatus {
+        fn default() -> Self {
+            <Self as __rt::EnumValue>::from_repr(0)
+        }
+    }
     /// `Priority-Sharing-Indicator` AVP (code 550, vendor 10415, Enumerated).
     #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, __rt::Enumerated)]
     pub enum PrioritySharingIndicator {
@@ -12220,6 +14953,13 @@ pub mod rx {
         /// A value the dictionary does not name, kept as received.
         #[diameter(unknown)]
         Unrecognized(i32),
+    }
+    /// The value 0: its variant, or `Unrecognized(0)` (unset: a sender
+    /// refuses it in a required field) when the dictionary does not name 0.
+    impl ::core::default::Default for PrioritySharingIndicator {
+        fn default() -> Self {
+            <Self as __rt::EnumValue>::from_repr(0)
+        }
     }
     /// `Callee-Information` AVP (code 565, vendor 10415, Grouped).
     #[derive(Debug, Clone, PartialEq, __rt::Grouped)]
@@ -12237,6 +14977,15 @@ pub mod rx {
         #[diameter(extra)]
         pub avps: __rt::Vec<__rt::RawAvp>,
     }
+    /// Required fields empty (text and octets empty, numbers 0, enumerations 0, Grouped
+    /// values their own default), optional ones `None`, repeated ones empty: set what
+    /// matters and finish with `..Default::default()`. A node sending a request fills
+    /// the identity fields it owns and refuses one whose required field is still empty.
+    impl ::core::default::Default for CalleeInformation {
+        fn default() -> Self {
+            <Self as __rt::AvpSet>::placeholder()
+        }
+    }
     /// `MA-Information` AVP (code 570, vendor 10415, Grouped).
     #[derive(Debug, Clone, PartialEq, __rt::Grouped)]
     pub struct MaInformation {
@@ -12253,6 +15002,15 @@ pub mod rx {
         #[diameter(extra)]
         pub avps: __rt::Vec<__rt::RawAvp>,
     }
+    /// Required fields empty (text and octets empty, numbers 0, enumerations 0, Grouped
+    /// values their own default), optional ones `None`, repeated ones empty: set what
+    /// matters and finish with `..Default::default()`. A node sending a request fills
+    /// the identity fields it owns and refuses one whose required field is still empty.
+    impl ::core::default::Default for MaInformation {
+        fn default() -> Self {
+            <Self as __rt::AvpSet>::placeholder()
+        }
+    }
     /// `Required-Access-Info` AVP (code 536, vendor 10415, Enumerated).
     #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, __rt::Enumerated)]
     pub enum RequiredAccessInfo {
@@ -12265,6 +15023,13 @@ pub mod rx {
         /// A value the dictionary does not name, kept as received.
         #[diameter(unknown)]
         Unrecognized(i32),
+    }
+    /// The value 0: its variant, or `Unrecognized(0)` (unset: a sender
+    /// refuses it in a required field) when the dictionary does not name 0.
+    impl ::core::default::Default for RequiredAccessInfo {
+        fn default() -> Self {
+            <Self as __rt::EnumValue>::from_repr(0)
+        }
     }
     /// `Rx-Request-Type` AVP (code 533, vendor 10415, Enumerated).
     #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, __rt::Enumerated)]
@@ -12282,6 +15047,13 @@ pub mod rx {
         #[diameter(unknown)]
         Unrecognized(i32),
     }
+    /// The value 0: its variant, or `Unrecognized(0)` (unset: a sender
+    /// refuses it in a required field) when the dictionary does not name 0.
+    impl ::core::default::Default for RxRequestType {
+        fn default() -> Self {
+            <Self as __rt::EnumValue>::from_repr(0)
+        }
+    }
     /// `Service-Info-Status` AVP (code 527, vendor 10415, Enumerated).
     #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, __rt::Enumerated)]
     pub enum ServiceInfoStatus {
@@ -12294,6 +15066,13 @@ pub mod rx {
         /// A value the dictionary does not name, kept as received.
         #[diameter(unknown)]
         Unrecognized(i32),
+    }
+    /// The value 0: its variant, or `Unrecognized(0)` (unset: a sender
+    /// refuses it in a required field) when the dictionary does not name 0.
+    impl ::core::default::Default for ServiceInfoStatus {
+        fn default() -> Self {
+            <Self as __rt::EnumValue>::from_repr(0)
+        }
     }
     /// `Specific-Action` AVP (code 513, vendor 10415, Enumerated).
     #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, __rt::Enumerated)]
@@ -12362,6 +15141,13 @@ pub mod rx {
         #[diameter(unknown)]
         Unrecognized(i32),
     }
+    /// The value 0: its variant, or `Unrecognized(0)` (unset: a sender
+    /// refuses it in a required field) when the dictionary does not name 0.
+    impl ::core::default::Default for SpecificAction {
+        fn default() -> Self {
+            <Self as __rt::EnumValue>::from_repr(0)
+        }
+    }
     /// `SIP-Forking-Indication` AVP (code 523, vendor 10415, Enumerated).
     #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, __rt::Enumerated)]
     pub enum SipForkingIndication {
@@ -12374,6 +15160,13 @@ pub mod rx {
         /// A value the dictionary does not name, kept as received.
         #[diameter(unknown)]
         Unrecognized(i32),
+    }
+    /// The value 0: its variant, or `Unrecognized(0)` (unset: a sender
+    /// refuses it in a required field) when the dictionary does not name 0.
+    impl ::core::default::Default for SipForkingIndication {
+        fn default() -> Self {
+            <Self as __rt::EnumValue>::from_repr(0)
+        }
     }
     /// `Sponsored-Connectivity-Data` AVP (code 530, vendor 10415, Grouped).
     #[derive(Debug, Clone, PartialEq, __rt::Grouped)]
@@ -12398,6 +15191,15 @@ pub mod rx {
         #[diameter(extra)]
         pub avps: __rt::Vec<__rt::RawAvp>,
     }
+    /// Required fields empty (text and octets empty, numbers 0, enumerations 0, Grouped
+    /// values their own default), optional ones `None`, repeated ones empty: set what
+    /// matters and finish with `..Default::default()`. A node sending a request fills
+    /// the identity fields it owns and refuses one whose required field is still empty.
+    impl ::core::default::Default for SponsoredConnectivityData {
+        fn default() -> Self {
+            <Self as __rt::AvpSet>::placeholder()
+        }
+    }
     /// `Wireline-User-Location-Info` AVP (code 578, vendor 10415, Grouped).
     #[derive(Debug, Clone, PartialEq, __rt::Grouped)]
     pub struct WirelineUserLocationInfo {
@@ -12413,6 +15215,15 @@ pub mod rx {
         /// *[ AVP ]
         #[diameter(extra)]
         pub avps: __rt::Vec<__rt::RawAvp>,
+    }
+    /// Required fields empty (text and octets empty, numbers 0, enumerations 0, Grouped
+    /// values their own default), optional ones `None`, repeated ones empty: set what
+    /// matters and finish with `..Default::default()`. A node sending a request fills
+    /// the identity fields it owns and refuses one whose required field is still empty.
+    impl ::core::default::Default for WirelineUserLocationInfo {
+        fn default() -> Self {
+            <Self as __rt::AvpSet>::placeholder()
+        }
     }
     /// `Final-Unit-Action` AVP (code 449, Enumerated).
     #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, __rt::Enumerated)]
@@ -12430,6 +15241,13 @@ pub mod rx {
         #[diameter(unknown)]
         Unrecognized(i32),
     }
+    /// The value 0: its variant, or `Unrecognized(0)` (unset: a sender
+    /// refuses it in a required field) when the dictionary does not name 0.
+    impl ::core::default::Default for FinalUnitAction {
+        fn default() -> Self {
+            <Self as __rt::EnumValue>::from_repr(0)
+        }
+    }
     /// `Pre-emption-Capability` AVP (code 1047, vendor 10415, Enumerated).
     #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, __rt::Enumerated)]
     pub enum PreEmptionCapability {
@@ -12443,6 +15261,13 @@ pub mod rx {
         #[diameter(unknown)]
         Unrecognized(i32),
     }
+    /// The value 0: its variant, or `Unrecognized(0)` (unset: a sender
+    /// refuses it in a required field) when the dictionary does not name 0.
+    impl ::core::default::Default for PreEmptionCapability {
+        fn default() -> Self {
+            <Self as __rt::EnumValue>::from_repr(0)
+        }
+    }
     /// `Pre-emption-Vulnerability` AVP (code 1048, vendor 10415, Enumerated).
     #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, __rt::Enumerated)]
     pub enum PreEmptionVulnerability {
@@ -12455,6 +15280,13 @@ pub mod rx {
         /// A value the dictionary does not name, kept as received.
         #[diameter(unknown)]
         Unrecognized(i32),
+    }
+    /// The value 0: its variant, or `Unrecognized(0)` (unset: a sender
+    /// refuses it in a required field) when the dictionary does not name 0.
+    impl ::core::default::Default for PreEmptionVulnerability {
+        fn default() -> Self {
+            <Self as __rt::EnumValue>::from_repr(0)
+        }
     }
     /// `Reservation-Priority` AVP (code 458, vendor 10415, Enumerated).
     #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, __rt::Enumerated)]
@@ -12486,6 +15318,13 @@ pub mod rx {
         /// A value the dictionary does not name, kept as received.
         #[diameter(unknown)]
         Unrecognized(i32),
+    }
+    /// The value 0: its variant, or `Unrecognized(0)` (unset: a sender
+    /// refuses it in a required field) when the dictionary does not name 0.
+    impl ::core::default::Default for ReservationPriority {
+        fn default() -> Self {
+            <Self as __rt::EnumValue>::from_repr(0)
+        }
     }
     /// `IP-CAN-Type` AVP (code 1027, vendor 10415, Enumerated).
     #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, __rt::Enumerated)]
@@ -12523,6 +15362,13 @@ pub mod rx {
         /// A value the dictionary does not name, kept as received.
         #[diameter(unknown)]
         Unrecognized(i32),
+    }
+    /// The value 0: its variant, or `Unrecognized(0)` (unset: a sender
+    /// refuses it in a required field) when the dictionary does not name 0.
+    impl ::core::default::Default for IpCanType {
+        fn default() -> Self {
+            <Self as __rt::EnumValue>::from_repr(0)
+        }
     }
     /// `RAT-Type` AVP (code 1032, vendor 10415, Enumerated).
     #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, __rt::Enumerated)]
@@ -12564,6 +15410,13 @@ pub mod rx {
         #[diameter(unknown)]
         Unrecognized(i32),
     }
+    /// The value 0: its variant, or `Unrecognized(0)` (unset: a sender
+    /// refuses it in a required field) when the dictionary does not name 0.
+    impl ::core::default::Default for RatType {
+        fn default() -> Self {
+            <Self as __rt::EnumValue>::from_repr(0)
+        }
+    }
     /// `Granted-Service-Unit` AVP (code 431, Grouped).
     #[derive(Debug, Clone, PartialEq, __rt::Grouped)]
     pub struct GrantedServiceUnit {
@@ -12588,6 +15441,15 @@ pub mod rx {
         /// [ CC-Service-Specific-Units ]
         #[diameter(avp = 417, must, name = "CC-Service-Specific-Units")]
         pub cc_service_specific_units: __rt::Option<u64>,
+    }
+    /// Required fields empty (text and octets empty, numbers 0, enumerations 0, Grouped
+    /// values their own default), optional ones `None`, repeated ones empty: set what
+    /// matters and finish with `..Default::default()`. A node sending a request fills
+    /// the identity fields it owns and refuses one whose required field is still empty.
+    impl ::core::default::Default for GrantedServiceUnit {
+        fn default() -> Self {
+            <Self as __rt::AvpSet>::placeholder()
+        }
     }
     /// `Used-Service-Unit` AVP (code 446, Grouped).
     #[derive(Debug, Clone, PartialEq, __rt::Grouped)]
@@ -12616,6 +15478,15 @@ pub mod rx {
         #[diameter(avp = 417, must, name = "CC-Service-Specific-Units")]
         pub cc_service_specific_units: __rt::Option<u64>,
     }
+    /// Required fields empty (text and octets empty, numbers 0, enumerations 0, Grouped
+    /// values their own default), optional ones `None`, repeated ones empty: set what
+    /// matters and finish with `..Default::default()`. A node sending a request fills
+    /// the identity fields it owns and refuses one whose required field is still empty.
+    impl ::core::default::Default for UsedServiceUnit {
+        fn default() -> Self {
+            <Self as __rt::AvpSet>::placeholder()
+        }
+    }
     /// `CC-Money` AVP (code 413, Grouped).
     #[derive(Debug, Clone, PartialEq, __rt::Grouped)]
     pub struct CcMoney {
@@ -12626,6 +15497,15 @@ pub mod rx {
         #[diameter(avp = 425, must, name = "Currency-Code")]
         pub currency_code: u32,
     }
+    /// Required fields empty (text and octets empty, numbers 0, enumerations 0, Grouped
+    /// values their own default), optional ones `None`, repeated ones empty: set what
+    /// matters and finish with `..Default::default()`. A node sending a request fills
+    /// the identity fields it owns and refuses one whose required field is still empty.
+    impl ::core::default::Default for CcMoney {
+        fn default() -> Self {
+            <Self as __rt::AvpSet>::placeholder()
+        }
+    }
     /// `Unit-Value` AVP (code 445, Grouped).
     #[derive(Debug, Clone, PartialEq, __rt::Grouped)]
     pub struct UnitValue {
@@ -12635,6 +15515,15 @@ pub mod rx {
         /// { Exponent }
         #[diameter(avp = 429, must, name = "Exponent")]
         pub exponent: i32,
+    }
+    /// Required fields empty (text and octets empty, numbers 0, enumerations 0, Grouped
+    /// values their own default), optional ones `None`, repeated ones empty: set what
+    /// matters and finish with `..Default::default()`. A node sending a request fills
+    /// the identity fields it owns and refuses one whose required field is still empty.
+    impl ::core::default::Default for UnitValue {
+        fn default() -> Self {
+            <Self as __rt::AvpSet>::placeholder()
+        }
     }
     /// `DRMP` AVP (code 301, Enumerated).
     #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, __rt::Enumerated)]
@@ -12691,6 +15580,13 @@ pub mod rx {
         #[diameter(unknown)]
         Unrecognized(i32),
     }
+    /// The value 0: its variant, or `Unrecognized(0)` (unset: a sender
+    /// refuses it in a required field) when the dictionary does not name 0.
+    impl ::core::default::Default for Drmp {
+        fn default() -> Self {
+            <Self as __rt::EnumValue>::from_repr(0)
+        }
+    }
     /// `Auth-Session-State` AVP (code 277, Enumerated).
     #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, __rt::Enumerated)]
     pub enum AuthSessionState {
@@ -12704,6 +15600,13 @@ pub mod rx {
         #[diameter(unknown)]
         Unrecognized(i32),
     }
+    /// The value 0: its variant, or `Unrecognized(0)` (unset: a sender
+    /// refuses it in a required field) when the dictionary does not name 0.
+    impl ::core::default::Default for AuthSessionState {
+        fn default() -> Self {
+            <Self as __rt::EnumValue>::from_repr(0)
+        }
+    }
     /// `Subscription-Id` AVP (code 443, Grouped).
     #[derive(Debug, Clone, PartialEq, __rt::Grouped)]
     pub struct SubscriptionId {
@@ -12713,6 +15616,15 @@ pub mod rx {
         /// { Subscription-Id-Data }
         #[diameter(avp = 444, must, name = "Subscription-Id-Data")]
         pub subscription_id_data: __rt::Utf8String,
+    }
+    /// Required fields empty (text and octets empty, numbers 0, enumerations 0, Grouped
+    /// values their own default), optional ones `None`, repeated ones empty: set what
+    /// matters and finish with `..Default::default()`. A node sending a request fills
+    /// the identity fields it owns and refuses one whose required field is still empty.
+    impl ::core::default::Default for SubscriptionId {
+        fn default() -> Self {
+            <Self as __rt::AvpSet>::placeholder()
+        }
     }
     /// `Subscription-Id-Type` AVP (code 450, Enumerated).
     #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, __rt::Enumerated)]
@@ -12733,6 +15645,13 @@ pub mod rx {
         #[diameter(unknown)]
         Unrecognized(i32),
     }
+    /// The value 0: its variant, or `Unrecognized(0)` (unset: a sender
+    /// refuses it in a required field) when the dictionary does not name 0.
+    impl ::core::default::Default for SubscriptionIdType {
+        fn default() -> Self {
+            <Self as __rt::EnumValue>::from_repr(0)
+        }
+    }
     /// `OC-Supported-Features` AVP (code 621, Grouped).
     #[derive(Debug, Clone, PartialEq, __rt::Grouped)]
     pub struct OcSupportedFeatures {
@@ -12742,6 +15661,15 @@ pub mod rx {
         /// { Subscription-Id-Data }
         #[diameter(avp = 444, must, name = "Subscription-Id-Data")]
         pub subscription_id_data: __rt::Utf8String,
+    }
+    /// Required fields empty (text and octets empty, numbers 0, enumerations 0, Grouped
+    /// values their own default), optional ones `None`, repeated ones empty: set what
+    /// matters and finish with `..Default::default()`. A node sending a request fills
+    /// the identity fields it owns and refuses one whose required field is still empty.
+    impl ::core::default::Default for OcSupportedFeatures {
+        fn default() -> Self {
+            <Self as __rt::AvpSet>::placeholder()
+        }
     }
     /// `Supported-Features` AVP (code 628, vendor 10415, Grouped).
     #[derive(Debug, Clone, PartialEq, __rt::Grouped)]
@@ -12755,6 +15683,15 @@ pub mod rx {
         /// { Feature-List }
         #[diameter(avp = 630, vendor = 10415, name = "Feature-List")]
         pub feature_list: u32,
+    }
+    /// Required fields empty (text and octets empty, numbers 0, enumerations 0, Grouped
+    /// values their own default), optional ones `None`, repeated ones empty: set what
+    /// matters and finish with `..Default::default()`. A node sending a request fills
+    /// the identity fields it owns and refuses one whose required field is still empty.
+    impl ::core::default::Default for SupportedFeatures {
+        fn default() -> Self {
+            <Self as __rt::AvpSet>::placeholder()
+        }
     }
     /// `IMS-Content-Type` AVP (code 564, Enumerated).
     #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, __rt::Enumerated)]
@@ -12772,6 +15709,13 @@ pub mod rx {
         #[diameter(unknown)]
         Unrecognized(i32),
     }
+    /// The value 0: its variant, or `Unrecognized(0)` (unset: a sender
+    /// refuses it in a required field) when the dictionary does not name 0.
+    impl ::core::default::Default for ImsContentType {
+        fn default() -> Self {
+            <Self as __rt::EnumValue>::from_repr(0)
+        }
+    }
     /// `Proxy-Info` AVP (code 284, Grouped).
     #[derive(Debug, Clone, PartialEq, __rt::Grouped)]
     pub struct ProxyInfo {
@@ -12782,6 +15726,15 @@ pub mod rx {
         #[diameter(avp = 33, must, name = "Proxy-State")]
         pub proxy_state: __rt::Bytes,
     }
+    /// Required fields empty (text and octets empty, numbers 0, enumerations 0, Grouped
+    /// values their own default), optional ones `None`, repeated ones empty: set what
+    /// matters and finish with `..Default::default()`. A node sending a request fills
+    /// the identity fields it owns and refuses one whose required field is still empty.
+    impl ::core::default::Default for ProxyInfo {
+        fn default() -> Self {
+            <Self as __rt::AvpSet>::placeholder()
+        }
+    }
     /// `Experimental-Result` AVP (code 297, Grouped).
     #[derive(Debug, Clone, PartialEq, __rt::Grouped)]
     pub struct ExperimentalResult {
@@ -12791,6 +15744,15 @@ pub mod rx {
         /// { Experimental-Result-Code }
         #[diameter(avp = 298, must, name = "Experimental-Result-Code")]
         pub experimental_result_code: u32,
+    }
+    /// Required fields empty (text and octets empty, numbers 0, enumerations 0, Grouped
+    /// values their own default), optional ones `None`, repeated ones empty: set what
+    /// matters and finish with `..Default::default()`. A node sending a request fills
+    /// the identity fields it owns and refuses one whose required field is still empty.
+    impl ::core::default::Default for ExperimentalResult {
+        fn default() -> Self {
+            <Self as __rt::AvpSet>::placeholder()
+        }
     }
     /// `AN-Trusted` AVP (code 1503, Enumerated).
     #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, __rt::Enumerated)]
@@ -12804,6 +15766,13 @@ pub mod rx {
         /// A value the dictionary does not name, kept as received.
         #[diameter(unknown)]
         Unrecognized(i32),
+    }
+    /// The value 0: its variant, or `Unrecognized(0)` (unset: a sender
+    /// refuses it in a required field) when the dictionary does not name 0.
+    impl ::core::default::Default for AnTrusted {
+        fn default() -> Self {
+            <Self as __rt::EnumValue>::from_repr(0)
+        }
     }
     /// `OC-OLR` AVP (code 623, Grouped).
     #[derive(Debug, Clone, PartialEq, __rt::Grouped)]
@@ -12824,6 +15793,15 @@ pub mod rx {
         #[diameter(extra)]
         pub avps: __rt::Vec<__rt::RawAvp>,
     }
+    /// Required fields empty (text and octets empty, numbers 0, enumerations 0, Grouped
+    /// values their own default), optional ones `None`, repeated ones empty: set what
+    /// matters and finish with `..Default::default()`. A node sending a request fills
+    /// the identity fields it owns and refuses one whose required field is still empty.
+    impl ::core::default::Default for OcOlr {
+        fn default() -> Self {
+            <Self as __rt::AvpSet>::placeholder()
+        }
+    }
     /// `OC-Report-Type` AVP (code 626, Enumerated).
     #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, __rt::Enumerated)]
     pub enum OcReportType {
@@ -12837,6 +15815,13 @@ pub mod rx {
         #[diameter(unknown)]
         Unrecognized(i32),
     }
+    /// The value 0: its variant, or `Unrecognized(0)` (unset: a sender
+    /// refuses it in a required field) when the dictionary does not name 0.
+    impl ::core::default::Default for OcReportType {
+        fn default() -> Self {
+            <Self as __rt::EnumValue>::from_repr(0)
+        }
+    }
     /// `User-Equipment-Info` AVP (code 458, Grouped).
     #[derive(Debug, Clone, PartialEq, __rt::Grouped)]
     pub struct UserEquipmentInfo {
@@ -12846,6 +15831,15 @@ pub mod rx {
         /// { User-Equipment-Info-Value }
         #[diameter(avp = 460, name = "User-Equipment-Info-Value")]
         pub user_equipment_info_value: __rt::Bytes,
+    }
+    /// Required fields empty (text and octets empty, numbers 0, enumerations 0, Grouped
+    /// values their own default), optional ones `None`, repeated ones empty: set what
+    /// matters and finish with `..Default::default()`. A node sending a request fills
+    /// the identity fields it owns and refuses one whose required field is still empty.
+    impl ::core::default::Default for UserEquipmentInfo {
+        fn default() -> Self {
+            <Self as __rt::AvpSet>::placeholder()
+        }
     }
     /// `User-Equipment-Info-Type` AVP (code 459, Enumerated).
     #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, __rt::Enumerated)]
@@ -12865,6 +15859,13 @@ pub mod rx {
         /// A value the dictionary does not name, kept as received.
         #[diameter(unknown)]
         Unrecognized(i32),
+    }
+    /// The value 0: its variant, or `Unrecognized(0)` (unset: a sender
+    /// refuses it in a required field) when the dictionary does not name 0.
+    impl ::core::default::Default for UserEquipmentInfoType {
+        fn default() -> Self {
+            <Self as __rt::EnumValue>::from_repr(0)
+        }
     }
     /// `Redirect-Host-Usage` AVP (code 261, Enumerated).
     #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, __rt::Enumerated)]
@@ -12894,6 +15895,13 @@ pub mod rx {
         #[diameter(unknown)]
         Unrecognized(i32),
     }
+    /// The value 0: its variant, or `Unrecognized(0)` (unset: a sender
+    /// refuses it in a required field) when the dictionary does not name 0.
+    impl ::core::default::Default for RedirectHostUsage {
+        fn default() -> Self {
+            <Self as __rt::EnumValue>::from_repr(0)
+        }
+    }
     /// `Load` AVP (code 650, Grouped).
     #[derive(Debug, Clone, PartialEq, __rt::Grouped)]
     pub struct Load {
@@ -12910,6 +15918,15 @@ pub mod rx {
         #[diameter(extra)]
         pub avps: __rt::Vec<__rt::RawAvp>,
     }
+    /// Required fields empty (text and octets empty, numbers 0, enumerations 0, Grouped
+    /// values their own default), optional ones `None`, repeated ones empty: set what
+    /// matters and finish with `..Default::default()`. A node sending a request fills
+    /// the identity fields it owns and refuses one whose required field is still empty.
+    impl ::core::default::Default for Load {
+        fn default() -> Self {
+            <Self as __rt::AvpSet>::placeholder()
+        }
+    }
     /// `Load-Type` AVP (code 651, Enumerated).
     #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, __rt::Enumerated)]
     pub enum LoadType {
@@ -12923,12 +15940,28 @@ pub mod rx {
         #[diameter(unknown)]
         Unrecognized(i32),
     }
+    /// The value 0: its variant, or `Unrecognized(0)` (unset: a sender
+    /// refuses it in a required field) when the dictionary does not name 0.
+    impl ::core::default::Default for LoadType {
+        fn default() -> Self {
+            <Self as __rt::EnumValue>::from_repr(0)
+        }
+    }
     /// `Failed-AVP` AVP (code 279, Grouped).
     #[derive(Debug, Clone, PartialEq, __rt::Grouped)]
     pub struct FailedAvp {
         /// *[ AVP ]
         #[diameter(extra)]
         pub avps: __rt::Vec<__rt::RawAvp>,
+    }
+    /// Required fields empty (text and octets empty, numbers 0, enumerations 0, Grouped
+    /// values their own default), optional ones `None`, repeated ones empty: set what
+    /// matters and finish with `..Default::default()`. A node sending a request fills
+    /// the identity fields it owns and refuses one whose required field is still empty.
+    impl ::core::default::Default for FailedAvp {
+        fn default() -> Self {
+            <Self as __rt::AvpSet>::placeholder()
+        }
     }
 }
 /// TGPP S13 (application 16777252).
@@ -13015,6 +16048,15 @@ pub mod tgpp_s13 {
         #[diameter(avp = 282, must, name = "Route-Record")]
         pub route_record: __rt::Vec<__rt::DiameterIdentity>,
     }
+    /// Required fields empty (text and octets empty, numbers 0, enumerations 0, Grouped
+    /// values their own default), optional ones `None`, repeated ones empty: set what
+    /// matters and finish with `..Default::default()`. A node sending a request fills
+    /// the identity fields it owns and refuses one whose required field is still empty.
+    impl ::core::default::Default for MeIdentityCheckRequest {
+        fn default() -> Self {
+            <Self as __rt::AvpSet>::placeholder()
+        }
+    }
     /// `ME-Identity-Check-Answer` (command 324, application 16777252).
     #[derive(Debug, Clone, PartialEq, __rt::Message)]
     #[diameter(
@@ -13064,13 +16106,45 @@ pub mod tgpp_s13 {
         #[diameter(avp = 282, must, name = "Route-Record")]
         pub route_record: __rt::Vec<__rt::DiameterIdentity>,
     }
+    /// Required fields empty (text and octets empty, numbers 0, enumerations 0, Grouped
+    /// values their own default), optional ones `None`, repeated ones empty: set what
+    /// matters and finish with `..Default::default()`. A node sending a request fills
+    /// the identity fields it owns and refuses one whose required field is still empty.
+    impl ::core::default::Default for MeIdentityCheckAnswer {
+        fn default() -> Self {
+            <Self as __rt::AvpSet>::placeholder()
+        }
+    }
+    /// The `ME-Identity-Check-Answer` to a `ME-Identity-Check-Request`: Session-Id, this node's Origin-Host and Origin-Realm, Result-Code 2001, Proxy-Info and the identifying AVPs copied; the rest empty.
+    impl __rt::FromRequest<MeIdentityCheckRequest> for MeIdentityCheckAnswer {
+        fn from_request(
+            __r: &MeIdentityCheckRequest,
+            __origin_host: &__rt::DiameterIdentity,
+            __origin_realm: &__rt::DiameterIdentity,
+        ) -> Self {
+            let mut __a = <Self as ::core::default::Default>::default();
+            __a.session_id = ::core::clone::Clone::clone(&__r.session_id);
+            __a.vendor_specific_application_id = ::core::clone::Clone::clone(
+                &__r.vendor_specific_application_id,
+            );
+            __a.result_code = __rt::Some(
+                <u32 as ::core::convert::From<u32>>::from(2001u32),
+            );
+            __a.auth_session_state = ::core::clone::Clone::clone(
+                &__r.auth_session_state,
+            );
+            __a.origin_host = ::core::clone::Clone::clone(__origin_host);
+            __a.origin_realm = ::core::clone::Clone::clone(__origin_realm);
+            __a.proxy_info = ::core::clone::Clone::clone(&__r.proxy_info);
+            __a
+        }
+    }
     /// The TGPP S13 application, to implement: one method per command. Serve it with `TgppS13Server::new(service)` as the node's handler.
     pub trait TgppS13Service: Send + Sync + 'static {
         /// Answers a `ME-Identity-Check-Request` (command 324); an `Err` is answered with its Result-Code.
         fn me_identity_check(
             &self,
-            request: MeIdentityCheckRequest,
-            context: __rt::Request,
+            request: __rt::Request<MeIdentityCheckRequest>,
         ) -> impl ::core::future::Future<
             Output = __rt::ServiceResult<MeIdentityCheckAnswer>,
         > + Send;
@@ -13095,8 +16169,11 @@ pub mod tgpp_s13 {
                     ::std::boxed::Box::pin(async move {
                         match request.decode::<MeIdentityCheckRequest>() {
                             __rt::Ok(r) => {
-                                match svc.me_identity_check(r, request.clone()).await {
-                                    __rt::Ok(answer) => request.answer(&answer),
+                                match svc
+                                    .me_identity_check(request.clone().with_message(r))
+                                    .await
+                                {
+                                    __rt::Ok(answer) => request.reply(&answer),
                                     __rt::Err(e) => e.reply(&request),
                                 }
                             }
@@ -13122,10 +16199,11 @@ pub mod tgpp_s13 {
         r" `AppHandle::filter` gives for an application bound to a set of peers."] pub fn
         with_filter(mut self, filter : __rt::Option < __rt::Filter >) -> Self { self
         .filter = filter; self } #[doc =
-        " Sends a `ME-Identity-Check-Request` and waits for its answer."] pub async fn
-        me_identity_check(& self, request : & MeIdentityCheckRequest) -> __rt::Result <
-        MeIdentityCheckAnswer, __rt::NodeError > { self.node.call_filtered(request, self
-        .filter.clone()). await } }
+        " Sends a `ME-Identity-Check-Request` and waits for its answer. Takes the message, a reference to it, or a `Call` with its own timeout and filter; empty identity fields are filled by the node (`Node::call`)."]
+        pub async fn me_identity_check(& self, request : impl __rt::IntoCall <
+        MeIdentityCheckRequest >) -> __rt::Result < MeIdentityCheckAnswer,
+        __rt::NodeError > { self.node.call_filtered(request, self.filter.clone()). await
+        } }
     }
     /// `Terminal-Information` AVP (code 1401, vendor 10415, Grouped).
     #[derive(Debug, Clone, PartialEq, __rt::Grouped)]
@@ -13143,6 +16221,15 @@ pub mod tgpp_s13 {
         #[diameter(extra)]
         pub avps: __rt::Vec<__rt::RawAvp>,
     }
+    /// Required fields empty (text and octets empty, numbers 0, enumerations 0, Grouped
+    /// values their own default), optional ones `None`, repeated ones empty: set what
+    /// matters and finish with `..Default::default()`. A node sending a request fills
+    /// the identity fields it owns and refuses one whose required field is still empty.
+    impl ::core::default::Default for TerminalInformation {
+        fn default() -> Self {
+            <Self as __rt::AvpSet>::placeholder()
+        }
+    }
     /// `Equipment-Status` AVP (code 1445, vendor 10415, Enumerated).
     #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, __rt::Enumerated)]
     pub enum EquipmentStatus {
@@ -13158,6 +16245,13 @@ pub mod tgpp_s13 {
         /// A value the dictionary does not name, kept as received.
         #[diameter(unknown)]
         Unrecognized(i32),
+    }
+    /// The value 0: its variant, or `Unrecognized(0)` (unset: a sender
+    /// refuses it in a required field) when the dictionary does not name 0.
+    impl ::core::default::Default for EquipmentStatus {
+        fn default() -> Self {
+            <Self as __rt::EnumValue>::from_repr(0)
+        }
     }
 }
 /// TGPP S6A (application 16777251).
@@ -13684,6 +16778,15 @@ pub mod tgpp_s6a {
         #[diameter(avp = 282, must, name = "Route-Record")]
         pub route_record: __rt::Vec<__rt::DiameterIdentity>,
     }
+    /// Required fields empty (text and octets empty, numbers 0, enumerations 0, Grouped
+    /// values their own default), optional ones `None`, repeated ones empty: set what
+    /// matters and finish with `..Default::default()`. A node sending a request fills
+    /// the identity fields it owns and refuses one whose required field is still empty.
+    impl ::core::default::Default for UpdateLocationRequest {
+        fn default() -> Self {
+            <Self as __rt::AvpSet>::placeholder()
+        }
+    }
     /// `Update-Location-Answer` (command 316, application 16777251).
     #[derive(Debug, Clone, PartialEq, __rt::Message)]
     #[diameter(
@@ -13742,6 +16845,39 @@ pub mod tgpp_s6a {
         #[diameter(avp = 282, must, name = "Route-Record")]
         pub route_record: __rt::Vec<__rt::DiameterIdentity>,
     }
+    /// Required fields empty (text and octets empty, numbers 0, enumerations 0, Grouped
+    /// values their own default), optional ones `None`, repeated ones empty: set what
+    /// matters and finish with `..Default::default()`. A node sending a request fills
+    /// the identity fields it owns and refuses one whose required field is still empty.
+    impl ::core::default::Default for UpdateLocationAnswer {
+        fn default() -> Self {
+            <Self as __rt::AvpSet>::placeholder()
+        }
+    }
+    /// The `Update-Location-Answer` to a `Update-Location-Request`: Session-Id, this node's Origin-Host and Origin-Realm, Result-Code 2001, Proxy-Info and the identifying AVPs copied; the rest empty.
+    impl __rt::FromRequest<UpdateLocationRequest> for UpdateLocationAnswer {
+        fn from_request(
+            __r: &UpdateLocationRequest,
+            __origin_host: &__rt::DiameterIdentity,
+            __origin_realm: &__rt::DiameterIdentity,
+        ) -> Self {
+            let mut __a = <Self as ::core::default::Default>::default();
+            __a.session_id = ::core::clone::Clone::clone(&__r.session_id);
+            __a.vendor_specific_application_id = ::core::clone::Clone::clone(
+                &__r.vendor_specific_application_id,
+            );
+            __a.result_code = __rt::Some(
+                <u32 as ::core::convert::From<u32>>::from(2001u32),
+            );
+            __a.auth_session_state = ::core::clone::Clone::clone(
+                &__r.auth_session_state,
+            );
+            __a.origin_host = ::core::clone::Clone::clone(__origin_host);
+            __a.origin_realm = ::core::clone::Clone::clone(__origin_realm);
+            __a.proxy_info = ::core::clone::Clone::clone(&__r.proxy_info);
+            __a
+        }
+    }
     /// `Cancel-Location-Request` (command 317, application 16777251).
     #[derive(Debug, Clone, PartialEq, __rt::Message)]
     #[diameter(
@@ -13797,6 +16933,15 @@ pub mod tgpp_s6a {
         #[diameter(avp = 282, must, name = "Route-Record")]
         pub route_record: __rt::Vec<__rt::DiameterIdentity>,
     }
+    /// Required fields empty (text and octets empty, numbers 0, enumerations 0, Grouped
+    /// values their own default), optional ones `None`, repeated ones empty: set what
+    /// matters and finish with `..Default::default()`. A node sending a request fills
+    /// the identity fields it owns and refuses one whose required field is still empty.
+    impl ::core::default::Default for CancelLocationRequest {
+        fn default() -> Self {
+            <Self as __rt::AvpSet>::placeholder()
+        }
+    }
     /// `Cancel-Location-Answer` (command 317, application 16777251).
     #[derive(Debug, Clone, PartialEq, __rt::Message)]
     #[diameter(
@@ -13845,6 +16990,39 @@ pub mod tgpp_s6a {
         /// *[ Route-Record ]
         #[diameter(avp = 282, must, name = "Route-Record")]
         pub route_record: __rt::Vec<__rt::DiameterIdentity>,
+    }
+    /// Required fields empty (text and octets empty, numbers 0, enumerations 0, Grouped
+    /// values their own default), optional ones `None`, repeated ones empty: set what
+    /// matters and finish with `..Default::default()`. A node sending a request fills
+    /// the identity fields it owns and refuses one whose required field is still empty.
+    impl ::core::default::Default for CancelLocationAnswer {
+        fn default() -> Self {
+            <Self as __rt::AvpSet>::placeholder()
+        }
+    }
+    /// The `Cancel-Location-Answer` to a `Cancel-Location-Request`: Session-Id, this node's Origin-Host and Origin-Realm, Result-Code 2001, Proxy-Info and the identifying AVPs copied; the rest empty.
+    impl __rt::FromRequest<CancelLocationRequest> for CancelLocationAnswer {
+        fn from_request(
+            __r: &CancelLocationRequest,
+            __origin_host: &__rt::DiameterIdentity,
+            __origin_realm: &__rt::DiameterIdentity,
+        ) -> Self {
+            let mut __a = <Self as ::core::default::Default>::default();
+            __a.session_id = ::core::clone::Clone::clone(&__r.session_id);
+            __a.vendor_specific_application_id = ::core::clone::Clone::clone(
+                &__r.vendor_specific_application_id,
+            );
+            __a.result_code = __rt::Some(
+                <u32 as ::core::convert::From<u32>>::from(2001u32),
+            );
+            __a.auth_session_state = ::core::clone::Clone::clone(
+                &__r.auth_session_state,
+            );
+            __a.origin_host = ::core::clone::Clone::clone(__origin_host);
+            __a.origin_realm = ::core::clone::Clone::clone(__origin_realm);
+            __a.proxy_info = ::core::clone::Clone::clone(&__r.proxy_info);
+            __a
+        }
     }
     /// `Insert-Subscriber-Data-Request` (command 319, application 16777251).
     #[derive(Debug, Clone, PartialEq, __rt::Message)]
@@ -13904,6 +17082,15 @@ pub mod tgpp_s6a {
         #[diameter(avp = 282, must, name = "Route-Record")]
         pub route_record: __rt::Vec<__rt::DiameterIdentity>,
     }
+    /// Required fields empty (text and octets empty, numbers 0, enumerations 0, Grouped
+    /// values their own default), optional ones `None`, repeated ones empty: set what
+    /// matters and finish with `..Default::default()`. A node sending a request fills
+    /// the identity fields it owns and refuses one whose required field is still empty.
+    impl ::core::default::Default for InsertSubscriberDataRequest {
+        fn default() -> Self {
+            <Self as __rt::AvpSet>::placeholder()
+        }
+    }
     /// `Insert-Subscriber-Data-Answer` (command 319, application 16777251).
     #[derive(Debug, Clone, PartialEq, __rt::Message)]
     #[diameter(
@@ -13958,6 +17145,36 @@ pub mod tgpp_s6a {
         /// *[ Route-Record ]
         #[diameter(avp = 282, must, name = "Route-Record")]
         pub route_record: __rt::Vec<__rt::DiameterIdentity>,
+    }
+    /// Required fields empty (text and octets empty, numbers 0, enumerations 0, Grouped
+    /// values their own default), optional ones `None`, repeated ones empty: set what
+    /// matters and finish with `..Default::default()`. A node sending a request fills
+    /// the identity fields it owns and refuses one whose required field is still empty.
+    impl ::core::default::Default for InsertSubscriberDataAnswer {
+        fn default() -> Self {
+            <Self as __rt::AvpSet>::placeholder()
+        }
+    }
+    /// The `Insert-Subscriber-Data-Answer` to a `Insert-Subscriber-Data-Request`: Session-Id, this node's Origin-Host and Origin-Realm, Result-Code 2001, Proxy-Info and the identifying AVPs copied; the rest empty.
+    impl __rt::FromRequest<InsertSubscriberDataRequest> for InsertSubscriberDataAnswer {
+        fn from_request(
+            __r: &InsertSubscriberDataRequest,
+            __origin_host: &__rt::DiameterIdentity,
+            __origin_realm: &__rt::DiameterIdentity,
+        ) -> Self {
+            let mut __a = <Self as ::core::default::Default>::default();
+            __a.session_id = ::core::clone::Clone::clone(&__r.session_id);
+            __a.vendor_specific_application_id = ::core::clone::Clone::clone(
+                &__r.vendor_specific_application_id,
+            );
+            __a.result_code = __rt::Some(
+                <u32 as ::core::convert::From<u32>>::from(2001u32),
+            );
+            __a.origin_host = ::core::clone::Clone::clone(__origin_host);
+            __a.origin_realm = ::core::clone::Clone::clone(__origin_realm);
+            __a.proxy_info = ::core::clone::Clone::clone(&__r.proxy_info);
+            __a
+        }
     }
     /// `Authentication-Information-Request` (command 318, application 16777251).
     #[derive(Debug, Clone, PartialEq, __rt::Message)]
@@ -14031,6 +17248,15 @@ pub mod tgpp_s6a {
         #[diameter(avp = 282, must, name = "Route-Record")]
         pub route_record: __rt::Vec<__rt::DiameterIdentity>,
     }
+    /// Required fields empty (text and octets empty, numbers 0, enumerations 0, Grouped
+    /// values their own default), optional ones `None`, repeated ones empty: set what
+    /// matters and finish with `..Default::default()`. A node sending a request fills
+    /// the identity fields it owns and refuses one whose required field is still empty.
+    impl ::core::default::Default for AuthenticationInformationRequest {
+        fn default() -> Self {
+            <Self as __rt::AvpSet>::placeholder()
+        }
+    }
     /// `Authentication-Information-Answer` (command 318, application 16777251).
     #[derive(Debug, Clone, PartialEq, __rt::Message)]
     #[diameter(
@@ -14086,6 +17312,40 @@ pub mod tgpp_s6a {
         #[diameter(avp = 282, must, name = "Route-Record")]
         pub route_record: __rt::Vec<__rt::DiameterIdentity>,
     }
+    /// Required fields empty (text and octets empty, numbers 0, enumerations 0, Grouped
+    /// values their own default), optional ones `None`, repeated ones empty: set what
+    /// matters and finish with `..Default::default()`. A node sending a request fills
+    /// the identity fields it owns and refuses one whose required field is still empty.
+    impl ::core::default::Default for AuthenticationInformationAnswer {
+        fn default() -> Self {
+            <Self as __rt::AvpSet>::placeholder()
+        }
+    }
+    /// The `Authentication-Information-Answer` to a `Authentication-Information-Request`: Session-Id, this node's Origin-Host and Origin-Realm, Result-Code 2001, Proxy-Info and the identifying AVPs copied; the rest empty.
+    impl __rt::FromRequest<AuthenticationInformationRequest>
+    for AuthenticationInformationAnswer {
+        fn from_request(
+            __r: &AuthenticationInformationRequest,
+            __origin_host: &__rt::DiameterIdentity,
+            __origin_realm: &__rt::DiameterIdentity,
+        ) -> Self {
+            let mut __a = <Self as ::core::default::Default>::default();
+            __a.session_id = ::core::clone::Clone::clone(&__r.session_id);
+            __a.vendor_specific_application_id = ::core::clone::Clone::clone(
+                &__r.vendor_specific_application_id,
+            );
+            __a.result_code = __rt::Some(
+                <u32 as ::core::convert::From<u32>>::from(2001u32),
+            );
+            __a.auth_session_state = ::core::clone::Clone::clone(
+                &__r.auth_session_state,
+            );
+            __a.origin_host = ::core::clone::Clone::clone(__origin_host);
+            __a.origin_realm = ::core::clone::Clone::clone(__origin_realm);
+            __a.proxy_info = ::core::clone::Clone::clone(&__r.proxy_info);
+            __a
+        }
+    }
     /// `Purge-UE-Request` (command 321, application 16777251).
     #[derive(Debug, Clone, PartialEq, __rt::Message)]
     #[diameter(
@@ -14140,6 +17400,15 @@ pub mod tgpp_s6a {
         /// *[ Route-Record ]
         #[diameter(avp = 282, must, name = "Route-Record")]
         pub route_record: __rt::Vec<__rt::DiameterIdentity>,
+    }
+    /// Required fields empty (text and octets empty, numbers 0, enumerations 0, Grouped
+    /// values their own default), optional ones `None`, repeated ones empty: set what
+    /// matters and finish with `..Default::default()`. A node sending a request fills
+    /// the identity fields it owns and refuses one whose required field is still empty.
+    impl ::core::default::Default for PurgeUeRequest {
+        fn default() -> Self {
+            <Self as __rt::AvpSet>::placeholder()
+        }
     }
     /// `Purge-UE-Answer` (command 321, application 16777251).
     #[derive(Debug, Clone, PartialEq, __rt::Message)]
@@ -14198,6 +17467,39 @@ pub mod tgpp_s6a {
         /// *[ Route-Record ]
         #[diameter(avp = 282, must, name = "Route-Record")]
         pub route_record: __rt::Vec<__rt::DiameterIdentity>,
+    }
+    /// Required fields empty (text and octets empty, numbers 0, enumerations 0, Grouped
+    /// values their own default), optional ones `None`, repeated ones empty: set what
+    /// matters and finish with `..Default::default()`. A node sending a request fills
+    /// the identity fields it owns and refuses one whose required field is still empty.
+    impl ::core::default::Default for PurgeUeAnswer {
+        fn default() -> Self {
+            <Self as __rt::AvpSet>::placeholder()
+        }
+    }
+    /// The `Purge-UE-Answer` to a `Purge-UE-Request`: Session-Id, this node's Origin-Host and Origin-Realm, Result-Code 2001, Proxy-Info and the identifying AVPs copied; the rest empty.
+    impl __rt::FromRequest<PurgeUeRequest> for PurgeUeAnswer {
+        fn from_request(
+            __r: &PurgeUeRequest,
+            __origin_host: &__rt::DiameterIdentity,
+            __origin_realm: &__rt::DiameterIdentity,
+        ) -> Self {
+            let mut __a = <Self as ::core::default::Default>::default();
+            __a.session_id = ::core::clone::Clone::clone(&__r.session_id);
+            __a.vendor_specific_application_id = ::core::clone::Clone::clone(
+                &__r.vendor_specific_application_id,
+            );
+            __a.result_code = __rt::Some(
+                <u32 as ::core::convert::From<u32>>::from(2001u32),
+            );
+            __a.auth_session_state = ::core::clone::Clone::clone(
+                &__r.auth_session_state,
+            );
+            __a.origin_host = ::core::clone::Clone::clone(__origin_host);
+            __a.origin_realm = ::core::clone::Clone::clone(__origin_realm);
+            __a.proxy_info = ::core::clone::Clone::clone(&__r.proxy_info);
+            __a
+        }
     }
     /// `Notify-Request` (command 323, application 16777251).
     #[derive(Debug, Clone, PartialEq, __rt::Message)]
@@ -14283,6 +17585,15 @@ pub mod tgpp_s6a {
         #[diameter(avp = 282, must, name = "Route-Record")]
         pub route_record: __rt::Vec<__rt::DiameterIdentity>,
     }
+    /// Required fields empty (text and octets empty, numbers 0, enumerations 0, Grouped
+    /// values their own default), optional ones `None`, repeated ones empty: set what
+    /// matters and finish with `..Default::default()`. A node sending a request fills
+    /// the identity fields it owns and refuses one whose required field is still empty.
+    impl ::core::default::Default for NotifyRequest {
+        fn default() -> Self {
+            <Self as __rt::AvpSet>::placeholder()
+        }
+    }
     /// `Notify-Answer` (command 323, application 16777251).
     #[derive(Debug, Clone, PartialEq, __rt::Message)]
     #[diameter(
@@ -14338,6 +17649,39 @@ pub mod tgpp_s6a {
         #[diameter(avp = 282, must, name = "Route-Record")]
         pub route_record: __rt::Vec<__rt::DiameterIdentity>,
     }
+    /// Required fields empty (text and octets empty, numbers 0, enumerations 0, Grouped
+    /// values their own default), optional ones `None`, repeated ones empty: set what
+    /// matters and finish with `..Default::default()`. A node sending a request fills
+    /// the identity fields it owns and refuses one whose required field is still empty.
+    impl ::core::default::Default for NotifyAnswer {
+        fn default() -> Self {
+            <Self as __rt::AvpSet>::placeholder()
+        }
+    }
+    /// The `Notify-Answer` to a `Notify-Request`: Session-Id, this node's Origin-Host and Origin-Realm, Result-Code 2001, Proxy-Info and the identifying AVPs copied; the rest empty.
+    impl __rt::FromRequest<NotifyRequest> for NotifyAnswer {
+        fn from_request(
+            __r: &NotifyRequest,
+            __origin_host: &__rt::DiameterIdentity,
+            __origin_realm: &__rt::DiameterIdentity,
+        ) -> Self {
+            let mut __a = <Self as ::core::default::Default>::default();
+            __a.session_id = ::core::clone::Clone::clone(&__r.session_id);
+            __a.vendor_specific_application_id = ::core::clone::Clone::clone(
+                &__r.vendor_specific_application_id,
+            );
+            __a.result_code = __rt::Some(
+                <u32 as ::core::convert::From<u32>>::from(2001u32),
+            );
+            __a.auth_session_state = ::core::clone::Clone::clone(
+                &__r.auth_session_state,
+            );
+            __a.origin_host = ::core::clone::Clone::clone(__origin_host);
+            __a.origin_realm = ::core::clone::Clone::clone(__origin_realm);
+            __a.proxy_info = ::core::clone::Clone::clone(&__r.proxy_info);
+            __a
+        }
+    }
     /// `Reset-Request` (command 322, application 16777251).
     #[derive(Debug, Clone, PartialEq, __rt::Message)]
     #[diameter(
@@ -14384,6 +17728,15 @@ pub mod tgpp_s6a {
         #[diameter(avp = 282, must, name = "Route-Record")]
         pub route_record: __rt::Vec<__rt::DiameterIdentity>,
     }
+    /// Required fields empty (text and octets empty, numbers 0, enumerations 0, Grouped
+    /// values their own default), optional ones `None`, repeated ones empty: set what
+    /// matters and finish with `..Default::default()`. A node sending a request fills
+    /// the identity fields it owns and refuses one whose required field is still empty.
+    impl ::core::default::Default for ResetRequest {
+        fn default() -> Self {
+            <Self as __rt::AvpSet>::placeholder()
+        }
+    }
     /// `Reset-Answer` (command 322, application 16777251).
     #[derive(Debug, Clone, PartialEq, __rt::Message)]
     #[diameter(
@@ -14429,6 +17782,39 @@ pub mod tgpp_s6a {
         /// *[ Route-Record ]
         #[diameter(avp = 282, must, name = "Route-Record")]
         pub route_record: __rt::Vec<__rt::DiameterIdentity>,
+    }
+    /// Required fields empty (text and octets empty, numbers 0, enumerations 0, Grouped
+    /// values their own default), optional ones `None`, repeated ones empty: set what
+    /// matters and finish with `..Default::default()`. A node sending a request fills
+    /// the identity fields it owns and refuses one whose required field is still empty.
+    impl ::core::default::Default for ResetAnswer {
+        fn default() -> Self {
+            <Self as __rt::AvpSet>::placeholder()
+        }
+    }
+    /// The `Reset-Answer` to a `Reset-Request`: Session-Id, this node's Origin-Host and Origin-Realm, Result-Code 2001, Proxy-Info and the identifying AVPs copied; the rest empty.
+    impl __rt::FromRequest<ResetRequest> for ResetAnswer {
+        fn from_request(
+            __r: &ResetRequest,
+            __origin_host: &__rt::DiameterIdentity,
+            __origin_realm: &__rt::DiameterIdentity,
+        ) -> Self {
+            let mut __a = <Self as ::core::default::Default>::default();
+            __a.session_id = ::core::clone::Clone::clone(&__r.session_id);
+            __a.vendor_specific_application_id = ::core::clone::Clone::clone(
+                &__r.vendor_specific_application_id,
+            );
+            __a.result_code = __rt::Some(
+                <u32 as ::core::convert::From<u32>>::from(2001u32),
+            );
+            __a.auth_session_state = ::core::clone::Clone::clone(
+                &__r.auth_session_state,
+            );
+            __a.origin_host = ::core::clone::Clone::clone(__origin_host);
+            __a.origin_realm = ::core::clone::Clone::clone(__origin_realm);
+            __a.proxy_info = ::core::clone::Clone::clone(&__r.proxy_info);
+            __a
+        }
     }
     /// `Delete-Subscriber-Data-Request` (command 320, application 16777251).
     #[derive(Debug, Clone, PartialEq, __rt::Message)]
@@ -14497,6 +17883,15 @@ pub mod tgpp_s6a {
         #[diameter(avp = 282, must, name = "Route-Record")]
         pub route_record: __rt::Vec<__rt::DiameterIdentity>,
     }
+    /// Required fields empty (text and octets empty, numbers 0, enumerations 0, Grouped
+    /// values their own default), optional ones `None`, repeated ones empty: set what
+    /// matters and finish with `..Default::default()`. A node sending a request fills
+    /// the identity fields it owns and refuses one whose required field is still empty.
+    impl ::core::default::Default for DeleteSubscriberDataRequest {
+        fn default() -> Self {
+            <Self as __rt::AvpSet>::placeholder()
+        }
+    }
     /// `Delete-Subscriber-Data-Answer` (command 320, application 16777251).
     #[derive(Debug, Clone, PartialEq, __rt::Message)]
     #[diameter(
@@ -14552,69 +17947,94 @@ pub mod tgpp_s6a {
         #[diameter(avp = 282, must, name = "Route-Record")]
         pub route_record: __rt::Vec<__rt::DiameterIdentity>,
     }
+    /// Required fields empty (text and octets empty, numbers 0, enumerations 0, Grouped
+    /// values their own default), optional ones `None`, repeated ones empty: set what
+    /// matters and finish with `..Default::default()`. A node sending a request fills
+    /// the identity fields it owns and refuses one whose required field is still empty.
+    impl ::core::default::Default for DeleteSubscriberDataAnswer {
+        fn default() -> Self {
+            <Self as __rt::AvpSet>::placeholder()
+        }
+    }
+    /// The `Delete-Subscriber-Data-Answer` to a `Delete-Subscriber-Data-Request`: Session-Id, this node's Origin-Host and Origin-Realm, Result-Code 2001, Proxy-Info and the identifying AVPs copied; the rest empty.
+    impl __rt::FromRequest<DeleteSubscriberDataRequest> for DeleteSubscriberDataAnswer {
+        fn from_request(
+            __r: &DeleteSubscriberDataRequest,
+            __origin_host: &__rt::DiameterIdentity,
+            __origin_realm: &__rt::DiameterIdentity,
+        ) -> Self {
+            let mut __a = <Self as ::core::default::Default>::default();
+            __a.session_id = ::core::clone::Clone::clone(&__r.session_id);
+            __a.vendor_specific_application_id = ::core::clone::Clone::clone(
+                &__r.vendor_specific_application_id,
+            );
+            __a.result_code = __rt::Some(
+                <u32 as ::core::convert::From<u32>>::from(2001u32),
+            );
+            __a.auth_session_state = ::core::clone::Clone::clone(
+                &__r.auth_session_state,
+            );
+            __a.origin_host = ::core::clone::Clone::clone(__origin_host);
+            __a.origin_realm = ::core::clone::Clone::clone(__origin_realm);
+            __a.proxy_info = ::core::clone::Clone::clone(&__r.proxy_info);
+            __a
+        }
+    }
     /// The TGPP S6A application, to implement: one method per command. Serve it with `TgppS6aServer::new(service)` as the node's handler.
     pub trait TgppS6aService: Send + Sync + 'static {
         /// Answers a `Update-Location-Request` (command 316); an `Err` is answered with its Result-Code.
         fn update_location(
             &self,
-            request: UpdateLocationRequest,
-            context: __rt::Request,
+            request: __rt::Request<UpdateLocationRequest>,
         ) -> impl ::core::future::Future<
             Output = __rt::ServiceResult<UpdateLocationAnswer>,
         > + Send;
         /// Answers a `Cancel-Location-Request` (command 317); an `Err` is answered with its Result-Code.
         fn cancel_location(
             &self,
-            request: CancelLocationRequest,
-            context: __rt::Request,
+            request: __rt::Request<CancelLocationRequest>,
         ) -> impl ::core::future::Future<
             Output = __rt::ServiceResult<CancelLocationAnswer>,
         > + Send;
         /// Answers a `Insert-Subscriber-Data-Request` (command 319); an `Err` is answered with its Result-Code.
         fn insert_subscriber_data(
             &self,
-            request: InsertSubscriberDataRequest,
-            context: __rt::Request,
+            request: __rt::Request<InsertSubscriberDataRequest>,
         ) -> impl ::core::future::Future<
             Output = __rt::ServiceResult<InsertSubscriberDataAnswer>,
         > + Send;
         /// Answers a `Authentication-Information-Request` (command 318); an `Err` is answered with its Result-Code.
         fn authentication_information(
             &self,
-            request: AuthenticationInformationRequest,
-            context: __rt::Request,
+            request: __rt::Request<AuthenticationInformationRequest>,
         ) -> impl ::core::future::Future<
             Output = __rt::ServiceResult<AuthenticationInformationAnswer>,
         > + Send;
         /// Answers a `Purge-UE-Request` (command 321); an `Err` is answered with its Result-Code.
         fn purge_ue(
             &self,
-            request: PurgeUeRequest,
-            context: __rt::Request,
+            request: __rt::Request<PurgeUeRequest>,
         ) -> impl ::core::future::Future<
             Output = __rt::ServiceResult<PurgeUeAnswer>,
         > + Send;
         /// Answers a `Notify-Request` (command 323); an `Err` is answered with its Result-Code.
         fn notify(
             &self,
-            request: NotifyRequest,
-            context: __rt::Request,
+            request: __rt::Request<NotifyRequest>,
         ) -> impl ::core::future::Future<
             Output = __rt::ServiceResult<NotifyAnswer>,
         > + Send;
         /// Answers a `Reset-Request` (command 322); an `Err` is answered with its Result-Code.
         fn reset(
             &self,
-            request: ResetRequest,
-            context: __rt::Request,
+            request: __rt::Request<ResetRequest>,
         ) -> impl ::core::future::Future<
             Output = __rt::ServiceResult<ResetAnswer>,
         > + Send;
         /// Answers a `Delete-Subscriber-Data-Request` (command 320); an `Err` is answered with its Result-Code.
         fn delete_subscriber_data(
             &self,
-            request: DeleteSubscriberDataRequest,
-            context: __rt::Request,
+            request: __rt::Request<DeleteSubscriberDataRequest>,
         ) -> impl ::core::future::Future<
             Output = __rt::ServiceResult<DeleteSubscriberDataAnswer>,
         > + Send;
@@ -14639,8 +18059,11 @@ pub mod tgpp_s6a {
                     ::std::boxed::Box::pin(async move {
                         match request.decode::<UpdateLocationRequest>() {
                             __rt::Ok(r) => {
-                                match svc.update_location(r, request.clone()).await {
-                                    __rt::Ok(answer) => request.answer(&answer),
+                                match svc
+                                    .update_location(request.clone().with_message(r))
+                                    .await
+                                {
+                                    __rt::Ok(answer) => request.reply(&answer),
                                     __rt::Err(e) => e.reply(&request),
                                 }
                             }
@@ -14652,8 +18075,11 @@ pub mod tgpp_s6a {
                     ::std::boxed::Box::pin(async move {
                         match request.decode::<CancelLocationRequest>() {
                             __rt::Ok(r) => {
-                                match svc.cancel_location(r, request.clone()).await {
-                                    __rt::Ok(answer) => request.answer(&answer),
+                                match svc
+                                    .cancel_location(request.clone().with_message(r))
+                                    .await
+                                {
+                                    __rt::Ok(answer) => request.reply(&answer),
                                     __rt::Err(e) => e.reply(&request),
                                 }
                             }
@@ -14665,8 +18091,11 @@ pub mod tgpp_s6a {
                     ::std::boxed::Box::pin(async move {
                         match request.decode::<InsertSubscriberDataRequest>() {
                             __rt::Ok(r) => {
-                                match svc.insert_subscriber_data(r, request.clone()).await {
-                                    __rt::Ok(answer) => request.answer(&answer),
+                                match svc
+                                    .insert_subscriber_data(request.clone().with_message(r))
+                                    .await
+                                {
+                                    __rt::Ok(answer) => request.reply(&answer),
                                     __rt::Err(e) => e.reply(&request),
                                 }
                             }
@@ -14679,10 +18108,10 @@ pub mod tgpp_s6a {
                         match request.decode::<AuthenticationInformationRequest>() {
                             __rt::Ok(r) => {
                                 match svc
-                                    .authentication_information(r, request.clone())
+                                    .authentication_information(request.clone().with_message(r))
                                     .await
                                 {
-                                    __rt::Ok(answer) => request.answer(&answer),
+                                    __rt::Ok(answer) => request.reply(&answer),
                                     __rt::Err(e) => e.reply(&request),
                                 }
                             }
@@ -14694,8 +18123,8 @@ pub mod tgpp_s6a {
                     ::std::boxed::Box::pin(async move {
                         match request.decode::<PurgeUeRequest>() {
                             __rt::Ok(r) => {
-                                match svc.purge_ue(r, request.clone()).await {
-                                    __rt::Ok(answer) => request.answer(&answer),
+                                match svc.purge_ue(request.clone().with_message(r)).await {
+                                    __rt::Ok(answer) => request.reply(&answer),
                                     __rt::Err(e) => e.reply(&request),
                                 }
                             }
@@ -14707,8 +18136,8 @@ pub mod tgpp_s6a {
                     ::std::boxed::Box::pin(async move {
                         match request.decode::<NotifyRequest>() {
                             __rt::Ok(r) => {
-                                match svc.notify(r, request.clone()).await {
-                                    __rt::Ok(answer) => request.answer(&answer),
+                                match svc.notify(request.clone().with_message(r)).await {
+                                    __rt::Ok(answer) => request.reply(&answer),
                                     __rt::Err(e) => e.reply(&request),
                                 }
                             }
@@ -14720,8 +18149,8 @@ pub mod tgpp_s6a {
                     ::std::boxed::Box::pin(async move {
                         match request.decode::<ResetRequest>() {
                             __rt::Ok(r) => {
-                                match svc.reset(r, request.clone()).await {
-                                    __rt::Ok(answer) => request.answer(&answer),
+                                match svc.reset(request.clone().with_message(r)).await {
+                                    __rt::Ok(answer) => request.reply(&answer),
                                     __rt::Err(e) => e.reply(&request),
                                 }
                             }
@@ -14733,8 +18162,11 @@ pub mod tgpp_s6a {
                     ::std::boxed::Box::pin(async move {
                         match request.decode::<DeleteSubscriberDataRequest>() {
                             __rt::Ok(r) => {
-                                match svc.delete_subscriber_data(r, request.clone()).await {
-                                    __rt::Ok(answer) => request.answer(&answer),
+                                match svc
+                                    .delete_subscriber_data(request.clone().with_message(r))
+                                    .await
+                                {
+                                    __rt::Ok(answer) => request.reply(&answer),
                                     __rt::Err(e) => e.reply(&request),
                                 }
                             }
@@ -14760,35 +18192,39 @@ pub mod tgpp_s6a {
         r" `AppHandle::filter` gives for an application bound to a set of peers."] pub fn
         with_filter(mut self, filter : __rt::Option < __rt::Filter >) -> Self { self
         .filter = filter; self } #[doc =
-        " Sends a `Update-Location-Request` and waits for its answer."] pub async fn
-        update_location(& self, request : & UpdateLocationRequest) -> __rt::Result <
-        UpdateLocationAnswer, __rt::NodeError > { self.node.call_filtered(request, self
-        .filter.clone()). await } #[doc =
-        " Sends a `Cancel-Location-Request` and waits for its answer."] pub async fn
-        cancel_location(& self, request : & CancelLocationRequest) -> __rt::Result <
-        CancelLocationAnswer, __rt::NodeError > { self.node.call_filtered(request, self
-        .filter.clone()). await } #[doc =
-        " Sends a `Insert-Subscriber-Data-Request` and waits for its answer."] pub async
-        fn insert_subscriber_data(& self, request : & InsertSubscriberDataRequest) ->
-        __rt::Result < InsertSubscriberDataAnswer, __rt::NodeError > { self.node
-        .call_filtered(request, self.filter.clone()). await } #[doc =
-        " Sends a `Authentication-Information-Request` and waits for its answer."] pub
-        async fn authentication_information(& self, request : &
-        AuthenticationInformationRequest) -> __rt::Result <
+        " Sends a `Update-Location-Request` and waits for its answer. Takes the message, a reference to it, or a `Call` with its own timeout and filter; empty identity fields are filled by the node (`Node::call`)."]
+        pub async fn update_location(& self, request : impl __rt::IntoCall <
+        UpdateLocationRequest >) -> __rt::Result < UpdateLocationAnswer, __rt::NodeError
+        > { self.node.call_filtered(request, self.filter.clone()). await } #[doc =
+        " Sends a `Cancel-Location-Request` and waits for its answer. Takes the message, a reference to it, or a `Call` with its own timeout and filter; empty identity fields are filled by the node (`Node::call`)."]
+        pub async fn cancel_location(& self, request : impl __rt::IntoCall <
+        CancelLocationRequest >) -> __rt::Result < CancelLocationAnswer, __rt::NodeError
+        > { self.node.call_filtered(request, self.filter.clone()). await } #[doc =
+        " Sends a `Insert-Subscriber-Data-Request` and waits for its answer. Takes the message, a reference to it, or a `Call` with its own timeout and filter; empty identity fields are filled by the node (`Node::call`)."]
+        pub async fn insert_subscriber_data(& self, request : impl __rt::IntoCall <
+        InsertSubscriberDataRequest >) -> __rt::Result < InsertSubscriberDataAnswer,
+        __rt::NodeError > { self.node.call_filtered(request, self.filter.clone()). await
+        } #[doc =
+        " Sends a `Authentication-Information-Request` and waits for its answer. Takes the message, a reference to it, or a `Call` with its own timeout and filter; empty identity fields are filled by the node (`Node::call`)."]
+        pub async fn authentication_information(& self, request : impl __rt::IntoCall <
+        AuthenticationInformationRequest >) -> __rt::Result <
         AuthenticationInformationAnswer, __rt::NodeError > { self.node
         .call_filtered(request, self.filter.clone()). await } #[doc =
-        " Sends a `Purge-UE-Request` and waits for its answer."] pub async fn purge_ue(&
-        self, request : & PurgeUeRequest) -> __rt::Result < PurgeUeAnswer,
-        __rt::NodeError > { self.node.call_filtered(request, self.filter.clone()). await
-        } #[doc = " Sends a `Notify-Request` and waits for its answer."] pub async fn
-        notify(& self, request : & NotifyRequest) -> __rt::Result < NotifyAnswer,
-        __rt::NodeError > { self.node.call_filtered(request, self.filter.clone()). await
-        } #[doc = " Sends a `Reset-Request` and waits for its answer."] pub async fn
-        reset(& self, request : & ResetRequest) -> __rt::Result < ResetAnswer,
-        __rt::NodeError > { self.node.call_filtered(request, self.filter.clone()). await
-        } #[doc = " Sends a `Delete-Subscriber-Data-Request` and waits for its answer."]
-        pub async fn delete_subscriber_data(& self, request : &
-        DeleteSubscriberDataRequest) -> __rt::Result < DeleteSubscriberDataAnswer,
+        " Sends a `Purge-UE-Request` and waits for its answer. Takes the message, a reference to it, or a `Call` with its own timeout and filter; empty identity fields are filled by the node (`Node::call`)."]
+        pub async fn purge_ue(& self, request : impl __rt::IntoCall < PurgeUeRequest >)
+        -> __rt::Result < PurgeUeAnswer, __rt::NodeError > { self.node
+        .call_filtered(request, self.filter.clone()). await } #[doc =
+        " Sends a `Notify-Request` and waits for its answer. Takes the message, a reference to it, or a `Call` with its own timeout and filter; empty identity fields are filled by the node (`Node::call`)."]
+        pub async fn notify(& self, request : impl __rt::IntoCall < NotifyRequest >) ->
+        __rt::Result < NotifyAnswer, __rt::NodeError > { self.node.call_filtered(request,
+        self.filter.clone()). await } #[doc =
+        " Sends a `Reset-Request` and waits for its answer. Takes the message, a reference to it, or a `Call` with its own timeout and filter; empty identity fields are filled by the node (`Node::call`)."]
+        pub async fn reset(& self, request : impl __rt::IntoCall < ResetRequest >) ->
+        __rt::Result < ResetAnswer, __rt::NodeError > { self.node.call_filtered(request,
+        self.filter.clone()). await } #[doc =
+        " Sends a `Delete-Subscriber-Data-Request` and waits for its answer. Takes the message, a reference to it, or a `Call` with its own timeout and filter; empty identity fields are filled by the node (`Node::call`)."]
+        pub async fn delete_subscriber_data(& self, request : impl __rt::IntoCall <
+        DeleteSubscriberDataRequest >) -> __rt::Result < DeleteSubscriberDataAnswer,
         __rt::NodeError > { self.node.call_filtered(request, self.filter.clone()). await
         } }
     }
@@ -14904,6 +18340,15 @@ pub mod tgpp_s6a {
         #[diameter(extra)]
         pub avps: __rt::Vec<__rt::RawAvp>,
     }
+    /// Required fields empty (text and octets empty, numbers 0, enumerations 0, Grouped
+    /// values their own default), optional ones `None`, repeated ones empty: set what
+    /// matters and finish with `..Default::default()`. A node sending a request fills
+    /// the identity fields it owns and refuses one whose required field is still empty.
+    impl ::core::default::Default for SubscriptionData {
+        fn default() -> Self {
+            <Self as __rt::AvpSet>::placeholder()
+        }
+    }
     /// `Subscriber-Status` AVP (code 1424, vendor 10415, Enumerated).
     #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, __rt::Enumerated)]
     pub enum SubscriberStatus {
@@ -14917,6 +18362,13 @@ pub mod tgpp_s6a {
         #[diameter(unknown)]
         Unrecognized(i32),
     }
+    /// The value 0: its variant, or `Unrecognized(0)` (unset: a sender
+    /// refuses it in a required field) when the dictionary does not name 0.
+    impl ::core::default::Default for SubscriberStatus {
+        fn default() -> Self {
+            <Self as __rt::EnumValue>::from_repr(0)
+        }
+    }
     /// `ICS-Indicator` AVP (code 1491, vendor 10415, Enumerated).
     #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, __rt::Enumerated)]
     pub enum IcsIndicator {
@@ -14929,6 +18381,13 @@ pub mod tgpp_s6a {
         /// A value the dictionary does not name, kept as received.
         #[diameter(unknown)]
         Unrecognized(i32),
+    }
+    /// The value 0: its variant, or `Unrecognized(0)` (unset: a sender
+    /// refuses it in a required field) when the dictionary does not name 0.
+    impl ::core::default::Default for IcsIndicator {
+        fn default() -> Self {
+            <Self as __rt::EnumValue>::from_repr(0)
+        }
     }
     /// `Network-Access-Mode` AVP (code 1417, vendor 10415, Enumerated).
     #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, __rt::Enumerated)]
@@ -14946,6 +18405,13 @@ pub mod tgpp_s6a {
         #[diameter(unknown)]
         Unrecognized(i32),
     }
+    /// The value 0: its variant, or `Unrecognized(0)` (unset: a sender
+    /// refuses it in a required field) when the dictionary does not name 0.
+    impl ::core::default::Default for NetworkAccessMode {
+        fn default() -> Self {
+            <Self as __rt::EnumValue>::from_repr(0)
+        }
+    }
     /// `LCS-Info` AVP (code 1473, vendor 10415, Grouped).
     #[derive(Debug, Clone, PartialEq, __rt::Grouped)]
     pub struct LcsInfo {
@@ -14961,6 +18427,15 @@ pub mod tgpp_s6a {
         /// *[ AVP ]
         #[diameter(extra)]
         pub avps: __rt::Vec<__rt::RawAvp>,
+    }
+    /// Required fields empty (text and octets empty, numbers 0, enumerations 0, Grouped
+    /// values their own default), optional ones `None`, repeated ones empty: set what
+    /// matters and finish with `..Default::default()`. A node sending a request fills
+    /// the identity fields it owns and refuses one whose required field is still empty.
+    impl ::core::default::Default for LcsInfo {
+        fn default() -> Self {
+            <Self as __rt::AvpSet>::placeholder()
+        }
     }
     /// `LCS-PrivacyException` AVP (code 1475, vendor 10415, Grouped).
     #[derive(Debug, Clone, PartialEq, __rt::Grouped)]
@@ -14987,6 +18462,15 @@ pub mod tgpp_s6a {
         #[diameter(extra)]
         pub avps: __rt::Vec<__rt::RawAvp>,
     }
+    /// Required fields empty (text and octets empty, numbers 0, enumerations 0, Grouped
+    /// values their own default), optional ones `None`, repeated ones empty: set what
+    /// matters and finish with `..Default::default()`. A node sending a request fills
+    /// the identity fields it owns and refuses one whose required field is still empty.
+    impl ::core::default::Default for LcsPrivacyException {
+        fn default() -> Self {
+            <Self as __rt::AvpSet>::placeholder()
+        }
+    }
     /// `Notification-To-UE-User` AVP (code 1478, vendor 10415, Enumerated).
     #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, __rt::Enumerated)]
     pub enum NotificationToUeUser {
@@ -15009,6 +18493,13 @@ pub mod tgpp_s6a {
         #[diameter(unknown)]
         Unrecognized(i32),
     }
+    /// The value 0: its variant, or `Unrecognized(0)` (unset: a sender
+    /// refuses it in a required field) when the dictionary does not name 0.
+    impl ::core::default::Default for NotificationToUeUser {
+        fn default() -> Self {
+            <Self as __rt::EnumValue>::from_repr(0)
+        }
+    }
     /// `External-Client` AVP (code 1479, vendor 10415, Grouped).
     #[derive(Debug, Clone, PartialEq, __rt::Grouped)]
     pub struct ExternalClient {
@@ -15025,6 +18516,15 @@ pub mod tgpp_s6a {
         #[diameter(extra)]
         pub avps: __rt::Vec<__rt::RawAvp>,
     }
+    /// Required fields empty (text and octets empty, numbers 0, enumerations 0, Grouped
+    /// values their own default), optional ones `None`, repeated ones empty: set what
+    /// matters and finish with `..Default::default()`. A node sending a request fills
+    /// the identity fields it owns and refuses one whose required field is still empty.
+    impl ::core::default::Default for ExternalClient {
+        fn default() -> Self {
+            <Self as __rt::AvpSet>::placeholder()
+        }
+    }
     /// `GMLC-Restriction` AVP (code 1481, vendor 10415, Enumerated).
     #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, __rt::Enumerated)]
     pub enum GmlcRestriction {
@@ -15037,6 +18537,13 @@ pub mod tgpp_s6a {
         /// A value the dictionary does not name, kept as received.
         #[diameter(unknown)]
         Unrecognized(i32),
+    }
+    /// The value 0: its variant, or `Unrecognized(0)` (unset: a sender
+    /// refuses it in a required field) when the dictionary does not name 0.
+    impl ::core::default::Default for GmlcRestriction {
+        fn default() -> Self {
+            <Self as __rt::EnumValue>::from_repr(0)
+        }
     }
     /// `PLMN-Client` AVP (code 1482, vendor 10415, Enumerated).
     #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, __rt::Enumerated)]
@@ -15057,6 +18564,13 @@ pub mod tgpp_s6a {
         #[diameter(unknown)]
         Unrecognized(i32),
     }
+    /// The value 0: its variant, or `Unrecognized(0)` (unset: a sender
+    /// refuses it in a required field) when the dictionary does not name 0.
+    impl ::core::default::Default for PlmnClient {
+        fn default() -> Self {
+            <Self as __rt::EnumValue>::from_repr(0)
+        }
+    }
     /// `TGPP-Service-Type` AVP (code 1483, vendor 10415, Grouped).
     #[derive(Debug, Clone, PartialEq, __rt::Grouped)]
     pub struct TgppServiceType {
@@ -15073,6 +18587,15 @@ pub mod tgpp_s6a {
         #[diameter(extra)]
         pub avps: __rt::Vec<__rt::RawAvp>,
     }
+    /// Required fields empty (text and octets empty, numbers 0, enumerations 0, Grouped
+    /// values their own default), optional ones `None`, repeated ones empty: set what
+    /// matters and finish with `..Default::default()`. A node sending a request fills
+    /// the identity fields it owns and refuses one whose required field is still empty.
+    impl ::core::default::Default for TgppServiceType {
+        fn default() -> Self {
+            <Self as __rt::AvpSet>::placeholder()
+        }
+    }
     /// `MO-LR` AVP (code 1485, vendor 10415, Grouped).
     #[derive(Debug, Clone, PartialEq, __rt::Grouped)]
     pub struct MoLr {
@@ -15086,6 +18609,15 @@ pub mod tgpp_s6a {
         #[diameter(extra)]
         pub avps: __rt::Vec<__rt::RawAvp>,
     }
+    /// Required fields empty (text and octets empty, numbers 0, enumerations 0, Grouped
+    /// values their own default), optional ones `None`, repeated ones empty: set what
+    /// matters and finish with `..Default::default()`. A node sending a request fills
+    /// the identity fields it owns and refuses one whose required field is still empty.
+    impl ::core::default::Default for MoLr {
+        fn default() -> Self {
+            <Self as __rt::AvpSet>::placeholder()
+        }
+    }
     /// `Teleservice-List` AVP (code 1486, vendor 10415, Grouped).
     #[derive(Debug, Clone, PartialEq, __rt::Grouped)]
     pub struct TeleserviceList {
@@ -15095,6 +18627,15 @@ pub mod tgpp_s6a {
         /// *[ AVP ]
         #[diameter(extra)]
         pub avps: __rt::Vec<__rt::RawAvp>,
+    }
+    /// Required fields empty (text and octets empty, numbers 0, enumerations 0, Grouped
+    /// values their own default), optional ones `None`, repeated ones empty: set what
+    /// matters and finish with `..Default::default()`. A node sending a request fills
+    /// the identity fields it owns and refuses one whose required field is still empty.
+    impl ::core::default::Default for TeleserviceList {
+        fn default() -> Self {
+            <Self as __rt::AvpSet>::placeholder()
+        }
     }
     /// `Call-Barring-Info` AVP (code 1488, vendor 10415, Grouped).
     #[derive(Debug, Clone, PartialEq, __rt::Grouped)]
@@ -15108,6 +18649,15 @@ pub mod tgpp_s6a {
         /// *[ AVP ]
         #[diameter(extra)]
         pub avps: __rt::Vec<__rt::RawAvp>,
+    }
+    /// Required fields empty (text and octets empty, numbers 0, enumerations 0, Grouped
+    /// values their own default), optional ones `None`, repeated ones empty: set what
+    /// matters and finish with `..Default::default()`. A node sending a request fills
+    /// the identity fields it owns and refuses one whose required field is still empty.
+    impl ::core::default::Default for CallBarringInfo {
+        fn default() -> Self {
+            <Self as __rt::AvpSet>::placeholder()
+        }
     }
     /// `AMBR` AVP (code 1435, vendor 10415, Grouped).
     #[derive(Debug, Clone, PartialEq, __rt::Grouped)]
@@ -15127,6 +18677,15 @@ pub mod tgpp_s6a {
         /// *[ AVP ]
         #[diameter(extra)]
         pub avps: __rt::Vec<__rt::RawAvp>,
+    }
+    /// Required fields empty (text and octets empty, numbers 0, enumerations 0, Grouped
+    /// values their own default), optional ones `None`, repeated ones empty: set what
+    /// matters and finish with `..Default::default()`. A node sending a request fills
+    /// the identity fields it owns and refuses one whose required field is still empty.
+    impl ::core::default::Default for Ambr {
+        fn default() -> Self {
+            <Self as __rt::AvpSet>::placeholder()
+        }
     }
     /// `APN-Configuration-Profile` AVP (code 1429, vendor 10415, Grouped).
     #[derive(Debug, Clone, PartialEq, __rt::Grouped)]
@@ -15155,6 +18714,15 @@ pub mod tgpp_s6a {
         #[diameter(extra)]
         pub avps: __rt::Vec<__rt::RawAvp>,
     }
+    /// Required fields empty (text and octets empty, numbers 0, enumerations 0, Grouped
+    /// values their own default), optional ones `None`, repeated ones empty: set what
+    /// matters and finish with `..Default::default()`. A node sending a request fills
+    /// the identity fields it owns and refuses one whose required field is still empty.
+    impl ::core::default::Default for ApnConfigurationProfile {
+        fn default() -> Self {
+            <Self as __rt::AvpSet>::placeholder()
+        }
+    }
     /// `All-APN-Configurations-Included-Indicator` AVP (code 1428, vendor 10415, Enumerated).
     #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, __rt::Enumerated)]
     pub enum AllApnConfigurationsIncludedIndicator {
@@ -15167,6 +18735,13 @@ pub mod tgpp_s6a {
         /// A value the dictionary does not name, kept as received.
         #[diameter(unknown)]
         Unrecognized(i32),
+    }
+    /// The value 0: its variant, or `Unrecognized(0)` (unset: a sender
+    /// refuses it in a required field) when the dictionary does not name 0.
+    impl ::core::default::Default for AllApnConfigurationsIncludedIndicator {
+        fn default() -> Self {
+            <Self as __rt::EnumValue>::from_repr(0)
+        }
     }
     /// `APN-Configuration` AVP (code 1430, vendor 10415, Grouped).
     #[derive(Debug, Clone, PartialEq, __rt::Grouped)]
@@ -15236,6 +18811,15 @@ pub mod tgpp_s6a {
         #[diameter(extra)]
         pub avps: __rt::Vec<__rt::RawAvp>,
     }
+    /// Required fields empty (text and octets empty, numbers 0, enumerations 0, Grouped
+    /// values their own default), optional ones `None`, repeated ones empty: set what
+    /// matters and finish with `..Default::default()`. A node sending a request fills
+    /// the identity fields it owns and refuses one whose required field is still empty.
+    impl ::core::default::Default for ApnConfiguration {
+        fn default() -> Self {
+            <Self as __rt::AvpSet>::placeholder()
+        }
+    }
     /// `PDN-Type` AVP (code 1456, vendor 10415, Enumerated).
     #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, __rt::Enumerated)]
     pub enum PdnType {
@@ -15255,6 +18839,13 @@ pub mod tgpp_s6a {
         #[diameter(unknown)]
         Unrecognized(i32),
     }
+    /// The value 0: its variant, or `Unrecognized(0)` (unset: a sender
+    /// refuses it in a required field) when the dictionary does not name 0.
+    impl ::core::default::Default for PdnType {
+        fn default() -> Self {
+            <Self as __rt::EnumValue>::from_repr(0)
+        }
+    }
     /// `EPS-Subscribed-QoS-Profile` AVP (code 1431, vendor 10415, Grouped).
     #[derive(Debug, Clone, PartialEq, __rt::Grouped)]
     pub struct EpsSubscribedQosProfile {
@@ -15267,6 +18858,15 @@ pub mod tgpp_s6a {
         /// *[ AVP ]
         #[diameter(extra)]
         pub avps: __rt::Vec<__rt::RawAvp>,
+    }
+    /// Required fields empty (text and octets empty, numbers 0, enumerations 0, Grouped
+    /// values their own default), optional ones `None`, repeated ones empty: set what
+    /// matters and finish with `..Default::default()`. A node sending a request fills
+    /// the identity fields it owns and refuses one whose required field is still empty.
+    impl ::core::default::Default for EpsSubscribedQosProfile {
+        fn default() -> Self {
+            <Self as __rt::AvpSet>::placeholder()
+        }
     }
     /// `VPLMN-Dynamic-Address-Allowed` AVP (code 1432, vendor 10415, Enumerated).
     #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, __rt::Enumerated)]
@@ -15281,6 +18881,13 @@ pub mod tgpp_s6a {
         #[diameter(unknown)]
         Unrecognized(i32),
     }
+    /// The value 0: its variant, or `Unrecognized(0)` (unset: a sender
+    /// refuses it in a required field) when the dictionary does not name 0.
+    impl ::core::default::Default for VplmnDynamicAddressAllowed {
+        fn default() -> Self {
+            <Self as __rt::EnumValue>::from_repr(0)
+        }
+    }
     /// `PDN-GW-Allocation-Type` AVP (code 1438, vendor 10415, Enumerated).
     #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, __rt::Enumerated)]
     pub enum PdnGwAllocationType {
@@ -15294,6 +18901,13 @@ pub mod tgpp_s6a {
         #[diameter(unknown)]
         Unrecognized(i32),
     }
+    /// The value 0: its variant, or `Unrecognized(0)` (unset: a sender
+    /// refuses it in a required field) when the dictionary does not name 0.
+    impl ::core::default::Default for PdnGwAllocationType {
+        fn default() -> Self {
+            <Self as __rt::EnumValue>::from_repr(0)
+        }
+    }
     /// `SIPTO-Permission` AVP (code 1613, vendor 10415, Enumerated).
     #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, __rt::Enumerated)]
     pub enum SiptoPermission {
@@ -15306,6 +18920,13 @@ pub mod tgpp_s6a {
         /// A value the dictionary does not name, kept as received.
         #[diameter(unknown)]
         Unrecognized(i32),
+    }
+    /// The value 0: its variant, or `Unrecognized(0)` (unset: a sender
+    /// refuses it in a required field) when the dictionary does not name 0.
+    impl ::core::default::Default for SiptoPermission {
+        fn default() -> Self {
+            <Self as __rt::EnumValue>::from_repr(0)
+        }
     }
     /// `LIPA-Permission` AVP (code 1618, vendor 10415, Enumerated).
     #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, __rt::Enumerated)]
@@ -15322,6 +18943,13 @@ pub mod tgpp_s6a {
         /// A value the dictionary does not name, kept as received.
         #[diameter(unknown)]
         Unrecognized(i32),
+    }
+    /// The value 0: its variant, or `Unrecognized(0)` (unset: a sender
+    /// refuses it in a required field) when the dictionary does not name 0.
+    impl ::core::default::Default for LipaPermission {
+        fn default() -> Self {
+            <Self as __rt::EnumValue>::from_repr(0)
+        }
     }
     /// `Trace-Data` AVP (code 1458, vendor 10415, Grouped).
     #[derive(Debug, Clone, PartialEq, __rt::Grouped)]
@@ -15354,6 +18982,15 @@ pub mod tgpp_s6a {
         #[diameter(extra)]
         pub avps: __rt::Vec<__rt::RawAvp>,
     }
+    /// Required fields empty (text and octets empty, numbers 0, enumerations 0, Grouped
+    /// values their own default), optional ones `None`, repeated ones empty: set what
+    /// matters and finish with `..Default::default()`. A node sending a request fills
+    /// the identity fields it owns and refuses one whose required field is still empty.
+    impl ::core::default::Default for TraceData {
+        fn default() -> Self {
+            <Self as __rt::AvpSet>::placeholder()
+        }
+    }
     /// `Trace-Depth` AVP (code 1462, vendor 10415, Enumerated).
     #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, __rt::Enumerated)]
     pub enum TraceDepth {
@@ -15370,6 +19007,13 @@ pub mod tgpp_s6a {
         #[diameter(unknown)]
         Unrecognized(i32),
     }
+    /// The value 0: its variant, or `Unrecognized(0)` (unset: a sender
+    /// refuses it in a required field) when the dictionary does not name 0.
+    impl ::core::default::Default for TraceDepth {
+        fn default() -> Self {
+            <Self as __rt::EnumValue>::from_repr(0)
+        }
+    }
     /// `MDT-Configuration` AVP (code 1622, vendor 10415, Grouped).
     #[derive(Debug, Clone, PartialEq, __rt::Grouped)]
     pub struct MdtConfiguration {
@@ -15382,6 +19026,15 @@ pub mod tgpp_s6a {
         /// *[ AVP ]
         #[diameter(extra)]
         pub avps: __rt::Vec<__rt::RawAvp>,
+    }
+    /// Required fields empty (text and octets empty, numbers 0, enumerations 0, Grouped
+    /// values their own default), optional ones `None`, repeated ones empty: set what
+    /// matters and finish with `..Default::default()`. A node sending a request fills
+    /// the identity fields it owns and refuses one whose required field is still empty.
+    impl ::core::default::Default for MdtConfiguration {
+        fn default() -> Self {
+            <Self as __rt::AvpSet>::placeholder()
+        }
     }
     /// `GPRS-Subscription-Data` AVP (code 1467, vendor 10415, Grouped).
     #[derive(Debug, Clone, PartialEq, __rt::Grouped)]
@@ -15408,6 +19061,15 @@ pub mod tgpp_s6a {
         #[diameter(extra)]
         pub avps: __rt::Vec<__rt::RawAvp>,
     }
+    /// Required fields empty (text and octets empty, numbers 0, enumerations 0, Grouped
+    /// values their own default), optional ones `None`, repeated ones empty: set what
+    /// matters and finish with `..Default::default()`. A node sending a request fills
+    /// the identity fields it owns and refuses one whose required field is still empty.
+    impl ::core::default::Default for GprsSubscriptionData {
+        fn default() -> Self {
+            <Self as __rt::AvpSet>::placeholder()
+        }
+    }
     /// `Complete-Data-List-Included-Indicator` AVP (code 1468, vendor 10415, Enumerated).
     #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, __rt::Enumerated)]
     pub enum CompleteDataListIncludedIndicator {
@@ -15420,6 +19082,13 @@ pub mod tgpp_s6a {
         /// A value the dictionary does not name, kept as received.
         #[diameter(unknown)]
         Unrecognized(i32),
+    }
+    /// The value 0: its variant, or `Unrecognized(0)` (unset: a sender
+    /// refuses it in a required field) when the dictionary does not name 0.
+    impl ::core::default::Default for CompleteDataListIncludedIndicator {
+        fn default() -> Self {
+            <Self as __rt::EnumValue>::from_repr(0)
+        }
     }
     /// `PDP-Context` AVP (code 1469, vendor 10415, Grouped).
     #[derive(Debug, Clone, PartialEq, __rt::Grouped)]
@@ -15469,6 +19138,15 @@ pub mod tgpp_s6a {
         #[diameter(extra)]
         pub avps: __rt::Vec<__rt::RawAvp>,
     }
+    /// Required fields empty (text and octets empty, numbers 0, enumerations 0, Grouped
+    /// values their own default), optional ones `None`, repeated ones empty: set what
+    /// matters and finish with `..Default::default()`. A node sending a request fills
+    /// the identity fields it owns and refuses one whose required field is still empty.
+    impl ::core::default::Default for PdpContext {
+        fn default() -> Self {
+            <Self as __rt::AvpSet>::placeholder()
+        }
+    }
     /// `CSG-Subscription-Data` AVP (code 1436, vendor 10415, Grouped).
     #[derive(Debug, Clone, PartialEq, __rt::Grouped)]
     pub struct CsgSubscriptionData {
@@ -15485,6 +19163,15 @@ pub mod tgpp_s6a {
         #[diameter(extra)]
         pub avps: __rt::Vec<__rt::RawAvp>,
     }
+    /// Required fields empty (text and octets empty, numbers 0, enumerations 0, Grouped
+    /// values their own default), optional ones `None`, repeated ones empty: set what
+    /// matters and finish with `..Default::default()`. A node sending a request fills
+    /// the identity fields it owns and refuses one whose required field is still empty.
+    impl ::core::default::Default for CsgSubscriptionData {
+        fn default() -> Self {
+            <Self as __rt::AvpSet>::placeholder()
+        }
+    }
     /// `Roaming-Restricted-Due-To-Unsupported-Feature` AVP (code 1457, vendor 10415, Enumerated).
     #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, __rt::Enumerated)]
     pub enum RoamingRestrictedDueToUnsupportedFeature {
@@ -15494,6 +19181,13 @@ pub mod tgpp_s6a {
         /// A value the dictionary does not name, kept as received.
         #[diameter(unknown)]
         Unrecognized(i32),
+    }
+    /// The value 0: its variant, or `Unrecognized(0)` (unset: a sender
+    /// refuses it in a required field) when the dictionary does not name 0.
+    impl ::core::default::Default for RoamingRestrictedDueToUnsupportedFeature {
+        fn default() -> Self {
+            <Self as __rt::EnumValue>::from_repr(0)
+        }
     }
     /// `VPLMN-LIPA-Allowed` AVP (code 1617, vendor 10415, Enumerated).
     #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, __rt::Enumerated)]
@@ -15508,6 +19202,13 @@ pub mod tgpp_s6a {
         #[diameter(unknown)]
         Unrecognized(i32),
     }
+    /// The value 0: its variant, or `Unrecognized(0)` (unset: a sender
+    /// refuses it in a required field) when the dictionary does not name 0.
+    impl ::core::default::Default for VplmnLipaAllowed {
+        fn default() -> Self {
+            <Self as __rt::EnumValue>::from_repr(0)
+        }
+    }
     /// `Relay-Node-Indicator` AVP (code 1633, vendor 10415, Enumerated).
     #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, __rt::Enumerated)]
     pub enum RelayNodeIndicator {
@@ -15521,6 +19222,13 @@ pub mod tgpp_s6a {
         #[diameter(unknown)]
         Unrecognized(i32),
     }
+    /// The value 0: its variant, or `Unrecognized(0)` (unset: a sender
+    /// refuses it in a required field) when the dictionary does not name 0.
+    impl ::core::default::Default for RelayNodeIndicator {
+        fn default() -> Self {
+            <Self as __rt::EnumValue>::from_repr(0)
+        }
+    }
     /// `MDT-User-Consent` AVP (code 1634, vendor 10415, Enumerated).
     #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, __rt::Enumerated)]
     pub enum MdtUserConsent {
@@ -15533,6 +19241,13 @@ pub mod tgpp_s6a {
         /// A value the dictionary does not name, kept as received.
         #[diameter(unknown)]
         Unrecognized(i32),
+    }
+    /// The value 0: its variant, or `Unrecognized(0)` (unset: a sender
+    /// refuses it in a required field) when the dictionary does not name 0.
+    impl ::core::default::Default for MdtUserConsent {
+        fn default() -> Self {
+            <Self as __rt::EnumValue>::from_repr(0)
+        }
     }
     /// `Requested-EUTRAN-Authentication-Info` AVP (code 1408, vendor 10415, Grouped).
     #[derive(Debug, Clone, PartialEq, __rt::Grouped)]
@@ -15557,6 +19272,15 @@ pub mod tgpp_s6a {
         #[diameter(avp = 1411, vendor = 10415, must, name = "Re-synchronization-Info")]
         pub re_synchronization_info: __rt::Option<__rt::Bytes>,
     }
+    /// Required fields empty (text and octets empty, numbers 0, enumerations 0, Grouped
+    /// values their own default), optional ones `None`, repeated ones empty: set what
+    /// matters and finish with `..Default::default()`. A node sending a request fills
+    /// the identity fields it owns and refuses one whose required field is still empty.
+    impl ::core::default::Default for RequestedEutranAuthenticationInfo {
+        fn default() -> Self {
+            <Self as __rt::AvpSet>::placeholder()
+        }
+    }
     /// `Requested-UTRAN-GERAN-Authentication-Info` AVP (code 1409, vendor 10415, Grouped).
     #[derive(Debug, Clone, PartialEq, __rt::Grouped)]
     pub struct RequestedUtranGeranAuthenticationInfo {
@@ -15580,6 +19304,15 @@ pub mod tgpp_s6a {
         #[diameter(avp = 1411, vendor = 10415, must, name = "Re-synchronization-Info")]
         pub re_synchronization_info: __rt::Option<__rt::Bytes>,
     }
+    /// Required fields empty (text and octets empty, numbers 0, enumerations 0, Grouped
+    /// values their own default), optional ones `None`, repeated ones empty: set what
+    /// matters and finish with `..Default::default()`. A node sending a request fills
+    /// the identity fields it owns and refuses one whose required field is still empty.
+    impl ::core::default::Default for RequestedUtranGeranAuthenticationInfo {
+        fn default() -> Self {
+            <Self as __rt::AvpSet>::placeholder()
+        }
+    }
     /// `Error-Diagnostic` AVP (code 1614, vendor 10415, Enumerated).
     #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, __rt::Enumerated)]
     pub enum ErrorDiagnostic {
@@ -15602,6 +19335,13 @@ pub mod tgpp_s6a {
         #[diameter(unknown)]
         Unrecognized(i32),
     }
+    /// The value 0: its variant, or `Unrecognized(0)` (unset: a sender
+    /// refuses it in a required field) when the dictionary does not name 0.
+    impl ::core::default::Default for ErrorDiagnostic {
+        fn default() -> Self {
+            <Self as __rt::EnumValue>::from_repr(0)
+        }
+    }
     /// `Authentication-Info` AVP (code 1413, vendor 10415, Grouped).
     #[derive(Debug, Clone, PartialEq, __rt::Grouped)]
     pub struct AuthenticationInfo {
@@ -15614,6 +19354,15 @@ pub mod tgpp_s6a {
         /// *[ GERAN-Vector ]
         #[diameter(avp = 1416, vendor = 10415, must, name = "GERAN-Vector")]
         pub geran_vector: __rt::Vec<GeranVector>,
+    }
+    /// Required fields empty (text and octets empty, numbers 0, enumerations 0, Grouped
+    /// values their own default), optional ones `None`, repeated ones empty: set what
+    /// matters and finish with `..Default::default()`. A node sending a request fills
+    /// the identity fields it owns and refuses one whose required field is still empty.
+    impl ::core::default::Default for AuthenticationInfo {
+        fn default() -> Self {
+            <Self as __rt::AvpSet>::placeholder()
+        }
     }
     /// `E-UTRAN-Vector` AVP (code 1414, vendor 10415, Grouped).
     #[derive(Debug, Clone, PartialEq, __rt::Grouped)]
@@ -15633,6 +19382,15 @@ pub mod tgpp_s6a {
         /// { KASME }
         #[diameter(avp = 1450, vendor = 10415, must, name = "KASME")]
         pub kasme: __rt::Bytes,
+    }
+    /// Required fields empty (text and octets empty, numbers 0, enumerations 0, Grouped
+    /// values their own default), optional ones `None`, repeated ones empty: set what
+    /// matters and finish with `..Default::default()`. A node sending a request fills
+    /// the identity fields it owns and refuses one whose required field is still empty.
+    impl ::core::default::Default for EUtranVector {
+        fn default() -> Self {
+            <Self as __rt::AvpSet>::placeholder()
+        }
     }
     /// `UTRAN-Vector` AVP (code 1415, vendor 10415, Grouped).
     #[derive(Debug, Clone, PartialEq, __rt::Grouped)]
@@ -15662,6 +19420,15 @@ pub mod tgpp_s6a {
         #[diameter(avp = 626, vendor = 10415, must, min = 1, name = "Integrity-Key")]
         pub integrity_key: __rt::Vec<__rt::Bytes>,
     }
+    /// Required fields empty (text and octets empty, numbers 0, enumerations 0, Grouped
+    /// values their own default), optional ones `None`, repeated ones empty: set what
+    /// matters and finish with `..Default::default()`. A node sending a request fills
+    /// the identity fields it owns and refuses one whose required field is still empty.
+    impl ::core::default::Default for UtranVector {
+        fn default() -> Self {
+            <Self as __rt::AvpSet>::placeholder()
+        }
+    }
     /// `GERAN-Vector` AVP (code 1416, vendor 10415, Grouped).
     #[derive(Debug, Clone, PartialEq, __rt::Grouped)]
     pub struct GeranVector {
@@ -15677,6 +19444,15 @@ pub mod tgpp_s6a {
         /// { Kc }
         #[diameter(avp = 1453, vendor = 10415, must, name = "Kc")]
         pub kc: __rt::Bytes,
+    }
+    /// Required fields empty (text and octets empty, numbers 0, enumerations 0, Grouped
+    /// values their own default), optional ones `None`, repeated ones empty: set what
+    /// matters and finish with `..Default::default()`. A node sending a request fills
+    /// the identity fields it owns and refuses one whose required field is still empty.
+    impl ::core::default::Default for GeranVector {
+        fn default() -> Self {
+            <Self as __rt::AvpSet>::placeholder()
+        }
     }
     /// `Cancellation-Type` AVP (code 1420, vendor 10415, Enumerated).
     #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, __rt::Enumerated)]
@@ -15700,6 +19476,13 @@ pub mod tgpp_s6a {
         #[diameter(unknown)]
         Unrecognized(i32),
     }
+    /// The value 0: its variant, or `Unrecognized(0)` (unset: a sender
+    /// refuses it in a required field) when the dictionary does not name 0.
+    impl ::core::default::Default for CancellationType {
+        fn default() -> Self {
+            <Self as __rt::EnumValue>::from_repr(0)
+        }
+    }
     /// `UE-SRVCC-Capability` AVP (code 1615, vendor 10415, Enumerated).
     #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, __rt::Enumerated)]
     pub enum UeSrvccCapability {
@@ -15713,6 +19496,13 @@ pub mod tgpp_s6a {
         #[diameter(unknown)]
         Unrecognized(i32),
     }
+    /// The value 0: its variant, or `Unrecognized(0)` (unset: a sender
+    /// refuses it in a required field) when the dictionary does not name 0.
+    impl ::core::default::Default for UeSrvccCapability {
+        fn default() -> Self {
+            <Self as __rt::EnumValue>::from_repr(0)
+        }
+    }
     /// `Homogeneous-Support-of-IMS-Voice-Over-PS-Sessions` AVP (code 1493, vendor 10415, Enumerated).
     #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, __rt::Enumerated)]
     pub enum HomogeneousSupportOfImsVoiceOverPsSessions {
@@ -15725,6 +19515,13 @@ pub mod tgpp_s6a {
         /// A value the dictionary does not name, kept as received.
         #[diameter(unknown)]
         Unrecognized(i32),
+    }
+    /// The value 0: its variant, or `Unrecognized(0)` (unset: a sender
+    /// refuses it in a required field) when the dictionary does not name 0.
+    impl ::core::default::Default for HomogeneousSupportOfImsVoiceOverPsSessions {
+        fn default() -> Self {
+            <Self as __rt::EnumValue>::from_repr(0)
+        }
     }
     /// `Active-APN` AVP (code 1612, vendor 10415, Grouped).
     #[derive(Debug, Clone, PartialEq, __rt::Grouped)]
@@ -15748,6 +19545,15 @@ pub mod tgpp_s6a {
         #[diameter(extra)]
         pub avps: __rt::Vec<__rt::RawAvp>,
     }
+    /// Required fields empty (text and octets empty, numbers 0, enumerations 0, Grouped
+    /// values their own default), optional ones `None`, repeated ones empty: set what
+    /// matters and finish with `..Default::default()`. A node sending a request fills
+    /// the identity fields it owns and refuses one whose required field is still empty.
+    impl ::core::default::Default for ActiveApn {
+        fn default() -> Self {
+            <Self as __rt::AvpSet>::placeholder()
+        }
+    }
     /// `Specific-APN-Info` AVP (code 1472, vendor 10415, Grouped).
     #[derive(Debug, Clone, PartialEq, __rt::Grouped)]
     pub struct SpecificApnInfo {
@@ -15764,6 +19570,15 @@ pub mod tgpp_s6a {
         #[diameter(extra)]
         pub avps: __rt::Vec<__rt::RawAvp>,
     }
+    /// Required fields empty (text and octets empty, numbers 0, enumerations 0, Grouped
+    /// values their own default), optional ones `None`, repeated ones empty: set what
+    /// matters and finish with `..Default::default()`. A node sending a request fills
+    /// the identity fields it owns and refuses one whose required field is still empty.
+    impl ::core::default::Default for SpecificApnInfo {
+        fn default() -> Self {
+            <Self as __rt::AvpSet>::placeholder()
+        }
+    }
     /// `Subscribed-VSRVCC` AVP (code 1636, vendor 10415, Enumerated).
     #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, __rt::Enumerated)]
     pub enum SubscribedVsrvcc {
@@ -15773,6 +19588,13 @@ pub mod tgpp_s6a {
         /// A value the dictionary does not name, kept as received.
         #[diameter(unknown)]
         Unrecognized(i32),
+    }
+    /// The value 0: its variant, or `Unrecognized(0)` (unset: a sender
+    /// refuses it in a required field) when the dictionary does not name 0.
+    impl ::core::default::Default for SubscribedVsrvcc {
+        fn default() -> Self {
+            <Self as __rt::EnumValue>::from_repr(0)
+        }
     }
     /// `MIP-Home-Agent-Host` AVP (code 348, Grouped).
     #[derive(Debug, Clone, PartialEq, __rt::Grouped)]
@@ -15786,6 +19608,15 @@ pub mod tgpp_s6a {
         /// *[ AVP ]
         #[diameter(extra)]
         pub avps: __rt::Vec<__rt::RawAvp>,
+    }
+    /// Required fields empty (text and octets empty, numbers 0, enumerations 0, Grouped
+    /// values their own default), optional ones `None`, repeated ones empty: set what
+    /// matters and finish with `..Default::default()`. A node sending a request fills
+    /// the identity fields it owns and refuses one whose required field is still empty.
+    impl ::core::default::Default for MipHomeAgentHost {
+        fn default() -> Self {
+            <Self as __rt::AvpSet>::placeholder()
+        }
     }
     /// `MIP6-Agent-Info` AVP (code 486, vendor 10415, Grouped).
     #[derive(Debug, Clone, PartialEq, __rt::Grouped)]
@@ -15802,6 +19633,15 @@ pub mod tgpp_s6a {
         /// *[ AVP ]
         #[diameter(extra)]
         pub avps: __rt::Vec<__rt::RawAvp>,
+    }
+    /// Required fields empty (text and octets empty, numbers 0, enumerations 0, Grouped
+    /// values their own default), optional ones `None`, repeated ones empty: set what
+    /// matters and finish with `..Default::default()`. A node sending a request fills
+    /// the identity fields it owns and refuses one whose required field is still empty.
+    impl ::core::default::Default for Mip6AgentInfo {
+        fn default() -> Self {
+            <Self as __rt::AvpSet>::placeholder()
+        }
     }
 }
 /// TGPP SWX (application 16777265).
@@ -16138,6 +19978,15 @@ pub mod tgpp_swx {
         #[diameter(extra)]
         pub avps: __rt::Vec<__rt::RawAvp>,
     }
+    /// Required fields empty (text and octets empty, numbers 0, enumerations 0, Grouped
+    /// values their own default), optional ones `None`, repeated ones empty: set what
+    /// matters and finish with `..Default::default()`. A node sending a request fills
+    /// the identity fields it owns and refuses one whose required field is still empty.
+    impl ::core::default::Default for MultimediaAuthRequest {
+        fn default() -> Self {
+            <Self as __rt::AvpSet>::placeholder()
+        }
+    }
     /// `Multimedia-Auth-Answer` (command 303, application 16777265).
     #[derive(Debug, Clone, PartialEq, __rt::Message)]
     #[diameter(
@@ -16187,6 +20036,39 @@ pub mod tgpp_swx {
         /// *[ AVP ]
         #[diameter(extra)]
         pub avps: __rt::Vec<__rt::RawAvp>,
+    }
+    /// Required fields empty (text and octets empty, numbers 0, enumerations 0, Grouped
+    /// values their own default), optional ones `None`, repeated ones empty: set what
+    /// matters and finish with `..Default::default()`. A node sending a request fills
+    /// the identity fields it owns and refuses one whose required field is still empty.
+    impl ::core::default::Default for MultimediaAuthAnswer {
+        fn default() -> Self {
+            <Self as __rt::AvpSet>::placeholder()
+        }
+    }
+    /// The `Multimedia-Auth-Answer` to a `Multimedia-Auth-Request`: Session-Id, this node's Origin-Host and Origin-Realm, Result-Code 2001, Proxy-Info and the identifying AVPs copied; the rest empty.
+    impl __rt::FromRequest<MultimediaAuthRequest> for MultimediaAuthAnswer {
+        fn from_request(
+            __r: &MultimediaAuthRequest,
+            __origin_host: &__rt::DiameterIdentity,
+            __origin_realm: &__rt::DiameterIdentity,
+        ) -> Self {
+            let mut __a = <Self as ::core::default::Default>::default();
+            __a.session_id = ::core::clone::Clone::clone(&__r.session_id);
+            __a.vendor_specific_application_id = ::core::clone::Clone::clone(
+                &__r.vendor_specific_application_id,
+            );
+            __a.result_code = __rt::Some(
+                <u32 as ::core::convert::From<u32>>::from(2001u32),
+            );
+            __a.auth_session_state = ::core::clone::Clone::clone(
+                &__r.auth_session_state,
+            );
+            __a.origin_host = ::core::clone::Clone::clone(__origin_host);
+            __a.origin_realm = ::core::clone::Clone::clone(__origin_realm);
+            __a.user_name = ::core::clone::Clone::clone(&__r.user_name);
+            __a
+        }
     }
     /// `Server-Assignment-Request` (command 301, application 16777265).
     #[derive(Debug, Clone, PartialEq, __rt::Message)]
@@ -16244,6 +20126,15 @@ pub mod tgpp_swx {
         #[diameter(extra)]
         pub avps: __rt::Vec<__rt::RawAvp>,
     }
+    /// Required fields empty (text and octets empty, numbers 0, enumerations 0, Grouped
+    /// values their own default), optional ones `None`, repeated ones empty: set what
+    /// matters and finish with `..Default::default()`. A node sending a request fills
+    /// the identity fields it owns and refuses one whose required field is still empty.
+    impl ::core::default::Default for ServerAssignmentRequest {
+        fn default() -> Self {
+            <Self as __rt::AvpSet>::placeholder()
+        }
+    }
     /// `Server-Assignment-Answer` (command 301, application 16777265).
     #[derive(Debug, Clone, PartialEq, __rt::Message)]
     #[diameter(
@@ -16290,6 +20181,39 @@ pub mod tgpp_swx {
         /// *[ AVP ]
         #[diameter(extra)]
         pub avps: __rt::Vec<__rt::RawAvp>,
+    }
+    /// Required fields empty (text and octets empty, numbers 0, enumerations 0, Grouped
+    /// values their own default), optional ones `None`, repeated ones empty: set what
+    /// matters and finish with `..Default::default()`. A node sending a request fills
+    /// the identity fields it owns and refuses one whose required field is still empty.
+    impl ::core::default::Default for ServerAssignmentAnswer {
+        fn default() -> Self {
+            <Self as __rt::AvpSet>::placeholder()
+        }
+    }
+    /// The `Server-Assignment-Answer` to a `Server-Assignment-Request`: Session-Id, this node's Origin-Host and Origin-Realm, Result-Code 2001, Proxy-Info and the identifying AVPs copied; the rest empty.
+    impl __rt::FromRequest<ServerAssignmentRequest> for ServerAssignmentAnswer {
+        fn from_request(
+            __r: &ServerAssignmentRequest,
+            __origin_host: &__rt::DiameterIdentity,
+            __origin_realm: &__rt::DiameterIdentity,
+        ) -> Self {
+            let mut __a = <Self as ::core::default::Default>::default();
+            __a.session_id = ::core::clone::Clone::clone(&__r.session_id);
+            __a.vendor_specific_application_id = ::core::clone::Clone::clone(
+                &__r.vendor_specific_application_id,
+            );
+            __a.result_code = __rt::Some(
+                <u32 as ::core::convert::From<u32>>::from(2001u32),
+            );
+            __a.auth_session_state = ::core::clone::Clone::clone(
+                &__r.auth_session_state,
+            );
+            __a.origin_host = ::core::clone::Clone::clone(__origin_host);
+            __a.origin_realm = ::core::clone::Clone::clone(__origin_realm);
+            __a.user_name = ::core::clone::Clone::clone(&__r.user_name);
+            __a
+        }
     }
     /// `Registration-Termination-Request` (command 304, application 16777265).
     #[derive(Debug, Clone, PartialEq, __rt::Message)]
@@ -16338,6 +20262,15 @@ pub mod tgpp_swx {
         #[diameter(extra)]
         pub avps: __rt::Vec<__rt::RawAvp>,
     }
+    /// Required fields empty (text and octets empty, numbers 0, enumerations 0, Grouped
+    /// values their own default), optional ones `None`, repeated ones empty: set what
+    /// matters and finish with `..Default::default()`. A node sending a request fills
+    /// the identity fields it owns and refuses one whose required field is still empty.
+    impl ::core::default::Default for RegistrationTerminationRequest {
+        fn default() -> Self {
+            <Self as __rt::AvpSet>::placeholder()
+        }
+    }
     /// `Registration-Termination-Answer` (command 304, application 16777265).
     #[derive(Debug, Clone, PartialEq, __rt::Message)]
     #[diameter(
@@ -16379,29 +20312,59 @@ pub mod tgpp_swx {
         #[diameter(extra)]
         pub avps: __rt::Vec<__rt::RawAvp>,
     }
+    /// Required fields empty (text and octets empty, numbers 0, enumerations 0, Grouped
+    /// values their own default), optional ones `None`, repeated ones empty: set what
+    /// matters and finish with `..Default::default()`. A node sending a request fills
+    /// the identity fields it owns and refuses one whose required field is still empty.
+    impl ::core::default::Default for RegistrationTerminationAnswer {
+        fn default() -> Self {
+            <Self as __rt::AvpSet>::placeholder()
+        }
+    }
+    /// The `Registration-Termination-Answer` to a `Registration-Termination-Request`: Session-Id, this node's Origin-Host and Origin-Realm, Result-Code 2001, Proxy-Info and the identifying AVPs copied; the rest empty.
+    impl __rt::FromRequest<RegistrationTerminationRequest>
+    for RegistrationTerminationAnswer {
+        fn from_request(
+            __r: &RegistrationTerminationRequest,
+            __origin_host: &__rt::DiameterIdentity,
+            __origin_realm: &__rt::DiameterIdentity,
+        ) -> Self {
+            let mut __a = <Self as ::core::default::Default>::default();
+            __a.session_id = ::core::clone::Clone::clone(&__r.session_id);
+            __a.vendor_specific_application_id = ::core::clone::Clone::clone(
+                &__r.vendor_specific_application_id,
+            );
+            __a.result_code = __rt::Some(
+                <u32 as ::core::convert::From<u32>>::from(2001u32),
+            );
+            __a.auth_session_state = ::core::clone::Clone::clone(
+                &__r.auth_session_state,
+            );
+            __a.origin_host = ::core::clone::Clone::clone(__origin_host);
+            __a.origin_realm = ::core::clone::Clone::clone(__origin_realm);
+            __a
+        }
+    }
     /// The TGPP SWX application, to implement: one method per command. Serve it with `TgppSwxServer::new(service)` as the node's handler.
     pub trait TgppSwxService: Send + Sync + 'static {
         /// Answers a `Multimedia-Auth-Request` (command 303); an `Err` is answered with its Result-Code.
         fn multimedia_auth(
             &self,
-            request: MultimediaAuthRequest,
-            context: __rt::Request,
+            request: __rt::Request<MultimediaAuthRequest>,
         ) -> impl ::core::future::Future<
             Output = __rt::ServiceResult<MultimediaAuthAnswer>,
         > + Send;
         /// Answers a `Server-Assignment-Request` (command 301); an `Err` is answered with its Result-Code.
         fn server_assignment(
             &self,
-            request: ServerAssignmentRequest,
-            context: __rt::Request,
+            request: __rt::Request<ServerAssignmentRequest>,
         ) -> impl ::core::future::Future<
             Output = __rt::ServiceResult<ServerAssignmentAnswer>,
         > + Send;
         /// Answers a `Registration-Termination-Request` (command 304); an `Err` is answered with its Result-Code.
         fn registration_termination(
             &self,
-            request: RegistrationTerminationRequest,
-            context: __rt::Request,
+            request: __rt::Request<RegistrationTerminationRequest>,
         ) -> impl ::core::future::Future<
             Output = __rt::ServiceResult<RegistrationTerminationAnswer>,
         > + Send;
@@ -16426,8 +20389,11 @@ pub mod tgpp_swx {
                     ::std::boxed::Box::pin(async move {
                         match request.decode::<MultimediaAuthRequest>() {
                             __rt::Ok(r) => {
-                                match svc.multimedia_auth(r, request.clone()).await {
-                                    __rt::Ok(answer) => request.answer(&answer),
+                                match svc
+                                    .multimedia_auth(request.clone().with_message(r))
+                                    .await
+                                {
+                                    __rt::Ok(answer) => request.reply(&answer),
                                     __rt::Err(e) => e.reply(&request),
                                 }
                             }
@@ -16439,8 +20405,11 @@ pub mod tgpp_swx {
                     ::std::boxed::Box::pin(async move {
                         match request.decode::<ServerAssignmentRequest>() {
                             __rt::Ok(r) => {
-                                match svc.server_assignment(r, request.clone()).await {
-                                    __rt::Ok(answer) => request.answer(&answer),
+                                match svc
+                                    .server_assignment(request.clone().with_message(r))
+                                    .await
+                                {
+                                    __rt::Ok(answer) => request.reply(&answer),
                                     __rt::Err(e) => e.reply(&request),
                                 }
                             }
@@ -16452,9 +20421,11 @@ pub mod tgpp_swx {
                     ::std::boxed::Box::pin(async move {
                         match request.decode::<RegistrationTerminationRequest>() {
                             __rt::Ok(r) => {
-                                match svc.registration_termination(r, request.clone()).await
+                                match svc
+                                    .registration_termination(request.clone().with_message(r))
+                                    .await
                                 {
-                                    __rt::Ok(answer) => request.answer(&answer),
+                                    __rt::Ok(answer) => request.reply(&answer),
                                     __rt::Err(e) => e.reply(&request),
                                 }
                             }
@@ -16480,19 +20451,20 @@ pub mod tgpp_swx {
         r" `AppHandle::filter` gives for an application bound to a set of peers."] pub fn
         with_filter(mut self, filter : __rt::Option < __rt::Filter >) -> Self { self
         .filter = filter; self } #[doc =
-        " Sends a `Multimedia-Auth-Request` and waits for its answer."] pub async fn
-        multimedia_auth(& self, request : & MultimediaAuthRequest) -> __rt::Result <
-        MultimediaAuthAnswer, __rt::NodeError > { self.node.call_filtered(request, self
-        .filter.clone()). await } #[doc =
-        " Sends a `Server-Assignment-Request` and waits for its answer."] pub async fn
-        server_assignment(& self, request : & ServerAssignmentRequest) -> __rt::Result <
-        ServerAssignmentAnswer, __rt::NodeError > { self.node.call_filtered(request, self
-        .filter.clone()). await } #[doc =
-        " Sends a `Registration-Termination-Request` and waits for its answer."] pub
-        async fn registration_termination(& self, request : &
-        RegistrationTerminationRequest) -> __rt::Result < RegistrationTerminationAnswer,
+        " Sends a `Multimedia-Auth-Request` and waits for its answer. Takes the message, a reference to it, or a `Call` with its own timeout and filter; empty identity fields are filled by the node (`Node::call`)."]
+        pub async fn multimedia_auth(& self, request : impl __rt::IntoCall <
+        MultimediaAuthRequest >) -> __rt::Result < MultimediaAuthAnswer, __rt::NodeError
+        > { self.node.call_filtered(request, self.filter.clone()). await } #[doc =
+        " Sends a `Server-Assignment-Request` and waits for its answer. Takes the message, a reference to it, or a `Call` with its own timeout and filter; empty identity fields are filled by the node (`Node::call`)."]
+        pub async fn server_assignment(& self, request : impl __rt::IntoCall <
+        ServerAssignmentRequest >) -> __rt::Result < ServerAssignmentAnswer,
         __rt::NodeError > { self.node.call_filtered(request, self.filter.clone()). await
-        } }
+        } #[doc =
+        " Sends a `Registration-Termination-Request` and waits for its answer. Takes the message, a reference to it, or a `Call` with its own timeout and filter; empty identity fields are filled by the node (`Node::call`)."]
+        pub async fn registration_termination(& self, request : impl __rt::IntoCall <
+        RegistrationTerminationRequest >) -> __rt::Result <
+        RegistrationTerminationAnswer, __rt::NodeError > { self.node
+        .call_filtered(request, self.filter.clone()). await } }
     }
     /// `RAT-Type` AVP (code 1032, vendor 10415, Enumerated).
     #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, __rt::Enumerated)]
@@ -16534,6 +20506,13 @@ pub mod tgpp_swx {
         #[diameter(unknown)]
         Unrecognized(i32),
     }
+    /// The value 0: its variant, or `Unrecognized(0)` (unset: a sender
+    /// refuses it in a required field) when the dictionary does not name 0.
+    impl ::core::default::Default for RatType {
+        fn default() -> Self {
+            <Self as __rt::EnumValue>::from_repr(0)
+        }
+    }
     /// `Terminal-Information` AVP (code 1401, vendor 10415, Grouped).
     #[derive(Debug, Clone, PartialEq, __rt::Grouped)]
     pub struct TerminalInformation {
@@ -16543,6 +20522,15 @@ pub mod tgpp_swx {
         /// *[ AVP ]
         #[diameter(extra)]
         pub avps: __rt::Vec<__rt::RawAvp>,
+    }
+    /// Required fields empty (text and octets empty, numbers 0, enumerations 0, Grouped
+    /// values their own default), optional ones `None`, repeated ones empty: set what
+    /// matters and finish with `..Default::default()`. A node sending a request fills
+    /// the identity fields it owns and refuses one whose required field is still empty.
+    impl ::core::default::Default for TerminalInformation {
+        fn default() -> Self {
+            <Self as __rt::AvpSet>::placeholder()
+        }
     }
     /// `SIP-Auth-Data-Item` AVP (code 612, vendor 10415, Grouped).
     #[derive(Debug, Clone, PartialEq, __rt::Grouped)]
@@ -16569,12 +20557,30 @@ pub mod tgpp_swx {
         #[diameter(extra)]
         pub avps: __rt::Vec<__rt::RawAvp>,
     }
+    /// Required fields empty (text and octets empty, numbers 0, enumerations 0, Grouped
+    /// values their own default), optional ones `None`, repeated ones empty: set what
+    /// matters and finish with `..Default::default()`. A node sending a request fills
+    /// the identity fields it owns and refuses one whose required field is still empty.
+    impl ::core::default::Default for SipAuthDataItem {
+        fn default() -> Self {
+            <Self as __rt::AvpSet>::placeholder()
+        }
+    }
     /// `Supported-Features` AVP (code 628, vendor 10415, Grouped).
     #[derive(Debug, Clone, PartialEq, __rt::Grouped)]
     pub struct SupportedFeatures {
         /// { Vendor-Id }
         #[diameter(avp = 266, must, name = "Vendor-Id")]
         pub vendor_id: u32,
+    }
+    /// Required fields empty (text and octets empty, numbers 0, enumerations 0, Grouped
+    /// values their own default), optional ones `None`, repeated ones empty: set what
+    /// matters and finish with `..Default::default()`. A node sending a request fills
+    /// the identity fields it owns and refuses one whose required field is still empty.
+    impl ::core::default::Default for SupportedFeatures {
+        fn default() -> Self {
+            <Self as __rt::AvpSet>::placeholder()
+        }
     }
     /// `MIP6-Agent-Info` AVP (code 486, Grouped).
     #[derive(Debug, Clone, PartialEq, __rt::Grouped)]
@@ -16591,6 +20597,15 @@ pub mod tgpp_swx {
         /// *[ AVP ]
         #[diameter(extra)]
         pub avps: __rt::Vec<__rt::RawAvp>,
+    }
+    /// Required fields empty (text and octets empty, numbers 0, enumerations 0, Grouped
+    /// values their own default), optional ones `None`, repeated ones empty: set what
+    /// matters and finish with `..Default::default()`. A node sending a request fills
+    /// the identity fields it owns and refuses one whose required field is still empty.
+    impl ::core::default::Default for Mip6AgentInfo {
+        fn default() -> Self {
+            <Self as __rt::AvpSet>::placeholder()
+        }
     }
     /// `Server-Assignment-Type` AVP (code 614, vendor 10415, Enumerated).
     #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, __rt::Enumerated)]
@@ -16644,6 +20659,13 @@ pub mod tgpp_swx {
         #[diameter(unknown)]
         Unrecognized(i32),
     }
+    /// The value 0: its variant, or `Unrecognized(0)` (unset: a sender
+    /// refuses it in a required field) when the dictionary does not name 0.
+    impl ::core::default::Default for ServerAssignmentType {
+        fn default() -> Self {
+            <Self as __rt::EnumValue>::from_repr(0)
+        }
+    }
     /// `Deregistration-Reason` AVP (code 615, vendor 10415, Grouped).
     #[derive(Debug, Clone, PartialEq, __rt::Grouped)]
     pub struct DeregistrationReason {
@@ -16656,6 +20678,15 @@ pub mod tgpp_swx {
         /// *[ AVP ]
         #[diameter(extra)]
         pub avps: __rt::Vec<__rt::RawAvp>,
+    }
+    /// Required fields empty (text and octets empty, numbers 0, enumerations 0, Grouped
+    /// values their own default), optional ones `None`, repeated ones empty: set what
+    /// matters and finish with `..Default::default()`. A node sending a request fills
+    /// the identity fields it owns and refuses one whose required field is still empty.
+    impl ::core::default::Default for DeregistrationReason {
+        fn default() -> Self {
+            <Self as __rt::AvpSet>::placeholder()
+        }
     }
     /// `Reason-Code` AVP (code 616, vendor 10415, Enumerated).
     #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, __rt::Enumerated)]
@@ -16675,6 +20706,13 @@ pub mod tgpp_swx {
         /// A value the dictionary does not name, kept as received.
         #[diameter(unknown)]
         Unrecognized(i32),
+    }
+    /// The value 0: its variant, or `Unrecognized(0)` (unset: a sender
+    /// refuses it in a required field) when the dictionary does not name 0.
+    impl ::core::default::Default for ReasonCode {
+        fn default() -> Self {
+            <Self as __rt::EnumValue>::from_repr(0)
+        }
     }
     /// `Non-3GPP-User-Data` AVP (code 1500, vendor 10415, Grouped).
     #[derive(Debug, Clone, PartialEq, __rt::Grouped)]
@@ -16716,6 +20754,15 @@ pub mod tgpp_swx {
         #[diameter(extra)]
         pub avps: __rt::Vec<__rt::RawAvp>,
     }
+    /// Required fields empty (text and octets empty, numbers 0, enumerations 0, Grouped
+    /// values their own default), optional ones `None`, repeated ones empty: set what
+    /// matters and finish with `..Default::default()`. A node sending a request fills
+    /// the identity fields it owns and refuses one whose required field is still empty.
+    impl ::core::default::Default for Non3gppUserData {
+        fn default() -> Self {
+            <Self as __rt::AvpSet>::placeholder()
+        }
+    }
     /// `Subscription-Id` AVP (code 443, Grouped).
     #[derive(Debug, Clone, PartialEq, __rt::Grouped)]
     pub struct SubscriptionId {
@@ -16725,6 +20772,15 @@ pub mod tgpp_swx {
         /// [ Subscription-Id-Data ]
         #[diameter(avp = 444, must, name = "Subscription-Id-Data")]
         pub subscription_id_data: __rt::Option<__rt::Utf8String>,
+    }
+    /// Required fields empty (text and octets empty, numbers 0, enumerations 0, Grouped
+    /// values their own default), optional ones `None`, repeated ones empty: set what
+    /// matters and finish with `..Default::default()`. A node sending a request fills
+    /// the identity fields it owns and refuses one whose required field is still empty.
+    impl ::core::default::Default for SubscriptionId {
+        fn default() -> Self {
+            <Self as __rt::AvpSet>::placeholder()
+        }
     }
     /// `Subscription-Id-Type` AVP (code 450, Enumerated).
     #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, __rt::Enumerated)]
@@ -16748,6 +20804,13 @@ pub mod tgpp_swx {
         #[diameter(unknown)]
         Unrecognized(i32),
     }
+    /// The value 0: its variant, or `Unrecognized(0)` (unset: a sender
+    /// refuses it in a required field) when the dictionary does not name 0.
+    impl ::core::default::Default for SubscriptionIdType {
+        fn default() -> Self {
+            <Self as __rt::EnumValue>::from_repr(0)
+        }
+    }
     /// `Non-3GPP-IP-Access` AVP (code 1501, vendor 10415, Enumerated).
     #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, __rt::Enumerated)]
     pub enum Non3gppIpAccess {
@@ -16761,6 +20824,13 @@ pub mod tgpp_swx {
         #[diameter(unknown)]
         Unrecognized(i32),
     }
+    /// The value 0: its variant, or `Unrecognized(0)` (unset: a sender
+    /// refuses it in a required field) when the dictionary does not name 0.
+    impl ::core::default::Default for Non3gppIpAccess {
+        fn default() -> Self {
+            <Self as __rt::EnumValue>::from_repr(0)
+        }
+    }
     /// `Non-3GPP-IP-Access-APN` AVP (code 1502, vendor 10415, Enumerated).
     #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, __rt::Enumerated)]
     pub enum Non3gppIpAccessApn {
@@ -16773,6 +20843,13 @@ pub mod tgpp_swx {
         /// A value the dictionary does not name, kept as received.
         #[diameter(unknown)]
         Unrecognized(i32),
+    }
+    /// The value 0: its variant, or `Unrecognized(0)` (unset: a sender
+    /// refuses it in a required field) when the dictionary does not name 0.
+    impl ::core::default::Default for Non3gppIpAccessApn {
+        fn default() -> Self {
+            <Self as __rt::EnumValue>::from_repr(0)
+        }
     }
     /// `AMBR` AVP (code 1435, vendor 10415, Grouped).
     #[derive(Debug, Clone, PartialEq, __rt::Grouped)]
@@ -16792,6 +20869,15 @@ pub mod tgpp_swx {
         /// *[ AVP ]
         #[diameter(extra)]
         pub avps: __rt::Vec<__rt::RawAvp>,
+    }
+    /// Required fields empty (text and octets empty, numbers 0, enumerations 0, Grouped
+    /// values their own default), optional ones `None`, repeated ones empty: set what
+    /// matters and finish with `..Default::default()`. A node sending a request fills
+    /// the identity fields it owns and refuses one whose required field is still empty.
+    impl ::core::default::Default for Ambr {
+        fn default() -> Self {
+            <Self as __rt::AvpSet>::placeholder()
+        }
     }
     /// `APN-Configuration` AVP (code 1430, vendor 10415, Grouped).
     #[derive(Debug, Clone, PartialEq, __rt::Grouped)]
@@ -16861,6 +20947,15 @@ pub mod tgpp_swx {
         #[diameter(extra)]
         pub avps: __rt::Vec<__rt::RawAvp>,
     }
+    /// Required fields empty (text and octets empty, numbers 0, enumerations 0, Grouped
+    /// values their own default), optional ones `None`, repeated ones empty: set what
+    /// matters and finish with `..Default::default()`. A node sending a request fills
+    /// the identity fields it owns and refuses one whose required field is still empty.
+    impl ::core::default::Default for ApnConfiguration {
+        fn default() -> Self {
+            <Self as __rt::AvpSet>::placeholder()
+        }
+    }
     /// `PDN-Type` AVP (code 1456, vendor 10415, Enumerated).
     #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, __rt::Enumerated)]
     pub enum PdnType {
@@ -16880,6 +20975,13 @@ pub mod tgpp_swx {
         #[diameter(unknown)]
         Unrecognized(i32),
     }
+    /// The value 0: its variant, or `Unrecognized(0)` (unset: a sender
+    /// refuses it in a required field) when the dictionary does not name 0.
+    impl ::core::default::Default for PdnType {
+        fn default() -> Self {
+            <Self as __rt::EnumValue>::from_repr(0)
+        }
+    }
     /// `EPS-Subscribed-QoS-Profile` AVP (code 1431, vendor 10415, Grouped).
     #[derive(Debug, Clone, PartialEq, __rt::Grouped)]
     pub struct EpsSubscribedQosProfile {
@@ -16892,6 +20994,15 @@ pub mod tgpp_swx {
         /// *[ AVP ]
         #[diameter(extra)]
         pub avps: __rt::Vec<__rt::RawAvp>,
+    }
+    /// Required fields empty (text and octets empty, numbers 0, enumerations 0, Grouped
+    /// values their own default), optional ones `None`, repeated ones empty: set what
+    /// matters and finish with `..Default::default()`. A node sending a request fills
+    /// the identity fields it owns and refuses one whose required field is still empty.
+    impl ::core::default::Default for EpsSubscribedQosProfile {
+        fn default() -> Self {
+            <Self as __rt::AvpSet>::placeholder()
+        }
     }
     /// `QoS-Class-Identifier` AVP (code 1028, vendor 10415, Enumerated).
     #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, __rt::Enumerated)]
@@ -16945,6 +21056,13 @@ pub mod tgpp_swx {
         #[diameter(unknown)]
         Unrecognized(i32),
     }
+    /// The value 0: its variant, or `Unrecognized(0)` (unset: a sender
+    /// refuses it in a required field) when the dictionary does not name 0.
+    impl ::core::default::Default for QosClassIdentifier {
+        fn default() -> Self {
+            <Self as __rt::EnumValue>::from_repr(0)
+        }
+    }
     /// `Allocation-Retention-Priority` AVP (code 1034, vendor 10415, Grouped).
     #[derive(Debug, Clone, PartialEq, __rt::Grouped)]
     pub struct AllocationRetentionPriority {
@@ -16957,6 +21075,15 @@ pub mod tgpp_swx {
         /// [ Pre-emption-Vulnerability ]
         #[diameter(avp = 1048, vendor = 10415, name = "Pre-emption-Vulnerability")]
         pub pre_emption_vulnerability: __rt::Option<PreEmptionVulnerability>,
+    }
+    /// Required fields empty (text and octets empty, numbers 0, enumerations 0, Grouped
+    /// values their own default), optional ones `None`, repeated ones empty: set what
+    /// matters and finish with `..Default::default()`. A node sending a request fills
+    /// the identity fields it owns and refuses one whose required field is still empty.
+    impl ::core::default::Default for AllocationRetentionPriority {
+        fn default() -> Self {
+            <Self as __rt::AvpSet>::placeholder()
+        }
     }
     /// `Pre-emption-Capability` AVP (code 1047, vendor 10415, Enumerated).
     #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, __rt::Enumerated)]
@@ -16971,6 +21098,13 @@ pub mod tgpp_swx {
         #[diameter(unknown)]
         Unrecognized(i32),
     }
+    /// The value 0: its variant, or `Unrecognized(0)` (unset: a sender
+    /// refuses it in a required field) when the dictionary does not name 0.
+    impl ::core::default::Default for PreEmptionCapability {
+        fn default() -> Self {
+            <Self as __rt::EnumValue>::from_repr(0)
+        }
+    }
     /// `Pre-emption-Vulnerability` AVP (code 1048, vendor 10415, Enumerated).
     #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, __rt::Enumerated)]
     pub enum PreEmptionVulnerability {
@@ -16983,6 +21117,13 @@ pub mod tgpp_swx {
         /// A value the dictionary does not name, kept as received.
         #[diameter(unknown)]
         Unrecognized(i32),
+    }
+    /// The value 0: its variant, or `Unrecognized(0)` (unset: a sender
+    /// refuses it in a required field) when the dictionary does not name 0.
+    impl ::core::default::Default for PreEmptionVulnerability {
+        fn default() -> Self {
+            <Self as __rt::EnumValue>::from_repr(0)
+        }
     }
     /// `VPLMN-Dynamic-Address-Allowed` AVP (code 1432, vendor 10415, Enumerated).
     #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, __rt::Enumerated)]
@@ -16997,6 +21138,13 @@ pub mod tgpp_swx {
         #[diameter(unknown)]
         Unrecognized(i32),
     }
+    /// The value 0: its variant, or `Unrecognized(0)` (unset: a sender
+    /// refuses it in a required field) when the dictionary does not name 0.
+    impl ::core::default::Default for VplmnDynamicAddressAllowed {
+        fn default() -> Self {
+            <Self as __rt::EnumValue>::from_repr(0)
+        }
+    }
     /// `PDN-GW-Allocation-Type` AVP (code 1438, vendor 10415, Enumerated).
     #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, __rt::Enumerated)]
     pub enum PdnGwAllocationType {
@@ -17009,6 +21157,13 @@ pub mod tgpp_swx {
         /// A value the dictionary does not name, kept as received.
         #[diameter(unknown)]
         Unrecognized(i32),
+    }
+    /// The value 0: its variant, or `Unrecognized(0)` (unset: a sender
+    /// refuses it in a required field) when the dictionary does not name 0.
+    impl ::core::default::Default for PdnGwAllocationType {
+        fn default() -> Self {
+            <Self as __rt::EnumValue>::from_repr(0)
+        }
     }
     /// `Specific-APN-Info` AVP (code 1472, vendor 10415, Grouped).
     #[derive(Debug, Clone, PartialEq, __rt::Grouped)]
@@ -17026,6 +21181,15 @@ pub mod tgpp_swx {
         #[diameter(extra)]
         pub avps: __rt::Vec<__rt::RawAvp>,
     }
+    /// Required fields empty (text and octets empty, numbers 0, enumerations 0, Grouped
+    /// values their own default), optional ones `None`, repeated ones empty: set what
+    /// matters and finish with `..Default::default()`. A node sending a request fills
+    /// the identity fields it owns and refuses one whose required field is still empty.
+    impl ::core::default::Default for SpecificApnInfo {
+        fn default() -> Self {
+            <Self as __rt::AvpSet>::placeholder()
+        }
+    }
     /// `SIPTO-Permission` AVP (code 1613, vendor 10415, Enumerated).
     #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, __rt::Enumerated)]
     pub enum SiptoPermission {
@@ -17038,6 +21202,13 @@ pub mod tgpp_swx {
         /// A value the dictionary does not name, kept as received.
         #[diameter(unknown)]
         Unrecognized(i32),
+    }
+    /// The value 0: its variant, or `Unrecognized(0)` (unset: a sender
+    /// refuses it in a required field) when the dictionary does not name 0.
+    impl ::core::default::Default for SiptoPermission {
+        fn default() -> Self {
+            <Self as __rt::EnumValue>::from_repr(0)
+        }
     }
     /// `LIPA-Permission` AVP (code 1618, vendor 10415, Enumerated).
     #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, __rt::Enumerated)]
@@ -17055,6 +21226,13 @@ pub mod tgpp_swx {
         #[diameter(unknown)]
         Unrecognized(i32),
     }
+    /// The value 0: its variant, or `Unrecognized(0)` (unset: a sender
+    /// refuses it in a required field) when the dictionary does not name 0.
+    impl ::core::default::Default for LipaPermission {
+        fn default() -> Self {
+            <Self as __rt::EnumValue>::from_repr(0)
+        }
+    }
     /// `Trace-Info` AVP (code 1505, vendor 10415, Grouped).
     #[derive(Debug, Clone, PartialEq, __rt::Grouped)]
     pub struct TraceInfo {
@@ -17064,6 +21242,15 @@ pub mod tgpp_swx {
         /// [ Trace-Reference ]
         #[diameter(avp = 1459, vendor = 10415, must, name = "Trace-Reference")]
         pub trace_reference: __rt::Option<__rt::Bytes>,
+    }
+    /// Required fields empty (text and octets empty, numbers 0, enumerations 0, Grouped
+    /// values their own default), optional ones `None`, repeated ones empty: set what
+    /// matters and finish with `..Default::default()`. A node sending a request fills
+    /// the identity fields it owns and refuses one whose required field is still empty.
+    impl ::core::default::Default for TraceInfo {
+        fn default() -> Self {
+            <Self as __rt::AvpSet>::placeholder()
+        }
     }
     /// `Trace-Data` AVP (code 1458, vendor 10415, Grouped).
     #[derive(Debug, Clone, PartialEq, __rt::Grouped)]
@@ -17096,6 +21283,15 @@ pub mod tgpp_swx {
         #[diameter(extra)]
         pub avps: __rt::Vec<__rt::RawAvp>,
     }
+    /// Required fields empty (text and octets empty, numbers 0, enumerations 0, Grouped
+    /// values their own default), optional ones `None`, repeated ones empty: set what
+    /// matters and finish with `..Default::default()`. A node sending a request fills
+    /// the identity fields it owns and refuses one whose required field is still empty.
+    impl ::core::default::Default for TraceData {
+        fn default() -> Self {
+            <Self as __rt::AvpSet>::placeholder()
+        }
+    }
     /// `Trace-Depth` AVP (code 1462, vendor 10415, Enumerated).
     #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, __rt::Enumerated)]
     pub enum TraceDepth {
@@ -17112,6 +21308,13 @@ pub mod tgpp_swx {
         #[diameter(unknown)]
         Unrecognized(i32),
     }
+    /// The value 0: its variant, or `Unrecognized(0)` (unset: a sender
+    /// refuses it in a required field) when the dictionary does not name 0.
+    impl ::core::default::Default for TraceDepth {
+        fn default() -> Self {
+            <Self as __rt::EnumValue>::from_repr(0)
+        }
+    }
     /// `MDT-Configuration` AVP (code 1622, vendor 10415, Grouped).
     #[derive(Debug, Clone, PartialEq, __rt::Grouped)]
     pub struct MdtConfiguration {
@@ -17124,5 +21327,14 @@ pub mod tgpp_swx {
         /// *[ AVP ]
         #[diameter(extra)]
         pub avps: __rt::Vec<__rt::RawAvp>,
+    }
+    /// Required fields empty (text and octets empty, numbers 0, enumerations 0, Grouped
+    /// values their own default), optional ones `None`, repeated ones empty: set what
+    /// matters and finish with `..Default::default()`. A node sending a request fills
+    /// the identity fields it owns and refuses one whose required field is still empty.
+    impl ::core::default::Default for MdtConfiguration {
+        fn default() -> Self {
+            <Self as __rt::AvpSet>::placeholder()
+        }
     }
 }

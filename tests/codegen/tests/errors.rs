@@ -557,6 +557,65 @@ fn rust_name_collision() {
     assert_eq!(err[0].loc.line, 4);
 }
 
+/// The names of the errors of one dictionary, or none.
+fn name_errors(text: &str) -> Vec<diameter_codegen::Diagnostic> {
+    let dict = load(&sources(text), LoadOptions::default()).unwrap();
+    diameter_codegen::emit::Names::new(&dict)
+        .err()
+        .unwrap_or_default()
+}
+
+#[test]
+fn rust_name_collision_of_constants_variants_and_fields() {
+    // `QoS-Class` and `QOS-Class` are both `QOS_CLASS` and the field `qos_class`.
+    let text = app(&format!(
+        "{}\n{}",
+        avp("QoS-Class", 1001, "", U32),
+        avp("QOS-Class", 1002, "", U32)
+    ));
+    let err = name_errors(&text);
+    assert_eq!(err[0].kind, K::RustNameCollision, "{err:?}");
+    assert_eq!(err[0].loc.line, 4);
+    assert!(err[0].message.contains("QOS_CLASS"), "{}", err[0].message);
+    // rust-name on one of them renames its constant and field too.
+    let text = app(&format!(
+        "{}\n{}",
+        avp("QoS-Class", 1001, "", U32),
+        avp("QOS-Class", 1002, "rust-name=\"LegacyQosClass\"", U32)
+    ));
+    assert!(name_errors(&text).is_empty());
+
+    // Items `IPv4` and `IPV4` are both the variant `Ipv4`; `rust-name` on an item fixes it.
+    let items = |second: &str| {
+        app(&avp(
+            "Address-Kind",
+            1003,
+            "",
+            &format!(
+                "<data type=\"Enumerated\"><item code=\"1\" name=\"IPv4\"/>\n<item code=\"2\" name=\"IPV4\" {second}/></data>"
+            ),
+        ))
+    };
+    let err = name_errors(&items(""));
+    assert_eq!(err[0].kind, K::RustNameCollision, "{err:?}");
+    assert_eq!(err[0].loc.line, 4);
+    assert!(
+        err[0].message.contains("variant `Ipv4`"),
+        "{}",
+        err[0].message
+    );
+    assert!(name_errors(&items("rust-name=\"Ipv4Legacy\"")).is_empty());
+
+    // An item named like the catch-all variant.
+    let text = app(&avp(
+        "Kind",
+        1004,
+        "",
+        "<data type=\"Enumerated\"><item code=\"0\" name=\"UNRECOGNIZED\"/></data>",
+    ));
+    assert_eq!(name_errors(&text)[0].kind, K::RustNameCollision);
+}
+
 #[test]
 fn misplaced_answer_message() {
     expect_error(&app("<answer-message/>"), K::MisplacedAnswerMessage, 3);
