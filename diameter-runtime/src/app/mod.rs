@@ -246,6 +246,7 @@ impl<T: Message> Request<T> {
 }
 
 impl Request {
+    #[cfg_attr(not(feature = "node"), allow(dead_code))]
     pub(crate) fn new(
         header: Header,
         bytes: Bytes,
