@@ -138,6 +138,14 @@ kinds! {
     MisplacedAnswerMessage,
     /// A dictionary file could not be read.
     Io,
+    /// A line or element of an imported format (.dia, Wireshark, freeDiameter) that could not
+    /// be read.
+    ImportSyntax,
+    /// Something an imported format says that the native format cannot carry over (a
+    /// warning: what was done instead is in the message).
+    ImportLoss,
+    /// An `inherits` naming an application or library that is not in the load.
+    UnknownParent,
 }
 
 /// How serious a diagnostic is.

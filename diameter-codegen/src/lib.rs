@@ -16,6 +16,7 @@
 
 pub mod emit;
 pub mod error;
+pub mod import;
 pub mod model;
 pub mod naming;
 pub mod xml;
