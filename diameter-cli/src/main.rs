@@ -217,7 +217,8 @@ enum DictCmd {
     Convert {
         /// Files to convert.
         files: Vec<PathBuf>,
-        /// Input format (native); guessed from the content when absent.
+        /// Input format: native, go-diameter, dia, wireshark, freediameter-xml,
+        /// freediameter-json or freediameter-csv; detected per file when absent.
         #[arg(long)]
         from: Option<String>,
     },
@@ -692,26 +693,35 @@ fn dict_cmd(action: DictCmd) -> Result<ExitCode, String> {
             Ok(ExitCode::SUCCESS)
         }
         DictCmd::Convert { files, from } => {
-            if let Some(f) = from.as_deref() {
-                if !f.eq_ignore_ascii_case("native") && !f.eq_ignore_ascii_case("go-diameter") {
-                    return Err(format!("--from {f}: only the native XML format (go-diameter schema) has an importer so far"));
+            if files.is_empty() {
+                return Err("dict convert: name at least one dictionary file".into());
+            }
+            let mut config = diameter_codegen::Config::new();
+            match from.as_deref() {
+                None => {}
+                Some("go-diameter") => {
+                    config.go_diameter_compat(true);
+                }
+                Some(name) => {
+                    let format =
+                        diameter_codegen::import::Format::from_name(name).ok_or_else(|| {
+                            let known: Vec<&str> = diameter_codegen::import::Format::ALL
+                                .iter()
+                                .map(|f| f.name())
+                                .collect();
+                            format!(
+                                "--from {name}: unknown format (known: {}, go-diameter)",
+                                known.join(", ")
+                            )
+                        })?;
+                    config.format(Some(format));
                 }
             }
-            for f in &files {
-                let text = std::fs::read_to_string(f)
-                    .map_err(|e| format!("cannot read {}: {e}", f.display()))?;
-                if !text.trim_start().starts_with('<') || !text.contains("<diameter") {
-                    return Err(format!(
-                        "{}: not in the native XML format; other formats have no importer yet",
-                        f.display()
-                    ));
-                }
-                diameter_codegen::Config::new()
-                    .go_diameter_compat(true)
-                    .load(std::slice::from_ref(f))
-                    .map_err(|e| e.to_string())?;
-                print!("{text}");
+            let converted = config.convert(&files).map_err(|e| e.to_string())?;
+            for w in &converted.warnings {
+                eprintln!("{w}");
             }
+            print!("{}", converted.xml);
             Ok(ExitCode::SUCCESS)
         }
     }

@@ -899,7 +899,17 @@ impl Emitter<'_> {
     fn application(&self, app: &Application) -> TokenStream {
         let m = make_ident(&self.names.modules[&app.id], "app_");
         let id = app.id;
-        let head = format!("{} (application {}).", app.name, app.id);
+        let head = if app.library {
+            format!("{} (AVP library).", app.name)
+        } else {
+            format!("{} (application {}).", app.name, app.id)
+        };
+        let app_id = (!app.library).then(|| {
+            quote! {
+                /// The Application-ID.
+                pub const APPLICATION_ID: u32 = #id;
+            }
+        });
         let docs = doc(&match &app.description {
             Some(d) => format!("{head}\n\n{d}"),
             None => head,
@@ -963,8 +973,7 @@ impl Emitter<'_> {
                 #![allow(clippy::all, clippy::pedantic, non_camel_case_types, unused_imports)]
                 use ::diameter_runtime::codegen as __rt;
 
-                /// The Application-ID.
-                pub const APPLICATION_ID: u32 = #id;
+                #app_id
 
                 /// The AVPs this application defines: code and Vendor-ID.
                 pub mod avp {

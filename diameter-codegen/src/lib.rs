@@ -80,6 +80,14 @@ impl Config {
         self
     }
 
+    /// Reads every input as `format` instead of detecting each file's format from its
+    /// extension and root element (`.dia` Erlang, `.csv`/`.json` freeDiameter, XML with a
+    /// `<dictionary>` root Wireshark or freeDiameter, else native).
+    pub fn format(&mut self, format: Option<import::Format>) -> &mut Self {
+        self.options.format = format;
+        self
+    }
+
     /// Whether the bundled base dictionary is loaded behind the inputs (default true).
     pub fn bundled_base(&mut self, on: bool) -> &mut Self {
         self.bundled_base = on;
@@ -148,13 +156,23 @@ impl Config {
         if self.bundled_base {
             // Only when no input defines application 0 itself.
             let defines_base = sources.iter().any(|s| {
-                xml::parse(&s.text, 0)
-                    .map(|root| {
+                let format = self
+                    .options
+                    .format
+                    .unwrap_or_else(|| import::Format::detect(&s.path, &s.text));
+                let input = import::Input {
+                    file: 0,
+                    path: &s.path,
+                    text: &s.text,
+                };
+                import::import(format, &[input])
+                    .roots
+                    .iter()
+                    .any(|(_, root)| {
                         root.children.iter().any(|c| {
                             c.name == "application" && c.attr("id").map(str::trim) == Some("0")
                         })
                     })
-                    .unwrap_or(false)
             });
             if !defines_base {
                 sources.push(Source {
@@ -200,6 +218,80 @@ impl Config {
             out.push(GeneratedFile { stem, code });
         }
         Ok(out)
+    }
+}
+
+/// Dictionaries converted to one native XML document ([`Config::convert`]).
+#[derive(Debug, Clone)]
+pub struct Converted {
+    /// The native XML: one `<diameter>` root holding every input's vendors, typedefs and
+    /// applications.
+    pub xml: String,
+    /// Warnings of the import and of loading the result, located in the input files.
+    pub warnings: Vec<Diagnostic>,
+}
+
+impl Config {
+    /// Converts dictionaries of any supported format into one native XML document. The
+    /// inputs are loaded first (with the bundled base unless switched off), so a document is
+    /// only produced for inputs that load; every error has its input file and line.
+    pub fn convert(&self, paths: &[impl AsRef<Path>]) -> Result<Converted, Error> {
+        let (sources, inputs) = self.sources(paths)?;
+        let dict = model::load(&sources, self.options).map_err(Error::Invalid)?;
+        let mut groups: Vec<(import::Format, Vec<import::Input<'_>>)> = Vec::new();
+        for (i, s) in sources.iter().enumerate().take(inputs) {
+            let format = self
+                .options
+                .format
+                .unwrap_or_else(|| import::Format::detect(&s.path, &s.text));
+            let input = import::Input {
+                file: i,
+                path: &s.path,
+                text: &s.text,
+            };
+            match groups.iter_mut().find(|(f, _)| *f == format) {
+                Some((_, g)) => g.push(input),
+                None => groups.push((format, vec![input])),
+            }
+        }
+        let mut roots = Vec::new();
+        for (format, group) in &groups {
+            roots.extend(import::import(*format, group).roots);
+        }
+        roots.sort_by_key(|(i, _)| *i);
+        let mut merged = xml::Element {
+            name: "diameter".into(),
+            attrs: Vec::new(),
+            children: Vec::new(),
+            loc: Loc::default(),
+        };
+        let mut seen: Vec<(String, Vec<(String, String)>)> = Vec::new();
+        for (_, root) in roots {
+            for c in root.children {
+                // One declaration of each vendor and typedef, however many inputs have it.
+                if matches!(c.name.as_str(), "vendor" | "typedef") {
+                    let key = (c.name.clone(), c.attrs.clone());
+                    if seen.contains(&key) {
+                        continue;
+                    }
+                    seen.push(key);
+                }
+                merged.children.push(c);
+            }
+        }
+        let mut warnings = dict.warnings;
+        for d in &mut warnings {
+            if d.file.as_os_str().is_empty() {
+                d.file = sources
+                    .get(d.loc.file)
+                    .map(|s| s.path.clone())
+                    .unwrap_or_default();
+            }
+        }
+        Ok(Converted {
+            xml: xml::write(&merged),
+            warnings,
+        })
     }
 }
 

@@ -7,7 +7,7 @@ use std::collections::{BTreeMap, HashMap, HashSet};
 use std::path::PathBuf;
 
 use crate::error::{Diagnostic, ErrorKind as K, Loc, Severity};
-use crate::xml::{self, Element};
+use crate::xml::Element;
 
 /// Index of an AVP in [`Dictionary::avps`].
 pub type AvpId = usize;
@@ -244,6 +244,9 @@ pub struct Application {
     pub kind: Option<AppKind>,
     /// inherits= parents.
     pub parents: Vec<u32>,
+    /// An AVP library (`library="true"`): AVPs for other applications to inherit, no
+    /// commands, never advertised; without an `id` it is known by its name.
+    pub library: bool,
     /// Default vendor for V-flag AVPs without vendor-id.
     pub default_vendor: Option<u32>,
     /// Commands.
@@ -281,7 +284,12 @@ pub struct LoadOptions {
     /// the last one, and the parent applications go-diameter hard-codes (Gx → Gq → CC → NASREQ,
     /// S6a → CC, Rx → Gmb → Gx) are searched. Each such reading is a warning, not an error.
     pub go_diameter_compat: bool,
+    /// The format of every input that is not external; `None` detects each file's format
+    /// from its extension and root element ([`crate::import::Format::detect`]).
+    pub format: Option<crate::import::Format>,
 }
+
+use crate::import::{Format, Input};
 
 /// One input: a path (for messages) and its text; `external` marks the applications it
 /// defines as generated elsewhere, at that Rust path.
@@ -363,7 +371,14 @@ struct Loader {
     by_code: HashMap<(u32, u32, u32), AvpId>,
     pending: Vec<PendingGrammar>,
     vendor_uses: Vec<(u32, Loc)>,
+    /// (application index, parent name, where): `inherits` by name, resolved once all
+    /// applications are read.
+    named_parents: Vec<(usize, String, Loc)>,
 }
+
+/// Libraries without an id get one counting down from here: no application has such an id
+/// (vendor-specific ids are allocated upwards from 16777216, and 0xffffffff is the relay).
+pub const LIBRARY_IDS: u32 = 0xffff_fffe;
 
 fn parse_num<T: std::str::FromStr>(s: &str) -> Option<T> {
     let s = s.trim();
@@ -590,11 +605,25 @@ impl Loader {
                 "rust-name",
                 "description",
                 "uri",
+                "library",
             ],
         );
-        let Some(id) = self.req(e, "id") else { return };
-        let Some(id) = self.num::<u32>(e, "id", id) else {
-            return;
+        let library = self.boolean(e, "library", false);
+        let id = if library && e.attr("id").is_none() {
+            // A library is known by its name; it gets an id no real application has.
+            let Some(name) = self.req(e, "name") else {
+                return;
+            };
+            match self.apps.iter().find(|a| a.library && a.name == name) {
+                Some(a) => a.id,
+                None => LIBRARY_IDS - self.apps.iter().filter(|a| a.library).count() as u32,
+            }
+        } else {
+            let Some(id) = self.req(e, "id") else { return };
+            let Some(id) = self.num::<u32>(e, "id", id) else {
+                return;
+            };
+            id
         };
         if !seen.insert(id) {
             self.err(
@@ -616,10 +645,12 @@ impl Loader {
             }
         };
         let mut parents = Vec::new();
+        let mut named_parents = Vec::new();
         if let Some(inh) = e.attr("inherits") {
             for p in inh.split(',').map(str::trim).filter(|p| !p.is_empty()) {
-                if let Some(n) = self.num::<u32>(e, "inherits", p) {
-                    parents.push(n);
+                match parse_num::<u32>(p) {
+                    Some(n) => parents.push(n),
+                    None => named_parents.push(p.to_string()),
                 }
             }
         }
@@ -654,6 +685,7 @@ impl Loader {
                     },
                     kind,
                     parents,
+                    library,
                     default_vendor,
                     commands: Vec::new(),
                     avps: Vec::new(),
@@ -667,6 +699,9 @@ impl Loader {
                 self.apps.len() - 1
             }
         };
+        for p in named_parents {
+            self.named_parents.push((idx, p, e.loc));
+        }
         for c in &e.children {
             match c.name.as_str() {
                 "vendor" => self.vendor(c),
@@ -678,6 +713,11 @@ impl Loader {
             match c.name.as_str() {
                 "vendor" | "typedef" => {}
                 "avp" => self.avp(c, idx),
+                "command" if library => self.err(
+                    K::UnexpectedElement,
+                    c.loc,
+                    "a library (library=\"true\") holds AVPs, not commands",
+                ),
                 "command" => self.command(c, idx),
                 "answer-message" => {
                     if id != 0 || self.apps[idx].answer_message.is_some() {
@@ -1287,6 +1327,22 @@ impl Loader {
     }
 
     fn resolve(&mut self) {
+        // Parents named rather than numbered: applications or libraries of the load.
+        for (idx, name, loc) in std::mem::take(&mut self.named_parents) {
+            match self.apps.iter().find(|a| a.name == name) {
+                Some(p) => {
+                    let id = p.id;
+                    self.apps[idx].parents.push(id);
+                }
+                None => {
+                    let msg = format!(
+                        "application {} inherits from `{name}`, which no application or library of the load is named",
+                        self.apps[idx].name
+                    );
+                    self.err(K::UnknownParentApplication, loc, msg);
+                }
+            }
+        }
         // Parents exist and do not loop.
         for i in 0..self.apps.len() {
             let parents = self.apps[i].parents.clone();
@@ -1419,14 +1475,33 @@ pub fn load(sources: &[Source], opts: LoadOptions) -> Result<Dictionary, Vec<Dia
         by_code: HashMap::new(),
         pending: Vec::new(),
         vendor_uses: Vec::new(),
+        named_parents: Vec::new(),
     };
-    let mut roots = Vec::new();
+    // Files of other formats are imported into the native tree, each format's files
+    // together (Erlang's @inherits names other files of the set).
+    let mut groups: Vec<(Format, Vec<Input<'_>>)> = Vec::new();
     for (i, s) in sources.iter().enumerate() {
-        match xml::parse(&s.text, i) {
-            Ok(root) => roots.push((i, root)),
-            Err(d) => l.diags.push(d),
+        let format = match (opts.format, &s.external) {
+            (Some(f), None) => f,
+            _ => Format::detect(&s.path, &s.text),
+        };
+        let input = Input {
+            file: i,
+            path: &s.path,
+            text: &s.text,
+        };
+        match groups.iter_mut().find(|(f, _)| *f == format) {
+            Some((_, g)) => g.push(input),
+            None => groups.push((format, vec![input])),
         }
     }
+    let mut roots = Vec::new();
+    for (format, inputs) in &groups {
+        let imported = crate::import::import(*format, inputs);
+        roots.extend(imported.roots);
+        l.diags.extend(imported.diagnostics);
+    }
+    roots.sort_by_key(|(i, _)| *i);
     // Vendors and typedefs first, wherever they are, so the order of files does not matter.
     for (_, root) in &roots {
         if root.name != "diameter" {

@@ -72,7 +72,7 @@ fn xml_syntax() {
 
 #[test]
 fn bad_root() {
-    expect_error("<dictionary/>\n", K::BadRoot, 1);
+    expect_error("<dict/>\n", K::BadRoot, 1);
 }
 
 #[test]
@@ -614,6 +614,39 @@ fn rust_name_collision_of_constants_variants_and_fields() {
         "<data type=\"Enumerated\"><item code=\"0\" name=\"UNRECOGNIZED\"/></data>",
     ));
     assert_eq!(name_errors(&text)[0].kind, K::RustNameCollision);
+}
+
+/// An AVP library has a name and no id; applications inherit it by name.
+#[test]
+fn libraries_are_inherited_by_name() {
+    let text = "<diameter>\n<vendor id=\"10415\" name=\"3GPP\"/>\n<application name=\"3gpp-avps\" library=\"true\">\n<avp name=\"RAT-Type\" code=\"1032\" must=\"M,V\" vendor-id=\"10415\"><data type=\"Unsigned32\"/></avp>\n</application>\n<application id=\"16777999\" name=\"Test\" inherits=\"0,3gpp-avps\">\n<command code=\"8388999\" name=\"Example\"><request><rule avp=\"Session-Id\" required=\"true\" max=\"1\" position=\"first\"/><rule avp=\"RAT-Type\" max=\"1\"/></request><answer><rule avp=\"Session-Id\" required=\"true\" max=\"1\"/></answer></command>\n</application>\n</diameter>\n";
+    let dict = load(&sources(text), LoadOptions::default()).unwrap();
+    let lib = dict.applications.iter().find(|a| a.library).unwrap();
+    assert_eq!(lib.name, "3gpp-avps");
+    let app = dict.application(16777999).unwrap();
+    assert!(app.parents.contains(&lib.id) && app.parents.contains(&0));
+    let names = diameter_codegen::emit::Names::new(&dict).unwrap();
+    let code = diameter_codegen::format(diameter_codegen::emit::emit(
+        &dict,
+        &names,
+        &Default::default(),
+        |a| a.id != 0,
+    ))
+    .unwrap();
+    assert!(code.contains("pub mod tgpp_avps"), "{code}");
+    assert!(
+        code.contains("super::tgpp_avps::RAT_TYPE") || code.contains("rat_type"),
+        "{code}"
+    );
+
+    // An unknown parent name, and a command in a library.
+    let bad = text.replace("inherits=\"0,3gpp-avps\"", "inherits=\"0,4gpp-avps\"");
+    expect_error(&bad, K::UnknownParentApplication, 6);
+    let bad = text.replace(
+        "<avp name=\"RAT-Type\"",
+        "<command code=\"1\" name=\"X\"><request/><answer/></command>\n<avp name=\"RAT-Type\"",
+    );
+    expect_error(&bad, K::UnexpectedElement, 4);
 }
 
 #[test]

@@ -15,6 +15,7 @@ fn run(text: String) {
             &sources,
             LoadOptions {
                 go_diameter_compat: compat,
+                ..Default::default()
             },
         ) {
             if let Ok(names) = diameter_codegen::emit::Names::new(&dict) {
