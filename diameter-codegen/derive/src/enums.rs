@@ -161,8 +161,21 @@ pub fn expand(input: &DeriveInput) -> syn::Result<TokenStream> {
                     .map(<Self as #rt::EnumValue>::from_repr)
             }
             #[inline]
+            fn decode_at(buf: &#rt::Bytes, start: usize, end: usize) -> #rt::Result<Self, #rt::DecodeError> {
+                <#repr as #rt::AvpValue>::decode_at(buf, start, end)
+                    .map(<Self as #rt::EnumValue>::from_repr)
+            }
+            #[inline]
+            fn check_at(buf: &#rt::Bytes, start: usize, end: usize) -> #rt::Result<(), #rt::DecodeError> {
+                <#repr as #rt::AvpValue>::check_at(buf, start, end)
+            }
+            #[inline]
             fn encode_value(&self, out: &mut #rt::BytesMut) {
                 <#repr as #rt::AvpValue>::encode_value(&<Self as #rt::EnumValue>::to_repr(*self), out)
+            }
+            #[inline(always)]
+            fn encode_avp(&self, out: &mut #rt::BytesMut, code: u32, flags: #rt::AvpFlags, vendor_id: u32) {
+                <#repr as #rt::AvpValue>::encode_avp(&<Self as #rt::EnumValue>::to_repr(*self), out, code, flags, vendor_id)
             }
             #[inline]
             fn is_unset(&self) -> bool {

@@ -263,7 +263,7 @@ impl Request {
     }
     /// Decodes it as the typed `T`, checking its grammar.
     pub fn decode<T: Message>(&self) -> Result<T, DecodeError> {
-        T::decode(self.bytes.clone()).map(|(_, m)| m)
+        T::decode_from(&self.bytes).map(|(_, m)| m)
     }
     /// The dynamic view, every AVP raw.
     pub fn dynamic(&self) -> Result<dynamic::Message, DecodeError> {

@@ -377,6 +377,57 @@ pub fn encode_avp_with(
     put_padding(out, len);
 }
 
+/// Appends one AVP whose data is the `N` bytes of `data` (a fixed-size value): header and
+/// data in one copy, no padding needed for 4 and 8 bytes.
+#[inline(always)]
+pub fn encode_fixed_avp<const N: usize>(
+    out: &mut BytesMut,
+    code: u32,
+    flags: AvpFlags,
+    vendor_id: u32,
+    data: [u8; N],
+) {
+    let vendor = flags.is_vendor();
+    let header = if vendor {
+        AVP_VENDOR_HEADER_LEN
+    } else {
+        AVP_HEADER_LEN
+    };
+    let len = (header + N) as u32;
+    let mut b = [0u8; 32];
+    b[..4].copy_from_slice(&code.to_be_bytes());
+    b[4..8].copy_from_slice(&(((flags.bits() as u32) << 24) | len).to_be_bytes());
+    if vendor {
+        b[8..12].copy_from_slice(&vendor_id.to_be_bytes());
+        b[12..12 + N].copy_from_slice(&data);
+        out.extend_from_slice(&b[..12 + N + padding(12 + N)]);
+    } else {
+        b[8..8 + N].copy_from_slice(&data);
+        out.extend_from_slice(&b[..8 + N + padding(8 + N)]);
+    }
+}
+
+/// Appends one AVP whose data is `data`: the length is known, so the header is written once.
+#[inline(always)]
+pub fn encode_slice_avp(
+    out: &mut BytesMut,
+    code: u32,
+    flags: AvpFlags,
+    vendor_id: u32,
+    data: &[u8],
+) {
+    let header = if flags.is_vendor() {
+        AVP_VENDOR_HEADER_LEN
+    } else {
+        AVP_HEADER_LEN
+    };
+    let len = header + data.len();
+    out.reserve(len + 3);
+    put_avp_header(out, code, flags, vendor_id, len as u32);
+    out.extend_from_slice(data);
+    put_padding(out, len);
+}
+
 /// An AVP's identity: its code and Vendor-ID (0 for IETF AVPs). Generated `avp` modules
 /// hold one per AVP, so a 3GPP code never loses its vendor.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]

@@ -4,7 +4,7 @@ use std::borrow::Cow;
 
 use bytes::{Bytes, BytesMut};
 
-use super::avp::{encode_avp_with, AvpFlags, AvpRef, RawAvp};
+use super::avp::{AvpFlags, AvpRef, RawAvp};
 use super::error::{rc, DecodeError};
 use super::header::{CommandFlags, Header, HEADER_LEN};
 use super::types::{AvpValue, DiameterIdentity, Utf8String};
@@ -107,10 +107,18 @@ pub trait Message: AvpSet {
     /// [`Header::parse`] for the header checks.
     #[inline]
     fn decode(buf: Bytes) -> Result<(Header, Self), DecodeError> {
-        let header = Header::parse(&buf)?;
+        Self::decode_from(&buf)
+    }
+
+    /// [`Message::decode`] from a borrowed buffer: values that share its memory take their
+    /// own reference to it, so a message of short values decodes without touching the
+    /// buffer's reference count.
+    #[inline]
+    fn decode_from(buf: &Bytes) -> Result<(Header, Self), DecodeError> {
+        let header = Header::parse(buf)?;
         Self::check_header(&header)?;
         let mut m = Self::placeholder();
-        match m.decode_avps_into(&buf, HEADER_LEN, buf.len()) {
+        match m.decode_avps_into(buf, HEADER_LEN, buf.len()) {
             Ok(()) => Ok((header, m)),
             Err(e) => Err(e.in_context(Self::NAME)),
         }
@@ -167,7 +175,7 @@ pub fn encode_field<T: AvpValue>(
     vendor_id: u32,
     value: &T,
 ) {
-    encode_avp_with(out, code, flags, vendor_id, |out| value.encode_value(out));
+    value.encode_avp(out, code, flags, vendor_id);
 }
 
 /// 5009: the AVP occurred more often than the grammar allows; it is the Failed-AVP.

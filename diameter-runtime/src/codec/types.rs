@@ -6,7 +6,7 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use bytes::{Bytes, BytesMut};
 
-use super::avp::put_u32;
+use super::avp::{put_u32, AvpFlags};
 
 use super::error::{rc, DecodeError};
 
@@ -51,6 +51,16 @@ pub trait AvpValue: Sized {
     ) -> Result<(), DecodeError> {
         *slot = Self::decode_at(buf, start, end)?;
         Ok(())
+    }
+
+    /// Appends a whole AVP holding this value: header, data and padding. The default writes
+    /// the header, the data, then the length; values of a known size override it to write
+    /// everything in one go.
+    #[inline(always)]
+    fn encode_avp(&self, out: &mut BytesMut, code: u32, flags: AvpFlags, vendor_id: u32) {
+        crate::codec::avp::encode_avp_with(out, code, flags, vendor_id, |out| {
+            self.encode_value(out)
+        });
     }
 
     /// Whether this is the empty value `Default` gives and a sender must not leave in a
@@ -124,6 +134,10 @@ macro_rules! numeric {
             fn encode_value(&self, out: &mut BytesMut) {
                 out.extend_from_slice(&self.to_be_bytes());
             }
+            #[inline(always)]
+            fn encode_avp(&self, out: &mut BytesMut, code: u32, flags: AvpFlags, vendor_id: u32) {
+                crate::codec::avp::encode_fixed_avp(out, code, flags, vendor_id, self.to_be_bytes());
+            }
         }
     )*};
 }
@@ -189,6 +203,30 @@ impl TextRepr {
         TextRepr::Inline {
             len: len as u8,
             buf: inline,
+        }
+    }
+    /// Sets `self` to the text at `buf[start..end]`, copying a short text straight into
+    /// the inline buffer it already has (decoding writes into placeholders, which are inline):
+    /// no temporary, so no misaligned reload of a fresh copy.
+    #[inline(always)]
+    fn set_from_buffer(&mut self, buf: &Bytes, start: usize, end: usize) {
+        let n = end - start;
+        if n > INLINE_TEXT {
+            *self = TextRepr::Shared(buf.slice(start..end));
+            return;
+        }
+        if let TextRepr::Shared(_) = self {
+            *self = TextRepr::Inline {
+                len: 0,
+                buf: [0; INLINE_TEXT],
+            };
+        }
+        if let TextRepr::Inline { len, buf: inline } = self {
+            *len = n as u8;
+            match buf.get(start..start + INLINE_TEXT) {
+                Some(window) => inline.copy_from_slice(window),
+                None => inline[..n].copy_from_slice(&buf[start..end]),
+            }
         }
     }
     #[inline]
@@ -311,6 +349,12 @@ macro_rules! text_type {
                 Ok(Self(TextRepr::from_buffer(buf, start, end)))
             }
             #[inline(always)]
+            fn decode_into(slot: &mut Self, buf: &Bytes, start: usize, end: usize) -> Result<(), DecodeError> {
+                Self::check_at(buf, start, end)?;
+                slot.0.set_from_buffer(buf, start, end);
+                Ok(())
+            }
+            #[inline(always)]
             fn check_at(buf: &Bytes, start: usize, end: usize) -> Result<(), DecodeError> {
                 let b = &buf[start..end];
                 if $nonempty && b.is_empty() {
@@ -327,6 +371,10 @@ macro_rules! text_type {
             #[inline]
             fn encode_value(&self, out: &mut BytesMut) {
                 out.extend_from_slice(self.as_bytes());
+            }
+            #[inline(always)]
+            fn encode_avp(&self, out: &mut BytesMut, code: u32, flags: AvpFlags, vendor_id: u32) {
+                crate::codec::avp::encode_slice_avp(out, code, flags, vendor_id, self.as_bytes());
             }
             #[inline]
             fn is_unset(&self) -> bool {

@@ -877,7 +877,7 @@ impl<W> Connection<W> {
             command::DEVICE_WATCHDOG => {
                 let checked = self
                     .check_base(&frame)
-                    .and_then(|()| DeviceWatchdogRequest::decode(frame.clone()).map(drop));
+                    .and_then(|()| DeviceWatchdogRequest::decode_from(&frame).map(drop));
                 let answer = match checked {
                     Err(e) => self.error_answer(&header, None, &e),
                     Ok(()) => DeviceWatchdogAnswer {
@@ -896,7 +896,7 @@ impl<W> Connection<W> {
             command::DISCONNECT_PEER => {
                 let checked = self
                     .check_base(&frame)
-                    .and_then(|()| DisconnectPeerRequest::decode(frame.clone()));
+                    .and_then(|()| DisconnectPeerRequest::decode_from(&frame));
                 let cause = match checked {
                     Ok((_, d)) => d.disconnect_cause,
                     Err(e) => {
@@ -945,7 +945,7 @@ impl<W> Connection<W> {
         match header.command_code {
             command::DEVICE_WATCHDOG => {
                 // A malformed DWA still shows the peer is alive; it is reported, not used.
-                if let Err(e) = DeviceWatchdogAnswer::decode(frame.clone()) {
+                if let Err(e) = DeviceWatchdogAnswer::decode_from(&frame) {
                     tracing::warn!("malformed DWA: {e}");
                 }
                 let actions = self.watchdog.on_dwa(now);
