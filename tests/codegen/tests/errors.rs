@@ -649,6 +649,45 @@ fn libraries_are_inherited_by_name() {
     expect_error(&bad, K::UnexpectedElement, 4);
 }
 
+/// Diagnostics of an Erlang `.dia` file, located in it.
+fn dia(text: &str) -> Vec<diameter_codegen::Diagnostic> {
+    let sources = vec![Source {
+        path: "test.dia".into(),
+        text: text.to_string(),
+        external: None,
+    }];
+    match load(&sources, LoadOptions::default()) {
+        Ok(d) => d.warnings,
+        Err(d) => d,
+    }
+}
+
+#[test]
+fn imported_files_report_in_their_own_lines() {
+    let ok = "@id 16777999\n@name test\n@avp_types\nX-A 1001 Unsigned32 M\n";
+    assert!(dia(ok).is_empty(), "{:?}", dia(ok));
+    // A rule line that cannot be read.
+    let d = dia(&format!("{ok}@messages\nX-Request ::= < Diameter Header: 1, REQ >\n  {{ X-A \nX-Answer ::= < Diameter Header: 1 >\n"));
+    assert!(
+        d.iter()
+            .any(|d| d.kind == K::ImportSyntax && d.loc.line == 7),
+        "{d:?}"
+    );
+    // What the native format cannot say: an Erlang codec module.
+    let d = dia(&format!("{ok}@custom_types my_codec\nX-A\n"));
+    assert!(
+        d.iter().any(|d| d.kind == K::ImportLoss && d.loc.line == 5),
+        "{d:?}"
+    );
+    // @inherits naming a dictionary that is not in the load.
+    let d = dia(&format!("{ok}@inherits nowhere\n"));
+    assert!(
+        d.iter()
+            .any(|d| d.kind == K::UnknownParent && d.loc.line == 5),
+        "{d:?}"
+    );
+}
+
 #[test]
 fn misplaced_answer_message() {
     expect_error(&app("<answer-message/>"), K::MisplacedAnswerMessage, 3);
