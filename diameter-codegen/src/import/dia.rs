@@ -1124,12 +1124,31 @@ impl Builder<'_, '_> {
                 .and_then(|e| e.children.first_mut());
             match data {
                 Some(data) => {
+                    // OTP lists aliases (SUCCESS beside DIAMETER_SUCCESS); the native
+                    // format names each value once, so the first name is kept.
+                    let mut aliases = 0usize;
                     for it in &v.items {
+                        let code = it.code.to_string();
+                        if data
+                            .children
+                            .iter()
+                            .any(|c| c.attr("code") == Some(code.as_str()))
+                        {
+                            aliases += 1;
+                            continue;
+                        }
                         data.children.push(element(
                             "item",
-                            &[("code", it.code.to_string()), ("name", it.name.to_string())],
+                            &[("code", code), ("name", it.name.to_string())],
                             self.d.loc(it.line),
                         ));
+                    }
+                    if aliases > 0 {
+                        let msg = format!(
+                            "@{} {}: {aliases} value(s) named a second time (aliases); the first name of each is kept",
+                            v.tag, v.avp
+                        );
+                        self.lost(v.line, msg);
                     }
                 }
                 None => {

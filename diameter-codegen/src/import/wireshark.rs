@@ -866,9 +866,7 @@ impl Builder {
         self.cmd_codes.insert((key.clone(), code));
         self.cmd_names.insert((key.clone(), name.clone()));
         let used = self.cmd_rust.entry(key).or_default();
-        if used.insert(camel(&name)) {
-            // Fresh name.
-        } else {
+        if !used.insert(camel(&name)) {
             let r = rust_ident(&format!("{}{code}", camel(&name)), "Cmd");
             let msg = format!(
                 "command {name} gives the Rust name of another command of its application; it gets rust-name=\"{r}\""
@@ -2204,12 +2202,12 @@ mod tests {
 
     #[test]
     fn cross_application_members_inherit() {
-        let out = run(r#"<application id="1" name="One">
+        let out = run(r#"<application id="2" name="Two">
+                 <avp name="Outer" code="2"><grouped><gavp name="Inner"/></grouped></avp>
+               </application>
+               <application id="1" name="One">
                  <avp name="Inner" code="1"><type type-name="Unsigned32"/></avp>
                  <avp name="Back" code="3"><grouped><gavp name="Outer"/></grouped></avp>
-               </application>
-               <application id="2" name="Two">
-                 <avp name="Outer" code="2"><grouped><gavp name="Inner"/></grouped></avp>
                </application>"#);
         let root = &out.roots[0].1;
         let two = find(root, "application", "id", "2").unwrap();

@@ -177,3 +177,167 @@ fn otp_dictionaries_match_the_bundled_ones() {
     got.sort_unstable();
     assert_eq!(got, want, "differences changed:\n{}", report.join("\n"));
 }
+
+/// The model with everything that says where it was read from cleared, to compare loads of
+/// different files.
+fn located_nowhere(mut d: Dictionary) -> String {
+    use diameter_codegen::Loc;
+    let clear_rules = |rules: &mut Vec<diameter_codegen::model::Rule>| {
+        for r in rules {
+            r.loc = Loc::default();
+        }
+    };
+    for a in &mut d.avps {
+        a.loc = Loc::default();
+        clear_rules(&mut a.rules);
+        for i in &mut a.items {
+            i.loc = Loc::default();
+        }
+    }
+    for app in &mut d.applications {
+        app.loc = Loc::default();
+        app.file = 0;
+        for c in &mut app.commands {
+            c.loc = Loc::default();
+            clear_rules(&mut c.request);
+            clear_rules(&mut c.answer);
+        }
+        if let Some(r) = &mut app.answer_message {
+            clear_rules(r);
+        }
+    }
+    format!("{:#?}\n{:#?}\n{:#?}", d.vendors, d.applications, d.avps)
+}
+
+/// Sets of reference files that load together, by directory.
+fn loadable_sets() -> Vec<(&'static str, Vec<PathBuf>)> {
+    let r = reference_dir();
+    let files = |dir: &str, names: &[&str]| -> Vec<PathBuf> {
+        names.iter().map(|n| r.join(dir).join(n)).collect()
+    };
+    let mut sigscale: Vec<PathBuf> = std::fs::read_dir(r.join("sigscale"))
+        .map(|rd| rd.flatten().map(|e| e.path()).collect())
+        .unwrap_or_default();
+    // Both define Credit-Control in application 4; Ro's is the one kept.
+    sigscale.retain(|p| {
+        p.extension().is_some_and(|e| e == "dia") && !p.ends_with("cc_application_rfc4006.dia")
+    });
+    sigscale.sort();
+    vec![
+        (
+            "erlang (RFC 6733 set)",
+            files(
+                "erlang",
+                &[
+                    "base_rfc6733.dia",
+                    "acct_rfc6733.dia",
+                    "relay.dia",
+                    "doic_rfc7683.dia",
+                    "rfc4005_nas.dia",
+                    "rfc4006_cc.dia",
+                    "rfc4072_eap.dia",
+                    "rfc4590_digest.dia",
+                ],
+            ),
+        ),
+        (
+            "erlang (RFC 3588 set)",
+            files("erlang", &["base_rfc3588.dia", "base_accounting.dia"]),
+        ),
+        ("sigscale", sigscale),
+    ]
+}
+
+/// Loading imported files and loading their conversion to native XML give the same model.
+#[test]
+fn conversion_to_native_xml_keeps_the_model() {
+    for (name, files) in loadable_sets() {
+        let direct = Config::new()
+            .load(&files)
+            .unwrap_or_else(|e| panic!("{name}: {e}"));
+        let converted = Config::new()
+            .convert(&files)
+            .unwrap_or_else(|e| panic!("{name}: {e}"));
+        let tmp = std::env::temp_dir().join(format!(
+            "import-roundtrip-{}-{}.xml",
+            std::process::id(),
+            name.len()
+        ));
+        std::fs::write(&tmp, &converted.xml).unwrap();
+        let again = Config::new().load(&[&tmp]);
+        let _ = std::fs::remove_file(&tmp);
+        let again = again.unwrap_or_else(|e| panic!("{name}: converted XML: {e}"));
+        assert!(
+            located_nowhere(direct) == located_nowhere(again),
+            "{name}: the converted document loads into another model"
+        );
+    }
+}
+
+/// What importing every reference file reports (import diagnostics per directory, then the
+/// load's errors), kept as a golden list so a change in any importer shows in review.
+#[test]
+fn reference_imports_report_as_expected() {
+    use diameter_codegen::import::{import, Format, Input};
+    let r = reference_dir();
+    let mut out = String::new();
+    for dir in ["erlang", "diafuzzer", "sigscale"] {
+        let mut paths: Vec<PathBuf> = std::fs::read_dir(r.join(dir))
+            .unwrap_or_else(|e| panic!("{}: {e}", r.join(dir).display()))
+            .flatten()
+            .map(|e| e.path())
+            .filter(|p| p.extension().is_some_and(|e| e == "dia"))
+            .collect();
+        paths.sort();
+        let texts: Vec<String> = paths
+            .iter()
+            .map(|p| std::fs::read_to_string(p).unwrap())
+            .collect();
+        let inputs: Vec<Input<'_>> = paths
+            .iter()
+            .zip(&texts)
+            .enumerate()
+            .map(|(file, (path, text))| Input { file, path, text })
+            .collect();
+        let imported = import(Format::Dia, &inputs);
+        assert_eq!(
+            imported.roots.len(),
+            paths.len(),
+            "{dir}: every file imports"
+        );
+        out.push_str(&format!("# {dir}: {} files\n", paths.len()));
+        for d in &imported.diagnostics {
+            let file = paths[d.loc.file].file_name().unwrap().to_string_lossy();
+            let sev = format!("{:?}", d.severity).to_lowercase();
+            out.push_str(&format!(
+                "{file}:{}: {sev}[{}]: {}\n",
+                d.loc.line,
+                d.kind.name(),
+                d.message
+            ));
+        }
+        if let Err(diameter_codegen::Error::Invalid(diags)) = Config::new().load(&paths) {
+            for d in diags
+                .iter()
+                .filter(|d| d.severity == diameter_codegen::Severity::Error)
+            {
+                let file = d.file.file_name().unwrap_or_default().to_string_lossy();
+                out.push_str(&format!(
+                    "load {file}:{}: error[{}]: {}\n",
+                    d.loc.line,
+                    d.kind.name(),
+                    d.message
+                ));
+            }
+        }
+    }
+    let path = root().join("tests/codegen/golden/import-diagnostics.txt");
+    let expected = std::fs::read_to_string(&path).unwrap_or_default();
+    if expected != out {
+        std::fs::write(&path, &out).unwrap();
+        panic!(
+            "{} was stale and has been rewritten; review with git diff",
+            path.display()
+        );
+    }
+}
