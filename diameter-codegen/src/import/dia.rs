@@ -2256,7 +2256,7 @@ mod tests {
 
     #[test]
     fn reference_erlang() {
-        reference_dir("erlang", [8, 2, 264, 23, 336, 3, 3]);
+        reference_dir("erlang", [8, 2, 264, 23, 295, 5, 3]);
     }
 
     #[test]
