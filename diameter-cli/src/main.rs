@@ -221,6 +221,10 @@ enum DictCmd {
         /// freediameter-json or freediameter-csv; detected per file when absent.
         #[arg(long)]
         from: Option<String>,
+        /// A dictionary the inputs build on (e.g. the AVP library an Erlang file
+        /// `@inherits`): loaded with them, not printed. Repeatable.
+        #[arg(long = "with", value_name = "FILE")]
+        with: Vec<PathBuf>,
     },
 }
 
@@ -692,7 +696,7 @@ fn dict_cmd(action: DictCmd) -> Result<ExitCode, String> {
             }
             Ok(ExitCode::SUCCESS)
         }
-        DictCmd::Convert { files, from } => {
+        DictCmd::Convert { files, from, with } => {
             if files.is_empty() {
                 return Err("dict convert: name at least one dictionary file".into());
             }
@@ -716,6 +720,9 @@ fn dict_cmd(action: DictCmd) -> Result<ExitCode, String> {
                         })?;
                     config.format(Some(format));
                 }
+            }
+            for w in &with {
+                config.extern_dictionary(w, "crate");
             }
             let converted = config.convert(&files).map_err(|e| e.to_string())?;
             for w in &converted.warnings {

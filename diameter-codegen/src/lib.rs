@@ -238,12 +238,14 @@ impl Config {
     pub fn convert(&self, paths: &[impl AsRef<Path>]) -> Result<Converted, Error> {
         let (sources, inputs) = self.sources(paths)?;
         let dict = model::load(&sources, self.options).map_err(Error::Invalid)?;
+        // Context files (externs) are imported too, so Erlang's @inherits resolves to them,
+        // but only the inputs are printed.
         let mut groups: Vec<(import::Format, Vec<import::Input<'_>>)> = Vec::new();
-        for (i, s) in sources.iter().enumerate().take(inputs) {
-            let format = self
-                .options
-                .format
-                .unwrap_or_else(|| import::Format::detect(&s.path, &s.text));
+        for (i, s) in sources.iter().enumerate() {
+            let format = match (self.options.format, &s.external) {
+                (Some(f), None) => f,
+                _ => import::Format::detect(&s.path, &s.text),
+            };
             let input = import::Input {
                 file: i,
                 path: &s.path,
@@ -258,6 +260,7 @@ impl Config {
         for (format, group) in &groups {
             roots.extend(import::import(*format, group).roots);
         }
+        roots.retain(|(i, _)| *i < inputs);
         roots.sort_by_key(|(i, _)| *i);
         let mut merged = xml::Element {
             name: "diameter".into(),

@@ -1127,8 +1127,25 @@ impl Builder<'_, '_> {
                     // OTP lists aliases (SUCCESS beside DIAMETER_SUCCESS); the native
                     // format names each value once, so the first name is kept.
                     let mut aliases = 0usize;
+                    let signed = matches!(
+                        data.attr("type"),
+                        Some("Enumerated") | Some("Integer32")
+                    );
                     for it in &v.items {
-                        let code = it.code.to_string();
+                        // 3GPP writes some Enumerated values as 32-bit patterns
+                        // (Media-Type OTHER is 0xFFFFFFFF): the Integer32 with those bits.
+                        let mut value = it.code;
+                        if signed && value > i64::from(i32::MAX) && value <= i64::from(u32::MAX) {
+                            value -= 1i64 << 32;
+                            let msg = format!(
+                                "{} = {} does not fit {}; read as {value}, the same 32 bits",
+                                it.name,
+                                it.code,
+                                data.attr("type").unwrap_or("Integer32")
+                            );
+                            self.lost(it.line, msg);
+                        }
+                        let code = value.to_string();
                         if data
                             .children
                             .iter()
