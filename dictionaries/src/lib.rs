@@ -14,6 +14,60 @@
 
 #[cfg(feature = "credit-control")]
 diameter_runtime::include_dictionary!("credit_control");
+#[cfg(feature = "lib-ietf")]
+diameter_runtime::include_dictionary!("ietf");
+#[cfg(feature = "lib-etsi")]
+diameter_runtime::include_dictionary!("etsi");
+#[cfg(feature = "lib-3gpp2")]
+diameter_runtime::include_dictionary!("3gpp2");
+#[cfg(feature = "lib-3gpp")]
+diameter_runtime::include_dictionary!("3gpp");
+#[cfg(feature = "nasreq")]
+diameter_runtime::include_dictionary!("nasreq");
+#[cfg(feature = "mobile-ipv4")]
+diameter_runtime::include_dictionary!("mobile_ipv4");
+#[cfg(feature = "eap")]
+diameter_runtime::include_dictionary!("eap");
+#[cfg(feature = "sip")]
+diameter_runtime::include_dictionary!("sip");
+#[cfg(feature = "mip6i")]
+diameter_runtime::include_dictionary!("mip6i");
+#[cfg(feature = "mip6a")]
+diameter_runtime::include_dictionary!("mip6a");
+#[cfg(feature = "cx")]
+diameter_runtime::include_dictionary!("cx");
+#[cfg(feature = "sh")]
+diameter_runtime::include_dictionary!("sh");
+#[cfg(feature = "gx")]
+diameter_runtime::include_dictionary!("gx");
+#[cfg(feature = "rx")]
+diameter_runtime::include_dictionary!("rx");
+#[cfg(feature = "sta")]
+diameter_runtime::include_dictionary!("sta");
+#[cfg(feature = "s6a")]
+diameter_runtime::include_dictionary!("s6a");
+#[cfg(feature = "s13")]
+diameter_runtime::include_dictionary!("s13");
+#[cfg(feature = "slg")]
+diameter_runtime::include_dictionary!("slg");
+#[cfg(feature = "swm")]
+diameter_runtime::include_dictionary!("swm");
+#[cfg(feature = "swx")]
+diameter_runtime::include_dictionary!("swx");
+#[cfg(feature = "gxx")]
+diameter_runtime::include_dictionary!("gxx");
+#[cfg(feature = "s9")]
+diameter_runtime::include_dictionary!("s9");
+#[cfg(feature = "s6b")]
+diameter_runtime::include_dictionary!("s6b");
+#[cfg(feature = "slh")]
+diameter_runtime::include_dictionary!("slh");
+#[cfg(feature = "s7a")]
+diameter_runtime::include_dictionary!("s7a");
+#[cfg(feature = "s6c")]
+diameter_runtime::include_dictionary!("s6c");
+#[cfg(feature = "sgd")]
+diameter_runtime::include_dictionary!("sgd");
 
 /// The XML source of each bundled dictionary, by file name.
 pub const SOURCES: &[(&str, &str)] = &[
