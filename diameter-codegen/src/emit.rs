@@ -317,6 +317,18 @@ impl Names {
         }
     }
 
+    /// The Rust module of an application.
+    pub fn module(&self, app: u32) -> Option<&str> {
+        self.modules.get(&app).map(String::as_str)
+    }
+
+    /// The Rust type of a command's request (`request`) or answer.
+    pub fn command_type(c: &Command, request: bool) -> String {
+        let stem = command_stem(c);
+        let kind = if request { "Request" } else { "Answer" };
+        make_ident(&format!("{stem}{kind}"), "Cmd").to_string()
+    }
+
     fn type_path(&self, dict: &Dictionary, from_app: u32, id: AvpId) -> TokenStream {
         let a = &dict.avps[id];
         let ty = make_ident(&self.types[&id], "Avp");

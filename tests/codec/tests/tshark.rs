@@ -100,6 +100,15 @@ fn fill(dict: &Dictionary, rules: &[Rule], depth: usize, optional: bool) -> Vec<
                     Bytes::from_static(b"peer.example.net"),
                 )));
             }
+            Target::Wildcard if depth == 0 && optional => {
+                // An extension AVP, kept byte-exact where the grammar puts it.
+                out.push(dynamic::Avp::from_raw(diameter_runtime::RawAvp::new(
+                    65000,
+                    AvpFlags::VENDOR,
+                    10415,
+                    Bytes::from_static(b"extension"),
+                )));
+            }
             Target::Wildcard => {}
             Target::Avp(id) => {
                 let wanted = r
@@ -301,10 +310,17 @@ fn tshark_decodes_every_bundled_command() {
         cc::CreditControlRequest, 4, "Credit-Control-Request";
         cc::CreditControlAnswer, 4, "Credit-Control-Answer";
     };
+    let problems = tshark_problems(&d, &cases, "bundled");
+    assert!(problems.is_empty(), "{}", problems.join("\n"));
+}
+
+/// Runs tshark over the cases and lists every disagreement, Malformed packet and expert
+/// warning or error.
+fn tshark_problems(d: &Dictionary, cases: &[Case], label: &str) -> Vec<String> {
     let dir = std::env::temp_dir().join(format!("diameter-tshark-{}", std::process::id()));
     std::fs::create_dir_all(&dir).unwrap();
-    let file = dir.join("bundled.pcap");
-    std::fs::write(&file, pcap(&cases)).unwrap();
+    let file = dir.join(format!("{label}.pcap"));
+    std::fs::write(&file, pcap(cases)).unwrap();
     let out = Command::new("tshark")
         .args(["-n", "-r"])
         .arg(&file)
@@ -359,14 +375,15 @@ fn tshark_decodes_every_bundled_command() {
         .filter_map(|l| l.split('\t').nth(2))
         .filter_map(|f| f.strip_prefix("diameter."))
         .collect();
+    // By code alone: Wireshark's field names do not carry the vendor.
     let known = |code: u32| {
         d.avps
             .iter()
-            .filter(|a| a.code == code && a.vendor_id == 0)
+            .filter(|a| a.code == code)
             .any(|a| known_names.contains(a.name.as_str()))
     };
     let mut problems = Vec::new();
-    for (line, c) in lines.iter().zip(&cases) {
+    for (line, c) in lines.iter().zip(cases) {
         let f: Vec<&str> = line.split('|').collect();
         if f[1] != c.code.to_string() {
             problems.push(format!(
@@ -409,6 +426,71 @@ fn tshark_decodes_every_bundled_command() {
             problems.push(format!("{}: Origin-Host {}", c.name, f[7]));
         }
     }
-    assert!(problems.is_empty(), "{}", problems.join("\n"));
     std::fs::remove_dir_all(&dir).ok();
+    problems
+}
+
+/// The bundled dictionaries with the application pack.
+fn pack_dictionary() -> Dictionary {
+    let r = root().join("dictionaries");
+    let mut files = vec![r.join("accounting.xml"), r.join("credit_control.xml")];
+    let mut pack: Vec<PathBuf> = std::fs::read_dir(r.join("pack"))
+        .unwrap()
+        .flatten()
+        .map(|e| e.path())
+        .filter(|p| p.extension().is_some_and(|e| e == "xml"))
+        .collect();
+    pack.sort();
+    files.extend(pack);
+    diameter_codegen::Config::new()
+        .load(&files)
+        .unwrap_or_else(|e| panic!("{e}"))
+}
+
+/// Every command of the application pack: a message with each required AVP, each optional
+/// one at the top level and an extension AVP where the grammar has `*[ AVP ]` decodes into
+/// its generated type and encodes back byte for byte.
+fn pack_cases(d: &Dictionary) -> Vec<Case> {
+    macro_rules! pack_cases {
+        ($($ty:ty, $app:expr, $name:literal);* $(;)?) => {
+            vec![$(case::<$ty>(d, rules_of(d, $app, $name), $app),)*]
+        };
+    }
+    include!(concat!(env!("OUT_DIR"), "/pack_cases.rs"))
+}
+
+#[test]
+fn every_pack_command_round_trips_byte_exact() {
+    let d = pack_dictionary();
+    let cases = pack_cases(&d);
+    let commands: std::collections::HashSet<u32> = cases.iter().map(|c| c.code).collect();
+    assert!(cases.len() >= 148, "{} messages", cases.len());
+    assert!(commands.len() >= 45, "{} command codes", commands.len());
+}
+
+/// Wireshark's view of every pack message (diagnostic output for now: see the test below).
+#[test]
+fn tshark_decodes_the_pack() {
+    if std::env::var_os("DIAMETER_SKIP_TSHARK").is_some() {
+        return;
+    }
+    let d = pack_dictionary();
+    let cases = pack_cases(&d);
+    let problems = tshark_problems(&d, &cases, "pack");
+    // Not clean yet: the sample values are generic (six bytes of "octets" where Wireshark
+    // dissects an IMSI, a PLMN id or an IPv4 address), so Wireshark's 3GPP dissectors
+    // complain about values, not about the encoding. The list is kept so a change shows;
+    // realistic per-AVP samples are what is left to make it empty.
+    let mut text = problems.join("\n");
+    text.push('\n');
+    let path = root().join("tests/codec/golden/tshark-pack.txt");
+    let expected = std::fs::read_to_string(&path).unwrap_or_default();
+    if expected != text {
+        std::fs::create_dir_all(path.parent().unwrap()).unwrap();
+        std::fs::write(&path, &text).unwrap();
+        panic!(
+            "{} was stale and has been rewritten; review with git diff",
+            path.display()
+        );
+    }
 }
