@@ -536,19 +536,18 @@ impl Resolver {
                     continue;
                 }
                 None => {}
-                Some(keys) => {
-                    if !self.graph.sees(from, keys) {
-                        let reachable = keys.first().is_some_and(|to| self.graph.inherit(from, to));
-                        if !reachable {
-                            let msg = format!(
-                                "{owner} names {}, defined in an application that this one cannot inherit from without a cycle; dropped",
-                                r.avp
-                            );
-                            diags.push(loss(r.loc, msg));
-                            continue;
-                        }
-                    }
+                Some(keys)
+                    if !self.graph.sees(from, keys)
+                        && !keys.first().is_some_and(|to| self.graph.inherit(from, to)) =>
+                {
+                    let msg = format!(
+                        "{owner} names {}, defined in an application that this one cannot inherit from without a cycle; dropped",
+                        r.avp
+                    );
+                    diags.push(loss(r.loc, msg));
+                    continue;
                 }
+                Some(_) => {}
             }
             out.push(r);
         }
@@ -1029,11 +1028,23 @@ impl Builder {
             if out.contains_key(&app.key) {
                 continue;
             }
-            let base = self
+            let given = self
                 .names
                 .get(&app.key)
                 .cloned()
                 .unwrap_or_else(|| default_name(&app.key));
+            // `inherits` lists libraries by name: no commas, no leading digit (read as an id).
+            let base = match app.key {
+                Key::Lib(_) => {
+                    let cleaned = given.replace(',', " ");
+                    if cleaned.starts_with(|c: char| c.is_ascii_digit()) {
+                        format!("Library {cleaned}")
+                    } else {
+                        cleaned
+                    }
+                }
+                Key::App(_) => given.clone(),
+            };
             let mut name = base.clone();
             let mut attempt = 0u32;
             while attempt < 1000 && (exact.contains(&name) || modules.contains(&snake(&name))) {
@@ -1043,9 +1054,9 @@ impl Builder {
                     _ => format!("{base} {attempt}"),
                 };
             }
-            if name != base {
+            if name != given {
                 let msg = format!(
-                    "application name `{base}` (or its Rust module name) is taken by another application of the import; this one is named `{name}`"
+                    "application name `{given}` cannot be used as it is (another application of the import has it or its Rust module name, or a library name would not fit in inherits=); this one is named `{name}`"
                 );
                 self.diags.push(loss(app.loc, msg));
             }
@@ -1714,7 +1725,8 @@ impl Walker {
                 else {
                     return;
                 };
-                self.b.app(root, Key::Lib(name.clone()), Some(&name), s.loc)
+                self.b
+                    .app(root, Key::Lib(name.clone()), Some(name.as_str()), s.loc)
             }
             "typedefn" => return,
             other => {
@@ -1953,7 +1965,7 @@ impl Walker {
                     continue;
                 }
             };
-            let rules = slot.get_or_insert_with(Vec::new);
+            let rules = slot.get_or_insert_default();
             self.rule_groups(c, rules, &format!("the {half} of {what}"));
         }
         if self.dialect == Dialect::Wireshark && request.is_none() && answer.is_none() {
@@ -2282,7 +2294,7 @@ mod tests {
             },
         ];
         let out = import(&inputs);
-        std::fs::remove_dir_all(&dir).ok();
+        std::fs::remove_dir_all(dir).ok();
         assert!(errors(&out).is_empty(), "{:?}", out.diagnostics);
         let root = &out.roots[0].1;
         let p = find(root, "avp", "name", "P").unwrap();
@@ -2382,7 +2394,7 @@ mod tests {
         );
         assert_eq!(
             apps.iter().filter(|a| a.attr("library").is_some()).count(),
-            14
+            15
         );
         let avps: usize = apps.iter().map(|a| children(a, "avp").len()).sum();
         assert_eq!(avps, 2725);
