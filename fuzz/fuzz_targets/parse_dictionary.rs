@@ -13,10 +13,10 @@ fuzz_target!(|data: &[u8]| {
             Source {
                 path: "base.xml".into(),
                 text: diameter_codegen::BASE_XML.to_string(),
-                external: Some("::diameter_runtime::base::base".into()),
+                external: Some("::diameter_runtime::base".into()),
             },
         ];
-        if let Ok(dict) = load(&sources, LoadOptions { go_diameter_compat: compat }) {
+        if let Ok(dict) = load(&sources, LoadOptions { go_diameter_compat: compat, ..Default::default() }) {
             if let Ok(names) = diameter_codegen::emit::Names::new(&dict) {
                 let tokens = diameter_codegen::emit::emit(&dict, &names, &Default::default(), |_| true);
                 let _ = diameter_codegen::format(tokens);
