@@ -41,3 +41,104 @@ fn the_pack_loads_and_generates() {
     let lines: usize = files.iter().map(|f| f.code.lines().count()).sum();
     eprintln!("{} files, {lines} lines generated", files.len());
 }
+
+/// (code, vendor) → (name, type, M) of every AVP a load defines.
+fn facts(
+    d: &diameter_codegen::Dictionary,
+) -> std::collections::BTreeMap<(u32, u32), (String, String, bool)> {
+    d.avps
+        .iter()
+        .map(|a| {
+            (
+                (a.code, a.vendor_id),
+                (a.name.clone(), a.ty.name().to_string(), a.flags.must_m),
+            )
+        })
+        .collect()
+}
+
+/// For every AVP the pack and a second source (Wireshark's dictionary, freeDiameter's CSV)
+/// both define (same code and vendor), name, type and M flag agree, or the difference is in
+/// the golden list `tests/codegen/golden/pack-cross-check.txt`, to be settled by the
+/// specification.
+#[test]
+fn the_pack_agrees_with_second_sources() {
+    let reference = std::env::var_os("DIAMETER_REFERENCE_DICTIONARIES")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| root().join("../shared/reference-dictionaries"));
+    let mut inputs = vec![
+        root().join("dictionaries/accounting.xml"),
+        root().join("dictionaries/credit_control.xml"),
+    ];
+    inputs.extend(pack_files());
+    let ours = facts(
+        &diameter_codegen::Config::new()
+            .load(&inputs)
+            .unwrap_or_else(|e| panic!("{e}")),
+    );
+    let sources = [
+        (
+            "wireshark",
+            vec![reference.join("wireshark/dictionary.xml")],
+        ),
+        (
+            "freediameter-csv",
+            vec![
+                reference.join("freediameter/diameter-rfcs.csv"),
+                reference.join("freediameter/dict_dcca_3gpp.csv"),
+            ],
+        ),
+    ];
+    let mut out = String::new();
+    for (label, files) in sources {
+        let theirs = facts(
+            &diameter_codegen::Config::new()
+                .load(&files)
+                .unwrap_or_else(|e| panic!("{label}: {e}")),
+        );
+        let mut shared = 0;
+        let mut lines = Vec::new();
+        for (key, (name, ty, m)) in &ours {
+            let Some((tname, tty, tm)) = theirs.get(key) else {
+                continue;
+            };
+            shared += 1;
+            let mut diffs = Vec::new();
+            let norm = |s: &str| s.to_ascii_lowercase().replace(['-', '_'], "");
+            if norm(name) != norm(tname) {
+                diffs.push(format!("name {tname}"));
+            }
+            if ty != tty {
+                diffs.push(format!("type {tty} (ours {ty})"));
+            }
+            if m != tm {
+                diffs.push(format!("M {tm} (ours {m})"));
+            }
+            if !diffs.is_empty() {
+                lines.push(format!(
+                    "{label}: {name} ({} vendor {}): {}",
+                    key.0,
+                    key.1,
+                    diffs.join(", ")
+                ));
+            }
+        }
+        out.push_str(&format!(
+            "# {label}: {shared} AVPs in common, {} differ\n",
+            lines.len()
+        ));
+        for l in lines {
+            out.push_str(&l);
+            out.push('\n');
+        }
+    }
+    let path = root().join("tests/codegen/golden/pack-cross-check.txt");
+    let expected = std::fs::read_to_string(&path).unwrap_or_default();
+    if expected != out {
+        std::fs::write(&path, &out).unwrap();
+        panic!(
+            "{} was stale and has been rewritten; review with git diff",
+            path.display()
+        );
+    }
+}
