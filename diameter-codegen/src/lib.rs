@@ -240,28 +240,8 @@ impl Config {
         let dict = model::load(&sources, self.options).map_err(Error::Invalid)?;
         // Context files (externs) are imported too, so Erlang's @inherits resolves to them,
         // but only the inputs are printed.
-        let mut groups: Vec<(import::Format, Vec<import::Input<'_>>)> = Vec::new();
-        for (i, s) in sources.iter().enumerate() {
-            let format = match (self.options.format, &s.external) {
-                (Some(f), None) => f,
-                _ => import::Format::detect(&s.path, &s.text),
-            };
-            let input = import::Input {
-                file: i,
-                path: &s.path,
-                text: &s.text,
-            };
-            match groups.iter_mut().find(|(f, _)| *f == format) {
-                Some((_, g)) => g.push(input),
-                None => groups.push((format, vec![input])),
-            }
-        }
-        let mut roots = Vec::new();
-        for (format, group) in &groups {
-            roots.extend(import::import(*format, group).roots);
-        }
+        let mut roots = model::import_sources(&sources, self.options.format).roots;
         roots.retain(|(i, _)| *i < inputs);
-        roots.sort_by_key(|(i, _)| *i);
         let mut merged = xml::Element {
             name: "diameter".into(),
             attrs: Vec::new(),

@@ -1460,6 +1460,36 @@ impl Loader {
     }
 }
 
+/// The native element tree of every source, in source order: files of other formats are
+/// imported, each format's files together (Erlang's `@inherits` names other files of the
+/// set). `forced` is the format of every source that is not external.
+pub fn import_sources(sources: &[Source], forced: Option<Format>) -> crate::import::Imported {
+    let mut groups: Vec<(Format, Vec<Input<'_>>)> = Vec::new();
+    for (i, s) in sources.iter().enumerate() {
+        let format = match (forced, &s.external) {
+            (Some(f), None) => f,
+            _ => Format::detect(&s.path, &s.text),
+        };
+        let input = Input {
+            file: i,
+            path: &s.path,
+            text: &s.text,
+        };
+        match groups.iter_mut().find(|(f, _)| *f == format) {
+            Some((_, g)) => g.push(input),
+            None => groups.push((format, vec![input])),
+        }
+    }
+    let mut out = crate::import::Imported::default();
+    for (format, inputs) in &groups {
+        let imported = crate::import::import(*format, inputs);
+        out.roots.extend(imported.roots);
+        out.diagnostics.extend(imported.diagnostics);
+    }
+    out.roots.sort_by_key(|(i, _)| *i);
+    out
+}
+
 /// Loads a set of dictionary files into one resolved model.
 ///
 /// Returns every diagnostic (errors and warnings) if any error was found.
@@ -1477,31 +1507,9 @@ pub fn load(sources: &[Source], opts: LoadOptions) -> Result<Dictionary, Vec<Dia
         vendor_uses: Vec::new(),
         named_parents: Vec::new(),
     };
-    // Files of other formats are imported into the native tree, each format's files
-    // together (Erlang's @inherits names other files of the set).
-    let mut groups: Vec<(Format, Vec<Input<'_>>)> = Vec::new();
-    for (i, s) in sources.iter().enumerate() {
-        let format = match (opts.format, &s.external) {
-            (Some(f), None) => f,
-            _ => Format::detect(&s.path, &s.text),
-        };
-        let input = Input {
-            file: i,
-            path: &s.path,
-            text: &s.text,
-        };
-        match groups.iter_mut().find(|(f, _)| *f == format) {
-            Some((_, g)) => g.push(input),
-            None => groups.push((format, vec![input])),
-        }
-    }
-    let mut roots = Vec::new();
-    for (format, inputs) in &groups {
-        let imported = crate::import::import(*format, inputs);
-        roots.extend(imported.roots);
-        l.diags.extend(imported.diagnostics);
-    }
-    roots.sort_by_key(|(i, _)| *i);
+    let imported = import_sources(sources, opts.format);
+    let roots = imported.roots;
+    l.diags.extend(imported.diagnostics);
     // Vendors and typedefs first, wherever they are, so the order of files does not matter.
     for (_, root) in &roots {
         if root.name != "diameter" {

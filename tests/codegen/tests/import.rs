@@ -3,20 +3,12 @@
 //! grammars as the bundled native ones, except for differences listed here with the reason.
 
 use std::collections::BTreeMap;
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
+
+use codegen_tests::{reference_dir, root};
 
 use diameter_codegen::model::{Dictionary, Target};
 use diameter_codegen::Config;
-
-fn root() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("../..")
-}
-
-fn reference_dir() -> PathBuf {
-    std::env::var_os("DIAMETER_REFERENCE_DICTIONARIES")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| root().join("../shared/reference-dictionaries"))
-}
 
 /// name → (code, vendor, type, M, V) of every AVP.
 fn avps(d: &Dictionary) -> BTreeMap<String, (u32, u32, String, bool, bool)> {

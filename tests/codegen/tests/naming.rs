@@ -5,19 +5,11 @@
 //! (`tests/codegen/golden/names.txt`) so a change of rule shows in review.
 
 use std::collections::{BTreeMap, BTreeSet};
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
+
+use codegen_tests::{reference_dir, root};
 
 use diameter_codegen::naming::{camel, shouty, snake, words};
-
-fn root() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("../..")
-}
-
-fn reference_dir() -> PathBuf {
-    std::env::var_os("DIAMETER_REFERENCE_DICTIONARIES")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| root().join("../shared/reference-dictionaries"))
-}
 
 /// Names of one scope: AVPs and commands of one file, or the items of one enumeration.
 #[derive(Default)]
@@ -243,13 +235,5 @@ fn every_reference_name_is_named_consistently() {
     for n in &all {
         list.push_str(&format!("{n}\t{}\t{}\n", snake(n), camel(n)));
     }
-    let path = root().join("tests/codegen/golden/names.txt");
-    let expected = std::fs::read_to_string(&path).unwrap_or_default();
-    if expected != list {
-        std::fs::write(&path, &list).expect("write golden list");
-        panic!(
-            "{} was stale and has been rewritten; review with git diff",
-            path.display()
-        );
-    }
+    codegen_tests::check_golden("tests/codegen/golden/names.txt", &list);
 }

@@ -1,11 +1,9 @@
 //! The bundled application pack (`dictionaries/pack/`): it loads with the bundled base,
 //! accounting and credit-control dictionaries, and generates.
 
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 
-fn root() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("../..")
-}
+use codegen_tests::root;
 
 /// The pack's files, libraries first.
 pub fn pack_files() -> Vec<PathBuf> {
@@ -63,9 +61,7 @@ fn facts(
 /// specification.
 #[test]
 fn the_pack_agrees_with_second_sources() {
-    let reference = std::env::var_os("DIAMETER_REFERENCE_DICTIONARIES")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| root().join("../shared/reference-dictionaries"));
+    let reference = codegen_tests::reference_dir();
     let mut inputs = vec![
         root().join("dictionaries/accounting.xml"),
         root().join("dictionaries/credit_control.xml"),

@@ -43,11 +43,11 @@ impl CreditControlService for Ocs {
     }
 }
 
-#[tokio::test(flavor = "multi_thread")]
-async fn generated_service_and_client() {
+/// The OCS serving `Ocs` in `realm`, and a client node connected to it and ready.
+async fn ocs_and_client(realm: &str) -> (Node, Node) {
     let server = Node::builder()
         .origin_host("ocs.example.net")
-        .origin_realm("example.net")
+        .origin_realm(realm)
         .auth_application(4)
         .listen("127.0.0.1:0")
         .handler(CreditControlServer::new(Ocs))
@@ -65,6 +65,12 @@ async fn generated_service_and_client() {
     node.wait_for_ready(4, Duration::from_secs(5))
         .await
         .unwrap();
+    (server, node)
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn generated_service_and_client() {
+    let (_server, node) = ocs_and_client("example.net").await;
     let client = CreditControlClient::new(node.clone());
 
     let (_, mut ccr) = CreditControlRequest::decode(codec_tests::ccr_260()).unwrap();
@@ -131,26 +137,7 @@ async fn generated_service_and_client() {
 /// is refused before anything is sent; a `Call` carries its own timeout.
 #[tokio::test(flavor = "multi_thread")]
 async fn the_node_fills_identity_fields_and_refuses_incomplete_requests() {
-    let server = Node::builder()
-        .origin_host("ocs.example.net")
-        .origin_realm("ocs.example")
-        .auth_application(4)
-        .listen("127.0.0.1:0")
-        .handler(CreditControlServer::new(Ocs))
-        .start()
-        .await
-        .unwrap();
-    let node = Node::builder()
-        .origin_host("pcef.example.net")
-        .origin_realm("example.net")
-        .auth_application(4)
-        .peer(&format!("127.0.0.1:{}", server.local_addrs()[0].port()))
-        .start()
-        .await
-        .unwrap();
-    node.wait_for_ready(4, Duration::from_secs(5))
-        .await
-        .unwrap();
+    let (_server, node) = ocs_and_client("ocs.example").await;
     let client = CreditControlClient::new(node.clone());
 
     let ccr = CreditControlRequest {
