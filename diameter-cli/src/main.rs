@@ -51,6 +51,50 @@ struct Identity {
     dictionaries: Vec<PathBuf>,
 }
 
+/// TLS (RFC 6733 style: the handshake before CER): for `--tls-listen` listeners and
+/// `aaas://` peers.
+#[derive(Args, Clone)]
+struct Tls {
+    /// This node's certificate chain (PEM, leaf first).
+    #[arg(long, value_name = "FILE")]
+    tls_cert: Option<PathBuf>,
+    /// This node's private key (PEM).
+    #[arg(long, value_name = "FILE")]
+    tls_key: Option<PathBuf>,
+    /// The CA certificates peers' certificates must chain to (PEM).
+    #[arg(long, value_name = "FILE")]
+    tls_ca: Option<PathBuf>,
+    /// Refuse TLS clients without a certificate from --tls-ca (mutual TLS).
+    #[arg(long)]
+    tls_require_client_cert: bool,
+}
+
+impl Tls {
+    /// The configuration, if --tls-cert, --tls-key and --tls-ca are given (all or none).
+    fn config(&self) -> Result<Option<diameter_runtime::node::TlsConfig>, String> {
+        match (&self.tls_cert, &self.tls_key, &self.tls_ca) {
+            (None, None, None) => Ok(None),
+            (Some(c), Some(k), Some(ca)) => diameter_runtime::node::TlsConfig::from_pem_files(
+                c,
+                k,
+                ca,
+                self.tls_require_client_cert,
+            )
+            .map(Some)
+            .map_err(|e| e.to_string()),
+            _ => Err("TLS needs all of --tls-cert, --tls-key and --tls-ca".into()),
+        }
+    }
+
+    /// `builder` with the TLS configuration, if any.
+    fn apply(&self, builder: NodeBuilder) -> Result<NodeBuilder, String> {
+        Ok(match self.config()? {
+            Some(c) => builder.tls(c),
+            None => builder,
+        })
+    }
+}
+
 /// What a serving node tolerates from the connections it accepts.
 #[derive(Args, Clone)]
 struct Limits {
@@ -111,6 +155,11 @@ enum Cmd {
         config: Option<PathBuf>,
         #[command(flatten)]
         limits: Limits,
+        /// Also listen here with TLS (RFC 6733: port 5658 by convention); repeatable.
+        #[arg(long = "tls-listen", value_name = "ADDR")]
+        tls_listen: Vec<String>,
+        #[command(flatten)]
+        tls: Tls,
     },
     /// Send one request and print the answer.
     Send {
@@ -140,6 +189,8 @@ enum Cmd {
         /// Seconds to wait for the peer and the answer.
         #[arg(long, default_value_t = 5)]
         timeout: u64,
+        #[command(flatten)]
+        tls: Tls,
     },
     /// Load generator: CCR-Initial (credit-control) or ACR (accounting).
     Bench {
@@ -172,6 +223,8 @@ enum Cmd {
         /// Print exactly one JSON object.
         #[arg(long)]
         json: bool,
+        #[command(flatten)]
+        tls: Tls,
     },
     /// Decode messages from hex, a binary file, or a pcap/pcapng capture.
     Decode {
@@ -370,6 +423,8 @@ async fn run(cli: Cli) -> Result<ExitCode, String> {
             result_code,
             config,
             limits,
+            tls_listen,
+            tls,
         } => {
             let mut id = id;
             let mut listens = vec![listen];
@@ -421,9 +476,12 @@ async fn run(cli: Cli) -> Result<ExitCode, String> {
                 }
             }
             let dict = Arc::new(Dict::load(&id.dictionaries)?);
-            let mut b = limits.apply(Node::builder())?;
+            let mut b = tls.apply(limits.apply(Node::builder())?)?;
             for l in &listens {
                 b = b.listen(l);
+            }
+            for l in &tls_listen {
+                b = b.listen_tls(l);
             }
             for p in &peers {
                 b = b.peer(&peer_address(p)?);
@@ -460,6 +518,7 @@ async fn run(cli: Cli) -> Result<ExitCode, String> {
             file,
             json,
             timeout,
+            tls,
         } => {
             let dict = Dict::load(&id.dictionaries)?;
             let timeout = Duration::from_secs(timeout);
@@ -473,9 +532,11 @@ async fn run(cli: Cli) -> Result<ExitCode, String> {
                 file.as_deref(),
             )?;
             let app_id = req.header.application_id;
-            let b = Node::builder()
-                .origin_host(&id.origin_host)
-                .origin_realm(&id.origin_realm);
+            let b = tls.apply(
+                Node::builder()
+                    .origin_host(&id.origin_host)
+                    .origin_realm(&id.origin_realm),
+            )?;
             // Advertise the application of the request only.
             let acct = dict
                 .model
@@ -519,6 +580,7 @@ async fn run(cli: Cli) -> Result<ExitCode, String> {
             rate,
             timeout,
             json,
+            tls,
         } => {
             let app = bench::App::parse(&app)?;
             let dict = Arc::new(Dict::load(&id.dictionaries)?);
@@ -543,10 +605,12 @@ async fn run(cli: Cli) -> Result<ExitCode, String> {
                     (addr.to_string(), Some(s))
                 }
             };
-            let b = Node::builder()
-                .origin_host(&id.origin_host)
-                .origin_realm(&id.origin_realm)
-                .request_timeout(timeout_d);
+            let b = tls.apply(
+                Node::builder()
+                    .origin_host(&id.origin_host)
+                    .origin_realm(&id.origin_realm)
+                    .request_timeout(timeout_d),
+            )?;
             let b = match app {
                 bench::App::CreditControl => b.auth_application(4),
                 bench::App::Accounting => b.acct_application(3),
@@ -724,7 +788,23 @@ fn dict_cmd(action: DictCmd) -> Result<ExitCode, String> {
             for w in &with {
                 config.extern_dictionary(w, "crate");
             }
-            let converted = config.convert(&files).map_err(|e| e.to_string())?;
+            let converted = config.convert(&files).map_err(|e| match e {
+                diameter_codegen::Error::Invalid(diags) => {
+                    let errors: Vec<_> = diags
+                        .iter()
+                        .filter(|d| d.severity == diameter_codegen::Severity::Error)
+                        .collect();
+                    match errors.as_slice() {
+                        [] => "the dictionaries do not load".to_string(),
+                        [one] => one.to_string(),
+                        [first, rest @ ..] => format!(
+                            "{first} (and {} more errors; see `diameter dict check`)",
+                            rest.len()
+                        ),
+                    }
+                }
+                other => other.to_string(),
+            })?;
             for w in &converted.warnings {
                 eprintln!("{w}");
             }

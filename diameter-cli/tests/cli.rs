@@ -143,6 +143,26 @@ fn codec_hex() -> String {
 fn decode_bad_input() {
     one_line_error(&run(&["decode", "--hex", "zz"]));
     one_line_error(&run(&["decode", "/nonexistent/file.pcap"]));
+    // TLS needs a certificate, a key and CAs, readable and in PEM.
+    one_line_error(&run(&[
+        "send",
+        "--connect",
+        "aaas://127.0.0.1:1",
+        "--tls-cert",
+        "/nonexistent/cert.pem",
+    ]));
+    one_line_error(&run(&[
+        "send",
+        "--connect",
+        "aaas://127.0.0.1:1",
+        "--tls-cert",
+        "/nonexistent/cert.pem",
+        "--tls-key",
+        "/nonexistent/key.pem",
+        "--tls-ca",
+        "/nonexistent/ca.pem",
+    ]));
+    one_line_error(&run(&["send", "--connect", "aaas://127.0.0.1:1"]));
     one_line_error(&run(&["decode", "--hex", "0100"]));
     // A malformed message decodes to its RFC error, non-zero exit.
     let mut hex = codec_hex();

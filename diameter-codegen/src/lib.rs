@@ -262,6 +262,15 @@ impl Config {
                 merged.children.push(c);
             }
         }
+        if merged.children.is_empty() {
+            let mut d = Diagnostic::new(
+                ErrorKind::ImportSyntax,
+                Loc { file: 0, line: 1 },
+                "no vendor, type or application could be read from the inputs; is the format right?",
+            );
+            d.file = sources.first().map(|s| s.path.clone()).unwrap_or_default();
+            return Err(Error::Invalid(vec![d]));
+        }
         let mut warnings = dict.warnings;
         for d in &mut warnings {
             if d.file.as_os_str().is_empty() {

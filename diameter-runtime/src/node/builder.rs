@@ -6,7 +6,9 @@ use super::*;
 pub struct NodeBuilder {
     pub(crate) caps: Capabilities,
     pub(crate) config: Config,
-    pub(crate) listen: Vec<String>,
+    /// (address, TLS listener).
+    pub(crate) listen: Vec<(String, bool)>,
+    pub(crate) tls: Option<TlsConfig>,
     /// (Origin-Host if given, URI or address).
     pub(crate) peers: Vec<(Option<String>, String)>,
     pub(crate) handler: Option<Arc<dyn Handler>>,
@@ -242,7 +244,18 @@ impl NodeBuilder {
     /// Listens on a TCP address (`127.0.0.1:3868`; port 0 picks one, see
     /// [`Node::local_addrs`]).
     pub fn listen(mut self, addr: &str) -> Self {
-        self.listen.push(addr.to_string());
+        self.listen.push((addr.to_string(), false));
+        self
+    }
+    /// Listens on a TCP address where every connection starts with a TLS handshake (RFC 6733
+    /// §2.1; port 5658 by convention). Needs [`NodeBuilder::tls`].
+    pub fn listen_tls(mut self, addr: &str) -> Self {
+        self.listen.push((addr.to_string(), true));
+        self
+    }
+    /// This node's certificate, key and trusted CAs, for TLS listeners and `aaas://` peers.
+    pub fn tls(mut self, config: TlsConfig) -> Self {
+        self.tls = Some(config);
         self
     }
     /// A persistent peer to connect to: `aaa://host[:port][;transport=tcp]` or `host:port`.
@@ -292,8 +305,24 @@ impl NodeBuilder {
         let mut addrs = Vec::new();
         for (identity, p) in &self.peers {
             let (addr, host) = parse_peer(p)?;
+            let tls =
+                match (p.starts_with("aaas://"), &self.tls) {
+                    (false, _) => None,
+                    (true, Some(config)) => {
+                        let uri_host = DiameterUri::parse(p)
+                            .map(|u| u.host)
+                            .map_err(|e| Error::new(ErrorKind::Config, e))?;
+                        Some((config.clone(), uri_host))
+                    }
+                    (true, None) => return Err(Error::new(
+                        ErrorKind::Config,
+                        format!(
+                            "{p}: an aaas:// peer needs NodeBuilder::tls (certificate, key, CA)"
+                        ),
+                    )),
+                };
             let identity = identity.clone().or(host).map(DiameterIdentity::from);
-            addrs.push((addr, identity));
+            addrs.push((addr, identity, tls));
         }
         // End-to-end: high 12 bits from the clock, low 20 bits a counter (RFC 6733 §3).
         let now = SystemTime::now()
@@ -336,15 +365,25 @@ impl NodeBuilder {
             opening: AtomicUsize::new(0),
         });
         let mut local_addrs = Vec::new();
-        for l in &self.listen {
+        for (l, secure) in &self.listen {
+            let tls = match (secure, &self.tls) {
+                (false, _) => None,
+                (true, Some(config)) => Some(config.clone()),
+                (true, None) => {
+                    return Err(Error::new(
+                        ErrorKind::Config,
+                        format!("TLS listener {l} needs NodeBuilder::tls (certificate, key, CA)"),
+                    ))
+                }
+            };
             let listener = TcpListener::bind(l.as_str())
                 .await
                 .map_err(|e| Error::new(ErrorKind::Io, format!("cannot listen on {l}: {e}")))?;
             local_addrs.push(listener.local_addr()?);
-            tokio::spawn(accept_loop(inner.clone(), listener));
+            tokio::spawn(accept_loop(inner.clone(), listener, tls));
         }
-        for (addr, identity) in addrs {
-            tokio::spawn(connect_loop(inner.clone(), addr, identity));
+        for (addr, identity, tls) in addrs {
+            tokio::spawn(connect_loop(inner.clone(), addr, identity, tls));
         }
         Ok(Node { inner, local_addrs })
     }

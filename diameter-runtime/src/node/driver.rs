@@ -8,8 +8,8 @@ use std::panic::AssertUnwindSafe;
 use std::sync::Arc;
 use std::time::Duration;
 
+use super::tls::Socket;
 use bytes::{Buf, Bytes, BytesMut};
-use tokio::net::TcpStream;
 use tokio::sync::{mpsc, oneshot, watch};
 use tokio::time::Instant;
 use tracing::Instrument;
@@ -122,7 +122,7 @@ fn fail_over(inner: &Arc<Inner>, waiting: Vec<Waiting>, from: Option<&DiameterId
 /// Runs one connection to its end; also returns the peer's Origin-Host once known.
 pub(crate) async fn run(
     inner: Arc<Inner>,
-    stream: TcpStream,
+    stream: Socket,
     addr: SocketAddr,
     conn: u64,
     role: Role,
@@ -158,7 +158,7 @@ enum Registered {
 
 struct Driver {
     inner: Arc<Inner>,
-    stream: TcpStream,
+    stream: Socket,
     addr: SocketAddr,
     id: u64,
     role: Role,
@@ -186,7 +186,7 @@ struct Driver {
 }
 
 impl Driver {
-    fn new(inner: Arc<Inner>, stream: TcpStream, addr: SocketAddr, id: u64, role: Role) -> Self {
+    fn new(inner: Arc<Inner>, stream: Socket, addr: SocketAddr, id: u64, role: Role) -> Self {
         let side = match role {
             Role::Initiator { .. } => Side::Initiator,
             Role::Responder => Side::Responder,
@@ -270,7 +270,7 @@ impl Driver {
                         self.read();
                     }
                 }
-                r = self.stream.writable(), if !self.wbuf.is_empty() => {
+                r = self.stream.writable(), if !self.wbuf.is_empty() || self.stream.wants_write() => {
                     if r.is_ok() {
                         self.write();
                     }
@@ -341,6 +341,12 @@ impl Driver {
 
     /// Writes what the socket takes, without waiting.
     fn write(&mut self) {
+        if let Err(e) = self.stream.flush() {
+            self.wbuf.clear();
+            self.c
+                .handle_error(std::time::Instant::now(), &e.to_string());
+            return;
+        }
         while !self.wbuf.is_empty() {
             match self.stream.try_write(&self.wbuf) {
                 Ok(n) => self.wbuf.advance(n),
@@ -377,7 +383,7 @@ impl Driver {
     async fn linger(&mut self) {
         self.flush_out();
         let until = Instant::now() + LINGER;
-        while !self.wbuf.is_empty() {
+        while !self.wbuf.is_empty() || self.stream.wants_write() {
             tokio::select! {
                 r = self.stream.writable() => {
                     if r.is_err() {
@@ -388,7 +394,7 @@ impl Driver {
                 _ = tokio::time::sleep_until(until) => break,
             }
         }
-        let _ = tokio::io::AsyncWriteExt::shutdown(&mut self.stream).await;
+        self.stream.shutdown().await;
     }
 
     fn command(&mut self, cmd: Command) {

@@ -3,7 +3,9 @@
 
 use super::*;
 
-pub(crate) async fn accept_loop(inner: Arc<Inner>, listener: TcpListener) {
+/// Accepts connections; with `tls`, each starts with a TLS handshake (RFC 6733 §2.1's TLS
+/// port) before anything else is read.
+pub(crate) async fn accept_loop(inner: Arc<Inner>, listener: TcpListener, tls: Option<TlsConfig>) {
     let mut shutdown = inner.shutdown.subscribe();
     loop {
         tokio::select! {
@@ -17,6 +19,16 @@ pub(crate) async fn accept_loop(inner: Arc<Inner>, listener: TcpListener) {
                         continue;
                     }
                     let _ = stream.set_nodelay(true);
+                    let stream = match &tls {
+                        None => tls::Socket::Plain(stream),
+                        Some(config) => match tls::Socket::tls_server(stream, config) {
+                            Ok(s) => s,
+                            Err(e) => {
+                                tracing::warn!(%addr, "TLS: {e}");
+                                continue;
+                            }
+                        },
+                    };
                     let conn = inner.next_conn_id();
                     inner.accepted.fetch_add(1, Ordering::Relaxed);
                     // Taken back when the capabilities exchange ends, either way.
@@ -44,6 +56,7 @@ pub(crate) async fn connect_loop(
     inner: Arc<Inner>,
     addr: String,
     mut identity: Option<DiameterIdentity>,
+    tls: Option<(TlsConfig, String)>,
 ) {
     let mut shutdown = inner.shutdown.subscribe();
     let mut backoff = Duration::from_millis(200);
@@ -59,6 +72,31 @@ pub(crate) async fn connect_loop(
                     let peer = stream
                         .peer_addr()
                         .unwrap_or_else(|_| SocketAddr::from(([0, 0, 0, 0], 0)));
+                    // aaas://: the peer's certificate must name its Origin-Host when we know
+                    // it, else the URI's host.
+                    let stream = match &tls {
+                        None => tls::Socket::Plain(stream),
+                        Some((config, uri_host)) => {
+                            let name = identity
+                                .as_ref()
+                                .map(|h| h.as_str().to_string())
+                                .unwrap_or_else(|| uri_host.clone());
+                            match tls::server_name(&name)
+                                .map_err(|e| std::io::Error::other(e.to_string()))
+                                .and_then(|n| tls::Socket::tls_client(stream, config, n))
+                            {
+                                Ok(s) => s,
+                                Err(e) => {
+                                    tracing::warn!("{addr}: {e}");
+                                    if let Some(h) = &identity {
+                                        inner.elections.conn_nack(h);
+                                    }
+                                    tokio::time::sleep(inner.config.reconnect).await;
+                                    continue;
+                                }
+                            }
+                        }
+                    };
                     backoff = Duration::from_millis(200);
                     let conn = inner.next_conn_id();
                     let (abort_tx, abort) = oneshot::channel();

@@ -43,6 +43,7 @@ mod forward;
 mod incoming;
 mod listener;
 mod routing;
+mod tls;
 pub(crate) use crate::peer::stats::Counters;
 pub use crate::peer::stats::{result_code, CommandStats, PeerStats};
 mod election;
@@ -63,6 +64,7 @@ use listener::{accept_loop, connect_loop};
 pub use routing::{Balancing, Filter, Route, RouteAction};
 pub(crate) use routing::{Mode, Selection};
 use routing::{RedirectCache, RedirectFacts};
+pub use tls::TlsConfig;
 
 use crate::base::{avp, DisconnectCause, RedirectHostUsage};
 use crate::codec::avp::AvpReader;
@@ -517,6 +519,7 @@ impl Node {
                 max_pending: 256,
             },
             listen: Vec::new(),
+            tls: None,
             peers: Vec::new(),
             handler: None,
             callbacks: None,

@@ -1,0 +1,190 @@
+//! TLS between two nodes, RFC 6733 style (the handshake before CER, on a listener of its own):
+//! certificates made here with rcgen, a request answered over TLS, mutual TLS accepted and
+//! refused, a certificate that does not name the expected Origin-Host refused, and a
+//! plain-text peer on the TLS port refused while TLS traffic carries on.
+
+use std::time::Duration;
+
+use diameter_dictionaries::credit_control::{
+    CcRequestType, CreditControlAnswer, CreditControlClient, CreditControlRequest,
+    CreditControlServer, CreditControlService,
+};
+use diameter_runtime::base::ResultCode;
+use diameter_runtime::node::{Node, Request, ServiceResult, TlsConfig};
+use rcgen::{BasicConstraints, CertificateParams, IsCa, KeyPair};
+
+struct Ocs;
+
+impl CreditControlService for Ocs {
+    async fn credit_control(
+        &self,
+        req: Request<CreditControlRequest>,
+    ) -> ServiceResult<CreditControlAnswer> {
+        Ok(req.answer())
+    }
+}
+
+/// A CA and certificates it signs.
+struct Pki {
+    ca_pem: String,
+    ca: rcgen::Certificate,
+    ca_key: KeyPair,
+}
+
+impl Pki {
+    fn new() -> Pki {
+        let mut params = CertificateParams::new(Vec::<String>::new()).unwrap();
+        params.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
+        let ca_key = KeyPair::generate().unwrap();
+        let ca = params.self_signed(&ca_key).unwrap();
+        Pki {
+            ca_pem: ca.pem(),
+            ca,
+            ca_key,
+        }
+    }
+
+    /// (certificate PEM, key PEM) for `name`.
+    fn issue(&self, name: &str) -> (String, String) {
+        let key = KeyPair::generate().unwrap();
+        let cert = CertificateParams::new(vec![name.to_string()])
+            .unwrap()
+            .signed_by(&key, &self.ca, &self.ca_key)
+            .unwrap();
+        (cert.pem(), key.serialize_pem())
+    }
+
+    fn config(&self, name: &str, trust: &Pki, require_client_cert: bool) -> TlsConfig {
+        let (cert, key) = self.issue(name);
+        TlsConfig::from_pem(&cert, &key, &trust.ca_pem, require_client_cert).unwrap()
+    }
+}
+
+async fn ocs(tls: TlsConfig) -> Node {
+    Node::builder()
+        .origin_host("ocs.example.net")
+        .origin_realm("example.net")
+        .auth_application(4)
+        .tls(tls)
+        .listen_tls("127.0.0.1:0")
+        .handler(CreditControlServer::new(Ocs))
+        .start()
+        .await
+        .unwrap()
+}
+
+async fn client(tls: Option<TlsConfig>, expect: &str, uri: String) -> Node {
+    let mut b = Node::builder()
+        .origin_host("pcef.example.net")
+        .origin_realm("example.net")
+        .auth_application(4)
+        .reconnect_interval(Duration::from_millis(200))
+        .peer_at(expect, &uri);
+    if let Some(tls) = tls {
+        b = b.tls(tls);
+    }
+    b.start().await.unwrap()
+}
+
+fn ccr() -> CreditControlRequest {
+    CreditControlRequest {
+        service_context_id: "32251@3gpp.org".into(),
+        cc_request_type: CcRequestType::EventRequest,
+        ..Default::default()
+    }
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn requests_are_answered_over_tls() {
+    let pki = Pki::new();
+    let server = ocs(pki.config("ocs.example.net", &pki, true)).await;
+    let port = server.local_addrs()[0].port();
+    let node = client(
+        Some(pki.config("pcef.example.net", &pki, false)),
+        "ocs.example.net",
+        format!("aaas://127.0.0.1:{port}"),
+    )
+    .await;
+    node.wait_for_ready(4, Duration::from_secs(5))
+        .await
+        .expect("CER/CEA over TLS");
+    let cca = CreditControlClient::new(node.clone())
+        .credit_control(ccr())
+        .await
+        .unwrap();
+    assert_eq!(cca.result_code, ResultCode::DIAMETER_SUCCESS);
+    assert_eq!(cca.origin_host, "ocs.example.net");
+
+    // A plain-text peer on the TLS port is refused; TLS traffic carries on.
+    let plain = client(None, "ocs.example.net", format!("127.0.0.1:{port}")).await;
+    assert!(plain
+        .wait_for_ready(4, Duration::from_millis(800))
+        .await
+        .is_err());
+    let cca = CreditControlClient::new(node.clone())
+        .credit_control(ccr())
+        .await
+        .unwrap();
+    assert_eq!(cca.result_code, ResultCode::DIAMETER_SUCCESS);
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn mutual_tls_refuses_an_unknown_client_certificate() {
+    let pki = Pki::new();
+    let rogue = Pki::new();
+    let server = ocs(pki.config("ocs.example.net", &pki, true)).await;
+    let port = server.local_addrs()[0].port();
+    // The client trusts the server's CA but presents a certificate of another CA.
+    let node = client(
+        Some(rogue.config("pcef.example.net", &pki, false)),
+        "ocs.example.net",
+        format!("aaas://127.0.0.1:{port}"),
+    )
+    .await;
+    assert!(node
+        .wait_for_ready(4, Duration::from_millis(1500))
+        .await
+        .is_err());
+    // A certificate a client presents is checked even where none is required.
+    let open = ocs(pki.config("ocs.example.net", &pki, false)).await;
+    let port = open.local_addrs()[0].port();
+    let node = client(
+        Some(rogue.config("pcef.example.net", &pki, false)),
+        "ocs.example.net",
+        format!("aaas://127.0.0.1:{port}"),
+    )
+    .await;
+    assert!(node
+        .wait_for_ready(4, Duration::from_millis(1500))
+        .await
+        .is_err());
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_certificate_not_naming_the_peer_is_refused() {
+    let pki = Pki::new();
+    let server = ocs(pki.config("ocs.example.net", &pki, false)).await;
+    let port = server.local_addrs()[0].port();
+    let node = client(
+        Some(pki.config("pcef.example.net", &pki, false)),
+        "hss.example.net",
+        format!("aaas://127.0.0.1:{port}"),
+    )
+    .await;
+    assert!(node
+        .wait_for_ready(4, Duration::from_millis(1500))
+        .await
+        .is_err());
+}
+
+#[test]
+fn bad_pem_is_a_clear_error() {
+    let pki = Pki::new();
+    let (cert, key) = pki.issue("ocs.example.net");
+    let e = TlsConfig::from_pem("not a certificate", &key, &pki.ca_pem, false).unwrap_err();
+    assert!(e.to_string().contains("TLS: certificate"), "{e}");
+    let e = TlsConfig::from_pem(&cert, "", &pki.ca_pem, false).unwrap_err();
+    assert!(e.to_string().contains("TLS: private key"), "{e}");
+    let e = TlsConfig::from_pem(&cert, &key, "", false).unwrap_err();
+    assert!(e.to_string().contains("TLS: CA"), "{e}");
+}
