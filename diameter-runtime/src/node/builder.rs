@@ -305,22 +305,23 @@ impl NodeBuilder {
         let mut addrs = Vec::new();
         for (identity, p) in &self.peers {
             let (addr, host) = parse_peer(p)?;
-            let tls =
-                match (p.starts_with("aaas://"), &self.tls) {
-                    (false, _) => None,
-                    (true, Some(config)) => {
-                        let uri_host = DiameterUri::parse(p)
-                            .map(|u| u.host)
-                            .map_err(|e| Error::new(ErrorKind::Config, e))?;
-                        Some((config.clone(), uri_host))
-                    }
-                    (true, None) => return Err(Error::new(
+            let tls = match (p.starts_with("aaas://"), &self.tls) {
+                (false, _) => None,
+                (true, Some(config)) => {
+                    let uri_host = DiameterUri::parse(p)
+                        .map(|u| u.host)
+                        .map_err(|e| Error::new(ErrorKind::Config, e))?;
+                    Some((config.clone(), uri_host))
+                }
+                (true, None) => {
+                    return Err(Error::new(
                         ErrorKind::Config,
                         format!(
                             "{p}: an aaas:// peer needs NodeBuilder::tls (certificate, key, CA)"
                         ),
-                    )),
-                };
+                    ))
+                }
+            };
             let identity = identity.clone().or(host).map(DiameterIdentity::from);
             addrs.push((addr, identity, tls));
         }
