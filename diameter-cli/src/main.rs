@@ -67,6 +67,10 @@ struct Tls {
     /// Refuse TLS clients without a certificate from --tls-ca (mutual TLS).
     #[arg(long)]
     tls_require_client_cert: bool,
+    /// TLS in band (RFC 3588 style): advertise Inband-Security-Id TLS and turn to TLS right
+    /// after CER/CEA on plain connections; peers without it get 5017.
+    #[arg(long)]
+    tls_inband: bool,
 }
 
 impl Tls {
@@ -88,9 +92,13 @@ impl Tls {
 
     /// `builder` with the TLS configuration, if any.
     fn apply(&self, builder: NodeBuilder) -> Result<NodeBuilder, String> {
-        Ok(match self.config()? {
-            Some(c) => builder.tls(c),
-            None => builder,
+        Ok(match (self.config()?, self.tls_inband) {
+            (Some(c), false) => builder.tls(c),
+            (Some(c), true) => builder.tls(c).tls_inband(),
+            (None, false) => builder,
+            (None, true) => {
+                return Err("--tls-inband needs --tls-cert, --tls-key and --tls-ca".into())
+            }
         })
     }
 }

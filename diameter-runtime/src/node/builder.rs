@@ -258,6 +258,13 @@ impl NodeBuilder {
         self.tls = Some(config);
         self
     }
+    /// TLS in band, RFC 3588 style: CER/CEA advertise Inband-Security-Id TLS (1) only, and
+    /// the connection turns to TLS right after them. A peer that does not offer TLS is
+    /// refused with 5017 (DIAMETER_NO_COMMON_SECURITY). Needs [`NodeBuilder::tls`].
+    pub fn tls_inband(mut self) -> Self {
+        self.caps.inband_security_ids = vec![crate::base::InbandSecurityId::TLS];
+        self
+    }
     /// A persistent peer to connect to: `aaa://host[:port][;transport=tcp]` or `host:port`.
     ///
     /// A URI naming a host (`aaa://ocs.example.net`) names the peer's Origin-Host too, so the
@@ -289,6 +296,17 @@ impl NodeBuilder {
 
     /// Binds the listeners, starts connecting to the peers, and returns the running node.
     pub async fn start(mut self) -> Result<Node, Error> {
+        if self
+            .caps
+            .inband_security_ids
+            .contains(&crate::base::InbandSecurityId::TLS)
+            && self.tls.is_none()
+        {
+            return Err(Error::new(
+                ErrorKind::Config,
+                "in-band TLS (Inband-Security-Id 1) needs NodeBuilder::tls (certificate, key, CA)",
+            ));
+        }
         if self.caps.origin_host.is_empty() || self.caps.origin_realm.is_empty() {
             return Err(Error::new(
                 ErrorKind::Config,
@@ -342,6 +360,7 @@ impl NodeBuilder {
         let elections = election::Elections::new(self.caps.origin_host.as_str(), self.config.psm());
         let inner = Arc::new(Inner {
             caps: Arc::new(self.caps),
+            tls: self.tls.clone(),
             session_high: now.as_secs() as u32,
             session_low: AtomicU32::new(0),
             handlers: Arc::new(Semaphore::new(self.config.max_handlers)),

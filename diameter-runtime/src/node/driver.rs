@@ -183,6 +183,9 @@ struct Driver {
     election_lost: bool,
     /// Responder: counted among the node's connections still in the capabilities exchange.
     opening: bool,
+    /// TLS in band agreed: the peer's Origin-Host (as initiator) or `None` (responder), once
+    /// what was written in clear (the CEA) is out.
+    upgrade: Option<Option<DiameterIdentity>>,
 }
 
 impl Driver {
@@ -220,6 +223,7 @@ impl Driver {
             ready: Vec::new(),
             election_lost: false,
             opening: side == Side::Responder,
+            upgrade: None,
         }
     }
 
@@ -273,6 +277,7 @@ impl Driver {
                 r = self.stream.writable(), if !self.wbuf.is_empty() || self.stream.wants_write() => {
                     if r.is_ok() {
                         self.write();
+                        self.upgrade_when_flushed();
                     }
                 }
                 // With too much unwritten, requests and answers wait in their queues (whose
@@ -339,6 +344,37 @@ impl Driver {
         }
     }
 
+    /// Turns to TLS in band once the capabilities exchange is out in clear.
+    fn upgrade_when_flushed(&mut self) {
+        if self.upgrade.is_none() || !self.wbuf.is_empty() {
+            return;
+        }
+        let Some(peer) = self.upgrade.take() else {
+            return;
+        };
+        let Some(config) = self.inner.tls.clone() else {
+            return;
+        };
+        let name = match peer {
+            Some(host) => match super::tls::server_name(host.as_str()) {
+                Ok(n) => Some(n),
+                Err(e) => {
+                    self.c
+                        .handle_error(std::time::Instant::now(), &e.to_string());
+                    return;
+                }
+            },
+            None => None,
+        };
+        if let Err(e) = self.stream.upgrade(&config, name) {
+            self.c
+                .handle_error(std::time::Instant::now(), &format!("TLS in band: {e}"));
+            return;
+        }
+        tracing::debug!("TLS in band: handshake started");
+        self.write();
+    }
+
     /// Writes what the socket takes, without waiting.
     fn write(&mut self) {
         if let Err(e) = self.stream.flush() {
@@ -376,6 +412,7 @@ impl Driver {
         if !self.wbuf.is_empty() {
             self.write();
         }
+        self.upgrade_when_flushed();
     }
 
     /// What is left to write once the connection is over (a CEA refusing the peer, a DPA),
@@ -580,6 +617,13 @@ impl Driver {
                 self.election_lost = true;
                 return;
             }
+        }
+        if crate::peer::capabilities::inband_tls(&self.inner.caps, &peer) && !self.stream.is_tls() {
+            // Done in flush_out, once the CEA (ours, or the peer's) is behind us.
+            self.upgrade = Some(match self.role {
+                Role::Initiator { .. } => Some(host.clone()),
+                Role::Responder => None,
+            });
         }
         tracing::info!(peer = %host, ?common, "peer up");
         let (state_tx, state_rx) = watch::channel(WatchdogState::Okay);

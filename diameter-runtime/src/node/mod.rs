@@ -211,6 +211,8 @@ struct PeerEntry {
 
 pub(crate) struct Inner {
     pub caps: Arc<Capabilities>,
+    /// Certificates for TLS in band (listeners and aaas:// peers get their own copy).
+    pub tls: Option<TlsConfig>,
     /// Session-Id parts (RFC 6733 §8.8): the start time, and a counter.
     session_high: u32,
     session_low: AtomicU32,

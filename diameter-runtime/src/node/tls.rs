@@ -130,6 +130,12 @@ pub(crate) fn server_name(name: &str) -> Result<ServerName<'static>, Error> {
 pub(crate) enum Socket {
     Plain(TcpStream),
     Tls(Box<TlsSocket>),
+    /// An in-band upgrade failed to start: the socket is gone.
+    Gone,
+}
+
+fn gone() -> io::Error {
+    io::Error::new(io::ErrorKind::NotConnected, "the TLS upgrade failed")
 }
 
 pub(crate) struct TlsSocket {
@@ -180,11 +186,38 @@ impl Socket {
         })))
     }
 
+    /// Turns a plain connection into TLS in band (RFC 3588 style, after CER/CEA): as the
+    /// client checking the peer's certificate for `peer`, or as the server without one.
+    pub(crate) fn upgrade(
+        &mut self,
+        config: &TlsConfig,
+        peer: Option<ServerName<'static>>,
+    ) -> io::Result<()> {
+        let tcp = match std::mem::replace(self, Socket::Gone) {
+            Socket::Plain(tcp) => tcp,
+            other => {
+                *self = other;
+                return Ok(());
+            }
+        };
+        *self = match peer {
+            Some(name) => Socket::tls_client(tcp, config, name)?,
+            None => Socket::tls_server(tcp, config)?,
+        };
+        Ok(())
+    }
+
+    /// Whether the connection runs TLS.
+    pub(crate) fn is_tls(&self) -> bool {
+        matches!(self, Socket::Tls(_))
+    }
+
     /// Waits until the socket has something to read.
     pub(crate) async fn readable(&self) -> io::Result<()> {
         match self {
             Socket::Plain(s) => s.readable().await,
             Socket::Tls(t) => t.tcp.readable().await,
+            Socket::Gone => Err(gone()),
         }
     }
 
@@ -193,13 +226,14 @@ impl Socket {
         match self {
             Socket::Plain(s) => s.writable().await,
             Socket::Tls(t) => t.tcp.writable().await,
+            Socket::Gone => Err(gone()),
         }
     }
 
     /// TLS records (handshake, alerts, data) wait to be written.
     pub(crate) fn wants_write(&self) -> bool {
         match self {
-            Socket::Plain(_) => false,
+            Socket::Plain(_) | Socket::Gone => false,
             Socket::Tls(t) => t.conn.wants_write(),
         }
     }
@@ -210,6 +244,7 @@ impl Socket {
         match self {
             Socket::Plain(s) => s.try_read_buf(buf),
             Socket::Tls(t) => t.try_read_buf(buf),
+            Socket::Gone => Err(gone()),
         }
     }
 
@@ -218,13 +253,14 @@ impl Socket {
         match self {
             Socket::Plain(s) => s.try_write(b),
             Socket::Tls(t) => t.try_write(b),
+            Socket::Gone => Err(gone()),
         }
     }
 
     /// Writes pending TLS records, without waiting.
     pub(crate) fn flush(&mut self) -> io::Result<()> {
         match self {
-            Socket::Plain(_) => Ok(()),
+            Socket::Plain(_) | Socket::Gone => Ok(()),
             Socket::Tls(t) => t.flush(),
         }
     }
@@ -238,6 +274,7 @@ impl Socket {
                 let _ = t.flush();
                 &mut t.tcp
             }
+            Socket::Gone => return,
         };
         let _ = tokio::io::AsyncWriteExt::shutdown(tcp).await;
     }

@@ -289,7 +289,21 @@ pub fn negotiate(local: &Capabilities, peer: &PeerInfo) -> Result<Vec<AppId>, Re
             failed_avp: None,
         });
     }
+    if !no_security(&local.inband_security_ids) && !inband_tls(local, peer) {
+        return Err(Refusal {
+            result_code: ResultCode::DIAMETER_NO_COMMON_SECURITY,
+            reason: "this node requires in-band TLS, which the peer does not offer".into(),
+            failed_avp: None,
+        });
+    }
     Ok(common)
+}
+
+/// Whether both sides offer TLS in band (Inband-Security-Id 1, RFC 3588 §6.10): the
+/// connection then turns to TLS right after the capabilities exchange.
+pub fn inband_tls(local: &Capabilities, peer: &PeerInfo) -> bool {
+    local.inband_security_ids.contains(&InbandSecurityId::TLS)
+        && peer.inband_security_ids.contains(&InbandSecurityId::TLS)
 }
 
 #[cfg(test)]

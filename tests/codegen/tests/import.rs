@@ -281,7 +281,11 @@ fn reference_imports_report_as_expected() {
         ("wireshark", "dictionary.xml", Format::Wireshark),
         ("freediameter/dict_legacy", "xml", Format::FreeDiameterXml),
         // The dictionaries, not their schema.
-        ("freediameter/dict_json", "/dictionary_", Format::FreeDiameterJson),
+        (
+            "freediameter/dict_json",
+            "/dictionary_",
+            Format::FreeDiameterJson,
+        ),
         ("freediameter", "csv", Format::FreeDiameterCsv),
     ];
     for (dir, ending, format) in sets {

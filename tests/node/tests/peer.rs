@@ -130,10 +130,40 @@ async fn no_common_application_5010() {
 async fn no_common_security_5017() {
     let s = server("ocs.example.net", |b| b).await;
     let c = client("pcef.example.net", &s, |b| {
-        b.inband_security_id(InbandSecurityId::TLS)
+        b.tls(self_signed()).tls_inband()
     })
     .await;
     assert_eq!(refused(&c).await, 5017);
+}
+
+/// A certificate for pcef.example.net that trusts itself.
+fn self_signed() -> diameter_runtime::node::TlsConfig {
+    let key = rcgen::KeyPair::generate().unwrap();
+    let cert = rcgen::CertificateParams::new(vec!["pcef.example.net".to_string()])
+        .unwrap()
+        .self_signed(&key)
+        .unwrap();
+    diameter_runtime::node::TlsConfig::from_pem(
+        &cert.pem(),
+        &key.serialize_pem(),
+        &cert.pem(),
+        false,
+    )
+    .unwrap()
+}
+
+#[tokio::test]
+async fn advertising_tls_in_band_needs_certificates() {
+    let e = Node::builder()
+        .origin_host("pcef.example.net")
+        .origin_realm("example.net")
+        .auth_application(4)
+        .inband_security_id(InbandSecurityId::TLS)
+        .start()
+        .await
+        .err()
+        .expect("refused");
+    assert!(e.to_string().contains("needs NodeBuilder::tls"), "{e}");
 }
 
 #[tokio::test]

@@ -188,3 +188,67 @@ fn bad_pem_is_a_clear_error() {
     let e = TlsConfig::from_pem(&cert, &key, "", false).unwrap_err();
     assert!(e.to_string().contains("TLS: CA"), "{e}");
 }
+
+/// RFC 3588 style: CER/CEA in clear with Inband-Security-Id TLS on both sides, then TLS on
+/// the same connection; a peer that does not offer TLS is refused with 5017.
+#[tokio::test(flavor = "multi_thread")]
+async fn tls_in_band_after_the_capabilities_exchange() {
+    let pki = Pki::new();
+    let server = Node::builder()
+        .origin_host("ocs.example.net")
+        .origin_realm("example.net")
+        .auth_application(4)
+        .tls(pki.config("ocs.example.net", &pki, true))
+        .tls_inband()
+        .listen("127.0.0.1:0")
+        .handler(CreditControlServer::new(Ocs))
+        .start()
+        .await
+        .unwrap();
+    let port = server.local_addrs()[0].port();
+    let node = Node::builder()
+        .origin_host("pcef.example.net")
+        .origin_realm("example.net")
+        .auth_application(4)
+        .tls(pki.config("pcef.example.net", &pki, false))
+        .tls_inband()
+        .peer_at("ocs.example.net", &format!("127.0.0.1:{port}"))
+        .start()
+        .await
+        .unwrap();
+    node.wait_for_ready(4, Duration::from_secs(5))
+        .await
+        .unwrap();
+    for _ in 0..3 {
+        let cca = CreditControlClient::new(node.clone())
+            .credit_control(ccr())
+            .await
+            .unwrap();
+        assert_eq!(cca.result_code, ResultCode::DIAMETER_SUCCESS);
+    }
+    // The handshake does happen: a client certificate of another CA ends the connection
+    // right after CER/CEA, so requests fail.
+    let rogue = Pki::new();
+    let bad = Node::builder()
+        .origin_host("pcef2.example.net")
+        .origin_realm("example.net")
+        .auth_application(4)
+        .request_timeout(Duration::from_millis(500))
+        .tls(rogue.config("pcef2.example.net", &pki, false))
+        .tls_inband()
+        .peer_at("ocs.example.net", &format!("127.0.0.1:{port}"))
+        .start()
+        .await
+        .unwrap();
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    assert!(CreditControlClient::new(bad.clone())
+        .credit_control(ccr())
+        .await
+        .is_err());
+    // Without TLS in band the client is refused.
+    let plain = client(None, "ocs.example.net", format!("127.0.0.1:{port}")).await;
+    assert!(plain
+        .wait_for_ready(4, Duration::from_millis(800))
+        .await
+        .is_err());
+}
