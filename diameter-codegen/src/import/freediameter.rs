@@ -630,10 +630,7 @@ pub fn import_json(inputs: &[Input<'_>]) -> Imported {
         };
         match serde_json::from_str::<Value>(input.text) {
             Ok(v) if is_schema(&v) => {
-                let msg = format!(
-                    "{} is a JSON schema, not a dictionary; skipped",
-                    input.path.display()
-                );
+                let msg = "the file is a JSON schema, not a dictionary; skipped".to_string();
                 b.diags.push(loss(loc, msg));
             }
             Ok(v) => files.push((*input, v)),
@@ -723,8 +720,7 @@ pub fn import_json(inputs: &[Input<'_>]) -> Imported {
             (None, Some(id)) => {
                 if !p.avps.is_empty() {
                     let msg = format!(
-                        "{} defines no application of its own; its AVPs go to application {id}, whose definitions it extends",
-                        input.path.display()
+                        "the file defines no application of its own; its AVPs go to application {id}, whose definitions it extends"
                     );
                     b.diags.push(loss(top, msg));
                 }

@@ -1400,7 +1400,10 @@ impl XmlReader<'_> {
                         self.dir = saved;
                     }
                     Err(e) => {
-                        let msg = format!("cannot read {} (entity &{name};): {e}", path.display());
+                        let msg = format!(
+                            "cannot read {} (entity &{name};): {e}",
+                            path.file_name().unwrap_or_default().to_string_lossy()
+                        );
                         self.diags.push(syntax(loc, msg));
                     }
                 }
@@ -1569,7 +1572,7 @@ pub(super) fn import_dialect(inputs: &[Input<'_>], dialect: Dialect) -> Imported
             if let Some(i) = inputs.get(k) {
                 let msg = format!(
                     "{} is included by another input of this import and read there",
-                    i.path.display()
+                    i.path.file_name().unwrap_or_default().to_string_lossy()
                 );
                 w.b.diags.push(loss(
                     Loc {
