@@ -332,7 +332,12 @@ impl TlsSocket {
             };
             let mut rd = &records[..n];
             while !rd.is_empty() {
-                self.conn.read_tls(&mut rd)?;
+                // rustls takes nothing more once the session is over (close_notify or a
+                // fatal alert): what follows is dropped, and the stream is at its end.
+                if self.conn.read_tls(&mut rd)? == 0 {
+                    self.eof = true;
+                    break;
+                }
                 if let Err(e) = self.conn.process_new_packets() {
                     // The alert that tells the peer why.
                     let _ = self.flush();
