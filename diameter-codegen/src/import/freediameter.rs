@@ -1230,16 +1230,7 @@ mod tests {
         Input { file, path, text }
     }
 
-    fn children<'e>(e: &'e Element, name: &str) -> Vec<&'e Element> {
-        e.children.iter().filter(|c| c.name == name).collect()
-    }
-
-    fn find<'e>(e: &'e Element, name: &str, attr: &str, value: &str) -> Option<&'e Element> {
-        if e.name == name && e.attr(attr) == Some(value) {
-            return Some(e);
-        }
-        e.children.iter().find_map(|c| find(c, name, attr, value))
-    }
+    use crate::import::test_support::{children, find};
 
     /// avp, required, max, position.
     type RuleView<'e> = (&'e str, Option<&'e str>, Option<&'e str>, Option<&'e str>);

@@ -176,3 +176,27 @@ pub(crate) fn syntax(loc: crate::Loc, message: impl Into<String>) -> Diagnostic 
 pub(crate) fn loss(loc: crate::Loc, message: impl Into<String>) -> Diagnostic {
     Diagnostic::warning(ErrorKind::ImportLoss, loc, message)
 }
+
+/// Helpers of the importers' tests.
+#[cfg(test)]
+pub(crate) mod test_support {
+    use crate::xml::Element;
+
+    /// The children of `e` named `name`.
+    pub(crate) fn children<'e>(e: &'e Element, name: &str) -> Vec<&'e Element> {
+        e.children.iter().filter(|c| c.name == name).collect()
+    }
+
+    /// The first element below `e` (or `e`) named `name` whose `attr` is `value`.
+    pub(crate) fn find<'e>(
+        e: &'e Element,
+        name: &str,
+        attr: &str,
+        value: &str,
+    ) -> Option<&'e Element> {
+        if e.name == name && e.attr(attr) == Some(value) {
+            return Some(e);
+        }
+        e.children.iter().find_map(|c| find(c, name, attr, value))
+    }
+}

@@ -2002,16 +2002,7 @@ mod tests {
         import(&[input])
     }
 
-    fn children<'e>(e: &'e Element, name: &str) -> Vec<&'e Element> {
-        e.children.iter().filter(|c| c.name == name).collect()
-    }
-
-    fn find<'e>(e: &'e Element, name: &str, attr: &str, value: &str) -> Option<&'e Element> {
-        if e.name == name && e.attr(attr) == Some(value) {
-            return Some(e);
-        }
-        e.children.iter().find_map(|c| find(c, name, attr, value))
-    }
+    use crate::import::test_support::{children, find};
 
     fn errors(out: &Imported) -> Vec<&Diagnostic> {
         out.diagnostics
