@@ -157,8 +157,9 @@ enum Cmd {
         #[arg(long, default_value_t = 2001)]
         result_code: u32,
         /// TOML configuration: origin_host, origin_realm, listen = [..], peers = [..],
-        /// result_code, dictionaries = [..], and [[routes]] tables (realm, application,
-        /// action = local|relay|proxy|redirect, peers = [..]).
+        /// result_code, dictionaries = [..], [[routes]] tables (realm, application,
+        /// action = local|relay|proxy|redirect, peers = [..]), and tls_cert, tls_key, tls_ca,
+        /// tls_listen = [..], tls_require_client_cert, tls_inband.
         #[arg(long, value_name = "FILE")]
         config: Option<PathBuf>,
         #[command(flatten)]
@@ -435,6 +436,8 @@ async fn run(cli: Cli) -> Result<ExitCode, String> {
             tls,
         } => {
             let mut id = id;
+            let mut tls = tls;
+            let mut tls_listen = tls_listen;
             let mut listens = vec![listen];
             let mut peers = Vec::new();
             let mut rc = result_code;
@@ -464,6 +467,18 @@ async fn run(cli: Cli) -> Result<ExitCode, String> {
                 }
                 if let Some(r) = cfg.get("result_code").and_then(|v| v.as_integer()) {
                     rc = r as u32;
+                }
+                // tls_cert, tls_key, tls_ca, tls_listen = [..], tls_require_client_cert,
+                // tls_inband: as the flags of the same names.
+                let file = |k: &str| cfg.get(k).and_then(|v| v.as_str()).map(PathBuf::from);
+                tls.tls_cert = file("tls_cert").or(tls.tls_cert);
+                tls.tls_key = file("tls_key").or(tls.tls_key);
+                tls.tls_ca = file("tls_ca").or(tls.tls_ca);
+                let flag = |k: &str| cfg.get(k).and_then(|v| v.as_bool()).unwrap_or(false);
+                tls.tls_require_client_cert |= flag("tls_require_client_cert");
+                tls.tls_inband |= flag("tls_inband");
+                if let Some(l) = cfg.get("tls_listen").and_then(|v| v.as_array()) {
+                    tls_listen.extend(l.iter().filter_map(|v| v.as_str().map(String::from)));
                 }
                 if let Some(d) = cfg.get("dictionaries").and_then(|v| v.as_array()) {
                     id.dictionaries
