@@ -489,6 +489,15 @@ impl Driver {
                 ConnEvent::CapabilitiesRequest { peer, .. } => {
                     let host = peer.origin_host.clone();
                     self.host = Some(host.clone());
+                    let check = self.inner.tls.as_ref().is_none_or(|t| t.check_client_names);
+                    if check && self.stream.peer_certificate_names(host.as_str()) == Some(false) {
+                        tracing::warn!(peer = %host, "the client certificate does not name the CER's Origin-Host");
+                        self.c.refuse(
+                            3010,
+                            &format!("the client certificate does not name {host}"),
+                        );
+                        continue;
+                    }
                     let (decision, stale) =
                         self.inner
                             .elections

@@ -23,6 +23,7 @@ use super::{Error, ErrorKind};
 pub struct TlsConfig {
     pub(crate) server: Arc<ServerConfig>,
     pub(crate) client: Arc<ClientConfig>,
+    pub(crate) check_client_names: bool,
 }
 
 impl std::fmt::Debug for TlsConfig {
@@ -112,7 +113,17 @@ impl TlsConfig {
         Ok(TlsConfig {
             server: Arc::new(server),
             client: Arc::new(client),
+            check_client_names: true,
         })
+    }
+
+    /// Whether a client's certificate must name the Origin-Host its CER gives (default on):
+    /// a CER from a host its certificate does not name is answered 3010
+    /// (DIAMETER_UNKNOWN_PEER). Servers' certificates are always checked against the
+    /// Origin-Host (or URI host) a node connects to.
+    pub fn check_client_names(mut self, on: bool) -> Self {
+        self.check_client_names = on;
+        self
     }
 }
 
@@ -210,6 +221,21 @@ impl Socket {
     /// Whether the connection runs TLS.
     pub(crate) fn is_tls(&self) -> bool {
         matches!(self, Socket::Tls(_))
+    }
+
+    /// Whether the certificate the peer presented names `host`; `None` without one.
+    pub(crate) fn peer_certificate_names(&self, host: &str) -> Option<bool> {
+        let Socket::Tls(t) = self else {
+            return None;
+        };
+        let leaf = t.conn.peer_certificates()?.first()?;
+        let Ok(name) = ServerName::try_from(host) else {
+            return Some(false);
+        };
+        let Ok(parsed) = rustls::server::ParsedCertificate::try_from(leaf) else {
+            return Some(false);
+        };
+        Some(rustls::client::verify_server_name(&parsed, &name).is_ok())
     }
 
     /// Waits until the socket has something to read.

@@ -1,7 +1,8 @@
 //! TLS between two nodes, RFC 6733 style (the handshake before CER, on a listener of its own):
 //! certificates made here with rcgen, a request answered over TLS, mutual TLS accepted and
-//! refused, a certificate that does not name the expected Origin-Host refused, and a
-//! plain-text peer on the TLS port refused while TLS traffic carries on.
+//! refused, a certificate that does not name the expected Origin-Host refused (either side),
+//! and a plain-text peer on the TLS port refused while TLS traffic carries on; and TLS in
+//! band, RFC 3588 style.
 
 use std::time::Duration;
 
@@ -159,6 +160,15 @@ async fn a_certificate_not_naming_the_peer_is_refused() {
     assert!(refused(&server, own.clone(), "hss.example.net").await);
     // The same certificates with the right name get in.
     assert!(!refused(&server, own, "ocs.example.net").await);
+    // A client whose certificate names another host than its CER's Origin-Host
+    // (pcef.example.net) is refused, unless the server does not check client names.
+    let other = pki.config("other.example.net", &pki, false);
+    assert!(refused(&server, other.clone(), "ocs.example.net").await);
+    let lax = ocs(pki
+        .config("ocs.example.net", &pki, false)
+        .check_client_names(false))
+    .await;
+    assert!(!refused(&lax, other, "ocs.example.net").await);
 }
 
 #[test]
