@@ -2210,13 +2210,7 @@ mod tests {
     /// (applications, libraries, AVPs, commands, items, ImportLoss warnings, UnknownParent
     /// warnings) of a reference directory, from a Python prototype of this importer.
     fn reference_dir(dir: &str, expect: [usize; 7]) {
-        let path = std::env::var_os("DIAMETER_REFERENCE_DICTIONARIES")
-            .map(std::path::PathBuf::from)
-            .unwrap_or_else(|| {
-                std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
-                    .join("../../shared/reference-dictionaries")
-            })
-            .join(dir);
+        let path = crate::import::test_support::reference_dir(dir);
         let Ok(entries) = std::fs::read_dir(&path) else {
             eprintln!("skipped: {} is not here", path.display());
             return;

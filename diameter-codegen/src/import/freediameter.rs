@@ -1615,12 +1615,7 @@ Unterminated,\"8,1,OctetString,,,,\n";
     }
 
     fn reference_dir() -> PathBuf {
-        std::env::var_os("DIAMETER_REFERENCE_DICTIONARIES")
-            .map(PathBuf::from)
-            .unwrap_or_else(|| {
-                Path::new(env!("CARGO_MANIFEST_DIR")).join("../../shared/reference-dictionaries")
-            })
-            .join("freediameter")
+        crate::import::test_support::reference_dir("freediameter")
     }
 
     /// Every file of `dir` with extension `ext`, sorted, with its text.

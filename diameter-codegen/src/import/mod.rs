@@ -180,7 +180,20 @@ pub(crate) fn loss(loc: crate::Loc, message: impl Into<String>) -> Diagnostic {
 /// Helpers of the importers' tests.
 #[cfg(test)]
 pub(crate) mod test_support {
+    use std::path::{Path, PathBuf};
+
     use crate::xml::Element;
+
+    /// `sub` of the reference dictionaries: `DIAMETER_REFERENCE_DICTIONARIES`, else `../shared`
+    /// beside the checkout.
+    pub(crate) fn reference_dir(sub: &str) -> PathBuf {
+        std::env::var_os("DIAMETER_REFERENCE_DICTIONARIES")
+            .map(PathBuf::from)
+            .unwrap_or_else(|| {
+                Path::new(env!("CARGO_MANIFEST_DIR")).join("../../shared/reference-dictionaries")
+            })
+            .join(sub)
+    }
 
     /// The children of `e` named `name`.
     pub(crate) fn children<'e>(e: &'e Element, name: &str) -> Vec<&'e Element> {

@@ -2336,12 +2336,7 @@ mod tests {
     }
 
     fn reference_dir() -> PathBuf {
-        std::env::var_os("DIAMETER_REFERENCE_DICTIONARIES")
-            .map(PathBuf::from)
-            .unwrap_or_else(|| {
-                Path::new(env!("CARGO_MANIFEST_DIR")).join("../../shared/reference-dictionaries")
-            })
-            .join("wireshark")
+        crate::import::test_support::reference_dir("wireshark")
     }
 
     #[test]
