@@ -155,25 +155,14 @@ impl Config {
         }
         if self.bundled_base {
             // Only when no input defines application 0 itself.
-            let defines_base = sources.iter().any(|s| {
-                let format = self
-                    .options
-                    .format
-                    .unwrap_or_else(|| import::Format::detect(&s.path, &s.text));
-                let input = import::Input {
-                    file: 0,
-                    path: &s.path,
-                    text: &s.text,
-                };
-                import::import(format, &[input])
-                    .roots
-                    .iter()
-                    .any(|(_, root)| {
-                        root.children.iter().any(|c| {
-                            c.name == "application" && c.attr("id").map(str::trim) == Some("0")
-                        })
+            let defines_base = model::import_sources(&sources, self.options.format)
+                .roots
+                .iter()
+                .any(|(_, root)| {
+                    root.children.iter().any(|c| {
+                        c.name == "application" && c.attr("id").map(str::trim) == Some("0")
                     })
-            });
+                });
             if !defines_base {
                 sources.push(Source {
                     path: PathBuf::from("<bundled base.xml>"),
@@ -237,10 +226,12 @@ impl Config {
     /// only produced for inputs that load; every error has its input file and line.
     pub fn convert(&self, paths: &[impl AsRef<Path>]) -> Result<Converted, Error> {
         let (sources, inputs) = self.sources(paths)?;
-        let dict = model::load(&sources, self.options).map_err(Error::Invalid)?;
         // Context files (externs) are imported too, so Erlang's @inherits resolves to them,
         // but only the inputs are printed.
-        let mut roots = model::import_sources(&sources, self.options.format).roots;
+        let imported = model::import_sources(&sources, self.options.format);
+        let dict =
+            model::load_imported(&sources, &imported, self.options).map_err(Error::Invalid)?;
+        let mut roots = imported.roots;
         roots.retain(|(i, _)| *i < inputs);
         let mut merged = xml::Element {
             name: "diameter".into(),

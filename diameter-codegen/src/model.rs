@@ -1494,6 +1494,16 @@ pub fn import_sources(sources: &[Source], forced: Option<Format>) -> crate::impo
 ///
 /// Returns every diagnostic (errors and warnings) if any error was found.
 pub fn load(sources: &[Source], opts: LoadOptions) -> Result<Dictionary, Vec<Diagnostic>> {
+    load_imported(sources, &import_sources(sources, opts.format), opts)
+}
+
+/// [`load`] of sources already imported with [`import_sources`] (whose diagnostics are
+/// reported with the load's).
+pub fn load_imported(
+    sources: &[Source],
+    imported: &crate::import::Imported,
+    opts: LoadOptions,
+) -> Result<Dictionary, Vec<Diagnostic>> {
     let mut l = Loader {
         opts,
         diags: Vec::new(),
@@ -1507,11 +1517,10 @@ pub fn load(sources: &[Source], opts: LoadOptions) -> Result<Dictionary, Vec<Dia
         vendor_uses: Vec::new(),
         named_parents: Vec::new(),
     };
-    let imported = import_sources(sources, opts.format);
-    let roots = imported.roots;
-    l.diags.extend(imported.diagnostics);
+    let roots = &imported.roots;
+    l.diags.extend(imported.diagnostics.iter().cloned());
     // Vendors and typedefs first, wherever they are, so the order of files does not matter.
-    for (_, root) in &roots {
+    for (_, root) in roots {
         if root.name != "diameter" {
             let msg = format!("the root element is <{}>, expected <diameter>", root.name);
             l.err(K::BadRoot, root.loc, msg);
@@ -1525,7 +1534,7 @@ pub fn load(sources: &[Source], opts: LoadOptions) -> Result<Dictionary, Vec<Dia
             }
         }
     }
-    for (i, root) in &roots {
+    for (i, root) in roots {
         if root.name != "diameter" {
             continue;
         }
