@@ -305,7 +305,8 @@ impl Fill<'_> {
 }
 
 /// A field type [`Message::fill`] can fill: text and identities when empty, the
-/// application id when 0. `Option` fields are left alone (absent is the sender's choice).
+/// application id when 0. Only required fields are filled (an absent optional one is the
+/// sender's choice), so `Option` has no impl.
 pub trait Fillable {
     /// Fills `self` from `fill` if it is empty.
     fn fill_with(&mut self, kind: FillKind, fill: &Fill<'_>);
@@ -343,8 +344,4 @@ impl Fillable for u32 {
             *self = fill.application_id;
         }
     }
-}
-
-impl<T> Fillable for Option<T> {
-    fn fill_with(&mut self, _kind: FillKind, _fill: &Fill<'_>) {}
 }
