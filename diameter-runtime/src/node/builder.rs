@@ -192,8 +192,9 @@ impl NodeBuilder {
         self
     }
 
-    /// Keeps the answers to the last `capacity` requests (8,192 by default; 0 turns it off)
-    /// and replays them to duplicates — a request with the T flag whose Origin-Host and
+    /// Keeps the answers to the last `capacity` requests (8,192 by default; 0 turns it off;
+    /// the oldest eighth is dropped at once, so at least 7/8 of `capacity` are held) and
+    /// replays them to duplicates — a request with the T flag whose Origin-Host and
     /// End-to-End id were already answered (RFC 6733 §5.5.4) — under their new Hop-by-Hop
     /// id, instead of handling them again. At most 16 MiB of answers are held.
     pub fn duplicate_cache(mut self, capacity: usize) -> Self {

@@ -2,91 +2,105 @@
 //! End-to-End id of their request, so that a retransmission (T flag) is answered the same way
 //! again instead of being handled twice.
 //!
-//! A ring: every answer is stored, in arrival order, so the cost per request is one hash, one
-//! short lock and sequential writes (no random memory access); the lookup, needed only for a
-//! request with the T flag, scans the ring's hashes. Bounded in entries, bytes and age; the
-//! oldest entry goes first.
+//! Every answer is stored, so storing must be cheap and lookups (needed only for a request
+//! with the T flag) may be slow. The cache is a ring of generations, each an append-only log:
+//! storing an answer appends its key hash, its place and the bytes of the host and answer to
+//! the newest generation (sequential writes, nothing read, nothing freed); when that one is
+//! full, the oldest generation is emptied (its buffers kept) and becomes the newest. A lookup
+//! scans the hashes, newest first, and compares hosts only where a hash matches. Bounded in entries, bytes and age.
 
 use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
-use bytes::{Bytes, BytesMut};
+use bytes::Bytes;
 
-/// Origin-Hosts up to this long are kept whole; longer ones are compared by hash and length.
-const INLINE_HOST: usize = 64;
+/// How many generations the capacity is split into: when the newest is full the oldest
+/// goes, so between 7/8 of the capacity and all of it is held.
+const GENERATIONS: usize = 8;
 
 /// Who sent a request: its Origin-Host and End-to-End id.
-#[derive(Clone, Copy, PartialEq, Eq)]
+#[derive(Clone)]
 pub(crate) struct Key {
     hash: u64,
     end_to_end: u32,
-    len: u16,
-    host: [u8; INLINE_HOST],
+    /// The Origin-Host (a slice of the request: no copy).
+    host: Bytes,
 }
 
 impl Key {
     /// The key of a request from `origin_host` with this End-to-End id.
-    pub(crate) fn new(origin_host: &[u8], end_to_end: u32) -> Key {
+    pub(crate) fn new(origin_host: Bytes, end_to_end: u32) -> Key {
         // FNV-1a over the host, then the id mixed in.
         let mut h: u64 = 0xcbf2_9ce4_8422_2325;
-        for &b in origin_host {
+        for &b in origin_host.iter() {
             h = (h ^ b as u64).wrapping_mul(0x0100_0000_01b3);
         }
         h = (h ^ end_to_end as u64).wrapping_mul(0x9e37_79b9_7f4a_7c15);
-        let mut host = [0u8; INLINE_HOST];
-        let n = origin_host.len().min(INLINE_HOST);
-        host[..n].copy_from_slice(&origin_host[..n]);
         Key {
             hash: h ^ (h >> 29),
             end_to_end,
-            len: origin_host.len().min(u16::MAX as usize) as u16,
-            host,
+            host: origin_host,
         }
     }
 }
 
-struct Entry {
-    key: Key,
+/// Where one stored answer is in its generation's `data`: the host, then the answer.
+struct Span {
+    start: u32,
+    host_len: u16,
+    answer_len: u32,
+    end_to_end: u32,
     at: Instant,
-    answer: Bytes,
+}
+
+/// One generation: parallel logs of hashes and spans, and the bytes they point into.
+struct Generation {
+    hashes: Vec<u64>,
+    spans: Vec<Span>,
+    data: Vec<u8>,
+}
+
+impl Generation {
+    fn clear(&mut self) {
+        self.hashes.clear();
+        self.spans.clear();
+        self.data.clear();
+    }
 }
 
 struct Ring {
-    /// The hashes of `entries`, scanned on lookup (0 for an empty slot).
-    hashes: Vec<u64>,
-    entries: Vec<Option<Entry>>,
-    next: usize,
-    bytes: usize,
-    /// Answers are copied into shared blocks: a copy and a reference count per answer instead
-    /// of an allocation and a free.
-    arena: BytesMut,
+    gens: Vec<Generation>,
+    /// The generation answers go into.
+    newest: usize,
 }
-
-/// The size of one arena block: under glibc's mmap threshold (128 KiB), so blocks come from
-/// the heap again instead of fresh zeroed pages.
-const ARENA_BLOCK: usize = 64 * 1024;
 
 /// The cache.
 pub(crate) struct DupCache {
     ring: Mutex<Ring>,
     lifetime: Duration,
-    max_bytes: usize,
+    /// Entries and bytes of one generation.
+    per_gen: usize,
+    bytes_per_gen: usize,
 }
 
 impl DupCache {
     /// Room for `capacity` answers, each kept at most `lifetime`, `max_bytes` in all.
     pub(crate) fn new(capacity: usize, lifetime: Duration, max_bytes: usize) -> Self {
-        let capacity = capacity.max(1);
+        let per_gen = capacity.div_ceil(GENERATIONS).max(1);
         DupCache {
             ring: Mutex::new(Ring {
-                hashes: vec![0; capacity],
-                entries: (0..capacity).map(|_| None).collect(),
-                next: 0,
-                bytes: 0,
-                arena: BytesMut::new(),
+                gens: (0..GENERATIONS)
+                    .map(|_| Generation {
+                        hashes: Vec::new(),
+                        spans: Vec::new(),
+                        data: Vec::new(),
+                    })
+                    .collect(),
+                newest: 0,
             }),
             lifetime,
-            max_bytes,
+            per_gen,
+            bytes_per_gen: (max_bytes / GENERATIONS).max(1),
         }
     }
 
@@ -94,49 +108,60 @@ impl DupCache {
     pub(crate) fn get(&self, key: &Key) -> Option<Bytes> {
         let r = self.ring.lock().unwrap_or_else(|p| p.into_inner());
         // Newest first: a request answered twice replays its latest answer.
-        let n = r.hashes.len();
-        (0..n)
-            .map(|i| (r.next + n - 1 - i) % n)
-            .filter(|&i| r.hashes[i] == key.hash)
-            .filter_map(|i| r.entries[i].as_ref())
-            .find(|e| e.key == *key && e.at.elapsed() < self.lifetime)
-            .map(|e| e.answer.clone())
+        for age in 0..GENERATIONS {
+            let g = &r.gens[(r.newest + GENERATIONS - age) % GENERATIONS];
+            for (i, _) in g
+                .hashes
+                .iter()
+                .enumerate()
+                .rev()
+                .filter(|(_, &h)| h == key.hash)
+            {
+                let s = &g.spans[i];
+                let host_at = s.start as usize;
+                let answer_at = host_at + s.host_len as usize;
+                if s.end_to_end == key.end_to_end
+                    && g.data[host_at..answer_at] == key.host[..]
+                    && s.at.elapsed() < self.lifetime
+                {
+                    let answer = &g.data[answer_at..answer_at + s.answer_len as usize];
+                    return Some(Bytes::copy_from_slice(answer));
+                }
+            }
+        }
+        None
     }
 
-    /// Keeps the answer to the request with this key, in place of the oldest entry.
-    pub(crate) fn insert(&self, key: Key, answer: &[u8]) {
-        let now = Instant::now();
-        let mut guard = self.ring.lock().unwrap_or_else(|p| p.into_inner());
-        let r = &mut *guard;
-        if answer.len() > self.max_bytes {
+    /// Keeps the answer to the request with this key.
+    pub(crate) fn insert(&self, key: &Key, answer: &[u8]) {
+        let origin_host = &key.host[..];
+        let size = origin_host.len() + answer.len();
+        if size > self.bytes_per_gen || origin_host.len() > u16::MAX as usize {
             return;
         }
-        // Free the slot, then older ones while the byte bound needs it.
-        let mut i = r.next;
-        loop {
-            if let Some(old) = r.entries[i].take() {
-                r.bytes -= old.answer.len();
-                r.hashes[i] = 0;
-            }
-            if r.bytes + answer.len() <= self.max_bytes {
-                break;
-            }
-            i = (i + 1) % r.hashes.len();
+        let at = Instant::now();
+        let mut guard = self.ring.lock().unwrap_or_else(|p| p.into_inner());
+        let r = &mut *guard;
+        let full = {
+            let g = &r.gens[r.newest];
+            g.hashes.len() >= self.per_gen || g.data.len() + size > self.bytes_per_gen
+        };
+        if full {
+            // The oldest generation goes: it becomes the newest, its buffers kept.
+            r.newest = (r.newest + 1) % GENERATIONS;
+            r.gens[r.newest].clear();
         }
-        if r.arena.capacity() < answer.len() {
-            r.arena = BytesMut::with_capacity(ARENA_BLOCK.max(answer.len()));
-        }
-        r.arena.extend_from_slice(answer);
-        let answer = r.arena.split().freeze();
-        let slot = r.next;
-        r.bytes += answer.len();
-        r.hashes[slot] = key.hash;
-        r.entries[slot] = Some(Entry {
-            key,
-            at: now,
-            answer,
+        let g = &mut r.gens[r.newest];
+        g.hashes.push(key.hash);
+        g.spans.push(Span {
+            start: g.data.len() as u32,
+            host_len: origin_host.len() as u16,
+            answer_len: answer.len() as u32,
+            end_to_end: key.end_to_end,
+            at,
         });
-        r.next = (slot + 1) % r.hashes.len();
+        g.data.extend_from_slice(origin_host);
+        g.data.extend_from_slice(answer);
     }
 }
 
@@ -144,45 +169,80 @@ impl DupCache {
 mod tests {
     use super::*;
 
+    fn key(host: &'static [u8], e2e: u32) -> Key {
+        Key::new(Bytes::from_static(host), e2e)
+    }
+
+    fn held(c: &DupCache) -> usize {
+        c.ring
+            .lock()
+            .unwrap()
+            .gens
+            .iter()
+            .map(|g| g.hashes.len())
+            .sum()
+    }
+
     #[test]
     fn replays_within_lifetime_and_bounds() {
         let c = DupCache::new(64, Duration::from_secs(60), 1 << 20);
-        let k = Key::new(b"client.example.net", 7);
+        let k = key(b"client.example.net", 7);
         assert!(c.get(&k).is_none());
-        c.insert(k, b"answer");
+        c.insert(&k, b"answer");
         assert_eq!(c.get(&k).unwrap(), Bytes::from_static(b"answer"));
-        assert!(c.get(&Key::new(b"client.example.net", 8)).is_none());
-        assert!(c.get(&Key::new(b"other.example.net", 7)).is_none());
-        // Thousands more: the cache stays within its entries.
+        assert!(c.get(&key(b"client.example.net", 8)).is_none());
+        assert!(c.get(&key(b"other.example.net", 7)).is_none());
+        // Answered again: the latest answer is replayed.
+        c.insert(&k, b"second");
+        assert_eq!(c.get(&k).unwrap(), Bytes::from_static(b"second"));
+        // Thousands more: the cache stays within its entries, at least 7/8 of them held.
         for i in 0..10_000u32 {
-            c.insert(Key::new(b"client.example.net", 1000 + i), b"x");
+            c.insert(&key(b"client.example.net", 1000 + i), b"x");
+            assert!(held(&c) <= 64);
         }
-        let held = c.ring.lock().unwrap().entries.iter().flatten().count();
-        assert_eq!(held, 64);
+        assert!(held(&c) >= 56, "{}", held(&c));
         assert!(c.get(&k).is_none(), "the oldest went first");
+        assert!(c.get(&key(b"client.example.net", 1000 + 9_999)).is_some());
+        assert!(c.get(&key(b"client.example.net", 1000 + 9_944)).is_some());
     }
 
     #[test]
     fn expired_and_oversized_answers_are_not_replayed() {
         let c = DupCache::new(64, Duration::ZERO, 1 << 20);
-        let k = Key::new(b"a", 1);
-        c.insert(k, b"answer");
+        let k = key(b"a", 1);
+        c.insert(&k, b"answer");
         assert!(c.get(&k).is_none(), "lifetime 0");
-        let c = DupCache::new(64, Duration::from_secs(60), 10);
-        c.insert(k, &[0u8; 11]);
+        // 80 bytes in all: 10 per generation, host included.
+        let c = DupCache::new(64, Duration::from_secs(60), 80);
+        c.insert(&k, &[0u8; 10]);
         assert!(c.get(&k).is_none(), "over the byte bound");
-        c.insert(k, &[0u8; 6]);
-        let k2 = Key::new(b"a", 2);
-        c.insert(k2, &[0u8; 6]);
-        assert!(c.get(&k).is_none(), "evicted for the byte bound");
-        assert!(c.get(&k2).is_some());
+        for i in 0..100u32 {
+            c.insert(&key(b"a", 100 + i), &[0u8; 6]);
+            let bytes: usize = c
+                .ring
+                .lock()
+                .unwrap()
+                .gens
+                .iter()
+                .map(|g| g.data.len())
+                .sum();
+            assert!(bytes <= 80);
+        }
+        assert!(
+            c.get(&key(b"a", 100)).is_none(),
+            "evicted for the byte bound"
+        );
+        assert!(c.get(&key(b"a", 199)).is_some());
     }
 
     #[test]
     fn long_hosts_are_told_apart() {
-        let a = [b'a'; 100];
-        let mut b = a;
+        let a = Bytes::from(vec![b'a'; 100]);
+        let mut b = vec![b'a'; 100];
         b[99] = b'b';
-        assert!(Key::new(&a, 1) != Key::new(&b, 1));
+        let c = DupCache::new(64, Duration::from_secs(60), 1 << 20);
+        c.insert(&Key::new(a.clone(), 1), b"answer");
+        assert!(c.get(&Key::new(a, 1)).is_some());
+        assert!(c.get(&Key::new(Bytes::from(b), 1)).is_none());
     }
 }
