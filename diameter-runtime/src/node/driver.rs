@@ -529,14 +529,12 @@ impl Driver {
                         );
                         continue;
                     };
-                    let host = host.clone();
-                    let common = self.c.common_applications().to_vec();
                     let mut ready = std::mem::take(&mut self.ready);
                     super::incoming::on_request(
                         &self.inner,
                         req,
-                        &host,
-                        &common,
+                        host,
+                        self.c.common_applications(),
                         &mut ready,
                         &self.later_tx,
                     )

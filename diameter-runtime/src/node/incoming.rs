@@ -12,7 +12,7 @@ use tokio::sync::mpsc;
 
 use super::{answer_skeleton, Action, Handler, Inner, Reply, Request};
 use crate::base::ResultCode;
-use crate::codec::DiameterIdentity;
+use crate::codec::{DiameterIdentity, Header};
 use crate::peer::capabilities::RELAY_APPLICATION_ID;
 use crate::peer::{AppId, Received};
 
@@ -80,7 +80,7 @@ pub(crate) async fn on_request(
         .dup
         .as_ref()
         .and(req.origin_host())
-        .map(|h| super::dup::Key::new(h, header.end_to_end));
+        .map(|h| super::dup::Key::new(req.frame.slice_ref(h), header.end_to_end));
     let request = Request::new(header, req.frame.clone(), from.clone(), caps.clone());
     if let (None, Some(cb)) = (&bound, inner.callbacks.clone()) {
         let (inner, later, from) = (inner.clone(), later.clone(), from.clone());
@@ -106,7 +106,7 @@ pub(crate) async fn on_request(
                     super::forward::forward(&inner, h, frame, &from, &mut now, &later)
                 }
                 Some(Action::Discard) => {}
-                None => now.push(handler_failed(&fallback, caps)),
+                None => now.push(handler_failed(h, frame, caps)),
             }
             for b in now {
                 let _ = later.send(b).await;
@@ -114,7 +114,7 @@ pub(crate) async fn on_request(
         });
         return;
     }
-    let Some(handler) = bound.or_else(|| inner.handler.clone()) else {
+    let Some(handler) = bound.as_ref().or(inner.handler.as_ref()) else {
         out.push(error(ResultCode::DIAMETER_COMMAND_UNSUPPORTED, None));
         return;
     };
@@ -128,34 +128,27 @@ pub(crate) async fn on_request(
             return;
         }
     }
-    let remember = {
-        let inner = inner.clone();
-        move |answer: &Bytes| {
-            if let (Some(cache), Some(key)) = (&inner.dup, dup_key) {
-                cache.insert(key, answer);
-            }
-        }
-    };
     // A handler whose future is ready at once is answered here, without a task.
-    let fallback = request.clone();
     let mut fut = match std::panic::catch_unwind(AssertUnwindSafe(|| handler.handle(request))) {
         Ok(f) => f,
         Err(_) => {
-            out.push(handler_failed(&fallback, caps));
+            out.push(handler_failed(&header, &req.frame, caps));
             return;
         }
     };
     match std::panic::catch_unwind(AssertUnwindSafe(|| (&mut fut).now_or_never())) {
         Ok(Some(reply)) => {
             if let Reply::Answer(b) = reply {
-                remember(&b);
+                if let (Some(cache), Some(key)) = (&inner.dup, &dup_key) {
+                    cache.insert(key, &b);
+                }
                 out.push(b);
             }
             return;
         }
         Ok(None) => {}
         Err(_) => {
-            out.push(handler_failed(&fallback, caps));
+            out.push(handler_failed(&header, &req.frame, caps));
             return;
         }
     }
@@ -163,7 +156,7 @@ pub(crate) async fn on_request(
     let Ok(permit) = inner.handlers.clone().acquire_owned().await else {
         return;
     };
-    let (later, caps) = (later.clone(), caps.clone());
+    let (inner, later, frame) = (inner.clone(), later.clone(), req.frame);
     tokio::spawn(async move {
         let reply = AssertUnwindSafe(fut).catch_unwind().await.ok();
         // The permit goes before the answer is queued: the connection may be waiting for it.
@@ -171,21 +164,23 @@ pub(crate) async fn on_request(
         let bytes = match reply {
             Some(Reply::Answer(b)) => Some(b),
             Some(Reply::Discard) => None,
-            None => Some(handler_failed(&fallback, &caps)),
+            None => Some(handler_failed(&header, &frame, &inner.caps)),
         };
         if let Some(b) = bytes {
-            remember(&b);
+            if let (Some(cache), Some(key)) = (&inner.dup, &dup_key) {
+                cache.insert(key, &b);
+            }
             let _ = later.send(b).await;
         }
     });
 }
 
 /// The 5012 (UNABLE_TO_COMPLY) answer for a request whose handler panicked.
-fn handler_failed(req: &Request, caps: &crate::peer::Capabilities) -> Bytes {
+fn handler_failed(header: &Header, frame: &Bytes, caps: &crate::peer::Capabilities) -> Bytes {
     tracing::warn!("handler panicked; answering 5012");
     answer_skeleton(
-        &req.header,
-        &req.bytes,
+        header,
+        frame,
         caps,
         ResultCode::DIAMETER_UNABLE_TO_COMPLY,
         None,
