@@ -100,21 +100,37 @@ impl AnswerPlan {
             header.flags = header.flags.with(diameter_runtime::CommandFlags::ERROR);
         }
         header.write(&mut out);
+        // Spans of whole AVPs (header, data, padding) to copy, found in one pass; Proxy-Info
+        // (rare) and echoes beyond the first few take a second pass.
+        let spans = || {
+            let mut start = HEADER_LEN;
+            AvpReader::within(bytes, HEADER_LEN, bytes.len())
+                .map_while(Result::ok)
+                .map(move |a| {
+                    let end = a.end + diameter_runtime::codec::avp::padding(a.end - start);
+                    let span = (start, end.min(bytes.len()));
+                    start = span.1;
+                    ((a.code, a.vendor_id), span)
+                })
+        };
+        let echoes = |k: &AvpKey| echo.is_some_and(|e| e.contains(k));
         let mut session = None;
-        let mut copies: Vec<(usize, usize)> = Vec::new();
-        let mut proxies: Vec<(usize, usize)> = Vec::new();
-        let mut start = HEADER_LEN;
-        for a in AvpReader::within(bytes, HEADER_LEN, bytes.len()).flatten() {
-            // The whole AVP: header from `start`, data, padding.
-            let end = a.end + diameter_runtime::codec::avp::padding(a.end - start);
-            let span = (start, end.min(bytes.len()));
-            match (a.code, a.vendor_id) {
+        let mut copies = [(0usize, 0usize); 8];
+        let (mut n, mut overflow, mut proxies) = (0, false, false);
+        for (k, span) in spans() {
+            match k {
                 (263, 0) if session.is_none() => session = Some(span),
-                (284, 0) => proxies.push(span),
-                k if echo.is_some_and(|e| e.contains(&k)) => copies.push(span),
+                (284, 0) => proxies = true,
+                k if echoes(&k) => {
+                    if n < copies.len() {
+                        copies[n] = span;
+                        n += 1;
+                    } else {
+                        overflow = true;
+                    }
+                }
                 _ => {}
             }
-            start = span.1;
         }
         if let Some((s, e)) = session {
             out.extend_from_slice(&bytes[s..e]);
@@ -123,8 +139,19 @@ impl AnswerPlan {
         encode_avp_with(&mut out, 268, AvpFlags::MANDATORY, 0, |o| {
             o.extend_from_slice(&self.result_code.to_be_bytes())
         });
-        for (s, e) in copies.into_iter().chain(proxies) {
-            out.extend_from_slice(&bytes[s..e]);
+        if overflow {
+            for (_, (s, e)) in spans().filter(|(k, _)| echoes(k)) {
+                out.extend_from_slice(&bytes[s..e]);
+            }
+        } else {
+            for &(s, e) in &copies[..n] {
+                out.extend_from_slice(&bytes[s..e]);
+            }
+        }
+        if proxies {
+            for (_, (s, e)) in spans().filter(|(k, _)| *k == (284, 0)) {
+                out.extend_from_slice(&bytes[s..e]);
+            }
         }
         let len = out.len() as u32;
         out[1..4].copy_from_slice(&len.to_be_bytes()[1..]);
