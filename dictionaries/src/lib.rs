@@ -68,6 +68,44 @@ diameter_runtime::include_dictionary!("s7a");
 diameter_runtime::include_dictionary!("s6c");
 #[cfg(feature = "sgd")]
 diameter_runtime::include_dictionary!("sgd");
+#[cfg(feature = "sd")]
+diameter_runtime::include_dictionary!("sd");
+#[cfg(feature = "st")]
+diameter_runtime::include_dictionary!("st");
+#[cfg(feature = "s15")]
+diameter_runtime::include_dictionary!("s15");
+#[cfg(feature = "sy")]
+diameter_runtime::include_dictionary!("sy");
+#[cfg(feature = "np")]
+diameter_runtime::include_dictionary!("np");
+#[cfg(feature = "gq")]
+diameter_runtime::include_dictionary!("gq");
+#[cfg(feature = "s6t")]
+diameter_runtime::include_dictionary!("s6t");
+#[cfg(feature = "t6a")]
+diameter_runtime::include_dictionary!("t6a");
+#[cfg(feature = "nt")]
+diameter_runtime::include_dictionary!("nt");
+#[cfg(feature = "s6m")]
+diameter_runtime::include_dictionary!("s6m");
+#[cfg(feature = "tsp")]
+diameter_runtime::include_dictionary!("tsp");
+#[cfg(feature = "pc4a")]
+diameter_runtime::include_dictionary!("pc4a");
+#[cfg(feature = "gmb")]
+diameter_runtime::include_dictionary!("gmb");
+#[cfg(feature = "sgmb")]
+diameter_runtime::include_dictionary!("sgmb");
+#[cfg(feature = "mb2c")]
+diameter_runtime::include_dictionary!("mb2c");
+#[cfg(feature = "zh")]
+diameter_runtime::include_dictionary!("zh");
+#[cfg(feature = "zn")]
+diameter_runtime::include_dictionary!("zn");
+#[cfg(feature = "qos")]
+diameter_runtime::include_dictionary!("qos");
+#[cfg(feature = "nat")]
+diameter_runtime::include_dictionary!("nat");
 
 /// The XML source of each bundled dictionary, by file name.
 pub const SOURCES: &[(&str, &str)] = &[
