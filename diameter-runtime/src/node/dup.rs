@@ -7,19 +7,19 @@
 //! storing an answer appends its key hash, its place and the bytes of the host and answer to
 //! the newest generation (sequential writes, nothing read, nothing freed); when that one is
 //! full, the oldest generation is emptied (its buffers kept) and becomes the newest. A lookup
-//! scans the hashes, newest first, and compares hosts only where a hash matches. Bounded in entries, bytes and age.
+//! scans the hashes, newest first, and compares hosts only where a hash matches. Bounded in
+//! entries, bytes and age.
 
 use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
-use bytes::Bytes;
+use bytes::{Bytes, BytesMut};
 
 /// How many generations the capacity is split into: when the newest is full the oldest
 /// goes, so between 7/8 of the capacity and all of it is held.
 const GENERATIONS: usize = 8;
 
 /// Who sent a request: its Origin-Host and End-to-End id.
-#[derive(Clone)]
 pub(crate) struct Key {
     hash: u64,
     end_to_end: u32,
@@ -54,6 +54,7 @@ struct Span {
 }
 
 /// One generation: parallel logs of hashes and spans, and the bytes they point into.
+#[derive(Default)]
 struct Generation {
     hashes: Vec<u64>,
     spans: Vec<Span>,
@@ -89,13 +90,7 @@ impl DupCache {
         let per_gen = capacity.div_ceil(GENERATIONS).max(1);
         DupCache {
             ring: Mutex::new(Ring {
-                gens: (0..GENERATIONS)
-                    .map(|_| Generation {
-                        hashes: Vec::new(),
-                        spans: Vec::new(),
-                        data: Vec::new(),
-                    })
-                    .collect(),
+                gens: (0..GENERATIONS).map(|_| Generation::default()).collect(),
                 newest: 0,
             }),
             lifetime,
@@ -104,8 +99,9 @@ impl DupCache {
         }
     }
 
-    /// The answer to replay, if the request was answered within the lifetime.
-    pub(crate) fn get(&self, key: &Key) -> Option<Bytes> {
+    /// A copy of the answer to replay (for the caller to give its new Hop-by-Hop id), if the
+    /// request was answered within the lifetime.
+    pub(crate) fn get(&self, key: &Key) -> Option<BytesMut> {
         let r = self.ring.lock().unwrap_or_else(|p| p.into_inner());
         // Newest first: a request answered twice replays its latest answer.
         for age in 0..GENERATIONS {
@@ -125,7 +121,7 @@ impl DupCache {
                     && s.at.elapsed() < self.lifetime
                 {
                     let answer = &g.data[answer_at..answer_at + s.answer_len as usize];
-                    return Some(Bytes::copy_from_slice(answer));
+                    return Some(BytesMut::from(answer));
                 }
             }
         }
@@ -189,12 +185,12 @@ mod tests {
         let k = key(b"client.example.net", 7);
         assert!(c.get(&k).is_none());
         c.insert(&k, b"answer");
-        assert_eq!(c.get(&k).unwrap(), Bytes::from_static(b"answer"));
+        assert_eq!(&c.get(&k).unwrap()[..], b"answer");
         assert!(c.get(&key(b"client.example.net", 8)).is_none());
         assert!(c.get(&key(b"other.example.net", 7)).is_none());
         // Answered again: the latest answer is replayed.
         c.insert(&k, b"second");
-        assert_eq!(c.get(&k).unwrap(), Bytes::from_static(b"second"));
+        assert_eq!(&c.get(&k).unwrap()[..], b"second");
         // Thousands more: the cache stays within its entries, at least 7/8 of them held.
         for i in 0..10_000u32 {
             c.insert(&key(b"client.example.net", 1000 + i), b"x");

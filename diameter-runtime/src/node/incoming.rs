@@ -6,7 +6,7 @@
 use std::panic::AssertUnwindSafe;
 use std::sync::Arc;
 
-use bytes::{Bytes, BytesMut};
+use bytes::Bytes;
 use futures_util::FutureExt;
 use tokio::sync::mpsc;
 
@@ -121,9 +121,8 @@ pub(crate) async fn on_request(
     // A duplicate of a request we answered: the same answer again (new hop-by-hop). Only a
     // retransmission (T flag) can be one.
     if let (Some(cache), Some(key), true) = (&inner.dup, &dup_key, header.flags.is_retransmit()) {
-        if let Some(answer) = cache.get(key) {
-            let mut a = BytesMut::from(&answer[..]);
-            crate::codec::Header::set_hop_by_hop(&mut a, header.hop_by_hop);
+        if let Some(mut a) = cache.get(key) {
+            Header::set_hop_by_hop(&mut a, header.hop_by_hop);
             out.push(a.freeze());
             return;
         }
@@ -139,9 +138,7 @@ pub(crate) async fn on_request(
     match std::panic::catch_unwind(AssertUnwindSafe(|| (&mut fut).now_or_never())) {
         Ok(Some(reply)) => {
             if let Reply::Answer(b) = reply {
-                if let (Some(cache), Some(key)) = (&inner.dup, &dup_key) {
-                    cache.insert(key, &b);
-                }
+                remember(inner, dup_key.as_ref(), &b);
                 out.push(b);
             }
             return;
@@ -167,12 +164,18 @@ pub(crate) async fn on_request(
             None => Some(handler_failed(&header, &frame, &inner.caps)),
         };
         if let Some(b) = bytes {
-            if let (Some(cache), Some(key)) = (&inner.dup, &dup_key) {
-                cache.insert(key, &b);
-            }
+            remember(&inner, dup_key.as_ref(), &b);
             let _ = later.send(b).await;
         }
     });
+}
+
+/// Keeps a handler's answer for duplicates of its request (`key`: `None` when the cache is
+/// off or the request has no Origin-Host).
+fn remember(inner: &Inner, key: Option<&super::dup::Key>, answer: &[u8]) {
+    if let (Some(cache), Some(key)) = (&inner.dup, key) {
+        cache.insert(key, answer);
+    }
 }
 
 /// The 5012 (UNABLE_TO_COMPLY) answer for a request whose handler panicked.
