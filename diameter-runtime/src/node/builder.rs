@@ -11,6 +11,8 @@ pub struct NodeBuilder {
     pub(crate) tls: Option<TlsConfig>,
     /// (Origin-Host if given, URI or address).
     pub(crate) peers: Vec<(Option<String>, String)>,
+    /// (Origin-Host if given, connector): peers over a custom transport.
+    pub(crate) custom_peers: Vec<(Option<String>, Arc<dyn Connector>)>,
     pub(crate) handler: Option<Arc<dyn Handler>>,
     pub(crate) callbacks: Option<Arc<dyn Callbacks>>,
     pub(crate) apps: Vec<Application>,
@@ -282,6 +284,29 @@ impl NodeBuilder {
             .push((Some(origin_host.to_string()), uri.to_string()));
         self
     }
+    /// A persistent peer reached over a custom [`Transport`](super::Transport): the node
+    /// calls `connector` for each connection (the first, and again after Tc whenever one
+    /// ends). `origin_host`, when known, lets the election of RFC 6733 §5.6.4 run as for
+    /// [`NodeBuilder::peer_at`]; else it is learnt from the CEA.
+    ///
+    /// ```no_run
+    /// # async fn demo() -> Result<(), diameter_runtime::node::Error> {
+    /// use diameter_runtime::node::Node;
+    ///
+    /// let client = Node::builder()
+    ///     .origin_host("client.example.net")
+    ///     .origin_realm("example.net")
+    ///     .auth_application(4)
+    ///     .peer_via(Some("ocs.example.net"), || tokio::net::UnixStream::connect("/run/ocs.sock"))
+    ///     .start()
+    ///     .await?;
+    /// # Ok(()) }
+    /// ```
+    pub fn peer_via(mut self, origin_host: Option<&str>, connector: impl Connector) -> Self {
+        self.custom_peers
+            .push((origin_host.map(str::to_string), Arc::new(connector)));
+        self
+    }
     /// Erlang-style callbacks; their `handle_request` takes incoming application requests
     /// (instead of a [`NodeBuilder::handler`]).
     pub fn callbacks(mut self, c: impl Callbacks) -> Self {
@@ -342,7 +367,13 @@ impl NodeBuilder {
                 }
             };
             let identity = identity.clone().or(host).map(DiameterIdentity::from);
-            addrs.push((addr, identity, tls));
+            addrs.push((Dial::Tcp { addr, tls }, identity));
+        }
+        for (identity, connector) in self.custom_peers.drain(..) {
+            addrs.push((
+                Dial::Custom(connector),
+                identity.map(DiameterIdentity::from),
+            ));
         }
         // End-to-end: high 12 bits from the clock, low 20 bits a counter (RFC 6733 §3).
         let now = SystemTime::now()
@@ -403,8 +434,8 @@ impl NodeBuilder {
             local_addrs.push(listener.local_addr()?);
             tokio::spawn(accept_loop(inner.clone(), listener, tls));
         }
-        for (addr, identity, tls) in addrs {
-            tokio::spawn(connect_loop(inner.clone(), addr, identity, tls));
+        for (dial, identity) in addrs {
+            tokio::spawn(connect_loop(inner.clone(), dial, identity));
         }
         Ok(Node { inner, local_addrs })
     }

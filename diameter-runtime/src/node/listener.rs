@@ -49,54 +49,89 @@ pub(crate) async fn accept_loop(inner: Arc<Inner>, listener: TcpListener, tls: O
     }
 }
 
+/// How a persistent peer is reached.
+pub(crate) enum Dial {
+    /// TCP to an address, with TLS from the start (`aaas://`): the TLS configuration and the
+    /// URI's host.
+    Tcp {
+        addr: String,
+        tls: Option<(TlsConfig, String)>,
+    },
+    /// A user's connector.
+    Custom(Arc<dyn super::transport::Connector>),
+}
+
+impl Dial {
+    /// How the peer is shown in logs and events.
+    fn label(&self) -> String {
+        match self {
+            Dial::Tcp { addr, .. } => addr.clone(),
+            Dial::Custom(c) => format!("{} (custom transport)", c.peer_addr()),
+        }
+    }
+
+    /// Opens a connection: the socket and the peer's address, or why not (and whether that
+    /// is worth a warning rather than a debug line).
+    async fn open(
+        &self,
+        identity: Option<&DiameterIdentity>,
+    ) -> Result<(tls::Socket, SocketAddr), (String, bool)> {
+        match self {
+            Dial::Custom(c) => {
+                let io = c
+                    .connect()
+                    .await
+                    .map_err(|e| (format!("connect: {e}"), false))?;
+                let socket = tls::Socket::Stream(Box::new(super::transport::StreamSocket::new(io)));
+                Ok((socket, c.peer_addr()))
+            }
+            Dial::Tcp { addr, tls } => {
+                let stream = TcpStream::connect(addr.as_str())
+                    .await
+                    .map_err(|e| (format!("connect {addr}: {e}"), false))?;
+                let _ = stream.set_nodelay(true);
+                let peer = stream
+                    .peer_addr()
+                    .unwrap_or_else(|_| SocketAddr::from(([0, 0, 0, 0], 0)));
+                // aaas://: the peer's certificate must name its Origin-Host when we know it,
+                // else the URI's host.
+                let socket = match tls {
+                    None => tls::Socket::Plain(stream),
+                    Some((config, uri_host)) => {
+                        let name = identity
+                            .map(|h| h.as_str().to_string())
+                            .unwrap_or_else(|| uri_host.clone());
+                        tls::server_name(&name)
+                            .map_err(|e| std::io::Error::other(e.to_string()))
+                            .and_then(|n| tls::Socket::tls_client(stream, config, n))
+                            .map_err(|e| (format!("{addr}: {e}"), true))?
+                    }
+                };
+                Ok((socket, peer))
+            }
+        }
+    }
+}
+
 /// Keeps a persistent peer connected: `Start` for its state machine, connect, and again
 /// after Tc when the connection ends. While the peer is connected to us (or a connection is
 /// being set up) it waits.
 pub(crate) async fn connect_loop(
     inner: Arc<Inner>,
-    addr: String,
+    dial: Dial,
     mut identity: Option<DiameterIdentity>,
-    tls: Option<(TlsConfig, String)>,
 ) {
     let mut shutdown = inner.shutdown.subscribe();
     let mut backoff = Duration::from_millis(200);
+    let label = dial.label();
     loop {
         if *shutdown.borrow() {
             return;
         }
         let start = identity.as_ref().is_none_or(|h| inner.elections.start(h));
         if start {
-            match TcpStream::connect(addr.as_str()).await {
-                Ok(stream) => {
-                    let _ = stream.set_nodelay(true);
-                    let peer = stream
-                        .peer_addr()
-                        .unwrap_or_else(|_| SocketAddr::from(([0, 0, 0, 0], 0)));
-                    // aaas://: the peer's certificate must name its Origin-Host when we know
-                    // it, else the URI's host.
-                    let stream = match &tls {
-                        None => tls::Socket::Plain(stream),
-                        Some((config, uri_host)) => {
-                            let name = identity
-                                .as_ref()
-                                .map(|h| h.as_str().to_string())
-                                .unwrap_or_else(|| uri_host.clone());
-                            match tls::server_name(&name)
-                                .map_err(|e| std::io::Error::other(e.to_string()))
-                                .and_then(|n| tls::Socket::tls_client(stream, config, n))
-                            {
-                                Ok(s) => s,
-                                Err(e) => {
-                                    tracing::warn!("{addr}: {e}");
-                                    if let Some(h) = &identity {
-                                        inner.elections.conn_nack(h);
-                                    }
-                                    tokio::time::sleep(inner.config.reconnect).await;
-                                    continue;
-                                }
-                            }
-                        }
-                    };
+            match dial.open(identity.as_ref()).await {
+                Ok((stream, peer)) => {
                     backoff = Duration::from_millis(200);
                     let conn = inner.next_conn_id();
                     let (abort_tx, abort) = oneshot::channel();
@@ -112,15 +147,19 @@ pub(crate) async fn connect_loop(
                             driver::run(inner.clone(), stream, peer, conn, role).await;
                         identity = host.or(identity);
                         if outcome == driver::Outcome::DoNotReconnect {
-                            tracing::info!("{addr}: the peer asked not to reconnect");
+                            tracing::info!("{label}: the peer asked not to reconnect");
                             return;
                         }
                     } else {
-                        tracing::debug!("{addr}: the election keeps the peer's connection");
+                        tracing::debug!("{label}: the election keeps the peer's connection");
                     }
                 }
-                Err(e) => {
-                    tracing::debug!("connect {addr}: {e}");
+                Err((e, warn)) => {
+                    if warn {
+                        tracing::warn!("{e}");
+                    } else {
+                        tracing::debug!("{e}");
+                    }
                     if let Some(h) = &identity {
                         inner.elections.conn_nack(h);
                     }
@@ -130,7 +169,7 @@ pub(crate) async fn connect_loop(
         let wait = backoff.min(inner.config.reconnect);
         backoff = (backoff * 2).min(inner.config.reconnect);
         inner.event(Event::Reconnecting {
-            addr: addr.clone(),
+            addr: label.clone(),
             after: wait,
         });
         tokio::select! {

@@ -44,6 +44,7 @@ mod incoming;
 mod listener;
 mod routing;
 mod tls;
+pub mod transport;
 pub(crate) use crate::peer::stats::Counters;
 pub use crate::peer::stats::{result_code, CommandStats, PeerStats};
 mod election;
@@ -60,11 +61,12 @@ use tokio::sync::{broadcast, mpsc, oneshot, watch, Semaphore};
 
 pub use crate::app::*;
 pub use builder::{sctp_status, NodeBuilder};
-use listener::{accept_loop, connect_loop};
+use listener::{accept_loop, connect_loop, Dial};
 pub use routing::{Balancing, Filter, Route, RouteAction};
 pub(crate) use routing::{Mode, Selection};
 use routing::{RedirectCache, RedirectFacts};
 pub use tls::TlsConfig;
+pub use transport::{Connector, Transport};
 
 use crate::base::{avp, DisconnectCause, RedirectHostUsage};
 use crate::codec::avp::AvpReader;
@@ -523,6 +525,7 @@ impl Node {
             listen: Vec::new(),
             tls: None,
             peers: Vec::new(),
+            custom_peers: Vec::new(),
             handler: None,
             callbacks: None,
             apps: Vec::new(),
@@ -533,6 +536,67 @@ impl Node {
     /// The addresses the listeners are bound to.
     pub fn local_addrs(&self) -> &[SocketAddr] {
         &self.local_addrs
+    }
+
+    /// Runs the answering side of a connection on `io`, as if a listener had accepted it
+    /// from `peer`: the peer sends the CER. The connection counts against
+    /// [`NodeBuilder::max_connections`] and [`NodeBuilder::max_pending_connections`]; beyond
+    /// them `io` is dropped and an error returned. The returned handle ends with the
+    /// connection.
+    pub fn serve_connection(
+        &self,
+        io: impl Transport,
+        peer: SocketAddr,
+    ) -> Result<tokio::task::JoinHandle<()>, Error> {
+        let inner = &self.inner;
+        let open = inner.accepted.load(Ordering::Relaxed);
+        let opening = inner.opening.load(Ordering::Relaxed);
+        if open >= inner.config.max_connections || opening >= inner.config.max_pending {
+            return Err(Error::new(
+                ErrorKind::Io,
+                format!("connection limit reached ({open} open, {opening} in the capabilities exchange)"),
+            ));
+        }
+        let socket = tls::Socket::Stream(Box::new(transport::StreamSocket::new(Box::new(io))));
+        let conn = inner.next_conn_id();
+        inner.accepted.fetch_add(1, Ordering::Relaxed);
+        // Taken back when the capabilities exchange ends, either way.
+        inner.opening.fetch_add(1, Ordering::Relaxed);
+        let inner = inner.clone();
+        Ok(tokio::spawn(async move {
+            driver::run(inner.clone(), socket, peer, conn, driver::Role::Responder).await;
+            inner.accepted.fetch_sub(1, Ordering::Relaxed);
+        }))
+    }
+
+    /// Runs the connecting side of one connection on `io` (this node sends the CER), to the
+    /// peer `origin_host` when known (checked against its CEA and used for the election of
+    /// RFC 6733 §5.6.4). Unlike [`NodeBuilder::peer_via`], nothing reconnects when it ends;
+    /// the returned handle ends with the connection.
+    pub fn open_connection(
+        &self,
+        io: impl Transport,
+        peer: SocketAddr,
+        origin_host: Option<&str>,
+    ) -> tokio::task::JoinHandle<()> {
+        let inner = self.inner.clone();
+        let expected = origin_host.map(DiameterIdentity::from);
+        let socket = tls::Socket::Stream(Box::new(transport::StreamSocket::new(Box::new(io))));
+        tokio::spawn(async move {
+            let conn = inner.next_conn_id();
+            let (abort_tx, abort) = oneshot::channel();
+            if let Some(h) = &expected {
+                if !inner.elections.start(h) || !inner.elections.conn_ack(h, conn, abort_tx) {
+                    tracing::debug!("{h}: already connected; the new connection is not used");
+                    return;
+                }
+            }
+            let role = driver::Role::Initiator {
+                expected,
+                abort: Some(abort),
+            };
+            driver::run(inner, socket, peer, conn, role).await;
+        })
     }
 
     /// This node's capabilities.

@@ -141,6 +141,8 @@ pub(crate) fn server_name(name: &str) -> Result<ServerName<'static>, Error> {
 pub(crate) enum Socket {
     Plain(TcpStream),
     Tls(Box<TlsSocket>),
+    /// A user's [`Transport`](super::transport::Transport).
+    Stream(Box<super::transport::StreamSocket>),
     /// An in-band upgrade failed to start: the socket is gone.
     Gone,
 }
@@ -206,6 +208,13 @@ impl Socket {
     ) -> io::Result<()> {
         let tcp = match std::mem::replace(self, Socket::Gone) {
             Socket::Plain(tcp) => tcp,
+            Socket::Stream(s) => {
+                *self = Socket::Stream(s);
+                return Err(io::Error::new(
+                    io::ErrorKind::Unsupported,
+                    "in-band TLS needs a TCP connection, not a custom transport",
+                ));
+            }
             other => {
                 *self = other;
                 return Ok(());
@@ -243,6 +252,7 @@ impl Socket {
         match self {
             Socket::Plain(s) => s.readable().await,
             Socket::Tls(t) => t.tcp.readable().await,
+            Socket::Stream(s) => s.readable().await,
             Socket::Gone => Err(gone()),
         }
     }
@@ -252,6 +262,7 @@ impl Socket {
         match self {
             Socket::Plain(s) => s.writable().await,
             Socket::Tls(t) => t.tcp.writable().await,
+            Socket::Stream(s) => s.writable().await,
             Socket::Gone => Err(gone()),
         }
     }
@@ -261,6 +272,7 @@ impl Socket {
         match self {
             Socket::Plain(_) | Socket::Gone => false,
             Socket::Tls(t) => t.conn.wants_write(),
+            Socket::Stream(s) => s.wants_write(),
         }
     }
 
@@ -270,6 +282,7 @@ impl Socket {
         match self {
             Socket::Plain(s) => s.try_read_buf(buf),
             Socket::Tls(t) => t.try_read_buf(buf),
+            Socket::Stream(s) => s.try_read_buf(buf),
             Socket::Gone => Err(gone()),
         }
     }
@@ -279,6 +292,7 @@ impl Socket {
         match self {
             Socket::Plain(s) => s.try_write(b),
             Socket::Tls(t) => t.try_write(b),
+            Socket::Stream(s) => s.try_write(b),
             Socket::Gone => Err(gone()),
         }
     }
@@ -288,6 +302,7 @@ impl Socket {
         match self {
             Socket::Plain(_) | Socket::Gone => Ok(()),
             Socket::Tls(t) => t.flush(),
+            Socket::Stream(s) => s.flush(),
         }
     }
 
@@ -300,6 +315,7 @@ impl Socket {
                 let _ = t.flush();
                 &mut t.tcp
             }
+            Socket::Stream(s) => return s.shutdown().await,
             Socket::Gone => return,
         };
         let _ = tokio::io::AsyncWriteExt::shutdown(tcp).await;
