@@ -186,6 +186,9 @@ struct Driver {
     /// TLS in band agreed: the peer's Origin-Host (as initiator) or `None` (responder), once
     /// what was written in clear (the CEA) is out.
     upgrade: Option<Option<DiameterIdentity>>,
+    /// Responder after TLS in band: the Origin-Host the client's certificate must name, checked
+    /// once the handshake is over and before anything it sent in TLS is handled.
+    inband_client: Option<DiameterIdentity>,
 }
 
 impl Driver {
@@ -224,6 +227,7 @@ impl Driver {
             election_lost: false,
             opening: side == Side::Responder,
             upgrade: None,
+            inband_client: None,
         }
     }
 
@@ -336,7 +340,19 @@ impl Driver {
             buf.reserve(READ_CHUNK);
         }
         let now = std::time::Instant::now();
-        match self.stream.try_read_buf(buf) {
+        let r = self.stream.try_read_buf(buf);
+        if self.inband_client.is_some() && self.stream.handshake_done() {
+            let host = self.inband_client.take().unwrap_or_default();
+            if self.stream.peer_certificate_names(host.as_str()) == Some(false) {
+                tracing::warn!(peer = %host, "TLS in band: the client certificate does not name the CER's Origin-Host");
+                self.c.handle_error(
+                    now,
+                    &format!("TLS in band: the client certificate does not name {host}"),
+                );
+                return;
+            }
+        }
+        match r {
             Ok(0) => self.c.handle_eof(now),
             Ok(_) => self.c.handle_buffered(now),
             Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => {}
@@ -364,7 +380,12 @@ impl Driver {
                     return;
                 }
             },
-            None => None,
+            None => {
+                if config.check_client_names {
+                    self.inband_client = self.host.clone();
+                }
+                None
+            }
         };
         if let Err(e) = self.stream.upgrade(&config, name) {
             self.c

@@ -232,6 +232,14 @@ impl Socket {
         matches!(self, Socket::Tls(_))
     }
 
+    /// Whether a TLS handshake is over (always, for a connection without TLS).
+    pub(crate) fn handshake_done(&self) -> bool {
+        match self {
+            Socket::Tls(t) => !t.conn.is_handshaking(),
+            _ => true,
+        }
+    }
+
     /// Whether the certificate the peer presented names `host`; `None` without one.
     pub(crate) fn peer_certificate_names(&self, host: &str) -> Option<bool> {
         let Socket::Tls(t) = self else {

@@ -239,6 +239,40 @@ async fn tls_in_band_after_the_capabilities_exchange() {
         .credit_control(ccr())
         .await
         .is_err());
+    // A client certificate from the right CA that names another host: the server closes the
+    // connection once the handshake is over, before handling anything sent in TLS.
+    let mut events = server.events();
+    let misnamed = Node::builder()
+        .origin_host("pcef3.example.net")
+        .origin_realm("example.net")
+        .auth_application(4)
+        .request_timeout(Duration::from_millis(500))
+        .tls(pki.config("other.example.net", &pki, false))
+        .tls_inband()
+        .peer_at("ocs.example.net", &format!("127.0.0.1:{port}"))
+        .start()
+        .await
+        .unwrap();
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    assert!(CreditControlClient::new(misnamed.clone())
+        .credit_control(ccr())
+        .await
+        .is_err());
+    let down = tokio::time::timeout(Duration::from_secs(5), async {
+        loop {
+            if let Ok(diameter_runtime::node::Event::PeerDown { host, reason }) =
+                events.recv().await
+            {
+                if host == "pcef3.example.net" {
+                    return reason;
+                }
+            }
+        }
+    })
+    .await
+    .expect("the server drops the misnamed client");
+    assert!(down.contains("does not name pcef3.example.net"), "{down}");
+    misnamed.shutdown().await;
     // Without TLS in band the client is refused.
     let plain = client(None, "ocs.example.net", format!("127.0.0.1:{port}")).await;
     assert!(plain
