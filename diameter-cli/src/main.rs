@@ -159,7 +159,7 @@ enum Cmd {
         /// TOML configuration: origin_host, origin_realm, listen = [..], peers = [..],
         /// result_code, dictionaries = [..], [[routes]] tables (realm, application,
         /// action = local|relay|proxy|redirect, peers = [..]), and tls_cert, tls_key, tls_ca,
-        /// tls_listen = [..], tls_require_client_cert, tls_inband.
+        /// tls_listen = [..], tls_require_client_cert, tls_inband, sctp_listen = [..].
         #[arg(long, value_name = "FILE")]
         config: Option<PathBuf>,
         #[command(flatten)]
@@ -167,6 +167,10 @@ enum Cmd {
         /// Also listen here with TLS (RFC 6733: port 5658 by convention); repeatable.
         #[arg(long = "tls-listen", value_name = "ADDR")]
         tls_listen: Vec<String>,
+        /// Also listen on SCTP; several addresses separated by commas make one multihomed
+        /// endpoint (`10.0.0.1:3868,10.0.1.1`); repeatable. Needs a kernel with SCTP.
+        #[arg(long = "sctp-listen", value_name = "ADDR[,ADDR]")]
+        sctp_listen: Vec<String>,
         #[command(flatten)]
         tls: Tls,
     },
@@ -388,15 +392,19 @@ async fn client(
     timeout: Duration,
 ) -> Result<Node, String> {
     let target = peer_address(connect)?;
-    let tcp_target = if target.starts_with("aaa") {
+    let (tcp_target, sctp) = if target.starts_with("aaa") {
         let u = diameter_runtime::DiameterUri::parse(&target)?;
-        format!("{}:{}", u.host, u.port)
+        let sctp = u.transport == diameter_runtime::codec::types::Transport::Sctp;
+        (format!("{}:{}", u.host, u.port), sctp)
     } else {
-        target.clone()
+        (target.clone(), false)
     };
-    tokio::net::TcpStream::connect(&tcp_target)
-        .await
-        .map_err(|e| format!("cannot connect to {tcp_target}: {e}"))?;
+    // A refused TCP connection is reported at once (SCTP's show through the readiness wait).
+    if !sctp {
+        tokio::net::TcpStream::connect(&tcp_target)
+            .await
+            .map_err(|e| format!("cannot connect to {tcp_target}: {e}"))?;
+    }
     let node = builder
         .peer(&target)
         .start()
@@ -433,8 +441,10 @@ async fn run(cli: Cli) -> Result<ExitCode, String> {
             config,
             limits,
             tls_listen,
+            sctp_listen,
             tls,
         } => {
+            let mut sctp_listen = sctp_listen;
             let mut id = id;
             let mut tls = tls;
             let mut tls_listen = tls_listen;
@@ -480,6 +490,9 @@ async fn run(cli: Cli) -> Result<ExitCode, String> {
                 if let Some(l) = cfg.get("tls_listen").and_then(|v| v.as_array()) {
                     tls_listen.extend(l.iter().filter_map(|v| v.as_str().map(String::from)));
                 }
+                if let Some(l) = cfg.get("sctp_listen").and_then(|v| v.as_array()) {
+                    sctp_listen.extend(l.iter().filter_map(|v| v.as_str().map(String::from)));
+                }
                 if let Some(d) = cfg.get("dictionaries").and_then(|v| v.as_array()) {
                     id.dictionaries
                         .extend(d.iter().filter_map(|v| v.as_str().map(PathBuf::from)));
@@ -505,6 +518,10 @@ async fn run(cli: Cli) -> Result<ExitCode, String> {
             }
             for l in &tls_listen {
                 b = b.listen_tls(l);
+            }
+            for l in &sctp_listen {
+                let addrs: Vec<&str> = l.split(',').map(str::trim).collect();
+                b = b.listen_sctp(&addrs);
             }
             for p in &peers {
                 b = b.peer(&peer_address(p)?);

@@ -441,6 +441,34 @@ fn bad_input_gives_one_line_and_nonzero_exit() {
     ]);
     one_line_error(&o);
     assert!(stderr(&o).contains("5010"), "{}", stderr(&o));
+
+    // SCTP where the kernel has none: one line naming it. (With SCTP, serve just runs.)
+    let mut child = Command::new(BIN)
+        .args([
+            "serve",
+            "--listen",
+            "127.0.0.1:0",
+            "--sctp-listen",
+            "127.0.0.1:0",
+        ])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let deadline = Instant::now() + Duration::from_secs(3);
+    while child.try_wait().unwrap().is_none() && Instant::now() < deadline {
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    if child.try_wait().unwrap().is_none() {
+        eprintln!("this kernel has SCTP: `serve --sctp-listen` runs");
+        let _ = child.kill();
+        let _ = child.wait();
+    } else {
+        let o = child.wait_with_output().unwrap();
+        one_line_error(&o);
+        let e = stderr(&o);
+        assert!(e.contains("SCTP") && e.contains("kernel"), "{e}");
+    }
 }
 
 #[test]

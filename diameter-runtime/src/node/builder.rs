@@ -13,6 +13,10 @@ pub struct NodeBuilder {
     pub(crate) peers: Vec<(Option<String>, String)>,
     /// (Origin-Host if given, connector): peers over a custom transport.
     pub(crate) custom_peers: Vec<(Option<String>, Arc<dyn Connector>)>,
+    /// SCTP listeners, each with its addresses (several: multihomed).
+    pub(crate) sctp_listen: Vec<Vec<String>>,
+    /// Local addresses of outgoing SCTP associations.
+    pub(crate) sctp_local: Vec<std::net::IpAddr>,
     pub(crate) handler: Option<Arc<dyn Handler>>,
     pub(crate) callbacks: Option<Arc<dyn Callbacks>>,
     pub(crate) apps: Vec<Application>,
@@ -256,6 +260,24 @@ impl NodeBuilder {
         self.listen.push((addr.to_string(), true));
         self
     }
+    /// Listens on SCTP (one-to-one style, RFC 6733 §2.1), on all of `addrs` at once
+    /// (`["10.0.0.1:3868", "10.0.1.1"]`: a multihomed endpoint; the port of the first is used
+    /// for all). Associations ask for 16 streams each way; CER/CEA and DPR/DPA go on stream 0,
+    /// other messages round-robin over the others, with PPID 46. When the node's
+    /// Host-IP-Address is still the default, it becomes these addresses. Needs the `sctp`
+    /// feature and a kernel with SCTP; [`NodeBuilder::start`] fails with one clear error
+    /// otherwise.
+    pub fn listen_sctp(mut self, addrs: &[&str]) -> Self {
+        self.sctp_listen
+            .push(addrs.iter().map(|a| a.to_string()).collect());
+        self
+    }
+    /// The local addresses outgoing SCTP associations bind to (multihoming); by default the
+    /// kernel's choice.
+    pub fn sctp_local_addresses(mut self, addrs: &[std::net::IpAddr]) -> Self {
+        self.sctp_local = addrs.to_vec();
+        self
+    }
     /// This node's certificate, key and trusted CAs, for TLS listeners and `aaas://` peers.
     pub fn tls(mut self, config: TlsConfig) -> Self {
         self.tls = Some(config);
@@ -268,7 +290,9 @@ impl NodeBuilder {
         self.caps.inband_security_ids = vec![crate::base::InbandSecurityId::TLS];
         self
     }
-    /// A persistent peer to connect to: `aaa://host[:port][;transport=tcp]` or `host:port`.
+    /// A persistent peer to connect to: `aaa://host[:port][;transport=tcp|sctp]` or
+    /// `host:port`. Over SCTP, every address the host resolves to is given to the association
+    /// (a multihomed peer).
     ///
     /// A URI naming a host (`aaa://ocs.example.net`) names the peer's Origin-Host too, so the
     /// election of RFC 6733 §5.6.4 can run when both sides connect at once; with an address
@@ -346,9 +370,49 @@ impl NodeBuilder {
                 .unwrap_or(0);
             self.caps.origin_state_id = Some(secs as u32);
         }
+        // A multihomed SCTP endpoint announces all its addresses (unless told otherwise).
+        if self.caps.host_ip_addresses == [std::net::IpAddr::from([127, 0, 0, 1])] {
+            let ips: Vec<std::net::IpAddr> = self
+                .sctp_listen
+                .iter()
+                .flatten()
+                .filter_map(|a| {
+                    a.parse::<SocketAddr>()
+                        .map(|s| s.ip())
+                        .or_else(|_| a.parse::<std::net::IpAddr>())
+                        .ok()
+                })
+                .filter(|ip| !ip.is_unspecified())
+                .collect();
+            if !ips.is_empty() {
+                self.caps.host_ip_addresses = ips;
+            }
+        }
         let mut addrs = Vec::new();
         for (identity, p) in &self.peers {
-            let (addr, host) = parse_peer(p)?;
+            let (target, host) = parse_peer(p)?;
+            let addr = match target {
+                Target::Tcp(addr) => addr,
+                Target::Sctp(host_port) => {
+                    if p.starts_with("aaas://") {
+                        return Err(Error::new(
+                            ErrorKind::Config,
+                            format!(
+                                "{p}: TLS over SCTP (DTLS) is not supported; use aaa:// for SCTP"
+                            ),
+                        ));
+                    }
+                    super::sctp::probe()
+                        .map_err(|e| Error::new(ErrorKind::Config, format!("{p}: {e}")))?;
+                    let identity = identity.clone().or(host).map(DiameterIdentity::from);
+                    let dial = Dial::Sctp {
+                        host_port,
+                        local: self.sctp_local.clone(),
+                    };
+                    addrs.push((dial, identity));
+                    continue;
+                }
+            };
             let tls = match (p.starts_with("aaas://"), &self.tls) {
                 (false, _) => None,
                 (true, Some(config)) => {
@@ -434,6 +498,9 @@ impl NodeBuilder {
             local_addrs.push(listener.local_addr()?);
             tokio::spawn(accept_loop(inner.clone(), listener, tls));
         }
+        for addrs in &self.sctp_listen {
+            local_addrs.extend(listen_sctp(&inner, addrs).await?);
+        }
         for (dial, identity) in addrs {
             tokio::spawn(connect_loop(inner.clone(), dial, identity));
         }
@@ -441,52 +508,88 @@ impl NodeBuilder {
     }
 }
 
+/// Where a peer URI points.
+enum Target {
+    /// `host:port` for TCP.
+    Tcp(String),
+    /// `host:port` for SCTP.
+    Sctp(String),
+}
+
 /// The address to connect to, and the peer's identity when the URI names a host (its
 /// DiameterIdentity, RFC 6733 §4.3.1) rather than an address.
-fn parse_peer(p: &str) -> Result<(String, Option<String>), Error> {
+fn parse_peer(p: &str) -> Result<(Target, Option<String>), Error> {
     if p.starts_with("aaa://") || p.starts_with("aaas://") {
         let uri = DiameterUri::parse(p).map_err(|e| Error::new(ErrorKind::Config, e))?;
-        match uri.transport {
-            crate::codec::types::Transport::Tcp => {}
-            crate::codec::types::Transport::Sctp => {
-                return Err(Error::new(
-                    ErrorKind::Config,
-                    format!("{p}: {}", sctp_status()),
-                ));
-            }
+        let name = uri
+            .host
+            .parse::<std::net::IpAddr>()
+            .is_err()
+            .then(|| uri.host.clone());
+        let host_port = if uri.host.contains(':') {
+            format!("[{}]:{}", uri.host, uri.port)
+        } else {
+            format!("{}:{}", uri.host, uri.port)
+        };
+        let target = match uri.transport {
+            crate::codec::types::Transport::Tcp => Target::Tcp(host_port),
+            crate::codec::types::Transport::Sctp => Target::Sctp(host_port),
             crate::codec::types::Transport::Udp => {
                 return Err(Error::new(
                     ErrorKind::Config,
                     format!("{p}: Diameter does not run over UDP"),
                 ));
             }
-        }
-        let name = uri
-            .host
-            .parse::<std::net::IpAddr>()
-            .is_err()
-            .then(|| uri.host.clone());
-        if uri.host.contains(':') {
-            return Ok((format!("[{}]:{}", uri.host, uri.port), name));
-        }
-        return Ok((format!("{}:{}", uri.host, uri.port), name));
+        };
+        return Ok((target, name));
     }
-    Ok((p.to_string(), None))
+    Ok((Target::Tcp(p.to_string()), None))
 }
 
-/// Why an SCTP peer cannot be used here: the kernel may lack SCTP (a socket with
-/// IPPROTO_SCTP is refused, as on kernels built without it), or the node's SCTP transport is
-/// not there yet.
-pub fn sctp_status() -> String {
-    let probe = socket2::Socket::new(
-        socket2::Domain::IPV4,
-        socket2::Type::STREAM,
-        Some(socket2::Protocol::from(132)),
-    );
-    match probe {
-        Err(e) => format!(
-            "SCTP is not available on this machine: the kernel refuses SCTP sockets ({e}); use transport=tcp"
-        ),
-        Ok(_) => "this kernel has SCTP, but the node supports TCP only so far; use transport=tcp".into(),
+/// Whether SCTP can be used here: `Err` names what is missing — the kernel's SCTP support
+/// (sockets with IPPROTO_SCTP refused), or the `sctp` feature of this crate.
+pub fn sctp_available() -> Result<(), Error> {
+    super::sctp::probe().map_err(|e| Error::new(ErrorKind::Config, e.to_string()))
+}
+
+/// Binds an SCTP listener on `addrs` and starts accepting: the addresses it is bound to.
+async fn listen_sctp(inner: &Arc<Inner>, addrs: &[String]) -> Result<Vec<SocketAddr>, Error> {
+    let what = addrs.join(", ");
+    super::sctp::probe()
+        .map_err(|e| Error::new(ErrorKind::Config, format!("SCTP listener {what}: {e}")))?;
+    let mut local = Vec::new();
+    for a in addrs {
+        // An address without a port takes the first one's.
+        let with_port = if a.parse::<std::net::IpAddr>().is_ok() {
+            format!(
+                "{}:0",
+                if a.contains(':') {
+                    format!("[{a}]")
+                } else {
+                    a.clone()
+                }
+            )
+        } else {
+            a.clone()
+        };
+        let resolved = tokio::net::lookup_host(with_port.as_str())
+            .await
+            .map_err(|e| Error::new(ErrorKind::Config, format!("SCTP listener {a}: {e}")))?;
+        local.extend(resolved.take(1));
+    }
+    #[cfg(all(feature = "sctp", target_os = "linux"))]
+    {
+        let (listener, bound) = super::sctp::listen(&local)
+            .map_err(|e| Error::new(ErrorKind::Io, format!("cannot listen on SCTP {what}: {e}")))?;
+        tokio::spawn(super::listener::sctp_accept_loop(inner.clone(), listener));
+        Ok(bound)
+    }
+    #[cfg(not(all(feature = "sctp", target_os = "linux")))]
+    {
+        let _ = (inner, local);
+        Err(Error::new(
+            ErrorKind::Config,
+            super::sctp::unavailable().to_string(),
+        ))
     }
 }

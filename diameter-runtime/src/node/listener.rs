@@ -59,6 +59,11 @@ pub(crate) enum Dial {
     },
     /// A user's connector.
     Custom(Arc<dyn super::transport::Connector>),
+    /// SCTP to every address `host_port` resolves to, from `local` when given.
+    Sctp {
+        host_port: String,
+        local: Vec<std::net::IpAddr>,
+    },
 }
 
 impl Dial {
@@ -67,6 +72,7 @@ impl Dial {
         match self {
             Dial::Tcp { addr, .. } => addr.clone(),
             Dial::Custom(c) => format!("{} (custom transport)", c.peer_addr()),
+            Dial::Sctp { host_port, .. } => format!("{host_port} (SCTP)"),
         }
     }
 
@@ -84,6 +90,19 @@ impl Dial {
                     .map_err(|e| (format!("connect: {e}"), false))?;
                 let socket = tls::Socket::Stream(Box::new(super::transport::StreamSocket::new(io)));
                 Ok((socket, c.peer_addr()))
+            }
+            Dial::Sctp { host_port, local } => {
+                let remote: Vec<SocketAddr> = tokio::net::lookup_host(host_port.as_str())
+                    .await
+                    .map_err(|e| (format!("resolve {host_port}: {e}"), false))?
+                    .collect();
+                let local: Vec<SocketAddr> =
+                    local.iter().map(|ip| SocketAddr::new(*ip, 0)).collect();
+                let (io, peer) = sctp_connect(&remote, &local)
+                    .await
+                    .map_err(|e| (format!("SCTP connect {host_port}: {e}"), true))?;
+                let socket = tls::Socket::Stream(Box::new(super::transport::StreamSocket::new(io)));
+                Ok((socket, peer))
             }
             Dial::Tcp { addr, tls } => {
                 let stream = TcpStream::connect(addr.as_str())
@@ -174,6 +193,39 @@ pub(crate) async fn connect_loop(
         });
         tokio::select! {
             _ = tokio::time::sleep(wait) => {}
+            _ = shutdown.changed() => return,
+        }
+    }
+}
+
+#[cfg(all(feature = "sctp", target_os = "linux"))]
+use super::sctp::connect as sctp_connect;
+
+#[cfg(not(all(feature = "sctp", target_os = "linux")))]
+async fn sctp_connect(
+    _remote: &[SocketAddr],
+    _local: &[SocketAddr],
+) -> std::io::Result<(Box<dyn super::transport::Transport>, SocketAddr)> {
+    Err(super::sctp::unavailable())
+}
+
+/// Accepts SCTP associations, within the connection limits, as [`accept_loop`] does for TCP.
+#[cfg(all(feature = "sctp", target_os = "linux"))]
+pub(crate) async fn sctp_accept_loop(inner: Arc<Inner>, listener: super::sctp::Listener) {
+    let mut shutdown = inner.shutdown.subscribe();
+    loop {
+        tokio::select! {
+            r = super::sctp::accept(&listener) => match r {
+                Ok((io, addr)) => {
+                    if let Err(e) = inner.serve(io, addr) {
+                        tracing::warn!(%addr, "{e}; closing a new SCTP association");
+                    }
+                }
+                Err(e) => {
+                    tracing::warn!("SCTP accept failed: {e}");
+                    tokio::time::sleep(Duration::from_millis(100)).await;
+                }
+            },
             _ = shutdown.changed() => return,
         }
     }

@@ -43,6 +43,7 @@ mod forward;
 mod incoming;
 mod listener;
 mod routing;
+pub mod sctp;
 mod tls;
 pub mod transport;
 pub(crate) use crate::peer::stats::Counters;
@@ -60,7 +61,7 @@ use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::{broadcast, mpsc, oneshot, watch, Semaphore};
 
 pub use crate::app::*;
-pub use builder::{sctp_status, NodeBuilder};
+pub use builder::{sctp_available, NodeBuilder};
 use listener::{accept_loop, connect_loop, Dial};
 pub use routing::{Balancing, Filter, Route, RouteAction};
 pub(crate) use routing::{Mode, Selection};
@@ -250,6 +251,34 @@ pub(crate) struct Inner {
 const DUPLICATE_CACHE_BYTES: usize = 16 << 20;
 
 impl Inner {
+    /// Runs the answering side of a connection on a transport, within the listener limits.
+    fn serve(
+        self: &Arc<Self>,
+        io: Box<dyn Transport>,
+        peer: SocketAddr,
+    ) -> Result<tokio::task::JoinHandle<()>, Error> {
+        let open = self.accepted.load(Ordering::Relaxed);
+        let opening = self.opening.load(Ordering::Relaxed);
+        if open >= self.config.max_connections || opening >= self.config.max_pending {
+            return Err(Error::new(
+                ErrorKind::Io,
+                format!(
+                    "connection limit reached ({open} open, {opening} in the capabilities exchange)"
+                ),
+            ));
+        }
+        let socket = tls::Socket::Stream(Box::new(transport::StreamSocket::new(io)));
+        let conn = self.next_conn_id();
+        self.accepted.fetch_add(1, Ordering::Relaxed);
+        // Taken back when the capabilities exchange ends, either way.
+        self.opening.fetch_add(1, Ordering::Relaxed);
+        let inner = self.clone();
+        Ok(tokio::spawn(async move {
+            driver::run(inner.clone(), socket, peer, conn, driver::Role::Responder).await;
+            inner.accepted.fetch_sub(1, Ordering::Relaxed);
+        }))
+    }
+
     pub(crate) fn next_hop_by_hop(&self) -> u32 {
         self.hop_by_hop.fetch_add(1, Ordering::Relaxed)
     }
@@ -526,6 +555,8 @@ impl Node {
             tls: None,
             peers: Vec::new(),
             custom_peers: Vec::new(),
+            sctp_listen: Vec::new(),
+            sctp_local: Vec::new(),
             handler: None,
             callbacks: None,
             apps: Vec::new(),
@@ -548,25 +579,7 @@ impl Node {
         io: impl Transport,
         peer: SocketAddr,
     ) -> Result<tokio::task::JoinHandle<()>, Error> {
-        let inner = &self.inner;
-        let open = inner.accepted.load(Ordering::Relaxed);
-        let opening = inner.opening.load(Ordering::Relaxed);
-        if open >= inner.config.max_connections || opening >= inner.config.max_pending {
-            return Err(Error::new(
-                ErrorKind::Io,
-                format!("connection limit reached ({open} open, {opening} in the capabilities exchange)"),
-            ));
-        }
-        let socket = tls::Socket::Stream(Box::new(transport::StreamSocket::new(Box::new(io))));
-        let conn = inner.next_conn_id();
-        inner.accepted.fetch_add(1, Ordering::Relaxed);
-        // Taken back when the capabilities exchange ends, either way.
-        inner.opening.fetch_add(1, Ordering::Relaxed);
-        let inner = inner.clone();
-        Ok(tokio::spawn(async move {
-            driver::run(inner.clone(), socket, peer, conn, driver::Role::Responder).await;
-            inner.accepted.fetch_sub(1, Ordering::Relaxed);
-        }))
+        self.inner.serve(Box::new(io), peer)
     }
 
     /// Runs the connecting side of one connection on `io` (this node sends the CER), to the

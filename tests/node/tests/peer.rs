@@ -518,29 +518,6 @@ async fn duplicate_requests_get_the_stored_answer() {
     assert_ne!(third.avps, first.avps);
 }
 
-#[tokio::test]
-async fn sctp_peers_get_a_clear_error() {
-    let e = Node::builder()
-        .origin_host("a.example.net")
-        .origin_realm("example.net")
-        .peer("aaa://b.example.net:3868;transport=sctp")
-        .start()
-        .await
-        .err()
-        .expect("SCTP is refused");
-    let text = e.to_string();
-    assert!(
-        text.contains("transport=sctp") && text.contains("use transport=tcp"),
-        "{text}"
-    );
-    // This kernel's answer, whichever it is, is named.
-    assert!(
-        text.contains("SCTP is not available on this machine")
-            || text.contains("this kernel has SCTP"),
-        "{text}"
-    );
-}
-
 #[tokio::test(flavor = "multi_thread")]
 async fn call_filters_choose_the_peers() {
     use diameter_runtime::node::Filter::{self, *};
