@@ -417,8 +417,14 @@ async fn client(
         loop {
             tokio::select! {
                 r = &mut ready => break r.map_err(|_| format!("{connect} did not become ready for application {app} within {timeout:?}")),
-                e = events.recv() => if let Ok(Event::Refused { result_code, reason, .. }) = e {
-                    break Err(format!("{connect} refused the capabilities exchange: {result_code} {reason}"));
+                e = events.recv() => match e {
+                    Ok(Event::Refused { result_code, reason, .. }) => {
+                        break Err(format!("{connect} refused the capabilities exchange: {result_code} {reason}"));
+                    }
+                    Ok(Event::ConnectionFailed { reason, .. }) => {
+                        break Err(format!("{connect}: {reason}"));
+                    }
+                    _ => {}
                 }
             }
         }
@@ -539,6 +545,7 @@ async fn run(cli: Cli) -> Result<ExitCode, String> {
                         Ok(Event::PeerUp { host, applications }) => eprintln!("peer up: {host} {applications:?}"),
                         Ok(Event::PeerDown { host, reason }) => eprintln!("peer down: {host} ({reason})"),
                         Ok(Event::Refused { addr, result_code, reason }) => eprintln!("refused {addr}: {result_code} {reason}"),
+                        Ok(Event::ConnectionFailed { addr, reason }) => eprintln!("connection from {addr} failed: {reason}"),
                         _ => {}
                     },
                     _ = tokio::signal::ctrl_c() => {

@@ -189,6 +189,8 @@ struct Driver {
     /// Responder after TLS in band: the Origin-Host the client's certificate must name, checked
     /// once the handshake is over and before anything it sent in TLS is handled.
     inband_client: Option<DiameterIdentity>,
+    /// The capabilities exchange ended with a Result-Code (an [`Event::Refused`] was sent).
+    refused: bool,
 }
 
 impl Driver {
@@ -228,6 +230,7 @@ impl Driver {
             opening: side == Side::Responder,
             upgrade: None,
             inband_client: None,
+            refused: false,
         }
     }
 
@@ -535,6 +538,7 @@ impl Driver {
                     result_code,
                     reason,
                 } => {
+                    self.refused = true;
                     self.inner.event(Event::Refused {
                         addr: self.addr,
                         result_code,
@@ -682,6 +686,13 @@ impl Driver {
         let Registered::Peer { host, .. } = registered else {
             // Over before it opened.
             tracing::info!("capabilities exchange with {} failed: {reason}", self.addr);
+            // An election lost is no failure; a refusal was reported with its Result-Code.
+            if !self.refused && !self.election_lost {
+                self.inner.event(Event::ConnectionFailed {
+                    addr: self.addr.to_string(),
+                    reason: reason.clone(),
+                });
+            }
             if let Some((host, _)) = self.decision.take() {
                 let timed_out = reason.contains("capabilities exchange within");
                 self.inner

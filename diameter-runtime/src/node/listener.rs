@@ -174,6 +174,10 @@ pub(crate) async fn connect_loop(
                     }
                 }
                 Err((e, warn)) => {
+                    inner.event(Event::ConnectionFailed {
+                        addr: label.clone(),
+                        reason: e.clone(),
+                    });
                     if warn {
                         tracing::warn!("{e}");
                     } else {

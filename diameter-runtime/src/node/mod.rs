@@ -132,6 +132,16 @@ pub enum Event {
         /// The delay before the next attempt.
         after: Duration,
     },
+    /// A connection could not be made, or ended before its capabilities exchange was over
+    /// without a Result-Code (those are [`Event::Refused`]): the TCP connect failed, the TLS
+    /// handshake failed (unknown CA, expired certificate, a certificate not naming the peer,
+    /// plain text on a TLS port), or the peer closed or sent garbage.
+    ConnectionFailed {
+        /// The address (or URI) of the connection.
+        addr: String,
+        /// Why, as one line.
+        reason: String,
+    },
     /// A capabilities exchange failed.
     Refused {
         /// The address of the connection.

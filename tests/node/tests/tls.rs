@@ -11,7 +11,7 @@ use diameter_dictionaries::credit_control::{
     CreditControlServer, CreditControlService,
 };
 use diameter_runtime::base::ResultCode;
-use diameter_runtime::node::{Node, Request, ServiceResult, TlsConfig};
+use diameter_runtime::node::{Event, Node, Request, ServiceResult, TlsConfig};
 use rcgen::{BasicConstraints, CertificateParams, IsCa, KeyPair};
 
 struct Ocs;
@@ -260,9 +260,7 @@ async fn tls_in_band_after_the_capabilities_exchange() {
         .is_err());
     let down = tokio::time::timeout(Duration::from_secs(5), async {
         loop {
-            if let Ok(diameter_runtime::node::Event::PeerDown { host, reason }) =
-                events.recv().await
-            {
+            if let Ok(Event::PeerDown { host, reason }) = events.recv().await {
                 if host == "pcef3.example.net" {
                     return reason;
                 }
@@ -279,4 +277,57 @@ async fn tls_in_band_after_the_capabilities_exchange() {
         .wait_for_ready(4, Duration::from_millis(800))
         .await
         .is_err());
+}
+
+/// The first `ConnectionFailed` reason `node` reports.
+async fn connection_failure(events: &mut tokio::sync::broadcast::Receiver<Event>) -> String {
+    tokio::time::timeout(Duration::from_secs(5), async {
+        loop {
+            if let Ok(Event::ConnectionFailed { reason, .. }) = events.recv().await {
+                return reason;
+            }
+        }
+    })
+    .await
+    .expect("a ConnectionFailed event")
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn expired_certificates_and_plain_text_are_named_in_events() {
+    let pki = Pki::new();
+    // A server certificate that expired in 2021.
+    let key = KeyPair::generate().unwrap();
+    let mut params = CertificateParams::new(vec!["ocs.example.net".to_string()]).unwrap();
+    params.not_before = rcgen::date_time_ymd(2020, 1, 1);
+    params.not_after = rcgen::date_time_ymd(2021, 1, 1);
+    let cert = params.signed_by(&key, &pki.ca, &pki.ca_key).unwrap();
+    let expired =
+        TlsConfig::from_pem(&cert.pem(), &key.serialize_pem(), &pki.ca_pem, false).unwrap();
+    let server = ocs(expired).await;
+    let port = server.local_addrs()[0].port();
+    let node = Node::builder()
+        .origin_host("pcef.example.net")
+        .origin_realm("example.net")
+        .auth_application(4)
+        .reconnect_interval(Duration::from_millis(200))
+        .tls(pki.config("pcef.example.net", &pki, false))
+        .peer_at("ocs.example.net", &format!("aaas://127.0.0.1:{port}"));
+    let node = node.start().await.unwrap();
+    let mut events = node.events();
+    let reason = connection_failure(&mut events).await;
+    assert!(reason.contains("certificate expired"), "{reason}");
+    node.shutdown().await;
+
+    // Plain text on a TLS port: the server names it, the client sees its connection end.
+    let good = ocs(pki.config("ocs.example.net", &pki, true)).await;
+    let port = good.local_addrs()[0].port();
+    let mut server_events = good.events();
+    let plain = client(None, "ocs.example.net", format!("127.0.0.1:{port}")).await;
+    let mut client_events = plain.events();
+    let reason = connection_failure(&mut server_events).await;
+    assert!(reason.contains("TLS"), "{reason}");
+    let reason = connection_failure(&mut client_events).await;
+    assert!(reason.contains("closed"), "{reason}");
+    plain.shutdown().await;
+    good.shutdown().await;
 }
