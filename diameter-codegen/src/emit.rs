@@ -546,6 +546,7 @@ impl Emitter<'_> {
 
                     #DEFAULT_DOC
                     impl ::core::default::Default for #ident {
+                        #[inline]
                         fn default() -> Self {
                             <Self as __rt::AvpSet>::placeholder()
                         }
@@ -616,6 +617,7 @@ impl Emitter<'_> {
                     /// The value 0: its variant, or `Unrecognized(0)` (unset: a sender
                     /// refuses it in a required field) when the dictionary does not name 0.
                     impl ::core::default::Default for #ident {
+                        #[inline]
                         fn default() -> Self {
                             <Self as __rt::EnumValue>::from_repr(0)
                         }
@@ -672,6 +674,7 @@ impl Emitter<'_> {
 
             #DEFAULT_DOC
             impl ::core::default::Default for #ident {
+                #[inline]
                 fn default() -> Self {
                     <Self as __rt::AvpSet>::placeholder()
                 }
@@ -769,6 +772,7 @@ impl Emitter<'_> {
         quote! {
             #d
             impl __rt::FromRequest<#req> for #ans {
+                #[inline]
                 fn from_request(
                     __r: &#req,
                     __origin_host: &__rt::DiameterIdentity,
@@ -968,6 +972,7 @@ impl Emitter<'_> {
 
                 #DEFAULT_DOC
                 impl ::core::default::Default for AnswerMessage {
+                    #[inline]
                     fn default() -> Self {
                         <Self as __rt::AvpSet>::placeholder()
                     }

@@ -144,6 +144,7 @@ pub fn expand(input: &DeriveInput) -> syn::Result<TokenStream> {
             fn to_repr(self) -> #repr {
                 #to
             }
+            #[inline]
             fn name(self) -> #rt::Option<&'static str> {
                 #names
             }

@@ -350,6 +350,7 @@ pub fn expand(input: &DeriveInput, kind: Kind) -> syn::Result<TokenStream> {
                 #name { #(#inits),* }
             }
 
+            #[inline]
             fn decode_avps_into(&mut self, __buf: &#rt::Bytes, __start: usize, __end: usize) -> #rt::Result<(), #rt::DecodeError> {
                 let __out = self;
                 #(#seen_locals)*
@@ -366,10 +367,12 @@ pub fn expand(input: &DeriveInput, kind: Kind) -> syn::Result<TokenStream> {
                 #rt::Ok(())
             }
 
+            #[inline]
             fn encode_avps(&self, __out: &mut #rt::BytesMut) {
                 #(#encodes)*
             }
 
+            #[inline]
             fn first_unset(&self) -> #rt::Option<&'static str> {
                 #(#unset)*
                 #rt::None
@@ -381,6 +384,7 @@ pub fn expand(input: &DeriveInput, kind: Kind) -> syn::Result<TokenStream> {
         Kind::Grouped => quote! {
             impl #rt::Grouped for #name {}
             impl #rt::AvpValue for #name {
+                #[inline]
                 fn decode_value(data: #rt::Bytes) -> #rt::Result<Self, #rt::DecodeError> {
                     <Self as #rt::AvpSet>::decode_avps(&data)
                 }
@@ -392,6 +396,7 @@ pub fn expand(input: &DeriveInput, kind: Kind) -> syn::Result<TokenStream> {
                 fn decode_into(slot: &mut Self, buf: &#rt::Bytes, start: usize, end: usize) -> #rt::Result<(), #rt::DecodeError> {
                     <Self as #rt::AvpSet>::decode_avps_into(slot, buf, start, end)
                 }
+                #[inline]
                 fn encode_value(&self, out: &mut #rt::BytesMut) {
                     <Self as #rt::AvpSet>::encode_avps(self, out)
                 }
@@ -449,6 +454,7 @@ pub fn expand(input: &DeriveInput, kind: Kind) -> syn::Result<TokenStream> {
                     const APPLICATION_ID: u32 = #app;
                     const FLAGS: #rt::CommandFlags = #flags;
 
+                    #[inline]
                     fn fill(&mut self, __fill: &#rt::Fill<'_>) {
                         #(#fills)*
                     }

@@ -248,6 +248,7 @@ pub mod base {
     /// matters and finish with `..Default::default()`. A node sending a request fills
     /// the identity fields it owns and refuses one whose required field is still empty.
     impl ::core::default::Default for CapabilitiesExchangeRequest {
+        #[inline]
         fn default() -> Self {
             <Self as __rt::AvpSet>::placeholder()
         }
@@ -318,12 +319,14 @@ pub mod base {
     /// matters and finish with `..Default::default()`. A node sending a request fills
     /// the identity fields it owns and refuses one whose required field is still empty.
     impl ::core::default::Default for CapabilitiesExchangeAnswer {
+        #[inline]
         fn default() -> Self {
             <Self as __rt::AvpSet>::placeholder()
         }
     }
     /// The `Capabilities-Exchange-Answer` to a `Capabilities-Exchange-Request`: Session-Id, this node's Origin-Host and Origin-Realm, Result-Code 2001, Proxy-Info and the identifying AVPs copied; the rest empty.
     impl __rt::FromRequest<CapabilitiesExchangeRequest> for CapabilitiesExchangeAnswer {
+        #[inline]
         fn from_request(
             __r: &CapabilitiesExchangeRequest,
             __origin_host: &__rt::DiameterIdentity,
@@ -378,6 +381,7 @@ pub mod base {
     /// matters and finish with `..Default::default()`. A node sending a request fills
     /// the identity fields it owns and refuses one whose required field is still empty.
     impl ::core::default::Default for DisconnectPeerRequest {
+        #[inline]
         fn default() -> Self {
             <Self as __rt::AvpSet>::placeholder()
         }
@@ -413,12 +417,14 @@ pub mod base {
     /// matters and finish with `..Default::default()`. A node sending a request fills
     /// the identity fields it owns and refuses one whose required field is still empty.
     impl ::core::default::Default for DisconnectPeerAnswer {
+        #[inline]
         fn default() -> Self {
             <Self as __rt::AvpSet>::placeholder()
         }
     }
     /// The `Disconnect-Peer-Answer` to a `Disconnect-Peer-Request`: Session-Id, this node's Origin-Host and Origin-Realm, Result-Code 2001, Proxy-Info and the identifying AVPs copied; the rest empty.
     impl __rt::FromRequest<DisconnectPeerRequest> for DisconnectPeerAnswer {
+        #[inline]
         fn from_request(
             __r: &DisconnectPeerRequest,
             __origin_host: &__rt::DiameterIdentity,
@@ -461,6 +467,7 @@ pub mod base {
     /// matters and finish with `..Default::default()`. A node sending a request fills
     /// the identity fields it owns and refuses one whose required field is still empty.
     impl ::core::default::Default for DeviceWatchdogRequest {
+        #[inline]
         fn default() -> Self {
             <Self as __rt::AvpSet>::placeholder()
         }
@@ -499,12 +506,14 @@ pub mod base {
     /// matters and finish with `..Default::default()`. A node sending a request fills
     /// the identity fields it owns and refuses one whose required field is still empty.
     impl ::core::default::Default for DeviceWatchdogAnswer {
+        #[inline]
         fn default() -> Self {
             <Self as __rt::AvpSet>::placeholder()
         }
     }
     /// The `Device-Watchdog-Answer` to a `Device-Watchdog-Request`: Session-Id, this node's Origin-Host and Origin-Realm, Result-Code 2001, Proxy-Info and the identifying AVPs copied; the rest empty.
     impl __rt::FromRequest<DeviceWatchdogRequest> for DeviceWatchdogAnswer {
+        #[inline]
         fn from_request(
             __r: &DeviceWatchdogRequest,
             __origin_host: &__rt::DiameterIdentity,
@@ -571,6 +580,7 @@ pub mod base {
     /// matters and finish with `..Default::default()`. A node sending a request fills
     /// the identity fields it owns and refuses one whose required field is still empty.
     impl ::core::default::Default for ReAuthRequest {
+        #[inline]
         fn default() -> Self {
             <Self as __rt::AvpSet>::placeholder()
         }
@@ -635,12 +645,14 @@ pub mod base {
     /// matters and finish with `..Default::default()`. A node sending a request fills
     /// the identity fields it owns and refuses one whose required field is still empty.
     impl ::core::default::Default for ReAuthAnswer {
+        #[inline]
         fn default() -> Self {
             <Self as __rt::AvpSet>::placeholder()
         }
     }
     /// The `Re-Auth-Answer` to a `Re-Auth-Request`: Session-Id, this node's Origin-Host and Origin-Realm, Result-Code 2001, Proxy-Info and the identifying AVPs copied; the rest empty.
     impl __rt::FromRequest<ReAuthRequest> for ReAuthAnswer {
+        #[inline]
         fn from_request(
             __r: &ReAuthRequest,
             __origin_host: &__rt::DiameterIdentity,
@@ -712,6 +724,7 @@ pub mod base {
     /// matters and finish with `..Default::default()`. A node sending a request fills
     /// the identity fields it owns and refuses one whose required field is still empty.
     impl ::core::default::Default for SessionTerminationRequest {
+        #[inline]
         fn default() -> Self {
             <Self as __rt::AvpSet>::placeholder()
         }
@@ -779,12 +792,14 @@ pub mod base {
     /// matters and finish with `..Default::default()`. A node sending a request fills
     /// the identity fields it owns and refuses one whose required field is still empty.
     impl ::core::default::Default for SessionTerminationAnswer {
+        #[inline]
         fn default() -> Self {
             <Self as __rt::AvpSet>::placeholder()
         }
     }
     /// The `Session-Termination-Answer` to a `Session-Termination-Request`: Session-Id, this node's Origin-Host and Origin-Realm, Result-Code 2001, Proxy-Info and the identifying AVPs copied; the rest empty.
     impl __rt::FromRequest<SessionTerminationRequest> for SessionTerminationAnswer {
+        #[inline]
         fn from_request(
             __r: &SessionTerminationRequest,
             __origin_host: &__rt::DiameterIdentity,
@@ -850,6 +865,7 @@ pub mod base {
     /// matters and finish with `..Default::default()`. A node sending a request fills
     /// the identity fields it owns and refuses one whose required field is still empty.
     impl ::core::default::Default for AbortSessionRequest {
+        #[inline]
         fn default() -> Self {
             <Self as __rt::AvpSet>::placeholder()
         }
@@ -914,12 +930,14 @@ pub mod base {
     /// matters and finish with `..Default::default()`. A node sending a request fills
     /// the identity fields it owns and refuses one whose required field is still empty.
     impl ::core::default::Default for AbortSessionAnswer {
+        #[inline]
         fn default() -> Self {
             <Self as __rt::AvpSet>::placeholder()
         }
     }
     /// The `Abort-Session-Answer` to a `Abort-Session-Request`: Session-Id, this node's Origin-Host and Origin-Realm, Result-Code 2001, Proxy-Info and the identifying AVPs copied; the rest empty.
     impl __rt::FromRequest<AbortSessionRequest> for AbortSessionAnswer {
+        #[inline]
         fn from_request(
             __r: &AbortSessionRequest,
             __origin_host: &__rt::DiameterIdentity,
@@ -977,6 +995,7 @@ pub mod base {
     /// matters and finish with `..Default::default()`. A node sending a request fills
     /// the identity fields it owns and refuses one whose required field is still empty.
     impl ::core::default::Default for AnswerMessage {
+        #[inline]
         fn default() -> Self {
             <Self as __rt::AvpSet>::placeholder()
         }
@@ -1002,6 +1021,7 @@ pub mod base {
     /// The value 0: its variant, or `Unrecognized(0)` (unset: a sender
     /// refuses it in a required field) when the dictionary does not name 0.
     impl ::core::default::Default for AccountingRealtimeRequired {
+        #[inline]
         fn default() -> Self {
             <Self as __rt::EnumValue>::from_repr(0)
         }
@@ -1030,6 +1050,7 @@ pub mod base {
     /// The value 0: its variant, or `Unrecognized(0)` (unset: a sender
     /// refuses it in a required field) when the dictionary does not name 0.
     impl ::core::default::Default for AccountingRecordType {
+        #[inline]
         fn default() -> Self {
             <Self as __rt::EnumValue>::from_repr(0)
         }
@@ -1055,6 +1076,7 @@ pub mod base {
     /// The value 0: its variant, or `Unrecognized(0)` (unset: a sender
     /// refuses it in a required field) when the dictionary does not name 0.
     impl ::core::default::Default for AuthRequestType {
+        #[inline]
         fn default() -> Self {
             <Self as __rt::EnumValue>::from_repr(0)
         }
@@ -1077,6 +1099,7 @@ pub mod base {
     /// The value 0: its variant, or `Unrecognized(0)` (unset: a sender
     /// refuses it in a required field) when the dictionary does not name 0.
     impl ::core::default::Default for AuthSessionState {
+        #[inline]
         fn default() -> Self {
             <Self as __rt::EnumValue>::from_repr(0)
         }
@@ -1099,6 +1122,7 @@ pub mod base {
     /// The value 0: its variant, or `Unrecognized(0)` (unset: a sender
     /// refuses it in a required field) when the dictionary does not name 0.
     impl ::core::default::Default for ReAuthRequestType {
+        #[inline]
         fn default() -> Self {
             <Self as __rt::EnumValue>::from_repr(0)
         }
@@ -1124,6 +1148,7 @@ pub mod base {
     /// The value 0: its variant, or `Unrecognized(0)` (unset: a sender
     /// refuses it in a required field) when the dictionary does not name 0.
     impl ::core::default::Default for DisconnectCause {
+        #[inline]
         fn default() -> Self {
             <Self as __rt::EnumValue>::from_repr(0)
         }
@@ -1145,6 +1170,7 @@ pub mod base {
     /// matters and finish with `..Default::default()`. A node sending a request fills
     /// the identity fields it owns and refuses one whose required field is still empty.
     impl ::core::default::Default for ExperimentalResult {
+        #[inline]
         fn default() -> Self {
             <Self as __rt::AvpSet>::placeholder()
         }
@@ -1163,6 +1189,7 @@ pub mod base {
     /// matters and finish with `..Default::default()`. A node sending a request fills
     /// the identity fields it owns and refuses one whose required field is still empty.
     impl ::core::default::Default for FailedAvp {
+        #[inline]
         fn default() -> Self {
             <Self as __rt::AvpSet>::placeholder()
         }
@@ -1215,6 +1242,7 @@ pub mod base {
     /// matters and finish with `..Default::default()`. A node sending a request fills
     /// the identity fields it owns and refuses one whose required field is still empty.
     impl ::core::default::Default for ProxyInfo {
+        #[inline]
         fn default() -> Self {
             <Self as __rt::AvpSet>::placeholder()
         }
@@ -1252,6 +1280,7 @@ pub mod base {
     /// The value 0: its variant, or `Unrecognized(0)` (unset: a sender
     /// refuses it in a required field) when the dictionary does not name 0.
     impl ::core::default::Default for RedirectHostUsage {
+        #[inline]
         fn default() -> Self {
             <Self as __rt::EnumValue>::from_repr(0)
         }
@@ -1404,6 +1433,7 @@ pub mod base {
     /// The value 0: its variant, or `Unrecognized(0)` (unset: a sender
     /// refuses it in a required field) when the dictionary does not name 0.
     impl ::core::default::Default for SessionServerFailover {
+        #[inline]
         fn default() -> Self {
             <Self as __rt::EnumValue>::from_repr(0)
         }
@@ -1444,6 +1474,7 @@ pub mod base {
     /// The value 0: its variant, or `Unrecognized(0)` (unset: a sender
     /// refuses it in a required field) when the dictionary does not name 0.
     impl ::core::default::Default for TerminationCause {
+        #[inline]
         fn default() -> Self {
             <Self as __rt::EnumValue>::from_repr(0)
         }
@@ -1468,6 +1499,7 @@ pub mod base {
     /// matters and finish with `..Default::default()`. A node sending a request fills
     /// the identity fields it owns and refuses one whose required field is still empty.
     impl ::core::default::Default for VendorSpecificApplicationId {
+        #[inline]
         fn default() -> Self {
             <Self as __rt::AvpSet>::placeholder()
         }
@@ -1486,6 +1518,7 @@ pub mod base {
     /// matters and finish with `..Default::default()`. A node sending a request fills
     /// the identity fields it owns and refuses one whose required field is still empty.
     impl ::core::default::Default for E2eSequence {
+        #[inline]
         fn default() -> Self {
             <Self as __rt::AvpSet>::placeholder()
         }
@@ -1608,6 +1641,7 @@ pub mod base_accounting {
     /// matters and finish with `..Default::default()`. A node sending a request fills
     /// the identity fields it owns and refuses one whose required field is still empty.
     impl ::core::default::Default for AccountingRequest {
+        #[inline]
         fn default() -> Self {
             <Self as __rt::AvpSet>::placeholder()
         }
@@ -1697,12 +1731,14 @@ pub mod base_accounting {
     /// matters and finish with `..Default::default()`. A node sending a request fills
     /// the identity fields it owns and refuses one whose required field is still empty.
     impl ::core::default::Default for AccountingAnswer {
+        #[inline]
         fn default() -> Self {
             <Self as __rt::AvpSet>::placeholder()
         }
     }
     /// The `Accounting-Answer` to a `Accounting-Request`: Session-Id, this node's Origin-Host and Origin-Realm, Result-Code 2001, Proxy-Info and the identifying AVPs copied; the rest empty.
     impl __rt::FromRequest<AccountingRequest> for AccountingAnswer {
+        #[inline]
         fn from_request(
             __r: &AccountingRequest,
             __origin_host: &__rt::DiameterIdentity,

@@ -398,6 +398,7 @@ pub mod credit_control {
     /// matters and finish with `..Default::default()`. A node sending a request fills
     /// the identity fields it owns and refuses one whose required field is still empty.
     impl ::core::default::Default for CreditControlRequest {
+        #[inline]
         fn default() -> Self {
             <Self as __rt::AvpSet>::placeholder()
         }
@@ -511,12 +512,14 @@ pub mod credit_control {
     /// matters and finish with `..Default::default()`. A node sending a request fills
     /// the identity fields it owns and refuses one whose required field is still empty.
     impl ::core::default::Default for CreditControlAnswer {
+        #[inline]
         fn default() -> Self {
             <Self as __rt::AvpSet>::placeholder()
         }
     }
     /// The `Credit-Control-Answer` to a `Credit-Control-Request`: Session-Id, this node's Origin-Host and Origin-Realm, Result-Code 2001, Proxy-Info and the identifying AVPs copied; the rest empty.
     impl __rt::FromRequest<CreditControlRequest> for CreditControlAnswer {
+        #[inline]
         fn from_request(
             __r: &CreditControlRequest,
             __origin_host: &__rt::DiameterIdentity,
@@ -620,6 +623,7 @@ pub mod credit_control {
     /// matters and finish with `..Default::default()`. A node sending a request fills
     /// the identity fields it owns and refuses one whose required field is still empty.
     impl ::core::default::Default for CcMoney {
+        #[inline]
         fn default() -> Self {
             <Self as __rt::AvpSet>::placeholder()
         }
@@ -648,6 +652,7 @@ pub mod credit_control {
     /// The value 0: its variant, or `Unrecognized(0)` (unset: a sender
     /// refuses it in a required field) when the dictionary does not name 0.
     impl ::core::default::Default for CcRequestType {
+        #[inline]
         fn default() -> Self {
             <Self as __rt::EnumValue>::from_repr(0)
         }
@@ -670,6 +675,7 @@ pub mod credit_control {
     /// The value 0: its variant, or `Unrecognized(0)` (unset: a sender
     /// refuses it in a required field) when the dictionary does not name 0.
     impl ::core::default::Default for CcSessionFailover {
+        #[inline]
         fn default() -> Self {
             <Self as __rt::EnumValue>::from_repr(0)
         }
@@ -692,6 +698,7 @@ pub mod credit_control {
     /// The value 0: its variant, or `Unrecognized(0)` (unset: a sender
     /// refuses it in a required field) when the dictionary does not name 0.
     impl ::core::default::Default for CheckBalanceResult {
+        #[inline]
         fn default() -> Self {
             <Self as __rt::EnumValue>::from_repr(0)
         }
@@ -716,6 +723,7 @@ pub mod credit_control {
     /// matters and finish with `..Default::default()`. A node sending a request fills
     /// the identity fields it owns and refuses one whose required field is still empty.
     impl ::core::default::Default for CostInformation {
+        #[inline]
         fn default() -> Self {
             <Self as __rt::AvpSet>::placeholder()
         }
@@ -738,6 +746,7 @@ pub mod credit_control {
     /// The value 0: its variant, or `Unrecognized(0)` (unset: a sender
     /// refuses it in a required field) when the dictionary does not name 0.
     impl ::core::default::Default for CreditControl {
+        #[inline]
         fn default() -> Self {
             <Self as __rt::EnumValue>::from_repr(0)
         }
@@ -763,6 +772,7 @@ pub mod credit_control {
     /// The value 0: its variant, or `Unrecognized(0)` (unset: a sender
     /// refuses it in a required field) when the dictionary does not name 0.
     impl ::core::default::Default for CreditControlFailureHandling {
+        #[inline]
         fn default() -> Self {
             <Self as __rt::EnumValue>::from_repr(0)
         }
@@ -785,6 +795,7 @@ pub mod credit_control {
     /// The value 0: its variant, or `Unrecognized(0)` (unset: a sender
     /// refuses it in a required field) when the dictionary does not name 0.
     impl ::core::default::Default for DirectDebitingFailureHandling {
+        #[inline]
         fn default() -> Self {
             <Self as __rt::EnumValue>::from_repr(0)
         }
@@ -812,6 +823,7 @@ pub mod credit_control {
     /// matters and finish with `..Default::default()`. A node sending a request fills
     /// the identity fields it owns and refuses one whose required field is still empty.
     impl ::core::default::Default for FinalUnitIndication {
+        #[inline]
         fn default() -> Self {
             <Self as __rt::AvpSet>::placeholder()
         }
@@ -851,6 +863,7 @@ pub mod credit_control {
     /// matters and finish with `..Default::default()`. A node sending a request fills
     /// the identity fields it owns and refuses one whose required field is still empty.
     impl ::core::default::Default for GrantedServiceUnit {
+        #[inline]
         fn default() -> Self {
             <Self as __rt::AvpSet>::placeholder()
         }
@@ -879,6 +892,7 @@ pub mod credit_control {
     /// The value 0: its variant, or `Unrecognized(0)` (unset: a sender
     /// refuses it in a required field) when the dictionary does not name 0.
     impl ::core::default::Default for RedirectAddressType {
+        #[inline]
         fn default() -> Self {
             <Self as __rt::EnumValue>::from_repr(0)
         }
@@ -900,6 +914,7 @@ pub mod credit_control {
     /// matters and finish with `..Default::default()`. A node sending a request fills
     /// the identity fields it owns and refuses one whose required field is still empty.
     impl ::core::default::Default for RedirectServer {
+        #[inline]
         fn default() -> Self {
             <Self as __rt::AvpSet>::placeholder()
         }
@@ -928,6 +943,7 @@ pub mod credit_control {
     /// The value 0: its variant, or `Unrecognized(0)` (unset: a sender
     /// refuses it in a required field) when the dictionary does not name 0.
     impl ::core::default::Default for RequestedAction {
+        #[inline]
         fn default() -> Self {
             <Self as __rt::EnumValue>::from_repr(0)
         }
@@ -964,6 +980,7 @@ pub mod credit_control {
     /// matters and finish with `..Default::default()`. A node sending a request fills
     /// the identity fields it owns and refuses one whose required field is still empty.
     impl ::core::default::Default for RequestedServiceUnit {
+        #[inline]
         fn default() -> Self {
             <Self as __rt::AvpSet>::placeholder()
         }
@@ -985,6 +1002,7 @@ pub mod credit_control {
     /// matters and finish with `..Default::default()`. A node sending a request fills
     /// the identity fields it owns and refuses one whose required field is still empty.
     impl ::core::default::Default for ServiceParameterInfo {
+        #[inline]
         fn default() -> Self {
             <Self as __rt::AvpSet>::placeholder()
         }
@@ -1006,6 +1024,7 @@ pub mod credit_control {
     /// matters and finish with `..Default::default()`. A node sending a request fills
     /// the identity fields it owns and refuses one whose required field is still empty.
     impl ::core::default::Default for SubscriptionId {
+        #[inline]
         fn default() -> Self {
             <Self as __rt::AvpSet>::placeholder()
         }
@@ -1027,6 +1046,7 @@ pub mod credit_control {
     /// matters and finish with `..Default::default()`. A node sending a request fills
     /// the identity fields it owns and refuses one whose required field is still empty.
     impl ::core::default::Default for UnitValue {
+        #[inline]
         fn default() -> Self {
             <Self as __rt::AvpSet>::placeholder()
         }
@@ -1066,6 +1086,7 @@ pub mod credit_control {
     /// matters and finish with `..Default::default()`. A node sending a request fills
     /// the identity fields it owns and refuses one whose required field is still empty.
     impl ::core::default::Default for UsedServiceUnit {
+        #[inline]
         fn default() -> Self {
             <Self as __rt::AvpSet>::placeholder()
         }
@@ -1091,6 +1112,7 @@ pub mod credit_control {
     /// The value 0: its variant, or `Unrecognized(0)` (unset: a sender
     /// refuses it in a required field) when the dictionary does not name 0.
     impl ::core::default::Default for FinalUnitAction {
+        #[inline]
         fn default() -> Self {
             <Self as __rt::EnumValue>::from_repr(0)
         }
@@ -1122,6 +1144,7 @@ pub mod credit_control {
     /// The value 0: its variant, or `Unrecognized(0)` (unset: a sender
     /// refuses it in a required field) when the dictionary does not name 0.
     impl ::core::default::Default for SubscriptionIdType {
+        #[inline]
         fn default() -> Self {
             <Self as __rt::EnumValue>::from_repr(0)
         }
@@ -1147,6 +1170,7 @@ pub mod credit_control {
     /// The value 0: its variant, or `Unrecognized(0)` (unset: a sender
     /// refuses it in a required field) when the dictionary does not name 0.
     impl ::core::default::Default for TariffChangeUsage {
+        #[inline]
         fn default() -> Self {
             <Self as __rt::EnumValue>::from_repr(0)
         }
@@ -1181,6 +1205,7 @@ pub mod credit_control {
     /// The value 0: its variant, or `Unrecognized(0)` (unset: a sender
     /// refuses it in a required field) when the dictionary does not name 0.
     impl ::core::default::Default for CcUnitType {
+        #[inline]
         fn default() -> Self {
             <Self as __rt::EnumValue>::from_repr(0)
         }
@@ -1203,6 +1228,7 @@ pub mod credit_control {
     /// The value 0: its variant, or `Unrecognized(0)` (unset: a sender
     /// refuses it in a required field) when the dictionary does not name 0.
     impl ::core::default::Default for MultipleServicesIndicator {
+        #[inline]
         fn default() -> Self {
             <Self as __rt::EnumValue>::from_repr(0)
         }
@@ -1254,6 +1280,7 @@ pub mod credit_control {
     /// matters and finish with `..Default::default()`. A node sending a request fills
     /// the identity fields it owns and refuses one whose required field is still empty.
     impl ::core::default::Default for MultipleServicesCreditControl {
+        #[inline]
         fn default() -> Self {
             <Self as __rt::AvpSet>::placeholder()
         }
@@ -1278,6 +1305,7 @@ pub mod credit_control {
     /// matters and finish with `..Default::default()`. A node sending a request fills
     /// the identity fields it owns and refuses one whose required field is still empty.
     impl ::core::default::Default for GsuPoolReference {
+        #[inline]
         fn default() -> Self {
             <Self as __rt::AvpSet>::placeholder()
         }
@@ -1299,6 +1327,7 @@ pub mod credit_control {
     /// matters and finish with `..Default::default()`. A node sending a request fills
     /// the identity fields it owns and refuses one whose required field is still empty.
     impl ::core::default::Default for UserEquipmentInfo {
+        #[inline]
         fn default() -> Self {
             <Self as __rt::AvpSet>::placeholder()
         }
@@ -1327,6 +1356,7 @@ pub mod credit_control {
     /// The value 0: its variant, or `Unrecognized(0)` (unset: a sender
     /// refuses it in a required field) when the dictionary does not name 0.
     impl ::core::default::Default for UserEquipmentInfoType {
+        #[inline]
         fn default() -> Self {
             <Self as __rt::EnumValue>::from_repr(0)
         }
@@ -1360,6 +1390,7 @@ pub mod credit_control {
     /// matters and finish with `..Default::default()`. A node sending a request fills
     /// the identity fields it owns and refuses one whose required field is still empty.
     impl ::core::default::Default for UserEquipmentInfoExtension {
+        #[inline]
         fn default() -> Self {
             <Self as __rt::AvpSet>::placeholder()
         }
@@ -1393,6 +1424,7 @@ pub mod credit_control {
     /// matters and finish with `..Default::default()`. A node sending a request fills
     /// the identity fields it owns and refuses one whose required field is still empty.
     impl ::core::default::Default for SubscriptionIdExtension {
+        #[inline]
         fn default() -> Self {
             <Self as __rt::AvpSet>::placeholder()
         }
@@ -1420,6 +1452,7 @@ pub mod credit_control {
     /// matters and finish with `..Default::default()`. A node sending a request fills
     /// the identity fields it owns and refuses one whose required field is still empty.
     impl ::core::default::Default for RedirectServerExtension {
+        #[inline]
         fn default() -> Self {
             <Self as __rt::AvpSet>::placeholder()
         }
@@ -1450,6 +1483,7 @@ pub mod credit_control {
     /// matters and finish with `..Default::default()`. A node sending a request fills
     /// the identity fields it owns and refuses one whose required field is still empty.
     impl ::core::default::Default for QosFinalUnitIndication {
+        #[inline]
         fn default() -> Self {
             <Self as __rt::AvpSet>::placeholder()
         }
@@ -1468,6 +1502,7 @@ pub mod credit_control {
     /// matters and finish with `..Default::default()`. A node sending a request fills
     /// the identity fields it owns and refuses one whose required field is still empty.
     impl ::core::default::Default for FilterRule {
+        #[inline]
         fn default() -> Self {
             <Self as __rt::AvpSet>::placeholder()
         }

@@ -272,6 +272,7 @@ pub mod base {
     /// matters and finish with `..Default::default()`. A node sending a request fills
     /// the identity fields it owns and refuses one whose required field is still empty.
     impl ::core::default::Default for CapabilitiesExchangeRequest {
+        #[inline]
         fn default() -> Self {
             <Self as __rt::AvpSet>::placeholder()
         }
@@ -337,12 +338,14 @@ pub mod base {
     /// matters and finish with `..Default::default()`. A node sending a request fills
     /// the identity fields it owns and refuses one whose required field is still empty.
     impl ::core::default::Default for CapabilitiesExchangeAnswer {
+        #[inline]
         fn default() -> Self {
             <Self as __rt::AvpSet>::placeholder()
         }
     }
     /// The `Capabilities-Exchange-Answer` to a `Capabilities-Exchange-Request`: Session-Id, this node's Origin-Host and Origin-Realm, Result-Code 2001, Proxy-Info and the identifying AVPs copied; the rest empty.
     impl __rt::FromRequest<CapabilitiesExchangeRequest> for CapabilitiesExchangeAnswer {
+        #[inline]
         fn from_request(
             __r: &CapabilitiesExchangeRequest,
             __origin_host: &__rt::DiameterIdentity,
@@ -416,6 +419,7 @@ pub mod base {
     /// matters and finish with `..Default::default()`. A node sending a request fills
     /// the identity fields it owns and refuses one whose required field is still empty.
     impl ::core::default::Default for ReAuthRequest {
+        #[inline]
         fn default() -> Self {
             <Self as __rt::AvpSet>::placeholder()
         }
@@ -475,12 +479,14 @@ pub mod base {
     /// matters and finish with `..Default::default()`. A node sending a request fills
     /// the identity fields it owns and refuses one whose required field is still empty.
     impl ::core::default::Default for ReAuthAnswer {
+        #[inline]
         fn default() -> Self {
             <Self as __rt::AvpSet>::placeholder()
         }
     }
     /// The `Re-Auth-Answer` to a `Re-Auth-Request`: Session-Id, this node's Origin-Host and Origin-Realm, Result-Code 2001, Proxy-Info and the identifying AVPs copied; the rest empty.
     impl __rt::FromRequest<ReAuthRequest> for ReAuthAnswer {
+        #[inline]
         fn from_request(
             __r: &ReAuthRequest,
             __origin_host: &__rt::DiameterIdentity,
@@ -565,6 +571,7 @@ pub mod base {
     /// matters and finish with `..Default::default()`. A node sending a request fills
     /// the identity fields it owns and refuses one whose required field is still empty.
     impl ::core::default::Default for AccountingRequest {
+        #[inline]
         fn default() -> Self {
             <Self as __rt::AvpSet>::placeholder()
         }
@@ -642,12 +649,14 @@ pub mod base {
     /// matters and finish with `..Default::default()`. A node sending a request fills
     /// the identity fields it owns and refuses one whose required field is still empty.
     impl ::core::default::Default for AccountingAnswer {
+        #[inline]
         fn default() -> Self {
             <Self as __rt::AvpSet>::placeholder()
         }
     }
     /// The `Accounting-Answer` to a `Accounting-Request`: Session-Id, this node's Origin-Host and Origin-Realm, Result-Code 2001, Proxy-Info and the identifying AVPs copied; the rest empty.
     impl __rt::FromRequest<AccountingRequest> for AccountingAnswer {
+        #[inline]
         fn from_request(
             __r: &AccountingRequest,
             __origin_host: &__rt::DiameterIdentity,
@@ -720,6 +729,7 @@ pub mod base {
     /// matters and finish with `..Default::default()`. A node sending a request fills
     /// the identity fields it owns and refuses one whose required field is still empty.
     impl ::core::default::Default for AbortSessionRequest {
+        #[inline]
         fn default() -> Self {
             <Self as __rt::AvpSet>::placeholder()
         }
@@ -779,12 +789,14 @@ pub mod base {
     /// matters and finish with `..Default::default()`. A node sending a request fills
     /// the identity fields it owns and refuses one whose required field is still empty.
     impl ::core::default::Default for AbortSessionAnswer {
+        #[inline]
         fn default() -> Self {
             <Self as __rt::AvpSet>::placeholder()
         }
     }
     /// The `Abort-Session-Answer` to a `Abort-Session-Request`: Session-Id, this node's Origin-Host and Origin-Realm, Result-Code 2001, Proxy-Info and the identifying AVPs copied; the rest empty.
     impl __rt::FromRequest<AbortSessionRequest> for AbortSessionAnswer {
+        #[inline]
         fn from_request(
             __r: &AbortSessionRequest,
             __origin_host: &__rt::DiameterIdentity,
@@ -851,6 +863,7 @@ pub mod base {
     /// matters and finish with `..Default::default()`. A node sending a request fills
     /// the identity fields it owns and refuses one whose required field is still empty.
     impl ::core::default::Default for SessionTerminationRequest {
+        #[inline]
         fn default() -> Self {
             <Self as __rt::AvpSet>::placeholder()
         }
@@ -913,12 +926,14 @@ pub mod base {
     /// matters and finish with `..Default::default()`. A node sending a request fills
     /// the identity fields it owns and refuses one whose required field is still empty.
     impl ::core::default::Default for SessionTerminationAnswer {
+        #[inline]
         fn default() -> Self {
             <Self as __rt::AvpSet>::placeholder()
         }
     }
     /// The `Session-Termination-Answer` to a `Session-Termination-Request`: Session-Id, this node's Origin-Host and Origin-Realm, Result-Code 2001, Proxy-Info and the identifying AVPs copied; the rest empty.
     impl __rt::FromRequest<SessionTerminationRequest> for SessionTerminationAnswer {
+        #[inline]
         fn from_request(
             __r: &SessionTerminationRequest,
             __origin_host: &__rt::DiameterIdentity,
@@ -958,6 +973,7 @@ pub mod base {
     /// matters and finish with `..Default::default()`. A node sending a request fills
     /// the identity fields it owns and refuses one whose required field is still empty.
     impl ::core::default::Default for DeviceWatchdogRequest {
+        #[inline]
         fn default() -> Self {
             <Self as __rt::AvpSet>::placeholder()
         }
@@ -996,12 +1012,14 @@ pub mod base {
     /// matters and finish with `..Default::default()`. A node sending a request fills
     /// the identity fields it owns and refuses one whose required field is still empty.
     impl ::core::default::Default for DeviceWatchdogAnswer {
+        #[inline]
         fn default() -> Self {
             <Self as __rt::AvpSet>::placeholder()
         }
     }
     /// The `Device-Watchdog-Answer` to a `Device-Watchdog-Request`: Session-Id, this node's Origin-Host and Origin-Realm, Result-Code 2001, Proxy-Info and the identifying AVPs copied; the rest empty.
     impl __rt::FromRequest<DeviceWatchdogRequest> for DeviceWatchdogAnswer {
+        #[inline]
         fn from_request(
             __r: &DeviceWatchdogRequest,
             __origin_host: &__rt::DiameterIdentity,
@@ -1039,6 +1057,7 @@ pub mod base {
     /// matters and finish with `..Default::default()`. A node sending a request fills
     /// the identity fields it owns and refuses one whose required field is still empty.
     impl ::core::default::Default for DisconnectPeerRequest {
+        #[inline]
         fn default() -> Self {
             <Self as __rt::AvpSet>::placeholder()
         }
@@ -1074,12 +1093,14 @@ pub mod base {
     /// matters and finish with `..Default::default()`. A node sending a request fills
     /// the identity fields it owns and refuses one whose required field is still empty.
     impl ::core::default::Default for DisconnectPeerAnswer {
+        #[inline]
         fn default() -> Self {
             <Self as __rt::AvpSet>::placeholder()
         }
     }
     /// The `Disconnect-Peer-Answer` to a `Disconnect-Peer-Request`: Session-Id, this node's Origin-Host and Origin-Realm, Result-Code 2001, Proxy-Info and the identifying AVPs copied; the rest empty.
     impl __rt::FromRequest<DisconnectPeerRequest> for DisconnectPeerAnswer {
+        #[inline]
         fn from_request(
             __r: &DisconnectPeerRequest,
             __origin_host: &__rt::DiameterIdentity,
@@ -1111,6 +1132,7 @@ pub mod base {
     /// The value 0: its variant, or `Unrecognized(0)` (unset: a sender
     /// refuses it in a required field) when the dictionary does not name 0.
     impl ::core::default::Default for AccountingRealtimeRequired {
+        #[inline]
         fn default() -> Self {
             <Self as __rt::EnumValue>::from_repr(0)
         }
@@ -1137,6 +1159,7 @@ pub mod base {
     /// The value 0: its variant, or `Unrecognized(0)` (unset: a sender
     /// refuses it in a required field) when the dictionary does not name 0.
     impl ::core::default::Default for AccountingRecordType {
+        #[inline]
         fn default() -> Self {
             <Self as __rt::EnumValue>::from_repr(0)
         }
@@ -1160,6 +1183,7 @@ pub mod base {
     /// The value 0: its variant, or `Unrecognized(0)` (unset: a sender
     /// refuses it in a required field) when the dictionary does not name 0.
     impl ::core::default::Default for AuthRequestType {
+        #[inline]
         fn default() -> Self {
             <Self as __rt::EnumValue>::from_repr(0)
         }
@@ -1180,6 +1204,7 @@ pub mod base {
     /// The value 0: its variant, or `Unrecognized(0)` (unset: a sender
     /// refuses it in a required field) when the dictionary does not name 0.
     impl ::core::default::Default for AuthSessionState {
+        #[inline]
         fn default() -> Self {
             <Self as __rt::EnumValue>::from_repr(0)
         }
@@ -1200,6 +1225,7 @@ pub mod base {
     /// The value 0: its variant, or `Unrecognized(0)` (unset: a sender
     /// refuses it in a required field) when the dictionary does not name 0.
     impl ::core::default::Default for ReAuthRequestType {
+        #[inline]
         fn default() -> Self {
             <Self as __rt::EnumValue>::from_repr(0)
         }
@@ -1223,6 +1249,7 @@ pub mod base {
     /// The value 0: its variant, or `Unrecognized(0)` (unset: a sender
     /// refuses it in a required field) when the dictionary does not name 0.
     impl ::core::default::Default for DisconnectCause {
+        #[inline]
         fn default() -> Self {
             <Self as __rt::EnumValue>::from_repr(0)
         }
@@ -1242,6 +1269,7 @@ pub mod base {
     /// matters and finish with `..Default::default()`. A node sending a request fills
     /// the identity fields it owns and refuses one whose required field is still empty.
     impl ::core::default::Default for ExperimentalResult {
+        #[inline]
         fn default() -> Self {
             <Self as __rt::AvpSet>::placeholder()
         }
@@ -1258,6 +1286,7 @@ pub mod base {
     /// matters and finish with `..Default::default()`. A node sending a request fills
     /// the identity fields it owns and refuses one whose required field is still empty.
     impl ::core::default::Default for FailedAvp {
+        #[inline]
         fn default() -> Self {
             <Self as __rt::AvpSet>::placeholder()
         }
@@ -1277,6 +1306,7 @@ pub mod base {
     /// matters and finish with `..Default::default()`. A node sending a request fills
     /// the identity fields it owns and refuses one whose required field is still empty.
     impl ::core::default::Default for ProxyInfo {
+        #[inline]
         fn default() -> Self {
             <Self as __rt::AvpSet>::placeholder()
         }
@@ -1312,6 +1342,7 @@ pub mod base {
     /// The value 0: its variant, or `Unrecognized(0)` (unset: a sender
     /// refuses it in a required field) when the dictionary does not name 0.
     impl ::core::default::Default for RedirectHostUsage {
+        #[inline]
         fn default() -> Self {
             <Self as __rt::EnumValue>::from_repr(0)
         }
@@ -1338,6 +1369,7 @@ pub mod base {
     /// The value 0: its variant, or `Unrecognized(0)` (unset: a sender
     /// refuses it in a required field) when the dictionary does not name 0.
     impl ::core::default::Default for SessionServerFailover {
+        #[inline]
         fn default() -> Self {
             <Self as __rt::EnumValue>::from_repr(0)
         }
@@ -1376,6 +1408,7 @@ pub mod base {
     /// The value 0: its variant, or `Unrecognized(0)` (unset: a sender
     /// refuses it in a required field) when the dictionary does not name 0.
     impl ::core::default::Default for TerminationCause {
+        #[inline]
         fn default() -> Self {
             <Self as __rt::EnumValue>::from_repr(0)
         }
@@ -1398,6 +1431,7 @@ pub mod base {
     /// matters and finish with `..Default::default()`. A node sending a request fills
     /// the identity fields it owns and refuses one whose required field is still empty.
     impl ::core::default::Default for VendorSpecificApplicationId {
+        #[inline]
         fn default() -> Self {
             <Self as __rt::AvpSet>::placeholder()
         }
@@ -1417,6 +1451,7 @@ pub mod base {
     /// matters and finish with `..Default::default()`. A node sending a request fills
     /// the identity fields it owns and refuses one whose required field is still empty.
     impl ::core::default::Default for OcSupportedFeatures {
+        #[inline]
         fn default() -> Self {
             <Self as __rt::AvpSet>::placeholder()
         }
@@ -1445,6 +1480,7 @@ pub mod base {
     /// matters and finish with `..Default::default()`. A node sending a request fills
     /// the identity fields it owns and refuses one whose required field is still empty.
     impl ::core::default::Default for OcOlr {
+        #[inline]
         fn default() -> Self {
             <Self as __rt::AvpSet>::placeholder()
         }
@@ -1465,6 +1501,7 @@ pub mod base {
     /// The value 0: its variant, or `Unrecognized(0)` (unset: a sender
     /// refuses it in a required field) when the dictionary does not name 0.
     impl ::core::default::Default for OcReportType {
+        #[inline]
         fn default() -> Self {
             <Self as __rt::EnumValue>::from_repr(0)
         }
@@ -1527,6 +1564,7 @@ pub mod base {
     /// The value 0: its variant, or `Unrecognized(0)` (unset: a sender
     /// refuses it in a required field) when the dictionary does not name 0.
     impl ::core::default::Default for Drmp {
+        #[inline]
         fn default() -> Self {
             <Self as __rt::EnumValue>::from_repr(0)
         }
@@ -3502,6 +3540,7 @@ pub mod charging_control {
     /// matters and finish with `..Default::default()`. A node sending a request fills
     /// the identity fields it owns and refuses one whose required field is still empty.
     impl ::core::default::Default for CreditControlRequest {
+        #[inline]
         fn default() -> Self {
             <Self as __rt::AvpSet>::placeholder()
         }
@@ -3604,12 +3643,14 @@ pub mod charging_control {
     /// matters and finish with `..Default::default()`. A node sending a request fills
     /// the identity fields it owns and refuses one whose required field is still empty.
     impl ::core::default::Default for CreditControlAnswer {
+        #[inline]
         fn default() -> Self {
             <Self as __rt::AvpSet>::placeholder()
         }
     }
     /// The `Credit-Control-Answer` to a `Credit-Control-Request`: Session-Id, this node's Origin-Host and Origin-Realm, Result-Code 2001, Proxy-Info and the identifying AVPs copied; the rest empty.
     impl __rt::FromRequest<CreditControlRequest> for CreditControlAnswer {
+        #[inline]
         fn from_request(
             __r: &CreditControlRequest,
             __origin_host: &__rt::DiameterIdentity,
@@ -3706,6 +3747,7 @@ pub mod charging_control {
     /// matters and finish with `..Default::default()`. A node sending a request fills
     /// the identity fields it owns and refuses one whose required field is still empty.
     impl ::core::default::Default for CcMoney {
+        #[inline]
         fn default() -> Self {
             <Self as __rt::AvpSet>::placeholder()
         }
@@ -3729,6 +3771,7 @@ pub mod charging_control {
     /// The value 0: its variant, or `Unrecognized(0)` (unset: a sender
     /// refuses it in a required field) when the dictionary does not name 0.
     impl ::core::default::Default for CcRequestType {
+        #[inline]
         fn default() -> Self {
             <Self as __rt::EnumValue>::from_repr(0)
         }
@@ -3749,6 +3792,7 @@ pub mod charging_control {
     /// The value 0: its variant, or `Unrecognized(0)` (unset: a sender
     /// refuses it in a required field) when the dictionary does not name 0.
     impl ::core::default::Default for CcSessionFailover {
+        #[inline]
         fn default() -> Self {
             <Self as __rt::EnumValue>::from_repr(0)
         }
@@ -3781,6 +3825,7 @@ pub mod charging_control {
     /// The value 0: its variant, or `Unrecognized(0)` (unset: a sender
     /// refuses it in a required field) when the dictionary does not name 0.
     impl ::core::default::Default for CcUnitType {
+        #[inline]
         fn default() -> Self {
             <Self as __rt::EnumValue>::from_repr(0)
         }
@@ -3801,6 +3846,7 @@ pub mod charging_control {
     /// The value 0: its variant, or `Unrecognized(0)` (unset: a sender
     /// refuses it in a required field) when the dictionary does not name 0.
     impl ::core::default::Default for CheckBalanceResult {
+        #[inline]
         fn default() -> Self {
             <Self as __rt::EnumValue>::from_repr(0)
         }
@@ -3823,6 +3869,7 @@ pub mod charging_control {
     /// matters and finish with `..Default::default()`. A node sending a request fills
     /// the identity fields it owns and refuses one whose required field is still empty.
     impl ::core::default::Default for CostInformation {
+        #[inline]
         fn default() -> Self {
             <Self as __rt::AvpSet>::placeholder()
         }
@@ -3843,6 +3890,7 @@ pub mod charging_control {
     /// The value 0: its variant, or `Unrecognized(0)` (unset: a sender
     /// refuses it in a required field) when the dictionary does not name 0.
     impl ::core::default::Default for CreditControl {
+        #[inline]
         fn default() -> Self {
             <Self as __rt::EnumValue>::from_repr(0)
         }
@@ -3866,6 +3914,7 @@ pub mod charging_control {
     /// The value 0: its variant, or `Unrecognized(0)` (unset: a sender
     /// refuses it in a required field) when the dictionary does not name 0.
     impl ::core::default::Default for CreditControlFailureHandling {
+        #[inline]
         fn default() -> Self {
             <Self as __rt::EnumValue>::from_repr(0)
         }
@@ -3886,6 +3935,7 @@ pub mod charging_control {
     /// The value 0: its variant, or `Unrecognized(0)` (unset: a sender
     /// refuses it in a required field) when the dictionary does not name 0.
     impl ::core::default::Default for DirectDebitingFailureHandling {
+        #[inline]
         fn default() -> Self {
             <Self as __rt::EnumValue>::from_repr(0)
         }
@@ -3909,6 +3959,7 @@ pub mod charging_control {
     /// The value 0: its variant, or `Unrecognized(0)` (unset: a sender
     /// refuses it in a required field) when the dictionary does not name 0.
     impl ::core::default::Default for FinalUnitAction {
+        #[inline]
         fn default() -> Self {
             <Self as __rt::EnumValue>::from_repr(0)
         }
@@ -3934,6 +3985,7 @@ pub mod charging_control {
     /// matters and finish with `..Default::default()`. A node sending a request fills
     /// the identity fields it owns and refuses one whose required field is still empty.
     impl ::core::default::Default for FinalUnitIndication {
+        #[inline]
         fn default() -> Self {
             <Self as __rt::AvpSet>::placeholder()
         }
@@ -3968,6 +4020,7 @@ pub mod charging_control {
     /// matters and finish with `..Default::default()`. A node sending a request fills
     /// the identity fields it owns and refuses one whose required field is still empty.
     impl ::core::default::Default for GrantedServiceUnit {
+        #[inline]
         fn default() -> Self {
             <Self as __rt::AvpSet>::placeholder()
         }
@@ -3990,6 +4043,7 @@ pub mod charging_control {
     /// matters and finish with `..Default::default()`. A node sending a request fills
     /// the identity fields it owns and refuses one whose required field is still empty.
     impl ::core::default::Default for GsuPoolReference {
+        #[inline]
         fn default() -> Self {
             <Self as __rt::AvpSet>::placeholder()
         }
@@ -4033,6 +4087,7 @@ pub mod charging_control {
     /// matters and finish with `..Default::default()`. A node sending a request fills
     /// the identity fields it owns and refuses one whose required field is still empty.
     impl ::core::default::Default for MultipleServicesCreditControl {
+        #[inline]
         fn default() -> Self {
             <Self as __rt::AvpSet>::placeholder()
         }
@@ -4053,6 +4108,7 @@ pub mod charging_control {
     /// The value 0: its variant, or `Unrecognized(0)` (unset: a sender
     /// refuses it in a required field) when the dictionary does not name 0.
     impl ::core::default::Default for MultipleServicesIndicator {
+        #[inline]
         fn default() -> Self {
             <Self as __rt::EnumValue>::from_repr(0)
         }
@@ -4079,6 +4135,7 @@ pub mod charging_control {
     /// The value 0: its variant, or `Unrecognized(0)` (unset: a sender
     /// refuses it in a required field) when the dictionary does not name 0.
     impl ::core::default::Default for RedirectAddressType {
+        #[inline]
         fn default() -> Self {
             <Self as __rt::EnumValue>::from_repr(0)
         }
@@ -4098,6 +4155,7 @@ pub mod charging_control {
     /// matters and finish with `..Default::default()`. A node sending a request fills
     /// the identity fields it owns and refuses one whose required field is still empty.
     impl ::core::default::Default for RedirectServer {
+        #[inline]
         fn default() -> Self {
             <Self as __rt::AvpSet>::placeholder()
         }
@@ -4124,6 +4182,7 @@ pub mod charging_control {
     /// The value 0: its variant, or `Unrecognized(0)` (unset: a sender
     /// refuses it in a required field) when the dictionary does not name 0.
     impl ::core::default::Default for RequestedAction {
+        #[inline]
         fn default() -> Self {
             <Self as __rt::EnumValue>::from_repr(0)
         }
@@ -4155,6 +4214,7 @@ pub mod charging_control {
     /// matters and finish with `..Default::default()`. A node sending a request fills
     /// the identity fields it owns and refuses one whose required field is still empty.
     impl ::core::default::Default for RequestedServiceUnit {
+        #[inline]
         fn default() -> Self {
             <Self as __rt::AvpSet>::placeholder()
         }
@@ -4174,6 +4234,7 @@ pub mod charging_control {
     /// matters and finish with `..Default::default()`. A node sending a request fills
     /// the identity fields it owns and refuses one whose required field is still empty.
     impl ::core::default::Default for ServiceParameterInfo {
+        #[inline]
         fn default() -> Self {
             <Self as __rt::AvpSet>::placeholder()
         }
@@ -4193,6 +4254,7 @@ pub mod charging_control {
     /// matters and finish with `..Default::default()`. A node sending a request fills
     /// the identity fields it owns and refuses one whose required field is still empty.
     impl ::core::default::Default for SubscriptionId {
+        #[inline]
         fn default() -> Self {
             <Self as __rt::AvpSet>::placeholder()
         }
@@ -4219,6 +4281,7 @@ pub mod charging_control {
     /// The value 0: its variant, or `Unrecognized(0)` (unset: a sender
     /// refuses it in a required field) when the dictionary does not name 0.
     impl ::core::default::Default for SubscriptionIdType {
+        #[inline]
         fn default() -> Self {
             <Self as __rt::EnumValue>::from_repr(0)
         }
@@ -4242,6 +4305,7 @@ pub mod charging_control {
     /// The value 0: its variant, or `Unrecognized(0)` (unset: a sender
     /// refuses it in a required field) when the dictionary does not name 0.
     impl ::core::default::Default for TariffChangeUsage {
+        #[inline]
         fn default() -> Self {
             <Self as __rt::EnumValue>::from_repr(0)
         }
@@ -4261,6 +4325,7 @@ pub mod charging_control {
     /// matters and finish with `..Default::default()`. A node sending a request fills
     /// the identity fields it owns and refuses one whose required field is still empty.
     impl ::core::default::Default for UnitValue {
+        #[inline]
         fn default() -> Self {
             <Self as __rt::AvpSet>::placeholder()
         }
@@ -4295,6 +4360,7 @@ pub mod charging_control {
     /// matters and finish with `..Default::default()`. A node sending a request fills
     /// the identity fields it owns and refuses one whose required field is still empty.
     impl ::core::default::Default for UsedServiceUnit {
+        #[inline]
         fn default() -> Self {
             <Self as __rt::AvpSet>::placeholder()
         }
@@ -4314,6 +4380,7 @@ pub mod charging_control {
     /// matters and finish with `..Default::default()`. A node sending a request fills
     /// the identity fields it owns and refuses one whose required field is still empty.
     impl ::core::default::Default for UserEquipmentInfo {
+        #[inline]
         fn default() -> Self {
             <Self as __rt::AvpSet>::placeholder()
         }
@@ -4340,6 +4407,7 @@ pub mod charging_control {
     /// The value 0: its variant, or `Unrecognized(0)` (unset: a sender
     /// refuses it in a required field) when the dictionary does not name 0.
     impl ::core::default::Default for UserEquipmentInfoType {
+        #[inline]
         fn default() -> Self {
             <Self as __rt::EnumValue>::from_repr(0)
         }
@@ -4366,6 +4434,7 @@ pub mod charging_control {
     /// The value 0: its variant, or `Unrecognized(0)` (unset: a sender
     /// refuses it in a required field) when the dictionary does not name 0.
     impl ::core::default::Default for TgppPdpType {
+        #[inline]
         fn default() -> Self {
             <Self as __rt::EnumValue>::from_repr(0)
         }
@@ -4390,6 +4459,7 @@ pub mod charging_control {
     /// matters and finish with `..Default::default()`. A node sending a request fills
     /// the identity fields it owns and refuses one whose required field is still empty.
     impl ::core::default::Default for AccessTransferInformation {
+        #[inline]
         fn default() -> Self {
             <Self as __rt::AvpSet>::placeholder()
         }
@@ -4410,6 +4480,7 @@ pub mod charging_control {
     /// The value 0: its variant, or `Unrecognized(0)` (unset: a sender
     /// refuses it in a required field) when the dictionary does not name 0.
     impl ::core::default::Default for AccessTransferType {
+        #[inline]
         fn default() -> Self {
             <Self as __rt::EnumValue>::from_repr(0)
         }
@@ -4429,6 +4500,7 @@ pub mod charging_control {
     /// matters and finish with `..Default::default()`. A node sending a request fills
     /// the identity fields it owns and refuses one whose required field is still empty.
     impl ::core::default::Default for AccumulatedCost {
+        #[inline]
         fn default() -> Self {
             <Self as __rt::AvpSet>::placeholder()
         }
@@ -4449,6 +4521,7 @@ pub mod charging_control {
     /// The value 0: its variant, or `Unrecognized(0)` (unset: a sender
     /// refuses it in a required field) when the dictionary does not name 0.
     impl ::core::default::Default for Adaptations {
+        #[inline]
         fn default() -> Self {
             <Self as __rt::EnumValue>::from_repr(0)
         }
@@ -4476,6 +4549,7 @@ pub mod charging_control {
     /// matters and finish with `..Default::default()`. A node sending a request fills
     /// the identity fields it owns and refuses one whose required field is still empty.
     impl ::core::default::Default for AdditionalContentInformation {
+        #[inline]
         fn default() -> Self {
             <Self as __rt::AvpSet>::placeholder()
         }
@@ -4495,6 +4569,7 @@ pub mod charging_control {
     /// matters and finish with `..Default::default()`. A node sending a request fills
     /// the identity fields it owns and refuses one whose required field is still empty.
     impl ::core::default::Default for AddressDomain {
+        #[inline]
         fn default() -> Self {
             <Self as __rt::AvpSet>::placeholder()
         }
@@ -4518,6 +4593,7 @@ pub mod charging_control {
     /// The value 0: its variant, or `Unrecognized(0)` (unset: a sender
     /// refuses it in a required field) when the dictionary does not name 0.
     impl ::core::default::Default for AddresseeType {
+        #[inline]
         fn default() -> Self {
             <Self as __rt::EnumValue>::from_repr(0)
         }
@@ -4556,6 +4632,7 @@ pub mod charging_control {
     /// The value 0: its variant, or `Unrecognized(0)` (unset: a sender
     /// refuses it in a required field) when the dictionary does not name 0.
     impl ::core::default::Default for AddressType {
+        #[inline]
         fn default() -> Self {
             <Self as __rt::EnumValue>::from_repr(0)
         }
@@ -4575,6 +4652,7 @@ pub mod charging_control {
     /// matters and finish with `..Default::default()`. A node sending a request fills
     /// the identity fields it owns and refuses one whose required field is still empty.
     impl ::core::default::Default for AfCorrelationInformation {
+        #[inline]
         fn default() -> Self {
             <Self as __rt::AvpSet>::placeholder()
         }
@@ -4597,6 +4675,7 @@ pub mod charging_control {
     /// matters and finish with `..Default::default()`. A node sending a request fills
     /// the identity fields it owns and refuses one whose required field is still empty.
     impl ::core::default::Default for AllocationRetentionPriority {
+        #[inline]
         fn default() -> Self {
             <Self as __rt::AvpSet>::placeholder()
         }
@@ -4619,6 +4698,7 @@ pub mod charging_control {
     /// matters and finish with `..Default::default()`. A node sending a request fills
     /// the identity fields it owns and refuses one whose required field is still empty.
     impl ::core::default::Default for AocCostInformation {
+        #[inline]
         fn default() -> Self {
             <Self as __rt::AvpSet>::placeholder()
         }
@@ -4642,6 +4722,7 @@ pub mod charging_control {
     /// The value 0: its variant, or `Unrecognized(0)` (unset: a sender
     /// refuses it in a required field) when the dictionary does not name 0.
     impl ::core::default::Default for AocFormat {
+        #[inline]
         fn default() -> Self {
             <Self as __rt::EnumValue>::from_repr(0)
         }
@@ -4669,6 +4750,7 @@ pub mod charging_control {
     /// matters and finish with `..Default::default()`. A node sending a request fills
     /// the identity fields it owns and refuses one whose required field is still empty.
     impl ::core::default::Default for AocInformation {
+        #[inline]
         fn default() -> Self {
             <Self as __rt::AvpSet>::placeholder()
         }
@@ -4695,6 +4777,7 @@ pub mod charging_control {
     /// The value 0: its variant, or `Unrecognized(0)` (unset: a sender
     /// refuses it in a required field) when the dictionary does not name 0.
     impl ::core::default::Default for AocRequestType {
+        #[inline]
         fn default() -> Self {
             <Self as __rt::EnumValue>::from_repr(0)
         }
@@ -4719,6 +4802,7 @@ pub mod charging_control {
     /// matters and finish with `..Default::default()`. A node sending a request fills
     /// the identity fields it owns and refuses one whose required field is still empty.
     impl ::core::default::Default for AocService {
+        #[inline]
         fn default() -> Self {
             <Self as __rt::AvpSet>::placeholder()
         }
@@ -4739,6 +4823,7 @@ pub mod charging_control {
     /// The value 0: its variant, or `Unrecognized(0)` (unset: a sender
     /// refuses it in a required field) when the dictionary does not name 0.
     impl ::core::default::Default for AocServiceObligatoryType {
+        #[inline]
         fn default() -> Self {
             <Self as __rt::EnumValue>::from_repr(0)
         }
@@ -4765,6 +4850,7 @@ pub mod charging_control {
     /// The value 0: its variant, or `Unrecognized(0)` (unset: a sender
     /// refuses it in a required field) when the dictionary does not name 0.
     impl ::core::default::Default for AocServiceType {
+        #[inline]
         fn default() -> Self {
             <Self as __rt::EnumValue>::from_repr(0)
         }
@@ -4787,6 +4873,7 @@ pub mod charging_control {
     /// matters and finish with `..Default::default()`. A node sending a request fills
     /// the identity fields it owns and refuses one whose required field is still empty.
     impl ::core::default::Default for AocSubscriptionInformation {
+        #[inline]
         fn default() -> Self {
             <Self as __rt::AvpSet>::placeholder()
         }
@@ -4811,6 +4898,7 @@ pub mod charging_control {
     /// matters and finish with `..Default::default()`. A node sending a request fills
     /// the identity fields it owns and refuses one whose required field is still empty.
     impl ::core::default::Default for ApplicationServerInformation {
+        #[inline]
         fn default() -> Self {
             <Self as __rt::AvpSet>::placeholder()
         }
@@ -4830,6 +4918,7 @@ pub mod charging_control {
     /// matters and finish with `..Default::default()`. A node sending a request fills
     /// the identity fields it owns and refuses one whose required field is still empty.
     impl ::core::default::Default for BasicServiceCode {
+        #[inline]
         fn default() -> Self {
             <Self as __rt::AvpSet>::placeholder()
         }
@@ -4859,6 +4948,7 @@ pub mod charging_control {
     /// The value 0: its variant, or `Unrecognized(0)` (unset: a sender
     /// refuses it in a required field) when the dictionary does not name 0.
     impl ::core::default::Default for ChargeReasonCode {
+        #[inline]
         fn default() -> Self {
             <Self as __rt::EnumValue>::from_repr(0)
         }
@@ -4891,6 +4981,7 @@ pub mod charging_control {
     /// The value 0: its variant, or `Unrecognized(0)` (unset: a sender
     /// refuses it in a required field) when the dictionary does not name 0.
     impl ::core::default::Default for ChargingCharacteristicsSelectionMode {
+        #[inline]
         fn default() -> Self {
             <Self as __rt::EnumValue>::from_repr(0)
         }
@@ -4917,6 +5008,7 @@ pub mod charging_control {
     /// The value 0: its variant, or `Unrecognized(0)` (unset: a sender
     /// refuses it in a required field) when the dictionary does not name 0.
     impl ::core::default::Default for ClassIdentifier {
+        #[inline]
         fn default() -> Self {
             <Self as __rt::EnumValue>::from_repr(0)
         }
@@ -4937,6 +5029,7 @@ pub mod charging_control {
     /// The value 0: its variant, or `Unrecognized(0)` (unset: a sender
     /// refuses it in a required field) when the dictionary does not name 0.
     impl ::core::default::Default for CnIpMulticastDistribution {
+        #[inline]
         fn default() -> Self {
             <Self as __rt::EnumValue>::from_repr(0)
         }
@@ -4960,6 +5053,7 @@ pub mod charging_control {
     /// The value 0: its variant, or `Unrecognized(0)` (unset: a sender
     /// refuses it in a required field) when the dictionary does not name 0.
     impl ::core::default::Default for CnOperatorSelectionEntity {
+        #[inline]
         fn default() -> Self {
             <Self as __rt::EnumValue>::from_repr(0)
         }
@@ -4998,6 +5092,7 @@ pub mod charging_control {
     /// The value 0: its variant, or `Unrecognized(0)` (unset: a sender
     /// refuses it in a required field) when the dictionary does not name 0.
     impl ::core::default::Default for ContentClass {
+        #[inline]
         fn default() -> Self {
             <Self as __rt::EnumValue>::from_repr(0)
         }
@@ -5018,6 +5113,7 @@ pub mod charging_control {
     /// The value 0: its variant, or `Unrecognized(0)` (unset: a sender
     /// refuses it in a required field) when the dictionary does not name 0.
     impl ::core::default::Default for CsgAccessMode {
+        #[inline]
         fn default() -> Self {
             <Self as __rt::EnumValue>::from_repr(0)
         }
@@ -5038,6 +5134,7 @@ pub mod charging_control {
     /// The value 0: its variant, or `Unrecognized(0)` (unset: a sender
     /// refuses it in a required field) when the dictionary does not name 0.
     impl ::core::default::Default for CsgMembershipIndication {
+        #[inline]
         fn default() -> Self {
             <Self as __rt::EnumValue>::from_repr(0)
         }
@@ -5060,6 +5157,7 @@ pub mod charging_control {
     /// matters and finish with `..Default::default()`. A node sending a request fills
     /// the identity fields it owns and refuses one whose required field is still empty.
     impl ::core::default::Default for CurrentTariff {
+        #[inline]
         fn default() -> Self {
             <Self as __rt::AvpSet>::placeholder()
         }
@@ -5080,6 +5178,7 @@ pub mod charging_control {
     /// The value 0: its variant, or `Unrecognized(0)` (unset: a sender
     /// refuses it in a required field) when the dictionary does not name 0.
     impl ::core::default::Default for DeliveryReportRequested {
+        #[inline]
         fn default() -> Self {
             <Self as __rt::EnumValue>::from_repr(0)
         }
@@ -5105,6 +5204,7 @@ pub mod charging_control {
     /// matters and finish with `..Default::default()`. A node sending a request fills
     /// the identity fields it owns and refuses one whose required field is still empty.
     impl ::core::default::Default for DestinationInterface {
+        #[inline]
         fn default() -> Self {
             <Self as __rt::AvpSet>::placeholder()
         }
@@ -5125,6 +5225,7 @@ pub mod charging_control {
     /// The value 0: its variant, or `Unrecognized(0)` (unset: a sender
     /// refuses it in a required field) when the dictionary does not name 0.
     impl ::core::default::Default for DrmContent {
+        #[inline]
         fn default() -> Self {
             <Self as __rt::EnumValue>::from_repr(0)
         }
@@ -5145,6 +5246,7 @@ pub mod charging_control {
     /// The value 0: its variant, or `Unrecognized(0)` (unset: a sender
     /// refuses it in a required field) when the dictionary does not name 0.
     impl ::core::default::Default for DynamicAddressFlag {
+        #[inline]
         fn default() -> Self {
             <Self as __rt::EnumValue>::from_repr(0)
         }
@@ -5165,6 +5267,7 @@ pub mod charging_control {
     /// The value 0: its variant, or `Unrecognized(0)` (unset: a sender
     /// refuses it in a required field) when the dictionary does not name 0.
     impl ::core::default::Default for DynamicAddressFlagExtension {
+        #[inline]
         fn default() -> Self {
             <Self as __rt::EnumValue>::from_repr(0)
         }
@@ -5187,6 +5290,7 @@ pub mod charging_control {
     /// matters and finish with `..Default::default()`. A node sending a request fills
     /// the identity fields it owns and refuses one whose required field is still empty.
     impl ::core::default::Default for EarlyMediaDescription {
+        #[inline]
         fn default() -> Self {
             <Self as __rt::AvpSet>::placeholder()
         }
@@ -5218,6 +5322,7 @@ pub mod charging_control {
     /// matters and finish with `..Default::default()`. A node sending a request fills
     /// the identity fields it owns and refuses one whose required field is still empty.
     impl ::core::default::Default for Envelope {
+        #[inline]
         fn default() -> Self {
             <Self as __rt::AvpSet>::placeholder()
         }
@@ -5247,6 +5352,7 @@ pub mod charging_control {
     /// The value 0: its variant, or `Unrecognized(0)` (unset: a sender
     /// refuses it in a required field) when the dictionary does not name 0.
     impl ::core::default::Default for EnvelopeReporting {
+        #[inline]
         fn default() -> Self {
             <Self as __rt::EnumValue>::from_repr(0)
         }
@@ -5269,6 +5375,7 @@ pub mod charging_control {
     /// matters and finish with `..Default::default()`. A node sending a request fills
     /// the identity fields it owns and refuses one whose required field is still empty.
     impl ::core::default::Default for EventType {
+        #[inline]
         fn default() -> Self {
             <Self as __rt::AvpSet>::placeholder()
         }
@@ -5289,6 +5396,7 @@ pub mod charging_control {
     /// The value 0: its variant, or `Unrecognized(0)` (unset: a sender
     /// refuses it in a required field) when the dictionary does not name 0.
     impl ::core::default::Default for FileRepairSupported {
+        #[inline]
         fn default() -> Self {
             <Self as __rt::EnumValue>::from_repr(0)
         }
@@ -5308,6 +5416,7 @@ pub mod charging_control {
     /// matters and finish with `..Default::default()`. A node sending a request fills
     /// the identity fields it owns and refuses one whose required field is still empty.
     impl ::core::default::Default for FixedUserLocationInfo {
+        #[inline]
         fn default() -> Self {
             <Self as __rt::AvpSet>::placeholder()
         }
@@ -5327,6 +5436,7 @@ pub mod charging_control {
     /// matters and finish with `..Default::default()`. A node sending a request fills
     /// the identity fields it owns and refuses one whose required field is still empty.
     impl ::core::default::Default for Flows {
+        #[inline]
         fn default() -> Self {
             <Self as __rt::AvpSet>::placeholder()
         }
@@ -5347,6 +5457,7 @@ pub mod charging_control {
     /// The value 0: its variant, or `Unrecognized(0)` (unset: a sender
     /// refuses it in a required field) when the dictionary does not name 0.
     impl ::core::default::Default for ForwardingPending {
+        #[inline]
         fn default() -> Self {
             <Self as __rt::EnumValue>::from_repr(0)
         }
@@ -5367,6 +5478,7 @@ pub mod charging_control {
     /// The value 0: its variant, or `Unrecognized(0)` (unset: a sender
     /// refuses it in a required field) when the dictionary does not name 0.
     impl ::core::default::Default for ImsEmergencyIndicator {
+        #[inline]
         fn default() -> Self {
             <Self as __rt::EnumValue>::from_repr(0)
         }
@@ -5592,6 +5704,7 @@ pub mod charging_control {
     /// matters and finish with `..Default::default()`. A node sending a request fills
     /// the identity fields it owns and refuses one whose required field is still empty.
     impl ::core::default::Default for ImsInformation {
+        #[inline]
         fn default() -> Self {
             <Self as __rt::AvpSet>::placeholder()
         }
@@ -5612,6 +5725,7 @@ pub mod charging_control {
     /// The value 0: its variant, or `Unrecognized(0)` (unset: a sender
     /// refuses it in a required field) when the dictionary does not name 0.
     impl ::core::default::Default for ImsiUnauthenticatedFlag {
+        #[inline]
         fn default() -> Self {
             <Self as __rt::EnumValue>::from_repr(0)
         }
@@ -5631,6 +5745,7 @@ pub mod charging_control {
     /// matters and finish with `..Default::default()`. A node sending a request fills
     /// the identity fields it owns and refuses one whose required field is still empty.
     impl ::core::default::Default for IncrementalCost {
+        #[inline]
         fn default() -> Self {
             <Self as __rt::AvpSet>::placeholder()
         }
@@ -5660,6 +5775,7 @@ pub mod charging_control {
     /// The value 0: its variant, or `Unrecognized(0)` (unset: a sender
     /// refuses it in a required field) when the dictionary does not name 0.
     impl ::core::default::Default for InterfaceType {
+        #[inline]
         fn default() -> Self {
             <Self as __rt::EnumValue>::from_repr(0)
         }
@@ -5679,6 +5795,7 @@ pub mod charging_control {
     /// matters and finish with `..Default::default()`. A node sending a request fills
     /// the identity fields it owns and refuses one whose required field is still empty.
     impl ::core::default::Default for InterOperatorIdentifier {
+        #[inline]
         fn default() -> Self {
             <Self as __rt::AvpSet>::placeholder()
         }
@@ -5699,6 +5816,7 @@ pub mod charging_control {
     /// The value 0: its variant, or `Unrecognized(0)` (unset: a sender
     /// refuses it in a required field) when the dictionary does not name 0.
     impl ::core::default::Default for IpRealmDefaultIndication {
+        #[inline]
         fn default() -> Self {
             <Self as __rt::EnumValue>::from_repr(0)
         }
@@ -5718,6 +5836,7 @@ pub mod charging_control {
     /// matters and finish with `..Default::default()`. A node sending a request fills
     /// the identity fields it owns and refuses one whose required field is still empty.
     impl ::core::default::Default for IsupCause {
+        #[inline]
         fn default() -> Self {
             <Self as __rt::AvpSet>::placeholder()
         }
@@ -5749,6 +5868,7 @@ pub mod charging_control {
     /// matters and finish with `..Default::default()`. A node sending a request fills
     /// the identity fields it owns and refuses one whose required field is still empty.
     impl ::core::default::Default for LcsClientId {
+        #[inline]
         fn default() -> Self {
             <Self as __rt::AvpSet>::placeholder()
         }
@@ -5771,6 +5891,7 @@ pub mod charging_control {
     /// matters and finish with `..Default::default()`. A node sending a request fills
     /// the identity fields it owns and refuses one whose required field is still empty.
     impl ::core::default::Default for LcsClientName {
+        #[inline]
         fn default() -> Self {
             <Self as __rt::AvpSet>::placeholder()
         }
@@ -5797,6 +5918,7 @@ pub mod charging_control {
     /// The value 0: its variant, or `Unrecognized(0)` (unset: a sender
     /// refuses it in a required field) when the dictionary does not name 0.
     impl ::core::default::Default for LcsClientType {
+        #[inline]
         fn default() -> Self {
             <Self as __rt::EnumValue>::from_repr(0)
         }
@@ -5826,6 +5948,7 @@ pub mod charging_control {
     /// The value 0: its variant, or `Unrecognized(0)` (unset: a sender
     /// refuses it in a required field) when the dictionary does not name 0.
     impl ::core::default::Default for LcsFormatIndicator {
+        #[inline]
         fn default() -> Self {
             <Self as __rt::EnumValue>::from_repr(0)
         }
@@ -5857,6 +5980,7 @@ pub mod charging_control {
     /// matters and finish with `..Default::default()`. A node sending a request fills
     /// the identity fields it owns and refuses one whose required field is still empty.
     impl ::core::default::Default for LcsInformation {
+        #[inline]
         fn default() -> Self {
             <Self as __rt::AvpSet>::placeholder()
         }
@@ -5876,6 +6000,7 @@ pub mod charging_control {
     /// matters and finish with `..Default::default()`. A node sending a request fills
     /// the identity fields it owns and refuses one whose required field is still empty.
     impl ::core::default::Default for LcsRequestorId {
+        #[inline]
         fn default() -> Self {
             <Self as __rt::AvpSet>::placeholder()
         }
@@ -5896,6 +6021,7 @@ pub mod charging_control {
     /// The value 0: its variant, or `Unrecognized(0)` (unset: a sender
     /// refuses it in a required field) when the dictionary does not name 0.
     impl ::core::default::Default for LocalGwInsertedIndication {
+        #[inline]
         fn default() -> Self {
             <Self as __rt::EnumValue>::from_repr(0)
         }
@@ -5925,6 +6051,7 @@ pub mod charging_control {
     /// The value 0: its variant, or `Unrecognized(0)` (unset: a sender
     /// refuses it in a required field) when the dictionary does not name 0.
     impl ::core::default::Default for LocationEstimateType {
+        #[inline]
         fn default() -> Self {
             <Self as __rt::EnumValue>::from_repr(0)
         }
@@ -5949,6 +6076,7 @@ pub mod charging_control {
     /// matters and finish with `..Default::default()`. A node sending a request fills
     /// the identity fields it owns and refuses one whose required field is still empty.
     impl ::core::default::Default for LocationType {
+        #[inline]
         fn default() -> Self {
             <Self as __rt::AvpSet>::placeholder()
         }
@@ -5969,6 +6097,7 @@ pub mod charging_control {
     /// The value 0: its variant, or `Unrecognized(0)` (unset: a sender
     /// refuses it in a required field) when the dictionary does not name 0.
     impl ::core::default::Default for LowBalanceIndication {
+        #[inline]
         fn default() -> Self {
             <Self as __rt::EnumValue>::from_repr(0)
         }
@@ -5989,6 +6118,7 @@ pub mod charging_control {
     /// The value 0: its variant, or `Unrecognized(0)` (unset: a sender
     /// refuses it in a required field) when the dictionary does not name 0.
     impl ::core::default::Default for LowPriorityIndicator {
+        #[inline]
         fn default() -> Self {
             <Self as __rt::EnumValue>::from_repr(0)
         }
@@ -6012,6 +6142,7 @@ pub mod charging_control {
     /// The value 0: its variant, or `Unrecognized(0)` (unset: a sender
     /// refuses it in a required field) when the dictionary does not name 0.
     impl ::core::default::Default for Mbms2g3gIndicator {
+        #[inline]
         fn default() -> Self {
             <Self as __rt::EnumValue>::from_repr(0)
         }
@@ -6032,6 +6163,7 @@ pub mod charging_control {
     /// The value 0: its variant, or `Unrecognized(0)` (unset: a sender
     /// refuses it in a required field) when the dictionary does not name 0.
     impl ::core::default::Default for MbmsChargedParty {
+        #[inline]
         fn default() -> Self {
             <Self as __rt::EnumValue>::from_repr(0)
         }
@@ -6094,6 +6226,7 @@ pub mod charging_control {
     /// matters and finish with `..Default::default()`. A node sending a request fills
     /// the identity fields it owns and refuses one whose required field is still empty.
     impl ::core::default::Default for MbmsInformation {
+        #[inline]
         fn default() -> Self {
             <Self as __rt::AvpSet>::placeholder()
         }
@@ -6114,6 +6247,7 @@ pub mod charging_control {
     /// The value 0: its variant, or `Unrecognized(0)` (unset: a sender
     /// refuses it in a required field) when the dictionary does not name 0.
     impl ::core::default::Default for MbmsServiceType {
+        #[inline]
         fn default() -> Self {
             <Self as __rt::EnumValue>::from_repr(0)
         }
@@ -6134,6 +6268,7 @@ pub mod charging_control {
     /// The value 0: its variant, or `Unrecognized(0)` (unset: a sender
     /// refuses it in a required field) when the dictionary does not name 0.
     impl ::core::default::Default for MbmsUserServiceType {
+        #[inline]
         fn default() -> Self {
             <Self as __rt::EnumValue>::from_repr(0)
         }
@@ -6157,6 +6292,7 @@ pub mod charging_control {
     /// The value 0: its variant, or `Unrecognized(0)` (unset: a sender
     /// refuses it in a required field) when the dictionary does not name 0.
     impl ::core::default::Default for MediaInitiatorFlag {
+        #[inline]
         fn default() -> Self {
             <Self as __rt::EnumValue>::from_repr(0)
         }
@@ -6182,6 +6318,7 @@ pub mod charging_control {
     /// matters and finish with `..Default::default()`. A node sending a request fills
     /// the identity fields it owns and refuses one whose required field is still empty.
     impl ::core::default::Default for MessageBody {
+        #[inline]
         fn default() -> Self {
             <Self as __rt::AvpSet>::placeholder()
         }
@@ -6201,6 +6338,7 @@ pub mod charging_control {
     /// matters and finish with `..Default::default()`. A node sending a request fills
     /// the identity fields it owns and refuses one whose required field is still empty.
     impl ::core::default::Default for MessageClass {
+        #[inline]
         fn default() -> Self {
             <Self as __rt::AvpSet>::placeholder()
         }
@@ -6260,6 +6398,7 @@ pub mod charging_control {
     /// The value 0: its variant, or `Unrecognized(0)` (unset: a sender
     /// refuses it in a required field) when the dictionary does not name 0.
     impl ::core::default::Default for MessageType {
+        #[inline]
         fn default() -> Self {
             <Self as __rt::EnumValue>::from_repr(0)
         }
@@ -6280,6 +6419,7 @@ pub mod charging_control {
     /// The value 0: its variant, or `Unrecognized(0)` (unset: a sender
     /// refuses it in a required field) when the dictionary does not name 0.
     impl ::core::default::Default for MmboxStorageRequested {
+        #[inline]
         fn default() -> Self {
             <Self as __rt::EnumValue>::from_repr(0)
         }
@@ -6315,6 +6455,7 @@ pub mod charging_control {
     /// matters and finish with `..Default::default()`. A node sending a request fills
     /// the identity fields it owns and refuses one whose required field is still empty.
     impl ::core::default::Default for MmContentType {
+        #[inline]
         fn default() -> Self {
             <Self as __rt::AvpSet>::placeholder()
         }
@@ -6393,6 +6534,7 @@ pub mod charging_control {
     /// matters and finish with `..Default::default()`. A node sending a request fills
     /// the identity fields it owns and refuses one whose required field is still empty.
     impl ::core::default::Default for MmsInformation {
+        #[inline]
         fn default() -> Self {
             <Self as __rt::AvpSet>::placeholder()
         }
@@ -6409,6 +6551,7 @@ pub mod charging_control {
     /// matters and finish with `..Default::default()`. A node sending a request fills
     /// the identity fields it owns and refuses one whose required field is still empty.
     impl ::core::default::Default for MmtelInformation {
+        #[inline]
         fn default() -> Self {
             <Self as __rt::AvpSet>::placeholder()
         }
@@ -6431,6 +6574,7 @@ pub mod charging_control {
     /// matters and finish with `..Default::default()`. A node sending a request fills
     /// the identity fields it owns and refuses one whose required field is still empty.
     impl ::core::default::Default for NextTariff {
+        #[inline]
         fn default() -> Self {
             <Self as __rt::AvpSet>::placeholder()
         }
@@ -6456,6 +6600,7 @@ pub mod charging_control {
     /// matters and finish with `..Default::default()`. A node sending a request fills
     /// the identity fields it owns and refuses one whose required field is still empty.
     impl ::core::default::Default for NniInformation {
+        #[inline]
         fn default() -> Self {
             <Self as __rt::AvpSet>::placeholder()
         }
@@ -6479,6 +6624,7 @@ pub mod charging_control {
     /// The value 0: its variant, or `Unrecognized(0)` (unset: a sender
     /// refuses it in a required field) when the dictionary does not name 0.
     impl ::core::default::Default for NniType {
+        #[inline]
         fn default() -> Self {
             <Self as __rt::EnumValue>::from_repr(0)
         }
@@ -6547,6 +6693,7 @@ pub mod charging_control {
     /// The value 0: its variant, or `Unrecognized(0)` (unset: a sender
     /// refuses it in a required field) when the dictionary does not name 0.
     impl ::core::default::Default for NodeFunctionality {
+        #[inline]
         fn default() -> Self {
             <Self as __rt::EnumValue>::from_repr(0)
         }
@@ -6575,6 +6722,7 @@ pub mod charging_control {
     /// matters and finish with `..Default::default()`. A node sending a request fills
     /// the identity fields it owns and refuses one whose required field is still empty.
     impl ::core::default::Default for OfflineCharging {
+        #[inline]
         fn default() -> Self {
             <Self as __rt::AvpSet>::placeholder()
         }
@@ -6595,6 +6743,7 @@ pub mod charging_control {
     /// The value 0: its variant, or `Unrecognized(0)` (unset: a sender
     /// refuses it in a required field) when the dictionary does not name 0.
     impl ::core::default::Default for OnlineChargingFlag {
+        #[inline]
         fn default() -> Self {
             <Self as __rt::EnumValue>::from_repr(0)
         }
@@ -6615,6 +6764,7 @@ pub mod charging_control {
     /// The value 0: its variant, or `Unrecognized(0)` (unset: a sender
     /// refuses it in a required field) when the dictionary does not name 0.
     impl ::core::default::Default for Originator {
+        #[inline]
         fn default() -> Self {
             <Self as __rt::EnumValue>::from_repr(0)
         }
@@ -6637,6 +6787,7 @@ pub mod charging_control {
     /// matters and finish with `..Default::default()`. A node sending a request fills
     /// the identity fields it owns and refuses one whose required field is still empty.
     impl ::core::default::Default for OriginatorAddress {
+        #[inline]
         fn default() -> Self {
             <Self as __rt::AvpSet>::placeholder()
         }
@@ -6659,6 +6810,7 @@ pub mod charging_control {
     /// matters and finish with `..Default::default()`. A node sending a request fills
     /// the identity fields it owns and refuses one whose required field is still empty.
     impl ::core::default::Default for OriginatorReceivedAddress {
+        #[inline]
         fn default() -> Self {
             <Self as __rt::AvpSet>::placeholder()
         }
@@ -6684,6 +6836,7 @@ pub mod charging_control {
     /// matters and finish with `..Default::default()`. A node sending a request fills
     /// the identity fields it owns and refuses one whose required field is still empty.
     impl ::core::default::Default for OriginatorInterface {
+        #[inline]
         fn default() -> Self {
             <Self as __rt::AvpSet>::placeholder()
         }
@@ -6710,6 +6863,7 @@ pub mod charging_control {
     /// The value 0: its variant, or `Unrecognized(0)` (unset: a sender
     /// refuses it in a required field) when the dictionary does not name 0.
     impl ::core::default::Default for ParticipantAccessPriority {
+        #[inline]
         fn default() -> Self {
             <Self as __rt::EnumValue>::from_repr(0)
         }
@@ -6736,6 +6890,7 @@ pub mod charging_control {
     /// The value 0: its variant, or `Unrecognized(0)` (unset: a sender
     /// refuses it in a required field) when the dictionary does not name 0.
     impl ::core::default::Default for ParticipantActionType {
+        #[inline]
         fn default() -> Self {
             <Self as __rt::EnumValue>::from_repr(0)
         }
@@ -6763,6 +6918,7 @@ pub mod charging_control {
     /// matters and finish with `..Default::default()`. A node sending a request fills
     /// the identity fields it owns and refuses one whose required field is still empty.
     impl ::core::default::Default for ParticipantGroup {
+        #[inline]
         fn default() -> Self {
             <Self as __rt::AvpSet>::placeholder()
         }
@@ -6783,6 +6939,7 @@ pub mod charging_control {
     /// The value 0: its variant, or `Unrecognized(0)` (unset: a sender
     /// refuses it in a required field) when the dictionary does not name 0.
     impl ::core::default::Default for PdpContextType {
+        #[inline]
         fn default() -> Self {
             <Self as __rt::EnumValue>::from_repr(0)
         }
@@ -6815,6 +6972,7 @@ pub mod charging_control {
     /// The value 0: its variant, or `Unrecognized(0)` (unset: a sender
     /// refuses it in a required field) when the dictionary does not name 0.
     impl ::core::default::Default for PocChangeCondition {
+        #[inline]
         fn default() -> Self {
             <Self as __rt::EnumValue>::from_repr(0)
         }
@@ -6844,6 +7002,7 @@ pub mod charging_control {
     /// The value 0: its variant, or `Unrecognized(0)` (unset: a sender
     /// refuses it in a required field) when the dictionary does not name 0.
     impl ::core::default::Default for PocEventType {
+        #[inline]
         fn default() -> Self {
             <Self as __rt::EnumValue>::from_repr(0)
         }
@@ -6901,6 +7060,7 @@ pub mod charging_control {
     /// matters and finish with `..Default::default()`. A node sending a request fills
     /// the identity fields it owns and refuses one whose required field is still empty.
     impl ::core::default::Default for PocInformation {
+        #[inline]
         fn default() -> Self {
             <Self as __rt::AvpSet>::placeholder()
         }
@@ -6921,6 +7081,7 @@ pub mod charging_control {
     /// The value 0: its variant, or `Unrecognized(0)` (unset: a sender
     /// refuses it in a required field) when the dictionary does not name 0.
     impl ::core::default::Default for PocServerRole {
+        #[inline]
         fn default() -> Self {
             <Self as __rt::EnumValue>::from_repr(0)
         }
@@ -6941,6 +7102,7 @@ pub mod charging_control {
     /// The value 0: its variant, or `Unrecognized(0)` (unset: a sender
     /// refuses it in a required field) when the dictionary does not name 0.
     impl ::core::default::Default for PocSessionInitiationType {
+        #[inline]
         fn default() -> Self {
             <Self as __rt::EnumValue>::from_repr(0)
         }
@@ -6967,6 +7129,7 @@ pub mod charging_control {
     /// The value 0: its variant, or `Unrecognized(0)` (unset: a sender
     /// refuses it in a required field) when the dictionary does not name 0.
     impl ::core::default::Default for PocSessionType {
+        #[inline]
         fn default() -> Self {
             <Self as __rt::EnumValue>::from_repr(0)
         }
@@ -6986,6 +7149,7 @@ pub mod charging_control {
     /// matters and finish with `..Default::default()`. A node sending a request fills
     /// the identity fields it owns and refuses one whose required field is still empty.
     impl ::core::default::Default for PocUserRole {
+        #[inline]
         fn default() -> Self {
             <Self as __rt::AvpSet>::placeholder()
         }
@@ -7012,6 +7176,7 @@ pub mod charging_control {
     /// The value 0: its variant, or `Unrecognized(0)` (unset: a sender
     /// refuses it in a required field) when the dictionary does not name 0.
     impl ::core::default::Default for PocUserRoleInfoUnits {
+        #[inline]
         fn default() -> Self {
             <Self as __rt::EnumValue>::from_repr(0)
         }
@@ -7038,6 +7203,7 @@ pub mod charging_control {
     /// matters and finish with `..Default::default()`. A node sending a request fills
     /// the identity fields it owns and refuses one whose required field is still empty.
     impl ::core::default::Default for PresenceReportingAreaInformation {
+        #[inline]
         fn default() -> Self {
             <Self as __rt::AvpSet>::placeholder()
         }
@@ -7061,6 +7227,7 @@ pub mod charging_control {
     /// The value 0: its variant, or `Unrecognized(0)` (unset: a sender
     /// refuses it in a required field) when the dictionary does not name 0.
     impl ::core::default::Default for Priority {
+        #[inline]
         fn default() -> Self {
             <Self as __rt::EnumValue>::from_repr(0)
         }
@@ -7081,6 +7248,7 @@ pub mod charging_control {
     /// The value 0: its variant, or `Unrecognized(0)` (unset: a sender
     /// refuses it in a required field) when the dictionary does not name 0.
     impl ::core::default::Default for PriorityIndication {
+        #[inline]
         fn default() -> Self {
             <Self as __rt::EnumValue>::from_repr(0)
         }
@@ -7101,6 +7269,7 @@ pub mod charging_control {
     /// The value 0: its variant, or `Unrecognized(0)` (unset: a sender
     /// refuses it in a required field) when the dictionary does not name 0.
     impl ::core::default::Default for PreEmptionCapability {
+        #[inline]
         fn default() -> Self {
             <Self as __rt::EnumValue>::from_repr(0)
         }
@@ -7121,6 +7290,7 @@ pub mod charging_control {
     /// The value 0: its variant, or `Unrecognized(0)` (unset: a sender
     /// refuses it in a required field) when the dictionary does not name 0.
     impl ::core::default::Default for PreEmptionVulnerability {
+        #[inline]
         fn default() -> Self {
             <Self as __rt::EnumValue>::from_repr(0)
         }
@@ -7141,6 +7311,7 @@ pub mod charging_control {
     /// The value 0: its variant, or `Unrecognized(0)` (unset: a sender
     /// refuses it in a required field) when the dictionary does not name 0.
     impl ::core::default::Default for PsAppendFreeFormatData {
+        #[inline]
         fn default() -> Self {
             <Self as __rt::EnumValue>::from_repr(0)
         }
@@ -7163,6 +7334,7 @@ pub mod charging_control {
     /// matters and finish with `..Default::default()`. A node sending a request fills
     /// the identity fields it owns and refuses one whose required field is still empty.
     impl ::core::default::Default for PsFurnishChargingInformation {
+        #[inline]
         fn default() -> Self {
             <Self as __rt::AvpSet>::placeholder()
         }
@@ -7368,6 +7540,7 @@ pub mod charging_control {
     /// matters and finish with `..Default::default()`. A node sending a request fills
     /// the identity fields it owns and refuses one whose required field is still empty.
     impl ::core::default::Default for PsInformation {
+        #[inline]
         fn default() -> Self {
             <Self as __rt::AvpSet>::placeholder()
         }
@@ -7429,6 +7602,7 @@ pub mod charging_control {
     /// matters and finish with `..Default::default()`. A node sending a request fills
     /// the identity fields it owns and refuses one whose required field is still empty.
     impl ::core::default::Default for QosInformation {
+        #[inline]
         fn default() -> Self {
             <Self as __rt::AvpSet>::placeholder()
         }
@@ -7488,6 +7662,7 @@ pub mod charging_control {
     /// The value 0: its variant, or `Unrecognized(0)` (unset: a sender
     /// refuses it in a required field) when the dictionary does not name 0.
     impl ::core::default::Default for QosClassIdentifier {
+        #[inline]
         fn default() -> Self {
             <Self as __rt::EnumValue>::from_repr(0)
         }
@@ -7516,6 +7691,7 @@ pub mod charging_control {
     /// matters and finish with `..Default::default()`. A node sending a request fills
     /// the identity fields it owns and refuses one whose required field is still empty.
     impl ::core::default::Default for RateElement {
+        #[inline]
         fn default() -> Self {
             <Self as __rt::AvpSet>::placeholder()
         }
@@ -7563,6 +7739,7 @@ pub mod charging_control {
     /// The value 0: its variant, or `Unrecognized(0)` (unset: a sender
     /// refuses it in a required field) when the dictionary does not name 0.
     impl ::core::default::Default for RatType {
+        #[inline]
         fn default() -> Self {
             <Self as __rt::EnumValue>::from_repr(0)
         }
@@ -7583,6 +7760,7 @@ pub mod charging_control {
     /// The value 0: its variant, or `Unrecognized(0)` (unset: a sender
     /// refuses it in a required field) when the dictionary does not name 0.
     impl ::core::default::Default for ReadReplyReportRequested {
+        #[inline]
         fn default() -> Self {
             <Self as __rt::EnumValue>::from_repr(0)
         }
@@ -7602,6 +7780,7 @@ pub mod charging_control {
     /// matters and finish with `..Default::default()`. A node sending a request fills
     /// the identity fields it owns and refuses one whose required field is still empty.
     impl ::core::default::Default for RealTimeTariffInformation {
+        #[inline]
         fn default() -> Self {
             <Self as __rt::AvpSet>::placeholder()
         }
@@ -7627,6 +7806,7 @@ pub mod charging_control {
     /// matters and finish with `..Default::default()`. A node sending a request fills
     /// the identity fields it owns and refuses one whose required field is still empty.
     impl ::core::default::Default for RecipientAddress {
+        #[inline]
         fn default() -> Self {
             <Self as __rt::AvpSet>::placeholder()
         }
@@ -7660,6 +7840,7 @@ pub mod charging_control {
     /// matters and finish with `..Default::default()`. A node sending a request fills
     /// the identity fields it owns and refuses one whose required field is still empty.
     impl ::core::default::Default for RecipientInfo {
+        #[inline]
         fn default() -> Self {
             <Self as __rt::AvpSet>::placeholder()
         }
@@ -7682,6 +7863,7 @@ pub mod charging_control {
     /// matters and finish with `..Default::default()`. A node sending a request fills
     /// the identity fields it owns and refuses one whose required field is still empty.
     impl ::core::default::Default for RecipientReceivedAddress {
+        #[inline]
         fn default() -> Self {
             <Self as __rt::AvpSet>::placeholder()
         }
@@ -7702,6 +7884,7 @@ pub mod charging_control {
     /// The value 0: its variant, or `Unrecognized(0)` (unset: a sender
     /// refuses it in a required field) when the dictionary does not name 0.
     impl ::core::default::Default for RelationshipMode {
+        #[inline]
         fn default() -> Self {
             <Self as __rt::EnumValue>::from_repr(0)
         }
@@ -7721,6 +7904,7 @@ pub mod charging_control {
     /// matters and finish with `..Default::default()`. A node sending a request fills
     /// the identity fields it owns and refuses one whose required field is still empty.
     impl ::core::default::Default for RemainingBalance {
+        #[inline]
         fn default() -> Self {
             <Self as __rt::AvpSet>::placeholder()
         }
@@ -7741,6 +7925,7 @@ pub mod charging_control {
     /// The value 0: its variant, or `Unrecognized(0)` (unset: a sender
     /// refuses it in a required field) when the dictionary does not name 0.
     impl ::core::default::Default for ReplyPathRequested {
+        #[inline]
         fn default() -> Self {
             <Self as __rt::EnumValue>::from_repr(0)
         }
@@ -7782,6 +7967,7 @@ pub mod charging_control {
     /// The value 0: its variant, or `Unrecognized(0)` (unset: a sender
     /// refuses it in a required field) when the dictionary does not name 0.
     impl ::core::default::Default for ReportingReason {
+        #[inline]
         fn default() -> Self {
             <Self as __rt::EnumValue>::from_repr(0)
         }
@@ -7805,6 +7991,7 @@ pub mod charging_control {
     /// The value 0: its variant, or `Unrecognized(0)` (unset: a sender
     /// refuses it in a required field) when the dictionary does not name 0.
     impl ::core::default::Default for RoleOfNode {
+        #[inline]
         fn default() -> Self {
             <Self as __rt::EnumValue>::from_repr(0)
         }
@@ -7824,6 +8011,7 @@ pub mod charging_control {
     /// matters and finish with `..Default::default()`. A node sending a request fills
     /// the identity fields it owns and refuses one whose required field is still empty.
     impl ::core::default::Default for ScaleFactor {
+        #[inline]
         fn default() -> Self {
             <Self as __rt::AvpSet>::placeholder()
         }
@@ -7887,6 +8075,7 @@ pub mod charging_control {
     /// matters and finish with `..Default::default()`. A node sending a request fills
     /// the identity fields it owns and refuses one whose required field is still empty.
     impl ::core::default::Default for SdpMediaComponent {
+        #[inline]
         fn default() -> Self {
             <Self as __rt::AvpSet>::placeholder()
         }
@@ -7906,6 +8095,7 @@ pub mod charging_control {
     /// matters and finish with `..Default::default()`. A node sending a request fills
     /// the identity fields it owns and refuses one whose required field is still empty.
     impl ::core::default::Default for SdpTimeStamps {
+        #[inline]
         fn default() -> Self {
             <Self as __rt::AvpSet>::placeholder()
         }
@@ -7926,6 +8116,7 @@ pub mod charging_control {
     /// The value 0: its variant, or `Unrecognized(0)` (unset: a sender
     /// refuses it in a required field) when the dictionary does not name 0.
     impl ::core::default::Default for SdpType {
+        #[inline]
         fn default() -> Self {
             <Self as __rt::EnumValue>::from_repr(0)
         }
@@ -7957,6 +8148,7 @@ pub mod charging_control {
     /// matters and finish with `..Default::default()`. A node sending a request fills
     /// the identity fields it owns and refuses one whose required field is still empty.
     impl ::core::default::Default for ServingNode {
+        #[inline]
         fn default() -> Self {
             <Self as __rt::AvpSet>::placeholder()
         }
@@ -7977,6 +8169,7 @@ pub mod charging_control {
     /// The value 0: its variant, or `Unrecognized(0)` (unset: a sender
     /// refuses it in a required field) when the dictionary does not name 0.
     impl ::core::default::Default for SessionDirection {
+        #[inline]
         fn default() -> Self {
             <Self as __rt::EnumValue>::from_repr(0)
         }
@@ -8002,6 +8195,7 @@ pub mod charging_control {
     /// matters and finish with `..Default::default()`. A node sending a request fills
     /// the identity fields it owns and refuses one whose required field is still empty.
     impl ::core::default::Default for ServerCapabilities {
+        #[inline]
         fn default() -> Self {
             <Self as __rt::AvpSet>::placeholder()
         }
@@ -8088,6 +8282,7 @@ pub mod charging_control {
     /// matters and finish with `..Default::default()`. A node sending a request fills
     /// the identity fields it owns and refuses one whose required field is still empty.
     impl ::core::default::Default for ServiceDataContainer {
+        #[inline]
         fn default() -> Self {
             <Self as __rt::AvpSet>::placeholder()
         }
@@ -8134,6 +8329,7 @@ pub mod charging_control {
     /// matters and finish with `..Default::default()`. A node sending a request fills
     /// the identity fields it owns and refuses one whose required field is still empty.
     impl ::core::default::Default for ServiceInformation {
+        #[inline]
         fn default() -> Self {
             <Self as __rt::AvpSet>::placeholder()
         }
@@ -8153,6 +8349,7 @@ pub mod charging_control {
     /// matters and finish with `..Default::default()`. A node sending a request fills
     /// the identity fields it owns and refuses one whose required field is still empty.
     impl ::core::default::Default for ServiceSpecificInfo {
+        #[inline]
         fn default() -> Self {
             <Self as __rt::AvpSet>::placeholder()
         }
@@ -8188,6 +8385,7 @@ pub mod charging_control {
     /// The value 0: its variant, or `Unrecognized(0)` (unset: a sender
     /// refuses it in a required field) when the dictionary does not name 0.
     impl ::core::default::Default for ServingNodeType {
+        #[inline]
         fn default() -> Self {
             <Self as __rt::EnumValue>::from_repr(0)
         }
@@ -8217,6 +8415,7 @@ pub mod charging_control {
     /// The value 0: its variant, or `Unrecognized(0)` (unset: a sender
     /// refuses it in a required field) when the dictionary does not name 0.
     impl ::core::default::Default for SessionPriority {
+        #[inline]
         fn default() -> Self {
             <Self as __rt::EnumValue>::from_repr(0)
         }
@@ -8237,6 +8436,7 @@ pub mod charging_control {
     /// The value 0: its variant, or `Unrecognized(0)` (unset: a sender
     /// refuses it in a required field) when the dictionary does not name 0.
     impl ::core::default::Default for SgwChange {
+        #[inline]
         fn default() -> Self {
             <Self as __rt::EnumValue>::from_repr(0)
         }
@@ -8257,6 +8457,7 @@ pub mod charging_control {
     /// The value 0: its variant, or `Unrecognized(0)` (unset: a sender
     /// refuses it in a required field) when the dictionary does not name 0.
     impl ::core::default::Default for SmDeviceTriggerIndicator {
+        #[inline]
         fn default() -> Self {
             <Self as __rt::EnumValue>::from_repr(0)
         }
@@ -8285,6 +8486,7 @@ pub mod charging_control {
     /// matters and finish with `..Default::default()`. A node sending a request fills
     /// the identity fields it owns and refuses one whose required field is still empty.
     impl ::core::default::Default for SmDeviceTriggerInformation {
+        #[inline]
         fn default() -> Self {
             <Self as __rt::AvpSet>::placeholder()
         }
@@ -8308,6 +8510,7 @@ pub mod charging_control {
     /// The value 0: its variant, or `Unrecognized(0)` (unset: a sender
     /// refuses it in a required field) when the dictionary does not name 0.
     impl ::core::default::Default for SmMessageType {
+        #[inline]
         fn default() -> Self {
             <Self as __rt::EnumValue>::from_repr(0)
         }
@@ -8396,6 +8599,7 @@ pub mod charging_control {
     /// matters and finish with `..Default::default()`. A node sending a request fills
     /// the identity fields it owns and refuses one whose required field is still empty.
     impl ::core::default::Default for SmsInformation {
+        #[inline]
         fn default() -> Self {
             <Self as __rt::AvpSet>::placeholder()
         }
@@ -8422,6 +8626,7 @@ pub mod charging_control {
     /// The value 0: its variant, or `Unrecognized(0)` (unset: a sender
     /// refuses it in a required field) when the dictionary does not name 0.
     impl ::core::default::Default for SmsNode {
+        #[inline]
         fn default() -> Self {
             <Self as __rt::EnumValue>::from_repr(0)
         }
@@ -8475,6 +8680,7 @@ pub mod charging_control {
     /// The value 0: its variant, or `Unrecognized(0)` (unset: a sender
     /// refuses it in a required field) when the dictionary does not name 0.
     impl ::core::default::Default for SmServiceType {
+        #[inline]
         fn default() -> Self {
             <Self as __rt::EnumValue>::from_repr(0)
         }
@@ -8498,6 +8704,7 @@ pub mod charging_control {
     /// The value 0: its variant, or `Unrecognized(0)` (unset: a sender
     /// refuses it in a required field) when the dictionary does not name 0.
     impl ::core::default::Default for StatusAsCode {
+        #[inline]
         fn default() -> Self {
             <Self as __rt::EnumValue>::from_repr(0)
         }
@@ -8518,6 +8725,7 @@ pub mod charging_control {
     /// The value 0: its variant, or `Unrecognized(0)` (unset: a sender
     /// refuses it in a required field) when the dictionary does not name 0.
     impl ::core::default::Default for SubscriberRole {
+        #[inline]
         fn default() -> Self {
             <Self as __rt::EnumValue>::from_repr(0)
         }
@@ -8561,6 +8769,7 @@ pub mod charging_control {
     /// matters and finish with `..Default::default()`. A node sending a request fills
     /// the identity fields it owns and refuses one whose required field is still empty.
     impl ::core::default::Default for SupplementaryService {
+        #[inline]
         fn default() -> Self {
             <Self as __rt::AvpSet>::placeholder()
         }
@@ -8581,6 +8790,7 @@ pub mod charging_control {
     /// The value 0: its variant, or `Unrecognized(0)` (unset: a sender
     /// refuses it in a required field) when the dictionary does not name 0.
     impl ::core::default::Default for TadIdentifier {
+        #[inline]
         fn default() -> Self {
             <Self as __rt::EnumValue>::from_repr(0)
         }
@@ -8631,6 +8841,7 @@ pub mod charging_control {
     /// matters and finish with `..Default::default()`. A node sending a request fills
     /// the identity fields it owns and refuses one whose required field is still empty.
     impl ::core::default::Default for TalkBurstExchange {
+        #[inline]
         fn default() -> Self {
             <Self as __rt::AvpSet>::placeholder()
         }
@@ -8653,6 +8864,7 @@ pub mod charging_control {
     /// matters and finish with `..Default::default()`. A node sending a request fills
     /// the identity fields it owns and refuses one whose required field is still empty.
     impl ::core::default::Default for TariffInformation {
+        #[inline]
         fn default() -> Self {
             <Self as __rt::AvpSet>::placeholder()
         }
@@ -8678,6 +8890,7 @@ pub mod charging_control {
     /// matters and finish with `..Default::default()`. A node sending a request fills
     /// the identity fields it owns and refuses one whose required field is still empty.
     impl ::core::default::Default for TerminalInformation {
+        #[inline]
         fn default() -> Self {
             <Self as __rt::AvpSet>::placeholder()
         }
@@ -8697,6 +8910,7 @@ pub mod charging_control {
     /// matters and finish with `..Default::default()`. A node sending a request fills
     /// the identity fields it owns and refuses one whose required field is still empty.
     impl ::core::default::Default for TimeQuotaMechanism {
+        #[inline]
         fn default() -> Self {
             <Self as __rt::AvpSet>::placeholder()
         }
@@ -8717,6 +8931,7 @@ pub mod charging_control {
     /// The value 0: its variant, or `Unrecognized(0)` (unset: a sender
     /// refuses it in a required field) when the dictionary does not name 0.
     impl ::core::default::Default for TimeQuotaType {
+        #[inline]
         fn default() -> Self {
             <Self as __rt::EnumValue>::from_repr(0)
         }
@@ -8752,6 +8967,7 @@ pub mod charging_control {
     /// matters and finish with `..Default::default()`. A node sending a request fills
     /// the identity fields it owns and refuses one whose required field is still empty.
     impl ::core::default::Default for TimeStamps {
+        #[inline]
         fn default() -> Self {
             <Self as __rt::AvpSet>::placeholder()
         }
@@ -8789,6 +9005,7 @@ pub mod charging_control {
     /// matters and finish with `..Default::default()`. A node sending a request fills
     /// the identity fields it owns and refuses one whose required field is still empty.
     impl ::core::default::Default for TrafficDataVolumes {
+        #[inline]
         fn default() -> Self {
             <Self as __rt::AvpSet>::placeholder()
         }
@@ -8809,6 +9026,7 @@ pub mod charging_control {
     /// The value 0: its variant, or `Unrecognized(0)` (unset: a sender
     /// refuses it in a required field) when the dictionary does not name 0.
     impl ::core::default::Default for TranscoderInsertedIndication {
+        #[inline]
         fn default() -> Self {
             <Self as __rt::EnumValue>::from_repr(0)
         }
@@ -8825,6 +9043,7 @@ pub mod charging_control {
     /// matters and finish with `..Default::default()`. A node sending a request fills
     /// the identity fields it owns and refuses one whose required field is still empty.
     impl ::core::default::Default for Trigger {
+        #[inline]
         fn default() -> Self {
             <Self as __rt::AvpSet>::placeholder()
         }
@@ -8956,6 +9175,7 @@ pub mod charging_control {
     /// The value 0: its variant, or `Unrecognized(0)` (unset: a sender
     /// refuses it in a required field) when the dictionary does not name 0.
     impl ::core::default::Default for TriggerType {
+        #[inline]
         fn default() -> Self {
             <Self as __rt::EnumValue>::from_repr(0)
         }
@@ -8975,6 +9195,7 @@ pub mod charging_control {
     /// matters and finish with `..Default::default()`. A node sending a request fills
     /// the identity fields it owns and refuses one whose required field is still empty.
     impl ::core::default::Default for TrunkGroupId {
+        #[inline]
         fn default() -> Self {
             <Self as __rt::AvpSet>::placeholder()
         }
@@ -8994,6 +9215,7 @@ pub mod charging_control {
     /// matters and finish with `..Default::default()`. A node sending a request fills
     /// the identity fields it owns and refuses one whose required field is still empty.
     impl ::core::default::Default for TwanUserLocationInfo {
+        #[inline]
         fn default() -> Self {
             <Self as __rt::AvpSet>::placeholder()
         }
@@ -9013,6 +9235,7 @@ pub mod charging_control {
     /// matters and finish with `..Default::default()`. A node sending a request fills
     /// the identity fields it owns and refuses one whose required field is still empty.
     impl ::core::default::Default for UnitCost {
+        #[inline]
         fn default() -> Self {
             <Self as __rt::AvpSet>::placeholder()
         }
@@ -9035,6 +9258,7 @@ pub mod charging_control {
     /// matters and finish with `..Default::default()`. A node sending a request fills
     /// the identity fields it owns and refuses one whose required field is still empty.
     impl ::core::default::Default for UserCsgInformation {
+        #[inline]
         fn default() -> Self {
             <Self as __rt::AvpSet>::placeholder()
         }
@@ -9058,6 +9282,7 @@ pub mod charging_control {
     /// The value 0: its variant, or `Unrecognized(0)` (unset: a sender
     /// refuses it in a required field) when the dictionary does not name 0.
     impl ::core::default::Default for UserParticipatingType {
+        #[inline]
         fn default() -> Self {
             <Self as __rt::EnumValue>::from_repr(0)
         }
@@ -9109,6 +9334,7 @@ pub mod charging_control {
     /// matters and finish with `..Default::default()`. A node sending a request fills
     /// the identity fields it owns and refuses one whose required field is still empty.
     impl ::core::default::Default for VcsInformation {
+        #[inline]
         fn default() -> Self {
             <Self as __rt::AvpSet>::placeholder()
         }
@@ -9131,6 +9357,7 @@ pub mod charging_control {
     /// matters and finish with `..Default::default()`. A node sending a request fills
     /// the identity fields it owns and refuses one whose required field is still empty.
     impl ::core::default::Default for SupportedFeatures {
+        #[inline]
         fn default() -> Self {
             <Self as __rt::AvpSet>::placeholder()
         }
@@ -9205,6 +9432,7 @@ pub mod diameter_sy {
     /// matters and finish with `..Default::default()`. A node sending a request fills
     /// the identity fields it owns and refuses one whose required field is still empty.
     impl ::core::default::Default for SpendingLimitRequest {
+        #[inline]
         fn default() -> Self {
             <Self as __rt::AvpSet>::placeholder()
         }
@@ -9258,12 +9486,14 @@ pub mod diameter_sy {
     /// matters and finish with `..Default::default()`. A node sending a request fills
     /// the identity fields it owns and refuses one whose required field is still empty.
     impl ::core::default::Default for SpendingLimitAnswer {
+        #[inline]
         fn default() -> Self {
             <Self as __rt::AvpSet>::placeholder()
         }
     }
     /// The `Spending-Limit-Answer` to a `Spending-Limit-Request`: Session-Id, this node's Origin-Host and Origin-Realm, Result-Code 2001, Proxy-Info and the identifying AVPs copied; the rest empty.
     impl __rt::FromRequest<SpendingLimitRequest> for SpendingLimitAnswer {
+        #[inline]
         fn from_request(
             __r: &SpendingLimitRequest,
             __origin_host: &__rt::DiameterIdentity,
@@ -9359,6 +9589,7 @@ pub mod diameter_sy {
     /// The value 0: its variant, or `Unrecognized(0)` (unset: a sender
     /// refuses it in a required field) when the dictionary does not name 0.
     impl ::core::default::Default for SlRequestType {
+        #[inline]
         fn default() -> Self {
             <Self as __rt::EnumValue>::from_repr(0)
         }
@@ -9691,6 +9922,7 @@ pub mod gx_charging_control {
     /// matters and finish with `..Default::default()`. A node sending a request fills
     /// the identity fields it owns and refuses one whose required field is still empty.
     impl ::core::default::Default for CreditControlRequest {
+        #[inline]
         fn default() -> Self {
             <Self as __rt::AvpSet>::placeholder()
         }
@@ -9756,12 +9988,14 @@ pub mod gx_charging_control {
     /// matters and finish with `..Default::default()`. A node sending a request fills
     /// the identity fields it owns and refuses one whose required field is still empty.
     impl ::core::default::Default for CreditControlAnswer {
+        #[inline]
         fn default() -> Self {
             <Self as __rt::AvpSet>::placeholder()
         }
     }
     /// The `Credit-Control-Answer` to a `Credit-Control-Request`: Session-Id, this node's Origin-Host and Origin-Realm, Result-Code 2001, Proxy-Info and the identifying AVPs copied; the rest empty.
     impl __rt::FromRequest<CreditControlRequest> for CreditControlAnswer {
+        #[inline]
         fn from_request(
             __r: &CreditControlRequest,
             __origin_host: &__rt::DiameterIdentity,
@@ -9833,6 +10067,7 @@ pub mod gx_charging_control {
     /// matters and finish with `..Default::default()`. A node sending a request fills
     /// the identity fields it owns and refuses one whose required field is still empty.
     impl ::core::default::Default for ReAuthRequest {
+        #[inline]
         fn default() -> Self {
             <Self as __rt::AvpSet>::placeholder()
         }
@@ -9880,12 +10115,14 @@ pub mod gx_charging_control {
     /// matters and finish with `..Default::default()`. A node sending a request fills
     /// the identity fields it owns and refuses one whose required field is still empty.
     impl ::core::default::Default for ReAuthAnswer {
+        #[inline]
         fn default() -> Self {
             <Self as __rt::AvpSet>::placeholder()
         }
     }
     /// The `Re-Auth-Answer` to a `Re-Auth-Request`: Session-Id, this node's Origin-Host and Origin-Realm, Result-Code 2001, Proxy-Info and the identifying AVPs copied; the rest empty.
     impl __rt::FromRequest<ReAuthRequest> for ReAuthAnswer {
+        #[inline]
         fn from_request(
             __r: &ReAuthRequest,
             __origin_host: &__rt::DiameterIdentity,
@@ -10014,6 +10251,7 @@ pub mod gx_charging_control {
     /// matters and finish with `..Default::default()`. A node sending a request fills
     /// the identity fields it owns and refuses one whose required field is still empty.
     impl ::core::default::Default for ChargingRuleInstall {
+        #[inline]
         fn default() -> Self {
             <Self as __rt::AvpSet>::placeholder()
         }
@@ -10033,6 +10271,7 @@ pub mod gx_charging_control {
     /// matters and finish with `..Default::default()`. A node sending a request fills
     /// the identity fields it owns and refuses one whose required field is still empty.
     impl ::core::default::Default for ChargingRuleRemove {
+        #[inline]
         fn default() -> Self {
             <Self as __rt::AvpSet>::placeholder()
         }
@@ -10070,6 +10309,7 @@ pub mod gx_charging_control {
     /// matters and finish with `..Default::default()`. A node sending a request fills
     /// the identity fields it owns and refuses one whose required field is still empty.
     impl ::core::default::Default for ChargingRuleDefinition {
+        #[inline]
         fn default() -> Self {
             <Self as __rt::AvpSet>::placeholder()
         }
@@ -10171,6 +10411,7 @@ pub mod gx_charging_control {
     /// The value 0: its variant, or `Unrecognized(0)` (unset: a sender
     /// refuses it in a required field) when the dictionary does not name 0.
     impl ::core::default::Default for EventTrigger {
+        #[inline]
         fn default() -> Self {
             <Self as __rt::EnumValue>::from_repr(0)
         }
@@ -10215,6 +10456,7 @@ pub mod gx_charging_control {
     /// The value 0: its variant, or `Unrecognized(0)` (unset: a sender
     /// refuses it in a required field) when the dictionary does not name 0.
     impl ::core::default::Default for IpCanType {
+        #[inline]
         fn default() -> Self {
             <Self as __rt::EnumValue>::from_repr(0)
         }
@@ -10249,6 +10491,7 @@ pub mod gx_charging_control {
     /// matters and finish with `..Default::default()`. A node sending a request fills
     /// the identity fields it owns and refuses one whose required field is still empty.
     impl ::core::default::Default for FlowInformation {
+        #[inline]
         fn default() -> Self {
             <Self as __rt::AvpSet>::placeholder()
         }
@@ -10280,6 +10523,7 @@ pub mod gx_charging_control {
     /// matters and finish with `..Default::default()`. A node sending a request fills
     /// the identity fields it owns and refuses one whose required field is still empty.
     impl ::core::default::Default for UsageMonitoringInformation {
+        #[inline]
         fn default() -> Self {
             <Self as __rt::AvpSet>::placeholder()
         }
@@ -10300,6 +10544,7 @@ pub mod gx_charging_control {
     /// The value 0: its variant, or `Unrecognized(0)` (unset: a sender
     /// refuses it in a required field) when the dictionary does not name 0.
     impl ::core::default::Default for UsageMonitoringLevel {
+        #[inline]
         fn default() -> Self {
             <Self as __rt::EnumValue>::from_repr(0)
         }
@@ -10317,6 +10562,7 @@ pub mod gx_charging_control {
     /// The value 0: its variant, or `Unrecognized(0)` (unset: a sender
     /// refuses it in a required field) when the dictionary does not name 0.
     impl ::core::default::Default for UsageMonitoringReport {
+        #[inline]
         fn default() -> Self {
             <Self as __rt::EnumValue>::from_repr(0)
         }
@@ -10334,6 +10580,7 @@ pub mod gx_charging_control {
     /// The value 0: its variant, or `Unrecognized(0)` (unset: a sender
     /// refuses it in a required field) when the dictionary does not name 0.
     impl ::core::default::Default for UsageMonitoringSupport {
+        #[inline]
         fn default() -> Self {
             <Self as __rt::EnumValue>::from_repr(0)
         }
@@ -10351,6 +10598,7 @@ pub mod gx_charging_control {
     /// The value 0: its variant, or `Unrecognized(0)` (unset: a sender
     /// refuses it in a required field) when the dictionary does not name 0.
     impl ::core::default::Default for PacketFilterUsage {
+        #[inline]
         fn default() -> Self {
             <Self as __rt::EnumValue>::from_repr(0)
         }
@@ -10377,6 +10625,7 @@ pub mod gx_charging_control {
     /// The value 0: its variant, or `Unrecognized(0)` (unset: a sender
     /// refuses it in a required field) when the dictionary does not name 0.
     impl ::core::default::Default for FlowDirection {
+        #[inline]
         fn default() -> Self {
             <Self as __rt::EnumValue>::from_repr(0)
         }
@@ -10401,6 +10650,7 @@ pub mod gx_charging_control {
     /// matters and finish with `..Default::default()`. A node sending a request fills
     /// the identity fields it owns and refuses one whose required field is still empty.
     impl ::core::default::Default for RedirectInformation {
+        #[inline]
         fn default() -> Self {
             <Self as __rt::AvpSet>::placeholder()
         }
@@ -10421,6 +10671,7 @@ pub mod gx_charging_control {
     /// The value 0: its variant, or `Unrecognized(0)` (unset: a sender
     /// refuses it in a required field) when the dictionary does not name 0.
     impl ::core::default::Default for RedirectSupport {
+        #[inline]
         fn default() -> Self {
             <Self as __rt::EnumValue>::from_repr(0)
         }
@@ -10441,6 +10692,7 @@ pub mod gx_charging_control {
     /// The value 0: its variant, or `Unrecognized(0)` (unset: a sender
     /// refuses it in a required field) when the dictionary does not name 0.
     impl ::core::default::Default for NetworkRequestSupport {
+        #[inline]
         fn default() -> Self {
             <Self as __rt::EnumValue>::from_repr(0)
         }
@@ -10461,6 +10713,7 @@ pub mod gx_charging_control {
     /// The value 0: its variant, or `Unrecognized(0)` (unset: a sender
     /// refuses it in a required field) when the dictionary does not name 0.
     impl ::core::default::Default for Offline {
+        #[inline]
         fn default() -> Self {
             <Self as __rt::EnumValue>::from_repr(0)
         }
@@ -10481,6 +10734,7 @@ pub mod gx_charging_control {
     /// The value 0: its variant, or `Unrecognized(0)` (unset: a sender
     /// refuses it in a required field) when the dictionary does not name 0.
     impl ::core::default::Default for Online {
+        #[inline]
         fn default() -> Self {
             <Self as __rt::EnumValue>::from_repr(0)
         }
@@ -10504,6 +10758,7 @@ pub mod gx_charging_control {
     /// matters and finish with `..Default::default()`. A node sending a request fills
     /// the identity fields it owns and refuses one whose required field is still empty.
     impl ::core::default::Default for DefaultEpsBearerQos {
+        #[inline]
         fn default() -> Self {
             <Self as __rt::AvpSet>::placeholder()
         }
@@ -10524,6 +10779,7 @@ pub mod gx_charging_control {
     /// The value 0: its variant, or `Unrecognized(0)` (unset: a sender
     /// refuses it in a required field) when the dictionary does not name 0.
     impl ::core::default::Default for BearerUsage {
+        #[inline]
         fn default() -> Self {
             <Self as __rt::EnumValue>::from_repr(0)
         }
@@ -10551,6 +10807,7 @@ pub mod gx_charging_control {
     /// matters and finish with `..Default::default()`. A node sending a request fills
     /// the identity fields it owns and refuses one whose required field is still empty.
     impl ::core::default::Default for AccessNetworkChargingIdentifierGx {
+        #[inline]
         fn default() -> Self {
             <Self as __rt::AvpSet>::placeholder()
         }
@@ -10582,6 +10839,7 @@ pub mod gx_charging_control {
     /// matters and finish with `..Default::default()`. A node sending a request fills
     /// the identity fields it owns and refuses one whose required field is still empty.
     impl ::core::default::Default for TftPacketFilterInformation {
+        #[inline]
         fn default() -> Self {
             <Self as __rt::AvpSet>::placeholder()
         }
@@ -10965,6 +11223,7 @@ pub mod network_access {
     /// matters and finish with `..Default::default()`. A node sending a request fills
     /// the identity fields it owns and refuses one whose required field is still empty.
     impl ::core::default::Default for AaRequest {
+        #[inline]
         fn default() -> Self {
             <Self as __rt::AvpSet>::placeholder()
         }
@@ -11171,12 +11430,14 @@ pub mod network_access {
     /// matters and finish with `..Default::default()`. A node sending a request fills
     /// the identity fields it owns and refuses one whose required field is still empty.
     impl ::core::default::Default for AaAnswer {
+        #[inline]
         fn default() -> Self {
             <Self as __rt::AvpSet>::placeholder()
         }
     }
     /// The `AA-Answer` to a `AA-Request`: Session-Id, this node's Origin-Host and Origin-Realm, Result-Code 2001, Proxy-Info and the identifying AVPs copied; the rest empty.
     impl __rt::FromRequest<AaRequest> for AaAnswer {
+        #[inline]
         fn from_request(
             __r: &AaRequest,
             __origin_host: &__rt::DiameterIdentity,
@@ -11283,6 +11544,7 @@ pub mod network_access {
     /// matters and finish with `..Default::default()`. A node sending a request fills
     /// the identity fields it owns and refuses one whose required field is still empty.
     impl ::core::default::Default for ReAuthRequest {
+        #[inline]
         fn default() -> Self {
             <Self as __rt::AvpSet>::placeholder()
         }
@@ -11369,12 +11631,14 @@ pub mod network_access {
     /// matters and finish with `..Default::default()`. A node sending a request fills
     /// the identity fields it owns and refuses one whose required field is still empty.
     impl ::core::default::Default for ReAuthAnswer {
+        #[inline]
         fn default() -> Self {
             <Self as __rt::AvpSet>::placeholder()
         }
     }
     /// The `Re-Auth-Answer` to a `Re-Auth-Request`: Session-Id, this node's Origin-Host and Origin-Realm, Result-Code 2001, Proxy-Info and the identifying AVPs copied; the rest empty.
     impl __rt::FromRequest<ReAuthRequest> for ReAuthAnswer {
+        #[inline]
         fn from_request(
             __r: &ReAuthRequest,
             __origin_host: &__rt::DiameterIdentity,
@@ -11441,6 +11705,7 @@ pub mod network_access {
     /// matters and finish with `..Default::default()`. A node sending a request fills
     /// the identity fields it owns and refuses one whose required field is still empty.
     impl ::core::default::Default for SessionTerminationRequest {
+        #[inline]
         fn default() -> Self {
             <Self as __rt::AvpSet>::placeholder()
         }
@@ -11503,12 +11768,14 @@ pub mod network_access {
     /// matters and finish with `..Default::default()`. A node sending a request fills
     /// the identity fields it owns and refuses one whose required field is still empty.
     impl ::core::default::Default for SessionTerminationAnswer {
+        #[inline]
         fn default() -> Self {
             <Self as __rt::AvpSet>::placeholder()
         }
     }
     /// The `Session-Termination-Answer` to a `Session-Termination-Request`: Session-Id, this node's Origin-Host and Origin-Realm, Result-Code 2001, Proxy-Info and the identifying AVPs copied; the rest empty.
     impl __rt::FromRequest<SessionTerminationRequest> for SessionTerminationAnswer {
+        #[inline]
         fn from_request(
             __r: &SessionTerminationRequest,
             __origin_host: &__rt::DiameterIdentity,
@@ -11608,6 +11875,7 @@ pub mod network_access {
     /// matters and finish with `..Default::default()`. A node sending a request fills
     /// the identity fields it owns and refuses one whose required field is still empty.
     impl ::core::default::Default for AbortSessionRequest {
+        #[inline]
         fn default() -> Self {
             <Self as __rt::AvpSet>::placeholder()
         }
@@ -11667,12 +11935,14 @@ pub mod network_access {
     /// matters and finish with `..Default::default()`. A node sending a request fills
     /// the identity fields it owns and refuses one whose required field is still empty.
     impl ::core::default::Default for AbortSessionAnswer {
+        #[inline]
         fn default() -> Self {
             <Self as __rt::AvpSet>::placeholder()
         }
     }
     /// The `Abort-Session-Answer` to a `Abort-Session-Request`: Session-Id, this node's Origin-Host and Origin-Realm, Result-Code 2001, Proxy-Info and the identifying AVPs copied; the rest empty.
     impl __rt::FromRequest<AbortSessionRequest> for AbortSessionAnswer {
+        #[inline]
         fn from_request(
             __r: &AbortSessionRequest,
             __origin_host: &__rt::DiameterIdentity,
@@ -11915,6 +12185,7 @@ pub mod network_access {
     /// matters and finish with `..Default::default()`. A node sending a request fills
     /// the identity fields it owns and refuses one whose required field is still empty.
     impl ::core::default::Default for AccountingRequest {
+        #[inline]
         fn default() -> Self {
             <Self as __rt::AvpSet>::placeholder()
         }
@@ -12009,12 +12280,14 @@ pub mod network_access {
     /// matters and finish with `..Default::default()`. A node sending a request fills
     /// the identity fields it owns and refuses one whose required field is still empty.
     impl ::core::default::Default for AccountingAnswer {
+        #[inline]
         fn default() -> Self {
             <Self as __rt::AvpSet>::placeholder()
         }
     }
     /// The `Accounting-Answer` to a `Accounting-Request`: Session-Id, this node's Origin-Host and Origin-Realm, Result-Code 2001, Proxy-Info and the identifying AVPs copied; the rest empty.
     impl __rt::FromRequest<AccountingRequest> for AccountingAnswer {
+        #[inline]
         fn from_request(
             __r: &AccountingRequest,
             __origin_host: &__rt::DiameterIdentity,
@@ -12353,6 +12626,7 @@ pub mod network_access {
     /// The value 0: its variant, or `Unrecognized(0)` (unset: a sender
     /// refuses it in a required field) when the dictionary does not name 0.
     impl ::core::default::Default for NasPortType {
+        #[inline]
         fn default() -> Self {
             <Self as __rt::EnumValue>::from_repr(0)
         }
@@ -12373,6 +12647,7 @@ pub mod network_access {
     /// The value 0: its variant, or `Unrecognized(0)` (unset: a sender
     /// refuses it in a required field) when the dictionary does not name 0.
     impl ::core::default::Default for Prompt {
+        #[inline]
         fn default() -> Self {
             <Self as __rt::EnumValue>::from_repr(0)
         }
@@ -12395,6 +12670,7 @@ pub mod network_access {
     /// matters and finish with `..Default::default()`. A node sending a request fills
     /// the identity fields it owns and refuses one whose required field is still empty.
     impl ::core::default::Default for ChapAuth {
+        #[inline]
         fn default() -> Self {
             <Self as __rt::AvpSet>::placeholder()
         }
@@ -12412,6 +12688,7 @@ pub mod network_access {
     /// The value 0: its variant, or `Unrecognized(0)` (unset: a sender
     /// refuses it in a required field) when the dictionary does not name 0.
     impl ::core::default::Default for ChapAlgorithm {
+        #[inline]
         fn default() -> Self {
             <Self as __rt::EnumValue>::from_repr(0)
         }
@@ -12483,6 +12760,7 @@ pub mod network_access {
     /// The value 0: its variant, or `Unrecognized(0)` (unset: a sender
     /// refuses it in a required field) when the dictionary does not name 0.
     impl ::core::default::Default for ServiceType {
+        #[inline]
         fn default() -> Self {
             <Self as __rt::EnumValue>::from_repr(0)
         }
@@ -12521,6 +12799,7 @@ pub mod network_access {
     /// The value 0: its variant, or `Unrecognized(0)` (unset: a sender
     /// refuses it in a required field) when the dictionary does not name 0.
     impl ::core::default::Default for FramedProtocol {
+        #[inline]
         fn default() -> Self {
             <Self as __rt::EnumValue>::from_repr(0)
         }
@@ -12547,6 +12826,7 @@ pub mod network_access {
     /// The value 0: its variant, or `Unrecognized(0)` (unset: a sender
     /// refuses it in a required field) when the dictionary does not name 0.
     impl ::core::default::Default for FramedRouting {
+        #[inline]
         fn default() -> Self {
             <Self as __rt::EnumValue>::from_repr(0)
         }
@@ -12573,6 +12853,7 @@ pub mod network_access {
     /// The value 0: its variant, or `Unrecognized(0)` (unset: a sender
     /// refuses it in a required field) when the dictionary does not name 0.
     impl ::core::default::Default for FramedCompression {
+        #[inline]
         fn default() -> Self {
             <Self as __rt::EnumValue>::from_repr(0)
         }
@@ -12599,6 +12880,7 @@ pub mod network_access {
     /// The value 0: its variant, or `Unrecognized(0)` (unset: a sender
     /// refuses it in a required field) when the dictionary does not name 0.
     impl ::core::default::Default for ArapZoneAccess {
+        #[inline]
         fn default() -> Self {
             <Self as __rt::EnumValue>::from_repr(0)
         }
@@ -12643,6 +12925,7 @@ pub mod network_access {
     /// The value 0: its variant, or `Unrecognized(0)` (unset: a sender
     /// refuses it in a required field) when the dictionary does not name 0.
     impl ::core::default::Default for LoginService {
+        #[inline]
         fn default() -> Self {
             <Self as __rt::EnumValue>::from_repr(0)
         }
@@ -12686,6 +12969,7 @@ pub mod network_access {
     /// matters and finish with `..Default::default()`. A node sending a request fills
     /// the identity fields it owns and refuses one whose required field is still empty.
     impl ::core::default::Default for Tunneling {
+        #[inline]
         fn default() -> Self {
             <Self as __rt::AvpSet>::placeholder()
         }
@@ -12742,6 +13026,7 @@ pub mod network_access {
     /// The value 0: its variant, or `Unrecognized(0)` (unset: a sender
     /// refuses it in a required field) when the dictionary does not name 0.
     impl ::core::default::Default for TunnelType {
+        #[inline]
         fn default() -> Self {
             <Self as __rt::EnumValue>::from_repr(0)
         }
@@ -12804,6 +13089,7 @@ pub mod network_access {
     /// The value 0: its variant, or `Unrecognized(0)` (unset: a sender
     /// refuses it in a required field) when the dictionary does not name 0.
     impl ::core::default::Default for TunnelMediumType {
+        #[inline]
         fn default() -> Self {
             <Self as __rt::EnumValue>::from_repr(0)
         }
@@ -12830,6 +13116,7 @@ pub mod network_access {
     /// The value 0: its variant, or `Unrecognized(0)` (unset: a sender
     /// refuses it in a required field) when the dictionary does not name 0.
     impl ::core::default::Default for AcctAuthentic {
+        #[inline]
         fn default() -> Self {
             <Self as __rt::EnumValue>::from_repr(0)
         }
@@ -12862,6 +13149,7 @@ pub mod network_access {
     /// The value 0: its variant, or `Unrecognized(0)` (unset: a sender
     /// refuses it in a required field) when the dictionary does not name 0.
     impl ::core::default::Default for AccountingAuthMethod {
+        #[inline]
         fn default() -> Self {
             <Self as __rt::EnumValue>::from_repr(0)
         }
@@ -13637,6 +13925,7 @@ pub mod rx {
     /// matters and finish with `..Default::default()`. A node sending a request fills
     /// the identity fields it owns and refuses one whose required field is still empty.
     impl ::core::default::Default for AaRequest {
+        #[inline]
         fn default() -> Self {
             <Self as __rt::AvpSet>::placeholder()
         }
@@ -13780,12 +14069,14 @@ pub mod rx {
     /// matters and finish with `..Default::default()`. A node sending a request fills
     /// the identity fields it owns and refuses one whose required field is still empty.
     impl ::core::default::Default for AaAnswer {
+        #[inline]
         fn default() -> Self {
             <Self as __rt::AvpSet>::placeholder()
         }
     }
     /// The `AA-Answer` to a `AA-Request`: Session-Id, this node's Origin-Host and Origin-Realm, Result-Code 2001, Proxy-Info and the identifying AVPs copied; the rest empty.
     impl __rt::FromRequest<AaRequest> for AaAnswer {
+        #[inline]
         fn from_request(
             __r: &AaRequest,
             __origin_host: &__rt::DiameterIdentity,
@@ -13935,6 +14226,7 @@ pub mod rx {
     /// matters and finish with `..Default::default()`. A node sending a request fills
     /// the identity fields it owns and refuses one whose required field is still empty.
     impl ::core::default::Default for ReAuthRequest {
+        #[inline]
         fn default() -> Self {
             <Self as __rt::AvpSet>::placeholder()
         }
@@ -14020,12 +14312,14 @@ pub mod rx {
     /// matters and finish with `..Default::default()`. A node sending a request fills
     /// the identity fields it owns and refuses one whose required field is still empty.
     impl ::core::default::Default for ReAuthAnswer {
+        #[inline]
         fn default() -> Self {
             <Self as __rt::AvpSet>::placeholder()
         }
     }
     /// The `Re-Auth-Answer` to a `Re-Auth-Request`: Session-Id, this node's Origin-Host and Origin-Realm, Result-Code 2001, Proxy-Info and the identifying AVPs copied; the rest empty.
     impl __rt::FromRequest<ReAuthRequest> for ReAuthAnswer {
+        #[inline]
         fn from_request(
             __r: &ReAuthRequest,
             __origin_host: &__rt::DiameterIdentity,
@@ -14102,6 +14396,7 @@ pub mod rx {
     /// matters and finish with `..Default::default()`. A node sending a request fills
     /// the identity fields it owns and refuses one whose required field is still empty.
     impl ::core::default::Default for SessionTerminationRequest {
+        #[inline]
         fn default() -> Self {
             <Self as __rt::AvpSet>::placeholder()
         }
@@ -14206,12 +14501,14 @@ pub mod rx {
     /// matters and finish with `..Default::default()`. A node sending a request fills
     /// the identity fields it owns and refuses one whose required field is still empty.
     impl ::core::default::Default for SessionTerminationAnswer {
+        #[inline]
         fn default() -> Self {
             <Self as __rt::AvpSet>::placeholder()
         }
     }
     /// The `Session-Termination-Answer` to a `Session-Termination-Request`: Session-Id, this node's Origin-Host and Origin-Realm, Result-Code 2001, Proxy-Info and the identifying AVPs copied; the rest empty.
     impl __rt::FromRequest<SessionTerminationRequest> for SessionTerminationAnswer {
+        #[inline]
         fn from_request(
             __r: &SessionTerminationRequest,
             __origin_host: &__rt::DiameterIdentity,
@@ -14283,6 +14580,7 @@ pub mod rx {
     /// matters and finish with `..Default::default()`. A node sending a request fills
     /// the identity fields it owns and refuses one whose required field is still empty.
     impl ::core::default::Default for AbortSessionRequest {
+        #[inline]
         fn default() -> Self {
             <Self as __rt::AvpSet>::placeholder()
         }
@@ -14351,12 +14649,14 @@ pub mod rx {
     /// matters and finish with `..Default::default()`. A node sending a request fills
     /// the identity fields it owns and refuses one whose required field is still empty.
     impl ::core::default::Default for AbortSessionAnswer {
+        #[inline]
         fn default() -> Self {
             <Self as __rt::AvpSet>::placeholder()
         }
     }
     /// The `Abort-Session-Answer` to a `Abort-Session-Request`: Session-Id, this node's Origin-Host and Origin-Realm, Result-Code 2001, Proxy-Info and the identifying AVPs copied; the rest empty.
     impl __rt::FromRequest<AbortSessionRequest> for AbortSessionAnswer {
+        #[inline]
         fn from_request(
             __r: &AbortSessionRequest,
             __origin_host: &__rt::DiameterIdentity,
@@ -14533,6 +14833,7 @@ pub mod rx {
     /// matters and finish with `..Default::default()`. A node sending a request fills
     /// the identity fields it owns and refuses one whose required field is still empty.
     impl ::core::default::Default for Avp5gsRanNasReleaseCause {
+        #[inline]
         fn default() -> Self {
             <Self as __rt::AvpSet>::placeholder()
         }
@@ -14552,6 +14853,7 @@ pub mod rx {
     /// matters and finish with `..Default::default()`. A node sending a request fills
     /// the identity fields it owns and refuses one whose required field is still empty.
     impl ::core::default::Default for NgapCause {
+        #[inline]
         fn default() -> Self {
             <Self as __rt::AvpSet>::placeholder()
         }
@@ -14581,6 +14883,7 @@ pub mod rx {
     /// The value 0: its variant, or `Unrecognized(0)` (unset: a sender
     /// refuses it in a required field) when the dictionary does not name 0.
     impl ::core::default::Default for AbortCause {
+        #[inline]
         fn default() -> Self {
             <Self as __rt::EnumValue>::from_repr(0)
         }
@@ -14605,6 +14908,7 @@ pub mod rx {
     /// matters and finish with `..Default::default()`. A node sending a request fills
     /// the identity fields it owns and refuses one whose required field is still empty.
     impl ::core::default::Default for AccessNetworkChargingIdentifier {
+        #[inline]
         fn default() -> Self {
             <Self as __rt::AvpSet>::placeholder()
         }
@@ -14636,6 +14940,7 @@ pub mod rx {
     /// matters and finish with `..Default::default()`. A node sending a request fills
     /// the identity fields it owns and refuses one whose required field is still empty.
     impl ::core::default::Default for Flows {
+        #[inline]
         fn default() -> Self {
             <Self as __rt::AvpSet>::placeholder()
         }
@@ -14672,6 +14977,7 @@ pub mod rx {
     /// matters and finish with `..Default::default()`. A node sending a request fills
     /// the identity fields it owns and refuses one whose required field is still empty.
     impl ::core::default::Default for AcceptableServiceInfo {
+        #[inline]
         fn default() -> Self {
             <Self as __rt::AvpSet>::placeholder()
         }
@@ -14784,6 +15090,7 @@ pub mod rx {
     /// matters and finish with `..Default::default()`. A node sending a request fills
     /// the identity fields it owns and refuses one whose required field is still empty.
     impl ::core::default::Default for MediaComponentDescription {
+        #[inline]
         fn default() -> Self {
             <Self as __rt::AvpSet>::placeholder()
         }
@@ -14830,6 +15137,7 @@ pub mod rx {
     /// matters and finish with `..Default::default()`. A node sending a request fills
     /// the identity fields it owns and refuses one whose required field is still empty.
     impl ::core::default::Default for MediaSubComponent {
+        #[inline]
         fn default() -> Self {
             <Self as __rt::AvpSet>::placeholder()
         }
@@ -14853,6 +15161,7 @@ pub mod rx {
     /// The value 0: its variant, or `Unrecognized(0)` (unset: a sender
     /// refuses it in a required field) when the dictionary does not name 0.
     impl ::core::default::Default for FlowUsage {
+        #[inline]
         fn default() -> Self {
             <Self as __rt::EnumValue>::from_repr(0)
         }
@@ -14873,6 +15182,7 @@ pub mod rx {
     /// The value 0: its variant, or `Unrecognized(0)` (unset: a sender
     /// refuses it in a required field) when the dictionary does not name 0.
     impl ::core::default::Default for AfSignallingProtocol {
+        #[inline]
         fn default() -> Self {
             <Self as __rt::EnumValue>::from_repr(0)
         }
@@ -14908,6 +15218,7 @@ pub mod rx {
     /// The value 0: its variant, or `Unrecognized(0)` (unset: a sender
     /// refuses it in a required field) when the dictionary does not name 0.
     impl ::core::default::Default for MediaType {
+        #[inline]
         fn default() -> Self {
             <Self as __rt::EnumValue>::from_repr(0)
         }
@@ -14937,6 +15248,7 @@ pub mod rx {
     /// The value 0: its variant, or `Unrecognized(0)` (unset: a sender
     /// refuses it in a required field) when the dictionary does not name 0.
     impl ::core::default::Default for FlowStatus {
+        #[inline]
         fn default() -> Self {
             <Self as __rt::EnumValue>::from_repr(0)
         }
@@ -14957,6 +15269,7 @@ pub mod rx {
     /// The value 0: its variant, or `Unrecognized(0)` (unset: a sender
     /// refuses it in a required field) when the dictionary does not name 0.
     impl ::core::default::Default for PrioritySharingIndicator {
+        #[inline]
         fn default() -> Self {
             <Self as __rt::EnumValue>::from_repr(0)
         }
@@ -14982,6 +15295,7 @@ pub mod rx {
     /// matters and finish with `..Default::default()`. A node sending a request fills
     /// the identity fields it owns and refuses one whose required field is still empty.
     impl ::core::default::Default for CalleeInformation {
+        #[inline]
         fn default() -> Self {
             <Self as __rt::AvpSet>::placeholder()
         }
@@ -15007,6 +15321,7 @@ pub mod rx {
     /// matters and finish with `..Default::default()`. A node sending a request fills
     /// the identity fields it owns and refuses one whose required field is still empty.
     impl ::core::default::Default for MaInformation {
+        #[inline]
         fn default() -> Self {
             <Self as __rt::AvpSet>::placeholder()
         }
@@ -15027,6 +15342,7 @@ pub mod rx {
     /// The value 0: its variant, or `Unrecognized(0)` (unset: a sender
     /// refuses it in a required field) when the dictionary does not name 0.
     impl ::core::default::Default for RequiredAccessInfo {
+        #[inline]
         fn default() -> Self {
             <Self as __rt::EnumValue>::from_repr(0)
         }
@@ -15050,6 +15366,7 @@ pub mod rx {
     /// The value 0: its variant, or `Unrecognized(0)` (unset: a sender
     /// refuses it in a required field) when the dictionary does not name 0.
     impl ::core::default::Default for RxRequestType {
+        #[inline]
         fn default() -> Self {
             <Self as __rt::EnumValue>::from_repr(0)
         }
@@ -15070,6 +15387,7 @@ pub mod rx {
     /// The value 0: its variant, or `Unrecognized(0)` (unset: a sender
     /// refuses it in a required field) when the dictionary does not name 0.
     impl ::core::default::Default for ServiceInfoStatus {
+        #[inline]
         fn default() -> Self {
             <Self as __rt::EnumValue>::from_repr(0)
         }
@@ -15144,6 +15462,7 @@ pub mod rx {
     /// The value 0: its variant, or `Unrecognized(0)` (unset: a sender
     /// refuses it in a required field) when the dictionary does not name 0.
     impl ::core::default::Default for SpecificAction {
+        #[inline]
         fn default() -> Self {
             <Self as __rt::EnumValue>::from_repr(0)
         }
@@ -15164,6 +15483,7 @@ pub mod rx {
     /// The value 0: its variant, or `Unrecognized(0)` (unset: a sender
     /// refuses it in a required field) when the dictionary does not name 0.
     impl ::core::default::Default for SipForkingIndication {
+        #[inline]
         fn default() -> Self {
             <Self as __rt::EnumValue>::from_repr(0)
         }
@@ -15196,6 +15516,7 @@ pub mod rx {
     /// matters and finish with `..Default::default()`. A node sending a request fills
     /// the identity fields it owns and refuses one whose required field is still empty.
     impl ::core::default::Default for SponsoredConnectivityData {
+        #[inline]
         fn default() -> Self {
             <Self as __rt::AvpSet>::placeholder()
         }
@@ -15221,6 +15542,7 @@ pub mod rx {
     /// matters and finish with `..Default::default()`. A node sending a request fills
     /// the identity fields it owns and refuses one whose required field is still empty.
     impl ::core::default::Default for WirelineUserLocationInfo {
+        #[inline]
         fn default() -> Self {
             <Self as __rt::AvpSet>::placeholder()
         }
@@ -15244,6 +15566,7 @@ pub mod rx {
     /// The value 0: its variant, or `Unrecognized(0)` (unset: a sender
     /// refuses it in a required field) when the dictionary does not name 0.
     impl ::core::default::Default for FinalUnitAction {
+        #[inline]
         fn default() -> Self {
             <Self as __rt::EnumValue>::from_repr(0)
         }
@@ -15264,6 +15587,7 @@ pub mod rx {
     /// The value 0: its variant, or `Unrecognized(0)` (unset: a sender
     /// refuses it in a required field) when the dictionary does not name 0.
     impl ::core::default::Default for PreEmptionCapability {
+        #[inline]
         fn default() -> Self {
             <Self as __rt::EnumValue>::from_repr(0)
         }
@@ -15284,6 +15608,7 @@ pub mod rx {
     /// The value 0: its variant, or `Unrecognized(0)` (unset: a sender
     /// refuses it in a required field) when the dictionary does not name 0.
     impl ::core::default::Default for PreEmptionVulnerability {
+        #[inline]
         fn default() -> Self {
             <Self as __rt::EnumValue>::from_repr(0)
         }
@@ -15322,6 +15647,7 @@ pub mod rx {
     /// The value 0: its variant, or `Unrecognized(0)` (unset: a sender
     /// refuses it in a required field) when the dictionary does not name 0.
     impl ::core::default::Default for ReservationPriority {
+        #[inline]
         fn default() -> Self {
             <Self as __rt::EnumValue>::from_repr(0)
         }
@@ -15366,6 +15692,7 @@ pub mod rx {
     /// The value 0: its variant, or `Unrecognized(0)` (unset: a sender
     /// refuses it in a required field) when the dictionary does not name 0.
     impl ::core::default::Default for IpCanType {
+        #[inline]
         fn default() -> Self {
             <Self as __rt::EnumValue>::from_repr(0)
         }
@@ -15413,6 +15740,7 @@ pub mod rx {
     /// The value 0: its variant, or `Unrecognized(0)` (unset: a sender
     /// refuses it in a required field) when the dictionary does not name 0.
     impl ::core::default::Default for RatType {
+        #[inline]
         fn default() -> Self {
             <Self as __rt::EnumValue>::from_repr(0)
         }
@@ -15447,6 +15775,7 @@ pub mod rx {
     /// matters and finish with `..Default::default()`. A node sending a request fills
     /// the identity fields it owns and refuses one whose required field is still empty.
     impl ::core::default::Default for GrantedServiceUnit {
+        #[inline]
         fn default() -> Self {
             <Self as __rt::AvpSet>::placeholder()
         }
@@ -15483,6 +15812,7 @@ pub mod rx {
     /// matters and finish with `..Default::default()`. A node sending a request fills
     /// the identity fields it owns and refuses one whose required field is still empty.
     impl ::core::default::Default for UsedServiceUnit {
+        #[inline]
         fn default() -> Self {
             <Self as __rt::AvpSet>::placeholder()
         }
@@ -15502,6 +15832,7 @@ pub mod rx {
     /// matters and finish with `..Default::default()`. A node sending a request fills
     /// the identity fields it owns and refuses one whose required field is still empty.
     impl ::core::default::Default for CcMoney {
+        #[inline]
         fn default() -> Self {
             <Self as __rt::AvpSet>::placeholder()
         }
@@ -15521,6 +15852,7 @@ pub mod rx {
     /// matters and finish with `..Default::default()`. A node sending a request fills
     /// the identity fields it owns and refuses one whose required field is still empty.
     impl ::core::default::Default for UnitValue {
+        #[inline]
         fn default() -> Self {
             <Self as __rt::AvpSet>::placeholder()
         }
@@ -15583,6 +15915,7 @@ pub mod rx {
     /// The value 0: its variant, or `Unrecognized(0)` (unset: a sender
     /// refuses it in a required field) when the dictionary does not name 0.
     impl ::core::default::Default for Drmp {
+        #[inline]
         fn default() -> Self {
             <Self as __rt::EnumValue>::from_repr(0)
         }
@@ -15603,6 +15936,7 @@ pub mod rx {
     /// The value 0: its variant, or `Unrecognized(0)` (unset: a sender
     /// refuses it in a required field) when the dictionary does not name 0.
     impl ::core::default::Default for AuthSessionState {
+        #[inline]
         fn default() -> Self {
             <Self as __rt::EnumValue>::from_repr(0)
         }
@@ -15622,6 +15956,7 @@ pub mod rx {
     /// matters and finish with `..Default::default()`. A node sending a request fills
     /// the identity fields it owns and refuses one whose required field is still empty.
     impl ::core::default::Default for SubscriptionId {
+        #[inline]
         fn default() -> Self {
             <Self as __rt::AvpSet>::placeholder()
         }
@@ -15648,6 +15983,7 @@ pub mod rx {
     /// The value 0: its variant, or `Unrecognized(0)` (unset: a sender
     /// refuses it in a required field) when the dictionary does not name 0.
     impl ::core::default::Default for SubscriptionIdType {
+        #[inline]
         fn default() -> Self {
             <Self as __rt::EnumValue>::from_repr(0)
         }
@@ -15667,6 +16003,7 @@ pub mod rx {
     /// matters and finish with `..Default::default()`. A node sending a request fills
     /// the identity fields it owns and refuses one whose required field is still empty.
     impl ::core::default::Default for OcSupportedFeatures {
+        #[inline]
         fn default() -> Self {
             <Self as __rt::AvpSet>::placeholder()
         }
@@ -15689,6 +16026,7 @@ pub mod rx {
     /// matters and finish with `..Default::default()`. A node sending a request fills
     /// the identity fields it owns and refuses one whose required field is still empty.
     impl ::core::default::Default for SupportedFeatures {
+        #[inline]
         fn default() -> Self {
             <Self as __rt::AvpSet>::placeholder()
         }
@@ -15712,6 +16050,7 @@ pub mod rx {
     /// The value 0: its variant, or `Unrecognized(0)` (unset: a sender
     /// refuses it in a required field) when the dictionary does not name 0.
     impl ::core::default::Default for ImsContentType {
+        #[inline]
         fn default() -> Self {
             <Self as __rt::EnumValue>::from_repr(0)
         }
@@ -15731,6 +16070,7 @@ pub mod rx {
     /// matters and finish with `..Default::default()`. A node sending a request fills
     /// the identity fields it owns and refuses one whose required field is still empty.
     impl ::core::default::Default for ProxyInfo {
+        #[inline]
         fn default() -> Self {
             <Self as __rt::AvpSet>::placeholder()
         }
@@ -15750,6 +16090,7 @@ pub mod rx {
     /// matters and finish with `..Default::default()`. A node sending a request fills
     /// the identity fields it owns and refuses one whose required field is still empty.
     impl ::core::default::Default for ExperimentalResult {
+        #[inline]
         fn default() -> Self {
             <Self as __rt::AvpSet>::placeholder()
         }
@@ -15770,6 +16111,7 @@ pub mod rx {
     /// The value 0: its variant, or `Unrecognized(0)` (unset: a sender
     /// refuses it in a required field) when the dictionary does not name 0.
     impl ::core::default::Default for AnTrusted {
+        #[inline]
         fn default() -> Self {
             <Self as __rt::EnumValue>::from_repr(0)
         }
@@ -15798,6 +16140,7 @@ pub mod rx {
     /// matters and finish with `..Default::default()`. A node sending a request fills
     /// the identity fields it owns and refuses one whose required field is still empty.
     impl ::core::default::Default for OcOlr {
+        #[inline]
         fn default() -> Self {
             <Self as __rt::AvpSet>::placeholder()
         }
@@ -15818,6 +16161,7 @@ pub mod rx {
     /// The value 0: its variant, or `Unrecognized(0)` (unset: a sender
     /// refuses it in a required field) when the dictionary does not name 0.
     impl ::core::default::Default for OcReportType {
+        #[inline]
         fn default() -> Self {
             <Self as __rt::EnumValue>::from_repr(0)
         }
@@ -15837,6 +16181,7 @@ pub mod rx {
     /// matters and finish with `..Default::default()`. A node sending a request fills
     /// the identity fields it owns and refuses one whose required field is still empty.
     impl ::core::default::Default for UserEquipmentInfo {
+        #[inline]
         fn default() -> Self {
             <Self as __rt::AvpSet>::placeholder()
         }
@@ -15863,6 +16208,7 @@ pub mod rx {
     /// The value 0: its variant, or `Unrecognized(0)` (unset: a sender
     /// refuses it in a required field) when the dictionary does not name 0.
     impl ::core::default::Default for UserEquipmentInfoType {
+        #[inline]
         fn default() -> Self {
             <Self as __rt::EnumValue>::from_repr(0)
         }
@@ -15898,6 +16244,7 @@ pub mod rx {
     /// The value 0: its variant, or `Unrecognized(0)` (unset: a sender
     /// refuses it in a required field) when the dictionary does not name 0.
     impl ::core::default::Default for RedirectHostUsage {
+        #[inline]
         fn default() -> Self {
             <Self as __rt::EnumValue>::from_repr(0)
         }
@@ -15923,6 +16270,7 @@ pub mod rx {
     /// matters and finish with `..Default::default()`. A node sending a request fills
     /// the identity fields it owns and refuses one whose required field is still empty.
     impl ::core::default::Default for Load {
+        #[inline]
         fn default() -> Self {
             <Self as __rt::AvpSet>::placeholder()
         }
@@ -15943,6 +16291,7 @@ pub mod rx {
     /// The value 0: its variant, or `Unrecognized(0)` (unset: a sender
     /// refuses it in a required field) when the dictionary does not name 0.
     impl ::core::default::Default for LoadType {
+        #[inline]
         fn default() -> Self {
             <Self as __rt::EnumValue>::from_repr(0)
         }
@@ -15959,6 +16308,7 @@ pub mod rx {
     /// matters and finish with `..Default::default()`. A node sending a request fills
     /// the identity fields it owns and refuses one whose required field is still empty.
     impl ::core::default::Default for FailedAvp {
+        #[inline]
         fn default() -> Self {
             <Self as __rt::AvpSet>::placeholder()
         }
@@ -16053,6 +16403,7 @@ pub mod tgpp_s13 {
     /// matters and finish with `..Default::default()`. A node sending a request fills
     /// the identity fields it owns and refuses one whose required field is still empty.
     impl ::core::default::Default for MeIdentityCheckRequest {
+        #[inline]
         fn default() -> Self {
             <Self as __rt::AvpSet>::placeholder()
         }
@@ -16111,12 +16462,14 @@ pub mod tgpp_s13 {
     /// matters and finish with `..Default::default()`. A node sending a request fills
     /// the identity fields it owns and refuses one whose required field is still empty.
     impl ::core::default::Default for MeIdentityCheckAnswer {
+        #[inline]
         fn default() -> Self {
             <Self as __rt::AvpSet>::placeholder()
         }
     }
     /// The `ME-Identity-Check-Answer` to a `ME-Identity-Check-Request`: Session-Id, this node's Origin-Host and Origin-Realm, Result-Code 2001, Proxy-Info and the identifying AVPs copied; the rest empty.
     impl __rt::FromRequest<MeIdentityCheckRequest> for MeIdentityCheckAnswer {
+        #[inline]
         fn from_request(
             __r: &MeIdentityCheckRequest,
             __origin_host: &__rt::DiameterIdentity,
@@ -16226,6 +16579,7 @@ pub mod tgpp_s13 {
     /// matters and finish with `..Default::default()`. A node sending a request fills
     /// the identity fields it owns and refuses one whose required field is still empty.
     impl ::core::default::Default for TerminalInformation {
+        #[inline]
         fn default() -> Self {
             <Self as __rt::AvpSet>::placeholder()
         }
@@ -16249,6 +16603,7 @@ pub mod tgpp_s13 {
     /// The value 0: its variant, or `Unrecognized(0)` (unset: a sender
     /// refuses it in a required field) when the dictionary does not name 0.
     impl ::core::default::Default for EquipmentStatus {
+        #[inline]
         fn default() -> Self {
             <Self as __rt::EnumValue>::from_repr(0)
         }
@@ -16783,6 +17138,7 @@ pub mod tgpp_s6a {
     /// matters and finish with `..Default::default()`. A node sending a request fills
     /// the identity fields it owns and refuses one whose required field is still empty.
     impl ::core::default::Default for UpdateLocationRequest {
+        #[inline]
         fn default() -> Self {
             <Self as __rt::AvpSet>::placeholder()
         }
@@ -16850,12 +17206,14 @@ pub mod tgpp_s6a {
     /// matters and finish with `..Default::default()`. A node sending a request fills
     /// the identity fields it owns and refuses one whose required field is still empty.
     impl ::core::default::Default for UpdateLocationAnswer {
+        #[inline]
         fn default() -> Self {
             <Self as __rt::AvpSet>::placeholder()
         }
     }
     /// The `Update-Location-Answer` to a `Update-Location-Request`: Session-Id, this node's Origin-Host and Origin-Realm, Result-Code 2001, Proxy-Info and the identifying AVPs copied; the rest empty.
     impl __rt::FromRequest<UpdateLocationRequest> for UpdateLocationAnswer {
+        #[inline]
         fn from_request(
             __r: &UpdateLocationRequest,
             __origin_host: &__rt::DiameterIdentity,
@@ -16938,6 +17296,7 @@ pub mod tgpp_s6a {
     /// matters and finish with `..Default::default()`. A node sending a request fills
     /// the identity fields it owns and refuses one whose required field is still empty.
     impl ::core::default::Default for CancelLocationRequest {
+        #[inline]
         fn default() -> Self {
             <Self as __rt::AvpSet>::placeholder()
         }
@@ -16996,12 +17355,14 @@ pub mod tgpp_s6a {
     /// matters and finish with `..Default::default()`. A node sending a request fills
     /// the identity fields it owns and refuses one whose required field is still empty.
     impl ::core::default::Default for CancelLocationAnswer {
+        #[inline]
         fn default() -> Self {
             <Self as __rt::AvpSet>::placeholder()
         }
     }
     /// The `Cancel-Location-Answer` to a `Cancel-Location-Request`: Session-Id, this node's Origin-Host and Origin-Realm, Result-Code 2001, Proxy-Info and the identifying AVPs copied; the rest empty.
     impl __rt::FromRequest<CancelLocationRequest> for CancelLocationAnswer {
+        #[inline]
         fn from_request(
             __r: &CancelLocationRequest,
             __origin_host: &__rt::DiameterIdentity,
@@ -17087,6 +17448,7 @@ pub mod tgpp_s6a {
     /// matters and finish with `..Default::default()`. A node sending a request fills
     /// the identity fields it owns and refuses one whose required field is still empty.
     impl ::core::default::Default for InsertSubscriberDataRequest {
+        #[inline]
         fn default() -> Self {
             <Self as __rt::AvpSet>::placeholder()
         }
@@ -17151,12 +17513,14 @@ pub mod tgpp_s6a {
     /// matters and finish with `..Default::default()`. A node sending a request fills
     /// the identity fields it owns and refuses one whose required field is still empty.
     impl ::core::default::Default for InsertSubscriberDataAnswer {
+        #[inline]
         fn default() -> Self {
             <Self as __rt::AvpSet>::placeholder()
         }
     }
     /// The `Insert-Subscriber-Data-Answer` to a `Insert-Subscriber-Data-Request`: Session-Id, this node's Origin-Host and Origin-Realm, Result-Code 2001, Proxy-Info and the identifying AVPs copied; the rest empty.
     impl __rt::FromRequest<InsertSubscriberDataRequest> for InsertSubscriberDataAnswer {
+        #[inline]
         fn from_request(
             __r: &InsertSubscriberDataRequest,
             __origin_host: &__rt::DiameterIdentity,
@@ -17253,6 +17617,7 @@ pub mod tgpp_s6a {
     /// matters and finish with `..Default::default()`. A node sending a request fills
     /// the identity fields it owns and refuses one whose required field is still empty.
     impl ::core::default::Default for AuthenticationInformationRequest {
+        #[inline]
         fn default() -> Self {
             <Self as __rt::AvpSet>::placeholder()
         }
@@ -17317,6 +17682,7 @@ pub mod tgpp_s6a {
     /// matters and finish with `..Default::default()`. A node sending a request fills
     /// the identity fields it owns and refuses one whose required field is still empty.
     impl ::core::default::Default for AuthenticationInformationAnswer {
+        #[inline]
         fn default() -> Self {
             <Self as __rt::AvpSet>::placeholder()
         }
@@ -17324,6 +17690,7 @@ pub mod tgpp_s6a {
     /// The `Authentication-Information-Answer` to a `Authentication-Information-Request`: Session-Id, this node's Origin-Host and Origin-Realm, Result-Code 2001, Proxy-Info and the identifying AVPs copied; the rest empty.
     impl __rt::FromRequest<AuthenticationInformationRequest>
     for AuthenticationInformationAnswer {
+        #[inline]
         fn from_request(
             __r: &AuthenticationInformationRequest,
             __origin_host: &__rt::DiameterIdentity,
@@ -17406,6 +17773,7 @@ pub mod tgpp_s6a {
     /// matters and finish with `..Default::default()`. A node sending a request fills
     /// the identity fields it owns and refuses one whose required field is still empty.
     impl ::core::default::Default for PurgeUeRequest {
+        #[inline]
         fn default() -> Self {
             <Self as __rt::AvpSet>::placeholder()
         }
@@ -17473,12 +17841,14 @@ pub mod tgpp_s6a {
     /// matters and finish with `..Default::default()`. A node sending a request fills
     /// the identity fields it owns and refuses one whose required field is still empty.
     impl ::core::default::Default for PurgeUeAnswer {
+        #[inline]
         fn default() -> Self {
             <Self as __rt::AvpSet>::placeholder()
         }
     }
     /// The `Purge-UE-Answer` to a `Purge-UE-Request`: Session-Id, this node's Origin-Host and Origin-Realm, Result-Code 2001, Proxy-Info and the identifying AVPs copied; the rest empty.
     impl __rt::FromRequest<PurgeUeRequest> for PurgeUeAnswer {
+        #[inline]
         fn from_request(
             __r: &PurgeUeRequest,
             __origin_host: &__rt::DiameterIdentity,
@@ -17590,6 +17960,7 @@ pub mod tgpp_s6a {
     /// matters and finish with `..Default::default()`. A node sending a request fills
     /// the identity fields it owns and refuses one whose required field is still empty.
     impl ::core::default::Default for NotifyRequest {
+        #[inline]
         fn default() -> Self {
             <Self as __rt::AvpSet>::placeholder()
         }
@@ -17654,12 +18025,14 @@ pub mod tgpp_s6a {
     /// matters and finish with `..Default::default()`. A node sending a request fills
     /// the identity fields it owns and refuses one whose required field is still empty.
     impl ::core::default::Default for NotifyAnswer {
+        #[inline]
         fn default() -> Self {
             <Self as __rt::AvpSet>::placeholder()
         }
     }
     /// The `Notify-Answer` to a `Notify-Request`: Session-Id, this node's Origin-Host and Origin-Realm, Result-Code 2001, Proxy-Info and the identifying AVPs copied; the rest empty.
     impl __rt::FromRequest<NotifyRequest> for NotifyAnswer {
+        #[inline]
         fn from_request(
             __r: &NotifyRequest,
             __origin_host: &__rt::DiameterIdentity,
@@ -17733,6 +18106,7 @@ pub mod tgpp_s6a {
     /// matters and finish with `..Default::default()`. A node sending a request fills
     /// the identity fields it owns and refuses one whose required field is still empty.
     impl ::core::default::Default for ResetRequest {
+        #[inline]
         fn default() -> Self {
             <Self as __rt::AvpSet>::placeholder()
         }
@@ -17788,12 +18162,14 @@ pub mod tgpp_s6a {
     /// matters and finish with `..Default::default()`. A node sending a request fills
     /// the identity fields it owns and refuses one whose required field is still empty.
     impl ::core::default::Default for ResetAnswer {
+        #[inline]
         fn default() -> Self {
             <Self as __rt::AvpSet>::placeholder()
         }
     }
     /// The `Reset-Answer` to a `Reset-Request`: Session-Id, this node's Origin-Host and Origin-Realm, Result-Code 2001, Proxy-Info and the identifying AVPs copied; the rest empty.
     impl __rt::FromRequest<ResetRequest> for ResetAnswer {
+        #[inline]
         fn from_request(
             __r: &ResetRequest,
             __origin_host: &__rt::DiameterIdentity,
@@ -17888,6 +18264,7 @@ pub mod tgpp_s6a {
     /// matters and finish with `..Default::default()`. A node sending a request fills
     /// the identity fields it owns and refuses one whose required field is still empty.
     impl ::core::default::Default for DeleteSubscriberDataRequest {
+        #[inline]
         fn default() -> Self {
             <Self as __rt::AvpSet>::placeholder()
         }
@@ -17952,12 +18329,14 @@ pub mod tgpp_s6a {
     /// matters and finish with `..Default::default()`. A node sending a request fills
     /// the identity fields it owns and refuses one whose required field is still empty.
     impl ::core::default::Default for DeleteSubscriberDataAnswer {
+        #[inline]
         fn default() -> Self {
             <Self as __rt::AvpSet>::placeholder()
         }
     }
     /// The `Delete-Subscriber-Data-Answer` to a `Delete-Subscriber-Data-Request`: Session-Id, this node's Origin-Host and Origin-Realm, Result-Code 2001, Proxy-Info and the identifying AVPs copied; the rest empty.
     impl __rt::FromRequest<DeleteSubscriberDataRequest> for DeleteSubscriberDataAnswer {
+        #[inline]
         fn from_request(
             __r: &DeleteSubscriberDataRequest,
             __origin_host: &__rt::DiameterIdentity,
@@ -18345,6 +18724,7 @@ pub mod tgpp_s6a {
     /// matters and finish with `..Default::default()`. A node sending a request fills
     /// the identity fields it owns and refuses one whose required field is still empty.
     impl ::core::default::Default for SubscriptionData {
+        #[inline]
         fn default() -> Self {
             <Self as __rt::AvpSet>::placeholder()
         }
@@ -18365,6 +18745,7 @@ pub mod tgpp_s6a {
     /// The value 0: its variant, or `Unrecognized(0)` (unset: a sender
     /// refuses it in a required field) when the dictionary does not name 0.
     impl ::core::default::Default for SubscriberStatus {
+        #[inline]
         fn default() -> Self {
             <Self as __rt::EnumValue>::from_repr(0)
         }
@@ -18385,6 +18766,7 @@ pub mod tgpp_s6a {
     /// The value 0: its variant, or `Unrecognized(0)` (unset: a sender
     /// refuses it in a required field) when the dictionary does not name 0.
     impl ::core::default::Default for IcsIndicator {
+        #[inline]
         fn default() -> Self {
             <Self as __rt::EnumValue>::from_repr(0)
         }
@@ -18408,6 +18790,7 @@ pub mod tgpp_s6a {
     /// The value 0: its variant, or `Unrecognized(0)` (unset: a sender
     /// refuses it in a required field) when the dictionary does not name 0.
     impl ::core::default::Default for NetworkAccessMode {
+        #[inline]
         fn default() -> Self {
             <Self as __rt::EnumValue>::from_repr(0)
         }
@@ -18433,6 +18816,7 @@ pub mod tgpp_s6a {
     /// matters and finish with `..Default::default()`. A node sending a request fills
     /// the identity fields it owns and refuses one whose required field is still empty.
     impl ::core::default::Default for LcsInfo {
+        #[inline]
         fn default() -> Self {
             <Self as __rt::AvpSet>::placeholder()
         }
@@ -18467,6 +18851,7 @@ pub mod tgpp_s6a {
     /// matters and finish with `..Default::default()`. A node sending a request fills
     /// the identity fields it owns and refuses one whose required field is still empty.
     impl ::core::default::Default for LcsPrivacyException {
+        #[inline]
         fn default() -> Self {
             <Self as __rt::AvpSet>::placeholder()
         }
@@ -18496,6 +18881,7 @@ pub mod tgpp_s6a {
     /// The value 0: its variant, or `Unrecognized(0)` (unset: a sender
     /// refuses it in a required field) when the dictionary does not name 0.
     impl ::core::default::Default for NotificationToUeUser {
+        #[inline]
         fn default() -> Self {
             <Self as __rt::EnumValue>::from_repr(0)
         }
@@ -18521,6 +18907,7 @@ pub mod tgpp_s6a {
     /// matters and finish with `..Default::default()`. A node sending a request fills
     /// the identity fields it owns and refuses one whose required field is still empty.
     impl ::core::default::Default for ExternalClient {
+        #[inline]
         fn default() -> Self {
             <Self as __rt::AvpSet>::placeholder()
         }
@@ -18541,6 +18928,7 @@ pub mod tgpp_s6a {
     /// The value 0: its variant, or `Unrecognized(0)` (unset: a sender
     /// refuses it in a required field) when the dictionary does not name 0.
     impl ::core::default::Default for GmlcRestriction {
+        #[inline]
         fn default() -> Self {
             <Self as __rt::EnumValue>::from_repr(0)
         }
@@ -18567,6 +18955,7 @@ pub mod tgpp_s6a {
     /// The value 0: its variant, or `Unrecognized(0)` (unset: a sender
     /// refuses it in a required field) when the dictionary does not name 0.
     impl ::core::default::Default for PlmnClient {
+        #[inline]
         fn default() -> Self {
             <Self as __rt::EnumValue>::from_repr(0)
         }
@@ -18592,6 +18981,7 @@ pub mod tgpp_s6a {
     /// matters and finish with `..Default::default()`. A node sending a request fills
     /// the identity fields it owns and refuses one whose required field is still empty.
     impl ::core::default::Default for TgppServiceType {
+        #[inline]
         fn default() -> Self {
             <Self as __rt::AvpSet>::placeholder()
         }
@@ -18614,6 +19004,7 @@ pub mod tgpp_s6a {
     /// matters and finish with `..Default::default()`. A node sending a request fills
     /// the identity fields it owns and refuses one whose required field is still empty.
     impl ::core::default::Default for MoLr {
+        #[inline]
         fn default() -> Self {
             <Self as __rt::AvpSet>::placeholder()
         }
@@ -18633,6 +19024,7 @@ pub mod tgpp_s6a {
     /// matters and finish with `..Default::default()`. A node sending a request fills
     /// the identity fields it owns and refuses one whose required field is still empty.
     impl ::core::default::Default for TeleserviceList {
+        #[inline]
         fn default() -> Self {
             <Self as __rt::AvpSet>::placeholder()
         }
@@ -18655,6 +19047,7 @@ pub mod tgpp_s6a {
     /// matters and finish with `..Default::default()`. A node sending a request fills
     /// the identity fields it owns and refuses one whose required field is still empty.
     impl ::core::default::Default for CallBarringInfo {
+        #[inline]
         fn default() -> Self {
             <Self as __rt::AvpSet>::placeholder()
         }
@@ -18683,6 +19076,7 @@ pub mod tgpp_s6a {
     /// matters and finish with `..Default::default()`. A node sending a request fills
     /// the identity fields it owns and refuses one whose required field is still empty.
     impl ::core::default::Default for Ambr {
+        #[inline]
         fn default() -> Self {
             <Self as __rt::AvpSet>::placeholder()
         }
@@ -18719,6 +19113,7 @@ pub mod tgpp_s6a {
     /// matters and finish with `..Default::default()`. A node sending a request fills
     /// the identity fields it owns and refuses one whose required field is still empty.
     impl ::core::default::Default for ApnConfigurationProfile {
+        #[inline]
         fn default() -> Self {
             <Self as __rt::AvpSet>::placeholder()
         }
@@ -18739,6 +19134,7 @@ pub mod tgpp_s6a {
     /// The value 0: its variant, or `Unrecognized(0)` (unset: a sender
     /// refuses it in a required field) when the dictionary does not name 0.
     impl ::core::default::Default for AllApnConfigurationsIncludedIndicator {
+        #[inline]
         fn default() -> Self {
             <Self as __rt::EnumValue>::from_repr(0)
         }
@@ -18816,6 +19212,7 @@ pub mod tgpp_s6a {
     /// matters and finish with `..Default::default()`. A node sending a request fills
     /// the identity fields it owns and refuses one whose required field is still empty.
     impl ::core::default::Default for ApnConfiguration {
+        #[inline]
         fn default() -> Self {
             <Self as __rt::AvpSet>::placeholder()
         }
@@ -18842,6 +19239,7 @@ pub mod tgpp_s6a {
     /// The value 0: its variant, or `Unrecognized(0)` (unset: a sender
     /// refuses it in a required field) when the dictionary does not name 0.
     impl ::core::default::Default for PdnType {
+        #[inline]
         fn default() -> Self {
             <Self as __rt::EnumValue>::from_repr(0)
         }
@@ -18864,6 +19262,7 @@ pub mod tgpp_s6a {
     /// matters and finish with `..Default::default()`. A node sending a request fills
     /// the identity fields it owns and refuses one whose required field is still empty.
     impl ::core::default::Default for EpsSubscribedQosProfile {
+        #[inline]
         fn default() -> Self {
             <Self as __rt::AvpSet>::placeholder()
         }
@@ -18884,6 +19283,7 @@ pub mod tgpp_s6a {
     /// The value 0: its variant, or `Unrecognized(0)` (unset: a sender
     /// refuses it in a required field) when the dictionary does not name 0.
     impl ::core::default::Default for VplmnDynamicAddressAllowed {
+        #[inline]
         fn default() -> Self {
             <Self as __rt::EnumValue>::from_repr(0)
         }
@@ -18904,6 +19304,7 @@ pub mod tgpp_s6a {
     /// The value 0: its variant, or `Unrecognized(0)` (unset: a sender
     /// refuses it in a required field) when the dictionary does not name 0.
     impl ::core::default::Default for PdnGwAllocationType {
+        #[inline]
         fn default() -> Self {
             <Self as __rt::EnumValue>::from_repr(0)
         }
@@ -18924,6 +19325,7 @@ pub mod tgpp_s6a {
     /// The value 0: its variant, or `Unrecognized(0)` (unset: a sender
     /// refuses it in a required field) when the dictionary does not name 0.
     impl ::core::default::Default for SiptoPermission {
+        #[inline]
         fn default() -> Self {
             <Self as __rt::EnumValue>::from_repr(0)
         }
@@ -18947,6 +19349,7 @@ pub mod tgpp_s6a {
     /// The value 0: its variant, or `Unrecognized(0)` (unset: a sender
     /// refuses it in a required field) when the dictionary does not name 0.
     impl ::core::default::Default for LipaPermission {
+        #[inline]
         fn default() -> Self {
             <Self as __rt::EnumValue>::from_repr(0)
         }
@@ -18987,6 +19390,7 @@ pub mod tgpp_s6a {
     /// matters and finish with `..Default::default()`. A node sending a request fills
     /// the identity fields it owns and refuses one whose required field is still empty.
     impl ::core::default::Default for TraceData {
+        #[inline]
         fn default() -> Self {
             <Self as __rt::AvpSet>::placeholder()
         }
@@ -19010,6 +19414,7 @@ pub mod tgpp_s6a {
     /// The value 0: its variant, or `Unrecognized(0)` (unset: a sender
     /// refuses it in a required field) when the dictionary does not name 0.
     impl ::core::default::Default for TraceDepth {
+        #[inline]
         fn default() -> Self {
             <Self as __rt::EnumValue>::from_repr(0)
         }
@@ -19032,6 +19437,7 @@ pub mod tgpp_s6a {
     /// matters and finish with `..Default::default()`. A node sending a request fills
     /// the identity fields it owns and refuses one whose required field is still empty.
     impl ::core::default::Default for MdtConfiguration {
+        #[inline]
         fn default() -> Self {
             <Self as __rt::AvpSet>::placeholder()
         }
@@ -19066,6 +19472,7 @@ pub mod tgpp_s6a {
     /// matters and finish with `..Default::default()`. A node sending a request fills
     /// the identity fields it owns and refuses one whose required field is still empty.
     impl ::core::default::Default for GprsSubscriptionData {
+        #[inline]
         fn default() -> Self {
             <Self as __rt::AvpSet>::placeholder()
         }
@@ -19086,6 +19493,7 @@ pub mod tgpp_s6a {
     /// The value 0: its variant, or `Unrecognized(0)` (unset: a sender
     /// refuses it in a required field) when the dictionary does not name 0.
     impl ::core::default::Default for CompleteDataListIncludedIndicator {
+        #[inline]
         fn default() -> Self {
             <Self as __rt::EnumValue>::from_repr(0)
         }
@@ -19143,6 +19551,7 @@ pub mod tgpp_s6a {
     /// matters and finish with `..Default::default()`. A node sending a request fills
     /// the identity fields it owns and refuses one whose required field is still empty.
     impl ::core::default::Default for PdpContext {
+        #[inline]
         fn default() -> Self {
             <Self as __rt::AvpSet>::placeholder()
         }
@@ -19168,6 +19577,7 @@ pub mod tgpp_s6a {
     /// matters and finish with `..Default::default()`. A node sending a request fills
     /// the identity fields it owns and refuses one whose required field is still empty.
     impl ::core::default::Default for CsgSubscriptionData {
+        #[inline]
         fn default() -> Self {
             <Self as __rt::AvpSet>::placeholder()
         }
@@ -19185,6 +19595,7 @@ pub mod tgpp_s6a {
     /// The value 0: its variant, or `Unrecognized(0)` (unset: a sender
     /// refuses it in a required field) when the dictionary does not name 0.
     impl ::core::default::Default for RoamingRestrictedDueToUnsupportedFeature {
+        #[inline]
         fn default() -> Self {
             <Self as __rt::EnumValue>::from_repr(0)
         }
@@ -19205,6 +19616,7 @@ pub mod tgpp_s6a {
     /// The value 0: its variant, or `Unrecognized(0)` (unset: a sender
     /// refuses it in a required field) when the dictionary does not name 0.
     impl ::core::default::Default for VplmnLipaAllowed {
+        #[inline]
         fn default() -> Self {
             <Self as __rt::EnumValue>::from_repr(0)
         }
@@ -19225,6 +19637,7 @@ pub mod tgpp_s6a {
     /// The value 0: its variant, or `Unrecognized(0)` (unset: a sender
     /// refuses it in a required field) when the dictionary does not name 0.
     impl ::core::default::Default for RelayNodeIndicator {
+        #[inline]
         fn default() -> Self {
             <Self as __rt::EnumValue>::from_repr(0)
         }
@@ -19245,6 +19658,7 @@ pub mod tgpp_s6a {
     /// The value 0: its variant, or `Unrecognized(0)` (unset: a sender
     /// refuses it in a required field) when the dictionary does not name 0.
     impl ::core::default::Default for MdtUserConsent {
+        #[inline]
         fn default() -> Self {
             <Self as __rt::EnumValue>::from_repr(0)
         }
@@ -19277,6 +19691,7 @@ pub mod tgpp_s6a {
     /// matters and finish with `..Default::default()`. A node sending a request fills
     /// the identity fields it owns and refuses one whose required field is still empty.
     impl ::core::default::Default for RequestedEutranAuthenticationInfo {
+        #[inline]
         fn default() -> Self {
             <Self as __rt::AvpSet>::placeholder()
         }
@@ -19309,6 +19724,7 @@ pub mod tgpp_s6a {
     /// matters and finish with `..Default::default()`. A node sending a request fills
     /// the identity fields it owns and refuses one whose required field is still empty.
     impl ::core::default::Default for RequestedUtranGeranAuthenticationInfo {
+        #[inline]
         fn default() -> Self {
             <Self as __rt::AvpSet>::placeholder()
         }
@@ -19338,6 +19754,7 @@ pub mod tgpp_s6a {
     /// The value 0: its variant, or `Unrecognized(0)` (unset: a sender
     /// refuses it in a required field) when the dictionary does not name 0.
     impl ::core::default::Default for ErrorDiagnostic {
+        #[inline]
         fn default() -> Self {
             <Self as __rt::EnumValue>::from_repr(0)
         }
@@ -19360,6 +19777,7 @@ pub mod tgpp_s6a {
     /// matters and finish with `..Default::default()`. A node sending a request fills
     /// the identity fields it owns and refuses one whose required field is still empty.
     impl ::core::default::Default for AuthenticationInfo {
+        #[inline]
         fn default() -> Self {
             <Self as __rt::AvpSet>::placeholder()
         }
@@ -19388,6 +19806,7 @@ pub mod tgpp_s6a {
     /// matters and finish with `..Default::default()`. A node sending a request fills
     /// the identity fields it owns and refuses one whose required field is still empty.
     impl ::core::default::Default for EUtranVector {
+        #[inline]
         fn default() -> Self {
             <Self as __rt::AvpSet>::placeholder()
         }
@@ -19425,6 +19844,7 @@ pub mod tgpp_s6a {
     /// matters and finish with `..Default::default()`. A node sending a request fills
     /// the identity fields it owns and refuses one whose required field is still empty.
     impl ::core::default::Default for UtranVector {
+        #[inline]
         fn default() -> Self {
             <Self as __rt::AvpSet>::placeholder()
         }
@@ -19450,6 +19870,7 @@ pub mod tgpp_s6a {
     /// matters and finish with `..Default::default()`. A node sending a request fills
     /// the identity fields it owns and refuses one whose required field is still empty.
     impl ::core::default::Default for GeranVector {
+        #[inline]
         fn default() -> Self {
             <Self as __rt::AvpSet>::placeholder()
         }
@@ -19479,6 +19900,7 @@ pub mod tgpp_s6a {
     /// The value 0: its variant, or `Unrecognized(0)` (unset: a sender
     /// refuses it in a required field) when the dictionary does not name 0.
     impl ::core::default::Default for CancellationType {
+        #[inline]
         fn default() -> Self {
             <Self as __rt::EnumValue>::from_repr(0)
         }
@@ -19499,6 +19921,7 @@ pub mod tgpp_s6a {
     /// The value 0: its variant, or `Unrecognized(0)` (unset: a sender
     /// refuses it in a required field) when the dictionary does not name 0.
     impl ::core::default::Default for UeSrvccCapability {
+        #[inline]
         fn default() -> Self {
             <Self as __rt::EnumValue>::from_repr(0)
         }
@@ -19519,6 +19942,7 @@ pub mod tgpp_s6a {
     /// The value 0: its variant, or `Unrecognized(0)` (unset: a sender
     /// refuses it in a required field) when the dictionary does not name 0.
     impl ::core::default::Default for HomogeneousSupportOfImsVoiceOverPsSessions {
+        #[inline]
         fn default() -> Self {
             <Self as __rt::EnumValue>::from_repr(0)
         }
@@ -19550,6 +19974,7 @@ pub mod tgpp_s6a {
     /// matters and finish with `..Default::default()`. A node sending a request fills
     /// the identity fields it owns and refuses one whose required field is still empty.
     impl ::core::default::Default for ActiveApn {
+        #[inline]
         fn default() -> Self {
             <Self as __rt::AvpSet>::placeholder()
         }
@@ -19575,6 +20000,7 @@ pub mod tgpp_s6a {
     /// matters and finish with `..Default::default()`. A node sending a request fills
     /// the identity fields it owns and refuses one whose required field is still empty.
     impl ::core::default::Default for SpecificApnInfo {
+        #[inline]
         fn default() -> Self {
             <Self as __rt::AvpSet>::placeholder()
         }
@@ -19592,6 +20018,7 @@ pub mod tgpp_s6a {
     /// The value 0: its variant, or `Unrecognized(0)` (unset: a sender
     /// refuses it in a required field) when the dictionary does not name 0.
     impl ::core::default::Default for SubscribedVsrvcc {
+        #[inline]
         fn default() -> Self {
             <Self as __rt::EnumValue>::from_repr(0)
         }
@@ -19614,6 +20041,7 @@ pub mod tgpp_s6a {
     /// matters and finish with `..Default::default()`. A node sending a request fills
     /// the identity fields it owns and refuses one whose required field is still empty.
     impl ::core::default::Default for MipHomeAgentHost {
+        #[inline]
         fn default() -> Self {
             <Self as __rt::AvpSet>::placeholder()
         }
@@ -19639,6 +20067,7 @@ pub mod tgpp_s6a {
     /// matters and finish with `..Default::default()`. A node sending a request fills
     /// the identity fields it owns and refuses one whose required field is still empty.
     impl ::core::default::Default for Mip6AgentInfo {
+        #[inline]
         fn default() -> Self {
             <Self as __rt::AvpSet>::placeholder()
         }
@@ -19983,6 +20412,7 @@ pub mod tgpp_swx {
     /// matters and finish with `..Default::default()`. A node sending a request fills
     /// the identity fields it owns and refuses one whose required field is still empty.
     impl ::core::default::Default for MultimediaAuthRequest {
+        #[inline]
         fn default() -> Self {
             <Self as __rt::AvpSet>::placeholder()
         }
@@ -20042,12 +20472,14 @@ pub mod tgpp_swx {
     /// matters and finish with `..Default::default()`. A node sending a request fills
     /// the identity fields it owns and refuses one whose required field is still empty.
     impl ::core::default::Default for MultimediaAuthAnswer {
+        #[inline]
         fn default() -> Self {
             <Self as __rt::AvpSet>::placeholder()
         }
     }
     /// The `Multimedia-Auth-Answer` to a `Multimedia-Auth-Request`: Session-Id, this node's Origin-Host and Origin-Realm, Result-Code 2001, Proxy-Info and the identifying AVPs copied; the rest empty.
     impl __rt::FromRequest<MultimediaAuthRequest> for MultimediaAuthAnswer {
+        #[inline]
         fn from_request(
             __r: &MultimediaAuthRequest,
             __origin_host: &__rt::DiameterIdentity,
@@ -20131,6 +20563,7 @@ pub mod tgpp_swx {
     /// matters and finish with `..Default::default()`. A node sending a request fills
     /// the identity fields it owns and refuses one whose required field is still empty.
     impl ::core::default::Default for ServerAssignmentRequest {
+        #[inline]
         fn default() -> Self {
             <Self as __rt::AvpSet>::placeholder()
         }
@@ -20187,12 +20620,14 @@ pub mod tgpp_swx {
     /// matters and finish with `..Default::default()`. A node sending a request fills
     /// the identity fields it owns and refuses one whose required field is still empty.
     impl ::core::default::Default for ServerAssignmentAnswer {
+        #[inline]
         fn default() -> Self {
             <Self as __rt::AvpSet>::placeholder()
         }
     }
     /// The `Server-Assignment-Answer` to a `Server-Assignment-Request`: Session-Id, this node's Origin-Host and Origin-Realm, Result-Code 2001, Proxy-Info and the identifying AVPs copied; the rest empty.
     impl __rt::FromRequest<ServerAssignmentRequest> for ServerAssignmentAnswer {
+        #[inline]
         fn from_request(
             __r: &ServerAssignmentRequest,
             __origin_host: &__rt::DiameterIdentity,
@@ -20267,6 +20702,7 @@ pub mod tgpp_swx {
     /// matters and finish with `..Default::default()`. A node sending a request fills
     /// the identity fields it owns and refuses one whose required field is still empty.
     impl ::core::default::Default for RegistrationTerminationRequest {
+        #[inline]
         fn default() -> Self {
             <Self as __rt::AvpSet>::placeholder()
         }
@@ -20317,6 +20753,7 @@ pub mod tgpp_swx {
     /// matters and finish with `..Default::default()`. A node sending a request fills
     /// the identity fields it owns and refuses one whose required field is still empty.
     impl ::core::default::Default for RegistrationTerminationAnswer {
+        #[inline]
         fn default() -> Self {
             <Self as __rt::AvpSet>::placeholder()
         }
@@ -20324,6 +20761,7 @@ pub mod tgpp_swx {
     /// The `Registration-Termination-Answer` to a `Registration-Termination-Request`: Session-Id, this node's Origin-Host and Origin-Realm, Result-Code 2001, Proxy-Info and the identifying AVPs copied; the rest empty.
     impl __rt::FromRequest<RegistrationTerminationRequest>
     for RegistrationTerminationAnswer {
+        #[inline]
         fn from_request(
             __r: &RegistrationTerminationRequest,
             __origin_host: &__rt::DiameterIdentity,
@@ -20509,6 +20947,7 @@ pub mod tgpp_swx {
     /// The value 0: its variant, or `Unrecognized(0)` (unset: a sender
     /// refuses it in a required field) when the dictionary does not name 0.
     impl ::core::default::Default for RatType {
+        #[inline]
         fn default() -> Self {
             <Self as __rt::EnumValue>::from_repr(0)
         }
@@ -20528,6 +20967,7 @@ pub mod tgpp_swx {
     /// matters and finish with `..Default::default()`. A node sending a request fills
     /// the identity fields it owns and refuses one whose required field is still empty.
     impl ::core::default::Default for TerminalInformation {
+        #[inline]
         fn default() -> Self {
             <Self as __rt::AvpSet>::placeholder()
         }
@@ -20562,6 +21002,7 @@ pub mod tgpp_swx {
     /// matters and finish with `..Default::default()`. A node sending a request fills
     /// the identity fields it owns and refuses one whose required field is still empty.
     impl ::core::default::Default for SipAuthDataItem {
+        #[inline]
         fn default() -> Self {
             <Self as __rt::AvpSet>::placeholder()
         }
@@ -20578,6 +21019,7 @@ pub mod tgpp_swx {
     /// matters and finish with `..Default::default()`. A node sending a request fills
     /// the identity fields it owns and refuses one whose required field is still empty.
     impl ::core::default::Default for SupportedFeatures {
+        #[inline]
         fn default() -> Self {
             <Self as __rt::AvpSet>::placeholder()
         }
@@ -20603,6 +21045,7 @@ pub mod tgpp_swx {
     /// matters and finish with `..Default::default()`. A node sending a request fills
     /// the identity fields it owns and refuses one whose required field is still empty.
     impl ::core::default::Default for Mip6AgentInfo {
+        #[inline]
         fn default() -> Self {
             <Self as __rt::AvpSet>::placeholder()
         }
@@ -20662,6 +21105,7 @@ pub mod tgpp_swx {
     /// The value 0: its variant, or `Unrecognized(0)` (unset: a sender
     /// refuses it in a required field) when the dictionary does not name 0.
     impl ::core::default::Default for ServerAssignmentType {
+        #[inline]
         fn default() -> Self {
             <Self as __rt::EnumValue>::from_repr(0)
         }
@@ -20684,6 +21128,7 @@ pub mod tgpp_swx {
     /// matters and finish with `..Default::default()`. A node sending a request fills
     /// the identity fields it owns and refuses one whose required field is still empty.
     impl ::core::default::Default for DeregistrationReason {
+        #[inline]
         fn default() -> Self {
             <Self as __rt::AvpSet>::placeholder()
         }
@@ -20710,6 +21155,7 @@ pub mod tgpp_swx {
     /// The value 0: its variant, or `Unrecognized(0)` (unset: a sender
     /// refuses it in a required field) when the dictionary does not name 0.
     impl ::core::default::Default for ReasonCode {
+        #[inline]
         fn default() -> Self {
             <Self as __rt::EnumValue>::from_repr(0)
         }
@@ -20759,6 +21205,7 @@ pub mod tgpp_swx {
     /// matters and finish with `..Default::default()`. A node sending a request fills
     /// the identity fields it owns and refuses one whose required field is still empty.
     impl ::core::default::Default for Non3gppUserData {
+        #[inline]
         fn default() -> Self {
             <Self as __rt::AvpSet>::placeholder()
         }
@@ -20778,6 +21225,7 @@ pub mod tgpp_swx {
     /// matters and finish with `..Default::default()`. A node sending a request fills
     /// the identity fields it owns and refuses one whose required field is still empty.
     impl ::core::default::Default for SubscriptionId {
+        #[inline]
         fn default() -> Self {
             <Self as __rt::AvpSet>::placeholder()
         }
@@ -20807,6 +21255,7 @@ pub mod tgpp_swx {
     /// The value 0: its variant, or `Unrecognized(0)` (unset: a sender
     /// refuses it in a required field) when the dictionary does not name 0.
     impl ::core::default::Default for SubscriptionIdType {
+        #[inline]
         fn default() -> Self {
             <Self as __rt::EnumValue>::from_repr(0)
         }
@@ -20827,6 +21276,7 @@ pub mod tgpp_swx {
     /// The value 0: its variant, or `Unrecognized(0)` (unset: a sender
     /// refuses it in a required field) when the dictionary does not name 0.
     impl ::core::default::Default for Non3gppIpAccess {
+        #[inline]
         fn default() -> Self {
             <Self as __rt::EnumValue>::from_repr(0)
         }
@@ -20847,6 +21297,7 @@ pub mod tgpp_swx {
     /// The value 0: its variant, or `Unrecognized(0)` (unset: a sender
     /// refuses it in a required field) when the dictionary does not name 0.
     impl ::core::default::Default for Non3gppIpAccessApn {
+        #[inline]
         fn default() -> Self {
             <Self as __rt::EnumValue>::from_repr(0)
         }
@@ -20875,6 +21326,7 @@ pub mod tgpp_swx {
     /// matters and finish with `..Default::default()`. A node sending a request fills
     /// the identity fields it owns and refuses one whose required field is still empty.
     impl ::core::default::Default for Ambr {
+        #[inline]
         fn default() -> Self {
             <Self as __rt::AvpSet>::placeholder()
         }
@@ -20952,6 +21404,7 @@ pub mod tgpp_swx {
     /// matters and finish with `..Default::default()`. A node sending a request fills
     /// the identity fields it owns and refuses one whose required field is still empty.
     impl ::core::default::Default for ApnConfiguration {
+        #[inline]
         fn default() -> Self {
             <Self as __rt::AvpSet>::placeholder()
         }
@@ -20978,6 +21431,7 @@ pub mod tgpp_swx {
     /// The value 0: its variant, or `Unrecognized(0)` (unset: a sender
     /// refuses it in a required field) when the dictionary does not name 0.
     impl ::core::default::Default for PdnType {
+        #[inline]
         fn default() -> Self {
             <Self as __rt::EnumValue>::from_repr(0)
         }
@@ -21000,6 +21454,7 @@ pub mod tgpp_swx {
     /// matters and finish with `..Default::default()`. A node sending a request fills
     /// the identity fields it owns and refuses one whose required field is still empty.
     impl ::core::default::Default for EpsSubscribedQosProfile {
+        #[inline]
         fn default() -> Self {
             <Self as __rt::AvpSet>::placeholder()
         }
@@ -21059,6 +21514,7 @@ pub mod tgpp_swx {
     /// The value 0: its variant, or `Unrecognized(0)` (unset: a sender
     /// refuses it in a required field) when the dictionary does not name 0.
     impl ::core::default::Default for QosClassIdentifier {
+        #[inline]
         fn default() -> Self {
             <Self as __rt::EnumValue>::from_repr(0)
         }
@@ -21081,6 +21537,7 @@ pub mod tgpp_swx {
     /// matters and finish with `..Default::default()`. A node sending a request fills
     /// the identity fields it owns and refuses one whose required field is still empty.
     impl ::core::default::Default for AllocationRetentionPriority {
+        #[inline]
         fn default() -> Self {
             <Self as __rt::AvpSet>::placeholder()
         }
@@ -21101,6 +21558,7 @@ pub mod tgpp_swx {
     /// The value 0: its variant, or `Unrecognized(0)` (unset: a sender
     /// refuses it in a required field) when the dictionary does not name 0.
     impl ::core::default::Default for PreEmptionCapability {
+        #[inline]
         fn default() -> Self {
             <Self as __rt::EnumValue>::from_repr(0)
         }
@@ -21121,6 +21579,7 @@ pub mod tgpp_swx {
     /// The value 0: its variant, or `Unrecognized(0)` (unset: a sender
     /// refuses it in a required field) when the dictionary does not name 0.
     impl ::core::default::Default for PreEmptionVulnerability {
+        #[inline]
         fn default() -> Self {
             <Self as __rt::EnumValue>::from_repr(0)
         }
@@ -21141,6 +21600,7 @@ pub mod tgpp_swx {
     /// The value 0: its variant, or `Unrecognized(0)` (unset: a sender
     /// refuses it in a required field) when the dictionary does not name 0.
     impl ::core::default::Default for VplmnDynamicAddressAllowed {
+        #[inline]
         fn default() -> Self {
             <Self as __rt::EnumValue>::from_repr(0)
         }
@@ -21161,6 +21621,7 @@ pub mod tgpp_swx {
     /// The value 0: its variant, or `Unrecognized(0)` (unset: a sender
     /// refuses it in a required field) when the dictionary does not name 0.
     impl ::core::default::Default for PdnGwAllocationType {
+        #[inline]
         fn default() -> Self {
             <Self as __rt::EnumValue>::from_repr(0)
         }
@@ -21186,6 +21647,7 @@ pub mod tgpp_swx {
     /// matters and finish with `..Default::default()`. A node sending a request fills
     /// the identity fields it owns and refuses one whose required field is still empty.
     impl ::core::default::Default for SpecificApnInfo {
+        #[inline]
         fn default() -> Self {
             <Self as __rt::AvpSet>::placeholder()
         }
@@ -21206,6 +21668,7 @@ pub mod tgpp_swx {
     /// The value 0: its variant, or `Unrecognized(0)` (unset: a sender
     /// refuses it in a required field) when the dictionary does not name 0.
     impl ::core::default::Default for SiptoPermission {
+        #[inline]
         fn default() -> Self {
             <Self as __rt::EnumValue>::from_repr(0)
         }
@@ -21229,6 +21692,7 @@ pub mod tgpp_swx {
     /// The value 0: its variant, or `Unrecognized(0)` (unset: a sender
     /// refuses it in a required field) when the dictionary does not name 0.
     impl ::core::default::Default for LipaPermission {
+        #[inline]
         fn default() -> Self {
             <Self as __rt::EnumValue>::from_repr(0)
         }
@@ -21248,6 +21712,7 @@ pub mod tgpp_swx {
     /// matters and finish with `..Default::default()`. A node sending a request fills
     /// the identity fields it owns and refuses one whose required field is still empty.
     impl ::core::default::Default for TraceInfo {
+        #[inline]
         fn default() -> Self {
             <Self as __rt::AvpSet>::placeholder()
         }
@@ -21288,6 +21753,7 @@ pub mod tgpp_swx {
     /// matters and finish with `..Default::default()`. A node sending a request fills
     /// the identity fields it owns and refuses one whose required field is still empty.
     impl ::core::default::Default for TraceData {
+        #[inline]
         fn default() -> Self {
             <Self as __rt::AvpSet>::placeholder()
         }
@@ -21311,6 +21777,7 @@ pub mod tgpp_swx {
     /// The value 0: its variant, or `Unrecognized(0)` (unset: a sender
     /// refuses it in a required field) when the dictionary does not name 0.
     impl ::core::default::Default for TraceDepth {
+        #[inline]
         fn default() -> Self {
             <Self as __rt::EnumValue>::from_repr(0)
         }
@@ -21333,6 +21800,7 @@ pub mod tgpp_swx {
     /// matters and finish with `..Default::default()`. A node sending a request fills
     /// the identity fields it owns and refuses one whose required field is still empty.
     impl ::core::default::Default for MdtConfiguration {
+        #[inline]
         fn default() -> Self {
             <Self as __rt::AvpSet>::placeholder()
         }
