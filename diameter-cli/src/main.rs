@@ -545,7 +545,7 @@ async fn run(cli: Cli) -> Result<ExitCode, String> {
                         Ok(Event::PeerUp { host, applications }) => eprintln!("peer up: {host} {applications:?}"),
                         Ok(Event::PeerDown { host, reason }) => eprintln!("peer down: {host} ({reason})"),
                         Ok(Event::Refused { addr, result_code, reason }) => eprintln!("refused {addr}: {result_code} {reason}"),
-                        Ok(Event::ConnectionFailed { addr, reason }) => eprintln!("connection from {addr} failed: {reason}"),
+                        Ok(Event::ConnectionFailed { addr, reason }) => eprintln!("connection {addr} failed: {reason}"),
                         _ => {}
                     },
                     _ = tokio::signal::ctrl_c() => {

@@ -191,6 +191,9 @@ struct Driver {
     inband_client: Option<DiameterIdentity>,
     /// The capabilities exchange ended with a Result-Code (an [`Event::Refused`] was sent).
     refused: bool,
+    /// Closed on purpose (election won by the peer's connection, node shutdown): not a
+    /// failure to report.
+    expected_close: bool,
 }
 
 impl Driver {
@@ -231,6 +234,7 @@ impl Driver {
             upgrade: None,
             inband_client: None,
             refused: false,
+            expected_close: false,
         }
     }
 
@@ -313,6 +317,7 @@ impl Driver {
                 fired = aborted, if aborting => {
                     abort = None;
                     if fired {
+                        self.expected_close = true;
                         self.c.close(
                             "election won: the peer's own connection is kept (RFC 6733 §5.6.4)",
                             Outcome::Closed,
@@ -326,6 +331,7 @@ impl Driver {
                 }
                 _ = shutdown.changed(), if !closing => {
                     closing = true;
+                    self.expected_close = true;
                     self.c.disconnect(std::time::Instant::now(), DisconnectCause::Rebooting);
                 }
             }
@@ -348,6 +354,10 @@ impl Driver {
             let host = self.inband_client.take().unwrap_or_default();
             if self.stream.peer_certificate_names(host.as_str()) == Some(false) {
                 tracing::warn!(peer = %host, "TLS in band: the client certificate does not name the CER's Origin-Host");
+                // Nothing more reaches that client: what was queued for it is dropped with
+                // the session.
+                self.wbuf.clear();
+                self.stream = Socket::Gone;
                 self.c.handle_error(
                     now,
                     &format!("TLS in band: the client certificate does not name {host}"),
@@ -687,7 +697,7 @@ impl Driver {
             // Over before it opened.
             tracing::info!("capabilities exchange with {} failed: {reason}", self.addr);
             // An election lost is no failure; a refusal was reported with its Result-Code.
-            if !self.refused && !self.election_lost {
+            if !self.refused && !self.election_lost && !self.expected_close {
                 self.inner.event(Event::ConnectionFailed {
                     addr: self.addr.to_string(),
                     reason: reason.clone(),

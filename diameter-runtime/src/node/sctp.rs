@@ -122,12 +122,18 @@ mod sys {
     use super::{kernel_error, Framer, StreamChooser, PPID_DIAMETER, STREAMS};
     use crate::node::transport::Transport;
 
+    /// Longest wait for an association to come up.
+    const CONNECT_WITHIN: Duration = Duration::from_secs(10);
+    /// Longest a message waits for room in a full socket before the association is dropped.
+    const SEND_WITHIN: Duration = Duration::from_secs(10);
+
     /// A listening one-to-one SCTP socket.
     pub(crate) type Listener = sctp_rs::Listener;
 
-    fn socket(v6: bool) -> io::Result<Socket> {
-        // The socket library does not report a failed socket() as it is; ask the kernel
-        // first, so a kernel without SCTP is named.
+    /// Asks the kernel for an SCTP socket, so a kernel without SCTP is named (the socket
+    /// library does not report a failed `socket()` as it is). The probe socket is closed
+    /// when dropped; no runtime is needed.
+    fn kernel_probe(v6: bool) -> io::Result<()> {
         let domain = if v6 {
             socket2::Domain::IPV6
         } else {
@@ -138,20 +144,42 @@ mod sys {
             socket2::Type::STREAM,
             Some(socket2::Protocol::from(132)),
         )
-        .map_err(kernel_error)?;
-        let s = if v6 {
-            Socket::new_v6(SocketToAssociation::OneToOne)
-        } else {
-            Socket::new_v4(SocketToAssociation::OneToOne)
-        };
-        let s = s.map_err(kernel_error)?;
-        s.sctp_setup_init_params(STREAMS, STREAMS, 0, 0)?;
-        Ok(s)
+        .map(drop)
+        .map_err(kernel_error)
     }
 
     /// Whether SCTP sockets can be opened here.
     pub(crate) fn probe() -> io::Result<()> {
-        socket(false).map(drop)
+        kernel_probe(false)
+    }
+
+    fn socket(v6: bool) -> io::Result<Socket> {
+        kernel_probe(v6)?;
+        let s = if v6 {
+            Socket::new_v6(SocketToAssociation::OneToOne)
+        } else {
+            Socket::new_v4(SocketToAssociation::OneToOne)
+        }?;
+        if let Err(e) = s.sctp_setup_init_params(STREAMS, STREAMS, 0, 0) {
+            discard(s);
+            return Err(e);
+        }
+        Ok(s)
+    }
+
+    /// Closes a socket that will not be used. The library's `Socket` does not close its
+    /// descriptor when dropped; a `Listener` does, so the socket becomes one first.
+    fn discard(s: Socket) {
+        let _ = s.listen(1);
+    }
+
+    /// The addresses of one family (a socket is IPv4 or IPv6).
+    fn one_family(addrs: &[SocketAddr], v6: bool) -> Vec<SocketAddr> {
+        addrs
+            .iter()
+            .copied()
+            .filter(|a| a.is_ipv6() == v6)
+            .collect()
     }
 
     /// Binds `local` (several addresses: a multihomed endpoint; the port of the first is
@@ -160,24 +188,25 @@ mod sys {
         let first = local
             .first()
             .ok_or_else(|| io::Error::new(io::ErrorKind::InvalidInput, "no SCTP address"))?;
-        let s = socket(first.is_ipv6())?;
-        s.sctp_bindx(&[*first], BindxFlags::Add)?;
-        if local.len() > 1 {
+        let local = one_family(local, first.is_ipv6());
+        if local.len() > 1 && first.port() == 0 {
             // The port is learnt only once listening: a multihomed listener names it.
-            if first.port() == 0 {
-                return Err(io::Error::new(
-                    io::ErrorKind::InvalidInput,
-                    "a multihomed SCTP listener needs a port in its first address",
-                ));
-            }
-            let rest: Vec<SocketAddr> = local[1..]
-                .iter()
-                .map(|a| SocketAddr::new(a.ip(), first.port()))
-                .collect();
-            s.sctp_bindx(&rest, BindxFlags::Add)?;
+            return Err(io::Error::new(
+                io::ErrorKind::InvalidInput,
+                "a multihomed SCTP listener needs a port in its first address",
+            ));
+        }
+        let s = socket(first.is_ipv6())?;
+        let all: Vec<SocketAddr> = local
+            .iter()
+            .map(|a| SocketAddr::new(a.ip(), first.port()))
+            .collect();
+        if let Err(e) = s.sctp_bindx(&all, BindxFlags::Add) {
+            discard(s);
+            return Err(e);
         }
         let l = s.listen(128)?;
-        let bound = l.sctp_getladdrs(0).unwrap_or_else(|_| local.to_vec());
+        let bound = l.sctp_getladdrs(0).unwrap_or(local);
         Ok((l, bound))
     }
 
@@ -219,11 +248,25 @@ mod sys {
                 };
                 rt.block_on(async move {
                     let opened = async {
-                        let s = socket(first.is_ipv6())?;
+                        let v6 = first.is_ipv6();
+                        let (remote, local) = (one_family(&remote, v6), one_family(&local, v6));
+                        let s = socket(v6)?;
                         if !local.is_empty() {
-                            s.sctp_bindx(&local, BindxFlags::Add)?;
+                            if let Err(e) = s.sctp_bindx(&local, BindxFlags::Add) {
+                                discard(s);
+                                return Err(e);
+                            }
                         }
-                        let (sock, _) = s.sctp_connectx(&remote).await?;
+                        // connectx closes the socket itself when it fails.
+                        let (sock, _) =
+                            tokio::time::timeout(CONNECT_WITHIN, s.sctp_connectx(&remote))
+                                .await
+                                .map_err(|_| {
+                                    io::Error::new(
+                                        io::ErrorKind::TimedOut,
+                                        "no SCTP association within 10 s",
+                                    )
+                                })??;
                         Ok::<_, io::Error>(sock)
                     }
                     .await;
@@ -281,6 +324,7 @@ mod sys {
             let mut chooser = StreamChooser::new(outbound);
             let mut framer = Framer::default();
             let mut chunk = vec![0u8; 64 * 1024];
+            let mut how = std::net::Shutdown::Write;
             'outer: loop {
                 let n = match from_driver.read(&mut chunk).await {
                     Ok(0) | Err(_) => break,
@@ -291,11 +335,13 @@ mod sys {
                     let sid = chooser.choose(&m);
                     if let Err(e) = send(&sock, &m, sid).await {
                         tracing::debug!("SCTP send: {e}");
+                        // Unblocks the reader too, so the association ends either way.
+                        how = std::net::Shutdown::Both;
                         break 'outer;
                     }
                 }
             }
-            let _ = sock.shutdown(std::net::Shutdown::Write);
+            let _ = sock.shutdown(how);
         };
         let run = async move {
             tokio::join!(reader, writer);
@@ -305,6 +351,7 @@ mod sys {
 
     /// Sends one message on stream `sid` with PPID 46, waiting while the socket is full.
     async fn send(sock: &ConnectedSocket, message: &[u8], sid: u16) -> io::Result<()> {
+        let until = tokio::time::Instant::now() + SEND_WITHIN;
         loop {
             let data = SendData {
                 payload: message.to_vec(),
@@ -319,7 +366,14 @@ mod sys {
             };
             match sock.sctp_send(data).await {
                 Ok(()) => return Ok(()),
+                // The library does not wait for room itself: poll for it, for a while.
                 Err(e) if e.kind() == io::ErrorKind::WouldBlock => {
+                    if tokio::time::Instant::now() >= until {
+                        return Err(io::Error::new(
+                            io::ErrorKind::TimedOut,
+                            "the peer took no data for 10 s",
+                        ));
+                    }
                     tokio::time::sleep(Duration::from_millis(1)).await;
                 }
                 Err(e) => return Err(e),

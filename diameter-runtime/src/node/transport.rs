@@ -70,6 +70,8 @@ where
 
 /// Most bytes accepted for writing before the stream has taken them.
 const OUT_HIGH_WATER: usize = 64 * 1024;
+/// Longest wait for a stream to take its last bytes and shut down.
+const SHUTDOWN_WITHIN: std::time::Duration = std::time::Duration::from_millis(500);
 /// Bytes asked for per read.
 const READ_CHUNK: usize = 16 * 1024;
 
@@ -96,6 +98,8 @@ struct State {
     out: BytesMut,
     /// A write error, reported by the next write.
     werr: Option<io::Error>,
+    /// The stream took `out` but its flush is not over: writable() must poll again.
+    flushing: bool,
 }
 
 fn noop_cx() -> Context<'static> {
@@ -127,6 +131,12 @@ impl State {
 
     /// Writes `out` to the stream and flushes it: `Ready` once all is taken (or failed).
     fn poll_push(&mut self, cx: &mut Context<'_>) -> Poll<()> {
+        let r = self.poll_push_inner(cx);
+        self.flushing = r.is_pending();
+        r
+    }
+
+    fn poll_push_inner(&mut self, cx: &mut Context<'_>) -> Poll<()> {
         while !self.out.is_empty() && self.werr.is_none() {
             match Pin::new(&mut self.io).poll_write(cx, &self.out) {
                 Poll::Ready(Ok(0)) => {
@@ -162,6 +172,7 @@ impl StreamSocket {
                 rerr: None,
                 out: BytesMut::new(),
                 werr: None,
+                flushing: false,
             }),
         }
     }
@@ -198,9 +209,10 @@ impl StreamSocket {
         std::future::poll_fn(|cx| self.state().poll_push(cx).map(Ok)).await
     }
 
-    /// Bytes wait to be written.
+    /// Bytes wait to be written (or flushed).
     pub(crate) fn wants_write(&self) -> bool {
-        !self.state().out.is_empty()
+        let s = self.state();
+        !s.out.is_empty() || s.flushing
     }
 
     /// What the stream has, without waiting: `Ok(0)` at its end, `WouldBlock` when nothing.
@@ -237,7 +249,10 @@ impl StreamSocket {
         let n = room.min(b.len());
         s.out.extend_from_slice(&b[..n]);
         let _ = s.poll_push(&mut noop_cx());
-        Ok(n)
+        match s.werr.take() {
+            Some(e) => Err(e),
+            None => Ok(n),
+        }
     }
 
     /// Writes what waits, without waiting.
@@ -250,11 +265,15 @@ impl StreamSocket {
         }
     }
 
-    /// Ends the stream: what waits is written, then the stream is shut down.
+    /// Ends the stream: what waits is written, then the stream is shut down, within
+    /// [`SHUTDOWN_WITHIN`] (a peer that stops reading cannot hold the connection's task).
     pub(crate) async fn shutdown(&mut self) {
         let s = self.state.get_mut().unwrap_or_else(|e| e.into_inner());
-        std::future::poll_fn(|cx| s.poll_push(cx)).await;
-        let _ = std::future::poll_fn(|cx| Pin::new(&mut s.io).poll_shutdown(cx)).await;
+        let _ = tokio::time::timeout(SHUTDOWN_WITHIN, async {
+            std::future::poll_fn(|cx| s.poll_push(cx)).await;
+            let _ = std::future::poll_fn(|cx| Pin::new(&mut s.io).poll_shutdown(cx)).await;
+        })
+        .await;
     }
 }
 
@@ -298,17 +317,74 @@ mod tests {
         assert_eq!(s.try_read_buf(&mut buf).unwrap(), 0);
     }
 
+    /// A stream whose flush is pending once after every write (as a TLS stream over a full
+    /// socket): the bytes must still get flushed through `writable`.
+    struct SlowFlush {
+        inner: tokio::io::DuplexStream,
+        owed: bool,
+    }
+
+    impl AsyncRead for SlowFlush {
+        fn poll_read(
+            mut self: Pin<&mut Self>,
+            cx: &mut Context<'_>,
+            buf: &mut tokio::io::ReadBuf<'_>,
+        ) -> Poll<io::Result<()>> {
+            Pin::new(&mut self.inner).poll_read(cx, buf)
+        }
+    }
+
+    impl AsyncWrite for SlowFlush {
+        fn poll_write(
+            mut self: Pin<&mut Self>,
+            cx: &mut Context<'_>,
+            buf: &[u8],
+        ) -> Poll<io::Result<usize>> {
+            self.owed = true;
+            Pin::new(&mut self.inner).poll_write(cx, buf)
+        }
+        fn poll_flush(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+            if self.owed {
+                self.owed = false;
+                cx.waker().wake_by_ref();
+                return Poll::Pending;
+            }
+            Pin::new(&mut self.inner).poll_flush(cx)
+        }
+        fn poll_shutdown(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+            Pin::new(&mut self.inner).poll_shutdown(cx)
+        }
+    }
+
+    #[tokio::test]
+    async fn a_pending_flush_is_still_waited_for() {
+        let (a, _b) = tokio::io::duplex(64);
+        let mut s = StreamSocket::new(Box::new(SlowFlush {
+            inner: a,
+            owed: false,
+        }));
+        assert_eq!(s.try_write(b"abc").unwrap(), 3);
+        assert!(s.wants_write(), "taken but not flushed");
+        s.writable().await.unwrap();
+        assert!(!s.wants_write());
+    }
+
+    #[tokio::test]
+    async fn shutdown_is_bounded_when_the_peer_stops_reading() {
+        let (a, _b) = tokio::io::duplex(8);
+        let mut s = StreamSocket::new(Box::new(a));
+        assert_eq!(s.try_write(&[0u8; 100]).unwrap(), 100);
+        let t = std::time::Instant::now();
+        s.shutdown().await;
+        assert!(t.elapsed() < std::time::Duration::from_secs(2));
+    }
+
     #[tokio::test]
     async fn write_errors_reach_the_writer() {
         let (a, b) = tokio::io::duplex(64);
         let mut s = StreamSocket::new(Box::new(a));
         drop(b);
-        let first = s.try_write(b"x");
-        // The closed pipe shows either at once or on the next write.
-        let err = match first {
-            Err(e) => e,
-            Ok(_) => s.try_write(b"y").unwrap_err(),
-        };
+        let err = s.try_write(b"x").unwrap_err();
         assert_eq!(err.kind(), io::ErrorKind::BrokenPipe);
     }
 }

@@ -158,3 +158,12 @@ async fn a_multihomed_listener_announces_and_answers_on_each_address() {
     c.shutdown().await;
     server.shutdown().await;
 }
+
+/// The probe is a plain socket call: it works (or fails cleanly) outside a runtime too.
+#[test]
+fn sctp_available_needs_no_runtime() {
+    match sctp_available() {
+        Ok(()) => {}
+        Err(e) => assert!(e.to_string().contains("SCTP is not available"), "{e}"),
+    }
+}
