@@ -23,10 +23,16 @@ pub const STREAMS: u16 = 16;
 /// (CER/CEA, DPR/DPA) go on stream 0, so they stay in order with each other; everything else
 /// is spread round-robin over streams 1.. below the negotiated outbound count (all on 0 when
 /// only one was granted).
+///
+/// SCTP keeps order within a stream only. Until the peer has shown that it is past the
+/// capabilities exchange ([`StreamChooser::peer_settled`]: a second message received from
+/// it), everything goes on stream 0, so nothing sent after our CEA can reach the peer before
+/// it.
 #[derive(Debug, Clone)]
 pub struct StreamChooser {
     outbound: u16,
     next: u16,
+    settled: bool,
 }
 
 /// Command codes of Capabilities-Exchange and Disconnect-Peer.
@@ -36,7 +42,16 @@ const DPR: u32 = 282;
 impl StreamChooser {
     /// For an association with `outbound` streams granted.
     pub fn new(outbound: u16) -> Self {
-        StreamChooser { outbound, next: 1 }
+        StreamChooser {
+            outbound,
+            next: 1,
+            settled: false,
+        }
+    }
+
+    /// The peer is past the capabilities exchange: other streams may be used from now on.
+    pub fn peer_settled(&mut self) {
+        self.settled = true;
     }
 
     /// The stream for `message` (an encoded Diameter message).
@@ -45,7 +60,7 @@ impl StreamChooser {
             Some(c) => u32::from_be_bytes([0, c[0], c[1], c[2]]),
             None => return 0,
         };
-        if command == CER || command == DPR || self.outbound <= 1 {
+        if command == CER || command == DPR || self.outbound <= 1 || !self.settled {
             return 0;
         }
         if self.next >= self.outbound {
@@ -302,11 +317,25 @@ mod sys {
         let (ours, theirs) = tokio::io::duplex(256 * 1024);
         let (mut from_driver, mut to_driver) = tokio::io::split(theirs);
         let rx = sock.clone();
+        let settled = Arc::new(std::sync::atomic::AtomicBool::new(false));
+        let settled_rx = settled.clone();
         let reader = async move {
+            // Counts the peer's first messages (see StreamChooser).
+            let mut first = Some((Framer::default(), 0u32));
             loop {
                 match rx.sctp_recv().await {
                     Ok(NotificationOrData::Data(d)) if d.payload.is_empty() => break,
                     Ok(NotificationOrData::Data(d)) => {
+                        if let Some((framer, seen)) = &mut first {
+                            framer.push(&d.payload);
+                            while framer.next_message().is_some() {
+                                *seen += 1;
+                            }
+                            if *seen >= 2 {
+                                settled_rx.store(true, std::sync::atomic::Ordering::Release);
+                                first = None;
+                            }
+                        }
                         if to_driver.write_all(&d.payload).await.is_err() {
                             break;
                         }
@@ -332,6 +361,9 @@ mod sys {
                 };
                 framer.push(&chunk[..n]);
                 while let Some(m) = framer.next_message() {
+                    if settled.load(std::sync::atomic::Ordering::Acquire) {
+                        chooser.peer_settled();
+                    }
                     let sid = chooser.choose(&m);
                     if let Err(e) = send(&sock, &m, sid).await {
                         tracing::debug!("SCTP send: {e}");
@@ -413,6 +445,7 @@ mod tests {
     #[test]
     fn base_protocol_setup_and_teardown_go_on_stream_zero() {
         let mut c = StreamChooser::new(10);
+        c.peer_settled();
         for (cmd, req) in [(257, true), (257, false), (282, true), (282, false)] {
             assert_eq!(c.choose(&message(cmd, req, 20)), 0, "{cmd} {req}");
         }
@@ -422,6 +455,7 @@ mod tests {
     fn other_messages_spread_below_the_outbound_count() {
         for outbound in [0u16, 1, 2, 3, 10, 16] {
             let mut c = StreamChooser::new(outbound);
+            c.peer_settled();
             let sids: Vec<u16> = (0..40)
                 .map(|i| c.choose(&message(272, i % 2 == 0, 20)))
                 .collect();
@@ -439,7 +473,20 @@ mod tests {
         }
         // DWR/DWA are spread like the rest.
         let mut c = StreamChooser::new(4);
+        c.peer_settled();
         assert_eq!(c.choose(&message(280, true, 20)), 1);
+    }
+
+    #[test]
+    fn everything_stays_on_stream_zero_until_the_peer_is_past_the_exchange() {
+        let mut c = StreamChooser::new(10);
+        // Our CEA, then requests and a DWR while the peer may not have the CEA yet.
+        for (cmd, req) in [(257, false), (272, true), (280, true), (272, false)] {
+            assert_eq!(c.choose(&message(cmd, req, 20)), 0, "{cmd}");
+        }
+        c.peer_settled();
+        assert_eq!(c.choose(&message(272, true, 20)), 1);
+        assert_eq!(c.choose(&message(272, true, 20)), 2);
     }
 
     #[test]
