@@ -185,6 +185,24 @@ fn bad_pem_is_a_clear_error() {
 
 /// RFC 3588 style: CER/CEA in clear with Inband-Security-Id TLS on both sides, then TLS on
 /// the same connection; a peer that does not offer TLS is refused with 5017.
+/// A client of the in-band server on `port` with `tls`, given 300 ms to get through the
+/// capabilities exchange (and the handshake, when it succeeds).
+async fn inband_client(host: &str, tls: TlsConfig, port: u16) -> Node {
+    let node = Node::builder()
+        .origin_host(host)
+        .origin_realm("example.net")
+        .auth_application(4)
+        .request_timeout(Duration::from_millis(500))
+        .tls(tls)
+        .tls_inband()
+        .peer_at("ocs.example.net", &format!("127.0.0.1:{port}"))
+        .start()
+        .await
+        .unwrap();
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    node
+}
+
 #[tokio::test(flavor = "multi_thread")]
 async fn tls_in_band_after_the_capabilities_exchange() {
     let pki = Pki::new();
@@ -223,18 +241,12 @@ async fn tls_in_band_after_the_capabilities_exchange() {
     // The handshake does happen: a client certificate of another CA ends the connection
     // right after CER/CEA, so requests fail.
     let rogue = Pki::new();
-    let bad = Node::builder()
-        .origin_host("pcef2.example.net")
-        .origin_realm("example.net")
-        .auth_application(4)
-        .request_timeout(Duration::from_millis(500))
-        .tls(rogue.config("pcef2.example.net", &pki, false))
-        .tls_inband()
-        .peer_at("ocs.example.net", &format!("127.0.0.1:{port}"))
-        .start()
-        .await
-        .unwrap();
-    tokio::time::sleep(Duration::from_millis(300)).await;
+    let bad = inband_client(
+        "pcef2.example.net",
+        rogue.config("pcef2.example.net", &pki, false),
+        port,
+    )
+    .await;
     assert!(CreditControlClient::new(bad.clone())
         .credit_control(ccr())
         .await
@@ -242,18 +254,12 @@ async fn tls_in_band_after_the_capabilities_exchange() {
     // A client certificate from the right CA that names another host: the server closes the
     // connection once the handshake is over, before handling anything sent in TLS.
     let mut events = server.events();
-    let misnamed = Node::builder()
-        .origin_host("pcef3.example.net")
-        .origin_realm("example.net")
-        .auth_application(4)
-        .request_timeout(Duration::from_millis(500))
-        .tls(pki.config("other.example.net", &pki, false))
-        .tls_inband()
-        .peer_at("ocs.example.net", &format!("127.0.0.1:{port}"))
-        .start()
-        .await
-        .unwrap();
-    tokio::time::sleep(Duration::from_millis(300)).await;
+    let misnamed = inband_client(
+        "pcef3.example.net",
+        pki.config("other.example.net", &pki, false),
+        port,
+    )
+    .await;
     assert!(CreditControlClient::new(misnamed.clone())
         .credit_control(ccr())
         .await

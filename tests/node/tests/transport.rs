@@ -39,6 +39,17 @@ async fn ocs() -> Node {
         .unwrap()
 }
 
+/// A client without peers: its connections are opened with `open_connection`.
+async fn pcef() -> Node {
+    Node::builder()
+        .origin_host("pcef.example.net")
+        .origin_realm("example.net")
+        .auth_application(4)
+        .start()
+        .await
+        .unwrap()
+}
+
 #[tokio::test]
 async fn a_persistent_peer_over_an_in_memory_pipe_reconnects_through_its_connector() {
     let server = ocs().await;
@@ -100,13 +111,7 @@ async fn a_persistent_peer_over_an_in_memory_pipe_reconnects_through_its_connect
 #[tokio::test]
 async fn one_connection_opened_on_a_pipe() {
     let server = ocs().await;
-    let client = Node::builder()
-        .origin_host("pcef.example.net")
-        .origin_realm("example.net")
-        .auth_application(4)
-        .start()
-        .await
-        .unwrap();
+    let client = pcef().await;
     let (ours, theirs) = tokio::io::duplex(4096);
     let served = server.serve_connection(theirs, addr(2)).unwrap();
     let opened = client.open_connection(ours, addr(3), Some("ocs.example.net"));
@@ -124,13 +129,7 @@ async fn one_connection_opened_on_a_pipe() {
 #[tokio::test]
 async fn a_wrong_origin_host_on_a_pipe_is_not_taken_as_the_expected_peer() {
     let server = ocs().await;
-    let client = Node::builder()
-        .origin_host("pcef.example.net")
-        .origin_realm("example.net")
-        .auth_application(4)
-        .start()
-        .await
-        .unwrap();
+    let client = pcef().await;
     let (ours, theirs) = tokio::io::duplex(4096);
     server.serve_connection(theirs, addr(2)).unwrap();
     let opened = client.open_connection(ours, addr(3), Some("other.example.net"));
@@ -158,13 +157,7 @@ async fn a_malformed_header_on_a_pipe_closes_that_connection() {
         .unwrap();
     tokio::time::timeout(T, served).await.unwrap().unwrap();
     // A node that still serves: a well-formed peer connects after it.
-    let client = Node::builder()
-        .origin_host("pcef.example.net")
-        .origin_realm("example.net")
-        .auth_application(4)
-        .start()
-        .await
-        .unwrap();
+    let client = pcef().await;
     let (ours, theirs) = tokio::io::duplex(4096);
     server.serve_connection(theirs, addr(5)).unwrap();
     client.open_connection(ours, addr(6), None);
