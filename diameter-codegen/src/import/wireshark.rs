@@ -103,7 +103,7 @@ fn known_type(name: &str) -> Option<&'static str> {
 }
 
 /// The native base type a type name stands for: a base type, a pseudo type (`IPAddress` is
-/// `Address` …), or a derived type followed through `typedefs` (name → parent) to one of
+/// `Address` …, OctetString for RADIUS-range codes: see the AVP reader), or a derived type followed through `typedefs` (name → parent) to one of
 /// those; last, a base or pseudo type spelled with other case or separators.
 pub(super) fn resolve_type(name: &str, typedefs: &HashMap<String, String>) -> Option<&'static str> {
     let mut current = name.trim().to_string();
@@ -1788,6 +1788,12 @@ impl Walker {
                 "type" => {
                     let tn = c.attr("type-name").unwrap_or("").trim();
                     ty = Some(match resolve_type(tn, &self.typedefs) {
+                        // Wireshark's IPAddress is a bare 4- or 16-octet address (its
+                        // dictionary.xml says so) but also types Diameter's Address AVPs
+                        // (Host-IP-Address). Codes below 256 are RADIUS attributes and
+                        // vendor-specific attributes carried as they are (RFC 7155, TS 29.061
+                        // 16.4.7): OctetString; the others are Address.
+                        Some("Address") if tn == "IPAddress" && code < 256 => "OctetString",
                         Some(t) => t,
                         None => {
                             let msg =
@@ -2035,6 +2041,9 @@ mod tests {
     <avp name="Host-IP-Address" code="257" mandatory="must">
       <type type-name="IPAddress"/>
     </avp>
+    <avp name="Framed-IP-Address" code="8" mandatory="must">
+      <type type-name="IPAddress"/>
+    </avp>
     <avp name="Odd" code="9000">
       <type type-name="Special"/>
     </avp>
@@ -2088,9 +2097,15 @@ mod tests {
         assert!(find(root, "vendor", "id", "10415").is_some());
         let acme = find(root, "vendor", "id", "99").unwrap();
         assert_eq!(acme.attr("name"), Some("Acme"));
-        // Typedef chains resolve to base types; IPAddress is Address.
+        // Typedef chains resolve to base types; IPAddress is Address, but a bare
+        // OctetString address for RADIUS-range codes.
         let host = find(root, "avp", "name", "Host-IP-Address").unwrap();
         assert_eq!(children(host, "data")[0].attr("type"), Some("Address"));
+        let framed = find(root, "avp", "name", "Framed-IP-Address").unwrap();
+        assert_eq!(
+            children(framed, "data")[0].attr("type"),
+            Some("OctetString")
+        );
         let odd = find(root, "avp", "name", "Odd").unwrap();
         assert_eq!(children(odd, "data")[0].attr("type"), Some("UTF8String"));
         let sid = find(root, "avp", "name", "Session-Id").unwrap();
