@@ -391,6 +391,7 @@ impl NodeBuilder {
         let mut addrs = Vec::new();
         for (identity, p) in &self.peers {
             let (target, host) = parse_peer(p)?;
+            let identity = identity.clone().or(host).map(DiameterIdentity::from);
             let addr = match target {
                 Target::Tcp(addr) => addr,
                 Target::Sctp(host_port) => {
@@ -404,7 +405,6 @@ impl NodeBuilder {
                     }
                     super::sctp::probe()
                         .map_err(|e| Error::new(ErrorKind::Config, format!("{p}: {e}")))?;
-                    let identity = identity.clone().or(host).map(DiameterIdentity::from);
                     let dial = Dial::Sctp {
                         host_port,
                         local: self.sctp_local.clone(),
@@ -430,7 +430,6 @@ impl NodeBuilder {
                     ))
                 }
             };
-            let identity = identity.clone().or(host).map(DiameterIdentity::from);
             addrs.push((Dial::Tcp { addr, tls }, identity));
         }
         for (identity, connector) in self.custom_peers.drain(..) {
@@ -559,23 +558,15 @@ async fn listen_sctp(inner: &Arc<Inner>, addrs: &[String]) -> Result<Vec<SocketA
         .map_err(|e| Error::new(ErrorKind::Config, format!("SCTP listener {what}: {e}")))?;
     let mut local = Vec::new();
     for a in addrs {
-        // An address without a port takes the first one's.
-        let with_port = if a.parse::<std::net::IpAddr>().is_ok() {
-            format!(
-                "{}:0",
-                if a.contains(':') {
-                    format!("[{a}]")
-                } else {
-                    a.clone()
-                }
-            )
-        } else {
-            a.clone()
+        // An address without a port takes the first one's (see sctp::listen).
+        let addr = match a.parse::<std::net::IpAddr>() {
+            Ok(ip) => Some(SocketAddr::new(ip, 0)),
+            Err(_) => tokio::net::lookup_host(a.as_str())
+                .await
+                .map_err(|e| Error::new(ErrorKind::Config, format!("SCTP listener {a}: {e}")))?
+                .next(),
         };
-        let resolved = tokio::net::lookup_host(with_port.as_str())
-            .await
-            .map_err(|e| Error::new(ErrorKind::Config, format!("SCTP listener {a}: {e}")))?;
-        local.extend(resolved.take(1));
+        local.extend(addr);
     }
     #[cfg(all(feature = "sctp", target_os = "linux"))]
     {

@@ -11,10 +11,8 @@ pub(crate) async fn accept_loop(inner: Arc<Inner>, listener: TcpListener, tls: O
         tokio::select! {
             r = listener.accept() => match r {
                 Ok((stream, addr)) => {
-                    let open = inner.accepted.load(Ordering::Relaxed);
-                    let opening = inner.opening.load(Ordering::Relaxed);
-                    if open >= inner.config.max_connections || opening >= inner.config.max_pending {
-                        tracing::warn!(%addr, open, opening, "connection limit reached; closing a new connection");
+                    if let Err(e) = inner.admit() {
+                        tracing::warn!(%addr, "{e}; closing a new connection");
                         drop(stream);
                         continue;
                     }
@@ -29,15 +27,7 @@ pub(crate) async fn accept_loop(inner: Arc<Inner>, listener: TcpListener, tls: O
                             }
                         },
                     };
-                    let conn = inner.next_conn_id();
-                    inner.accepted.fetch_add(1, Ordering::Relaxed);
-                    // Taken back when the capabilities exchange ends, either way.
-                    inner.opening.fetch_add(1, Ordering::Relaxed);
-                    let inner = inner.clone();
-                    tokio::spawn(async move {
-                        driver::run(inner.clone(), stream, addr, conn, driver::Role::Responder).await;
-                        inner.accepted.fetch_sub(1, Ordering::Relaxed);
-                    });
+                    inner.respond(stream, addr);
                 }
                 Err(e) => {
                     tracing::warn!("accept failed: {e}");
@@ -88,8 +78,7 @@ impl Dial {
                     .connect()
                     .await
                     .map_err(|e| (format!("connect: {e}"), false))?;
-                let socket = tls::Socket::Stream(Box::new(super::transport::StreamSocket::new(io)));
-                Ok((socket, c.peer_addr()))
+                Ok((tls::Socket::stream(io), c.peer_addr()))
             }
             Dial::Sctp { host_port, local } => {
                 let remote: Vec<SocketAddr> = tokio::net::lookup_host(host_port.as_str())
@@ -101,8 +90,7 @@ impl Dial {
                 let (io, peer) = sctp_connect(&remote, &local)
                     .await
                     .map_err(|e| (format!("SCTP connect {host_port}: {e}"), true))?;
-                let socket = tls::Socket::Stream(Box::new(super::transport::StreamSocket::new(io)));
-                Ok((socket, peer))
+                Ok((tls::Socket::stream(io), peer))
             }
             Dial::Tcp { addr, tls } => {
                 let stream = TcpStream::connect(addr.as_str())
@@ -152,25 +140,17 @@ pub(crate) async fn connect_loop(
             match dial.open(identity.as_ref()).await {
                 Ok((stream, peer)) => {
                     backoff = Duration::from_millis(200);
-                    let conn = inner.next_conn_id();
-                    let (abort_tx, abort) = oneshot::channel();
-                    let go = identity
-                        .as_ref()
-                        .is_none_or(|h| inner.elections.conn_ack(h, conn, abort_tx));
-                    if go {
-                        let role = driver::Role::Initiator {
-                            expected: identity.clone(),
-                            abort: Some(abort),
-                        };
-                        let (outcome, host) =
-                            driver::run(inner.clone(), stream, peer, conn, role).await;
-                        identity = host.or(identity);
-                        if outcome == driver::Outcome::DoNotReconnect {
-                            tracing::info!("{label}: the peer asked not to reconnect");
-                            return;
+                    match inner.initiate(stream, peer, identity.clone()).await {
+                        Some((outcome, host)) => {
+                            identity = host.or(identity);
+                            if outcome == driver::Outcome::DoNotReconnect {
+                                tracing::info!("{label}: the peer asked not to reconnect");
+                                return;
+                            }
                         }
-                    } else {
-                        tracing::debug!("{label}: the election keeps the peer's connection");
+                        None => {
+                            tracing::debug!("{label}: the election keeps the peer's connection")
+                        }
                     }
                 }
                 Err((e, warn)) => {

@@ -261,12 +261,9 @@ pub(crate) struct Inner {
 const DUPLICATE_CACHE_BYTES: usize = 16 << 20;
 
 impl Inner {
-    /// Runs the answering side of a connection on a transport, within the listener limits.
-    fn serve(
-        self: &Arc<Self>,
-        io: Box<dyn Transport>,
-        peer: SocketAddr,
-    ) -> Result<tokio::task::JoinHandle<()>, Error> {
+    /// Whether one more accepted connection fits the limits on open connections and on
+    /// connections still in the capabilities exchange.
+    fn admit(&self) -> Result<(), Error> {
         let open = self.accepted.load(Ordering::Relaxed);
         let opening = self.opening.load(Ordering::Relaxed);
         if open >= self.config.max_connections || opening >= self.config.max_pending {
@@ -277,16 +274,58 @@ impl Inner {
                 ),
             ));
         }
-        let socket = tls::Socket::Stream(Box::new(transport::StreamSocket::new(io)));
+        Ok(())
+    }
+
+    /// Runs the answering side of an admitted connection, counted among the open ones and
+    /// those in the capabilities exchange.
+    fn respond(
+        self: &Arc<Self>,
+        socket: tls::Socket,
+        peer: SocketAddr,
+    ) -> tokio::task::JoinHandle<()> {
         let conn = self.next_conn_id();
         self.accepted.fetch_add(1, Ordering::Relaxed);
         // Taken back when the capabilities exchange ends, either way.
         self.opening.fetch_add(1, Ordering::Relaxed);
         let inner = self.clone();
-        Ok(tokio::spawn(async move {
+        tokio::spawn(async move {
             driver::run(inner.clone(), socket, peer, conn, driver::Role::Responder).await;
             inner.accepted.fetch_sub(1, Ordering::Relaxed);
-        }))
+        })
+    }
+
+    /// Runs the answering side of a connection on a transport, within the listener limits.
+    fn serve(
+        self: &Arc<Self>,
+        io: Box<dyn Transport>,
+        peer: SocketAddr,
+    ) -> Result<tokio::task::JoinHandle<()>, Error> {
+        self.admit()?;
+        Ok(self.respond(tls::Socket::stream(io), peer))
+    }
+
+    /// Runs the connecting side of a connection to the peer `expected` (when known): the
+    /// election's Conn-Ack first (RFC 6733 §5.6.4), then the connection. `None` when the
+    /// election keeps another connection of that peer.
+    async fn initiate(
+        self: &Arc<Self>,
+        socket: tls::Socket,
+        peer: SocketAddr,
+        expected: Option<DiameterIdentity>,
+    ) -> Option<(driver::Outcome, Option<DiameterIdentity>)> {
+        let conn = self.next_conn_id();
+        let (abort_tx, abort) = oneshot::channel();
+        if let Some(h) = &expected {
+            if !self.elections.conn_ack(h, conn, abort_tx) {
+                return None;
+            }
+        }
+        let role = driver::Role::Initiator {
+            expected,
+            abort: Some(abort),
+        };
+        Some(driver::run(self.clone(), socket, peer, conn, role).await)
     }
 
     pub(crate) fn next_hop_by_hop(&self) -> u32 {
@@ -604,21 +643,13 @@ impl Node {
     ) -> tokio::task::JoinHandle<()> {
         let inner = self.inner.clone();
         let expected = origin_host.map(DiameterIdentity::from);
-        let socket = tls::Socket::Stream(Box::new(transport::StreamSocket::new(Box::new(io))));
+        let socket = tls::Socket::stream(Box::new(io));
         tokio::spawn(async move {
-            let conn = inner.next_conn_id();
-            let (abort_tx, abort) = oneshot::channel();
-            if let Some(h) = &expected {
-                if !inner.elections.start(h) || !inner.elections.conn_ack(h, conn, abort_tx) {
-                    tracing::debug!("{h}: already connected; the new connection is not used");
-                    return;
-                }
+            if expected.as_ref().is_some_and(|h| !inner.elections.start(h))
+                || inner.initiate(socket, peer, expected).await.is_none()
+            {
+                tracing::debug!("already connected; the new connection is not used");
             }
-            let role = driver::Role::Initiator {
-                expected,
-                abort: Some(abort),
-            };
-            driver::run(inner, socket, peer, conn, role).await;
         })
     }
 

@@ -175,6 +175,11 @@ fn tls_error(e: rustls::Error) -> io::Error {
 }
 
 impl Socket {
+    /// A connection on a user's transport.
+    pub(crate) fn stream(io: Box<dyn super::transport::Transport>) -> Socket {
+        Socket::Stream(Box::new(super::transport::StreamSocket::new(io)))
+    }
+
     /// The accepting side of a TLS session on `tcp`.
     pub(crate) fn tls_server(tcp: TcpStream, config: &TlsConfig) -> io::Result<Socket> {
         let conn = rustls::ServerConnection::new(config.server.clone()).map_err(tls_error)?;
