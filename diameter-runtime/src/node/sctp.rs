@@ -9,9 +9,8 @@
 //! The kernel must have SCTP (Linux: the `sctp` module). Where it does not, opening a socket
 //! fails and the node reports it in one error naming the missing kernel support.
 
-use bytes::{Bytes, BytesMut};
-
-use crate::codec::HEADER_LEN;
+use crate::codec::{Header, HEADER_LEN};
+use crate::peer::connection::command::{CAPABILITIES_EXCHANGE, DISCONNECT_PEER};
 
 /// SCTP payload protocol identifier of Diameter in clear text (RFC 6733 §2.1; 47 is DTLS).
 pub const PPID_DIAMETER: u32 = 46;
@@ -35,10 +34,6 @@ pub struct StreamChooser {
     settled: bool,
 }
 
-/// Command codes of Capabilities-Exchange and Disconnect-Peer.
-const CER: u32 = 257;
-const DPR: u32 = 282;
-
 impl StreamChooser {
     /// For an association with `outbound` streams granted.
     pub fn new(outbound: u16) -> Self {
@@ -56,11 +51,15 @@ impl StreamChooser {
 
     /// The stream for `message` (an encoded Diameter message).
     pub fn choose(&mut self, message: &[u8]) -> u16 {
-        let command = match message.get(5..8) {
-            Some(c) => u32::from_be_bytes([0, c[0], c[1], c[2]]),
-            None => return 0,
-        };
-        if command == CER || command == DPR || self.outbound <= 1 || !self.settled {
+        if message.len() < HEADER_LEN {
+            return 0;
+        }
+        let command = Header::peek(message).command_code;
+        if command == CAPABILITIES_EXCHANGE
+            || command == DISCONNECT_PEER
+            || self.outbound <= 1
+            || !self.settled
+        {
             return 0;
         }
         if self.next >= self.outbound {
@@ -69,36 +68,6 @@ impl StreamChooser {
         let sid = self.next;
         self.next += 1;
         sid
-    }
-}
-
-/// Cuts a byte stream of Diameter messages back into whole messages.
-#[cfg_attr(not(all(feature = "sctp", target_os = "linux")), allow(dead_code))]
-#[derive(Debug, Default)]
-pub(crate) struct Framer {
-    buf: BytesMut,
-}
-
-#[cfg_attr(not(all(feature = "sctp", target_os = "linux")), allow(dead_code))]
-impl Framer {
-    pub(crate) fn push(&mut self, data: &[u8]) {
-        self.buf.extend_from_slice(data);
-    }
-
-    /// The next whole message. A length that cannot be a message (the node writes none)
-    /// hands over everything buffered, so nothing is held back for ever.
-    pub(crate) fn next_message(&mut self) -> Option<Bytes> {
-        if self.buf.len() < HEADER_LEN {
-            return None;
-        }
-        let len = u32::from_be_bytes([0, self.buf[1], self.buf[2], self.buf[3]]) as usize;
-        if len < HEADER_LEN {
-            return Some(self.buf.split().freeze());
-        }
-        if self.buf.len() < len {
-            return None;
-        }
-        Some(self.buf.split_to(len).freeze())
     }
 }
 
@@ -134,8 +103,15 @@ mod sys {
     };
     use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
-    use super::{kernel_error, Framer, StreamChooser, PPID_DIAMETER, STREAMS};
+    use bytes::BytesMut;
+
+    use super::{kernel_error, StreamChooser, PPID_DIAMETER, STREAMS};
+    use crate::codec::Framer;
     use crate::node::transport::Transport;
+
+    /// The largest Message-Length a header can carry: the framers here cut our own output
+    /// and count the peer's first messages; the connection judges the peer's lengths.
+    const MAX_FRAME: usize = 0x00ff_ffff;
 
     /// Longest wait for an association to come up.
     const CONNECT_WITHIN: Duration = Duration::from_secs(10);
@@ -321,18 +297,25 @@ mod sys {
         let settled_rx = settled.clone();
         let reader = async move {
             // Counts the peer's first messages (see StreamChooser).
-            let mut first = Some((Framer::default(), 0u32));
+            let mut first = Some((Framer::new(MAX_FRAME), BytesMut::new(), 0u32));
             loop {
                 match rx.sctp_recv().await {
                     Ok(NotificationOrData::Data(d)) if d.payload.is_empty() => break,
                     Ok(NotificationOrData::Data(d)) => {
-                        if let Some((framer, seen)) = &mut first {
-                            framer.push(&d.payload);
-                            while framer.next_message().is_some() {
-                                *seen += 1;
-                            }
+                        if let Some((framer, buf, seen)) = &mut first {
+                            buf.extend_from_slice(&d.payload);
+                            let bad = loop {
+                                match framer.next_frame(buf) {
+                                    Ok(Some(_)) => *seen += 1,
+                                    Ok(None) => break false,
+                                    Err(_) => break true,
+                                }
+                            };
                             if *seen >= 2 {
                                 settled_rx.store(true, std::sync::atomic::Ordering::Release);
+                            }
+                            // A bad header ends the counting (the connection refuses it).
+                            if *seen >= 2 || bad {
                                 first = None;
                             }
                         }
@@ -351,16 +334,25 @@ mod sys {
         };
         let writer = async move {
             let mut chooser = StreamChooser::new(outbound);
-            let mut framer = Framer::default();
-            let mut chunk = vec![0u8; 64 * 1024];
+            let mut framer = Framer::new(MAX_FRAME);
+            let mut pending = BytesMut::with_capacity(64 * 1024);
             let mut how = std::net::Shutdown::Write;
             'outer: loop {
-                let n = match from_driver.read(&mut chunk).await {
+                match from_driver.read_buf(&mut pending).await {
                     Ok(0) | Err(_) => break,
-                    Ok(n) => n,
-                };
-                framer.push(&chunk[..n]);
-                while let Some(m) = framer.next_message() {
+                    Ok(_) => {}
+                }
+                loop {
+                    let m = match framer.next_frame(&mut pending) {
+                        Ok(Some(m)) => m,
+                        Ok(None) => break,
+                        // The node writes no bad header; if it did, nothing after it can be
+                        // cut into messages.
+                        Err(_) => {
+                            how = std::net::Shutdown::Both;
+                            break 'outer;
+                        }
+                    };
                     if settled.load(std::sync::atomic::Ordering::Acquire) {
                         chooser.peer_settled();
                     }
@@ -498,33 +490,6 @@ mod tests {
     fn ppid_is_46_on_the_wire() {
         assert_eq!(PPID_DIAMETER, 46);
         assert_eq!(PPID_DIAMETER.to_be().to_ne_bytes(), [0, 0, 0, 46]);
-    }
-
-    #[test]
-    fn framer_cuts_whole_messages_however_the_bytes_arrive() {
-        let a = message(272, true, 24);
-        let b = message(280, true, 20);
-        let c = message(257, false, 44);
-        let all: Vec<u8> = [a.clone(), b.clone(), c.clone()].concat();
-        for step in [1, 3, 7, 20, 64, all.len()] {
-            let mut f = Framer::default();
-            let mut got = Vec::new();
-            for chunk in all.chunks(step) {
-                f.push(chunk);
-                while let Some(m) = f.next_message() {
-                    got.push(m.to_vec());
-                }
-            }
-            assert_eq!(got, vec![a.clone(), b.clone(), c.clone()], "step {step}");
-            assert!(f.buf.is_empty());
-        }
-        // A length below a header's hands everything over instead of stalling.
-        let mut f = Framer::default();
-        let mut bad = vec![0u8; 24];
-        bad[0] = 1;
-        f.push(&bad);
-        assert_eq!(f.next_message().unwrap().len(), 24);
-        assert!(f.buf.is_empty());
     }
 
     #[test]

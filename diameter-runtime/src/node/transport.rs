@@ -129,6 +129,15 @@ impl State {
         }
     }
 
+    /// Writes what the stream takes now, without waiting; a write error found on the way.
+    fn push_now(&mut self) -> io::Result<()> {
+        let _ = self.poll_push(&mut noop_cx());
+        match self.werr.take() {
+            Some(e) => Err(e),
+            None => Ok(()),
+        }
+    }
+
     /// Writes `out` to the stream and flushes it: `Ready` once all is taken (or failed).
     fn poll_push(&mut self, cx: &mut Context<'_>) -> Poll<()> {
         let r = self.poll_push_inner(cx);
@@ -177,9 +186,13 @@ impl StreamSocket {
         }
     }
 
+    // A panic while the lock was held leaves plain buffers behind: still usable.
     fn state(&self) -> std::sync::MutexGuard<'_, State> {
-        // A panic while the lock was held leaves plain buffers behind: still usable.
         self.state.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    fn state_mut(&mut self) -> &mut State {
+        self.state.get_mut().unwrap_or_else(|e| e.into_inner())
     }
 
     /// Waits until a read finds something (bytes, the end of the stream or an error).
@@ -217,7 +230,7 @@ impl StreamSocket {
 
     /// What the stream has, without waiting: `Ok(0)` at its end, `WouldBlock` when nothing.
     pub(crate) fn try_read_buf(&mut self, buf: &mut BytesMut) -> io::Result<usize> {
-        let s = self.state.get_mut().unwrap_or_else(|e| e.into_inner());
+        let s = self.state_mut();
         if !s.rbuf.is_empty() {
             let n = s.rbuf.len();
             buf.extend_from_slice(&s.rbuf);
@@ -238,7 +251,7 @@ impl StreamSocket {
 
     /// Accepts bytes for writing, without waiting, and writes what the stream takes now.
     pub(crate) fn try_write(&mut self, b: &[u8]) -> io::Result<usize> {
-        let s = self.state.get_mut().unwrap_or_else(|e| e.into_inner());
+        let s = self.state_mut();
         if let Some(e) = s.werr.take() {
             return Err(e);
         }
@@ -248,27 +261,18 @@ impl StreamSocket {
         }
         let n = room.min(b.len());
         s.out.extend_from_slice(&b[..n]);
-        let _ = s.poll_push(&mut noop_cx());
-        match s.werr.take() {
-            Some(e) => Err(e),
-            None => Ok(n),
-        }
+        s.push_now().map(|()| n)
     }
 
     /// Writes what waits, without waiting.
     pub(crate) fn flush(&mut self) -> io::Result<()> {
-        let s = self.state.get_mut().unwrap_or_else(|e| e.into_inner());
-        let _ = s.poll_push(&mut noop_cx());
-        match s.werr.take() {
-            Some(e) => Err(e),
-            None => Ok(()),
-        }
+        self.state_mut().push_now()
     }
 
     /// Ends the stream: what waits is written, then the stream is shut down, within
     /// [`SHUTDOWN_WITHIN`] (a peer that stops reading cannot hold the connection's task).
     pub(crate) async fn shutdown(&mut self) {
-        let s = self.state.get_mut().unwrap_or_else(|e| e.into_inner());
+        let s = self.state_mut();
         let _ = tokio::time::timeout(SHUTDOWN_WITHIN, async {
             std::future::poll_fn(|cx| s.poll_push(cx)).await;
             let _ = std::future::poll_fn(|cx| Pin::new(&mut s.io).poll_shutdown(cx)).await;
