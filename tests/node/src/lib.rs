@@ -9,6 +9,16 @@ use diameter_runtime::dynamic;
 use diameter_runtime::node::{Node, Reply, Request};
 use diameter_runtime::AvpFlags;
 
+/// A TCP port on 127.0.0.1 that was free a moment ago (for daemons and listeners that need
+/// a port named in advance).
+pub fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
 /// Waits (at most 5 s) until `node` has `n` connected peers; panics otherwise.
 pub async fn wait_for_peers(node: &Node, n: usize) {
     tokio::time::timeout(Duration::from_secs(5), async {

@@ -129,14 +129,6 @@ impl Drop for FreeDiameter {
     }
 }
 
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
-}
-
 /// The three ways of running a connection.
 #[derive(Clone, Copy, PartialEq, Debug)]
 enum Mode {
@@ -147,7 +139,7 @@ enum Mode {
     Inband,
 }
 
-/// What the server saw and sent.
+/// What a node saw and sent (the server's requests; both nodes' messages).
 #[derive(Default)]
 struct Seen {
     /// Route-Record values of the requests it handled.
@@ -156,9 +148,10 @@ struct Seen {
     sent: Vec<(u32, bool)>,
 }
 
-struct Server(Arc<Mutex<Seen>>);
+/// Records into [`Seen`] and answers CCRs with success.
+struct Recorder(Arc<Mutex<Seen>>);
 
-impl Callbacks for Server {
+impl Callbacks for Recorder {
     fn sending(&self, message: &Bytes, _peer: Option<&DiameterIdentity>) {
         if let Ok(h) = Header::parse(message) {
             let request = h.flags.contains(diameter_runtime::CommandFlags::REQUEST);
@@ -207,7 +200,7 @@ async fn exchange(mode: Mode) {
         .origin_host("server.example.net")
         .origin_realm("example.net")
         .auth_application(4)
-        .callbacks(Server(seen.clone()));
+        .callbacks(Recorder(seen.clone()));
     b = match mode {
         Mode::Plain => b.listen("127.0.0.1:0"),
         Mode::Tls => b
@@ -221,7 +214,7 @@ async fn exchange(mode: Mode) {
     let server = b.start().await.unwrap();
     let server_port = server.local_addrs()[0].port();
 
-    let (plain, secure) = (free_port(), free_port());
+    let (plain, secure) = (node_tests::free_port(), node_tests::free_port());
     let flags = match mode {
         Mode::Plain => "No_TLS;",
         Mode::Tls => "",
@@ -273,7 +266,7 @@ ConnectPeer = "server.example.net" {{ ConnectTo = "127.0.0.1"; Port = {server_po
         .origin_realm("example.net")
         .auth_application(4)
         .watchdog(watchdog(Duration::from_secs(1)))
-        .callbacks(Server(sent_by_client.clone()))
+        .callbacks(Recorder(sent_by_client.clone()))
         .reconnect_interval(Duration::from_millis(300));
     b = match mode {
         Mode::Plain => b.peer_at("fd.example.net", &format!("aaa://127.0.0.1:{plain}")),

@@ -138,11 +138,7 @@ async fn our_client_against_python_server() {
     if !python_ready() {
         return;
     }
-    let port = std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port();
+    let port = node_tests::free_port();
     let mut child = Command::new("python3")
         .arg(script("server.py"))
         .arg(port.to_string())

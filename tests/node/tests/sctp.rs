@@ -131,11 +131,7 @@ async fn a_multihomed_listener_announces_and_answers_on_each_address() {
     if !kernel_has_sctp("a_multihomed_listener_announces_and_answers_on_each_address") {
         return;
     }
-    let port = std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port();
+    let port = node_tests::free_port();
     let server = ocs(Node::builder())
         .listen_sctp(&[&format!("127.0.0.1:{port}"), "127.0.0.2"])
         .start()
