@@ -11,8 +11,8 @@ pub use crate::codec::avp::{AvpCode, AvpFlags, AvpReader, AvpRef, RawAvp};
 pub use crate::codec::error::DecodeError;
 pub use crate::codec::header::{CommandCode, CommandFlags};
 pub use crate::codec::message::{
-    decode_field_into, encode_field, misplaced, not_allowed, too_few, too_many, unsupported,
-    AvpSet, Fill, FillKind, Fillable, Grouped, Message,
+    decode_field_into, encode_field, field_len, misplaced, not_allowed, too_few, too_many,
+    unsupported, AvpSet, Fill, FillKind, Fillable, Grouped, Message,
 };
 pub use crate::codec::types::*;
 #[cfg(feature = "node")]

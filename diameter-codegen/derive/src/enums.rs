@@ -175,6 +175,10 @@ pub fn expand(input: &DeriveInput) -> syn::Result<TokenStream> {
                 <#repr as #rt::AvpValue>::encode_value(&<Self as #rt::EnumValue>::to_repr(*self), out)
             }
             #[inline(always)]
+            fn value_len(&self) -> usize {
+                4
+            }
+            #[inline(always)]
             fn encode_avp(&self, out: &mut #rt::BytesMut, code: u32, flags: #rt::AvpFlags, vendor_id: u32) {
                 <#repr as #rt::AvpValue>::encode_avp(&<Self as #rt::EnumValue>::to_repr(*self), out, code, flags, vendor_id)
             }

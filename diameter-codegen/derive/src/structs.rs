@@ -151,6 +151,8 @@ pub fn expand(input: &DeriveInput, kind: Kind) -> syn::Result<TokenStream> {
     let mut finish = Vec::new();
     let mut inits = Vec::new();
     let mut encodes = Vec::new();
+    let mut lens = Vec::new();
+    let mut resets = Vec::new();
     let mut unset = Vec::new();
     let mut fills = Vec::new();
     for (i, f) in parsed.iter().enumerate() {
@@ -200,6 +202,9 @@ pub fn expand(input: &DeriveInput, kind: Kind) -> syn::Result<TokenStream> {
             Shape::One => {
                 seen_locals.push(quote!(let mut #seen = false;));
                 inits.push(quote_spanned!(span=> #ident: <#inner as #rt::AvpValue>::placeholder()));
+                resets.push(
+                    quote_spanned!(span=> self.#ident = <#inner as #rt::AvpValue>::placeholder();),
+                );
                 arms.push(quote_spanned! {span=>
                     (#code, #vendor) => {
                         if #seen {
@@ -218,6 +223,9 @@ pub fn expand(input: &DeriveInput, kind: Kind) -> syn::Result<TokenStream> {
                 });
                 encodes.push(quote_spanned! {span=>
                     #rt::encode_field(__out, #code, #flags, #vendor, &self.#ident);
+                });
+                lens.push(quote_spanned! {span=>
+                    __n += #rt::field_len(#flags, &self.#ident);
                 });
                 unset.push(quote_spanned! {span=>
                     if <#inner as #rt::AvpValue>::is_unset(&self.#ident) {
@@ -243,6 +251,7 @@ pub fn expand(input: &DeriveInput, kind: Kind) -> syn::Result<TokenStream> {
             }
             Shape::Optional => {
                 inits.push(quote!(#ident: #rt::None));
+                resets.push(quote!(self.#ident = #rt::None;));
                 arms.push(quote_spanned! {span=>
                     (#code, #vendor) => {
                         if __out.#ident.is_some() {
@@ -258,6 +267,11 @@ pub fn expand(input: &DeriveInput, kind: Kind) -> syn::Result<TokenStream> {
                         #rt::encode_field(__out, #code, #flags, #vendor, v);
                     }
                 });
+                lens.push(quote_spanned! {span=>
+                    if let #rt::Some(v) = &self.#ident {
+                        __n += #rt::field_len(#flags, v);
+                    }
+                });
                 unset.push(quote_spanned! {span=>
                     if let #rt::Some(v) = &self.#ident {
                         if let #rt::Some(n) = <#inner as #rt::AvpValue>::first_unset(v) {
@@ -268,6 +282,7 @@ pub fn expand(input: &DeriveInput, kind: Kind) -> syn::Result<TokenStream> {
             }
             Shape::Repeated => {
                 inits.push(quote!(#ident: #rt::Vec::new()));
+                resets.push(quote!(self.#ident.clear();));
                 let check = f.attrs.max.map(|max| {
                     let m = max as usize;
                     quote! {
@@ -302,6 +317,11 @@ pub fn expand(input: &DeriveInput, kind: Kind) -> syn::Result<TokenStream> {
                         #rt::encode_field(__out, #code, #flags, #vendor, v);
                     }
                 });
+                lens.push(quote_spanned! {span=>
+                    for v in &self.#ident {
+                        __n += #rt::field_len(#flags, v);
+                    }
+                });
                 unset.push(quote_spanned! {span=>
                     for v in &self.#ident {
                         if let #rt::Some(n) = <#inner as #rt::AvpValue>::first_unset(v) {
@@ -321,6 +341,7 @@ pub fn expand(input: &DeriveInput, kind: Kind) -> syn::Result<TokenStream> {
     let fallback = match extra {
         Some(x) => {
             inits.push(quote!(#x: #rt::Vec::new()));
+            resets.push(quote!(self.#x.clear();));
             encodes.insert(
                 extra_pos,
                 quote! {
@@ -329,6 +350,11 @@ pub fn expand(input: &DeriveInput, kind: Kind) -> syn::Result<TokenStream> {
                     }
                 },
             );
+            lens.push(quote! {
+                for a in &self.#x {
+                    __n += a.encoded_len();
+                }
+            });
             quote!(_ => __out.#x.push(__avp.to_raw(__buf)),)
         }
         None => quote! {
@@ -373,6 +399,18 @@ pub fn expand(input: &DeriveInput, kind: Kind) -> syn::Result<TokenStream> {
             }
 
             #[inline]
+            fn reset(&mut self) {
+                #(#resets)*
+            }
+
+            #[inline]
+            fn encoded_len(&self) -> usize {
+                let mut __n = 0usize;
+                #(#lens)*
+                __n
+            }
+
+            #[inline]
             fn first_unset(&self) -> #rt::Option<&'static str> {
                 #(#unset)*
                 #rt::None
@@ -399,6 +437,10 @@ pub fn expand(input: &DeriveInput, kind: Kind) -> syn::Result<TokenStream> {
                 #[inline]
                 fn encode_value(&self, out: &mut #rt::BytesMut) {
                     <Self as #rt::AvpSet>::encode_avps(self, out)
+                }
+                #[inline]
+                fn value_len(&self) -> usize {
+                    <Self as #rt::AvpSet>::encoded_len(self)
                 }
                 #[inline]
                 fn first_unset(&self) -> #rt::Option<&'static str> {

@@ -43,6 +43,22 @@ pub trait AvpSet: Sized {
     /// Appends the AVPs in grammar order.
     fn encode_avps(&self, out: &mut BytesMut);
 
+    /// Makes `self` equal to [`AvpSet::placeholder`] again, keeping the capacity of its
+    /// repeated fields, so that decoding into it again allocates less.
+    #[inline]
+    fn reset(&mut self) {
+        *self = Self::placeholder();
+    }
+
+    /// The number of bytes [`AvpSet::encode_avps`] appends, padding included. The default
+    /// encodes into a scratch buffer to count them; derived types add up their fields.
+    #[inline]
+    fn encoded_len(&self) -> usize {
+        let mut scratch = BytesMut::new();
+        self.encode_avps(&mut scratch);
+        scratch.len()
+    }
+
     /// The name of the first required AVP still unset ([`AvpValue::is_unset`]: empty text,
     /// identity or octets, an enumerated 0 the dictionary does not name), looking into
     /// Grouped values too. A sender refuses such a message instead of putting it on the wire.
@@ -85,8 +101,11 @@ pub trait Message: AvpSet {
 
     /// Encodes the message with the given identifiers.
     fn encode(&self, hop_by_hop: u32, end_to_end: u32) -> Bytes {
-        let mut out = BytesMut::with_capacity(512);
+        // Exactly the message's size: the frozen buffer then needs no second allocation.
+        let len = HEADER_LEN + self.encoded_len();
+        let mut out = BytesMut::with_capacity(len);
         self.encode_with_header(&self.header(hop_by_hop, end_to_end), &mut out);
+        debug_assert_eq!(out.len(), len, "encoded_len of {}", Self::NAME);
         out.freeze()
     }
 
@@ -120,6 +139,21 @@ pub trait Message: AvpSet {
         let mut m = Self::placeholder();
         match m.decode_avps_into(buf, HEADER_LEN, buf.len()) {
             Ok(()) => Ok((header, m)),
+            Err(e) => Err(e.in_context(Self::NAME)),
+        }
+    }
+
+    /// [`Message::decode_from`] into an existing value, as a loop that receives many messages
+    /// of one command does: `self` is [`AvpSet::reset`] first, so its repeated fields keep
+    /// their capacity, and the value is not moved. The verdict is the same as
+    /// [`Message::decode_from`]'s; after an error `self` holds what was decoded before it.
+    #[inline]
+    fn decode_in_place(&mut self, buf: &Bytes) -> Result<Header, DecodeError> {
+        let header = Header::parse(buf)?;
+        Self::check_header(&header)?;
+        self.reset();
+        match self.decode_avps_into(buf, HEADER_LEN, buf.len()) {
+            Ok(()) => Ok(header),
             Err(e) => Err(e.in_context(Self::NAME)),
         }
     }
@@ -176,6 +210,18 @@ pub fn encode_field<T: AvpValue>(
     value: &T,
 ) {
     value.encode_avp(out, code, flags, vendor_id);
+}
+
+/// The encoded size of one AVP holding `value` under `flags`: header (with Vendor-ID when
+/// `V` is set), data and padding.
+#[inline(always)]
+pub fn field_len<T: AvpValue>(flags: AvpFlags, value: &T) -> usize {
+    let len = if flags.is_vendor() {
+        crate::codec::avp::AVP_VENDOR_HEADER_LEN
+    } else {
+        crate::codec::avp::AVP_HEADER_LEN
+    } + value.value_len();
+    len + crate::codec::avp::padding(len)
 }
 
 /// 5009: the AVP occurred more often than the grammar allows; it is the Failed-AVP.

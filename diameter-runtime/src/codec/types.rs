@@ -36,6 +36,16 @@ pub trait AvpValue: Sized {
     /// Appends the data, without padding.
     fn encode_value(&self, out: &mut BytesMut);
 
+    /// The number of bytes [`AvpValue::encode_value`] appends. The default encodes into a
+    /// scratch buffer to count them; every type of this crate and generated types compute it,
+    /// so a message is encoded into a buffer of exactly its size.
+    #[inline]
+    fn value_len(&self) -> usize {
+        let mut scratch = BytesMut::new();
+        self.encode_value(&mut scratch);
+        scratch.len()
+    }
+
     /// A cheap value that decoding overwrites: generated decoders build their struct in place
     /// from placeholders and check afterwards that every required AVP was seen.
     fn placeholder() -> Self;
@@ -99,6 +109,10 @@ impl AvpValue for Bytes {
         out.extend_from_slice(self);
     }
     #[inline]
+    fn value_len(&self) -> usize {
+        self.len()
+    }
+    #[inline]
     fn is_unset(&self) -> bool {
         self.is_empty()
     }
@@ -133,6 +147,10 @@ macro_rules! numeric {
             #[inline]
             fn encode_value(&self, out: &mut BytesMut) {
                 out.extend_from_slice(&self.to_be_bytes());
+            }
+            #[inline(always)]
+            fn value_len(&self) -> usize {
+                std::mem::size_of::<$t>()
             }
             #[inline(always)]
             fn encode_avp(&self, out: &mut BytesMut, code: u32, flags: AvpFlags, vendor_id: u32) {
@@ -180,12 +198,16 @@ impl TextRepr {
         if b.len() > INLINE_TEXT {
             return None;
         }
-        let mut buf = [0u8; INLINE_TEXT];
-        buf[..b.len()].copy_from_slice(b);
-        Some(TextRepr::Inline {
+        // Built where it is returned: a copy into a temporary that is then moved would be
+        // read back with wider loads than the copy's stores, which stalls.
+        let mut repr = TextRepr::Inline {
             len: b.len() as u8,
-            buf,
-        })
+            buf: [0u8; INLINE_TEXT],
+        };
+        if let TextRepr::Inline { buf, .. } = &mut repr {
+            buf[..b.len()].copy_from_slice(b);
+        }
+        Some(repr)
     }
     /// The text at `buf[start..end]`. Short texts are copied inline with one fixed-size copy
     /// when the buffer extends far enough past them (the bytes after `len` are never read).
@@ -371,6 +393,10 @@ macro_rules! text_type {
             #[inline]
             fn encode_value(&self, out: &mut BytesMut) {
                 out.extend_from_slice(self.as_bytes());
+            }
+            #[inline(always)]
+            fn value_len(&self) -> usize {
+                self.as_bytes().len()
             }
             #[inline(always)]
             fn encode_avp(&self, out: &mut BytesMut, code: u32, flags: AvpFlags, vendor_id: u32) {
@@ -644,6 +670,14 @@ impl AvpValue for Address {
             Address::E164(d) | Address::Other { data: d, .. } => out.extend_from_slice(d),
         }
     }
+    #[inline]
+    fn value_len(&self) -> usize {
+        2 + match self {
+            Address::V4(_) => 4,
+            Address::V6(_) => 16,
+            Address::E164(d) | Address::Other { data: d, .. } => d.len(),
+        }
+    }
 }
 
 /// Time (RFC 6733 §4.3.1): seconds since 1900-01-01 UTC as NTP counts them, 32 bits.
@@ -725,6 +759,10 @@ impl AvpValue for Time {
     #[inline]
     fn encode_value(&self, out: &mut BytesMut) {
         put_u32(out, self.0);
+    }
+    #[inline]
+    fn value_len(&self) -> usize {
+        4
     }
 }
 
@@ -874,6 +912,9 @@ impl AvpValue for DiameterUri {
     }
     fn encode_value(&self, out: &mut BytesMut) {
         out.extend_from_slice(&self.text);
+    }
+    fn value_len(&self) -> usize {
+        self.text.len()
     }
     fn is_unset(&self) -> bool {
         self.text.is_empty()

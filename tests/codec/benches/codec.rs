@@ -97,6 +97,13 @@ fn codec(c: &mut Criterion) {
             black_box(&m);
         })
     });
+    g.bench_function("ours/decode-in-place", |b| {
+        let mut m = CreditControlRequest::default();
+        b.iter(|| {
+            m.decode_in_place(black_box(&wire)).unwrap();
+            black_box(&m);
+        })
+    });
     g.bench_function("diameter-0.7/decode", |b| {
         b.iter(|| {
             let m = diameter::DiameterMessage::decode_from(

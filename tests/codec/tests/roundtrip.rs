@@ -8,7 +8,7 @@ use diameter_dictionaries::credit_control::{
     RequestedServiceUnit, SubscriptionId, SubscriptionIdType,
 };
 use diameter_runtime::codec::avp::AvpFlags;
-use diameter_runtime::{dynamic, Address, AvpValue, Message, RawAvp, Time, Utf8String};
+use diameter_runtime::{dynamic, Address, AvpSet, AvpValue, Message, RawAvp, Time, Utf8String};
 use proptest::prelude::*;
 
 fn base_ccr() -> CreditControlRequest {
@@ -73,8 +73,14 @@ proptest! {
     #![proptest_config(ProptestConfig::with_cases(512))]
 
     #[test]
-    fn typed_round_trip(c in ccr(), hbh in any::<u32>(), e2e in any::<u32>()) {
+    fn typed_round_trip(c in ccr(), prev in ccr(), hbh in any::<u32>(), e2e in any::<u32>()) {
         let bytes = c.encode(hbh, e2e);
+        prop_assert_eq!(bytes.len(), 20 + c.encoded_len());
+        // Decoding in place over another message's value gives the same value.
+        let mut reused = prev;
+        let h = reused.decode_in_place(&bytes).unwrap();
+        prop_assert_eq!((h.hop_by_hop, h.end_to_end), (hbh, e2e));
+        prop_assert_eq!(&reused, &c);
         let (h, back) = CreditControlRequest::decode(bytes.clone()).unwrap();
         prop_assert_eq!((h.hop_by_hop, h.end_to_end), (hbh, e2e));
         prop_assert_eq!(&back, &c);
@@ -111,7 +117,17 @@ proptest! {
         let mut b = BytesMut::from(&ccr_260()[..]);
         b[pos] = val;
         let b = b.freeze();
-        let _ = CreditControlRequest::decode(b.clone());
+        let fresh = CreditControlRequest::decode(b.clone());
+        // In place, over a value that held the valid message, the verdict is the same.
+        let mut reused = base_ccr();
+        match (&fresh, reused.decode_in_place(&b)) {
+            (Ok((h, m)), Ok(h2)) => {
+                prop_assert_eq!(h, &h2);
+                prop_assert_eq!(m, &reused);
+            }
+            (Err(e), Err(e2)) => prop_assert!(*e == e2, "fresh {:?} in place {:?}", e, e2),
+            (a, b) => prop_assert!(false, "fresh {:?} in place {:?}", a.is_ok(), b.is_ok()),
+        }
         let _ = dynamic::Message::decode_with(b.clone(), &|_c: u32, _v: u32| true);
         let cut = b.slice(..cut.min(b.len()));
         let _ = CreditControlRequest::decode(cut);
