@@ -20,6 +20,21 @@ Sources (facts only: codes, names, types, flags, enumerated values, Grouped gram
                          at 6306acb (EPL-2.0; transcribed AVP tables with TS release and clause)
     DIR/corsac           mobius-software-ltd/corsac-diameter at fc1475a (AGPL-3.0; per-AVP spec
                          text with the TS clause, type and grammar)
+    DIR/pycrate          pycrate_diameter/ of the pycrate 0.8.1 wheel from PyPI (P1sec/pycrate; LGPL-2.1+):
+                         Diameter3GPP.py's TGPPAVPInfos_dict, which transcribes TS 29.230 V15.6 table 7.1
+                         (code, name, type; no flags, values or grammar). It confirms, it never stands alone:
+                         the table has no clause per AVP and carries the Rel-15 names and numbering.
+    DIR/p1sec-ccf        P1sec/diameter-db data/ccf_from_html/ (29.153 at 5e33a1f, the rest at 32931e7; the
+                         repository has no licence file): 29.153, 29.154, 29.283 and 29.389 whole, and line
+                         excerpts of 29.272 and 32.299 (the AVP grammars and "is of type" sentences used here).
+                         P1sec extracted the AVP-Header grammars and type sentences from the TS HTML; a header
+                         without a vendor id is matched by code and name to vendor 0 or 10415. It confirms and
+                         gives grammars; being machine-extracted (it keeps the TS typos) it never stands alone.
+  Looked at and not used, because they add no AVP to the load: RestComm/jdiameter core/mux/common/config/
+  dictionary.xml at 7f39093 (AGPL-3.0; its 659 TGPP AVPs are all in the load or the sources above, its other
+  new ones are T-Mobile PL and CableLabs vendor AVPs, outside these libraries),
+  Scapy 2.8.0 scapy/contrib/diameter.py (GPL-2.0-only; Rel-12/13, nothing new), Wireshark master's diameter/
+  dictionary.xml (within 1 kB of the 4.0.17 copy above).
 Where sources disagree, a weighted vote decides (freeDiameter's CSV and the spec text quoted by
 corsac weigh most for types, freeDiameter's CSV decides the M flag, the .dia files' grammars are
 preferred, then corsac's quoted ones), and OVERRIDES below records each disagreement settled by the
@@ -48,10 +63,14 @@ EXTRA = os.environ.get("PACK_EXTRA_SOURCES", "/tmp/pack-sources")
 
 LIBRARIES = {10415: "3gpp.xml", 0: "ietf.xml", 13019: "etsi.xml", 5535: "3gpp2.xml"}
 NOTES = {
-    "3gpp.xml": "Extended by scripts/extend-pack-library.py with the 3GPP AVPs of freeDiameter's dict_dcca_3gpp (BSD, TS clause per AVP), sigscale's 3gpp.dia (Apache-2.0), Wireshark's dictionary (GPL-2.0-or-later), go-diameter (BSD-3-Clause), travelping ergw_aaa (Apache-2.0), python-diameter 0.9.0 (MIT), Eclipse Titan's Diameter DDFs (EPL-2.0) and corsac-diameter's quoted TS text (AGPL-3.0), settled by the TS (up to Rel-15..19, as each source followed) where they disagree.",
+    "3gpp.xml": "Extended by scripts/extend-pack-library.py with the 3GPP AVPs of freeDiameter's dict_dcca_3gpp (BSD, TS clause per AVP), sigscale's 3gpp.dia (Apache-2.0), Wireshark's dictionary (GPL-2.0-or-later), go-diameter (BSD-3-Clause), travelping ergw_aaa (Apache-2.0), python-diameter 0.9.0 (MIT), Eclipse Titan's Diameter DDFs (EPL-2.0) and corsac-diameter's quoted TS text (AGPL-3.0), confirmed by pycrate's transcription of TS 29.230 table 7.1 (LGPL-2.1+) and the TS grammars extracted in P1sec's diameter-db, settled by the TS (up to Rel-15..19, as each source followed) where they disagree.",
     "ietf.xml": "Extended by scripts/extend-pack-library.py with IETF AVPs (RFC 4675, 4818, 5580, 5607, 5624, 5778/5779, 7633, 8581, 8583) from Wireshark's dictionary (GPL-2.0-or-later), sigscale's ietf.dia (Apache-2.0), go-diameter (BSD-3-Clause), python-diameter 0.9.0 (MIT) and corsac-diameter (AGPL-3.0), checked against the RFCs.",
     "etsi.xml": "Extended by scripts/extend-pack-library.py with ETSI AVPs (ES 283 034/035, TS 183 017, TS 183 033) on which Wireshark's etsie2e4.xml (GPL-2.0-or-later), python-diameter 0.9.0 (MIT), Eclipse Titan's DDFs (EPL-2.0) and corsac-diameter (AGPL-3.0) agree.",
     "3gpp2.xml": "Extended by scripts/extend-pack-library.py with the 3GPP2 X.S0057 (Ty) AVPs on which Wireshark's TGPP2.xml (GPL-2.0-or-later) and python-diameter 0.9.0 (MIT) agree.",
+}
+# earlier wordings of NOTES, replaced by the current one when the script writes the library again
+PREVIOUS_NOTES = {
+    "3gpp.xml": ["Extended by scripts/extend-pack-library.py with the 3GPP AVPs of freeDiameter's dict_dcca_3gpp (BSD, TS clause per AVP), sigscale's 3gpp.dia (Apache-2.0), Wireshark's dictionary (GPL-2.0-or-later), go-diameter (BSD-3-Clause), travelping ergw_aaa (Apache-2.0), python-diameter 0.9.0 (MIT), Eclipse Titan's Diameter DDFs (EPL-2.0) and corsac-diameter's quoted TS text (AGPL-3.0), settled by the TS (up to Rel-15..19, as each source followed) where they disagree."],
 }
 # what each library sees (its own AVPs, its `inherits`, and base.xml); etsi.xml and 3gpp2.xml are
 # given inherits="IETF" by this script so that their Grouped AVPs can name RFC AVPs
@@ -94,6 +113,9 @@ MEMBER_ALIASES = {
 SKIP = {
     (10415, 363): "sigscale lists Accounting-Input-Octets under vendor 10415; it is the RFC 6733 base AVP (vendor 0)",
     (10415, 364): "sigscale lists Accounting-Output-Octets under vendor 10415; it is the RFC 6733 base AVP (vendor 0)",
+    (10415, 458): "go-diameter lists Reservation-Priority under vendor 10415; it is ETSI TS 183 017's AVP (vendor 13019)",
+    (10415, 486): "go-diameter lists MIP6-Agent-Info under vendor 10415; it is the RFC 5447 AVP (vendor 0)",
+    (10415, 493): "go-diameter lists Service-Selection under vendor 10415; it is the RFC 5778 AVP (vendor 0)",
 }
 
 # Disagreements between the sources settled by the specification: (vendor, code) -> facts.
@@ -118,6 +140,16 @@ OVERRIDES = {
     (10415, 3922): {"name": "Monitoring-Event-Functionality"},
     # TS 29.272 7.3.x: Additional-Context-Identifier (1683), not Titan's "Additional-Context-ID".
     (10415, 1683): {"name": "Additional-Context-Identifier"},
+    # TS 29.283 7.3.20: MC-Service-User-Profile-Data carries 29.283's own Sequence-Number (4512, named
+    # Sequence-Number-29.283 in the load), not Sh's (716); its User-Data is left to *[ AVP ] because the grammar
+    # text does not tell Cx's User-Data (606) from Sh's (702).
+    (10415, 4511): {"grammar": [("Sequence-Number-29.283", 0, 1, None), ("User-Data-Id", 0, 1, None), ("AVP", 0, "*", None)]},
+    # M flag of AVPs that freeDiameter's CSV does not list: not set, like every AVP of the same block that the
+    # CSV does list (TS 29.272 1700-1719, TS 32.299 1320-1323 are all V only); python-diameter sets M on those
+    # siblings too, and corsac only by default (no explicit must), so their M is not evidence.
+    (10415, 1720): {"m": False},
+    (10415, 1324): {"m": False},
+    (10415, 1325): {"m": False},
     # RFC 8583 7.4: Load-Value is Unsigned64 (go-diameter says Unsigned32).
     (0, 652): {"type": "Unsigned64"},
     # TS 29.128 6.4.36 (with TS 29.274 figure 8.38-10, whose fields are all present): APN-Rate-Control-Status.
@@ -578,6 +610,120 @@ def parse_corsac(src="corsac"):
     return out
 
 
+# ---------- pycrate (LGPL-2.1+; facts only): TS 29.230 table 7.1 as pycrate_diameter transcribes it ----------
+PYCRATE_TYPES = {"OctetString", "UTF8String", "Grouped", "Enumerated", "Unsigned32", "Unsigned64", "Integer32",
+                 "Integer64", "Float32", "Float64", "Time", "Address", "DiameterIdentity", "DiameterURI",
+                 "IPFilterRule", "QoSFilterRule"}
+
+
+def parse_pycrate(src="pycrate"):
+    """pycrate_diameter/Diameter3GPP.py: TGPPAVPInfos_dict, `code : ('Name', Type),` per 3GPP AVP (vendor
+    10415) as TS 29.230 Rel-15.6 table 7.1 lists them. No flags and no enumerated values."""
+    text = open(EXTRA + "/pycrate/pycrate_diameter/Diameter3GPP.py", encoding="utf-8").read()
+    body = text[text.index("TGPPAVPInfos_dict = {"):]
+    body = body[:re.search(r"^\s*}", body, re.M).start()]
+    out = []
+    for m in re.finditer(r"^\s+(\d+)\s*:\s*\('([^']+)',\s*(\w+)\)", body, re.M):
+        typ = m.group(3) if m.group(3) in PYCRATE_TYPES else None
+        r = rec(src, m.group(2), m.group(1), 10415, typ, set(), spec="3GPP TS 29.230 V15.6 table 7.1")
+        r["must"] = None  # the table gives no flags
+        out.append(r)
+    return out
+
+
+# ---------- P1sec diameter-db ccf_from_html (no licence file; facts only) ----------
+CCF_HEAD = re.compile(r"^<\s*([^<>]+?)\s*>\s*::=\s*<\s*AVP-Header\s*:\s*(\d+)\s*,?\s*(\d+)?\s*>\s*$")
+CCF_TYPE = re.compile(r"^[Tt]he ([A-Za-z0-9][A-Za-z0-9_-]*) AVP \(AVP [Cc]ode (\d+)\) is of type (\w+)\s*$")
+CCF_MEMBER = re.compile(r"^(?:(\d*)\s*(\*)\s*(\d*))?\s*([<{\[])\s*([^<>{}\[\]]+?)\s*[>}\]]\s*(?:;.*)?$")
+
+
+def parse_p1sec_ccf(src="p1sec"):
+    """DIR/p1sec-ccf/*.ccf: the AVP grammars (`< Name > ::= < AVP-Header: code [vendor] >` and the member lines
+    up to the next blank line) and the `The X AVP (AVP code N) is of type T` sentences that P1sec extracted from
+    the 3GPP TS HTML. A header without a vendor id gets its vendor in gather_sources() (vendor None here)."""
+    out = []
+    d = EXTRA + "/p1sec-ccf"
+    for f in sorted(os.listdir(d)):
+        if not f.endswith(".ccf"):
+            continue
+        spec = "3GPP TS " + f.split(".excerpt")[0][:-4] if f.endswith(".excerpt.ccf") else "3GPP TS " + f[:-4]
+        found = {}
+        cur = None
+        for raw in open(os.path.join(d, f), encoding="utf-8", errors="replace"):
+            s = raw.strip()
+            if not s:
+                cur = None
+                continue
+            m = CCF_HEAD.match(s)
+            if m:
+                name, code, vend = re.sub(r"-\s+", "-", m.group(1)), int(m.group(2)), m.group(3)
+                cur = found.setdefault((name, code), {"vendor": int(vend) if vend else None, "type": "Grouped", "members": []})
+                cur["type"] = "Grouped"
+                if vend:
+                    cur["vendor"] = int(vend)
+                continue
+            m = CCF_TYPE.match(s)
+            if m:
+                cur = None
+                t = SPEC_TYPES.get(m.group(3).lower())
+                e = found.setdefault((m.group(1), int(m.group(2))), {"vendor": None, "type": t, "members": None})
+                e["type"] = e["type"] or t
+                continue
+            if s.startswith("<") and "::=" in s:
+                cur = None  # a command grammar
+                continue
+            if cur is None:
+                continue
+            m = CCF_MEMBER.match(s)
+            if not m:
+                continue
+            lo, star, hi, br, mem = m.groups()
+            mem = re.sub(r"-\s+", "-", mem)
+            if " " in mem:
+                continue  # not an AVP name (the HTML lost a hyphen)
+            if mem == "AVP":
+                cur["members"].append(("AVP", 0, "*", None))
+                continue
+            required = br in "<{"
+            if star:
+                mn = int(lo) if lo else (1 if required else 0)
+                mx = int(hi) if hi else "*"
+            else:
+                mn, mx = (1 if required else 0), 1
+            cur["members"].append((mem, mn, mx, "first" if br == "<" else None))
+        for (name, code), e in found.items():
+            r = rec(src + ":" + f, name, code, 0, e["type"], set(), members=e["members"] or None, spec=spec)
+            r["vendor"] = e["vendor"]
+            r["must"] = None  # no flags in the ccf files
+            out.append(r)
+    return out
+
+
+def attach_ccf_vendors(recs):
+    """A ccf AVP header without a vendor id (and every `is of type` sentence) names an AVP by code and name
+    only: it is the IETF AVP when base.xml/the load or another source knows that code and name under vendor 0,
+    else the 3GPP AVP when one knows it under 10415; otherwise it is dropped (it cannot be placed)."""
+    keys, _ = load_existing()
+    known = {}
+    for k, n in keys.items():
+        known.setdefault((k[1], norm(n)), set()).add(k[0])
+    for r in recs:
+        if fam(r["src"]) != "p1sec" and r["vendor"] is not None:
+            known.setdefault((r["code"], norm(r["name"])), set()).add(r["vendor"])
+    out = []
+    for r in recs:
+        if fam(r["src"]) == "p1sec" and r["vendor"] is None:
+            vs = known.get((r["code"], norm(r["name"])), set())
+            if 0 in vs:
+                r["vendor"] = 0
+            elif 10415 in vs:
+                r["vendor"] = 10415
+            else:
+                continue
+        out.append(r)
+    return out
+
+
 def load_pydiameter_records():
     """python-diameter's AVPs with their Grouped grammar and enumerated values attached."""
     out, groups, consts = parse_pydiameter()
@@ -655,7 +801,14 @@ def gather_sources():
     if os.path.isdir(EXTRA + "/corsac"):
         recs += parse_corsac()
         used.append("corsac")
-    missing = {"ergw", "python-diameter", "titan", "corsac"} - {u.replace("ergw_aaa", "ergw") for u in used}
+    if os.path.isdir(EXTRA + "/pycrate"):
+        recs += parse_pycrate()
+        used.append("pycrate")
+    if os.path.isdir(EXTRA + "/p1sec-ccf"):
+        recs += parse_p1sec_ccf()
+        used.append("p1sec-ccf")
+    recs = attach_ccf_vendors(recs)
+    missing = {"ergw", "python-diameter", "titan", "corsac", "pycrate", "p1sec-ccf"} - {u.replace("ergw_aaa", "ergw") for u in used}
     for m in sorted(missing):
         sys.stderr.write("extend-pack-library: %s/%s not found; that source is skipped\n" % (EXTRA, m))
     return recs
@@ -692,10 +845,13 @@ def vote(cands, order):
     return sorted(tot, key=lambda v: (-tot[v], first[v]))[0]
 
 
-ORDER = ["fdcsv", "corsac", "titan", "ergw", "sigscale", "pydiameter", "wireshark", "fdjson", "godiameter"]
-NAME_W = {"fdcsv": 3, "corsac": 2, "titan": 2, "ergw": 2, "sigscale": 2, "pydiameter": 2, "wireshark": 1.5,
+ORDER = ["fdcsv", "corsac", "p1sec", "titan", "pycrate", "ergw", "sigscale", "pydiameter", "wireshark", "fdjson",
+         "godiameter"]
+NAME_W = {"fdcsv": 3, "corsac": 2, "p1sec": 2, "titan": 2, "pycrate": 2, "ergw": 2, "sigscale": 2, "pydiameter": 2,
+          "wireshark": 1.5,
           "fdjson": 1, "godiameter": 0.5}
-TYPE_W = {"fdcsv": 3, "corsac": 3, "titan": 2, "ergw": 2, "sigscale": 2, "pydiameter": 1.5, "wireshark": 2,
+TYPE_W = {"fdcsv": 3, "corsac": 3, "p1sec": 2, "titan": 2, "pycrate": 2, "ergw": 2, "sigscale": 2, "pydiameter": 1.5,
+          "wireshark": 2,
           "fdjson": 1, "godiameter": 0.5}
 M_W = {"ergw": 2, "sigscale": 2, "wireshark": 2, "corsac": 1, "pydiameter": 1, "fdjson": 1, "godiameter": 0.5}
 DERIVED = {"DiameterIdentity", "DiameterURI", "IPFilterRule", "QoSFilterRule", "Address", "UTF8String"}
@@ -766,7 +922,7 @@ def choose_items(recs):
     return best[0], out
 
 
-GRAMMAR_ORDER = ["sigscale", "ergw", "corsac", "fdjson", "pydiameter", "godiameter", "wireshark"]
+GRAMMAR_ORDER = ["sigscale", "ergw", "corsac", "p1sec", "fdjson", "pydiameter", "godiameter", "wireshark"]
 
 
 def choose_grammar(recs):
@@ -812,7 +968,7 @@ def build(report):
         if v == 0 and k[1] not in IETF_CODES:
             continue
         corsac_spec = any(fam(r["src"]) == "corsac" and r.get("must_explicit") and r.get("doc_type") for r in rs)
-        if v == 10415 and "fdcsv" not in fams and not corsac_spec and len(fams & {"wireshark", "pydiameter", "corsac", "sigscale", "ergw", "titan", "fdjson"}) < 2:
+        if v == 10415 and "fdcsv" not in fams and not corsac_spec and len(fams & {"wireshark", "pydiameter", "corsac", "sigscale", "ergw", "titan", "fdjson", "pycrate", "p1sec"}) < 2:
             report["skipped"].append((k, "only in %s; not confirmed by a second source" % ",".join(sorted(fams))))
             continue
         if v in (13019, 5535) and len(fams) < 2:
@@ -970,6 +1126,9 @@ def write_library(path, new_avps, note):
                 i += 1
         out.append(line)
     text = "".join(out)
+    for prev in PREVIOUS_NOTES.get(os.path.basename(path), []):
+        if note and note not in text and prev in text:
+            text = text.replace(prev, note, 1)
     if note and note not in text:
         text = re.sub(r'(<application [^>]*description=")([^"]*)(")', lambda m: m.group(1) + m.group(2) + " " + note + m.group(3), text, count=1)
     lib = os.path.basename(path)
