@@ -428,6 +428,32 @@ pub fn encode_slice_avp(
     put_padding(out, len);
 }
 
+/// Appends one AVP whose data is the first `len` bytes of the fixed-size `data` (a short
+/// text held inline). All of `data` is copied in one fixed-size copy, then cut back to `len`
+/// and padded: no call to a variable-length copy for the few bytes of a short value.
+#[inline(always)]
+pub fn encode_inline_avp<const N: usize>(
+    out: &mut BytesMut,
+    code: u32,
+    flags: AvpFlags,
+    vendor_id: u32,
+    data: &[u8; N],
+    len: usize,
+) {
+    let header = if flags.is_vendor() {
+        AVP_VENDOR_HEADER_LEN
+    } else {
+        AVP_HEADER_LEN
+    };
+    let avp_len = header + len;
+    out.reserve(header + N + 3);
+    put_avp_header(out, code, flags, vendor_id, avp_len as u32);
+    let end = out.len() + len;
+    out.extend_from_slice(data);
+    out.truncate(end);
+    put_padding(out, avp_len);
+}
+
 /// An AVP's identity: its code and Vendor-ID (0 for IETF AVPs). Generated `avp` modules
 /// hold one per AVP, so a 3GPP code never loses its vendor.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]

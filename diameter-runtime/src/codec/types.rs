@@ -400,7 +400,14 @@ macro_rules! text_type {
             }
             #[inline(always)]
             fn encode_avp(&self, out: &mut BytesMut, code: u32, flags: AvpFlags, vendor_id: u32) {
-                crate::codec::avp::encode_slice_avp(out, code, flags, vendor_id, self.as_bytes());
+                match &self.0 {
+                    TextRepr::Inline { len, buf } => crate::codec::avp::encode_inline_avp(
+                        out, code, flags, vendor_id, buf, *len as usize,
+                    ),
+                    TextRepr::Shared(b) => {
+                        crate::codec::avp::encode_slice_avp(out, code, flags, vendor_id, b)
+                    }
+                }
             }
             #[inline]
             fn is_unset(&self) -> bool {
