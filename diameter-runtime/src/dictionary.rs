@@ -168,6 +168,8 @@ enum Shape {
 struct Rule {
     avp: usize,
     shape: Shape,
+    /// The most occurrences `shape` allows (`u32::MAX`: no limit), for the per-AVP count.
+    max: u32,
     /// `< X >`: the first or the last AVP of its grammar.
     fixed: Option<Place>,
     /// The AVP's type, Grouped grammar and whether it has named values, copied from its
@@ -193,6 +195,9 @@ enum Slot {
 #[derive(Clone, Debug)]
 struct Grammar {
     rules: Vec<Rule>,
+    /// The rules checked once all AVPs are seen, in rule order: those with a minimum count
+    /// and the fixed last one. The others cannot fail there.
+    finals: Vec<usize>,
     /// Open addressing, linear probing: (code << 32 | vendor, slot); `EMPTY` marks a free
     /// place. Twice as many places as entries, so most lookups take one probe.
     table: Vec<(u64, Slot)>,
@@ -214,8 +219,16 @@ impl Grammar {
             }
             table[i] = (k, slot);
         }
+        let finals = (0..rules.len())
+            .filter(|&i| {
+                let r: &Rule = &rules[i];
+                r.fixed == Some(Place::Last)
+                    || matches!(r.shape, Shape::One | Shape::Repeated { min: 1.., .. })
+            })
+            .collect();
         Grammar {
             rules,
+            finals,
             table,
             wildcard,
         }
@@ -454,15 +467,9 @@ impl Dictionary {
             match g.slot(avp.code, avp.vendor_id) {
                 Some(Slot::Rule(i)) => {
                     let rule = &g.rules[i];
-                    let max = match rule.shape {
-                        Shape::One | Shape::Optional => Some(1),
-                        Shape::Repeated { max, .. } => max,
-                    };
-                    if let Some(max) = max {
-                        if counts[i] >= max {
-                            let name = self.avps[rule.avp].name.clone();
-                            return Err(too_many(buf, &avp, name, max));
-                        }
+                    if counts[i] >= rule.max {
+                        let name = self.avps[rule.avp].name.clone();
+                        return Err(too_many(buf, &avp, name, rule.max));
                     }
                     match rule.fixed {
                         Some(Place::First) if at != 0 => {
@@ -488,7 +495,8 @@ impl Dictionary {
                 }
             }
         }
-        for (rule, &n) in g.rules.iter().zip(counts.iter()) {
+        for &i in &g.finals {
+            let (rule, n) = (&g.rules[i], counts[i]);
             let def = &self.avps[rule.avp];
             if let (Some(Place::Last), Some((at, a))) = (rule.fixed, last_at) {
                 if at + 1 != index {
@@ -663,6 +671,7 @@ impl Builder {
                     list.push(Rule {
                         avp,
                         shape,
+                        max: max.unwrap_or(u32::MAX),
                         fixed,
                         ty: AvpType::OctetString,
                         grammar: None,

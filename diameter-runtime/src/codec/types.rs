@@ -624,6 +624,45 @@ impl fmt::Debug for Address {
     }
 }
 
+/// The checks of an Address's data, giving its family: at least the 2 family bytes, the
+/// length IPv4 and IPv6 need, digits for E.164.
+fn check_address(data: &[u8]) -> Result<u16, DecodeError> {
+    if data.len() < 2 {
+        return Err(DecodeError::new(
+            rc::INVALID_AVP_LENGTH,
+            format!("Address needs at least 2 bytes, got {}", data.len()),
+        ));
+    }
+    let family = u16::from_be_bytes([data[0], data[1]]);
+    let body = &data[2..];
+    // A length that does not fit the family is the AVP's length at fault (Erlang diameter
+    // answers it the same way).
+    let need = match family {
+        1 => 4,
+        2 => 16,
+        8 => {
+            if !body.iter().all(|b| b.is_ascii_digit()) {
+                return Err(DecodeError::new(
+                    rc::INVALID_AVP_VALUE,
+                    "E.164 address holds a non-digit",
+                ));
+            }
+            return Ok(family);
+        }
+        _ => return Ok(family),
+    };
+    if body.len() != need {
+        return Err(DecodeError::new(
+            rc::INVALID_AVP_LENGTH,
+            format!(
+                "address family {family} needs {need} bytes, got {}",
+                body.len()
+            ),
+        ));
+    }
+    Ok(family)
+}
+
 impl AvpValue for Address {
     #[inline]
     fn placeholder() -> Self {
@@ -631,43 +670,22 @@ impl AvpValue for Address {
     }
     const MIN_LEN: usize = 2;
     fn decode_value(data: Bytes) -> Result<Self, DecodeError> {
-        if data.len() < 2 {
-            return Err(DecodeError::new(
-                rc::INVALID_AVP_LENGTH,
-                format!("Address needs at least 2 bytes, got {}", data.len()),
-            ));
-        }
-        let family = u16::from_be_bytes([data[0], data[1]]);
+        let family = check_address(&data)?;
         let body = data.slice(2..);
-        // A length that does not fit the family is the AVP's length at fault (Erlang diameter
-        // answers it the same way).
-        let bad = |n: usize| {
-            DecodeError::new(
-                rc::INVALID_AVP_LENGTH,
-                format!(
-                    "address family {family} needs {n} bytes, got {}",
-                    body.len()
-                ),
-            )
-        };
         Ok(match family {
             1 => Address::V4(Ipv4Addr::from(
-                <[u8; 4]>::try_from(&body[..]).map_err(|_| bad(4))?,
+                <[u8; 4]>::try_from(&body[..]).expect("checked"),
             )),
             2 => Address::V6(Ipv6Addr::from(
-                <[u8; 16]>::try_from(&body[..]).map_err(|_| bad(16))?,
+                <[u8; 16]>::try_from(&body[..]).expect("checked"),
             )),
-            8 => {
-                if !body.iter().all(|b| b.is_ascii_digit()) {
-                    return Err(DecodeError::new(
-                        rc::INVALID_AVP_VALUE,
-                        "E.164 address holds a non-digit",
-                    ));
-                }
-                Address::E164(body)
-            }
+            8 => Address::E164(body),
             _ => Address::Other { family, data: body },
         })
+    }
+    #[inline]
+    fn check_at(buf: &Bytes, start: usize, end: usize) -> Result<(), DecodeError> {
+        check_address(&buf[start..end]).map(drop)
     }
     fn encode_value(&self, out: &mut BytesMut) {
         out.extend_from_slice(&(self.family()).to_be_bytes());

@@ -104,6 +104,27 @@ fn codec(c: &mut Criterion) {
             black_box(&m);
         })
     });
+    // Run-time validation of the same bytes against every bundled dictionary, strict, as
+    // `diameter serve` does before answering.
+    let sources: Vec<_> = diameter_dictionaries::SOURCES
+        .iter()
+        .map(|(n, t)| diameter_codegen::model::Source {
+            path: n.into(),
+            text: t.to_string(),
+            external: None,
+        })
+        .collect();
+    let model = diameter_codegen::model::load(&sources, Default::default()).unwrap();
+    let runtime = diameter_runtime::dictionary::Dictionary::from_model(&model)
+        .with_strictness(diameter_runtime::dictionary::Strictness::STRICT);
+    g.bench_function("ours/validate-runtime", |b| {
+        b.iter(|| {
+            runtime
+                .validate(black_box(&wire))
+                .map(|v| v.header.length)
+                .unwrap()
+        })
+    });
     g.bench_function("diameter-0.7/decode", |b| {
         b.iter(|| {
             let m = diameter::DiameterMessage::decode_from(
