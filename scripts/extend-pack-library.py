@@ -525,6 +525,18 @@ SPEC_TYPES = {"enumerated": "Enumerated", "unsigned32": "Unsigned32", "utf8strin
               "qosfilterrule": "QoSFilterRule"}
 
 
+def ccf_member(lo, star, hi, br, mem):
+    """A grammar member from its CCF parts: `lo*hi` bounds, the bracket (`<` fixed, `{` required,
+    `[` optional) and the name; returns (name, min, max, "first" or None)."""
+    required = br in "<{"
+    if star:
+        mn = int(lo) if lo else (1 if required else 0)
+        mx = int(hi) if hi else "*"
+    else:
+        mn, mx = (1 if required else 0), 1
+    return (mem, mn, mx, "first" if br == "<" else None)
+
+
 def parse_corsac(src="corsac"):
     base = EXTRA + "/corsac" + "/api/src/main/java/com/mobius/software/telco/protocols/diameter"
     consts = {}
@@ -581,13 +593,7 @@ def parse_corsac(src="corsac"):
                     if mem == "AVP":
                         wildcard = True
                         continue
-                    required = br in "<{"
-                    if star:
-                        mn = int(lo) if lo else (1 if required else 0)
-                        mx = int(hi) if hi else "*"
-                    else:
-                        mn, mx = (1 if required else 0), 1
-                    members.append((mem, mn, mx, "first" if br == "<" else None))
+                    members.append(ccf_member(lo, star, hi, br, mem))
             if wildcard:
                 members.append(("AVP", 0, "*", None))
         items = None
@@ -684,13 +690,7 @@ def parse_p1sec_ccf(src="p1sec"):
             if mem == "AVP":
                 cur["members"].append(("AVP", 0, "*", None))
                 continue
-            required = br in "<{"
-            if star:
-                mn = int(lo) if lo else (1 if required else 0)
-                mx = int(hi) if hi else "*"
-            else:
-                mn, mx = (1 if required else 0), 1
-            cur["members"].append((mem, mn, mx, "first" if br == "<" else None))
+            cur["members"].append(ccf_member(lo, star, hi, br, mem))
         for (name, code), e in found.items():
             r = rec(src + ":" + f, name, code, 0, e["type"], set(), members=e["members"] or None, spec=spec)
             r["vendor"] = e["vendor"]

@@ -18,14 +18,7 @@ pub struct Dict {
 impl Dict {
     /// The bundled base, accounting and credit-control dictionaries plus `extra` files.
     pub fn load(extra: &[PathBuf]) -> Result<Dict, String> {
-        let mut sources: Vec<Source> = diameter_dictionaries::SOURCES
-            .iter()
-            .map(|(name, text)| Source {
-                path: PathBuf::from(format!("<bundled {name}>")),
-                text: text.to_string(),
-                external: None,
-            })
-            .collect();
+        let mut sources = Source::embedded(diameter_dictionaries::SOURCES);
         for p in extra {
             let text = std::fs::read_to_string(p)
                 .map_err(|e| format!("cannot read {}: {e}", p.display()))?;

@@ -303,6 +303,21 @@ pub struct Source {
     pub external: Option<String>,
 }
 
+impl Source {
+    /// Sources for dictionaries embedded as `(name, XML text)` pairs, such as
+    /// `diameter_dictionaries::SOURCES`; each is named `<bundled NAME>` in messages.
+    pub fn embedded(files: &[(&str, &str)]) -> Vec<Source> {
+        files
+            .iter()
+            .map(|(name, text)| Source {
+                path: PathBuf::from(format!("<bundled {name}>")),
+                text: text.to_string(),
+                external: None,
+            })
+            .collect()
+    }
+}
+
 /// A resolved set of dictionaries.
 #[derive(Debug, Clone)]
 pub struct Dictionary {

@@ -24,14 +24,7 @@ use libfuzzer_sys::fuzz_target;
 fn dictionaries() -> &'static (Dictionary, Dictionary) {
     static D: OnceLock<(Dictionary, Dictionary)> = OnceLock::new();
     D.get_or_init(|| {
-        let sources: Vec<_> = diameter_dictionaries::SOURCES
-            .iter()
-            .map(|(n, t)| diameter_codegen::model::Source {
-                path: n.into(),
-                text: t.to_string(),
-                external: None,
-            })
-            .collect();
+        let sources = diameter_codegen::model::Source::embedded(diameter_dictionaries::SOURCES);
         let lenient = Dictionary::load_sources(&sources).expect("bundled dictionaries load");
         let strict = lenient.clone().with_strictness(Strictness::STRICT);
         (lenient, strict)

@@ -106,14 +106,7 @@ fn codec(c: &mut Criterion) {
     });
     // Run-time validation of the same bytes against every bundled dictionary, strict, as
     // `diameter serve` does before answering.
-    let sources: Vec<_> = diameter_dictionaries::SOURCES
-        .iter()
-        .map(|(n, t)| diameter_codegen::model::Source {
-            path: n.into(),
-            text: t.to_string(),
-            external: None,
-        })
-        .collect();
+    let sources = diameter_codegen::model::Source::embedded(diameter_dictionaries::SOURCES);
     let model = diameter_codegen::model::load(&sources, Default::default()).unwrap();
     let runtime = diameter_runtime::dictionary::Dictionary::from_model(&model)
         .with_strictness(diameter_runtime::dictionary::Strictness::STRICT);

@@ -38,14 +38,7 @@ const COMMANDS: &[(u32, u32, bool, Decode)] = &[
 ];
 
 fn model() -> model::Dictionary {
-    let sources: Vec<model::Source> = diameter_dictionaries::SOURCES
-        .iter()
-        .map(|(n, t)| model::Source {
-            path: n.into(),
-            text: t.to_string(),
-            external: None,
-        })
-        .collect();
+    let sources = model::Source::embedded(diameter_dictionaries::SOURCES);
     model::load(&sources, model::LoadOptions::default()).unwrap()
 }
 
