@@ -94,12 +94,6 @@ impl AnswerPlan {
             .find(|(k, _)| *k == key)
             .or_else(|| self.echo.iter().find(|((_, c), _)| *c == h.command_code))
             .map(|(_, v)| v);
-        let mut out = BytesMut::with_capacity(bytes.len() + 64);
-        let mut header = h.answer();
-        if (3000..4000).contains(&self.result_code) {
-            header.flags = header.flags.with(diameter_runtime::CommandFlags::ERROR);
-        }
-        header.write(&mut out);
         // Spans of whole AVPs (header, data, padding) to copy, found in one pass; Proxy-Info
         // (rare) and echoes beyond the first few take a second pass.
         let spans = || {
@@ -132,6 +126,29 @@ impl AnswerPlan {
                 _ => {}
             }
         }
+        // Exactly the answer's size: the frozen buffer then needs no second allocation.
+        let span_len = |(s, e): (usize, usize)| e - s;
+        let mut size = HEADER_LEN + self.origin.len() + 12 + session.map_or(0, span_len);
+        size += if overflow {
+            spans()
+                .filter(|(k, _)| echoes(k))
+                .map(|(_, s)| span_len(s))
+                .sum::<usize>()
+        } else {
+            copies[..n].iter().copied().map(span_len).sum::<usize>()
+        };
+        if proxies {
+            size += spans()
+                .filter(|(k, _)| *k == (284, 0))
+                .map(|(_, s)| span_len(s))
+                .sum::<usize>();
+        }
+        let mut out = BytesMut::with_capacity(size);
+        let mut header = h.answer();
+        if (3000..4000).contains(&self.result_code) {
+            header.flags = header.flags.with(diameter_runtime::CommandFlags::ERROR);
+        }
+        header.write(&mut out);
         if let Some((s, e)) = session {
             out.extend_from_slice(&bytes[s..e]);
         }
@@ -153,6 +170,7 @@ impl AnswerPlan {
                 out.extend_from_slice(&bytes[s..e]);
             }
         }
+        debug_assert_eq!(out.len(), size);
         let len = out.len() as u32;
         out[1..4].copy_from_slice(&len.to_be_bytes()[1..]);
         Reply::Answer(out.freeze())

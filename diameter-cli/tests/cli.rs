@@ -322,6 +322,33 @@ fn serve_send_and_bench() {
         stdout(&o)
     );
 
+    // Proxy-Info comes back in the answer, each in order (RFC 6733 §6.7.1: a proxy finds its
+    // state again), with the echoed AVPs.
+    let f = dir.join("ccr-proxied.toml");
+    std::fs::write(
+        &f,
+        "command = \"Credit-Control\"\napplication = \"credit-control\"\n[avps]\n\
+         Service-Context-Id = \"32251@3gpp.org\"\nCC-Request-Type = \"UPDATE_REQUEST\"\n\
+         CC-Request-Number = 7\nProxy-Info = [{ Proxy-Host = \"p1.example.net\", Proxy-State = \"s1\" }, \
+         { Proxy-Host = \"p2.example.net\", Proxy-State = \"s2\" }]\n",
+    )
+    .unwrap();
+    let o = run(&[
+        "send",
+        "--connect",
+        &s.addr(),
+        "--file",
+        f.to_str().unwrap(),
+    ]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let text = stdout(&o);
+    let (p1, p2) = (
+        text.find("p1.example.net").expect(&text),
+        text.find("p2.example.net").expect(&text),
+    );
+    assert!(p1 < p2, "{text}");
+    assert!(text.contains("CC-Request-Number (415) M = 7"), "{text}");
+
     // bench --json prints exactly one object with the documented keys.
     let o = run(&[
         "bench",

@@ -30,12 +30,19 @@ pub(crate) struct Key {
 impl Key {
     /// The key of a request from `origin_host` with this End-to-End id.
     pub(crate) fn new(origin_host: Bytes, end_to_end: u32) -> Key {
-        // FNV-1a over the host, then the id mixed in.
-        let mut h: u64 = 0xcbf2_9ce4_8422_2325;
-        for &b in origin_host.iter() {
-            h = (h ^ b as u64).wrapping_mul(0x0100_0000_01b3);
+        // Eight bytes at a time, each word multiplied in (a lookup compares hosts where the
+        // hashes match, so only the spread matters), then the id mixed in.
+        const K: u64 = 0x9e37_79b9_7f4a_7c15;
+        let mut h: u64 = origin_host.len() as u64;
+        let mut words = origin_host.chunks_exact(8);
+        for w in &mut words {
+            let w = u64::from_le_bytes(w.try_into().expect("8 bytes"));
+            h = (h.rotate_left(5) ^ w).wrapping_mul(K);
         }
-        h = (h ^ end_to_end as u64).wrapping_mul(0x9e37_79b9_7f4a_7c15);
+        let mut tail = [0u8; 8];
+        tail[..words.remainder().len()].copy_from_slice(words.remainder());
+        h = (h.rotate_left(5) ^ u64::from_le_bytes(tail)).wrapping_mul(K);
+        h = (h ^ end_to_end as u64).wrapping_mul(K);
         Key {
             hash: h ^ (h >> 29),
             end_to_end,
