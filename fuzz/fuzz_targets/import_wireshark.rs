@@ -9,8 +9,12 @@ use diameter_codegen::import::Format;
 use libfuzzer_sys::fuzz_target;
 
 fuzz_target!(|data: &[u8]| {
-    let Some((&selector, rest)) = data.split_first() else { return };
-    let Ok(text) = std::str::from_utf8(rest) else { return };
+    let Some((&selector, rest)) = data.split_first() else {
+        return;
+    };
+    let Ok(text) = std::str::from_utf8(rest) else {
+        return;
+    };
     let formats = [Format::Wireshark];
     common::run(formats[selector as usize % formats.len()], "fuzz.xml", text);
 });

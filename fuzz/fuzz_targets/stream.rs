@@ -17,7 +17,9 @@ use diameter_runtime::base::{
 };
 use diameter_runtime::codec::Framer;
 use diameter_runtime::dictionary::{Dictionary, Strictness};
-use diameter_runtime::peer::{AppId, Capabilities, Connection, ConnectionConfig, Event, Phase, Side};
+use diameter_runtime::peer::{
+    AppId, Capabilities, Connection, ConnectionConfig, Event, Phase, Side,
+};
 use diameter_runtime::{DecodeError, Header, Message};
 use libfuzzer_sys::fuzz_target;
 
@@ -106,7 +108,10 @@ fn connection(side: Side, sizes: &[u8], stream: &[u8]) {
             *closed = true;
             assert_eq!(c.poll_timeout(), None);
         } else {
-            assert!(c.poll_timeout().is_some(), "an open connection always has a timer");
+            assert!(
+                c.poll_timeout().is_some(),
+                "an open connection always has a timer"
+            );
         }
     };
     drain(&mut c, now, &mut closed);
