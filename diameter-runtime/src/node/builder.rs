@@ -203,6 +203,11 @@ impl NodeBuilder {
     /// replays them to duplicates — a request with the T flag whose Origin-Host and
     /// End-to-End id were already answered (RFC 6733 §5.5.4) — under their new Hop-by-Hop
     /// id, instead of handling them again. At most 16 MiB of answers are held.
+    ///
+    /// Every answer is copied into the cache, which is most of its cost: about 0.1 µs of
+    /// server CPU per answer at 300,000 answers/s on a small VM (`diameter serve` 1.10 µs per
+    /// validated answer with it, 0.97 µs without). Size it for the history duplicates need:
+    /// at that rate 8,192 answers are 27 ms.
     pub fn duplicate_cache(mut self, capacity: usize) -> Self {
         self.config.duplicate_cache = capacity;
         self
