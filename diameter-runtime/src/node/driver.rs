@@ -179,6 +179,9 @@ struct Driver {
     host: Option<DiameterIdentity>,
     /// Answers ready at once, collected while handling events.
     ready: Vec<Bytes>,
+    /// When the socket was last read: the time of the requests it brought, for the duplicate
+    /// cache (one clock reading per read, not one per answer).
+    read_at: std::time::Instant,
     /// Initiator: the peer turned out to be connected already (its connection is kept).
     election_lost: bool,
     /// Responder: counted among the node's connections still in the capabilities exchange.
@@ -229,6 +232,7 @@ impl Driver {
             outcome: Outcome::Closed,
             host: None,
             ready: Vec::new(),
+            read_at: std::time::Instant::now(),
             election_lost: false,
             opening: side == Side::Responder,
             upgrade: None,
@@ -349,6 +353,7 @@ impl Driver {
             buf.reserve(READ_CHUNK);
         }
         let now = std::time::Instant::now();
+        self.read_at = now;
         let r = self.stream.try_read_buf(buf);
         if self.inband_client.is_some() && self.stream.handshake_done() {
             let host = self.inband_client.take().unwrap_or_default();
@@ -572,6 +577,7 @@ impl Driver {
                         self.c.common_applications(),
                         &mut ready,
                         &self.later_tx,
+                        self.read_at,
                     )
                     .await;
                     for b in ready.drain(..) {

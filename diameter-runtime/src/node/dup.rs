@@ -13,23 +13,23 @@
 use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
-use bytes::{Bytes, BytesMut};
+use bytes::BytesMut;
 
 /// How many generations the capacity is split into: when the newest is full the oldest
 /// goes, so between 7/8 of the capacity and all of it is held.
 const GENERATIONS: usize = 8;
 
 /// Who sent a request: its Origin-Host and End-to-End id.
-pub(crate) struct Key {
+pub(crate) struct Key<'a> {
     hash: u64,
     end_to_end: u32,
-    /// The Origin-Host (a slice of the request: no copy).
-    host: Bytes,
+    /// The Origin-Host, borrowed from the request.
+    host: &'a [u8],
 }
 
-impl Key {
+impl<'a> Key<'a> {
     /// The key of a request from `origin_host` with this End-to-End id.
-    pub(crate) fn new(origin_host: Bytes, end_to_end: u32) -> Key {
+    pub(crate) fn new(origin_host: &'a [u8], end_to_end: u32) -> Key<'a> {
         // Eight bytes at a time, each word multiplied in (a lookup compares hosts where the
         // hashes match, so only the spread matters), then the id mixed in.
         const K: u64 = 0x9e37_79b9_7f4a_7c15;
@@ -108,7 +108,7 @@ impl DupCache {
 
     /// A copy of the answer to replay (for the caller to give its new Hop-by-Hop id), if the
     /// request was answered within the lifetime.
-    pub(crate) fn get(&self, key: &Key) -> Option<BytesMut> {
+    pub(crate) fn get(&self, key: &Key<'_>) -> Option<BytesMut> {
         let r = self.ring.lock().unwrap_or_else(|p| p.into_inner());
         // Newest first: a request answered twice replays its latest answer.
         for age in 0..GENERATIONS {
@@ -124,7 +124,7 @@ impl DupCache {
                 let host_at = s.start as usize;
                 let answer_at = host_at + s.host_len as usize;
                 if s.end_to_end == key.end_to_end
-                    && g.data[host_at..answer_at] == key.host[..]
+                    && g.data[host_at..answer_at] == *key.host
                     && s.at.elapsed() < self.lifetime
                 {
                     let answer = &g.data[answer_at..answer_at + s.answer_len as usize];
@@ -135,14 +135,14 @@ impl DupCache {
         None
     }
 
-    /// Keeps the answer to the request with this key.
-    pub(crate) fn insert(&self, key: &Key, answer: &[u8]) {
-        let origin_host = &key.host[..];
+    /// Keeps the answer to the request with this key, answered at `at` (a time the caller
+    /// already has, such as when the request was read: never later than the answer).
+    pub(crate) fn insert(&self, key: &Key<'_>, answer: &[u8], at: Instant) {
+        let origin_host = key.host;
         let size = origin_host.len() + answer.len();
         if size > self.bytes_per_gen || origin_host.len() > u16::MAX as usize {
             return;
         }
-        let at = Instant::now();
         let mut guard = self.ring.lock().unwrap_or_else(|p| p.into_inner());
         let r = &mut *guard;
         let full = {
@@ -172,8 +172,8 @@ impl DupCache {
 mod tests {
     use super::*;
 
-    fn key(host: &'static [u8], e2e: u32) -> Key {
-        Key::new(Bytes::from_static(host), e2e)
+    fn key(host: &'static [u8], e2e: u32) -> Key<'static> {
+        Key::new(host, e2e)
     }
 
     fn held(c: &DupCache) -> usize {
@@ -191,16 +191,16 @@ mod tests {
         let c = DupCache::new(64, Duration::from_secs(60), 1 << 20);
         let k = key(b"client.example.net", 7);
         assert!(c.get(&k).is_none());
-        c.insert(&k, b"answer");
+        c.insert(&k, b"answer", Instant::now());
         assert_eq!(&c.get(&k).unwrap()[..], b"answer");
         assert!(c.get(&key(b"client.example.net", 8)).is_none());
         assert!(c.get(&key(b"other.example.net", 7)).is_none());
         // Answered again: the latest answer is replayed.
-        c.insert(&k, b"second");
+        c.insert(&k, b"second", Instant::now());
         assert_eq!(&c.get(&k).unwrap()[..], b"second");
         // Thousands more: the cache stays within its entries, at least 7/8 of them held.
         for i in 0..10_000u32 {
-            c.insert(&key(b"client.example.net", 1000 + i), b"x");
+            c.insert(&key(b"client.example.net", 1000 + i), b"x", Instant::now());
             assert!(held(&c) <= 64);
         }
         assert!(held(&c) >= 56, "{}", held(&c));
@@ -213,14 +213,14 @@ mod tests {
     fn expired_and_oversized_answers_are_not_replayed() {
         let c = DupCache::new(64, Duration::ZERO, 1 << 20);
         let k = key(b"a", 1);
-        c.insert(&k, b"answer");
+        c.insert(&k, b"answer", Instant::now());
         assert!(c.get(&k).is_none(), "lifetime 0");
         // 80 bytes in all: 10 per generation, host included.
         let c = DupCache::new(64, Duration::from_secs(60), 80);
-        c.insert(&k, &[0u8; 10]);
+        c.insert(&k, &[0u8; 10], Instant::now());
         assert!(c.get(&k).is_none(), "over the byte bound");
         for i in 0..100u32 {
-            c.insert(&key(b"a", 100 + i), &[0u8; 6]);
+            c.insert(&key(b"a", 100 + i), &[0u8; 6], Instant::now());
             let bytes: usize = c
                 .ring
                 .lock()
@@ -240,12 +240,12 @@ mod tests {
 
     #[test]
     fn long_hosts_are_told_apart() {
-        let a = Bytes::from(vec![b'a'; 100]);
+        let a = vec![b'a'; 100];
         let mut b = vec![b'a'; 100];
         b[99] = b'b';
         let c = DupCache::new(64, Duration::from_secs(60), 1 << 20);
-        c.insert(&Key::new(a.clone(), 1), b"answer");
-        assert!(c.get(&Key::new(a, 1)).is_some());
-        assert!(c.get(&Key::new(Bytes::from(b), 1)).is_none());
+        c.insert(&Key::new(&a, 1), b"answer", Instant::now());
+        assert!(c.get(&Key::new(&a, 1)).is_some());
+        assert!(c.get(&Key::new(&b, 1)).is_none());
     }
 }

@@ -5,6 +5,7 @@
 
 use std::panic::AssertUnwindSafe;
 use std::sync::Arc;
+use std::time::Instant;
 
 use bytes::Bytes;
 use futures_util::FutureExt;
@@ -16,7 +17,8 @@ use crate::codec::{DiameterIdentity, Header};
 use crate::peer::capabilities::RELAY_APPLICATION_ID;
 use crate::peer::{AppId, Received};
 
-/// Handles one request from the peer `from`, with which `common` applications are shared.
+/// Handles one request from the peer `from`, with which `common` applications are shared,
+/// read at `now`.
 pub(crate) async fn on_request(
     inner: &Arc<Inner>,
     req: Received,
@@ -24,6 +26,7 @@ pub(crate) async fn on_request(
     common: &[AppId],
     out: &mut Vec<Bytes>,
     later: &mpsc::Sender<Bytes>,
+    now: Instant,
 ) {
     let caps = &inner.caps;
     if !inner.config.routes.is_empty()
@@ -75,12 +78,9 @@ pub(crate) async fn on_request(
             return;
         }
     }
-    // The key a duplicate of this request would have (Origin-Host, End-to-End id).
-    let dup_key = inner
-        .dup
-        .as_ref()
-        .and(req.origin_host())
-        .map(|h| super::dup::Key::new(req.frame.slice_ref(h), header.end_to_end));
+    // Where the Origin-Host is, for the key a duplicate of this request would have
+    // (Origin-Host, End-to-End id); the key borrows it from the frame.
+    let dup_host = inner.dup.as_ref().and(req.origin_host_span());
     let request = Request::new(header, req.frame.clone(), from.clone(), caps.clone());
     if let (None, Some(cb)) = (&bound, inner.callbacks.clone()) {
         let (inner, later, from) = (inner.clone(), later.clone(), from.clone());
@@ -120,8 +120,12 @@ pub(crate) async fn on_request(
     };
     // A duplicate of a request we answered: the same answer again (new hop-by-hop). Only a
     // retransmission (T flag) can be one.
-    if let (Some(cache), Some(key), true) = (&inner.dup, &dup_key, header.flags.is_retransmit()) {
-        if let Some(mut a) = cache.get(key) {
+    if let (Some(cache), Some(key), true) = (
+        &inner.dup,
+        dup_key(dup_host, &req.frame, header.end_to_end),
+        header.flags.is_retransmit(),
+    ) {
+        if let Some(mut a) = cache.get(&key) {
             Header::set_hop_by_hop(&mut a, header.hop_by_hop);
             out.push(a.freeze());
             return;
@@ -138,7 +142,12 @@ pub(crate) async fn on_request(
     match std::panic::catch_unwind(AssertUnwindSafe(|| (&mut fut).now_or_never())) {
         Ok(Some(reply)) => {
             if let Reply::Answer(b) = reply {
-                remember(inner, dup_key.as_ref(), &b);
+                remember(
+                    inner,
+                    dup_key(dup_host, &req.frame, header.end_to_end).as_ref(),
+                    &b,
+                    now,
+                );
                 out.push(b);
             }
             return;
@@ -164,17 +173,23 @@ pub(crate) async fn on_request(
             None => Some(handler_failed(&header, &frame, &inner.caps)),
         };
         if let Some(b) = bytes {
-            remember(&inner, dup_key.as_ref(), &b);
+            let key = dup_key(dup_host, &frame, header.end_to_end);
+            remember(&inner, key.as_ref(), &b, Instant::now());
             let _ = later.send(b).await;
         }
     });
 }
 
+/// The duplicate-cache key of a request whose Origin-Host is at `host` in `frame`.
+fn dup_key(host: Option<(u32, u32)>, frame: &[u8], end_to_end: u32) -> Option<super::dup::Key<'_>> {
+    host.map(|(s, e)| super::dup::Key::new(&frame[s as usize..e as usize], end_to_end))
+}
+
 /// Keeps a handler's answer for duplicates of its request (`key`: `None` when the cache is
 /// off or the request has no Origin-Host).
-fn remember(inner: &Inner, key: Option<&super::dup::Key>, answer: &[u8]) {
+fn remember(inner: &Inner, key: Option<&super::dup::Key<'_>>, answer: &[u8], at: Instant) {
     if let (Some(cache), Some(key)) = (&inner.dup, key) {
-        cache.insert(key, answer);
+        cache.insert(key, answer, at);
     }
 }
 

@@ -171,6 +171,11 @@ impl Received {
         self.get(self.origin_host)
     }
 
+    /// Where the first Origin-Host's data is in the frame (start, end).
+    pub(crate) fn origin_host_span(&self) -> Option<(u32, u32)> {
+        self.origin_host
+    }
+
     /// The first Destination-Host's data.
     pub fn destination_host(&self) -> Option<&[u8]> {
         self.get(self.destination_host)

@@ -475,8 +475,19 @@ async fn least_outstanding_balancing_and_stats() {
     );
 }
 
-#[tokio::test]
+#[tokio::test(flavor = "multi_thread")]
 async fn duplicate_requests_get_the_stored_answer() {
+    duplicates_get_the_stored_answer(false).await;
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn duplicates_of_a_waiting_handler_get_the_stored_answer() {
+    duplicates_get_the_stored_answer(true).await;
+}
+
+/// A T-flagged repeat of an answered request gets the stored answer, from a handler that
+/// answers at once or one that waits (its answer is stored from the task that runs it).
+async fn duplicates_get_the_stored_answer(waits: bool) {
     use std::sync::atomic::{AtomicU32, Ordering};
     use tokio::io::AsyncWriteExt;
     let calls = std::sync::Arc::new(AtomicU32::new(0));
@@ -484,16 +495,22 @@ async fn duplicate_requests_get_the_stored_answer() {
     let s = server("ocs.example.net", move |b| {
         // The duplicate cache is on by default.
         b.handler(move |req: Request| {
-            let n = seen.fetch_add(1, Ordering::Relaxed);
-            let mut a = req.generate_answer(ResultCode::DIAMETER_SUCCESS);
-            // Something that differs per handler call.
-            a.avps.push(dynamic::Avp::new(
-                278,
-                diameter_runtime::AvpFlags::MANDATORY,
-                0,
-                &n,
-            ));
-            std::future::ready(Reply::Answer(a.encode()))
+            let seen = seen.clone();
+            async move {
+                if waits {
+                    tokio::time::sleep(std::time::Duration::from_millis(5)).await;
+                }
+                let n = seen.fetch_add(1, Ordering::Relaxed);
+                let mut a = req.generate_answer(ResultCode::DIAMETER_SUCCESS);
+                // Something that differs per handler call.
+                a.avps.push(dynamic::Avp::new(
+                    278,
+                    diameter_runtime::AvpFlags::MANDATORY,
+                    0,
+                    &n,
+                ));
+                Reply::Answer(a.encode())
+            }
         })
     })
     .await;
