@@ -170,6 +170,7 @@ impl Header {
     /// answer a request whose header [`Header::parse`] refused with its own identifiers.
     ///
     /// Panics if `buf` is shorter than [`HEADER_LEN`].
+    #[inline]
     pub fn peek(buf: &[u8]) -> Header {
         let word = |i: usize| u32::from_be_bytes([buf[i], buf[i + 1], buf[i + 2], buf[i + 3]]);
         Header {
@@ -188,47 +189,22 @@ impl Header {
     /// Errors: 5011 for a version other than 1, 5015 for a length that is short, not a multiple
     /// of four or different from `buf.len()`, and 3008 for reserved bits, `E` on a request or
     /// `T` on an answer.
+    #[inline]
     pub fn parse(buf: &[u8]) -> Result<Header, DecodeError> {
         if buf.len() < HEADER_LEN {
-            return Err(DecodeError::new(
-                rc::INVALID_MESSAGE_LENGTH,
-                format!("{} bytes cannot hold a 20-byte header", buf.len()),
-            ));
+            return Err(short_header(buf.len()));
         }
         let header = Self::peek(buf);
-        let (version, length, flags) = (header.version, header.length, header.flags);
-        if version != VERSION {
-            return Err(DecodeError::new(
-                rc::UNSUPPORTED_VERSION,
-                format!("version {version}, expected 1"),
-            ));
-        }
-        if (length as usize) < HEADER_LEN || length % 4 != 0 || length as usize != buf.len() {
-            return Err(DecodeError::new(
-                rc::INVALID_MESSAGE_LENGTH,
-                format!(
-                    "message length field {length} does not fit a {}-byte message",
-                    buf.len()
-                ),
-            ));
-        }
-        if flags.0 & CommandFlags::RESERVED_MASK != 0 {
-            return Err(DecodeError::new(
-                rc::INVALID_HDR_BITS,
-                format!("reserved command flag bits set: {flags:?}"),
-            ));
-        }
-        if flags.is_request() && flags.is_error() {
-            return Err(DecodeError::new(
-                rc::INVALID_HDR_BITS,
-                "E bit set on a request",
-            ));
-        }
-        if !flags.is_request() && flags.is_retransmit() {
-            return Err(DecodeError::new(
-                rc::INVALID_HDR_BITS,
-                "T bit set on an answer",
-            ));
+        let (length, flags) = (header.length as usize, header.flags);
+        if header.version != VERSION
+            || length < HEADER_LEN
+            || length % 4 != 0
+            || length != buf.len()
+            || flags.0 & CommandFlags::RESERVED_MASK != 0
+            || (flags.is_request() && flags.is_error())
+            || (!flags.is_request() && flags.is_retransmit())
+        {
+            return Err(header_error(&header, buf.len()));
         }
         Ok(header)
     }
@@ -283,6 +259,47 @@ impl Header {
             ..*self
         }
     }
+}
+
+/// The error for a buffer shorter than a header (kept out of line: the common path builds
+/// its header in registers).
+#[cold]
+#[inline(never)]
+fn short_header(len: usize) -> DecodeError {
+    DecodeError::new(
+        rc::INVALID_MESSAGE_LENGTH,
+        format!("{len} bytes cannot hold a 20-byte header"),
+    )
+}
+
+/// Which check of [`Header::parse`] `header` fails, in the order it makes them, for a message
+/// of `len` bytes.
+#[cold]
+#[inline(never)]
+fn header_error(header: &Header, len: usize) -> DecodeError {
+    let (version, length, flags) = (header.version, header.length, header.flags);
+    if version != VERSION {
+        return DecodeError::new(
+            rc::UNSUPPORTED_VERSION,
+            format!("version {version}, expected 1"),
+        );
+    }
+    if (length as usize) < HEADER_LEN || length % 4 != 0 || length as usize != len {
+        return DecodeError::new(
+            rc::INVALID_MESSAGE_LENGTH,
+            format!("message length field {length} does not fit a {len}-byte message"),
+        );
+    }
+    if flags.0 & CommandFlags::RESERVED_MASK != 0 {
+        return DecodeError::new(
+            rc::INVALID_HDR_BITS,
+            format!("reserved command flag bits set: {flags:?}"),
+        );
+    }
+    if flags.is_request() && flags.is_error() {
+        return DecodeError::new(rc::INVALID_HDR_BITS, "E bit set on a request");
+    }
+    DecodeError::new(rc::INVALID_HDR_BITS, "T bit set on an answer")
 }
 
 /// A command code (24 bits), as generated `command` modules hold them.
