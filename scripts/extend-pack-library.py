@@ -792,21 +792,12 @@ def gather_sources():
         for f in ERGW_FILES:
             recs += [r for r in parse_dia(EXTRA + "/ergw/" + f, "ergw") if r["vendor"] == 10415]
         used.append("ergw_aaa")
-    if os.path.isdir(EXTRA + "/python-diameter"):
-        recs += load_pydiameter_records()
-        used.append("python-diameter")
-    if os.path.isdir(EXTRA + "/titan"):
-        recs += parse_titan()
-        used.append("titan")
-    if os.path.isdir(EXTRA + "/corsac"):
-        recs += parse_corsac()
-        used.append("corsac")
-    if os.path.isdir(EXTRA + "/pycrate"):
-        recs += parse_pycrate()
-        used.append("pycrate")
-    if os.path.isdir(EXTRA + "/p1sec-ccf"):
-        recs += parse_p1sec_ccf()
-        used.append("p1sec-ccf")
+    for name, load in (("python-diameter", load_pydiameter_records), ("titan", parse_titan),
+                       ("corsac", parse_corsac), ("pycrate", parse_pycrate),
+                       ("p1sec-ccf", parse_p1sec_ccf)):
+        if os.path.isdir(EXTRA + "/" + name):
+            recs += load()
+            used.append(name)
     recs = attach_ccf_vendors(recs)
     missing = {"ergw", "python-diameter", "titan", "corsac", "pycrate", "p1sec-ccf"} - {u.replace("ergw_aaa", "ergw") for u in used}
     for m in sorted(missing):

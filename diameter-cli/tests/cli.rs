@@ -44,6 +44,11 @@ fn wait_port(port: u16) {
     }
 }
 
+/// `diameter send --connect addr --file file`.
+fn send_file(addr: &str, file: &std::path::Path) -> Output {
+    run(&["send", "--connect", addr, "--file", file.to_str().unwrap()])
+}
+
 /// A `diameter serve` process, killed on drop.
 struct Serve(Child, u16);
 
@@ -303,13 +308,7 @@ fn serve_send_and_bench() {
     std::fs::create_dir_all(&dir).unwrap();
     let f = dir.join("acr.toml");
     std::fs::write(&f, "command = \"Accounting\"\napplication = \"accounting\"\n[avps]\nAccounting-Record-Type = \"EVENT_RECORD\"\nAccounting-Record-Number = 12\n").unwrap();
-    let o = run(&[
-        "send",
-        "--connect",
-        &s.addr(),
-        "--file",
-        f.to_str().unwrap(),
-    ]);
+    let o = send_file(&s.addr(), &f);
     assert!(o.status.success(), "{}", stderr(&o));
     assert!(
         stdout(&o).contains("Accounting-Answer (command 271, application 3)"),
@@ -333,13 +332,7 @@ fn serve_send_and_bench() {
          { Proxy-Host = \"p2.example.net\", Proxy-State = \"s2\" }]\n",
     )
     .unwrap();
-    let o = run(&[
-        "send",
-        "--connect",
-        &s.addr(),
-        "--file",
-        f.to_str().unwrap(),
-    ]);
+    let o = send_file(&s.addr(), &f);
     assert!(o.status.success(), "{}", stderr(&o));
     let text = stdout(&o);
     let (p1, p2) = (
@@ -448,13 +441,7 @@ fn bad_input_gives_one_line_and_nonzero_exit() {
         "5",
     ]));
     one_line_error(&run(&["bench", "--app", "nasreq", "--requests", "5"]));
-    one_line_error(&run(&[
-        "send",
-        "--connect",
-        &s.addr(),
-        "--file",
-        "/nonexistent.toml",
-    ]));
+    one_line_error(&send_file(&s.addr(), "/nonexistent.toml".as_ref()));
     // A peer that rejects our CER: the vendor application is not served.
     let vendor = root().join("tests/codegen/dict/vendor.xml");
     let o = run(&[
