@@ -197,7 +197,18 @@ pub fn decode_field_into<T: AvpValue>(
     avp: &AvpRef,
     name: &'static str,
 ) -> Result<(), DecodeError> {
-    T::decode_into(slot, buf, avp.start, avp.end).map_err(|e| e.within(name, &avp.to_raw(buf)))
+    match T::decode_into(slot, buf, avp.start, avp.end) {
+        Ok(()) => Ok(()),
+        Err(e) => Err(field_error(e, name, buf, avp)),
+    }
+}
+
+/// Attaches the AVP and its name to a value's error (out of line: every field's decode
+/// inlines the call).
+#[cold]
+#[inline(never)]
+fn field_error(e: DecodeError, name: &'static str, buf: &Bytes, avp: &AvpRef) -> DecodeError {
+    e.within(name, &avp.to_raw(buf))
 }
 
 /// Appends one AVP holding `value`.

@@ -120,12 +120,27 @@ impl AvpValue for Bytes {
 
 #[inline]
 fn fixed<const N: usize>(data: &[u8], ty: &'static str) -> Result<[u8; N], DecodeError> {
-    <[u8; N]>::try_from(data).map_err(|_| {
-        DecodeError::new(
-            rc::INVALID_AVP_LENGTH,
-            format!("{ty} needs {N} bytes, got {}", data.len()),
-        )
-    })
+    <[u8; N]>::try_from(data).map_err(|_| wrong_length(ty, N, data.len()))
+}
+
+/// 5014 for a fixed-size value of the wrong length (out of line: decoders inline the check).
+#[cold]
+#[inline(never)]
+fn wrong_length(ty: &'static str, need: usize, got: usize) -> DecodeError {
+    DecodeError::new(
+        rc::INVALID_AVP_LENGTH,
+        format!("{ty} needs {need} bytes, got {got}"),
+    )
+}
+
+/// 5004 for text that is not UTF-8 (out of line: decoders inline the check).
+#[cold]
+#[inline(never)]
+fn invalid_utf8(label: &'static str, e: std::str::Utf8Error) -> DecodeError {
+    DecodeError::new(
+        rc::INVALID_AVP_VALUE,
+        format!("{label} is not valid UTF-8: {e}"),
+    )
 }
 
 macro_rules! numeric {
@@ -361,9 +376,7 @@ macro_rules! text_type {
                 if $nonempty && data.is_empty() {
                     return Err(empty_text($label));
                 }
-                Self::from_utf8(data).map_err(|e| {
-                    DecodeError::new(rc::INVALID_AVP_VALUE, format!(concat!($label, " is not valid UTF-8: {}"), e))
-                })
+                Self::from_utf8(data).map_err(|e| invalid_utf8($label, e))
             }
             #[inline(always)]
             fn decode_at(buf: &Bytes, start: usize, end: usize) -> Result<Self, DecodeError> {
@@ -383,10 +396,7 @@ macro_rules! text_type {
                     return Err(empty_text($label));
                 }
                 if let Err(e) = check_utf8(b) {
-                    return Err(DecodeError::new(
-                        rc::INVALID_AVP_VALUE,
-                        format!(concat!($label, " is not valid UTF-8: {}"), e),
-                    ));
+                    return Err(invalid_utf8($label, e));
                 }
                 Ok(())
             }
