@@ -120,12 +120,9 @@ pub(crate) async fn on_request(
     };
     // A duplicate of a request we answered: the same answer again (new hop-by-hop). Only a
     // retransmission (T flag) can be one.
-    if let (Some(cache), Some(key), true) = (
-        &inner.dup,
-        dup_key(dup_host, &req.frame, header.end_to_end),
-        header.flags.is_retransmit(),
-    ) {
-        if let Some(mut a) = cache.get(&key) {
+    let key = dup_key(dup_host, &req.frame, header.end_to_end);
+    if let (Some(cache), Some(key), true) = (&inner.dup, &key, header.flags.is_retransmit()) {
+        if let Some(mut a) = cache.get(key) {
             Header::set_hop_by_hop(&mut a, header.hop_by_hop);
             out.push(a.freeze());
             return;
@@ -142,12 +139,7 @@ pub(crate) async fn on_request(
     match std::panic::catch_unwind(AssertUnwindSafe(|| (&mut fut).now_or_never())) {
         Ok(Some(reply)) => {
             if let Reply::Answer(b) = reply {
-                remember(
-                    inner,
-                    dup_key(dup_host, &req.frame, header.end_to_end).as_ref(),
-                    &b,
-                    now,
-                );
+                remember(inner, key.as_ref(), &b, now);
                 out.push(b);
             }
             return;
