@@ -46,6 +46,15 @@ impl AvpFlags {
     pub const fn is_vendor(self) -> bool {
         self.contains(Self::VENDOR)
     }
+    /// The length of the AVP header these flags call for: 12 with `V` (room for the
+    /// Vendor-ID), else 8.
+    pub const fn header_len(self) -> usize {
+        if self.is_vendor() {
+            AVP_VENDOR_HEADER_LEN
+        } else {
+            AVP_HEADER_LEN
+        }
+    }
     /// `M` is set.
     pub const fn is_mandatory(self) -> bool {
         self.contains(Self::MANDATORY)
@@ -124,6 +133,14 @@ pub const fn padding(len: usize) -> usize {
     (4 - (len & 3)) & 3
 }
 
+/// The encoded size of an AVP with these flags and `data_len` bytes of data: header, data
+/// and padding.
+#[inline]
+pub const fn avp_len(flags: AvpFlags, data_len: usize) -> usize {
+    let len = flags.header_len() + data_len;
+    len + padding(len)
+}
+
 /// An AVP kept as it came: code, flags, vendor and the undecoded data.
 ///
 /// Encoding it again gives the same bytes (padding is written as zeros, as RFC 6733 requires).
@@ -158,17 +175,12 @@ impl RawAvp {
 
     /// Header length: 12 with the `V` flag, else 8.
     pub fn header_len(&self) -> usize {
-        if self.flags.is_vendor() {
-            AVP_VENDOR_HEADER_LEN
-        } else {
-            AVP_HEADER_LEN
-        }
+        self.flags.header_len()
     }
 
     /// Encoded length including padding.
     pub fn encoded_len(&self) -> usize {
-        let len = self.header_len() + self.data.len();
-        len + padding(len)
+        avp_len(self.flags, self.data.len())
     }
 
     /// Appends the AVP, padded.
@@ -388,12 +400,7 @@ pub fn encode_fixed_avp<const N: usize>(
     data: [u8; N],
 ) {
     let vendor = flags.is_vendor();
-    let header = if vendor {
-        AVP_VENDOR_HEADER_LEN
-    } else {
-        AVP_HEADER_LEN
-    };
-    let len = (header + N) as u32;
+    let len = (flags.header_len() + N) as u32;
     let mut b = [0u8; 32];
     b[..4].copy_from_slice(&code.to_be_bytes());
     b[4..8].copy_from_slice(&(((flags.bits() as u32) << 24) | len).to_be_bytes());
@@ -416,12 +423,7 @@ pub fn encode_slice_avp(
     vendor_id: u32,
     data: &[u8],
 ) {
-    let header = if flags.is_vendor() {
-        AVP_VENDOR_HEADER_LEN
-    } else {
-        AVP_HEADER_LEN
-    };
-    let len = header + data.len();
+    let len = flags.header_len() + data.len();
     out.reserve(len + 3);
     put_avp_header(out, code, flags, vendor_id, len as u32);
     out.extend_from_slice(data);
@@ -440,11 +442,7 @@ pub fn encode_inline_avp<const N: usize>(
     data: &[u8; N],
     len: usize,
 ) {
-    let header = if flags.is_vendor() {
-        AVP_VENDOR_HEADER_LEN
-    } else {
-        AVP_HEADER_LEN
-    };
+    let header = flags.header_len();
     let avp_len = header + len;
     out.reserve(header + N + 3);
     put_avp_header(out, code, flags, vendor_id, avp_len as u32);

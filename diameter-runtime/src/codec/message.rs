@@ -227,12 +227,7 @@ pub fn encode_field<T: AvpValue>(
 /// `V` is set), data and padding.
 #[inline(always)]
 pub fn field_len<T: AvpValue>(flags: AvpFlags, value: &T) -> usize {
-    let len = if flags.is_vendor() {
-        crate::codec::avp::AVP_VENDOR_HEADER_LEN
-    } else {
-        crate::codec::avp::AVP_HEADER_LEN
-    } + value.value_len();
-    len + crate::codec::avp::padding(len)
+    crate::codec::avp::avp_len(flags, value.value_len())
 }
 
 /// 5009: the AVP occurred more often than the grammar allows; it is the Failed-AVP.
