@@ -195,16 +195,8 @@ impl Header {
             return Err(short_header(buf.len()));
         }
         let header = Self::peek(buf);
-        let (length, flags) = (header.length as usize, header.flags);
-        if header.version != VERSION
-            || length < HEADER_LEN
-            || length % 4 != 0
-            || length != buf.len()
-            || flags.0 & CommandFlags::RESERVED_MASK != 0
-            || (flags.is_request() && flags.is_error())
-            || (!flags.is_request() && flags.is_retransmit())
-        {
-            return Err(header_error(&header, buf.len()));
+        if let Some(fault) = Fault::of(&header, buf.len()) {
+            return Err(fault.error(&header, buf.len()));
         }
         Ok(header)
     }
@@ -272,34 +264,66 @@ fn short_header(len: usize) -> DecodeError {
     )
 }
 
-/// Which check of [`Header::parse`] `header` fails, in the order it makes them, for a message
-/// of `len` bytes.
-#[cold]
-#[inline(never)]
-fn header_error(header: &Header, len: usize) -> DecodeError {
-    let (version, length, flags) = (header.version, header.length, header.flags);
-    if version != VERSION {
-        return DecodeError::new(
-            rc::UNSUPPORTED_VERSION,
-            format!("version {version}, expected 1"),
-        );
+/// The first check of [`Header::parse`] a header fails.
+#[derive(Clone, Copy)]
+enum Fault {
+    Version,
+    Length,
+    ReservedBits,
+    ErrorOnRequest,
+    RetransmitOnAnswer,
+}
+
+impl Fault {
+    /// The first check `header` fails, in the order [`Header::parse`] documents, for a
+    /// message of `len` bytes. Small and inline: the common path keeps its header in
+    /// registers, and only a failure builds its message, out of line.
+    #[inline]
+    fn of(header: &Header, len: usize) -> Option<Fault> {
+        let (length, flags) = (header.length as usize, header.flags);
+        if header.version != VERSION {
+            Some(Fault::Version)
+        } else if length < HEADER_LEN || length % 4 != 0 || length != len {
+            Some(Fault::Length)
+        } else if flags.0 & CommandFlags::RESERVED_MASK != 0 {
+            Some(Fault::ReservedBits)
+        } else if flags.is_request() && flags.is_error() {
+            Some(Fault::ErrorOnRequest)
+        } else if !flags.is_request() && flags.is_retransmit() {
+            Some(Fault::RetransmitOnAnswer)
+        } else {
+            None
+        }
     }
-    if (length as usize) < HEADER_LEN || length % 4 != 0 || length as usize != len {
-        return DecodeError::new(
-            rc::INVALID_MESSAGE_LENGTH,
-            format!("message length field {length} does not fit a {len}-byte message"),
-        );
+
+    /// The RFC 6733 error for this fault of `header` in a message of `len` bytes.
+    #[cold]
+    #[inline(never)]
+    fn error(self, header: &Header, len: usize) -> DecodeError {
+        match self {
+            Fault::Version => DecodeError::new(
+                rc::UNSUPPORTED_VERSION,
+                format!("version {}, expected 1", header.version),
+            ),
+            Fault::Length => DecodeError::new(
+                rc::INVALID_MESSAGE_LENGTH,
+                format!(
+                    "message length field {} does not fit a {len}-byte message",
+                    header.length
+                ),
+            ),
+            Fault::ReservedBits => DecodeError::new(
+                rc::INVALID_HDR_BITS,
+                format!("reserved command flag bits set: {:?}", header.flags),
+            ),
+            Fault::ErrorOnRequest => {
+                DecodeError::new(rc::INVALID_HDR_BITS, "E bit set on a request")
+            }
+            Fault::RetransmitOnAnswer => {
+                DecodeError::new(rc::INVALID_HDR_BITS, "T bit set on an answer")
+            }
+        }
     }
-    if flags.0 & CommandFlags::RESERVED_MASK != 0 {
-        return DecodeError::new(
-            rc::INVALID_HDR_BITS,
-            format!("reserved command flag bits set: {flags:?}"),
-        );
-    }
-    if flags.is_request() && flags.is_error() {
-        return DecodeError::new(rc::INVALID_HDR_BITS, "E bit set on a request");
-    }
-    DecodeError::new(rc::INVALID_HDR_BITS, "T bit set on an answer")
 }
 
 /// A command code (24 bits), as generated `command` modules hold them.
