@@ -9,7 +9,7 @@ use std::sync::Arc;
 
 use bytes::{Bytes, BytesMut};
 use diameter_codegen::model::Target;
-use diameter_runtime::codec::avp::{encode_avp_with, AvpReader};
+use diameter_runtime::codec::avp::{avp_len, encode_avp_with, AvpReader};
 use diameter_runtime::codec::{AvpFlags, HEADER_LEN};
 use diameter_runtime::dictionary::{Dictionary, Strictness};
 use diameter_runtime::node::{Node, NodeBuilder, Reply, Request};
@@ -108,6 +108,9 @@ impl AnswerPlan {
                 })
         };
         let echoes = |k: &AvpKey| echo.is_some_and(|e| e.contains(k));
+        // The second passes: every echoed AVP, every Proxy-Info, in the order they came.
+        let echoed = || spans().filter(|(k, _)| echoes(k)).map(|(_, s)| s);
+        let proxy_infos = || spans().filter(|(k, _)| *k == (284, 0)).map(|(_, s)| s);
         let mut session = None;
         let mut copies = [(0usize, 0usize); 8];
         let (mut n, mut overflow, mut proxies) = (0, false, false);
@@ -128,20 +131,16 @@ impl AnswerPlan {
         }
         // Exactly the answer's size: the frozen buffer then needs no second allocation.
         let span_len = |(s, e): (usize, usize)| e - s;
-        let mut size = HEADER_LEN + self.origin.len() + 12 + session.map_or(0, span_len);
+        let result_code_len = avp_len(AvpFlags::MANDATORY, 4);
+        let mut size = HEADER_LEN + self.origin.len() + result_code_len;
+        size += session.map_or(0, span_len);
         size += if overflow {
-            spans()
-                .filter(|(k, _)| echoes(k))
-                .map(|(_, s)| span_len(s))
-                .sum::<usize>()
+            echoed().map(span_len).sum::<usize>()
         } else {
             copies[..n].iter().copied().map(span_len).sum::<usize>()
         };
         if proxies {
-            size += spans()
-                .filter(|(k, _)| *k == (284, 0))
-                .map(|(_, s)| span_len(s))
-                .sum::<usize>();
+            size += proxy_infos().map(span_len).sum::<usize>();
         }
         let mut out = BytesMut::with_capacity(size);
         let mut header = h.answer();
@@ -157,7 +156,7 @@ impl AnswerPlan {
             o.extend_from_slice(&self.result_code.to_be_bytes())
         });
         if overflow {
-            for (_, (s, e)) in spans().filter(|(k, _)| echoes(k)) {
+            for (s, e) in echoed() {
                 out.extend_from_slice(&bytes[s..e]);
             }
         } else {
@@ -166,7 +165,7 @@ impl AnswerPlan {
             }
         }
         if proxies {
-            for (_, (s, e)) in spans().filter(|(k, _)| *k == (284, 0)) {
+            for (s, e) in proxy_infos() {
                 out.extend_from_slice(&bytes[s..e]);
             }
         }
