@@ -179,68 +179,30 @@ fn fill(dict: &Dictionary, rules: &[Rule], depth: usize, optional: bool) -> Vec<
     out
 }
 
-/// AVP codes in wire order, not looking inside AVPs Wireshark does not know.
-/// The (code, vendor) of every AVP in the Diameter dictionary files of the installed Wireshark
-/// (under its global configuration folder, as `tshark -G folders` names it); empty if none.
+/// The (code, vendor) of every AVP in the Diameter dictionary of the installed Wireshark
+/// (under its global configuration folder, as `tshark -G folders` names it), read with our
+/// Wireshark importer; empty if there is none.
 fn wireshark_dictionary_avps() -> std::collections::HashSet<(u32, u32)> {
     let folders = Command::new("tshark")
         .args(["-G", "folders"])
         .output()
         .map(|o| String::from_utf8_lossy(&o.stdout).into_owned())
         .unwrap_or_default();
-    let Some(global) = folders
+    let Some(file) = folders
         .lines()
         .find_map(|l| l.strip_prefix("Global configuration:"))
-        .map(|d| std::path::Path::new(d.trim()).join("diameter"))
+        .map(|d| Path::new(d.trim()).join("diameter/dictionary.xml"))
+        .filter(|f| f.exists())
     else {
         return Default::default();
     };
-    // An attribute's value; attributes are separated by spaces or tabs.
-    let attr = |tag: &str, name: &str| -> Option<String> {
-        let key = format!("{name}=\"");
-        tag.match_indices(&key)
-            .find(|(i, _)| tag[..*i].ends_with(char::is_whitespace))
-            .and_then(|(i, _)| tag[i + key.len()..].split('"').next())
-            .map(str::to_owned)
-    };
-    let texts: Vec<String> = std::fs::read_dir(global)
-        .into_iter()
-        .flatten()
-        .flatten()
-        .map(|e| std::fs::read_to_string(e.path()).unwrap_or_default())
-        .collect();
-    // Vendors are named by symbols: <vendor vendor-id="TGPP" code="10415" .../>.
-    let mut vendors = std::collections::HashMap::new();
-    for text in &texts {
-        for v in text.split("<vendor ").skip(1) {
-            let tag = format!(" {}", v.split('>').next().unwrap_or_default());
-            if let (Some(sym), Some(code)) = (attr(&tag, "vendor-id"), attr(&tag, "code")) {
-                if let Ok(code) = code.parse::<u32>() {
-                    vendors.insert(sym, code);
-                }
-            }
-        }
-    }
-    let mut avps = std::collections::HashSet::new();
-    for text in &texts {
-        for a in text.split("<avp ").skip(1) {
-            let tag = format!(" {}", a.split('>').next().unwrap_or_default());
-            let Some(code) = attr(&tag, "code").and_then(|c| c.parse().ok()) else {
-                continue;
-            };
-            let vendor = match attr(&tag, "vendor-id") {
-                None => 0,
-                Some(sym) => match vendors.get(&sym) {
-                    Some(&v) => v,
-                    None => continue,
-                },
-            };
-            avps.insert((code, vendor));
-        }
-    }
-    avps
+    let d = diameter_codegen::Config::new()
+        .load(&[&file])
+        .unwrap_or_else(|e| panic!("{}: {e}", file.display()));
+    d.avps.iter().map(|a| (a.code, a.vendor_id)).collect()
 }
 
+/// AVP codes in wire order, not looking inside AVPs Wireshark does not know.
 fn codes(avps: &[dynamic::Avp], opens: &dyn Fn(u32, u32) -> bool, out: &mut Vec<u32>) {
     for a in avps {
         out.push(a.code);
