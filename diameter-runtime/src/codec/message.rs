@@ -134,28 +134,20 @@ pub trait Message: AvpSet {
     /// buffer's reference count.
     #[inline]
     fn decode_from(buf: &Bytes) -> Result<(Header, Self), DecodeError> {
-        let header = Header::parse(buf)?;
-        Self::check_header(&header)?;
         let mut m = Self::placeholder();
-        match m.decode_avps_into(buf, HEADER_LEN, buf.len()) {
-            Ok(()) => Ok((header, m)),
-            Err(e) => Err(e.in_context(Self::NAME)),
-        }
+        let header = decode_message_into(&mut m, buf)?;
+        Ok((header, m))
     }
 
     /// [`Message::decode_from`] into an existing value, as a loop that receives many messages
     /// of one command does: `self` is [`AvpSet::reset`] first, so its repeated fields keep
     /// their capacity, and the value is not moved. The verdict is the same as
-    /// [`Message::decode_from`]'s; after an error `self` holds what was decoded before it.
+    /// [`Message::decode_from`]'s; after an error `self` holds what was decoded before it
+    /// (nothing, for a header error).
     #[inline]
     fn decode_in_place(&mut self, buf: &Bytes) -> Result<Header, DecodeError> {
-        let header = Header::parse(buf)?;
-        Self::check_header(&header)?;
         self.reset();
-        match self.decode_avps_into(buf, HEADER_LEN, buf.len()) {
-            Ok(()) => Ok(header),
-            Err(e) => Err(e.in_context(Self::NAME)),
-        }
+        decode_message_into(self, buf)
     }
 
     /// Decodes a message body whose header has already been parsed.
@@ -185,6 +177,19 @@ pub trait Message: AvpSet {
             ));
         }
         Ok(())
+    }
+}
+
+/// Checks the header of the message in `buf` against `M` and decodes its AVPs into `m`, which
+/// holds [`AvpSet::placeholder`]: what [`Message::decode_from`] and
+/// [`Message::decode_in_place`] share.
+#[inline]
+fn decode_message_into<M: Message>(m: &mut M, buf: &Bytes) -> Result<Header, DecodeError> {
+    let header = Header::parse(buf)?;
+    M::check_header(&header)?;
+    match m.decode_avps_into(buf, HEADER_LEN, buf.len()) {
+        Ok(()) => Ok(header),
+        Err(e) => Err(e.in_context(M::NAME)),
     }
 }
 
