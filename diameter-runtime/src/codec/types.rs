@@ -213,16 +213,12 @@ impl TextRepr {
         if b.len() > INLINE_TEXT {
             return None;
         }
-        // Built where it is returned: a copy into a temporary that is then moved would be
-        // read back with wider loads than the copy's stores, which stalls.
-        let mut repr = TextRepr::Inline {
+        let mut buf = [0u8; INLINE_TEXT];
+        buf[..b.len()].copy_from_slice(b);
+        Some(TextRepr::Inline {
             len: b.len() as u8,
-            buf: [0u8; INLINE_TEXT],
-        };
-        if let TextRepr::Inline { buf, .. } = &mut repr {
-            buf[..b.len()].copy_from_slice(b);
-        }
-        Some(repr)
+            buf,
+        })
     }
     /// The text at `buf[start..end]`. Short texts are copied inline with one fixed-size copy
     /// when the buffer extends far enough past them (the bytes after `len` are never read).
