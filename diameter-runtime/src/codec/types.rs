@@ -213,12 +213,16 @@ impl TextRepr {
         if b.len() > INLINE_TEXT {
             return None;
         }
-        let mut buf = [0u8; INLINE_TEXT];
-        buf[..b.len()].copy_from_slice(b);
-        Some(TextRepr::Inline {
+        // Copied into the value being returned, not into a local array that is then moved:
+        // the move's wide loads of bytes just stored narrowly stall on store forwarding.
+        let mut text = TextRepr::Inline {
             len: b.len() as u8,
-            buf,
-        })
+            buf: [0u8; INLINE_TEXT],
+        };
+        if let TextRepr::Inline { buf, .. } = &mut text {
+            buf[..b.len()].copy_from_slice(b);
+        }
+        Some(text)
     }
     /// The text at `buf[start..end]`. Short texts are copied inline with one fixed-size copy
     /// when the buffer extends far enough past them (the bytes after `len` are never read).
@@ -432,6 +436,7 @@ macro_rules! text_type {
             }
         }
         impl From<&str> for $name {
+            #[inline]
             fn from(s: &str) -> Self {
                 Self(TextRepr::from_slice(s.as_bytes())
                     .unwrap_or_else(|| TextRepr::Shared(Bytes::copy_from_slice(s.as_bytes()))))
