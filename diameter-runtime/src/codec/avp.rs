@@ -186,7 +186,7 @@ impl RawAvp {
     /// Appends the AVP, padded.
     pub fn encode(&self, out: &mut BytesMut) {
         let len = self.header_len() + self.data.len();
-        out.reserve(len + 3);
+        out.reserve(len + padding(len));
         put_avp_header(out, self.code, self.flags, self.vendor_id, len as u32);
         out.extend_from_slice(&self.data);
         put_padding(out, len);
@@ -424,7 +424,7 @@ pub fn encode_slice_avp(
     data: &[u8],
 ) {
     let len = flags.header_len() + data.len();
-    out.reserve(len + 3);
+    out.reserve(len + padding(len));
     put_avp_header(out, code, flags, vendor_id, len as u32);
     out.extend_from_slice(data);
     put_padding(out, len);
@@ -444,7 +444,11 @@ pub fn encode_inline_avp<const N: usize>(
 ) {
     let header = flags.header_len();
     let avp_len = header + len;
-    out.reserve(header + N + 3);
+    // A buffer sized exactly (as `Message::encode` sizes it) may not have room for all `N`
+    // bytes at its end: then the text is copied by its length, and the buffer never grows.
+    if out.capacity() - out.len() < header + N {
+        return encode_slice_avp(out, code, flags, vendor_id, &data[..len]);
+    }
     put_avp_header(out, code, flags, vendor_id, avp_len as u32);
     let end = out.len() + len;
     out.extend_from_slice(data);

@@ -106,6 +106,12 @@ pub trait Message: AvpSet {
         let mut out = BytesMut::with_capacity(len);
         self.encode_with_header(&self.header(hop_by_hop, end_to_end), &mut out);
         debug_assert_eq!(out.len(), len, "encoded_len of {}", Self::NAME);
+        debug_assert_eq!(
+            out.capacity(),
+            len,
+            "{} grew its exact-size buffer",
+            Self::NAME
+        );
         out.freeze()
     }
 
