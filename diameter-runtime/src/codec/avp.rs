@@ -452,8 +452,14 @@ pub fn encode_inline_avp<const N: usize>(
     put_avp_header(out, code, flags, vendor_id, avp_len as u32);
     let end = out.len() + len;
     out.extend_from_slice(data);
-    out.truncate(end);
-    put_padding(out, avp_len);
+    if len + 4 <= N {
+        // The padding is zeroed with one 4-byte write over the copied bytes past the text.
+        out[end..end + 4].copy_from_slice(&[0; 4]);
+        out.truncate(end + padding(avp_len));
+    } else {
+        out.truncate(end);
+        put_padding(out, avp_len);
+    }
 }
 
 /// An AVP's identity: its code and Vendor-ID (0 for IETF AVPs). Generated `avp` modules

@@ -157,6 +157,29 @@ proptest! {
 }
 
 #[test]
+fn padding_is_zeroed_when_reencoded() {
+    // A sender that leaves garbage in its padding: every top-level AVP's padding set to 0xff.
+    let wire = ccr_260();
+    let mut dirty = wire.to_vec();
+    let mut at = 20;
+    let mut padded = 0;
+    while at < dirty.len() {
+        let len = u32::from_be_bytes([0, dirty[at + 5], dirty[at + 6], dirty[at + 7]]) as usize;
+        let pad = (4 - len % 4) % 4;
+        dirty[at + len..at + len + pad].fill(0xff);
+        padded += usize::from(pad > 0);
+        at += len + pad;
+    }
+    assert!(padded >= 3, "the message has padded texts");
+    let (h, m) = CreditControlRequest::decode(Bytes::from(dirty)).unwrap();
+    // Short texts keep the bytes after them in their inline buffer; encoding writes zeros.
+    assert_eq!(m.encode(h.hop_by_hop, h.end_to_end), wire);
+    let mut out = BytesMut::new();
+    m.encode_with_header(&h, &mut out);
+    assert_eq!(&out[..], &wire[..]);
+}
+
+#[test]
 fn time_era_rollover() {
     // 2036-02-07 06:28:16 UTC is NTP 0 in era 1; one second before is 0xFFFFFFFF in era 0.
     let wrap = 2_085_978_496u64;
