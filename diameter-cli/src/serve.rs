@@ -96,16 +96,10 @@ impl AnswerPlan {
             .map(|(_, v)| v);
         // Spans of whole AVPs (header, data, padding) to copy, found in one pass; Proxy-Info
         // (rare) and echoes beyond the first few take a second pass.
-        let spans = || {
-            let mut start = HEADER_LEN;
-            AvpReader::within(bytes, HEADER_LEN, bytes.len())
-                .map_while(Result::ok)
-                .map(move |a| {
-                    let end = a.end + diameter_runtime::codec::avp::padding(a.end - start);
-                    let span = (start, end.min(bytes.len()));
-                    start = span.1;
-                    ((a.code, a.vendor_id), span)
-                })
+        let spans = || Spans {
+            avps: AvpReader::within(bytes, HEADER_LEN, bytes.len()),
+            start: HEADER_LEN,
+            len: bytes.len(),
         };
         let echoes = |k: &AvpKey| echo.is_some_and(|e| e.contains(k));
         // The second passes: every echoed AVP, every Proxy-Info, in the order they came.
@@ -173,6 +167,34 @@ impl AnswerPlan {
         let len = out.len() as u32;
         out[1..4].copy_from_slice(&len.to_be_bytes()[1..]);
         Reply::Answer(out.freeze())
+    }
+}
+
+/// The top-level AVPs of a request as (code, vendor) and the span of each whole AVP (header,
+/// data and padding), up to the first malformed one.
+///
+/// A named iterator rather than a chain of adapters: the reader's item is matched where it
+/// is produced, so it stays in registers instead of passing through memory to a closure.
+struct Spans<'a> {
+    avps: AvpReader<'a>,
+    start: usize,
+    len: usize,
+}
+
+impl Iterator for Spans<'_> {
+    type Item = (AvpKey, (usize, usize));
+
+    #[inline]
+    fn next(&mut self) -> Option<Self::Item> {
+        match self.avps.next() {
+            Some(Ok(a)) => {
+                let end = a.end + diameter_runtime::codec::avp::padding(a.end - self.start);
+                let span = (self.start, end.min(self.len));
+                self.start = span.1;
+                Some(((a.code, a.vendor_id), span))
+            }
+            _ => None,
+        }
     }
 }
 
