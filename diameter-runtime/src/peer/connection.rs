@@ -31,7 +31,7 @@ use std::time::{Duration, Instant};
 
 use bytes::{Bytes, BytesMut};
 
-use super::stats::Counters;
+use super::stats::{CommandTally, Counters};
 use super::{
     negotiate, AppId, Capabilities, PeerInfo, Refusal, Side, Watchdog, WatchdogConfig,
     WatchdogState,
@@ -274,6 +274,8 @@ pub struct Connection<W> {
     peer: Option<PeerInfo>,
     common: Vec<AppId>,
     counters: Arc<Counters>,
+    /// Per-command counts not yet added to `counters`.
+    tally: CommandTally,
 }
 
 impl<W> Connection<W> {
@@ -310,6 +312,7 @@ impl<W> Connection<W> {
             peer: None,
             common: Vec::new(),
             counters: Arc::new(Counters::default()),
+            tally: CommandTally::default(),
         };
         if side == Side::Initiator {
             let (h, e) = c.next_ids();
@@ -349,7 +352,10 @@ impl<W> Connection<W> {
         self.phase == Phase::Open && self.watchdog.is_okay()
     }
 
-    /// The counters of this connection (shared with whoever reports statistics).
+    /// The counters of this connection (shared with whoever reports statistics). The
+    /// per-command counts are added once per batch: when [`Connection::handle_buffered`]
+    /// (or [`Connection::handle_input`]) returns and when [`Connection::poll_transmit`]
+    /// has nothing more.
     pub fn counters(&self) -> &Arc<Counters> {
         &self.counters
     }
@@ -368,14 +374,19 @@ impl<W> Connection<W> {
 
     fn transmit(&mut self, b: Bytes) {
         if self.phase != Phase::Closed {
-            self.counters.sent_by_command().sent(&b);
+            self.tally.sent(&b);
             self.out.push_back(b);
         }
     }
 
-    /// The next bytes to write, in order.
+    /// The next bytes to write, in order. Once all is taken, the per-command counts of what
+    /// was sent are published to [`Connection::counters`].
     pub fn poll_transmit(&mut self) -> Option<Bytes> {
-        self.out.pop_front()
+        let b = self.out.pop_front();
+        if b.is_none() {
+            self.tally.publish(&self.counters);
+        }
+        b
     }
 
     /// The next event.
@@ -419,8 +430,14 @@ impl<W> Connection<W> {
         &mut self.buf
     }
 
-    /// Handles what was appended to [`Connection::input_buffer`], at `now`.
+    /// Handles what was appended to [`Connection::input_buffer`], at `now`, then publishes
+    /// the per-command counts of what was received to [`Connection::counters`].
     pub fn handle_buffered(&mut self, now: Instant) {
+        self.handle_frames(now);
+        self.tally.publish(&self.counters);
+    }
+
+    fn handle_frames(&mut self, now: Instant) {
         if self.phase == Phase::Closed {
             self.buf.clear();
             return;
@@ -650,6 +667,7 @@ impl<W> Connection<W> {
         self.phase = Phase::Closed;
         self.deadline = None;
         self.stall = None;
+        self.tally.publish(&self.counters);
         let pending = self.drain_pending();
         self.events.push_back(Event::Closed {
             reason: reason.to_string(),
@@ -713,7 +731,7 @@ impl<W> Connection<W> {
     }
 
     fn on_frame(&mut self, now: Instant, frame: Bytes) {
-        let class = self.counters.received_by_command().received(&frame);
+        let class = self.tally.received(&frame);
         let header = match Header::parse(&frame) {
             Ok(h) => h,
             Err(e) => {

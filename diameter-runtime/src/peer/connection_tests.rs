@@ -356,6 +356,52 @@ fn requests_answers_timeouts_and_unsolicited() {
 }
 
 #[test]
+fn per_command_counts_are_published_per_batch() {
+    let t0 = Instant::now();
+    let (mut a, mut b) = open(t0);
+    let count = |c: &Conn, app: u32, code: u32| {
+        c.counters()
+            .commands()
+            .into_iter()
+            .find(|s| (s.application, s.command) == (app, code))
+    };
+    // The capabilities exchange is counted on both sides.
+    let cer = count(&a, 0, 257).expect("CER/CEA counted");
+    assert_eq!((cer.requests_sent, cer.answers_received), (1, 1));
+    assert_eq!(cer.results_received[1], 1);
+    let r1 = ccr(0x11, 0xe1);
+    let r2 = ccr(0x12, 0xe2);
+    a.send_request(r1.clone(), t0 + Duration::from_secs(1), 1)
+        .unwrap();
+    a.send_request(r2.clone(), t0 + Duration::from_secs(1), 2)
+        .unwrap();
+    // Queued, not yet taken by the writer: not counted yet.
+    assert!(count(&a, 4, 272).is_none());
+    let mut wire = Vec::new();
+    while let Some(x) = a.poll_transmit() {
+        wire.extend_from_slice(&x);
+    }
+    assert_eq!(count(&a, 4, 272).unwrap().requests_sent, 2);
+    // Both requests in one read: published once handled.
+    b.handle_input(t0, &wire);
+    assert_eq!(count(&b, 4, 272).unwrap().requests_received, 2);
+    events(&mut b);
+    b.send(answer_to(&r1, 2001));
+    b.send(answer_to(&r2, 5012));
+    pump(t0, &mut a, &mut b);
+    let theirs = count(&b, 4, 272).unwrap();
+    assert_eq!(theirs.answers_sent, 2);
+    assert_eq!(theirs.results_sent, [0, 1, 0, 0, 1, 0]);
+    let ours = count(&a, 4, 272).unwrap();
+    assert_eq!((ours.requests_sent, ours.answers_received), (2, 2));
+    assert_eq!(ours.results_received, [0, 1, 0, 0, 1, 0]);
+    // Closing publishes what is left.
+    b.send(answer_to(&ccr(0x13, 0xe3), 2001));
+    b.close("test", Outcome::Closed);
+    assert_eq!(count(&b, 4, 272).unwrap().answers_sent, 3);
+}
+
+#[test]
 fn requests_are_refused_unless_open() {
     let t0 = Instant::now();
     let (mut a, _) = pair(t0);

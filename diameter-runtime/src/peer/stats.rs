@@ -1,5 +1,5 @@
-//! Statistics of a peer connection: counters updated by the connection as messages pass, read
-//! by the node's `stats()` from any thread.
+//! Statistics of a peer connection: counters updated by the connection as messages pass (the
+//! per-command ones once per batch), read by the node's `stats()` from any thread.
 
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Mutex;
@@ -38,12 +38,9 @@ pub struct Counters {
     pub outstanding: AtomicU64,
     /// Answers received by Result-Code class: 1xxx … 5xxx, then none or other.
     pub results: [AtomicU64; 6],
-    /// Messages by application and command, both directions (a handful of entries: a
-    /// linear search beats hashing).
-    /// Written by the writer task only, so reads and writes never contend.
-    commands_sent: Mutex<Vec<CommandStats>>,
-    /// Written by the reader task only.
-    commands_received: Mutex<Vec<CommandStats>>,
+    /// Messages by application and command, both directions, as last published by the
+    /// connection (see [`CommandTally`]).
+    commands: Mutex<Vec<CommandStats>>,
 }
 
 /// The Result-Code class of an answer: 0 for 1xxx … 4 for 5xxx, 5 without or other.
@@ -54,17 +51,26 @@ fn result_class(answer: &Bytes) -> usize {
     }
 }
 
-/// The per-command statistics of one connection, locked once per batch of messages.
-pub struct Tally<'a>(std::sync::MutexGuard<'a, Vec<CommandStats>>);
+/// A connection's own per-command counts, kept without a lock as messages pass and added to
+/// the shared [`Counters`] by [`CommandTally::publish`] once per batch of messages.
+///
+/// A handful of entries per connection: a linear search beats hashing.
+#[derive(Debug, Default)]
+pub struct CommandTally {
+    counts: Vec<CommandStats>,
+    /// Whether anything was counted since the last publish.
+    dirty: bool,
+}
 
-impl Tally<'_> {
+impl CommandTally {
     fn entry(&mut self, m: &[u8]) -> Option<(&mut CommandStats, bool)> {
         if m.len() < HEADER_LEN {
             return None;
         }
         let command = u32::from_be_bytes([0, m[5], m[6], m[7]]);
         let application = u32::from_be_bytes([m[8], m[9], m[10], m[11]]);
-        let v = &mut *self.0;
+        self.dirty = true;
+        let v = &mut self.counts;
         let i = match v
             .iter()
             .position(|s| s.command == command && s.application == application)
@@ -107,47 +113,70 @@ impl Tally<'_> {
             Some(class)
         }
     }
+
+    /// Adds what was counted since the last publish to `to` (one lock), and starts again
+    /// from zero.
+    pub fn publish(&mut self, to: &Counters) {
+        if !std::mem::take(&mut self.dirty) {
+            return;
+        }
+        let mut shared = to.commands.lock().unwrap_or_else(|p| p.into_inner());
+        for c in &mut self.counts {
+            let s = match shared
+                .iter_mut()
+                .position(|s| (s.application, s.command) == (c.application, c.command))
+            {
+                Some(i) => &mut shared[i],
+                None => {
+                    shared.push(CommandStats {
+                        application: c.application,
+                        command: c.command,
+                        ..Default::default()
+                    });
+                    shared.last_mut().expect("just pushed")
+                }
+            };
+            s.add(c);
+            *c = CommandStats {
+                application: c.application,
+                command: c.command,
+                ..Default::default()
+            };
+        }
+    }
+}
+
+impl CommandStats {
+    fn add(&mut self, o: &CommandStats) {
+        self.requests_sent += o.requests_sent;
+        self.answers_received += o.answers_received;
+        self.requests_received += o.requests_received;
+        self.answers_sent += o.answers_sent;
+        for (a, b) in self.results_received.iter_mut().zip(o.results_received) {
+            *a += b;
+        }
+        for (a, b) in self.results_sent.iter_mut().zip(o.results_sent) {
+            *a += b;
+        }
+    }
 }
 
 impl Counters {
     /// An answer to one of our requests arrived, of this Result-Code class (see
-    /// [`Tally::received`]).
+    /// [`CommandTally::received`]).
     pub fn answered(&self, class: usize) {
         self.answers_received.fetch_add(1, Ordering::Relaxed);
         self.outstanding.fetch_sub(1, Ordering::Relaxed);
         self.results[class].fetch_add(1, Ordering::Relaxed);
     }
 
-    /// The tally of messages sent (the writer task's).
-    pub fn sent_by_command(&self) -> Tally<'_> {
-        Tally(self.commands_sent.lock().unwrap_or_else(|p| p.into_inner()))
-    }
-
-    /// The tally of messages received (the reader task's).
-    pub fn received_by_command(&self) -> Tally<'_> {
-        Tally(
-            self.commands_received
-                .lock()
-                .unwrap_or_else(|p| p.into_inner()),
-        )
-    }
-
-    /// Both directions merged, ordered by application then command.
+    /// Both directions, ordered by application then command, as last published.
     pub fn commands(&self) -> Vec<CommandStats> {
-        let mut all = self.sent_by_command().0.clone();
-        for r in self.received_by_command().0.iter() {
-            match all
-                .iter_mut()
-                .find(|s| (s.application, s.command) == (r.application, r.command))
-            {
-                Some(s) => {
-                    s.requests_received = r.requests_received;
-                    s.answers_received = r.answers_received;
-                    s.results_received = r.results_received;
-                }
-                None => all.push(r.clone()),
-            }
-        }
+        let mut all = self
+            .commands
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .clone();
         all.sort_by_key(|s| (s.application, s.command));
         all
     }
