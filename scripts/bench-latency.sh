@@ -5,9 +5,13 @@
 # dominated by waking an idle vCPU (tens of µs per wakeup, for any program), so compare each
 # row with its floor.
 #
+# A third row per placement runs both with `--busy-poll` (BUSY_POLL µs, 50 by default): the
+# connections poll instead of sleeping after traffic, so no idle vCPU is woken per message;
+# it also prints the CPU that costs per request on each side.
+#
 #   scripts/bench-latency.sh BIN [requests=10000] [rounds=3]
 set -euo pipefail
-BIN=$1 N=${2:-10000} ROUNDS=${3:-3}
+BIN=$1 N=${2:-10000} ROUNDS=${3:-3} BP=${BUSY_POLL:-50}
 CPUS=$(nproc)
 if [ "$CPUS" -lt 2 ]; then
     echo "needs 2 CPUs" >&2
@@ -66,6 +70,24 @@ for r in $(seq "$ROUNDS"); do
 import json, sys
 d = json.load(open(sys.argv[1]))
 print(f"{sys.argv[2]} p50 {d['p50_us']} us  p99 {d['p99_us']} us  errors {d['errors']}")
+PY
+        port=$((port + 1))
+        taskset -c "$1" "$BIN" serve --listen "127.0.0.1:$port" --busy-poll "$BP" >/dev/null 2>&1 &
+        sp=$!
+        sleep 0.5
+        local_time=$( { TIMEFORMAT='%U %S'; time taskset -c "$2" timeout 120 "$BIN" bench \
+            --connect "127.0.0.1:$port" --requests "$N" --concurrency 1 --busy-poll "$BP" \
+            --json >"$TMP/out.json" 2>/dev/null || true; } 2>&1 )
+        ticks=$(awk '{print $14+$15}' "/proc/$sp/stat")
+        kill "$sp"; wait "$sp" 2>/dev/null || true
+        python3 - "$TMP/out.json" "round $r $where busy-poll $BP us   " "$ticks" "$(getconf CLK_TCK)" \
+            "$N" "$local_time" <<'PY'
+import json, sys
+d = json.load(open(sys.argv[1]))
+ticks, hz, n = float(sys.argv[3]), int(sys.argv[4]), int(sys.argv[5])
+u, s = map(float, sys.argv[6].split())
+print(f"{sys.argv[2]} p50 {d['p50_us']} us  p99 {d['p99_us']} us  errors {d['errors']}"
+      f"  CPU per request: serve {ticks / hz * 1e6 / n:.0f} us, bench {(u + s) * 1e6 / n:.0f} us")
 PY
     done
 done

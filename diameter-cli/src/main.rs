@@ -125,6 +125,10 @@ struct Limits {
     /// Seconds an answer stays in the duplicate cache.
     #[arg(long, default_value_t = 30.0, value_name = "SECS")]
     duplicate_lifetime: f64,
+    /// Low-latency mode: microseconds each connection keeps polling instead of sleeping
+    /// after traffic (keeps a core busy; off by default).
+    #[arg(long, value_name = "MICROS")]
+    busy_poll: Option<u64>,
 }
 
 impl Limits {
@@ -140,7 +144,8 @@ impl Limits {
             .max_connections(self.max_connections)
             .max_pending_connections(self.max_pending)
             .duplicate_cache(self.duplicate_cache)
-            .duplicate_lifetime(secs("duplicate-lifetime", self.duplicate_lifetime)?))
+            .duplicate_lifetime(secs("duplicate-lifetime", self.duplicate_lifetime)?)
+            .busy_poll(Duration::from_micros(self.busy_poll.unwrap_or(0))))
     }
 }
 
@@ -236,6 +241,10 @@ enum Cmd {
         /// Print exactly one JSON object.
         #[arg(long)]
         json: bool,
+        /// Low-latency mode: microseconds the client's connection (and the in-process
+        /// server's, without --connect) keeps polling instead of sleeping after traffic.
+        #[arg(long, value_name = "MICROS")]
+        busy_poll: Option<u64>,
         #[command(flatten)]
         tls: Tls,
     },
@@ -627,8 +636,10 @@ async fn run(cli: Cli) -> Result<ExitCode, String> {
             rate,
             timeout,
             json,
+            busy_poll,
             tls,
         } => {
+            let busy_poll = Duration::from_micros(busy_poll.unwrap_or(0));
             let app = bench::App::parse(&app)?;
             let dict = Arc::new(Dict::load(&id.dictionaries)?);
             let timeout_d = Duration::from_secs(timeout);
@@ -637,7 +648,7 @@ async fn run(cli: Cli) -> Result<ExitCode, String> {
                 None => {
                     let s = serve::start(
                         dict.clone(),
-                        Node::builder().listen("127.0.0.1:0"),
+                        Node::builder().listen("127.0.0.1:0").busy_poll(busy_poll),
                         "server.example.net",
                         "example.net",
                         2001,
@@ -656,7 +667,8 @@ async fn run(cli: Cli) -> Result<ExitCode, String> {
                 Node::builder()
                     .origin_host(&id.origin_host)
                     .origin_realm(&id.origin_realm)
-                    .request_timeout(timeout_d),
+                    .request_timeout(timeout_d)
+                    .busy_poll(busy_poll),
             )?;
             let b = match app {
                 bench::App::CreditControl => b.auth_application(4),

@@ -662,3 +662,53 @@ fn serve_config_with_routes() {
     .unwrap();
     one_line_error(&run(&["serve", "--config", cfg.to_str().unwrap()]));
 }
+
+/// utime + stime of a process, in clock ticks.
+fn cpu_ticks(pid: u32) -> u64 {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).expect("/proc stat");
+    let fields: Vec<&str> = stat[stat.rfind(')').unwrap() + 1..]
+        .split_whitespace()
+        .collect();
+    fields[11].parse::<u64>().unwrap() + fields[12].parse::<u64>().unwrap()
+}
+
+#[test]
+fn busy_poll_keeps_polling_only_while_traffic_is_recent() {
+    // One connection, a request every 5 ms for 0.6 s: with a 20 ms window the server polls
+    // through every gap; without one it sleeps through them. Once the client is gone, both
+    // are idle.
+    let run_with = |extra: &[&str]| {
+        let s = Serve::start(extra);
+        let pid = s.0.id();
+        let before = cpu_ticks(pid);
+        let o = run(&[
+            "bench",
+            "--connect",
+            &s.addr(),
+            "--rate",
+            "200",
+            "--duration",
+            "0.6",
+            "--concurrency",
+            "1",
+            "--json",
+        ]);
+        assert!(o.status.success(), "{}{}", stdout(&o), stderr(&o));
+        assert!(stdout(&o).contains("\"errors\":0"), "{}", stdout(&o));
+        let during = cpu_ticks(pid) - before;
+        std::thread::sleep(Duration::from_millis(100));
+        let rest = cpu_ticks(pid);
+        std::thread::sleep(Duration::from_millis(300));
+        (during, cpu_ticks(pid) - rest)
+    };
+    let (plain, plain_after) = run_with(&[]);
+    let (busy, busy_after) = run_with(&["--busy-poll", "20000"]);
+    assert!(
+        busy >= 15 && busy >= 3 * plain.max(1),
+        "busy-poll {busy} clock ticks, plain {plain}"
+    );
+    assert!(
+        plain_after < 5 && busy_after < 5,
+        "after: {plain_after}, {busy_after}"
+    );
+}

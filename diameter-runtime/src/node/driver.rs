@@ -182,6 +182,8 @@ struct Driver {
     /// When the socket was last read: the time of the requests it brought, for the duplicate
     /// cache (one clock reading per read, not one per answer).
     read_at: std::time::Instant,
+    /// Until when the loop polls without sleeping (`busy_poll`): moved on by traffic.
+    spin_until: Instant,
     /// Initiator: the peer turned out to be connected already (its connection is kept).
     election_lost: bool,
     /// Responder: counted among the node's connections still in the capabilities exchange.
@@ -233,6 +235,7 @@ impl Driver {
             host: None,
             ready: Vec::new(),
             read_at: std::time::Instant::now(),
+            spin_until: Instant::now(),
             election_lost: false,
             opening: side == Side::Responder,
             upgrade: None,
@@ -276,6 +279,11 @@ impl Driver {
                     None => std::future::pending().await,
                 }
             };
+            // Busy polling: one more turn of the runtime (which polls the sockets without
+            // sleeping) instead of waiting, while traffic was recent.
+            let spinning = self.inner.config.busy_poll.is_some()
+                && self.c.phase() == Phase::Open
+                && Instant::now() < self.spin_until;
             let aborting = abort.is_some();
             let aborted = async {
                 match abort.as_mut() {
@@ -298,6 +306,7 @@ impl Driver {
                 // With too much unwritten, requests and answers wait in their queues (whose
                 // senders then wait): a peer that stops reading cannot grow the buffer.
                 Some(cmd) = self.cmd_rx.recv(), if reading => {
+                    self.traffic();
                     self.command(cmd);
                     // Whatever else is queued goes in the same write.
                     for _ in 0..BATCH {
@@ -308,6 +317,7 @@ impl Driver {
                     }
                 }
                 Some(b) = self.later_rx.recv(), if reading => {
+                    self.traffic();
                     self.c.send(b);
                     // Whatever else is ready goes in the same write.
                     for _ in 0..BATCH {
@@ -333,6 +343,7 @@ impl Driver {
                     armed = None;
                     self.c.handle_timeout(std::time::Instant::now());
                 }
+                _ = tokio::task::yield_now(), if spinning => {}
                 _ = shutdown.changed(), if !closing => {
                     closing = true;
                     self.expected_close = true;
@@ -372,9 +383,20 @@ impl Driver {
         }
         match r {
             Ok(0) => self.c.handle_eof(now),
-            Ok(_) => self.c.handle_buffered(now),
+            Ok(_) => {
+                self.traffic();
+                self.c.handle_buffered(now)
+            }
             Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => {}
             Err(e) => self.c.handle_error(now, &e.to_string()),
+        }
+    }
+
+    /// Something was read or queued to send: with `busy_poll`, the loop keeps polling for
+    /// the window after it.
+    fn traffic(&mut self) {
+        if let Some(window) = self.inner.config.busy_poll {
+            self.spin_until = Instant::now() + window;
         }
     }
 

@@ -182,6 +182,8 @@ pub(crate) struct Config {
     pub max_connections: usize,
     /// Most accepted connections still in the capabilities exchange; more are closed at once.
     pub max_pending: usize,
+    /// How long a connection keeps polling without sleeping after its last traffic.
+    pub busy_poll: Option<Duration>,
 }
 
 impl Config {
@@ -599,6 +601,7 @@ impl Node {
                 dpa_timeout: Duration::from_secs(2),
                 max_connections: 10_000,
                 max_pending: 256,
+                busy_poll: None,
             },
             listen: Vec::new(),
             tls: None,
