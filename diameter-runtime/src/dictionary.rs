@@ -168,15 +168,8 @@ enum Shape {
 struct Rule {
     avp: usize,
     shape: Shape,
-    /// The most occurrences `shape` allows (`u32::MAX`: no limit), for the per-AVP count.
-    max: u32,
     /// `< X >`: the first or the last AVP of its grammar.
     fixed: Option<Place>,
-    /// The AVP's type, Grouped grammar and whether it has named values, copied from its
-    /// definition when the dictionary is built (the definition is read only on errors).
-    ty: AvpType,
-    grammar: Option<usize>,
-    named_values: bool,
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -185,10 +178,52 @@ enum Place {
     Last,
 }
 
+/// A place in a grammar's lookup table: the AVP's key and, for an allowed AVP, a copy of what
+/// the check of each occurrence reads from its rule, so that the lookup and the check touch
+/// one cache line (the rules are read only for errors and the end-of-grammar pass).
 #[derive(Clone, Copy, Debug)]
-enum Slot {
-    Rule(usize),
-    Forbidden(usize),
+#[repr(align(32))]
+struct Entry {
+    /// `code << 32 | vendor`; `EMPTY` for a free place.
+    key: u64,
+    /// The rule's index in `Grammar::rules` (unused when `forbidden`).
+    rule: u32,
+    /// The AVP's index in `Dictionary::avps`.
+    avp: u32,
+    /// The most occurrences the rule allows (`u32::MAX`: no limit).
+    max: u32,
+    /// The AVP's Grouped grammar, `NO_GRAMMAR` without one.
+    grammar: u32,
+    ty: AvpType,
+    fixed: Option<Place>,
+    /// `[ AVP ]` with a maximum of 0: the AVP must not occur.
+    forbidden: bool,
+    named_values: bool,
+}
+
+/// `Entry::grammar` of an AVP without a Grouped grammar.
+const NO_GRAMMAR: u32 = u32::MAX;
+
+impl Entry {
+    const FREE: Entry = Entry {
+        key: EMPTY,
+        rule: 0,
+        avp: 0,
+        max: 0,
+        grammar: NO_GRAMMAR,
+        ty: AvpType::OctetString,
+        fixed: None,
+        forbidden: false,
+        named_values: false,
+    };
+
+    /// Copies what the check reads from the AVP's definition: its type, Grouped grammar and
+    /// whether it has named values (set once the dictionary is built).
+    fn copy_def(&mut self, def: &AvpDef) {
+        self.ty = def.ty;
+        self.grammar = def.grammar.map_or(NO_GRAMMAR, |g| g as u32);
+        self.named_values = !def.values.is_empty();
+    }
 }
 
 /// A command body or a Grouped AVP's data: its rules in the order generated code checks them.
@@ -198,9 +233,9 @@ struct Grammar {
     /// The rules checked once all AVPs are seen, in rule order: those with a minimum count
     /// and the fixed last one. The others cannot fail there.
     finals: Vec<usize>,
-    /// Open addressing, linear probing: (code << 32 | vendor, slot); `EMPTY` marks a free
-    /// place. Twice as many places as entries, so most lookups take one probe.
-    table: Vec<(u64, Slot)>,
+    /// Open addressing, linear probing; `EMPTY` keys mark free places. Twice as many
+    /// places as entries, so most lookups take one probe.
+    table: Vec<Entry>,
     /// `*[ AVP ]`: other AVPs are kept.
     wildcard: bool,
 }
@@ -209,15 +244,15 @@ struct Grammar {
 const EMPTY: u64 = u64::MAX;
 
 impl Grammar {
-    fn new(entries: Vec<(u64, Slot)>, rules: Vec<Rule>, wildcard: bool) -> Grammar {
+    fn new(entries: Vec<Entry>, rules: Vec<Rule>, wildcard: bool) -> Grammar {
         let size = (entries.len() * 2).next_power_of_two().max(8);
-        let mut table = vec![(EMPTY, Slot::Forbidden(0)); size];
-        for (k, slot) in entries {
-            let mut i = Self::home(k, size);
-            while table[i].0 != EMPTY {
+        let mut table = vec![Entry::FREE; size];
+        for e in entries {
+            let mut i = Self::home(e.key, size);
+            while table[i].key != EMPTY {
                 i = (i + 1) & (size - 1);
             }
-            table[i] = (k, slot);
+            table[i] = e;
         }
         let finals = (0..rules.len())
             .filter(|&i| {
@@ -240,16 +275,16 @@ impl Grammar {
     }
 
     #[inline]
-    fn slot(&self, code: u32, vendor: u32) -> Option<Slot> {
+    fn entry(&self, code: u32, vendor: u32) -> Option<&Entry> {
         let key = key(code, vendor);
         let mask = self.table.len() - 1;
         let mut i = Self::home(key, self.table.len());
         loop {
-            let (k, slot) = self.table[i];
-            if k == key && key != EMPTY {
-                return Some(slot);
+            let e = &self.table[i];
+            if e.key == key && key != EMPTY {
+                return Some(e);
             }
-            if k == EMPTY {
+            if e.key == EMPTY {
                 return None;
             }
             i = (i + 1) & mask;
@@ -464,29 +499,30 @@ impl Dictionary {
             let avp = avp?;
             let at = index;
             index += 1;
-            match g.slot(avp.code, avp.vendor_id) {
-                Some(Slot::Rule(i)) => {
-                    let rule = &g.rules[i];
-                    if counts[i] >= rule.max {
-                        let name = self.avps[rule.avp].name.clone();
-                        return Err(too_many(buf, &avp, name, rule.max));
+            match g.entry(avp.code, avp.vendor_id) {
+                Some(e) if !e.forbidden => {
+                    let i = e.rule as usize;
+                    if counts[i] >= e.max {
+                        let name = self.avps[e.avp as usize].name.clone();
+                        return Err(too_many(buf, &avp, name, e.max));
                     }
-                    match rule.fixed {
+                    match e.fixed {
                         Some(Place::First) if at != 0 => {
-                            let name = self.avps[rule.avp].name.clone();
+                            let name = self.avps[e.avp as usize].name.clone();
                             return Err(misplaced(buf, &avp, name, "first"));
                         }
                         Some(Place::Last) => last_at = Some((at, avp)),
                         _ => {}
                     }
                     counts[i] += 1;
-                    if let Err(e) = self.check_value(rule, buf, &avp, depth) {
-                        let name = self.avps[rule.avp].name.clone();
-                        return Err(e.within(name, &avp.to_raw(buf)));
+                    if let Err(err) = self.check_value(e, buf, &avp, depth) {
+                        let name = self.avps[e.avp as usize].name.clone();
+                        return Err(err.within(name, &avp.to_raw(buf)));
                     }
                 }
-                Some(Slot::Forbidden(a)) => {
-                    return Err(not_allowed(buf, &avp, self.avps[a].name.clone()));
+                Some(e) => {
+                    let name = self.avps[e.avp as usize].name.clone();
+                    return Err(not_allowed(buf, &avp, name));
                 }
                 None => {
                     if avp.flags.is_mandatory() && (!g.wildcard || self.strict.mbit) {
@@ -531,28 +567,28 @@ impl Dictionary {
     /// The value checks of the type generated code decodes the AVP into.
     fn check_value(
         &self,
-        rule: &Rule,
+        rule: &Entry,
         buf: &Bytes,
         avp: &AvpRef,
         depth: usize,
     ) -> Result<(), DecodeError> {
         let (start, end) = (avp.start, avp.end);
         match (rule.ty, rule.grammar) {
-            (AvpType::Grouped, Some(g)) => {
+            (AvpType::Grouped, g) if g != NO_GRAMMAR => {
                 if depth + 1 >= MAX_DEPTH {
                     return Err(DecodeError::new(
                         rc::INVALID_AVP_VALUE,
                         format!("Grouped AVPs nested deeper than {MAX_DEPTH}"),
                     ));
                 }
-                self.check(g, buf, start, end, depth + 1)
+                self.check(g as usize, buf, start, end, depth + 1)
             }
-            (AvpType::Grouped, None) => Ok(()),
+            (AvpType::Grouped, _) => Ok(()),
             (AvpType::Enumerated, _) | (AvpType::Integer32, _)
                 if self.strict.enumerated && rule.named_values =>
             {
                 let v = i32::decode_at(buf, start, end)?;
-                let def = &self.avps[rule.avp];
+                let def = &self.avps[rule.avp as usize];
                 if def.values.binary_search(&(v as i64)).is_err() {
                     return Err(DecodeError::new(
                         rc::INVALID_AVP_VALUE,
@@ -630,7 +666,7 @@ impl Builder {
     /// Adds a grammar: rules in the order generated code lays out the fields (fixed first
     /// positions, then the rest, then fixed last positions). Returns its index.
     pub fn grammar(&mut self, rules: &[RuleSpec]) -> usize {
-        let mut entries: Vec<(u64, Slot)> = Vec::new();
+        let mut entries: Vec<Entry> = Vec::new();
         let mut list = Vec::new();
         let mut wildcard = false;
         for r in rules {
@@ -655,11 +691,22 @@ impl Builder {
                 RuleSpec::Avp { avp, min, max } => {
                     let a = &self.dict.avps[avp];
                     let k = key(a.code, a.vendor_id);
-                    if entries.iter().any(|(x, _)| *x == k) {
+                    if entries.iter().any(|e| e.key == k) {
                         continue;
                     }
+                    let entry = Entry {
+                        key: k,
+                        rule: list.len() as u32,
+                        avp: avp as u32,
+                        max: max.unwrap_or(u32::MAX),
+                        fixed,
+                        ..Entry::FREE
+                    };
                     if max == Some(0) {
-                        entries.push((k, Slot::Forbidden(avp)));
+                        entries.push(Entry {
+                            forbidden: true,
+                            ..entry
+                        });
                         continue;
                     }
                     let shape = match (min, max) {
@@ -667,16 +714,8 @@ impl Builder {
                         (0, Some(1)) => Shape::Optional,
                         (min, max) => Shape::Repeated { min, max },
                     };
-                    entries.push((k, Slot::Rule(list.len())));
-                    list.push(Rule {
-                        avp,
-                        shape,
-                        max: max.unwrap_or(u32::MAX),
-                        fixed,
-                        ty: AvpType::OctetString,
-                        grammar: None,
-                        named_values: false,
-                    });
+                    entries.push(entry);
+                    list.push(Rule { avp, shape, fixed });
                 }
             }
         }
@@ -729,9 +768,8 @@ impl Builder {
     pub fn build(mut self) -> Dictionary {
         let d = &mut self.dict;
         for g in &mut d.grammars {
-            for r in &mut g.rules {
-                let a = &d.avps[r.avp];
-                (r.ty, r.grammar, r.named_values) = (a.ty, a.grammar, !a.values.is_empty());
+            for e in g.table.iter_mut().filter(|e| e.key != EMPTY) {
+                e.copy_def(&d.avps[e.avp as usize]);
             }
         }
         let mut by_code: Vec<(u64, usize)> = Vec::with_capacity(d.avps.len());
