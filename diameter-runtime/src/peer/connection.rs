@@ -171,7 +171,9 @@ impl Received {
         self.get(self.origin_host)
     }
 
-    /// Where the first Origin-Host's data is in the frame (start, end).
+    /// Where the first Origin-Host's data is in the frame (start, end), for the node's
+    /// duplicate cache.
+    #[cfg(feature = "node")]
     pub(crate) fn origin_host_span(&self) -> Option<(u32, u32)> {
         self.origin_host
     }
