@@ -211,7 +211,8 @@ impl NodeBuilder {
     /// Worth it for few, latency-bound exchanges where each end has a core of its own: two
     /// busy-polling ends pinned to one CPU take turns by time slice (p50 above 100 µs), and
     /// under load the polling is extra CPU (serve at 256 in flight: about 1.6 µs per answer
-    /// instead of 1.1).
+    /// instead of 1.1). The window is measured on tokio's clock: under a paused clock
+    /// (`tokio::time::pause`) it only passes when the test advances time.
     pub fn busy_poll(mut self, window: Duration) -> Self {
         self.config.busy_poll = Some(window).filter(|w| !w.is_zero());
         self
