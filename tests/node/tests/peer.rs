@@ -82,6 +82,29 @@ async fn cer_cea_then_typed_request_answer() {
 }
 
 #[tokio::test]
+async fn busy_polling_ends_still_answer_and_shut_down() {
+    // Windows that never pass while traffic lasts (`Duration::MAX`) on both sides: requests
+    // are answered, and shutdown (DPR/DPA) still gets through the polling.
+    let always = |b: NodeBuilder| b.busy_poll(Duration::MAX);
+    let s = server("ocs.example.net", |b| always(ocs(b))).await;
+    let c = client("pcef.example.net", &s, always).await;
+    c.wait_for_ready(4, T).await.unwrap();
+    for n in 0..50 {
+        let cca: CreditControlAnswer = tokio::time::timeout(T, c.call(&ccr(n)))
+            .await
+            .expect("answered in time")
+            .unwrap();
+        assert_eq!(cca.cc_request_number, n);
+    }
+    tokio::time::timeout(T, c.shutdown())
+        .await
+        .expect("client shut down");
+    tokio::time::timeout(T, s.shutdown())
+        .await
+        .expect("server shut down");
+}
+
+#[tokio::test]
 async fn concurrent_requests_are_matched_to_their_answers() {
     let s = server("ocs.example.net", ocs).await;
     let c = client("pcef.example.net", &s, |b| b).await;
