@@ -185,11 +185,7 @@ impl RawAvp {
 
     /// Appends the AVP, padded.
     pub fn encode(&self, out: &mut BytesMut) {
-        let len = self.header_len() + self.data.len();
-        out.reserve(len + padding(len));
-        put_avp_header(out, self.code, self.flags, self.vendor_id, len as u32);
-        out.extend_from_slice(&self.data);
-        put_padding(out, len);
+        encode_slice_avp(out, self.code, self.flags, self.vendor_id, &self.data);
     }
 
     /// The AVP as one `Bytes`, padded.
