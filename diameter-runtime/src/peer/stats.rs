@@ -53,8 +53,6 @@ fn result_class(answer: &Bytes) -> usize {
 
 /// A connection's own per-command counts, kept without a lock as messages pass and added to
 /// the shared [`Counters`] by [`CommandTally::publish`] once per batch of messages.
-///
-/// A handful of entries per connection: a linear search beats hashing.
 #[derive(Debug, Default)]
 pub struct CommandTally {
     counts: Vec<CommandStats>,
@@ -70,22 +68,8 @@ impl CommandTally {
         let command = u32::from_be_bytes([0, m[5], m[6], m[7]]);
         let application = u32::from_be_bytes([m[8], m[9], m[10], m[11]]);
         self.dirty = true;
-        let v = &mut self.counts;
-        let i = match v
-            .iter()
-            .position(|s| s.command == command && s.application == application)
-        {
-            Some(i) => i,
-            None => {
-                v.push(CommandStats {
-                    application,
-                    command,
-                    ..Default::default()
-                });
-                v.len() - 1
-            }
-        };
-        Some((&mut v[i], m[4] & 0x80 != 0))
+        let s = CommandStats::find_or_add(&mut self.counts, application, command);
+        Some((s, m[4] & 0x80 != 0))
     }
 
     /// A message written to the peer.
@@ -122,31 +106,39 @@ impl CommandTally {
         }
         let mut shared = to.commands.lock().unwrap_or_else(|p| p.into_inner());
         for c in &mut self.counts {
-            let s = match shared
-                .iter_mut()
-                .position(|s| (s.application, s.command) == (c.application, c.command))
-            {
-                Some(i) => &mut shared[i],
-                None => {
-                    shared.push(CommandStats {
-                        application: c.application,
-                        command: c.command,
-                        ..Default::default()
-                    });
-                    shared.last_mut().expect("just pushed")
-                }
-            };
-            s.add(c);
-            *c = CommandStats {
-                application: c.application,
-                command: c.command,
-                ..Default::default()
-            };
+            CommandStats::find_or_add(&mut shared, c.application, c.command).add(c);
+            *c = CommandStats::zero(c.application, c.command);
         }
     }
 }
 
 impl CommandStats {
+    /// No messages yet of this command of this application.
+    fn zero(application: u32, command: u32) -> CommandStats {
+        CommandStats {
+            application,
+            command,
+            ..Default::default()
+        }
+    }
+
+    /// The entry of this command in `v` (a handful of entries: a linear search beats
+    /// hashing), added at zero when missing.
+    fn find_or_add(v: &mut Vec<CommandStats>, application: u32, command: u32) -> &mut Self {
+        let i = match v
+            .iter()
+            .position(|s| (s.application, s.command) == (application, command))
+        {
+            Some(i) => i,
+            None => {
+                v.push(CommandStats::zero(application, command));
+                v.len() - 1
+            }
+        };
+        &mut v[i]
+    }
+
+    /// Adds `o`'s counts to these.
     fn add(&mut self, o: &CommandStats) {
         self.requests_sent += o.requests_sent;
         self.answers_received += o.answers_received;
