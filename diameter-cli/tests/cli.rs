@@ -7,6 +7,9 @@ use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Output, Stdio};
 use std::time::{Duration, Instant};
 
+mod common;
+use common::free_port;
+
 const BIN: &str = env!("CARGO_BIN_EXE_diameter");
 
 fn root() -> PathBuf {
@@ -23,14 +26,6 @@ fn stdout(o: &Output) -> String {
 
 fn stderr(o: &Output) -> String {
     String::from_utf8_lossy(&o.stderr).into_owned()
-}
-
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
 }
 
 fn wait_port(port: u16) {
@@ -663,15 +658,6 @@ fn serve_config_with_routes() {
     one_line_error(&run(&["serve", "--config", cfg.to_str().unwrap()]));
 }
 
-/// utime + stime of a process, in clock ticks.
-fn cpu_ticks(pid: u32) -> u64 {
-    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).expect("/proc stat");
-    let fields: Vec<&str> = stat[stat.rfind(')').unwrap() + 1..]
-        .split_whitespace()
-        .collect();
-    fields[11].parse::<u64>().unwrap() + fields[12].parse::<u64>().unwrap()
-}
-
 #[test]
 fn busy_poll_keeps_polling_only_while_traffic_is_recent() {
     // One connection, a request every 5 ms for 0.6 s: with a 20 ms window the server polls
@@ -680,6 +666,7 @@ fn busy_poll_keeps_polling_only_while_traffic_is_recent() {
     let run_with = |extra: &[&str]| {
         let s = Serve::start(extra);
         let pid = s.0.id();
+        let cpu_ticks = |pid| common::cpu_ticks(pid).expect("the server's /proc stat");
         let before = cpu_ticks(pid);
         let o = run(&[
             "bench",

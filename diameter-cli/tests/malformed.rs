@@ -10,6 +10,9 @@ use std::process::{Child, Command, Stdio};
 use std::sync::atomic::{AtomicU32, Ordering};
 use std::time::{Duration, Instant};
 
+mod common;
+use common::{cpu_ticks, free_port};
+
 const BIN: &str = env!("CARGO_BIN_EXE_diameter");
 /// Every read waits at most this long.
 const WAIT: Duration = Duration::from_secs(3);
@@ -1563,13 +1566,6 @@ fn run_case(port: u16, c: &Case, held: &mut Vec<TcpStream>) -> Result<(), String
     r
 }
 
-/// utime + stime of a process, in clock ticks.
-fn cpu_ticks(pid: u32) -> Option<u64> {
-    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
-    let fields: Vec<&str> = stat[stat.rfind(')')? + 1..].split_whitespace().collect();
-    Some(fields.get(11)?.parse::<u64>().ok()? + fields.get(12)?.parse::<u64>().ok()?)
-}
-
 /// The server burns less than 5 clock ticks of CPU in 300 ms.
 fn idle(pid: u32) -> Result<(), String> {
     let before = cpu_ticks(pid).ok_or("cannot read the server's /proc stat")?;
@@ -1590,14 +1586,6 @@ fn healthy(port: u16) -> Result<(), String> {
     let r = expect_open(&mut s);
     hang_up(s);
     r
-}
-
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
 }
 
 /// A `diameter serve` process, killed on drop; its stderr goes to `log`.
