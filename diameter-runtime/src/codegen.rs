@@ -7,12 +7,12 @@ pub use crate::app::{
     unsupported_command, BoxFuture, Error as NodeError, FromRequest, Handler, Reply, Request,
     ServiceError, ServiceResult,
 };
-pub use crate::codec::avp::{AvpCode, AvpFlags, AvpReader, AvpRef, RawAvp};
+pub use crate::codec::avp::{write_avp_with, AvpCode, AvpFlags, AvpReader, AvpRef, RawAvp};
 pub use crate::codec::error::DecodeError;
 pub use crate::codec::header::{CommandCode, CommandFlags};
 pub use crate::codec::message::{
-    decode_field_into, encode_field, field_len, misplaced, not_allowed, too_few, too_many,
-    unsupported, AvpSet, Fill, FillKind, Fillable, Grouped, Message,
+    decode_field_into, field_len, misplaced, not_allowed, too_few, too_many, unsupported,
+    write_field, write_raw, AvpSet, Fill, FillKind, Fillable, Grouped, Message,
 };
 pub use crate::codec::types::*;
 #[cfg(feature = "node")]

@@ -179,8 +179,8 @@ pub fn expand(input: &DeriveInput) -> syn::Result<TokenStream> {
                 4
             }
             #[inline(always)]
-            fn encode_avp(&self, out: &mut #rt::BytesMut, code: u32, flags: #rt::AvpFlags, vendor_id: u32) {
-                <#repr as #rt::AvpValue>::encode_avp(&<Self as #rt::EnumValue>::to_repr(*self), out, code, flags, vendor_id)
+            fn write_avp<'__a>(&self, out: &'__a mut [u8], code: u32, flags: #rt::AvpFlags, vendor_id: u32) -> #rt::Option<&'__a mut [u8]> {
+                <#repr as #rt::AvpValue>::write_avp(&<Self as #rt::EnumValue>::to_repr(*self), out, code, flags, vendor_id)
             }
             #[inline]
             fn is_unset(&self) -> bool {

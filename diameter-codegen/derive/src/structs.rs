@@ -222,7 +222,7 @@ pub fn expand(input: &DeriveInput, kind: Kind) -> syn::Result<TokenStream> {
                     }
                 });
                 encodes.push(quote_spanned! {span=>
-                    #rt::encode_field(__out, #code, #flags, #vendor, &self.#ident);
+                    #rt::write_field(&mut __out, #code, #flags, #vendor, &self.#ident)?;
                 });
                 lens.push(quote_spanned! {span=>
                     __n += #rt::field_len(#flags, &self.#ident);
@@ -264,7 +264,7 @@ pub fn expand(input: &DeriveInput, kind: Kind) -> syn::Result<TokenStream> {
                 });
                 encodes.push(quote_spanned! {span=>
                     if let #rt::Some(v) = &self.#ident {
-                        #rt::encode_field(__out, #code, #flags, #vendor, v);
+                        #rt::write_field(&mut __out, #code, #flags, #vendor, v)?;
                     }
                 });
                 lens.push(quote_spanned! {span=>
@@ -314,7 +314,7 @@ pub fn expand(input: &DeriveInput, kind: Kind) -> syn::Result<TokenStream> {
                 }
                 encodes.push(quote_spanned! {span=>
                     for v in &self.#ident {
-                        #rt::encode_field(__out, #code, #flags, #vendor, v);
+                        #rt::write_field(&mut __out, #code, #flags, #vendor, v)?;
                     }
                 });
                 lens.push(quote_spanned! {span=>
@@ -346,7 +346,7 @@ pub fn expand(input: &DeriveInput, kind: Kind) -> syn::Result<TokenStream> {
                 extra_pos,
                 quote! {
                     for a in &self.#x {
-                        a.encode(__out);
+                        #rt::write_raw(&mut __out, a)?;
                     }
                 },
             );
@@ -394,8 +394,9 @@ pub fn expand(input: &DeriveInput, kind: Kind) -> syn::Result<TokenStream> {
             }
 
             #[inline]
-            fn encode_avps(&self, __out: &mut #rt::BytesMut) {
+            fn write_avps<'__a>(&self, mut __out: &'__a mut [u8]) -> #rt::Option<&'__a mut [u8]> {
                 #(#encodes)*
+                #rt::Some(__out)
             }
 
             #[inline]
@@ -441,6 +442,12 @@ pub fn expand(input: &DeriveInput, kind: Kind) -> syn::Result<TokenStream> {
                 #[inline]
                 fn value_len(&self) -> usize {
                     <Self as #rt::AvpSet>::encoded_len(self)
+                }
+                #[inline]
+                fn write_avp<'__a>(&self, out: &'__a mut [u8], code: u32, flags: #rt::AvpFlags, vendor_id: u32) -> #rt::Option<&'__a mut [u8]> {
+                    #rt::write_avp_with(out, code, flags, vendor_id, |data| {
+                        <Self as #rt::AvpSet>::write_avps(self, data)
+                    })
                 }
                 #[inline]
                 fn first_unset(&self) -> #rt::Option<&'static str> {

@@ -188,6 +188,13 @@ impl RawAvp {
         encode_slice_avp(out, self.code, self.flags, self.vendor_id, &self.data);
     }
 
+    /// Writes the AVP, padded, at the start of `out` and returns the rest of `out`; `None` when
+    /// `out` is shorter than [`RawAvp::encoded_len`].
+    #[inline]
+    pub fn write<'a>(&self, out: &'a mut [u8]) -> Option<&'a mut [u8]> {
+        write_slice_avp(out, self.code, self.flags, self.vendor_id, &self.data)
+    }
+
     /// The AVP as one `Bytes`, padded.
     pub fn to_bytes(&self) -> Bytes {
         let mut b = BytesMut::with_capacity(self.encoded_len());
@@ -385,31 +392,6 @@ pub fn encode_avp_with(
     put_padding(out, len);
 }
 
-/// Appends one AVP whose data is the `N` bytes of `data` (a fixed-size value): header and
-/// data in one copy, no padding needed for 4 and 8 bytes.
-#[inline(always)]
-pub fn encode_fixed_avp<const N: usize>(
-    out: &mut BytesMut,
-    code: u32,
-    flags: AvpFlags,
-    vendor_id: u32,
-    data: [u8; N],
-) {
-    let vendor = flags.is_vendor();
-    let len = (flags.header_len() + N) as u32;
-    let mut b = [0u8; 32];
-    b[..4].copy_from_slice(&code.to_be_bytes());
-    b[4..8].copy_from_slice(&(((flags.bits() as u32) << 24) | len).to_be_bytes());
-    if vendor {
-        b[8..12].copy_from_slice(&vendor_id.to_be_bytes());
-        b[12..12 + N].copy_from_slice(&data);
-        out.extend_from_slice(&b[..12 + N + padding(12 + N)]);
-    } else {
-        b[8..8 + N].copy_from_slice(&data);
-        out.extend_from_slice(&b[..8 + N + padding(8 + N)]);
-    }
-}
-
 /// Appends one AVP whose data is `data`: the length is known, so the header is written once.
 #[inline(always)]
 pub fn encode_slice_avp(
@@ -426,35 +408,118 @@ pub fn encode_slice_avp(
     put_padding(out, len);
 }
 
-/// Appends one AVP whose data is the first `len` bytes of the fixed-size `data` (a short
-/// text held inline). All of `data` is copied in one fixed-size copy, then cut back to `len`
-/// and padded: no call to a variable-length copy for the few bytes of a short value.
+/// Writes an AVP header at the start of `avp`: code, flags and length, and the Vendor-ID when
+/// `V` is set.
 #[inline(always)]
-pub fn encode_inline_avp<const N: usize>(
-    out: &mut BytesMut,
+fn write_avp_header(avp: &mut [u8], code: u32, flags: AvpFlags, vendor_id: u32, len: usize) {
+    let word = ((flags.bits() as u32) << 24) | (len as u32 & 0x00ff_ffff);
+    avp[..4].copy_from_slice(&code.to_be_bytes());
+    avp[4..8].copy_from_slice(&word.to_be_bytes());
+    if flags.is_vendor() {
+        avp[8..12].copy_from_slice(&vendor_id.to_be_bytes());
+    }
+}
+
+/// Splits the `total` bytes of one AVP off the front of `out`, with its last word zeroed: the
+/// part of that word the header and data do not cover is the padding. `None` when `out` is
+/// shorter.
+#[inline(always)]
+fn split_avp(out: &mut [u8], total: usize) -> Option<(&mut [u8], &mut [u8])> {
+    let (avp, rest) = out.split_at_mut_checked(total)?;
+    avp[total - 4..].copy_from_slice(&[0; 4]);
+    Some((avp, rest))
+}
+
+/// Writes one AVP whose data is `data` at the start of `out`, padding included, and returns
+/// the rest of `out`; `None` when `out` has no room for it.
+#[inline(always)]
+pub fn write_slice_avp<'a>(
+    out: &'a mut [u8],
+    code: u32,
+    flags: AvpFlags,
+    vendor_id: u32,
+    data: &[u8],
+) -> Option<&'a mut [u8]> {
+    let header = flags.header_len();
+    let len = header + data.len();
+    let (avp, rest) = split_avp(out, len + padding(len))?;
+    write_avp_header(avp, code, flags, vendor_id, len);
+    avp[header..len].copy_from_slice(data);
+    Some(rest)
+}
+
+/// Writes one AVP whose data is the `N` bytes of `data` (a fixed-size value) at the start of
+/// `out` and returns the rest of `out`; `None` when `out` has no room for it.
+#[inline(always)]
+pub fn write_fixed_avp<const N: usize>(
+    out: &mut [u8],
+    code: u32,
+    flags: AvpFlags,
+    vendor_id: u32,
+    data: [u8; N],
+) -> Option<&mut [u8]> {
+    let header = flags.header_len();
+    let len = header + N;
+    let (avp, rest) = if padding(len) == 0 {
+        out.split_at_mut_checked(len)?
+    } else {
+        split_avp(out, len + padding(len))?
+    };
+    write_avp_header(avp, code, flags, vendor_id, len);
+    avp[header..len].copy_from_slice(&data);
+    Some(rest)
+}
+
+/// Writes one AVP whose data is the first `len` bytes of the fixed-size `data` (a short text
+/// held inline) at the start of `out` and returns the rest of `out`; `None` when `out` has no
+/// room for it. With room past the AVP, all of `data` is copied in one fixed-size copy and the
+/// bytes past the text are zeroed with one 4-byte write; they lie in the rest of `out`, which
+/// later AVPs overwrite.
+#[inline(always)]
+pub fn write_inline_avp<'a, const N: usize>(
+    out: &'a mut [u8],
     code: u32,
     flags: AvpFlags,
     vendor_id: u32,
     data: &[u8; N],
     len: usize,
-) {
+) -> Option<&'a mut [u8]> {
     let header = flags.header_len();
     let avp_len = header + len;
-    // A buffer sized exactly (as `Message::encode` sizes it) may not have room for all `N`
-    // bytes at its end: then the text is copied by its length, and the buffer never grows.
-    if out.capacity() - out.len() < header + N {
-        return encode_slice_avp(out, code, flags, vendor_id, &data[..len]);
+    if out.len() < header + N + 4 {
+        return write_slice_avp(out, code, flags, vendor_id, &data[..len]);
     }
-    put_avp_header(out, code, flags, vendor_id, avp_len as u32);
-    let end = out.len() + len;
-    out.extend_from_slice(data);
-    if len + 4 <= N {
-        // The padding is zeroed with one 4-byte write over the copied bytes past the text.
-        out[end..end + 4].copy_from_slice(&[0; 4]);
-        out.truncate(end + padding(avp_len));
-    } else {
-        out.truncate(end);
-        put_padding(out, avp_len);
+    write_avp_header(out, code, flags, vendor_id, avp_len);
+    out[header..header + N].copy_from_slice(data);
+    out[avp_len..avp_len + 4].copy_from_slice(&[0; 4]);
+    Some(&mut out[avp_len + padding(avp_len)..])
+}
+
+/// Writes one AVP at the start of `out` whose data `write` writes at the start of the slice it
+/// is given, returning the rest of that slice (a Grouped value writes its AVPs); the header's
+/// length is the number of bytes written. Returns the rest of `out`; `None` when `out` has no
+/// room for the AVP.
+#[inline(always)]
+pub fn write_avp_with<'a>(
+    out: &'a mut [u8],
+    code: u32,
+    flags: AvpFlags,
+    vendor_id: u32,
+    write: impl FnOnce(&'a mut [u8]) -> Option<&'a mut [u8]>,
+) -> Option<&'a mut [u8]> {
+    let header = flags.header_len();
+    let (head, body) = out.split_at_mut_checked(header)?;
+    let room = body.len();
+    let rest = write(body)?;
+    let len = header + room - rest.len();
+    write_avp_header(head, code, flags, vendor_id, len);
+    match padding(len) {
+        0 => Some(rest),
+        pad => {
+            let (zeros, rest) = rest.split_at_mut_checked(pad)?;
+            zeros.fill(0);
+            Some(rest)
+        }
     }
 }
 

@@ -225,7 +225,14 @@ impl Header {
     }
 
     /// Appends the 20 header bytes, with `self.length` as the length.
+    #[inline]
     pub fn write(&self, out: &mut BytesMut) {
+        out.extend_from_slice(&self.to_bytes());
+    }
+
+    /// The 20 header bytes, with `self.length` as the length.
+    #[inline]
+    pub fn to_bytes(&self) -> [u8; HEADER_LEN] {
         let words = [
             ((self.version as u32) << 24) | (self.length & 0x00ff_ffff),
             ((self.flags.0 as u32) << 24) | (self.command_code & 0x00ff_ffff),
@@ -237,7 +244,7 @@ impl Header {
         for (i, w) in words.iter().enumerate() {
             h[i * 4..i * 4 + 4].copy_from_slice(&w.to_be_bytes());
         }
-        out.extend_from_slice(&h);
+        h
     }
 
     /// The header of the answer to a request with this header: same command, application and

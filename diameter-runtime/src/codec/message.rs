@@ -40,8 +40,30 @@ pub trait AvpSet: Sized {
         Ok(out)
     }
 
-    /// Appends the AVPs in grammar order.
-    fn encode_avps(&self, out: &mut BytesMut);
+    /// Writes the AVPs in grammar order at the start of `out` and returns the rest of `out`;
+    /// `None` when `out` is shorter than [`AvpSet::encoded_len`] (what was written is then
+    /// incomplete).
+    fn write_avps<'a>(&self, out: &'a mut [u8]) -> Option<&'a mut [u8]>;
+
+    /// Appends the AVPs in grammar order: written in the thread's scratch buffer and copied
+    /// when they fit there, else counted with [`AvpSet::encoded_len`] and written into that
+    /// much room.
+    #[inline]
+    fn encode_avps(&self, out: &mut BytesMut) {
+        let write = |buf: &mut [u8]| {
+            let room = buf.len();
+            self.write_avps(buf).map(|rest| room - rest.len())
+        };
+        if with_scratch(write, |b| out.extend_from_slice(b)).is_some() {
+            return;
+        }
+        let start = out.len();
+        out.resize(start + self.encoded_len(), 0);
+        let Some(len) = write(&mut out[start..]) else {
+            panic!("encoded_len counted fewer bytes than write_avps writes");
+        };
+        out.truncate(start + len);
+    }
 
     /// Makes `self` equal to [`AvpSet::placeholder`] again, keeping the capacity of its
     /// repeated fields, so that decoding into it again allocates less.
@@ -50,14 +72,9 @@ pub trait AvpSet: Sized {
         *self = Self::placeholder();
     }
 
-    /// The number of bytes [`AvpSet::encode_avps`] appends, padding included. The default
-    /// encodes into a scratch buffer to count them; derived types add up their fields.
-    #[inline]
-    fn encoded_len(&self) -> usize {
-        let mut scratch = BytesMut::new();
-        self.encode_avps(&mut scratch);
-        scratch.len()
-    }
+    /// The number of bytes [`AvpSet::write_avps`] writes, padding included (derived types add
+    /// up their fields).
+    fn encoded_len(&self) -> usize;
 
     /// The name of the first required AVP still unset ([`AvpValue::is_unset`]: empty text,
     /// identity or octets, an enumerated 0 the dictionary does not name), looking into
@@ -101,29 +118,45 @@ pub trait Message: AvpSet {
 
     /// Encodes the message with the given identifiers.
     fn encode(&self, hop_by_hop: u32, end_to_end: u32) -> Bytes {
-        // Exactly the message's size: the frozen buffer then needs no second allocation.
-        let len = HEADER_LEN + self.encoded_len();
-        let mut out = BytesMut::with_capacity(len);
-        self.encode_with_header(&self.header(hop_by_hop, end_to_end), &mut out);
-        debug_assert_eq!(out.len(), len, "encoded_len of {}", Self::NAME);
-        debug_assert_eq!(
-            out.capacity(),
-            len,
-            "{} grew its exact-size buffer",
-            Self::NAME
-        );
-        out.freeze()
+        let header = self.header(hop_by_hop, end_to_end);
+        // Copied out of the scratch buffer into exactly its size, or counted first when larger:
+        // the `Bytes` then needs no second allocation.
+        let write = |buf: &mut [u8]| write_message(self, &header, buf);
+        if let Some(b) = with_scratch(write, Bytes::copy_from_slice) {
+            debug_assert_eq!(b.len(), HEADER_LEN + self.encoded_len(), "{}", Self::NAME);
+            return b;
+        }
+        let mut out = vec![0; HEADER_LEN + self.encoded_len()];
+        let Some(len) = write(&mut out) else {
+            panic!(
+                "encoded_len of {} counted fewer bytes than it writes",
+                Self::NAME
+            );
+        };
+        out.truncate(len);
+        Bytes::from(out)
     }
 
     /// Appends the message under `header` (its `length` is computed), e.g. to answer with the
     /// identifiers of a request or to set `T` on a retransmission.
     fn encode_with_header(&self, header: &Header, out: &mut BytesMut) {
+        let write = |buf: &mut [u8]| write_message(self, header, buf);
+        if let Some(len) = with_scratch(write, |b| {
+            out.extend_from_slice(b);
+            b.len()
+        }) {
+            debug_assert_eq!(len, HEADER_LEN + self.encoded_len(), "{}", Self::NAME);
+            return;
+        }
         let start = out.len();
-        header.write(out);
-        self.encode_avps(out);
-        let len = (out.len() - start) as u32;
-        let word = (1u32 << 24) | (len & 0x00ff_ffff);
-        out[start..start + 4].copy_from_slice(&word.to_be_bytes());
+        out.resize(start + HEADER_LEN + self.encoded_len(), 0);
+        let Some(len) = write(&mut out[start..]) else {
+            panic!(
+                "encoded_len of {} counted fewer bytes than it writes",
+                Self::NAME
+            );
+        };
+        out.truncate(start + len);
     }
 
     /// Decodes one whole message, checking the header against this command.
@@ -186,6 +219,49 @@ pub trait Message: AvpSet {
     }
 }
 
+/// Messages up to this size are written once, in a per-thread buffer, and copied out: no
+/// counting pass, no zero-filling of the destination.
+const SCRATCH_LEN: usize = 8 * 1024;
+
+thread_local! {
+    static SCRATCH: std::cell::RefCell<Box<[u8]>> =
+        std::cell::RefCell::new(vec![0; SCRATCH_LEN].into_boxed_slice());
+}
+
+/// Writes into the thread's scratch buffer with `write` (which returns how many bytes it wrote,
+/// or `None` when they do not fit) and gives them to `then`. `None` when they do not fit, or
+/// when the buffer is in use (an encode from inside a value's own encoding).
+#[inline]
+fn with_scratch<R>(
+    write: impl FnOnce(&mut [u8]) -> Option<usize>,
+    then: impl FnOnce(&[u8]) -> R,
+) -> Option<R> {
+    SCRATCH
+        .try_with(|scratch| {
+            let mut scratch = scratch.try_borrow_mut().ok()?;
+            let len = write(&mut scratch)?;
+            Some(then(&scratch[..len]))
+        })
+        .ok()
+        .flatten()
+}
+
+/// Writes `m` under `header`, with its length, at the start of `out`: the number of bytes
+/// written, or `None` when `out` is too short.
+#[inline(always)]
+fn write_message<M: Message>(m: &M, header: &Header, out: &mut [u8]) -> Option<usize> {
+    let (head, body) = out.split_at_mut_checked(HEADER_LEN)?;
+    let room = body.len();
+    let rest = m.write_avps(body)?;
+    let len = HEADER_LEN + room - rest.len();
+    let header = Header {
+        length: len as u32,
+        ..*header
+    };
+    head.copy_from_slice(&header.to_bytes());
+    Some(len)
+}
+
 /// Checks the header of the message in `buf` against `M` and decodes its AVPs into `m`, which
 /// holds [`AvpSet::placeholder`]: what [`Message::decode_from`] and
 /// [`Message::decode_in_place`] share.
@@ -222,16 +298,26 @@ fn field_error(e: DecodeError, name: &'static str, buf: &Bytes, avp: &AvpRef) ->
     e.within(name, &avp.to_raw(buf))
 }
 
-/// Appends one AVP holding `value`.
+/// Writes one AVP holding `value` at the front of `*out` and moves `*out` past it; `None`
+/// when it has no room.
 #[inline(always)]
-pub fn encode_field<T: AvpValue>(
-    out: &mut BytesMut,
+pub fn write_field<T: AvpValue>(
+    out: &mut &mut [u8],
     code: u32,
     flags: AvpFlags,
     vendor_id: u32,
     value: &T,
-) {
-    value.encode_avp(out, code, flags, vendor_id);
+) -> Option<()> {
+    *out = value.write_avp(std::mem::take(out), code, flags, vendor_id)?;
+    Some(())
+}
+
+/// Writes a raw AVP at the front of `*out` and moves `*out` past it; `None` when it has no
+/// room.
+#[inline(always)]
+pub fn write_raw(out: &mut &mut [u8], avp: &RawAvp) -> Option<()> {
+    *out = avp.write(std::mem::take(out))?;
+    Some(())
 }
 
 /// The encoded size of one AVP holding `value` under `flags`: header (with Vendor-ID when

@@ -6,7 +6,7 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use bytes::{Bytes, BytesMut};
 
-use super::avp::{put_u32, AvpFlags};
+use super::avp::{avp_len, put_u32, AvpFlags};
 
 use super::error::{rc, DecodeError};
 
@@ -63,14 +63,37 @@ pub trait AvpValue: Sized {
         Ok(())
     }
 
-    /// Appends a whole AVP holding this value: header, data and padding. The default writes
-    /// the header, the data, then the length; values of a known size override it to write
-    /// everything in one go.
-    #[inline(always)]
+    /// Appends a whole AVP holding this value: header, data and padding, written with
+    /// [`AvpValue::write_avp`] into room of its size.
+    #[inline]
     fn encode_avp(&self, out: &mut BytesMut, code: u32, flags: AvpFlags, vendor_id: u32) {
-        crate::codec::avp::encode_avp_with(out, code, flags, vendor_id, |out| {
-            self.encode_value(out)
-        });
+        let start = out.len();
+        out.resize(start + avp_len(flags, self.value_len()), 0);
+        let written = self.write_avp(&mut out[start..], code, flags, vendor_id);
+        assert!(
+            written.is_some_and(|rest| rest.is_empty()),
+            "value_len differs from what write_avp writes"
+        );
+    }
+
+    /// Writes a whole AVP holding this value (header, data and padding) at the start of `out`
+    /// and returns the rest of `out`; `None` when `out` has no room for it ([`avp_len`] of
+    /// [`AvpValue::value_len`] bytes). The default encodes the data with
+    /// [`AvpValue::encode_value`] into a scratch buffer and copies it; every type of this crate
+    /// and derived types write in place.
+    ///
+    /// [`avp_len`]: crate::codec::avp::avp_len
+    #[inline]
+    fn write_avp<'a>(
+        &self,
+        out: &'a mut [u8],
+        code: u32,
+        flags: AvpFlags,
+        vendor_id: u32,
+    ) -> Option<&'a mut [u8]> {
+        let mut data = BytesMut::with_capacity(self.value_len());
+        self.encode_value(&mut data);
+        crate::codec::avp::write_slice_avp(out, code, flags, vendor_id, &data)
     }
 
     /// Whether this is the empty value `Default` gives and a sender must not leave in a
@@ -107,6 +130,16 @@ impl AvpValue for Bytes {
     #[inline]
     fn encode_value(&self, out: &mut BytesMut) {
         out.extend_from_slice(self);
+    }
+    #[inline(always)]
+    fn write_avp<'a>(
+        &self,
+        out: &'a mut [u8],
+        code: u32,
+        flags: AvpFlags,
+        vendor_id: u32,
+    ) -> Option<&'a mut [u8]> {
+        crate::codec::avp::write_slice_avp(out, code, flags, vendor_id, self)
     }
     #[inline]
     fn value_len(&self) -> usize {
@@ -168,8 +201,8 @@ macro_rules! numeric {
                 std::mem::size_of::<$t>()
             }
             #[inline(always)]
-            fn encode_avp(&self, out: &mut BytesMut, code: u32, flags: AvpFlags, vendor_id: u32) {
-                crate::codec::avp::encode_fixed_avp(out, code, flags, vendor_id, self.to_be_bytes());
+            fn write_avp<'a>(&self, out: &'a mut [u8], code: u32, flags: AvpFlags, vendor_id: u32) -> Option<&'a mut [u8]> {
+                crate::codec::avp::write_fixed_avp(out, code, flags, vendor_id, self.to_be_bytes())
             }
         }
     )*};
@@ -409,13 +442,13 @@ macro_rules! text_type {
                 self.as_bytes().len()
             }
             #[inline(always)]
-            fn encode_avp(&self, out: &mut BytesMut, code: u32, flags: AvpFlags, vendor_id: u32) {
+            fn write_avp<'a>(&self, out: &'a mut [u8], code: u32, flags: AvpFlags, vendor_id: u32) -> Option<&'a mut [u8]> {
                 match &self.0 {
-                    TextRepr::Inline { len, buf } => crate::codec::avp::encode_inline_avp(
+                    TextRepr::Inline { len, buf } => crate::codec::avp::write_inline_avp(
                         out, code, flags, vendor_id, buf, *len as usize,
                     ),
                     TextRepr::Shared(b) => {
-                        crate::codec::avp::encode_slice_avp(out, code, flags, vendor_id, b)
+                        crate::codec::avp::write_slice_avp(out, code, flags, vendor_id, b)
                     }
                 }
             }
@@ -714,6 +747,34 @@ impl AvpValue for Address {
             Address::E164(d) | Address::Other { data: d, .. } => d.len(),
         }
     }
+    #[inline]
+    fn write_avp<'a>(
+        &self,
+        out: &'a mut [u8],
+        code: u32,
+        flags: AvpFlags,
+        vendor_id: u32,
+    ) -> Option<&'a mut [u8]> {
+        crate::codec::avp::write_avp_with(out, code, flags, vendor_id, |data| {
+            let (family, rest) = data.split_at_mut_checked(2)?;
+            family.copy_from_slice(&self.family().to_be_bytes());
+            let (v4, v6);
+            let value: &[u8] = match self {
+                Address::V4(a) => {
+                    v4 = a.octets();
+                    &v4
+                }
+                Address::V6(a) => {
+                    v6 = a.octets();
+                    &v6
+                }
+                Address::E164(d) | Address::Other { data: d, .. } => d,
+            };
+            let (dst, rest) = rest.split_at_mut_checked(value.len())?;
+            dst.copy_from_slice(value);
+            Some(rest)
+        })
+    }
 }
 
 /// Time (RFC 6733 §4.3.1): seconds since 1900-01-01 UTC as NTP counts them, 32 bits.
@@ -799,6 +860,16 @@ impl AvpValue for Time {
     #[inline]
     fn value_len(&self) -> usize {
         4
+    }
+    #[inline]
+    fn write_avp<'a>(
+        &self,
+        out: &'a mut [u8],
+        code: u32,
+        flags: AvpFlags,
+        vendor_id: u32,
+    ) -> Option<&'a mut [u8]> {
+        crate::codec::avp::write_fixed_avp(out, code, flags, vendor_id, self.0.to_be_bytes())
     }
 }
 
@@ -951,6 +1022,15 @@ impl AvpValue for DiameterUri {
     }
     fn value_len(&self) -> usize {
         self.text.len()
+    }
+    fn write_avp<'a>(
+        &self,
+        out: &'a mut [u8],
+        code: u32,
+        flags: AvpFlags,
+        vendor_id: u32,
+    ) -> Option<&'a mut [u8]> {
+        crate::codec::avp::write_slice_avp(out, code, flags, vendor_id, &self.text)
     }
     fn is_unset(&self) -> bool {
         self.text.is_empty()

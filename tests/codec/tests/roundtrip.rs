@@ -45,6 +45,8 @@ prop_compose! {
         mscc in proptest::collection::vec((proptest::option::of(any::<u32>()), proptest::option::of(any::<u64>())), 0..4),
         extra in proptest::collection::vec(unknown_avp(), 0..4),
         ts in proptest::option::of(any::<u32>()),
+        // Sometimes past the 8 KiB a message is written in before being copied out.
+        correlation in proptest::option::of((0usize..12_000, any::<u8>())),
     ) -> CreditControlRequest {
         let mut c = base_ccr();
         c.session_id = session;
@@ -65,6 +67,7 @@ prop_compose! {
             m
         }).collect::<Vec<MultipleServicesCreditControl>>();
         c.avps = extra;
+        c.cc_correlation_id = correlation.map(|(n, b)| Bytes::from(vec![b; n]));
         c
     }
 }
@@ -87,7 +90,15 @@ proptest! {
         // Unknown AVPs survive byte-exact, in order.
         prop_assert_eq!(&back.avps, &c.avps);
         // Encoding again gives the same bytes.
-        prop_assert_eq!(back.encode(hbh, e2e), bytes);
+        prop_assert_eq!(back.encode(hbh, e2e), bytes.clone());
+        // Appended after what a buffer holds, under a given header: the same bytes.
+        let mut out = BytesMut::from(&b"held"[..]);
+        c.encode_with_header(&h, &mut out);
+        prop_assert_eq!(&out[4..], &bytes[..]);
+        // The body alone, as a Grouped value's data is encoded.
+        let mut body = BytesMut::new();
+        c.encode_avps(&mut body);
+        prop_assert_eq!(&body[..], &bytes[20..]);
     }
 
     #[test]
@@ -142,7 +153,16 @@ proptest! {
         if let Ok(a) = Address::decode_value(b.clone()) {
             let mut out = BytesMut::new();
             a.encode_value(&mut out);
-            prop_assert_eq!(out.freeze(), b);
+            prop_assert_eq!(out.freeze(), b.clone());
+            // A whole AVP written in place is the one appended, padding included, and needs
+            // exactly its room.
+            let mut avp = BytesMut::new();
+            a.encode_avp(&mut avp, 257, AvpFlags::MANDATORY, 0);
+            let mut room = vec![0xaa; avp.len() + 3];
+            let rest = a.write_avp(&mut room, 257, AvpFlags::MANDATORY, 0).unwrap();
+            prop_assert_eq!(rest.len(), 3);
+            prop_assert_eq!(&room[..avp.len()], &avp[..]);
+            prop_assert!(a.write_avp(&mut room[..avp.len() - 1], 257, AvpFlags::MANDATORY, 0).is_none());
         }
     }
 
@@ -258,4 +278,51 @@ fn every_address_family() {
             .result_code(),
         5004
     );
+}
+
+/// A hand-written value type (no `write_avp` of its own) whose data is a whole encoded CCR:
+/// encoding it encodes a message while another is being written.
+#[derive(Debug, Clone, PartialEq)]
+struct Nested(CreditControlRequest);
+
+impl AvpValue for Nested {
+    fn decode_value(data: Bytes) -> Result<Self, diameter_runtime::DecodeError> {
+        CreditControlRequest::decode(data).map(|(_, m)| Nested(m))
+    }
+    fn encode_value(&self, out: &mut BytesMut) {
+        out.extend_from_slice(&self.0.encode(7, 8));
+    }
+    fn placeholder() -> Self {
+        Nested(base_ccr())
+    }
+}
+
+/// A message carrying [`Nested`] values.
+#[derive(Debug, Clone, PartialEq, diameter_runtime::Message)]
+#[diameter(command = 9999, request, application = 4, name = "Carrier")]
+struct Carrier {
+    #[diameter(avp = 263, must, name = "Session-Id")]
+    session_id: Utf8String,
+    #[diameter(avp = 5000, vendor = 99999, name = "Nested")]
+    nested: Vec<Nested>,
+}
+
+#[test]
+fn a_value_that_encodes_a_message_while_one_is_written() {
+    let one = Nested(base_ccr());
+    // A few (written in the scratch buffer), then enough to pass it (counted first).
+    for n in [1, 2, 40] {
+        let c = Carrier {
+            session_id: "carrier".into(),
+            nested: vec![one.clone(); n],
+        };
+        let b = c.encode(1, 2);
+        assert_eq!(b.len(), 20 + c.encoded_len());
+        assert_eq!(b.len() > 8 * 1024, n == 40);
+        let (_, back) = Carrier::decode(b.clone()).unwrap();
+        assert_eq!(back, c);
+        let mut out = BytesMut::new();
+        c.encode_with_header(&c.header(1, 2), &mut out);
+        assert_eq!(out.freeze(), b);
+    }
 }
