@@ -246,16 +246,22 @@ impl TextRepr {
         if b.len() > INLINE_TEXT {
             return None;
         }
-        // Copied into the value being returned, not into a local array that is then moved:
-        // the move's wide loads of bytes just stored narrowly stall on store forwarding.
-        let mut text = TextRepr::Inline {
-            len: b.len() as u8,
-            buf: [0u8; INLINE_TEXT],
-        };
-        if let TextRepr::Inline { buf, .. } = &mut text {
-            buf[..b.len()].copy_from_slice(b);
+        // Copied in whole 8-byte words, the last one assembled in a register: a text copied
+        // with narrow stores is then moved with wide loads (into the message being built),
+        // which stall on store forwarding. A constant text becomes constant words.
+        let mut buf = [0u8; INLINE_TEXT];
+        let mut words = b.chunks_exact(8);
+        let mut at = 0;
+        for w in &mut words {
+            buf[at..at + 8].copy_from_slice(w);
+            at += 8;
         }
-        Some(text)
+        let n = (INLINE_TEXT - at).min(8);
+        buf[at..at + n].copy_from_slice(&tail_word(words.remainder()).to_le_bytes()[..n]);
+        Some(TextRepr::Inline {
+            len: b.len() as u8,
+            buf,
+        })
     }
     /// The text at `buf[start..end]`. Short texts are copied inline with one fixed-size copy
     /// when the buffer extends far enough past them (the bytes after `len` are never read).
@@ -309,6 +315,27 @@ impl TextRepr {
             TextRepr::Inline { len, buf } => &buf[..*len as usize],
             TextRepr::Shared(b) => b,
         }
+    }
+}
+
+/// The up to 7 bytes of `t` as a little-endian word, zero above them, read as two
+/// overlapping loads.
+#[inline(always)]
+fn tail_word(t: &[u8]) -> u64 {
+    let n = t.len();
+    let u16_at = |at: usize| match t[at..at + 2].try_into() {
+        Ok(b) => u16::from_le_bytes(b) as u64,
+        Err(_) => 0,
+    };
+    let u32_at = |at: usize| match t[at..at + 4].try_into() {
+        Ok(b) => u32::from_le_bytes(b) as u64,
+        Err(_) => 0,
+    };
+    match n {
+        0 => 0,
+        1 => t[0] as u64,
+        2..=3 => u16_at(0) | u16_at(n - 2) << ((n - 2) * 8),
+        _ => u32_at(0) | u32_at(n - 4) << ((n - 4) * 8),
     }
 }
 

@@ -326,3 +326,21 @@ fn a_value_that_encodes_a_message_while_one_is_written() {
         assert_eq!(out.freeze(), b);
     }
 }
+
+#[test]
+fn texts_of_every_length_keep_their_bytes() {
+    // Inline texts (up to 38 bytes) are copied in words and a tail; longer ones are shared.
+    for n in 0..=45 {
+        let s: String = (0..n).map(|i| char::from(b'a' + (i % 26) as u8)).collect();
+        let t = Utf8String::from(s.as_str());
+        assert_eq!(t.as_str(), s, "length {n}");
+        let mut avp = BytesMut::new();
+        t.encode_avp(&mut avp, 1, AvpFlags::MANDATORY, 0);
+        assert_eq!(avp.len(), 8 + n + (4 - n % 4) % 4, "length {n}");
+        assert_eq!(&avp[8..8 + n], s.as_bytes(), "length {n}");
+        assert!(
+            avp[8 + n..].iter().all(|&b| b == 0),
+            "padding of length {n}"
+        );
+    }
+}
