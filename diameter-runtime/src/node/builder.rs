@@ -111,7 +111,8 @@ impl NodeBuilder {
         self.config.watchdog = config;
         self
     }
-    /// Timeout of requests sent with [`Node::call`] (default 10 s).
+    /// Timeout of requests sent with [`Node::call`] (default 10 s). This and every other
+    /// timeout of the builder may be `Duration::MAX`: never.
     pub fn request_timeout(mut self, t: Duration) -> Self {
         self.config.request_timeout = t;
         self

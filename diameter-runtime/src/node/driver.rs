@@ -396,11 +396,8 @@ impl Driver {
     /// the window after it.
     fn traffic(&mut self) {
         if let Some(window) = self.inner.config.busy_poll {
-            let now = Instant::now();
-            // A window too long for the clock (`Duration::MAX`: always) ends a day on.
-            self.spin_until = now
-                .checked_add(window)
-                .unwrap_or_else(|| now + Duration::from_secs(86_400));
+            // A window too long for the clock (`Duration::MAX`: always) ends a year on.
+            self.spin_until = crate::peer::later_tokio(Instant::now(), window);
         }
     }
 

@@ -98,7 +98,7 @@ pub(crate) fn forward(
     let mut b = BytesMut::from(&frame[..]);
     append_route_record(&mut b, caps.origin_host.as_bytes());
     let (tx, rx) = oneshot::channel();
-    let deadline = Instant::now() + inner.config.request_timeout;
+    let deadline = crate::peer::later_tokio(Instant::now(), inner.config.request_timeout);
     let inner = inner.clone();
     let later = later.clone();
     let (orig, frame, from) = (*header, frame.clone(), from.clone());

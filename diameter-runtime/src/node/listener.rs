@@ -170,7 +170,7 @@ pub(crate) async fn connect_loop(
             }
         }
         let wait = backoff.min(inner.config.reconnect);
-        backoff = (backoff * 2).min(inner.config.reconnect);
+        backoff = backoff.saturating_mul(2).min(inner.config.reconnect);
         inner.event(Event::Reconnecting {
             addr: label.clone(),
             after: wait,

@@ -525,7 +525,8 @@ impl<T> Call<T> {
             filter: None,
         }
     }
-    /// Waits at most `timeout` for the answer (failover and retransmission included).
+    /// Waits at most `timeout` for the answer (failover and retransmission included);
+    /// `Duration::MAX` waits for as long as it takes.
     pub fn timeout(mut self, timeout: Duration) -> Self {
         self.timeout = Some(timeout);
         self
@@ -768,7 +769,7 @@ impl Node {
         filter: Option<Arc<Filter>>,
     ) -> Result<Bytes, Error> {
         Header::parse(&request)?;
-        let deadline = tokio::time::Instant::now() + timeout;
+        let deadline = crate::peer::later_tokio(tokio::time::Instant::now(), timeout);
         // A redirect remembered for requests like this one: straight to its host.
         let cached = if !self.inner.redirects_used.load(Ordering::Relaxed) {
             None

@@ -252,7 +252,10 @@ impl Inner {
         retries: u32,
     ) {
         let deadline = match self.config.retransmit {
-            Some((per_attempt, _)) => overall.min(tokio::time::Instant::now() + per_attempt),
+            Some((per_attempt, _)) => overall.min(crate::peer::later_tokio(
+                tokio::time::Instant::now(),
+                per_attempt,
+            )),
             None => overall,
         };
         let app = u32::from_be_bytes([request[8], request[9], request[10], request[11]]);

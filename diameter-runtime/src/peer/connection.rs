@@ -299,7 +299,7 @@ impl<W> Connection<W> {
             },
             framer: Framer::new(config.max_message_len),
             watchdog: Watchdog::new(config.watchdog, seed),
-            deadline: Some(now + config.cer_timeout),
+            deadline: Some(super::later(now, config.cer_timeout)),
             caps,
             config,
             buf: BytesMut::with_capacity(8 * 1024),
@@ -658,7 +658,7 @@ impl<W> Connection<W> {
         };
         self.transmit(dpr.encode(h, e));
         self.phase = Phase::Closing;
-        self.deadline = Some(now + self.config.dpa_timeout);
+        self.deadline = Some(super::later(now, self.config.dpa_timeout));
     }
 
     /// Ends the connection at once (no DPR), for this reason.

@@ -12,3 +12,18 @@ pub use capabilities::{common_applications, negotiate, AppId, Capabilities, Peer
 pub use connection::{Connection, ConnectionConfig, Event, Outcome, Phase, Received};
 pub use psm::{PeerAction, PeerEvent, PeerFsm, PeerState, PsmConfig, Side};
 pub use watchdog::{Action, Watchdog, WatchdogConfig, WatchdogState};
+
+use std::time::{Duration, Instant};
+
+/// `now + d`, or a year on when `d` is too long for the clock: a timeout of `Duration::MAX`
+/// means "never" instead of overflowing.
+pub(crate) fn later(now: Instant, d: Duration) -> Instant {
+    now.checked_add(d)
+        .unwrap_or_else(|| now + Duration::from_secs(365 * 86_400))
+}
+
+/// [`later`] on tokio's clock.
+#[cfg(feature = "node")]
+pub(crate) fn later_tokio(now: tokio::time::Instant, d: Duration) -> tokio::time::Instant {
+    tokio::time::Instant::from_std(later(now.into_std(), d))
+}

@@ -191,8 +191,8 @@ impl PeerFsm {
             PeerState::WaitConnAck
             | PeerState::WaitICea
             | PeerState::WaitConnAckElect
-            | PeerState::WaitReturns => Some(now + self.config.handshake_timeout),
-            PeerState::Closing => Some(now + self.config.dpa_timeout),
+            | PeerState::WaitReturns => Some(super::later(now, self.config.handshake_timeout)),
+            PeerState::Closing => Some(super::later(now, self.config.dpa_timeout)),
             _ => None,
         };
     }

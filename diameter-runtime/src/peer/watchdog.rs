@@ -111,10 +111,12 @@ impl Watchdog {
         self.rng ^= self.rng << 13;
         self.rng ^= self.rng >> 7;
         self.rng ^= self.rng << 17;
-        let j = self.config.jitter.as_millis() as u64;
+        // A jitter over half the interval is cut to half: Tw stays positive.
+        let jitter = self.config.jitter.min(self.config.interval / 2);
+        let j = u64::try_from(jitter.as_millis()).map_or(u64::MAX / 4, |j| j.min(u64::MAX / 4));
         let offset = if j == 0 { 0 } else { self.rng % (2 * j + 1) };
-        let tw = self.config.interval + Duration::from_millis(offset) - self.config.jitter;
-        self.deadline = Some(now + tw);
+        let tw = (self.config.interval - jitter).saturating_add(Duration::from_millis(offset));
+        self.deadline = Some(super::later(now, tw));
     }
 
     /// The transport connection is up and capabilities were exchanged.

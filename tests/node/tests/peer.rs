@@ -105,6 +105,43 @@ async fn busy_polling_ends_still_answer_and_shut_down() {
 }
 
 #[tokio::test]
+async fn timeouts_of_duration_max_mean_never() {
+    // Every timeout a user sets, at `Duration::MAX` ("no timeout"): no deadline overflows,
+    // requests are answered, and both ends still shut down.
+    let never = |b: NodeBuilder| {
+        b.request_timeout(Duration::MAX)
+            .cer_timeout(Duration::MAX)
+            .dpa_timeout(Duration::MAX)
+            .reconnect_interval(Duration::MAX)
+            .retransmit_on_timeout(Duration::MAX, 2)
+            .watchdog(WatchdogConfig {
+                interval: Duration::MAX,
+                jitter: Duration::MAX,
+            })
+    };
+    let s = server("ocs.example.net", |b| never(ocs(b))).await;
+    let c = client("pcef.example.net", &s, never).await;
+    tokio::time::timeout(T, c.wait_for_ready(4, Duration::MAX))
+        .await
+        .expect("ready in time")
+        .unwrap();
+    for n in 0..20 {
+        let call = diameter_runtime::node::Call::new(ccr(n)).timeout(Duration::MAX);
+        let cca: CreditControlAnswer = tokio::time::timeout(T, c.call(call))
+            .await
+            .expect("answered in time")
+            .unwrap();
+        assert_eq!(cca.cc_request_number, n);
+    }
+    tokio::time::timeout(T, c.shutdown())
+        .await
+        .expect("client shut down");
+    tokio::time::timeout(T, s.shutdown())
+        .await
+        .expect("server shut down");
+}
+
+#[tokio::test]
 async fn concurrent_requests_are_matched_to_their_answers() {
     let s = server("ocs.example.net", ocs).await;
     let c = client("pcef.example.net", &s, |b| b).await;
