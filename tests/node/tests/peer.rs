@@ -5,7 +5,7 @@ use std::time::Duration;
 
 use diameter_dictionaries::credit_control::{CreditControlAnswer, CreditControlRequest};
 use diameter_runtime::base::{InbandSecurityId, ResultCode};
-use diameter_runtime::node::{Error, ErrorKind, Event, Node, NodeBuilder, Reply, Request};
+use diameter_runtime::node::{Call, Error, ErrorKind, Event, Node, NodeBuilder, Reply, Request};
 use diameter_runtime::peer::{WatchdogConfig, WatchdogState};
 use diameter_runtime::{dynamic, Message};
 
@@ -89,8 +89,19 @@ async fn busy_polling_ends_still_answer_and_shut_down() {
     let s = server("ocs.example.net", |b| always(ocs(b))).await;
     let c = client("pcef.example.net", &s, always).await;
     c.wait_for_ready(4, T).await.unwrap();
-    for n in 0..50 {
-        let cca: CreditControlAnswer = tokio::time::timeout(T, c.call(&ccr(n)))
+    answers_then_shuts_down(c, s, 50, |n| Call::new(ccr(n))).await;
+}
+
+/// `n` calls from `c` to `s` (each built by `call`), each answered in time with its own
+/// CC-Request-Number; then both nodes shut down in time.
+async fn answers_then_shuts_down(
+    c: Node,
+    s: Node,
+    n: u32,
+    call: impl Fn(u32) -> Call<CreditControlRequest>,
+) {
+    for n in 0..n {
+        let cca: CreditControlAnswer = tokio::time::timeout(T, c.call(call(n)))
             .await
             .expect("answered in time")
             .unwrap();
@@ -125,20 +136,7 @@ async fn timeouts_of_duration_max_mean_never() {
         .await
         .expect("ready in time")
         .unwrap();
-    for n in 0..20 {
-        let call = diameter_runtime::node::Call::new(ccr(n)).timeout(Duration::MAX);
-        let cca: CreditControlAnswer = tokio::time::timeout(T, c.call(call))
-            .await
-            .expect("answered in time")
-            .unwrap();
-        assert_eq!(cca.cc_request_number, n);
-    }
-    tokio::time::timeout(T, c.shutdown())
-        .await
-        .expect("client shut down");
-    tokio::time::timeout(T, s.shutdown())
-        .await
-        .expect("server shut down");
+    answers_then_shuts_down(c, s, 20, |n| Call::new(ccr(n)).timeout(Duration::MAX)).await;
 }
 
 #[tokio::test]
