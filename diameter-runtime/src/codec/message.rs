@@ -54,15 +54,12 @@ pub trait AvpSet: Sized {
             let room = buf.len();
             self.write_avps(buf).map(|rest| room - rest.len())
         };
-        if with_scratch(write, |b| out.extend_from_slice(b)).is_some() {
-            return;
-        }
-        let start = out.len();
-        out.resize(start + self.encoded_len(), 0);
-        let Some(len) = write(&mut out[start..]) else {
-            panic!("encoded_len counted fewer bytes than write_avps writes");
-        };
-        out.truncate(start + len);
+        append_written(
+            out,
+            || self.encoded_len(),
+            write,
+            std::any::type_name::<Self>(),
+        );
     }
 
     /// Makes `self` equal to [`AvpSet::placeholder`] again, keeping the capacity of its
@@ -127,12 +124,7 @@ pub trait Message: AvpSet {
             return b;
         }
         let mut out = vec![0; HEADER_LEN + self.encoded_len()];
-        let Some(len) = write(&mut out) else {
-            panic!(
-                "encoded_len of {} counted fewer bytes than it writes",
-                Self::NAME
-            );
-        };
+        let len = write_counted(&mut out, write, Self::NAME);
         out.truncate(len);
         Bytes::from(out)
     }
@@ -140,23 +132,12 @@ pub trait Message: AvpSet {
     /// Appends the message under `header` (its `length` is computed), e.g. to answer with the
     /// identifiers of a request or to set `T` on a retransmission.
     fn encode_with_header(&self, header: &Header, out: &mut BytesMut) {
-        let write = |buf: &mut [u8]| write_message(self, header, buf);
-        if let Some(len) = with_scratch(write, |b| {
-            out.extend_from_slice(b);
-            b.len()
-        }) {
-            debug_assert_eq!(len, HEADER_LEN + self.encoded_len(), "{}", Self::NAME);
-            return;
-        }
-        let start = out.len();
-        out.resize(start + HEADER_LEN + self.encoded_len(), 0);
-        let Some(len) = write(&mut out[start..]) else {
-            panic!(
-                "encoded_len of {} counted fewer bytes than it writes",
-                Self::NAME
-            );
-        };
-        out.truncate(start + len);
+        append_written(
+            out,
+            || HEADER_LEN + self.encoded_len(),
+            |buf| write_message(self, header, buf),
+            Self::NAME,
+        );
     }
 
     /// Decodes one whole message, checking the header against this command.
@@ -244,6 +225,47 @@ fn with_scratch<R>(
         })
         .ok()
         .flatten()
+}
+
+/// Appends what `write` writes (it returns how many bytes, or `None` when they do not fit):
+/// through the thread's scratch buffer when they fit there, else into `len()` bytes of room,
+/// zero-filled first (`len` is the `encoded_len` of `what`).
+#[inline]
+fn append_written(
+    out: &mut BytesMut,
+    len: impl Fn() -> usize,
+    write: impl Fn(&mut [u8]) -> Option<usize>,
+    what: &str,
+) {
+    let copied = with_scratch(&write, |b| {
+        out.extend_from_slice(b);
+        b.len()
+    });
+    match copied {
+        Some(n) => debug_assert_eq!(n, len(), "{what}"),
+        None => {
+            let start = out.len();
+            out.resize(start + len(), 0);
+            let n = write_counted(&mut out[start..], write, what);
+            out.truncate(start + n);
+        }
+    }
+}
+
+/// What `write` writes into `room`, which `encoded_len` of `what` sized: how many bytes.
+///
+/// # Panics
+///
+/// When `write` needs more room: `encoded_len` counted too few.
+fn write_counted(
+    room: &mut [u8],
+    write: impl FnOnce(&mut [u8]) -> Option<usize>,
+    what: &str,
+) -> usize {
+    let Some(n) = write(room) else {
+        panic!("encoded_len of {what} counted fewer bytes than it writes");
+    };
+    n
 }
 
 /// Writes `m` under `header`, with its length, at the start of `out`: the number of bytes

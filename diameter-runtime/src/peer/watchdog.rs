@@ -41,7 +41,8 @@ pub enum Action {
 pub struct WatchdogConfig {
     /// Twinit: the base interval; RFC 3539 requires at least 6 s (default 30 s).
     pub interval: Duration,
-    /// The timer is set to `interval` ± up to this much, uniformly (RFC 3539: ±2 s).
+    /// The timer is set to `interval` ± up to this much, uniformly (RFC 3539: ±2 s); at most
+    /// half of `interval` is used.
     pub jitter: Duration,
 }
 
